@@ -1,0 +1,2 @@
+//! `fleet-node`: the per-host command.
+fn main() {}

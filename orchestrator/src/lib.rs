@@ -1,0 +1,2 @@
+//! The `fleet` orchestrator library.
+#![forbid(unsafe_code)]

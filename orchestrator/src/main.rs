@@ -1,0 +1,2 @@
+//! `fleet`: the command-line edge.
+fn main() {}

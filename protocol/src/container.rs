@@ -1,0 +1,208 @@
+//! The resolved container: what the orchestrator wants to exist on a host, with every profile
+//! merged and every set expanded. `fleet-node` stores it as the container's config and compares a
+//! new one against it to decide what can change live.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One container as the orchestrator wants it, independent of any host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerSpec {
+    /// Unique name within the fleet; also the node's key for the container.
+    pub name: String,
+    /// The fleet that owns the container; pruning only ever touches its own fleet's containers.
+    pub fleet: String,
+    /// Root filesystem source.
+    pub template: TemplateRef,
+    /// The init process as an argv list (never a shell string).
+    pub command: Vec<String>,
+    /// Environment for the init process.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Hostname inside the container's UTS namespace.
+    pub hostname: String,
+    /// Whether `fleet-node boot` starts it.
+    #[serde(default)]
+    pub onboot: bool,
+    /// Whether it should be running.
+    #[serde(default)]
+    pub state: DesiredState,
+    /// Free-form labels (kept for selection and reporting).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Resource limits; each unset field means "no limit".
+    #[serde(default)]
+    pub resources: Resources,
+    /// Network attachment.
+    #[serde(default)]
+    pub network: NetworkSpec,
+    /// Map container root to an unprivileged host uid range.
+    #[serde(default)]
+    pub user_namespace: bool,
+}
+
+/// Where a container's root filesystem comes from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TemplateRef {
+    /// The host's own /usr, /bin, /sbin, /lib* read-only; private /etc, /var, /tmp.
+    Host,
+    /// A tree built from the host's busybox-static binary.
+    Busybox,
+    /// A tarball (tar or tar.gz) on the host, checked against its sha256.
+    Tarball {
+        /// Template name, used as the cache key together with the digest.
+        name: String,
+        /// Path of the tarball on the host.
+        path: String,
+        /// Lowercase hex sha256 of the tarball.
+        sha256: String,
+    },
+}
+
+impl TemplateRef {
+    /// Short name for listings: `host`, `busybox` or the tarball template's name.
+    pub fn display_name(&self) -> &str {
+        match self {
+            TemplateRef::Host => "host",
+            TemplateRef::Busybox => "busybox",
+            TemplateRef::Tarball { name, .. } => name,
+        }
+    }
+}
+
+/// Desired run state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DesiredState {
+    /// Init runs.
+    #[default]
+    Running,
+    /// Created but not running.
+    Stopped,
+}
+
+/// Resource limits. `None` means unlimited / kernel default.
+///
+/// Units are canonical here: bytes, bytes per second, percent of one CPU, OpenVZ cpuunits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// Fair-share weight in OpenVZ cpuunits (8..=500000; OpenVZ's default is 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_units: Option<u32>,
+    /// Cap in percent of one CPU (150 = one and a half CPUs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_limit: Option<u32>,
+    /// cpuset list, as the kernel writes it (`0-1,3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<String>,
+    /// Memory limit in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
+    /// Swap allowed beyond memory, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swap: Option<u64>,
+    /// Maximum number of tasks (OpenVZ numproc).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids: Option<u64>,
+    /// Size of the container's disk image in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_space: Option<u64>,
+    /// Number of inodes on the container's disk image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_inodes: Option<u64>,
+    /// I/O limits.
+    #[serde(default, skip_serializing_if = "IoLimits::is_empty")]
+    pub io: IoLimits,
+}
+
+/// Block I/O limits on the container's own disk device.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IoLimits {
+    /// Proportional weight (1..=10000, cgroup v2 scale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u16>,
+    /// Read bandwidth in bytes per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_bps: Option<u64>,
+    /// Write bandwidth in bytes per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_bps: Option<u64>,
+    /// Read operations per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_iops: Option<u64>,
+    /// Write operations per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_iops: Option<u64>,
+}
+
+impl IoLimits {
+    /// True when no I/O limit is set.
+    pub fn is_empty(&self) -> bool {
+        *self == IoLimits::default()
+    }
+}
+
+/// How a container is attached to the network.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Attachment mode.
+    #[serde(default)]
+    pub mode: NetworkMode,
+    /// Host bridge the container's veth joins (bridged mode only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<String>,
+    /// Addresses in CIDR form (`10.0.0.5/24`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
+    /// Default gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+}
+
+/// Network attachment mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkMode {
+    /// Own network namespace with loopback only.
+    #[default]
+    None,
+    /// Own network namespace with a veth pair to a host bridge.
+    Bridged,
+    /// Share the host's network namespace.
+    Host,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_round_trips_through_json() {
+        let spec = ContainerSpec {
+            name: "web-01".into(),
+            fleet: "demo".into(),
+            template: TemplateRef::Busybox,
+            command: vec!["/bin/sleep".into(), "1000".into()],
+            env: BTreeMap::new(),
+            hostname: "web-01".into(),
+            onboot: true,
+            state: DesiredState::Running,
+            labels: BTreeMap::new(),
+            resources: Resources {
+                memory: Some(256 << 20),
+                ..Resources::default()
+            },
+            network: NetworkSpec::default(),
+            user_namespace: false,
+        };
+        let json = serde_json::to_string(&spec).unwrap();
+        let back: ContainerSpec = serde_json::from_str(&json).unwrap();
+        assert_eq!(spec, back);
+    }
+}

@@ -1,0 +1,20 @@
+//! Fleet's shared vocabulary: the resolved, host-independent description of a container
+//! ([`container`]), the messages `fleet` and `fleet-node` exchange ([`message`]), and the unit
+//! syntax both sides accept for sizes and percentages ([`units`]).
+//!
+//! Neighbours: the orchestrator resolves spec files into [`container::ContainerSpec`] values and
+//! sends them in [`message::Request`]s; `fleet-node` answers with [`message::Response`]s. This crate
+//! does no I/O: framing (length-delimited frames of JSON) is done by each side's transport.
+#![forbid(unsafe_code)]
+
+pub mod container;
+pub mod message;
+pub mod units;
+
+pub use container::{
+    ContainerSpec, DesiredState, IoLimits, NetworkMode, NetworkSpec, Resources, TemplateRef,
+};
+pub use message::{
+    Action, ActionOutcome, ActionResult, Capacity, ContainerState, ContainerStatus, Envelope,
+    Features, NodeInfo, PROTOCOL_VERSION, Request, Response,
+};

@@ -1,0 +1,224 @@
+//! The wire between `fleet` and `fleet-node serve --stdio`.
+//!
+//! Each frame is a length-delimited (4-byte big-endian length) JSON document holding one
+//! [`Envelope`]. The client opens with [`Request::Hello`]; the node answers with
+//! [`Response::Hello`] describing itself, or [`Response::Error`] if the versions differ. After that
+//! every request carries an id that its response repeats. A whole host's batch of actions travels
+//! in one [`Request::Apply`], so a run costs one round trip per host per wave.
+
+use serde::{Deserialize, Serialize};
+
+use crate::container::{ContainerSpec, Resources};
+
+/// Version of this message set. A node refuses a client whose hello names another.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// One framed message, in either direction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    /// Request id chosen by the client; the response repeats it.
+    pub id: u64,
+    /// The message itself.
+    pub body: T,
+}
+
+/// What the orchestrator asks of a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    /// First message: who is talking and which protocol it speaks.
+    Hello {
+        /// Must equal [`PROTOCOL_VERSION`].
+        protocol_version: u32,
+        /// Free-form client identification (`fleet 0.1.0`).
+        client: String,
+    },
+    /// Liveness check.
+    Ping,
+    /// Every container on the node, with live limits read from the kernel.
+    List,
+    /// Execute actions in order; one result per action.
+    Apply {
+        /// Fleet on whose behalf the batch runs (for the node's apply lock).
+        fleet: String,
+        /// The actions.
+        actions: Vec<Action>,
+    },
+}
+
+/// What a node answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Response {
+    /// Answer to [`Request::Hello`].
+    Hello(NodeInfo),
+    /// Answer to [`Request::Ping`].
+    Pong,
+    /// Answer to [`Request::List`].
+    List {
+        /// Containers on the node, sorted by name.
+        containers: Vec<ContainerStatus>,
+    },
+    /// Answer to [`Request::Apply`], one result per action in the same order.
+    Applied {
+        /// Results.
+        results: Vec<ActionResult>,
+    },
+    /// The request could not be handled at all (malformed frame, wrong version, ...).
+    Error {
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// One step on one container. Every action is idempotent: repeating it after a cut-off run
+/// finishes the job rather than failing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Create the container (and start it if its spec says running).
+    Create {
+        /// Full desired spec.
+        spec: ContainerSpec,
+    },
+    /// Start init.
+    Start {
+        /// Container name.
+        name: String,
+    },
+    /// Stop init (SIGTERM, then kill the cgroup after the timeout).
+    Stop {
+        /// Container name.
+        name: String,
+        /// Seconds to wait after SIGTERM.
+        timeout_secs: u32,
+    },
+    /// Change a container to a new spec; live where possible.
+    Update {
+        /// Full desired spec.
+        spec: ContainerSpec,
+        /// Whether changes that need a restart may restart the container.
+        allow_restart: bool,
+    },
+    /// Stop and remove the container with everything it holds.
+    Destroy {
+        /// Container name.
+        name: String,
+    },
+}
+
+impl Action {
+    /// Name of the container the action is about.
+    pub fn container(&self) -> &str {
+        match self {
+            Action::Create { spec } | Action::Update { spec, .. } => &spec.name,
+            Action::Start { name } | Action::Stop { name, .. } | Action::Destroy { name } => name,
+        }
+    }
+}
+
+/// Result of one [`Action`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionResult {
+    /// Container name.
+    pub container: String,
+    /// What happened.
+    pub outcome: ActionOutcome,
+}
+
+/// What happened to one action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ActionOutcome {
+    /// Done; `changed` is false when the container already matched.
+    Done {
+        /// Whether anything was changed.
+        changed: bool,
+    },
+    /// Not done; the container is as it was before the action, or in a state the next run
+    /// finishes.
+    Failed {
+        /// What went wrong.
+        error: String,
+        /// The change cannot be made live and the request did not allow a restart.
+        #[serde(default)]
+        needs_restart: bool,
+    },
+}
+
+/// What a node tells about itself in its hello.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// Protocol version the node speaks.
+    pub protocol_version: u32,
+    /// `fleet-node` version.
+    pub node_version: String,
+    /// Host name of the machine.
+    pub hostname: String,
+    /// Kernel release (`uname -r`).
+    pub kernel: String,
+    /// 1 or 2.
+    pub cgroup_version: u8,
+    /// Optional kernel features found at run time.
+    pub features: Features,
+    /// What the host has.
+    pub capacity: Capacity,
+}
+
+/// Optional features, detected at run time rather than assumed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Features {
+    /// Loop devices can be attached.
+    pub loop_devices: bool,
+    /// overlayfs is available.
+    pub overlayfs: bool,
+    /// `criu check` passes.
+    pub criu: bool,
+    /// busybox-static is installed (for the busybox template).
+    pub busybox: bool,
+    /// io weight can be set (needs a weight file in the io/blkio controller).
+    pub io_weight: bool,
+    /// Anything else worth telling an operator (missing controllers and the like).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// A host's capacity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capacity {
+    /// Online CPUs.
+    pub cpus: u32,
+    /// Total memory in bytes.
+    pub memory: u64,
+    /// Free disk under the node's root, in bytes.
+    pub disk_free: u64,
+}
+
+/// Run state of a container as the node sees it in the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainerState {
+    /// Init is alive.
+    Running,
+    /// Created, no process.
+    Stopped,
+    /// Half-made or half-destroyed; the next action on it repairs it.
+    Broken,
+}
+
+/// One container as a node reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerStatus {
+    /// Container name.
+    pub name: String,
+    /// Owning fleet.
+    pub fleet: String,
+    /// State found in the kernel.
+    pub state: ContainerState,
+    /// Host PID of init, when running.
+    pub init_pid: Option<i32>,
+    /// The spec the container was made from.
+    pub spec: ContainerSpec,
+    /// Limits as read back from the kernel (cgroup files, disk image), for drift detection.
+    pub live: Resources,
+}

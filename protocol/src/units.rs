@@ -1,0 +1,131 @@
+//! Sizes and percentages as people write them: `512Mi`, `2G`, `1.5Gi`, `150%`.
+//!
+//! Binary suffixes (`Ki`, `Mi`, `Gi`, `Ti`) are powers of 1024, decimal ones (`k`/`K`, `M`, `G`,
+//! `T`) powers of 1000, as in Kubernetes. A bare number is bytes.
+
+use std::fmt;
+
+/// Why a quantity did not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitError {
+    /// What is wrong, phrased to be shown after the offending value.
+    pub message: String,
+}
+
+impl fmt::Display for UnitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UnitError {}
+
+const SIZE_SUFFIXES: &[(&str, u64)] = &[
+    ("Ki", 1 << 10),
+    ("Mi", 1 << 20),
+    ("Gi", 1 << 30),
+    ("Ti", 1 << 40),
+    ("k", 1_000),
+    ("K", 1_000),
+    ("M", 1_000_000),
+    ("G", 1_000_000_000),
+    ("T", 1_000_000_000_000),
+];
+
+/// Parses a byte size such as `512Mi`, `2G`, `1.5Gi` or `1048576`.
+pub fn parse_size(text: &str) -> Result<u64, UnitError> {
+    let text = text.trim();
+    let (number, multiplier) = SIZE_SUFFIXES
+        .iter()
+        .find_map(|(suffix, m)| text.strip_suffix(suffix).map(|n| (n, *m)))
+        .unwrap_or((text.strip_suffix('B').unwrap_or(text), 1));
+    let bad = || UnitError {
+        message: format!(
+            "invalid size {text:?}: expected a number with an optional unit, such as 512Mi, 2Gi or 1G \
+             (Ki/Mi/Gi/Ti are powers of 1024, K/M/G/T powers of 1000)"
+        ),
+    };
+    let number = number.trim();
+    if number.is_empty() || number.starts_with(['-', '+']) {
+        return Err(bad());
+    }
+    if let Ok(whole) = number.parse::<u64>() {
+        return whole.checked_mul(multiplier).ok_or_else(|| UnitError {
+            message: format!("size {text:?} is too large"),
+        });
+    }
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(bad());
+    }
+    let bytes = value * multiplier as f64;
+    if bytes >= u64::MAX as f64 {
+        return Err(UnitError {
+            message: format!("size {text:?} is too large"),
+        });
+    }
+    Ok(bytes.round() as u64)
+}
+
+/// Parses a percentage such as `150%` or `50` into whole percent.
+pub fn parse_percent(text: &str) -> Result<u32, UnitError> {
+    let text = text.trim();
+    let number = text.strip_suffix('%').unwrap_or(text).trim();
+    number.parse::<u32>().map_err(|_| UnitError {
+        message: format!(
+            "invalid percentage {text:?}: expected a whole number of percent of one CPU, such as 50% or 150%"
+        ),
+    })
+}
+
+/// Formats bytes with the largest binary unit that divides them exactly (`512Mi`), so that a
+/// rendered spec reads like the one written.
+pub fn format_size(bytes: u64) -> String {
+    for (suffix, m) in [
+        ("Ti", 1u64 << 40),
+        ("Gi", 1 << 30),
+        ("Mi", 1 << 20),
+        ("Ki", 1 << 10),
+    ] {
+        if bytes >= m && bytes % m == 0 {
+            return format!("{}{suffix}", bytes / m);
+        }
+    }
+    bytes.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        for (text, want) in [
+            ("512Mi", 512 << 20),
+            ("2G", 2_000_000_000),
+            ("1.5Gi", 3 << 29),
+            ("100", 100),
+            ("100B", 100),
+            ("4Ki", 4096),
+        ] {
+            assert_eq!(parse_size(text), Ok(want), "{text}");
+        }
+        for bad in ["", "-1Mi", "Mi", "12Q", "1e400", "99999999999Ti"] {
+            assert!(parse_size(bad).is_err(), "{bad} should fail");
+        }
+    }
+
+    #[test]
+    fn percents() {
+        assert_eq!(parse_percent("150%"), Ok(150));
+        assert_eq!(parse_percent("50"), Ok(50));
+        assert!(parse_percent("x%").is_err());
+    }
+
+    #[test]
+    fn format_round_trips() {
+        for bytes in [512u64 << 20, 3 << 29, 100, 4096, 1 << 40] {
+            assert_eq!(parse_size(&format_size(bytes)), Ok(bytes));
+        }
+    }
+}
