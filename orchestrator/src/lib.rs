@@ -1,2 +1,3 @@
 //! The `fleet` orchestrator library.
 #![forbid(unsafe_code)]
+pub mod model;
