@@ -1,3 +1,5 @@
 //! The `fleet` orchestrator library.
 #![forbid(unsafe_code)]
+pub mod diff;
 pub mod model;
+pub mod plan;

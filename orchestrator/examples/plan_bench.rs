@@ -1,0 +1,74 @@
+//! Benchmark: diff and plan 10,000 containers on 500 hosts from a given observed state.
+//!
+//! `cargo run --release -p fleet --example plan_bench [HOSTS CONTAINERS]`. Prints the median and
+//! the worst of several runs for three observed states: empty hosts (everything to create), a
+//! converged fleet (nothing to do) and a converged fleet where one container in ten drifted.
+//! Figures are written down in docs/reconciler.md; this is a benchmark, not a test.
+
+use std::time::{Duration, Instant};
+
+use fleet::diff::{Assignment, DiffOptions, HostObservation, Observed, diff};
+use fleet::model::Fleet;
+use fleet::plan::fixture::{converged_observation, empty_observation, large};
+use fleet::plan::{plan, render};
+
+fn assignment(fleet: &Fleet) -> Assignment {
+    fleet
+        .containers
+        .iter()
+        .filter_map(|c| Some((c.spec.name.clone(), c.host.clone()?)))
+        .collect()
+}
+
+fn measure(label: &str, fleet: &Fleet, observed: &Observed) {
+    let placed = assignment(fleet);
+    let mut times: Vec<Duration> = Vec::new();
+    let mut summary = String::new();
+    let mut render_time = Duration::ZERO;
+    for _ in 0..11 {
+        let start = Instant::now();
+        let d = diff(fleet, &placed, observed, DiffOptions::default());
+        let p = plan(fleet, d).expect("no cycles in the generated fleet");
+        times.push(start.elapsed());
+        let start = Instant::now();
+        let text = render::text(&p);
+        render_time = start.elapsed();
+        summary = text.lines().last().unwrap_or_default().to_string();
+    }
+    times.sort();
+    println!(
+        "{label:<28} diff+plan median {:>8.2?}  worst {:>8.2?}  (render text {:>8.2?})  {summary}",
+        times[times.len() / 2],
+        times[times.len() - 1],
+        render_time
+    );
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let hosts = args.first().copied().unwrap_or(500);
+    let containers = args.get(1).copied().unwrap_or(10_000);
+    let fleet = large(hosts, containers);
+    println!("{containers} containers on {hosts} hosts");
+    measure(
+        "empty hosts (all create)",
+        &fleet,
+        &empty_observation(&fleet),
+    );
+    let converged = converged_observation(&fleet);
+    measure("converged (no changes)", &fleet, &converged);
+    let mut drifted = converged.clone();
+    for obs in drifted.hosts.values_mut() {
+        if let HostObservation::Reachable { containers, .. } = obs {
+            for (i, c) in containers.iter_mut().enumerate() {
+                if i % 10 == 0 {
+                    c.live.memory = Some(32 << 20);
+                }
+            }
+        }
+    }
+    measure("one in ten drifted", &fleet, &drifted);
+}

@@ -1,0 +1,318 @@
+//! Desired state against observed state: one decision per container, sorted into named buckets
+//! (create, start, stop, update live, update with restart, recreate, destroy), in the manner of
+//! Nomad's scheduler diff.
+//!
+//! Pure: takes the resolved [`Fleet`], where each container goes ([`Assignment`]) and what
+//! `observe` found on every host ([`Observed`]), and returns a [`Diff`]. `plan` turns the diff into
+//! an ordered graph of wire actions; nothing here does I/O. Invariants: nothing is destroyed unless
+//! `prune` (or a move with `allow_recreate`) asks for it, and never a container of another fleet;
+//! nothing is decided about a host that could not be observed.
+
+mod fields;
+
+use std::collections::{BTreeMap, HashMap};
+
+use fleet_protocol::{ContainerSpec, ContainerState, ContainerStatus, DesiredState, NodeInfo};
+use serde::Serialize;
+
+pub use fields::{Effect, FieldDiff, compare};
+
+use crate::model::Fleet;
+
+/// Where each container goes: container name to host name (`schedule::Assignment::as_current`).
+pub type Assignment = BTreeMap<String, String>;
+
+/// What `observe` found on every host of the fleet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Observed {
+    /// Host name to what was found there.
+    pub hosts: BTreeMap<String, HostObservation>,
+}
+
+/// One host's observation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum HostObservation {
+    /// The node answered.
+    Reachable {
+        /// Its hello, when known.
+        node: Option<NodeInfo>,
+        /// Every container on the node, of any fleet.
+        containers: Vec<ContainerStatus>,
+    },
+    /// The node could not be reached or did not answer; nothing on it is touched.
+    Unreachable {
+        /// Why.
+        error: String,
+    },
+}
+
+/// Options that widen what the diff may do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DiffOptions {
+    /// Destroy this fleet's containers that the spec no longer names.
+    pub prune: bool,
+    /// Allow moving a container to another host by destroying and recreating it.
+    pub allow_recreate: bool,
+}
+
+/// One container's decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    /// Host the action runs on.
+    pub host: String,
+    /// Container name.
+    pub name: String,
+    /// Differing fields, for updates (and for start/stop/recreate when the spec changed too).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldDiff>,
+    /// Why, when it is not obvious (repair of a broken container, part of a move).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The desired spec; absent for destroys.
+    #[serde(skip)]
+    pub spec: Option<ContainerSpec>,
+}
+
+/// A container the diff will not touch, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    /// Container name.
+    pub name: String,
+    /// Host concerned.
+    pub host: String,
+    /// What is wrong and what would make it possible.
+    pub reason: String,
+}
+
+/// Every decision, by bucket. Each bucket is sorted by host, then container name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Diff {
+    /// The fleet planned.
+    pub fleet: String,
+    /// Containers to create (or repair, when found broken).
+    pub create: Vec<Change>,
+    /// Stopped containers to start (with any spec change applied first).
+    pub start: Vec<Change>,
+    /// Running containers to stop (with any spec change applied after).
+    pub stop: Vec<Change>,
+    /// Changes made while the container runs.
+    pub update_live: Vec<Change>,
+    /// Changes that restart the container's init; `fields` names what forces it.
+    pub update_restart: Vec<Change>,
+    /// Containers destroyed and created again (template changed): their data is lost.
+    pub recreate: Vec<Change>,
+    /// Containers destroyed (pruned, or the old half of a move).
+    pub destroy: Vec<Change>,
+    /// Containers left alone on purpose.
+    pub refused: Vec<Refusal>,
+    /// Containers placed on a host that could not be observed.
+    pub skipped: Vec<Refusal>,
+    /// Hosts that could not be observed, with why.
+    pub unreachable: BTreeMap<String, String>,
+    /// This fleet's containers the spec does not name, left alone without `prune`.
+    pub not_in_spec: Vec<(String, String)>,
+    /// Containers that already match.
+    pub in_sync: Vec<(String, String)>,
+}
+
+impl Diff {
+    /// True when nothing would be done.
+    pub fn is_empty(&self) -> bool {
+        self.create.is_empty()
+            && self.start.is_empty()
+            && self.stop.is_empty()
+            && self.update_live.is_empty()
+            && self.update_restart.is_empty()
+            && self.recreate.is_empty()
+            && self.destroy.is_empty()
+    }
+}
+
+/// Compares the desired fleet with what was observed. Containers missing from `placement` are
+/// refused as unplaced.
+pub fn diff(fleet: &Fleet, placement: &Assignment, observed: &Observed, opts: DiffOptions) -> Diff {
+    let mut out = Diff {
+        fleet: fleet.name.clone(),
+        ..Diff::default()
+    };
+    // Index every observed container by name: name -> [(host, status)].
+    let mut found: HashMap<&str, Vec<(&str, &ContainerStatus)>> = HashMap::new();
+    for (host, obs) in &observed.hosts {
+        match obs {
+            HostObservation::Reachable { containers, .. } => {
+                for c in containers {
+                    found.entry(c.name.as_str()).or_default().push((host, c));
+                }
+            }
+            HostObservation::Unreachable { error } => {
+                out.unreachable.insert(host.clone(), error.clone());
+            }
+        }
+    }
+    let reachable = |h: &str| {
+        matches!(
+            observed.hosts.get(h),
+            Some(HostObservation::Reachable { .. })
+        )
+    };
+    let mut wanted: std::collections::HashSet<&str> = std::collections::HashSet::new();
+
+    for desired in &fleet.containers {
+        let name = desired.spec.name.as_str();
+        wanted.insert(name);
+        let Some(host) = placement.get(name) else {
+            out.refused.push(Refusal {
+                name: name.into(),
+                host: String::new(),
+                reason:
+                    "no host: pin it with `host:` or give it a placement the scheduler can satisfy"
+                        .into(),
+            });
+            continue;
+        };
+        if !observed.hosts.contains_key(host) {
+            out.refused.push(Refusal {
+                name: name.into(),
+                host: host.clone(),
+                reason: format!("host {host:?} was not observed (is it in the spec's hosts?)"),
+            });
+            continue;
+        }
+        if !reachable(host) {
+            out.skipped.push(Refusal {
+                name: name.into(),
+                host: host.clone(),
+                reason: format!("host {host} is unreachable"),
+            });
+            continue;
+        }
+        let copies = found.get(name).map(Vec::as_slice).unwrap_or(&[]);
+        let here = copies.iter().find(|(h, _)| *h == host.as_str());
+        let elsewhere: Vec<&str> = copies
+            .iter()
+            .filter(|(h, c)| *h != host.as_str() && c.fleet == fleet.name)
+            .map(|(h, _)| *h)
+            .collect();
+        match here {
+            Some((_, status)) if status.fleet != fleet.name => {
+                out.refused.push(Refusal {
+                    name: name.into(),
+                    host: host.clone(),
+                    reason: format!(
+                        "a container of that name on {host} belongs to fleet {:?}; rename one of them",
+                        status.fleet
+                    ),
+                });
+            }
+            Some((_, status)) => decide_existing(&mut out, host, &desired.spec, status),
+            None if !elsewhere.is_empty() => {
+                let from = elsewhere[0];
+                if opts.allow_recreate {
+                    out.destroy.push(Change {
+                        host: from.into(),
+                        name: name.into(),
+                        fields: Vec::new(),
+                        note: Some(format!("moves to {host}; its data is lost")),
+                        spec: None,
+                    });
+                    out.create.push(Change {
+                        host: host.clone(),
+                        name: name.into(),
+                        fields: Vec::new(),
+                        note: Some(format!("moved from {from}; its data is lost")),
+                        spec: Some(desired.spec.clone()),
+                    });
+                } else {
+                    out.refused.push(Refusal {
+                        name: name.into(),
+                        host: host.clone(),
+                        reason: format!(
+                            "moves from {from} to {host}: migration does not exist yet; \
+                             pass --allow-recreate to destroy it on {from} and create it on {host} \
+                             (its data is lost)"
+                        ),
+                    });
+                }
+            }
+            None => out.create.push(Change {
+                host: host.clone(),
+                name: name.into(),
+                fields: Vec::new(),
+                note: None,
+                spec: Some(desired.spec.clone()),
+            }),
+        }
+    }
+
+    // This fleet's containers that the spec no longer names.
+    for (host, obs) in &observed.hosts {
+        let HostObservation::Reachable { containers, .. } = obs else {
+            continue;
+        };
+        for c in containers {
+            if c.fleet != fleet.name || wanted.contains(c.name.as_str()) {
+                continue;
+            }
+            if opts.prune {
+                out.destroy.push(Change {
+                    host: host.clone(),
+                    name: c.name.clone(),
+                    fields: Vec::new(),
+                    note: None,
+                    spec: None,
+                });
+            } else {
+                out.not_in_spec.push((host.clone(), c.name.clone()));
+            }
+        }
+    }
+    for bucket in [
+        &mut out.create,
+        &mut out.start,
+        &mut out.stop,
+        &mut out.update_live,
+        &mut out.update_restart,
+        &mut out.recreate,
+        &mut out.destroy,
+    ] {
+        bucket.sort_by(|a, b| (&a.host, &a.name).cmp(&(&b.host, &b.name)));
+    }
+    out.not_in_spec.sort();
+    out.in_sync.sort();
+    out
+}
+
+fn decide_existing(out: &mut Diff, host: &str, spec: &ContainerSpec, status: &ContainerStatus) {
+    let fields = compare(spec, status);
+    let change = |fields: Vec<FieldDiff>, note: Option<String>| Change {
+        host: host.into(),
+        name: spec.name.clone(),
+        fields,
+        note,
+        spec: Some(spec.clone()),
+    };
+    if status.state == ContainerState::Broken {
+        out.create
+            .push(change(fields, Some("repair: found half-made".into())));
+        return;
+    }
+    let worst = fields.iter().map(|f| f.effect).max();
+    if worst == Some(Effect::Recreate) {
+        out.recreate.push(change(fields, None));
+        return;
+    }
+    let running = status.state == ContainerState::Running;
+    match (running, spec.state) {
+        (false, DesiredState::Running) => out.start.push(change(fields, None)),
+        (true, DesiredState::Stopped) => out.stop.push(change(fields, None)),
+        _ if fields.is_empty() => out.in_sync.push((host.into(), spec.name.clone())),
+        // A stopped container has no process to restart: every change is applied offline.
+        (false, _) => out.update_live.push(change(fields, Some("stopped".into()))),
+        (true, _) if worst == Some(Effect::Restart) => {
+            let restart: Vec<FieldDiff> = fields;
+            out.update_restart.push(change(restart, None));
+        }
+        (true, _) => out.update_live.push(change(fields, None)),
+    }
+}

@@ -1,0 +1,128 @@
+//! Fleets and observations built in code, for the diff/plan tests and the plan benchmark.
+//!
+//! Not used by the CLI; kept public so that `examples/plan_bench.rs` and the integration tests
+//! build the same values as the unit tests.
+
+use std::collections::BTreeMap;
+
+use fleet_protocol::{
+    ContainerSpec, ContainerState, ContainerStatus, DesiredState, NetworkSpec, Resources,
+    TemplateRef,
+};
+
+use crate::diff::{HostObservation, Observed};
+use crate::model::{DesiredContainer, Fleet, Host, NodeSettings, Placement, Transport};
+
+/// A busybox container running `sleep`, 64Mi of memory.
+pub fn spec(fleet: &str, name: &str) -> ContainerSpec {
+    ContainerSpec {
+        name: name.into(),
+        fleet: fleet.into(),
+        template: TemplateRef::Busybox,
+        command: vec!["/bin/sleep".into(), "100000".into()],
+        env: BTreeMap::new(),
+        hostname: name.into(),
+        onboot: false,
+        state: DesiredState::Running,
+        labels: BTreeMap::new(),
+        resources: Resources {
+            memory: Some(64 << 20),
+            ..Resources::default()
+        },
+        network: NetworkSpec::default(),
+        user_namespace: false,
+    }
+}
+
+/// A host reached through the local transport.
+pub fn host(name: &str) -> Host {
+    Host {
+        name: name.into(),
+        transport: Transport::Local,
+        labels: BTreeMap::new(),
+        capacity: Default::default(),
+        overcommit: Default::default(),
+        node: NodeSettings::default(),
+    }
+}
+
+/// A desired container pinned to `host`.
+pub fn pinned(spec: ContainerSpec, host: &str) -> DesiredContainer {
+    DesiredContainer {
+        spec,
+        host: Some(host.into()),
+        placement: Placement::default(),
+        depends_on: Vec::new(),
+    }
+}
+
+/// A fleet from hosts and containers (sorted, as the resolver leaves them).
+pub fn fleet(name: &str, mut hosts: Vec<Host>, mut containers: Vec<DesiredContainer>) -> Fleet {
+    hosts.sort_by(|a, b| a.name.cmp(&b.name));
+    containers.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+    Fleet {
+        name: name.into(),
+        hosts,
+        containers,
+    }
+}
+
+/// What a node reports for a container made from `spec`, running, with live limits equal to the
+/// spec's.
+pub fn running(spec: &ContainerSpec, pid: i32) -> ContainerStatus {
+    ContainerStatus {
+        name: spec.name.clone(),
+        fleet: spec.fleet.clone(),
+        state: ContainerState::Running,
+        init_pid: Some(pid),
+        spec: spec.clone(),
+        live: spec.resources.clone(),
+    }
+}
+
+/// Every host of `fleet` reachable and empty.
+pub fn empty_observation(fleet: &Fleet) -> Observed {
+    Observed {
+        hosts: fleet
+            .hosts
+            .iter()
+            .map(|h| {
+                (
+                    h.name.clone(),
+                    HostObservation::Reachable {
+                        node: None,
+                        containers: Vec::new(),
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+/// The observation after a perfect apply of `fleet`: every container running where pinned.
+pub fn converged_observation(fleet: &Fleet) -> Observed {
+    let mut obs = empty_observation(fleet);
+    for (i, c) in fleet.containers.iter().enumerate() {
+        let host = c.host.as_deref().unwrap_or_default();
+        if let Some(HostObservation::Reachable { containers, .. }) = obs.hosts.get_mut(host) {
+            containers.push(running(&c.spec, 1000 + i as i32));
+        }
+    }
+    obs
+}
+
+/// `containers` containers spread round-robin over `hosts` hosts, one in ten depending on a
+/// container of the next host (cross-host dependencies).
+pub fn large(hosts: usize, containers: usize) -> Fleet {
+    let host_names: Vec<String> = (0..hosts).map(|h| format!("host-{h:04}")).collect();
+    let mut list = Vec::with_capacity(containers);
+    for i in 0..containers {
+        let h = i % hosts;
+        let mut c = pinned(spec("big", &format!("ct-{i:05}")), &host_names[h]);
+        if i % 10 == 0 && i >= hosts {
+            c.depends_on.push(format!("ct-{:05}", i - hosts + 1));
+        }
+        list.push(c);
+    }
+    fleet("big", host_names.iter().map(|h| host(h)).collect(), list)
+}

@@ -1,0 +1,179 @@
+//! A [`Plan`] as people read it (per host, `+` create, `~` live change, `!` restart, `-`
+//! destroy, `-/+` recreate, field diffs, a summary line) and as machines read it (JSON).
+//!
+//! Used by `fleet plan` and by `fleet apply` before it asks for confirmation.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::{Plan, Step, StepKind, Summary};
+use crate::diff::{Effect, FieldDiff, Refusal};
+
+/// The summary line: `Plan: 1 to create, 2 to update live, 0 to restart, 0 to destroy.`
+pub fn summary_line(s: &Summary) -> String {
+    format!(
+        "Plan: {} to create, {} to update live, {} to restart, {} to destroy.",
+        s.create, s.update_live, s.restart, s.destroy
+    )
+}
+
+/// The plan as text, ending with the summary line (or `No changes.`).
+pub fn text(plan: &Plan) -> String {
+    let mut out = String::new();
+    let d = &plan.diff;
+    let mut by_host: BTreeMap<&str, Vec<&Step>> = BTreeMap::new();
+    for s in &plan.steps {
+        by_host.entry(s.change.host.as_str()).or_default().push(s);
+    }
+    let mut skipped: BTreeMap<&str, Vec<&Refusal>> = BTreeMap::new();
+    for r in &d.skipped {
+        skipped.entry(r.host.as_str()).or_default().push(r);
+    }
+    let mut hosts: Vec<&str> = by_host.keys().copied().collect();
+    hosts.extend(d.unreachable.keys().map(String::as_str));
+    hosts.sort_unstable();
+    hosts.dedup();
+    for host in hosts {
+        if let Some(error) = d.unreachable.get(host) {
+            let n = skipped.get(host).map_or(0, Vec::len);
+            let _ = writeln!(
+                out,
+                "{host}: unreachable ({error}); nothing on it is touched, {n} container(s) not planned"
+            );
+            continue;
+        }
+        let _ = writeln!(out, "{host}:");
+        let mut steps = by_host.remove(host).unwrap_or_default();
+        steps.sort_by(|a, b| a.change.name.cmp(&b.change.name));
+        for s in steps {
+            step_text(&mut out, s);
+        }
+    }
+    if !d.refused.is_empty() {
+        let _ = writeln!(out, "Refused (left as they are):");
+        for r in &d.refused {
+            if r.host.is_empty() {
+                let _ = writeln!(out, "  {}: {}", r.name, r.reason);
+            } else {
+                let _ = writeln!(out, "  {} on {}: {}", r.name, r.host, r.reason);
+            }
+        }
+    }
+    if !d.not_in_spec.is_empty() {
+        let _ = writeln!(
+            out,
+            "Not in spec ({} kept; pass --prune to destroy them):",
+            d.not_in_spec.len()
+        );
+        for (host, name) in &d.not_in_spec {
+            let _ = writeln!(out, "  {host}: {name}");
+        }
+    }
+    if plan.is_empty() {
+        out.push_str("No changes.\n");
+    } else {
+        out.push_str(&summary_line(&plan.summary()));
+        out.push('\n');
+    }
+    out
+}
+
+fn step_text(out: &mut String, s: &Step) {
+    let restart_fields = || {
+        s.change
+            .fields
+            .iter()
+            .filter(|f| f.effect >= Effect::Restart)
+            .map(|f| f.field.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (symbol, what) = match s.kind {
+        StepKind::Create => ("+", "create".to_string()),
+        StepKind::Start => ("~", "start".to_string()),
+        StepKind::Stop => ("~", "stop".to_string()),
+        StepKind::UpdateLive => ("~", "update live".to_string()),
+        StepKind::UpdateRestart => ("!", format!("restart for {}", restart_fields())),
+        StepKind::Recreate => (
+            "-/+",
+            format!("recreate for {}; its data is lost", restart_fields()),
+        ),
+        StepKind::Destroy => ("-", "destroy".to_string()),
+    };
+    let note = s
+        .change
+        .note
+        .as_deref()
+        .map(|n| format!("; {n}"))
+        .unwrap_or_default();
+    let _ = writeln!(out, "  {symbol} {} ({what}{note})", s.change.name);
+    for f in &s.change.fields {
+        let _ = writeln!(out, "      {}: {} -> {}", f.field, f.old, f.new);
+    }
+}
+
+/// One step in the JSON form.
+#[derive(Debug, Serialize)]
+struct JsonStep<'a> {
+    host: &'a str,
+    container: &'a str,
+    action: StepKind,
+    wave: usize,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    fields: &'a [FieldDiff],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    after: Vec<&'a str>,
+}
+
+/// The JSON form of a plan.
+#[derive(Debug, Serialize)]
+struct JsonPlan<'a> {
+    fleet: &'a str,
+    changes: bool,
+    summary: Summary,
+    steps: Vec<JsonStep<'a>>,
+    waves: usize,
+    unreachable: &'a BTreeMap<String, String>,
+    refused: &'a [Refusal],
+    skipped: &'a [Refusal],
+    not_in_spec: &'a [(String, String)],
+    in_sync: usize,
+}
+
+/// The plan as a JSON document (stable field names, for scripts).
+pub fn json(plan: &Plan) -> serde_json::Value {
+    let steps = plan
+        .steps
+        .iter()
+        .map(|s| JsonStep {
+            host: &s.change.host,
+            container: &s.change.name,
+            action: s.kind,
+            wave: s.wave,
+            fields: &s.change.fields,
+            note: s.change.note.as_deref(),
+            after: s
+                .after
+                .iter()
+                .map(|&a| plan.steps[a].change.name.as_str())
+                .collect(),
+        })
+        .collect();
+    let doc = JsonPlan {
+        fleet: &plan.diff.fleet,
+        changes: !plan.is_empty(),
+        summary: plan.summary(),
+        steps,
+        waves: plan.waves(),
+        unreachable: &plan.diff.unreachable,
+        refused: &plan.diff.refused,
+        skipped: &plan.diff.skipped,
+        not_in_spec: &plan.diff.not_in_spec,
+        in_sync: plan.diff.in_sync.len(),
+    };
+    serde_json::to_value(doc).unwrap_or(serde_json::Value::Null)
+}

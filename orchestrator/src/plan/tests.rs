@@ -1,0 +1,368 @@
+//! Data-driven tests of diff and plan together: desired and observed state in, plan text out.
+
+use fleet_protocol::{Action, ContainerState, DesiredState, TemplateRef};
+
+use super::fixture::{
+    converged_observation, empty_observation, fleet, host, large, pinned, running, spec,
+};
+use super::{Plan, StepKind, plan, render};
+use crate::diff::{Assignment, DiffOptions, HostObservation, Observed, diff};
+use crate::model::Fleet;
+
+fn assignment(fleet: &Fleet) -> Assignment {
+    fleet
+        .containers
+        .iter()
+        .filter_map(|c| Some((c.spec.name.clone(), c.host.clone()?)))
+        .collect()
+}
+
+fn make(fleet: &Fleet, observed: &Observed, opts: DiffOptions) -> Plan {
+    let d = diff(fleet, &assignment(fleet), observed, opts);
+    plan(fleet, d).expect("plan")
+}
+
+#[track_caller]
+fn check(fleet: &Fleet, observed: &Observed, opts: DiffOptions, expect: &str) {
+    let got = render::text(&make(fleet, observed, opts));
+    assert_eq!(got.trim(), expect.trim(), "\n--- got ---\n{got}");
+}
+
+fn put(observed: &mut Observed, host: &str, status: fleet_protocol::ContainerStatus) {
+    match observed.hosts.get_mut(host) {
+        Some(HostObservation::Reachable { containers, .. }) => containers.push(status),
+        _ => panic!("host {host} not reachable in the fixture"),
+    }
+}
+
+fn two_hosts() -> Fleet {
+    fleet(
+        "demo",
+        vec![host("a"), host("b")],
+        vec![
+            pinned(spec("demo", "web-1"), "a"),
+            pinned(spec("demo", "web-2"), "b"),
+        ],
+    )
+}
+
+#[test]
+fn empty_hosts_get_creates() {
+    let f = two_hosts();
+    check(
+        &f,
+        &empty_observation(&f),
+        DiffOptions::default(),
+        "
+a:
+  + web-1 (create)
+b:
+  + web-2 (create)
+Plan: 2 to create, 0 to update live, 0 to restart, 0 to destroy.",
+    );
+}
+
+#[test]
+fn converged_state_has_no_changes() {
+    let f = two_hosts();
+    check(
+        &f,
+        &converged_observation(&f),
+        DiffOptions::default(),
+        "No changes.",
+    );
+}
+
+#[test]
+fn limit_drift_read_from_the_kernel_is_a_live_update() {
+    let f = two_hosts();
+    let mut obs = converged_observation(&f);
+    if let Some(HostObservation::Reachable { containers, .. }) = obs.hosts.get_mut("a") {
+        containers[0].live.memory = Some(32 << 20);
+        containers[0].live.pids = Some(50);
+    }
+    check(
+        &f,
+        &obs,
+        DiffOptions::default(),
+        "
+a:
+  ~ web-1 (update live)
+      memory: 32Mi -> 64Mi
+      pids: 50 -> unset
+Plan: 0 to create, 1 to update live, 0 to restart, 0 to destroy.",
+    );
+}
+
+#[test]
+fn unreadable_live_value_falls_back_to_the_stored_spec() {
+    let f = two_hosts();
+    let mut obs = converged_observation(&f);
+    if let Some(HostObservation::Reachable { containers, .. }) = obs.hosts.get_mut("a") {
+        containers[0].live.memory = None;
+    }
+    check(&f, &obs, DiffOptions::default(), "No changes.");
+}
+
+#[test]
+fn restart_names_the_fields_that_force_it() {
+    let mut f = two_hosts();
+    let obs = converged_observation(&f);
+    f.containers[0].spec.command = vec!["/bin/sleep".into(), "5".into()];
+    f.containers[0].spec.resources.cpu_limit = Some(150);
+    f.containers[1].spec.template = TemplateRef::Host;
+    check(
+        &f,
+        &obs,
+        DiffOptions::default(),
+        r#"
+a:
+  ! web-1 (restart for command)
+      cpu.limit: unset -> 150%
+      command: ["/bin/sleep","100000"] -> ["/bin/sleep","5"]
+b:
+  -/+ web-2 (recreate for template; its data is lost)
+      template: busybox -> host
+Plan: 1 to create, 0 to update live, 1 to restart, 1 to destroy."#,
+    );
+}
+
+#[test]
+fn disk_grows_live_and_shrinks_with_restart() {
+    let mut f = two_hosts();
+    f.containers[0].spec.resources.disk_space = Some(1 << 30);
+    f.containers[1].spec.resources.disk_space = Some(1 << 30);
+    let mut obs = converged_observation(&f);
+    f.containers[0].spec.resources.disk_space = Some(2 << 30);
+    f.containers[1].spec.resources.disk_space = Some(512 << 20);
+    let _ = &mut obs;
+    check(
+        &f,
+        &obs,
+        DiffOptions::default(),
+        "
+a:
+  ~ web-1 (update live)
+      disk.space: 1Gi -> 2Gi
+b:
+  ! web-2 (restart for disk.space)
+      disk.space: 1Gi -> 512Mi
+Plan: 0 to create, 1 to update live, 1 to restart, 0 to destroy.",
+    );
+}
+
+#[test]
+fn start_stop_and_repair() {
+    let mut f = fleet(
+        "demo",
+        vec![host("a")],
+        vec![
+            pinned(spec("demo", "broken"), "a"),
+            pinned(spec("demo", "down"), "a"),
+            pinned(spec("demo", "up"), "a"),
+        ],
+    );
+    let mut obs = converged_observation(&f);
+    if let Some(HostObservation::Reachable { containers, .. }) = obs.hosts.get_mut("a") {
+        containers[0].state = ContainerState::Broken;
+        containers[1].state = ContainerState::Stopped;
+        containers[1].init_pid = None;
+    }
+    f.containers[2].spec.state = DesiredState::Stopped;
+    let p = make(&f, &obs, DiffOptions::default());
+    check(
+        &f,
+        &obs,
+        DiffOptions::default(),
+        "
+a:
+  + broken (create; repair: found half-made)
+  ~ down (start)
+  ~ up (stop)
+Plan: 1 to create, 2 to update live, 0 to restart, 0 to destroy.",
+    );
+    let stop = p.steps.iter().find(|s| s.kind == StepKind::Stop).unwrap();
+    assert!(matches!(stop.actions[..], [Action::Stop { .. }]));
+}
+
+#[test]
+fn extras_are_kept_without_prune_and_destroyed_with_it_other_fleets_never() {
+    let f = two_hosts();
+    let mut obs = converged_observation(&f);
+    put(&mut obs, "a", running(&spec("demo", "old-1"), 7));
+    put(&mut obs, "b", running(&spec("someone-else", "theirs"), 8));
+    check(
+        &f,
+        &obs,
+        DiffOptions::default(),
+        "
+Not in spec (1 kept; pass --prune to destroy them):
+  a: old-1
+No changes.",
+    );
+    check(
+        &f,
+        &obs,
+        DiffOptions {
+            prune: true,
+            ..DiffOptions::default()
+        },
+        "
+a:
+  - old-1 (destroy)
+Plan: 0 to create, 0 to update live, 0 to restart, 1 to destroy.",
+    );
+}
+
+#[test]
+fn name_taken_by_another_fleet_is_refused() {
+    let f = two_hosts();
+    let mut obs = empty_observation(&f);
+    put(&mut obs, "a", running(&spec("other", "web-1"), 9));
+    check(
+        &f,
+        &obs,
+        DiffOptions::default(),
+        r#"
+b:
+  + web-2 (create)
+Refused (left as they are):
+  web-1 on a: a container of that name on a belongs to fleet "other"; rename one of them
+Plan: 1 to create, 0 to update live, 0 to restart, 0 to destroy."#,
+    );
+}
+
+#[test]
+fn move_is_refused_unless_recreate_is_allowed() {
+    let f = two_hosts();
+    let mut obs = empty_observation(&f);
+    put(&mut obs, "b", running(&spec("demo", "web-1"), 9));
+    put(&mut obs, "b", running(&spec("demo", "web-2"), 10));
+    check(
+        &f,
+        &obs,
+        DiffOptions::default(),
+        "
+Refused (left as they are):
+  web-1 on a: moves from b to a: migration does not exist yet; pass --allow-recreate to destroy it on b and create it on a (its data is lost)
+No changes.",
+    );
+    let opts = DiffOptions {
+        allow_recreate: true,
+        ..DiffOptions::default()
+    };
+    check(
+        &f,
+        &obs,
+        opts,
+        "
+a:
+  + web-1 (create; moved from b; its data is lost)
+b:
+  - web-1 (destroy; moves to a; its data is lost)
+Plan: 1 to create, 0 to update live, 0 to restart, 1 to destroy.",
+    );
+    let p = make(&f, &obs, opts);
+    let create = p.steps.iter().find(|s| s.kind == StepKind::Create).unwrap();
+    let destroy = p
+        .steps
+        .iter()
+        .find(|s| s.kind == StepKind::Destroy)
+        .unwrap();
+    assert_eq!(create.after, vec![destroy.id]);
+    assert_eq!((destroy.wave, create.wave), (0, 1));
+}
+
+#[test]
+fn unreachable_host_is_reported_and_the_rest_planned() {
+    let f = two_hosts();
+    let mut obs = empty_observation(&f);
+    obs.hosts.insert(
+        "b".into(),
+        HostObservation::Unreachable {
+            error: "connection refused".into(),
+        },
+    );
+    check(
+        &f,
+        &obs,
+        DiffOptions {
+            prune: true,
+            ..DiffOptions::default()
+        },
+        "
+a:
+  + web-1 (create)
+b: unreachable (connection refused); nothing on it is touched, 1 container(s) not planned
+Plan: 1 to create, 0 to update live, 0 to restart, 0 to destroy.",
+    );
+}
+
+#[test]
+fn dependencies_order_waves_across_hosts_but_not_within_one() {
+    let mut f = fleet(
+        "demo",
+        vec![host("a"), host("b")],
+        vec![
+            pinned(spec("demo", "db"), "a"),
+            pinned(spec("demo", "cache"), "a"),
+            pinned(spec("demo", "app"), "b"),
+        ],
+    );
+    // app (b) needs db (a); db needs cache on its own host.
+    f.containers
+        .iter_mut()
+        .find(|c| c.spec.name == "app")
+        .unwrap()
+        .depends_on = vec!["db".into()];
+    f.containers
+        .iter_mut()
+        .find(|c| c.spec.name == "db")
+        .unwrap()
+        .depends_on = vec!["cache".into()];
+    let p = make(&f, &empty_observation(&f), DiffOptions::default());
+    let batches: Vec<(usize, &str, Vec<&str>)> = p
+        .batches
+        .iter()
+        .map(|b| {
+            (
+                b.wave,
+                b.host.as_str(),
+                b.steps
+                    .iter()
+                    .map(|&s| p.steps[s].change.name.as_str())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        batches,
+        vec![(0, "a", vec!["cache", "db"]), (1, "b", vec!["app"])]
+    );
+    let json = render::json(&p);
+    assert_eq!(json["summary"]["create"], 3);
+    assert_eq!(json["waves"], 2);
+    assert_eq!(json["steps"][2]["after"][0], "db");
+}
+
+#[test]
+fn dependency_already_running_adds_no_wave() {
+    let mut f = two_hosts();
+    f.containers[1].depends_on = vec!["web-1".into()];
+    let mut obs = empty_observation(&f);
+    put(&mut obs, "a", running(&f.containers[0].spec, 5));
+    let p = make(&f, &obs, DiffOptions::default());
+    assert_eq!(p.waves(), 1);
+}
+
+#[test]
+fn plan_is_idempotent_over_a_large_fleet() {
+    let f = large(50, 1000);
+    let first = make(&f, &empty_observation(&f), DiffOptions::default());
+    assert_eq!(first.summary().create, 1000);
+    // One in ten containers depends on one on the next host: two waves.
+    assert_eq!(first.waves(), 2);
+    let again = make(&f, &converged_observation(&f), DiffOptions::default());
+    assert!(again.is_empty());
+    assert_eq!(again.diff.in_sync.len(), 1000);
+}
