@@ -1,0 +1,93 @@
+//! The container's veth pair: the host end (named from the container, deterministic, at most
+//! 15 bytes) joins the bridge; the peer is created directly inside the init process's network
+//! namespace under the name `eth0`, so no temporary name ever appears on the host. Deleting the
+//! host end deletes the pair; the kernel also deletes it when the container's namespace dies.
+
+use rtnetlink::packet_route::link::{InfoData, InfoVeth};
+use rtnetlink::{Handle, LinkUnspec, LinkVeth};
+
+use super::NetworkError;
+use super::link;
+
+/// The interface name inside every bridged container.
+pub const CONTAINER_IFNAME: &str = "eth0";
+
+/// The host-side veth name for a container: `fl` and 12 hex digits of a hash of its name.
+///
+/// FNV-1a is written out here rather than taken from std because std's hasher may change
+/// between Rust releases, and these names must stay the same across node upgrades so that
+/// `detach` finds what an older `attach` made.
+pub fn host_name(container: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in container.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("fl{:012x}", hash >> 16)
+}
+
+/// Creates the pair `host` / `eth0`-in-`pid`'s-namespace; the host end is left down.
+pub async fn create(handle: &Handle, host: &str, pid: u32) -> Result<(), NetworkError> {
+    let peer = LinkUnspec::new_with_name(CONTAINER_IFNAME)
+        .setns_by_pid(pid)
+        .build();
+    let message = LinkVeth::new(host, CONTAINER_IFNAME)
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
+        .build();
+    handle
+        .link()
+        .add(message)
+        .execute()
+        .await
+        .map_err(NetworkError::netlink(format!(
+            "create veth {host} with peer {CONTAINER_IFNAME} in init pid {pid}'s namespace"
+        )))
+}
+
+/// Puts the host end on the bridge (if it is not already) and sets it up.
+pub async fn plug(
+    handle: &Handle,
+    host: &str,
+    bridge_index: u32,
+    bridge: &str,
+) -> Result<(), NetworkError> {
+    let found = link::find(handle, host)
+        .await?
+        .ok_or_else(|| NetworkError::LinkNotFound {
+            name: host.to_string(),
+            place: "the host namespace".to_string(),
+        })?;
+    if link::controller_of(&found) != Some(bridge_index) {
+        handle
+            .link()
+            .set(
+                LinkUnspec::new_with_index(found.header.index)
+                    .controller(bridge_index)
+                    .build(),
+            )
+            .execute()
+            .await
+            .map_err(NetworkError::netlink(format!(
+                "attach {host} to bridge {bridge}"
+            )))?;
+    }
+    link::set_up(handle, found.header.index, host).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_are_short_stable_and_distinct() {
+        let a = host_name("web-01");
+        assert_eq!(a, host_name("web-01"));
+        assert_ne!(a, host_name("web-02"));
+        assert_eq!(a.len(), 14);
+        assert!(a.starts_with("fl"));
+        let long = host_name(&"x".repeat(300));
+        assert_eq!(long.len(), 14);
+        // Pinned so a change of hash (which would orphan existing veths) fails loudly.
+        assert_eq!(host_name(""), "flcbf29ce48422");
+    }
+}
