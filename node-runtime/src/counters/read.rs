@@ -1,0 +1,178 @@
+//! Reads one container's beancounters from its cgroup and disk.
+
+use std::path::Path;
+
+use super::{Beancounter, ContainerCounters};
+use crate::disk;
+use crate::limits::file::{self, read_keyed, read_max, read_u64, read_v1_bytes_limit};
+use crate::limits::{CgroupDirs, CgroupVersion, Controller, LimitError};
+
+/// Reads the counters of the container `name` whose cgroup is `cgroup` and whose disk image is
+/// mounted at `disk_mount` (if it has one). Controllers that are missing give no row.
+pub fn read(
+    name: &str,
+    cgroup: &dyn CgroupDirs,
+    disk_mount: Option<&Path>,
+) -> Result<ContainerCounters, LimitError> {
+    let version = cgroup.version();
+    let mut counters = Vec::with_capacity(6);
+    counters.push(cpu(version, cgroup)?);
+    if let Some(dir) = cgroup.controller_dir(Controller::Memory) {
+        counters.extend(memory(version, &dir)?);
+    }
+    if let Some(dir) = cgroup.controller_dir(Controller::Pids) {
+        counters.push(pids(&dir)?);
+    }
+    if let Some(mount) = disk_mount {
+        let usage = disk::usage_at(mount).map_err(|e| LimitError::Read {
+            path: mount.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        counters.push(Beancounter {
+            resource: "diskspace",
+            held: usage.space_used,
+            maxheld: None,
+            barrier: Some(usage.space_total),
+            limit: Some(usage.space_total),
+            failcnt: None,
+        });
+        counters.push(Beancounter {
+            resource: "diskinodes",
+            held: usage.inodes_used,
+            maxheld: None,
+            barrier: Some(usage.inodes_total),
+            limit: Some(usage.inodes_total),
+            failcnt: None,
+        });
+    }
+    Ok(ContainerCounters {
+        name: name.to_string(),
+        counters,
+    })
+}
+
+fn cpu(version: CgroupVersion, cgroup: &dyn CgroupDirs) -> Result<Beancounter, LimitError> {
+    let cpu_dir = cgroup.controller_dir(Controller::Cpu);
+    let (held, limit, failcnt) = match version {
+        CgroupVersion::V1 => {
+            let held = match cgroup.controller_dir(Controller::Cpuacct) {
+                Some(dir) => read_u64(&dir.join("cpuacct.usage"))? / 1000,
+                None => 0,
+            };
+            let (limit, failcnt) = match &cpu_dir {
+                Some(dir) => {
+                    let quota = file::read_i64(&dir.join("cpu.cfs_quota_us"))?;
+                    let throttled = read_keyed(&dir.join("cpu.stat"), "nr_throttled")?;
+                    ((quota > 0).then_some(quota as u64), throttled)
+                }
+                None => (None, None),
+            };
+            (held, limit, failcnt)
+        }
+        CgroupVersion::V2 => {
+            // cpu.stat is a core file: every v2 cgroup has usage_usec, with or without the cpu
+            // controller; the throttling keys appear only with it.
+            let dir = cgroup
+                .controller_dir(Controller::Cpuacct)
+                .or(cpu_dir.clone());
+            let stat = match &dir {
+                Some(d) => file::read(&d.join("cpu.stat"))?,
+                None => String::new(),
+            };
+            let held = file::keyed_value(&stat, "usage_usec").unwrap_or(0);
+            let limit = match &cpu_dir {
+                Some(d) => file::read(&d.join("cpu.max"))?
+                    .split_whitespace()
+                    .next()
+                    .and_then(|q| q.parse().ok()),
+                None => None,
+            };
+            (held, limit, file::keyed_value(&stat, "nr_throttled"))
+        }
+    };
+    Ok(Beancounter {
+        resource: "cpu",
+        held,
+        maxheld: None,
+        barrier: limit,
+        limit,
+        failcnt,
+    })
+}
+
+fn optional_u64(path: &Path) -> Result<Option<u64>, LimitError> {
+    if path.exists() {
+        read_u64(path).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+fn memory(version: CgroupVersion, dir: &Path) -> Result<Vec<Beancounter>, LimitError> {
+    let mut rows = Vec::with_capacity(2);
+    match version {
+        CgroupVersion::V1 => {
+            let held = read_u64(&dir.join("memory.usage_in_bytes"))?;
+            let maxheld = read_u64(&dir.join("memory.max_usage_in_bytes"))?;
+            let limit = read_v1_bytes_limit(&dir.join("memory.limit_in_bytes"))?;
+            rows.push(Beancounter {
+                resource: "memory",
+                held,
+                maxheld: Some(maxheld),
+                barrier: read_v1_bytes_limit(&dir.join("memory.soft_limit_in_bytes"))?,
+                limit,
+                failcnt: Some(read_u64(&dir.join("memory.failcnt"))?),
+            });
+            if dir.join("memory.memsw.usage_in_bytes").exists() {
+                let memsw = read_u64(&dir.join("memory.memsw.usage_in_bytes"))?;
+                let memsw_max = read_u64(&dir.join("memory.memsw.max_usage_in_bytes"))?;
+                let memsw_limit = read_v1_bytes_limit(&dir.join("memory.memsw.limit_in_bytes"))?;
+                let swap_limit = memsw_limit.map(|m| m.saturating_sub(limit.unwrap_or(0)));
+                let held = memsw.saturating_sub(rows[0].held);
+                rows.push(Beancounter {
+                    resource: "swap",
+                    held,
+                    maxheld: Some(memsw_max.saturating_sub(maxheld).max(held)),
+                    barrier: swap_limit,
+                    limit: swap_limit,
+                    failcnt: Some(read_u64(&dir.join("memory.memsw.failcnt"))?),
+                });
+            }
+        }
+        CgroupVersion::V2 => {
+            let events = dir.join("memory.events");
+            rows.push(Beancounter {
+                resource: "memory",
+                held: read_u64(&dir.join("memory.current"))?,
+                maxheld: optional_u64(&dir.join("memory.peak"))?,
+                barrier: read_max(&dir.join("memory.high"))?,
+                limit: read_max(&dir.join("memory.max"))?,
+                failcnt: read_keyed(&events, "max")?,
+            });
+            if dir.join("memory.swap.current").exists() {
+                let limit = read_max(&dir.join("memory.swap.max"))?;
+                rows.push(Beancounter {
+                    resource: "swap",
+                    held: read_u64(&dir.join("memory.swap.current"))?,
+                    maxheld: optional_u64(&dir.join("memory.swap.peak"))?,
+                    barrier: limit,
+                    limit,
+                    failcnt: read_keyed(&dir.join("memory.swap.events"), "max")?,
+                });
+            }
+        }
+    }
+    Ok(rows)
+}
+
+fn pids(dir: &Path) -> Result<Beancounter, LimitError> {
+    let limit = read_max(&dir.join("pids.max"))?;
+    Ok(Beancounter {
+        resource: "pids",
+        held: read_u64(&dir.join("pids.current"))?,
+        maxheld: optional_u64(&dir.join("pids.peak"))?,
+        barrier: limit,
+        limit,
+        failcnt: read_keyed(&dir.join("pids.events"), "max")?,
+    })
+}

@@ -1,0 +1,411 @@
+//! [`Image`]: create, mount, grow and detach one container's ext4 disk image.
+
+use std::ffi::OsString;
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+
+use fleet_protocol::units::format_size;
+
+use super::DiskError;
+use super::command::run;
+use crate::limits::DevNum;
+
+/// Smallest disk: room for ext4's metadata and journal with space left for files.
+pub const SPACE_MIN: u64 = 16 << 20;
+/// Fewest inodes: ext4 reserves the first eleven, and lost+found takes one more.
+pub const INODES_MIN: u64 = 64;
+/// Every image uses 4 KiB blocks, so that small and large images behave alike (mke2fs would pick
+/// 1 KiB blocks below 512 MiB) and online growth can reach 1024 times the first size.
+const BLOCK: u64 = 4096;
+
+/// Space and inodes of a mounted image, as the file system counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct DiskUsage {
+    /// Bytes usable by files (the image size less ext4's metadata).
+    pub space_total: u64,
+    /// Bytes in use.
+    pub space_used: u64,
+    /// Inodes the file system has.
+    pub inodes_total: u64,
+    /// Inodes in use (including ext4's reserved ones).
+    pub inodes_used: u64,
+}
+
+/// One container's disk image file. Holds only the path; attachment and mounts are read back
+/// from the kernel every time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    path: PathBuf,
+}
+
+fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> DiskError {
+    let path = path.to_path_buf();
+    move |source| DiskError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Checks a disk size and inode count before anything is made.
+pub fn validate(space: u64, inodes: u64) -> Result<(), DiskError> {
+    if space < SPACE_MIN {
+        return Err(DiskError::Invalid {
+            field: "disk.space",
+            value: format_size(space),
+            expected: format!("a disk needs at least {}", format_size(SPACE_MIN)),
+        });
+    }
+    let max_inodes = space / 1024;
+    if !(INODES_MIN..=max_inodes).contains(&inodes) {
+        return Err(DiskError::Invalid {
+            field: "disk.inodes",
+            value: inodes.to_string(),
+            expected: format!(
+                "valid for a {} disk is {INODES_MIN}..={max_inodes} (one inode per KiB at most)",
+                format_size(space)
+            ),
+        });
+    }
+    Ok(())
+}
+
+impl Image {
+    /// The image at `path` (made earlier by [`Image::create`]).
+    pub fn open(path: &Path) -> Image {
+        Image {
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// Makes a sparse image of `space` bytes at `path` holding an ext4 file system with at least
+    /// `inodes` inodes (mke2fs rounds up to whole inode-table blocks). Fails if `path` exists.
+    pub fn create(path: &Path, space: u64, inodes: u64) -> Result<Image, DiskError> {
+        validate(space, inodes)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(io_err("create", path))?;
+        file.set_len(space).map_err(io_err("size", path))?;
+        drop(file);
+        let mut args: Vec<OsString> = ["-q", "-F", "-m", "0", "-E", "nodiscard", "-b"]
+            .into_iter()
+            .map(OsString::from)
+            .collect();
+        args.push(BLOCK.to_string().into());
+        args.push("-N".into());
+        args.push(inodes.to_string().into());
+        args.push(path.as_os_str().to_os_string());
+        let made = run("mkfs.ext4", args);
+        if let Err(err) = made {
+            let _ = std::fs::remove_file(path);
+            return Err(err);
+        }
+        Ok(Image::open(path))
+    }
+
+    /// The image file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The image's size in bytes (the disk space limit).
+    pub fn space(&self) -> Result<u64, DiskError> {
+        std::fs::metadata(&self.path)
+            .map(|m| m.len())
+            .map_err(io_err("stat", &self.path))
+    }
+
+    /// The loop device the image is attached to, if any.
+    pub fn device(&self) -> Result<Option<PathBuf>, DiskError> {
+        let out = run(
+            "losetup",
+            [
+                "--list".as_ref(),
+                "--noheadings".as_ref(),
+                "--output".as_ref(),
+                "NAME".as_ref(),
+                "--associated".as_ref(),
+                self.path.as_os_str(),
+            ],
+        )?;
+        Ok(out.lines().next().map(|l| PathBuf::from(l.trim())))
+    }
+
+    /// Attaches the image to a free loop device, or returns the one it is attached to already.
+    pub fn attach(&self) -> Result<PathBuf, DiskError> {
+        if let Some(dev) = self.device()? {
+            return Ok(dev);
+        }
+        let out = run(
+            "losetup",
+            ["--find".as_ref(), "--show".as_ref(), self.path.as_os_str()],
+        )?;
+        Ok(PathBuf::from(out.trim()))
+    }
+
+    /// Attaches and mounts the image at `target` (an existing directory); a no-op when it is
+    /// mounted there already. Returns the loop device.
+    pub fn mount(&self, target: &Path) -> Result<PathBuf, DiskError> {
+        let dev = self.attach()?;
+        if mount_point_of(&dev).as_deref() == Some(canonical(target).as_path()) {
+            return Ok(dev);
+        }
+        let mounted = run(
+            "mount",
+            [
+                "-t".as_ref(),
+                "ext4".as_ref(),
+                dev.as_os_str(),
+                target.as_os_str(),
+            ],
+        );
+        if let Err(err) = mounted {
+            let _ = self.detach();
+            return Err(err);
+        }
+        Ok(dev)
+    }
+
+    /// Unmounts the image wherever it is mounted and detaches its loop device. Idempotent.
+    pub fn detach(&self) -> Result<(), DiskError> {
+        while let Some(dev) = self.device()? {
+            while let Some(target) = mount_point_of(&dev) {
+                run("umount", [target.as_os_str()])?;
+            }
+            run("losetup", ["--detach".as_ref(), dev.as_os_str()])?;
+        }
+        Ok(())
+    }
+
+    /// Usage of the mounted file system.
+    pub fn usage(&self) -> Result<DiskUsage, DiskError> {
+        let dev = self.device()?.ok_or_else(|| self.not_mounted())?;
+        let target = mount_point_of(&dev).ok_or_else(|| self.not_mounted())?;
+        usage_at(&target)
+    }
+
+    /// The device number of the image's loop device, for I/O limits.
+    pub fn device_number(&self) -> Result<Option<DevNum>, DiskError> {
+        let Some(dev) = self.device()? else {
+            return Ok(None);
+        };
+        let st = nix::sys::stat::stat(&dev).map_err(|e| DiskError::Io {
+            action: "stat",
+            path: dev.clone(),
+            source: e.into(),
+        })?;
+        Ok(Some(DevNum {
+            major: nix::sys::stat::major(st.st_rdev) as u32,
+            minor: nix::sys::stat::minor(st.st_rdev) as u32,
+        }))
+    }
+
+    /// Checks whether a change from `(old_space, old_inodes)` to `(space, inodes)` can be made
+    /// on the running container: growing is live; shrinking and a new inode count need a restart
+    /// (and shrinking under what is used now is refused outright).
+    pub fn check_change(&self, old_inodes: u64, space: u64, inodes: u64) -> Result<(), DiskError> {
+        validate(space, inodes)?;
+        let current = self.space()?;
+        if let Ok(usage) = self.usage()
+            && space < usage.space_used
+        {
+            return Err(DiskError::Invalid {
+                field: "disk.space",
+                value: format_size(space),
+                expected: format!(
+                    "the container uses {} of its disk now; valid is at least that much",
+                    format_size(usage.space_used)
+                ),
+            });
+        }
+        if space < current {
+            return Err(DiskError::NeedsRestart {
+                field: "disk.space",
+                reason: format!(
+                    "shrinking the disk from {} to {} needs the container stopped",
+                    format_size(current),
+                    format_size(space)
+                ),
+            });
+        }
+        if inodes != old_inodes {
+            return Err(DiskError::NeedsRestart {
+                field: "disk.inodes",
+                reason: format!(
+                    "the inode count ({old_inodes} to {inodes}) is fixed when the disk is made; \
+                     changing it means a new disk"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Grows the mounted file system to `space` bytes without unmounting it. Returns whether
+    /// anything changed. Asking for less than the current size, or growing on a host where this
+    /// process lacks CAP_SYS_RESOURCE (ext4 refuses online resizing without it), is
+    /// [`DiskError::NeedsRestart`], checked before anything is touched.
+    pub fn grow_online(&self, space: u64) -> Result<bool, DiskError> {
+        if !self.check_grow(space)? {
+            return Ok(false);
+        }
+        if !online_grow_supported() {
+            return Err(DiskError::NeedsRestart {
+                field: "disk.space",
+                reason: "growing a mounted ext4 needs CAP_SYS_RESOURCE, which this fleet-node \
+                         process lacks (dropped from its capability bounding set)"
+                    .into(),
+            });
+        }
+        let dev = self.device()?.ok_or_else(|| self.not_mounted())?;
+        mount_point_of(&dev).ok_or_else(|| self.not_mounted())?;
+        self.set_len(space)?;
+        // LOOP_SET_CAPACITY: the loop device picks up the new file size while in use.
+        run("losetup", ["--set-capacity".as_ref(), dev.as_os_str()])?;
+        run("resize2fs", [dev.as_os_str()])?;
+        Ok(true)
+    }
+
+    /// Grows the image to `space` bytes with the file system unmounted (the path for a stopped
+    /// container, or a restart): unmounts it if mounted, checks and resizes it, and mounts it
+    /// again at `remount` if given. Returns whether anything changed.
+    pub fn grow_offline(&self, space: u64, remount: Option<&Path>) -> Result<bool, DiskError> {
+        if !self.check_grow(space)? {
+            return Ok(false);
+        }
+        self.detach()?;
+        self.set_len(space)?;
+        let path = self.path.as_os_str();
+        // resize2fs insists on a freshly checked file system when it is not mounted.
+        run("e2fsck", ["-f".as_ref(), "-p".as_ref(), path])?;
+        run("resize2fs", [path])?;
+        if let Some(target) = remount {
+            self.mount(target)?;
+        }
+        Ok(true)
+    }
+
+    /// `false` when `space` is the current size, an error when it is smaller.
+    fn check_grow(&self, space: u64) -> Result<bool, DiskError> {
+        let current = self.space()?;
+        if space < current {
+            return Err(DiskError::NeedsRestart {
+                field: "disk.space",
+                reason: format!(
+                    "shrinking the disk from {} to {} needs the container stopped",
+                    format_size(current),
+                    format_size(space)
+                ),
+            });
+        }
+        if space > current {
+            validate(space, INODES_MIN)?;
+        }
+        Ok(space > current)
+    }
+
+    fn set_len(&self, space: u64) -> Result<(), DiskError> {
+        OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .map_err(io_err("open", &self.path))?
+            .set_len(space)
+            .map_err(io_err("grow", &self.path))
+    }
+
+    fn not_mounted(&self) -> DiskError {
+        DiskError::NotMounted {
+            path: self.path.clone(),
+        }
+    }
+}
+
+/// Whether this process may resize a mounted ext4 (CAP_SYS_RESOURCE in its effective set).
+pub fn online_grow_supported() -> bool {
+    const CAP_SYS_RESOURCE: u32 = 24;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+            u64::from_str_radix(hex.trim(), 16).ok()
+        })
+        .is_some_and(|caps| caps & (1 << CAP_SYS_RESOURCE) != 0)
+}
+
+/// Usage of the file system mounted at `target`.
+pub fn usage_at(target: &Path) -> Result<DiskUsage, DiskError> {
+    let st = nix::sys::statvfs::statvfs(target).map_err(|e| DiskError::Io {
+        action: "statvfs",
+        path: target.to_path_buf(),
+        source: e.into(),
+    })?;
+    let frsize = st.fragment_size();
+    Ok(DiskUsage {
+        space_total: st.blocks() * frsize,
+        space_used: (st.blocks() - st.blocks_free()) * frsize,
+        inodes_total: st.files(),
+        inodes_used: st.files() - st.files_free(),
+    })
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Where `device` is mounted in this mount namespace (the first mount found).
+fn mount_point_of(device: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let device = device.to_str()?;
+    text.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let source = right.split_whitespace().nth(1)?;
+        let target = left.split_whitespace().nth(4)?;
+        (source == device).then(|| PathBuf::from(unescape(target)))
+    })
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space).
+fn unescape(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && let Some(code) = std::str::from_utf8(&bytes[i + 1..i + 4])
+                .ok()
+                .and_then(|digits| u8::from_str_radix(digits, 8).ok())
+        {
+            out.push(code);
+            i += 4;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_checked_before_anything_is_made() {
+        let err = validate(1 << 20, 1000).unwrap_err().to_string();
+        assert!(err.contains("disk.space") && err.contains("16Mi"), "{err}");
+        let err = validate(64 << 20, 10).unwrap_err().to_string();
+        assert!(
+            err.contains("disk.inodes") && err.contains("64..="),
+            "{err}"
+        );
+        validate(64 << 20, 1000).unwrap();
+    }
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape("/tmp/a\\040b"), "/tmp/a b");
+        assert_eq!(unescape("/plain"), "/plain");
+    }
+}

@@ -1,0 +1,176 @@
+//! Real-kernel tests of disk images: a real loop device, real ext4, real ENOSPC.
+
+use std::process::Command;
+
+use super::test_support::TestDisk;
+use super::*;
+
+fn dd(target: &std::path::Path, mib: u64) -> std::process::Output {
+    let mut of = std::ffi::OsString::from("of=");
+    of.push(target);
+    Command::new("dd")
+        .arg("if=/dev/zero")
+        .arg(of)
+        .args(["bs=1M", &format!("count={mib}"), "conv=fsync"])
+        .output()
+        .expect("run dd")
+}
+
+#[test]
+fn dd_past_the_space_fails_and_growing_online_lets_it_succeed() {
+    let Some(disk) = TestDisk::new(16 << 20, 256) else {
+        return;
+    };
+    let big = disk.mount.join("big");
+    let out = dd(&big, 24);
+    assert!(
+        !out.status.success(),
+        "dd of 24Mi into a 16Mi disk succeeded"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    std::fs::remove_file(&big).unwrap();
+
+    let dev_before = disk.image.device().unwrap();
+    if online_grow_supported() {
+        assert!(disk.image.grow_online(48 << 20).unwrap());
+        assert_eq!(disk.image.device().unwrap(), dev_before, "same loop device");
+    } else {
+        // ext4 refuses online resizing without CAP_SYS_RESOURCE: say so, change nothing, and
+        // grow through the stopped path instead.
+        eprintln!("no CAP_SYS_RESOURCE here: checking the refusal and the offline path");
+        let err = disk.image.grow_online(48 << 20).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DiskError::NeedsRestart {
+                    field: "disk.space",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("CAP_SYS_RESOURCE"), "{err}");
+        assert_eq!(
+            disk.image.space().unwrap(),
+            16 << 20,
+            "refusal changed the image"
+        );
+        assert!(
+            disk.image
+                .grow_offline(48 << 20, Some(&disk.mount))
+                .unwrap()
+        );
+    }
+    assert!(
+        !disk.image.grow_online(48 << 20).unwrap(),
+        "same size is a no-op"
+    );
+    let out = dd(&big, 24);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let usage = disk.image.usage().unwrap();
+    assert!(
+        usage.space_total > 40 << 20 && usage.space_used >= 24 << 20,
+        "{usage:?}"
+    );
+    assert_eq!(disk.image.space().unwrap(), 48 << 20);
+}
+
+#[test]
+fn creating_files_past_the_inode_count_fails_with_enospc() {
+    let Some(disk) = TestDisk::new(16 << 20, 64) else {
+        return;
+    };
+    let total = disk.image.usage().unwrap().inodes_total;
+    assert!((64..128).contains(&total), "inode count {total}");
+    let mut made = 0;
+    let err = loop {
+        match std::fs::File::create(disk.mount.join(format!("f{made}"))) {
+            Ok(_) => made += 1,
+            Err(e) => break e,
+        }
+        assert!(made < 1000, "never ran out of inodes");
+    };
+    assert_eq!(err.raw_os_error(), Some(nix::libc::ENOSPC), "{err}");
+    assert!(err.to_string().contains("No space left on device"));
+    let usage = disk.image.usage().unwrap();
+    assert_eq!(usage.inodes_used, usage.inodes_total);
+    // And touch, as a user inside the container would, fails the same way.
+    let out = Command::new("touch")
+        .arg(disk.mount.join("one-more"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No space left on device"));
+}
+
+#[test]
+fn shrinking_or_new_inodes_need_restart_and_too_small_is_invalid() {
+    let Some(disk) = TestDisk::new(32 << 20, 256) else {
+        return;
+    };
+    let err = disk.image.grow_online(16 << 20).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DiskError::NeedsRestart {
+                field: "disk.space",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("needs restart"), "{err}");
+    let err = disk.image.check_change(256, 32 << 20, 512).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DiskError::NeedsRestart {
+                field: "disk.inodes",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    disk.image.check_change(256, 64 << 20, 256).unwrap();
+    std::fs::write(disk.mount.join("data"), vec![1u8; 20 << 20]).unwrap();
+    let err = disk.image.check_change(256, 16 << 20, 256).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DiskError::Invalid {
+                field: "disk.space",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(disk.image.space().unwrap(), 32 << 20, "nothing changed");
+}
+
+#[test]
+fn mount_is_idempotent_and_detach_releases_the_loop_device() {
+    let Some(disk) = TestDisk::new(16 << 20, 128) else {
+        return;
+    };
+    let dev = disk.image.device().unwrap().expect("attached");
+    assert_eq!(disk.image.mount(&disk.mount).unwrap(), dev);
+    let counters = crate::counters::read(
+        "disk",
+        &crate::limits::Dirs::new(crate::limits::CgroupVersion::V1, Vec::new()),
+        Some(&disk.mount),
+    )
+    .unwrap();
+    let space = counters.get("diskspace").unwrap();
+    assert!(
+        space.limit.unwrap() > 8 << 20 && space.held > 0,
+        "{space:?}"
+    );
+    assert!(counters.get("diskinodes").unwrap().held >= 11);
+    disk.image.detach().unwrap();
+    assert_eq!(disk.image.device().unwrap(), None);
+    disk.image.detach().unwrap();
+}

@@ -1,0 +1,46 @@
+//! Task limit (OpenVZ numproc): `pids.max`, the same file on v1 and v2.
+//!
+//! A limit under the number of tasks running now is refused: the kernel would accept it and
+//! only block new forks, which leaves a container over its limit without saying so.
+
+use std::path::Path;
+
+use fleet_protocol::Resources;
+
+use super::file;
+use super::{Controller, Ctx, LimitError, Plan};
+
+pub(crate) fn plan(ctx: &Ctx, res: &Resources, plan: &mut Plan) -> Result<(), LimitError> {
+    if res.pids == Some(0) {
+        return Err(LimitError::invalid(
+            "pids",
+            0,
+            "the task limit must be at least 1",
+        ));
+    }
+    let Some(dir) = ctx.dir.as_deref() else {
+        if res.pids.is_some() {
+            ctx.require("pids", Controller::Pids)?;
+        }
+        return Ok(());
+    };
+    if let Some(max) = res.pids {
+        let current = file::read_u64(&dir.join("pids.current"))?;
+        if max < current {
+            return Err(LimitError::invalid(
+                "pids",
+                max,
+                format!("the container runs {current} tasks now; valid is at least {current}"),
+            ));
+        }
+    }
+    let path = dir.join("pids.max");
+    let old = file::read(&path)?;
+    let value = res.pids.map_or("max".to_string(), |p| p.to_string());
+    plan.push(path, value, Some(old));
+    Ok(())
+}
+
+pub(crate) fn read(dir: &Path) -> Result<Option<u64>, LimitError> {
+    file::read_max(&dir.join("pids.max"))
+}
