@@ -3,3 +3,4 @@
 pub mod diff;
 pub mod model;
 pub mod plan;
+pub mod schedule;

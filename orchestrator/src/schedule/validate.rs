@@ -1,0 +1,178 @@
+//! Checks of a resolved fleet that only placement knows to make: overcommit ratios, selectors
+//! that match nothing, containers larger than any host they may go to.
+//!
+//! Neighbours: `resolve` calls [`validate`] and maps each [`Finding`]'s subject and field to
+//! the spec's file:line:column; the checks reuse `hosts` and `resources`.
+
+use std::collections::BTreeMap;
+
+use fleet_protocol::Capacity;
+use serde::Serialize;
+
+use super::hosts::host_limits;
+use super::resources::{DemandDefaults, Resource, demand};
+use super::selector_text;
+use crate::model::Fleet;
+
+/// The largest overcommit ratio taken as meant; above it a typo is likelier (`overcommit: 150`
+/// for 150%).
+pub const MAX_OVERCOMMIT: f64 = 100.0;
+
+/// What a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum Subject {
+    /// A host, by name.
+    Host(String),
+    /// A container, by name.
+    Container(String),
+}
+
+/// One problem, in words a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The host or container concerned.
+    pub subject: Subject,
+    /// The spec field at fault, dotted (`overcommit.cpu`, `placement.selector`,
+    /// `resources.memory`, `host`).
+    pub field: &'static str,
+    /// What is wrong and what would be valid.
+    pub message: String,
+}
+
+/// Every finding for `fleet`, hosts first, then containers, each in name order.
+pub fn validate(
+    fleet: &Fleet,
+    observed: &BTreeMap<String, Capacity>,
+    defaults: &DemandDefaults,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for h in &fleet.hosts {
+        for (field, ratio) in [
+            ("overcommit.cpu", h.overcommit.cpu),
+            ("overcommit.memory", h.overcommit.memory),
+        ] {
+            if let Some(message) = ratio_problem(ratio) {
+                out.push(Finding {
+                    subject: Subject::Host(h.name.clone()),
+                    field,
+                    message,
+                });
+            }
+        }
+    }
+    let limits: Vec<_> = fleet
+        .hosts
+        .iter()
+        .map(|h| (h, host_limits(h, observed.get(&h.name))))
+        .collect();
+    for c in &fleet.containers {
+        let name = &c.spec.name;
+        let finding = |field, message| Finding {
+            subject: Subject::Container(name.clone()),
+            field,
+            message,
+        };
+        let candidates: Vec<_> = match c.host.as_deref() {
+            Some(pin) => {
+                let pinned: Vec<_> = limits.iter().filter(|(h, _)| h.name == pin).collect();
+                if pinned.is_empty() {
+                    out.push(finding(
+                        "host",
+                        format!("host {pin} is not declared in the fleet"),
+                    ));
+                    continue;
+                }
+                pinned
+            }
+            None => {
+                let selector = &c.placement.selector;
+                let matching: Vec<_> = limits
+                    .iter()
+                    .filter(|(h, _)| selector.iter().all(|(k, v)| h.labels.get(k) == Some(v)))
+                    .collect();
+                if matching.is_empty() && !fleet.hosts.is_empty() {
+                    out.push(finding(
+                        "placement.selector",
+                        format!(
+                            "selector {} matches no host; use labels some host carries",
+                            selector_text(selector)
+                        ),
+                    ));
+                    continue;
+                }
+                if let Some(key) = c.placement.spread.as_deref()
+                    && key != "host"
+                    && !matching.iter().any(|(h, _)| h.labels.contains_key(key))
+                {
+                    out.push(finding(
+                        "placement.spread",
+                        format!(
+                            "spread over label {key}, which no host it may go to has; use host \
+                             or a label the hosts carry"
+                        ),
+                    ));
+                }
+                matching
+            }
+        };
+        let d = demand(c, defaults);
+        let known: Vec<_> = candidates
+            .iter()
+            .filter_map(|(h, l)| l.allocatable.map(|a| (h, a)))
+            .collect();
+        if known.is_empty() {
+            continue;
+        }
+        for r in Resource::ALL {
+            let (largest, most) = known
+                .iter()
+                .map(|(h, a)| (h.name.as_str(), a.get(r)))
+                .max_by_key(|(_, v)| *v)
+                .expect("known is not empty");
+            if d.get(r) > most {
+                let whose = match c.host.as_deref() {
+                    Some(pin) => format!("host {pin} can hold"),
+                    None => "any host it may go to can hold".into(),
+                };
+                out.push(finding(
+                    field_of(r),
+                    format!(
+                        "needs {} {r}, more than {whose} ({} on {largest})",
+                        r.format(d.get(r)),
+                        r.format(most)
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn field_of(r: Resource) -> &'static str {
+    match r {
+        Resource::Cpu => "resources.cpu_limit",
+        Resource::Memory => "resources.memory",
+        Resource::Disk => "resources.disk_space",
+    }
+}
+
+fn ratio_problem(ratio: f64) -> Option<String> {
+    if !ratio.is_finite() {
+        Some(format!(
+            "overcommit ratio {ratio} is not a number; use a ratio from 1.0 (none) to {MAX_OVERCOMMIT}"
+        ))
+    } else if ratio < 1.0 {
+        Some(format!(
+            "overcommit ratio {ratio} is below 1.0; use 1.0 for none, or more to allow \
+             allocations beyond capacity"
+        ))
+    } else if ratio > MAX_OVERCOMMIT {
+        Some(format!(
+            "overcommit ratio {ratio} is absurd (more than {MAX_OVERCOMMIT}); a ratio is \
+             1.0 for none, 2.0 for double"
+        ))
+    } else {
+        None
+    }
+}
