@@ -4,3 +4,7 @@ pub mod diff;
 pub mod model;
 pub mod plan;
 pub mod schedule;
+pub mod cli;
+pub mod commands;
+pub mod resolve;
+pub mod spec;

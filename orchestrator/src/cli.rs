@@ -1,0 +1,43 @@
+//! The command line as typed values (clap derive). Each subcommand's arguments and behaviour live
+//! in `commands/<verb>.rs`; this file only lists them.
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+
+/// Fleet: declarative system containers on many hosts.
+#[derive(Debug, Parser)]
+#[command(
+    name = "fleet",
+    version,
+    about = "Declarative, kube-free orchestration of Linux system containers on many hosts",
+    long_about = "Fleet reads a fleet's hosts, profiles, templates and containers from YAML \
+                  files and makes the hosts match them.\n\n\
+                  Without -f, commands use the embedded demo fleet: one local host, no SSH needed.",
+    after_help = "Examples:\n  fleet validate -f fleet.yaml\n  fleet render -f specs/ -o json\n  \
+                  fleet plan -f fleet.yaml\n  fleet apply -f fleet.yaml"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check spec files and report every error with file:line:column.
+    Validate(commands::validate::Args),
+    /// Print the fully resolved desired state (sets expanded, profiles merged).
+    Render(commands::render::Args),
+}
+
+impl Command {
+    /// Runs the subcommand; the exit code is the command's verdict.
+    pub fn run(self) -> miette::Result<std::process::ExitCode> {
+        match self {
+            Command::Validate(args) => commands::validate::run(args),
+            Command::Render(args) => commands::render::run(args),
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! Positioned YAML trees to raw spec documents: every field's shape, units and ranges checked,
+//! every problem recorded. References between entries are checked later by `resolve`.
+
+use fleet_protocol::{DesiredState, NetworkMode};
+
+use super::diagnostic::{Diagnostic, Diagnostics};
+use super::fields::{self, Fields};
+use super::node::{Node, Value};
+use super::raw::{
+    At, Document, RawContainer, RawHost, RawNetwork, RawProfile, RawResources, RawTemplate,
+    TransportKind,
+};
+
+/// The only `apiVersion` this build understands.
+pub const API_VERSION: &str = "fleet/v1";
+
+const DOCUMENT_FIELDS: &[&str] = &[
+    "apiVersion",
+    "fleet",
+    "hosts",
+    "templates",
+    "profiles",
+    "containers",
+];
+const HOST_FIELDS: &[&str] = &[
+    "name",
+    "transport",
+    "address",
+    "port",
+    "user",
+    "identity_file",
+    "host_key",
+    "known_hosts",
+    "labels",
+    "capacity",
+    "overcommit",
+    "node",
+];
+const TEMPLATE_FIELDS: &[&str] = &["name", "tarball", "sha256"];
+/// Resource fields, shared by profiles and containers' `resources`.
+pub const RESOURCE_FIELDS: &[&str] = &["cpu", "memory", "swap", "pids", "disk", "io"];
+const PROFILE_FIELDS: &[&str] = &[
+    "name",
+    "extends",
+    "description",
+    "cpu",
+    "memory",
+    "swap",
+    "pids",
+    "disk",
+    "io",
+];
+const CONTAINER_FIELDS: &[&str] = &[
+    "name",
+    "count",
+    "template",
+    "profile",
+    "resources",
+    "command",
+    "env",
+    "hostname",
+    "host",
+    "placement",
+    "depends_on",
+    "onboot",
+    "state",
+    "labels",
+    "network",
+    "user_namespace",
+];
+
+/// Decodes one YAML document; `None` for an empty document.
+pub fn document(node: &Node, d: &mut Diagnostics) -> Option<Document> {
+    if node.value == Value::Null {
+        return None;
+    }
+    let f = Fields::open(node, "a fleet document", DOCUMENT_FIELDS, d)?;
+    match f.get("apiVersion") {
+        None => d.push(
+            Diagnostic::at(node.pos, "missing \"apiVersion\"").hint(format!(
+                "start each document with `apiVersion: {API_VERSION}`"
+            )),
+        ),
+        Some(v) => {
+            if let Some(v) = fields::text(v, "apiVersion", d)
+                && v.value != API_VERSION
+            {
+                d.push(
+                    Diagnostic::at(v.pos, format!("unsupported apiVersion \"{}\"", v.value)).hint(
+                        format!("this version of fleet reads `apiVersion: {API_VERSION}`"),
+                    ),
+                );
+            }
+        }
+    }
+    let mut doc = Document {
+        pos: node.pos,
+        fleet: f.get("fleet").and_then(|n| fields::name(n, "fleet", d)),
+        ..Document::default()
+    };
+    let each = |key: &str, d: &mut Diagnostics| -> Vec<Node> {
+        f.get(key)
+            .map(|n| fields::list(n, key, d).to_vec())
+            .unwrap_or_default()
+    };
+    doc.hosts = each("hosts", d).iter().filter_map(|n| host(n, d)).collect();
+    doc.templates = each("templates", d)
+        .iter()
+        .filter_map(|n| template(n, d))
+        .collect();
+    doc.profiles = each("profiles", d)
+        .iter()
+        .filter_map(|n| profile(n, d))
+        .collect();
+    doc.containers = each("containers", d)
+        .iter()
+        .filter_map(|n| container(n, d))
+        .collect();
+    Some(doc)
+}
+
+fn host(node: &Node, d: &mut Diagnostics) -> Option<RawHost> {
+    let f = Fields::open(node, "a host", HOST_FIELDS, d)?;
+    let mut h = RawHost {
+        pos: node.pos,
+        name: required(&f, node, "name", "a host", d),
+        address: f.get("address").and_then(|n| fields::name(n, "address", d)),
+        port: f
+            .get("port")
+            .and_then(|n| fields::uint::<u16>(n, "port", 1, 65535, d))
+            .map(|p| p.value),
+        user: text_of(&f, "user", d),
+        identity_file: text_of(&f, "identity_file", d),
+        host_key: f
+            .get("host_key")
+            .and_then(|n| fields::name(n, "host_key", d)),
+        known_hosts: text_of(&f, "known_hosts", d),
+        labels: f
+            .get("labels")
+            .map(|n| fields::string_map(n, "labels", d))
+            .unwrap_or_default(),
+        ..RawHost::default()
+    };
+    if let Some(t) = f.get("transport") {
+        h.transport = match fields::choice(t, "transport", &["ssh", "local"], d) {
+            Some("local") => TransportKind::Local,
+            _ => TransportKind::Ssh,
+        };
+    }
+    if let Some(cap) = f.get("capacity")
+        && let Some(c) = Fields::open(cap, "capacity", &["cpus", "memory", "disk"], d)
+    {
+        h.cpus = c
+            .get("cpus")
+            .and_then(|n| fields::uint::<u32>(n, "capacity.cpus", 1, 65536, d));
+        h.memory = c
+            .get("memory")
+            .and_then(|n| fields::size(n, "capacity.memory", 1 << 20, d));
+        h.disk = c
+            .get("disk")
+            .and_then(|n| fields::size(n, "capacity.disk", 1 << 20, d));
+    }
+    if let Some(oc) = f.get("overcommit")
+        && let Some(o) = Fields::open(oc, "overcommit", &["cpu", "memory"], d)
+    {
+        h.overcommit_cpu = o
+            .get("cpu")
+            .and_then(|n| fields::ratio(n, "overcommit.cpu", 1.0, 100.0, d));
+        h.overcommit_memory = o
+            .get("memory")
+            .and_then(|n| fields::ratio(n, "overcommit.memory", 1.0, 100.0, d));
+    }
+    if let Some(nd) = f.get("node")
+        && let Some(n) = Fields::open(nd, "node", &["path", "root", "cgroup_parent"], d)
+    {
+        h.node_path = text_of(&n, "path", d);
+        h.node_root = text_of(&n, "root", d);
+        h.node_cgroup_parent = text_of(&n, "cgroup_parent", d);
+    }
+    Some(h)
+}
+
+fn template(node: &Node, d: &mut Diagnostics) -> Option<RawTemplate> {
+    let f = Fields::open(node, "a template", TEMPLATE_FIELDS, d)?;
+    Some(RawTemplate {
+        pos: node.pos,
+        name: required(&f, node, "name", "a template", d),
+        tarball: required(&f, node, "tarball", "a template", d),
+        sha256: required(&f, node, "sha256", "a template", d),
+    })
+}
+
+fn profile(node: &Node, d: &mut Diagnostics) -> Option<RawProfile> {
+    let f = Fields::open(node, "a profile", PROFILE_FIELDS, d)?;
+    if let Some(desc) = f.get("description") {
+        fields::text(desc, "description", d);
+    }
+    Some(RawProfile {
+        pos: node.pos,
+        name: required(&f, node, "name", "a profile", d),
+        extends: f.get("extends").and_then(|n| fields::name(n, "extends", d)),
+        resources: resources_from(&f, d),
+    })
+}
+
+/// Decodes a `resources:` mapping.
+pub fn resources(node: &Node, d: &mut Diagnostics) -> RawResources {
+    match Fields::open(node, "resources", RESOURCE_FIELDS, d) {
+        Some(f) => resources_from(&f, d),
+        None => RawResources::default(),
+    }
+}
+
+fn resources_from(f: &Fields<'_>, d: &mut Diagnostics) -> RawResources {
+    let mut r = RawResources {
+        memory: f
+            .get("memory")
+            .and_then(|n| fields::size(n, "memory", 4 << 20, d)),
+        swap: f.get("swap").and_then(|n| fields::size(n, "swap", 0, d)),
+        pids: f
+            .get("pids")
+            .and_then(|n| fields::uint::<u64>(n, "pids", 1, 4_194_304, d)),
+        ..RawResources::default()
+    };
+    if let Some(cpu) = f.get("cpu")
+        && let Some(c) = Fields::open(cpu, "cpu", &["units", "limit", "cpus"], d)
+    {
+        r.cpu_units = c
+            .get("units")
+            .and_then(|n| fields::uint::<u32>(n, "cpu.units", 8, 500_000, d));
+        r.cpu_limit = c
+            .get("limit")
+            .and_then(|n| fields::percent(n, "cpu.limit", 1, 102_400, d));
+        r.cpus = c.get("cpus").and_then(|n| cpuset(n, d));
+    }
+    if let Some(disk) = f.get("disk")
+        && let Some(c) = Fields::open(disk, "disk", &["space", "inodes"], d)
+    {
+        r.disk_space = c
+            .get("space")
+            .and_then(|n| fields::size(n, "disk.space", 16 << 20, d));
+        r.disk_inodes = c
+            .get("inodes")
+            .and_then(|n| fields::uint::<u64>(n, "disk.inodes", 64, u32::MAX.into(), d));
+    }
+    if let Some(io) = f.get("io")
+        && let Some(c) = Fields::open(
+            io,
+            "io",
+            &["weight", "read_bps", "write_bps", "read_iops", "write_iops"],
+            d,
+        )
+    {
+        r.io_weight = c
+            .get("weight")
+            .and_then(|n| fields::uint::<u16>(n, "io.weight", 1, 10_000, d));
+        r.io_read_bps = c
+            .get("read_bps")
+            .and_then(|n| fields::size(n, "io.read_bps", 1, d));
+        r.io_write_bps = c
+            .get("write_bps")
+            .and_then(|n| fields::size(n, "io.write_bps", 1, d));
+        let iops = |key: &str, d: &mut Diagnostics| {
+            c.get(key)
+                .and_then(|n| fields::uint::<u64>(n, &format!("io.{key}"), 1, u32::MAX.into(), d))
+        };
+        r.io_read_iops = iops("read_iops", d);
+        r.io_write_iops = iops("write_iops", d);
+    }
+    r
+}
+
+/// A cpuset list such as `0-3,6`.
+fn cpuset(node: &Node, d: &mut Diagnostics) -> Option<At<String>> {
+    let t = fields::text(node, "cpu.cpus", d)?;
+    let valid = !t.value.is_empty()
+        && t.value.split(',').all(|part| {
+            let mut ends = part.splitn(2, '-').map(|n| n.trim().parse::<u32>());
+            match (ends.next(), ends.next()) {
+                (Some(Ok(_)), None) => true,
+                (Some(Ok(a)), Some(Ok(b))) => a <= b,
+                _ => false,
+            }
+        });
+    if valid {
+        Some(t)
+    } else {
+        d.push(
+            Diagnostic::at(node.pos, format!("invalid cpu.cpus \"{}\"", t.value))
+                .hint("write a list of CPU numbers and ranges, such as \"0-3,6\""),
+        );
+        None
+    }
+}
+
+fn container(node: &Node, d: &mut Diagnostics) -> Option<RawContainer> {
+    let f = Fields::open(node, "a container", CONTAINER_FIELDS, d)?;
+    let mut c = RawContainer {
+        pos: node.pos,
+        name: required(&f, node, "name", "a container", d),
+        count: f
+            .get("count")
+            .and_then(|n| fields::uint::<u32>(n, "count", 1, 100_000, d)),
+        template: f
+            .get("template")
+            .and_then(|n| fields::name(n, "template", d)),
+        profile: f.get("profile").and_then(|n| fields::name(n, "profile", d)),
+        resources: f
+            .get("resources")
+            .map(|n| resources(n, d))
+            .unwrap_or_default(),
+        env: f
+            .get("env")
+            .map(|n| fields::string_map(n, "env", d))
+            .unwrap_or_default(),
+        hostname: f
+            .get("hostname")
+            .and_then(|n| fields::name(n, "hostname", d)),
+        host: f.get("host").and_then(|n| fields::name(n, "host", d)),
+        depends_on: f
+            .get("depends_on")
+            .map(|n| fields::strings(n, "depends_on", d))
+            .unwrap_or_default(),
+        onboot: f
+            .get("onboot")
+            .and_then(|n| fields::boolean(n, "onboot", d))
+            .unwrap_or(false),
+        user_namespace: f
+            .get("user_namespace")
+            .and_then(|n| fields::boolean(n, "user_namespace", d))
+            .unwrap_or(false),
+        labels: f
+            .get("labels")
+            .map(|n| fields::string_map(n, "labels", d))
+            .unwrap_or_default(),
+        ..RawContainer::default()
+    };
+    if let Some(cmd) = f.get("command") {
+        c.command = command(cmd, d);
+    }
+    if let Some(s) = f.get("state") {
+        c.state = match fields::choice(s, "state", &["running", "stopped"], d) {
+            Some("stopped") => DesiredState::Stopped,
+            _ => DesiredState::Running,
+        };
+    }
+    if let Some(p) = f.get("placement")
+        && let Some(pf) = Fields::open(p, "placement", &["selector", "spread"], d)
+    {
+        c.selector = pf
+            .get("selector")
+            .map(|n| fields::string_map(n, "placement.selector", d))
+            .unwrap_or_default();
+        c.spread = pf
+            .get("spread")
+            .and_then(|n| fields::name(n, "placement.spread", d));
+    }
+    if let Some(n) = f.get("network") {
+        c.network = network(n, d);
+    }
+    Some(c)
+}
+
+fn command(node: &Node, d: &mut Diagnostics) -> Option<At<Vec<String>>> {
+    if let Value::Str(s) = &node.value {
+        d.push(
+            Diagnostic::at(
+                node.pos,
+                "\"command\" must be a list of arguments, not a shell string",
+            )
+            .hint(format!(
+                "write it as argv, for example [\"/bin/sh\", \"-c\", {s:?}] or [\"/bin/sleep\", \"1000\"]"
+            )),
+        );
+        return None;
+    }
+    let argv: Vec<String> = fields::strings(node, "command", d)
+        .into_iter()
+        .map(|a| a.value)
+        .collect();
+    if argv.is_empty() {
+        d.push(
+            Diagnostic::at(node.pos, "\"command\" must name a program to run")
+                .hint("for example [\"/bin/sleep\", \"1000\"]"),
+        );
+        return None;
+    }
+    Some(At::new(node.pos, argv))
+}
+
+fn network(node: &Node, d: &mut Diagnostics) -> Option<RawNetwork> {
+    if let Value::Str(_) = node.value {
+        let mode = match fields::choice(node, "network", &["none", "host"], d)? {
+            "host" => NetworkMode::Host,
+            _ => NetworkMode::None,
+        };
+        return Some(RawNetwork {
+            pos: node.pos,
+            mode,
+            ..RawNetwork::default()
+        });
+    }
+    let f = Fields::open(node, "network", &["bridge", "addresses", "gateway"], d)?;
+    Some(RawNetwork {
+        pos: node.pos,
+        mode: NetworkMode::Bridged,
+        bridge: f
+            .get("bridge")
+            .and_then(|n| fields::name(n, "network.bridge", d)),
+        addresses: f
+            .get("addresses")
+            .map(|n| fields::strings(n, "network.addresses", d))
+            .unwrap_or_default(),
+        gateway: f
+            .get("gateway")
+            .and_then(|n| fields::name(n, "network.gateway", d)),
+    })
+}
+
+fn required(
+    f: &Fields<'_>,
+    node: &Node,
+    key: &str,
+    what: &str,
+    d: &mut Diagnostics,
+) -> Option<At<String>> {
+    match f.get(key) {
+        Some(n) => fields::name(n, key, d),
+        None => {
+            d.push(Diagnostic::at(
+                node.pos,
+                format!("{what} is missing its \"{key}\""),
+            ));
+            None
+        }
+    }
+}
+
+fn text_of(f: &Fields<'_>, key: &str, d: &mut Diagnostics) -> Option<String> {
+    f.get(key)
+        .and_then(|n| fields::name(n, key, d))
+        .map(|t| t.value)
+}

@@ -1,0 +1,106 @@
+//! The spec language: YAML files in, raw documents with positions out.
+//!
+//! `load` reads the files named with `-f` (a directory stands for its `*.yaml`/`*.yml`), parses
+//! each under serde-saphyr's budgets into positioned trees (`node`), and decodes them into
+//! `raw` documents (`decode`, using the typed readers of `fields`), collecting every problem as a
+//! located `Diagnostic`. Its neighbour downstream is `crate::resolve`, which checks references and
+//! turns raw documents into the resolved `crate::model::Fleet`.
+
+pub mod decode;
+pub mod diagnostic;
+pub mod fields;
+pub mod node;
+pub mod raw;
+pub mod source;
+pub mod suggest;
+
+use std::path::PathBuf;
+
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use raw::Document;
+pub use source::Sources;
+
+/// The documents of one load, with the sources they came from.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The files read.
+    pub sources: Sources,
+    /// Their documents, in file order then document order.
+    pub documents: Vec<Document>,
+}
+
+/// Reads and decodes the files named by `paths`, recording problems in `d`.
+pub fn load_paths(paths: &[PathBuf], d: &mut Diagnostics) -> Loaded {
+    let mut loaded = Loaded::default();
+    if paths.is_empty() {
+        d.push(Diagnostic::general("no spec files given").hint("name them with -f FILE or -f DIR"));
+        return loaded;
+    }
+    let files = match source::expand_paths(paths) {
+        Ok(files) => files,
+        Err((path, e)) => {
+            d.push(Diagnostic::general(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+            return loaded;
+        }
+    };
+    if files.is_empty() {
+        d.push(
+            Diagnostic::general("no *.yaml or *.yml files found in the given directories")
+                .hint("name spec files with -f FILE"),
+        );
+    }
+    for file in files {
+        let name = file.display().to_string();
+        match read_limited(&file) {
+            Ok(text) => load_text(&mut loaded, name, text, d),
+            Err(message) => d.push(Diagnostic::general(format!(
+                "cannot read {name}: {message}"
+            ))),
+        }
+    }
+    loaded
+}
+
+/// Decodes one file's text (already read) into `loaded`.
+pub fn load_text(loaded: &mut Loaded, name: String, text: String, d: &mut Diagnostics) {
+    let id = loaded.sources.add(name, text);
+    let text = &loaded.sources.file(id).expect("just added").text;
+    match node::parse_documents(text, id) {
+        Ok(docs) => loaded
+            .documents
+            .extend(docs.iter().filter_map(|n| decode::document(n, d))),
+        Err(e) => d.push(yaml_error(&e, id)),
+    }
+}
+
+fn yaml_error(e: &serde_saphyr::Error, file: u32) -> Diagnostic {
+    let message = e.without_snippet().to_string();
+    let message = message.lines().next().unwrap_or("invalid YAML").to_string();
+    match e.location() {
+        Some(loc) if loc.line() > 0 => Diagnostic::at(
+            node::Pos {
+                file,
+                line: loc.line() as u32,
+                column: loc.column().max(1) as u32,
+            },
+            message,
+        ),
+        _ => Diagnostic::general(message),
+    }
+}
+
+fn read_limited(path: &std::path::Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.len() > source::MAX_FILE_BYTES {
+        return Err(format!(
+            "file is {} bytes; spec files may be at most {} bytes (split the fleet into several files)",
+            meta.len(),
+            source::MAX_FILE_BYTES
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|_| "file is not valid UTF-8".to_string())
+}
