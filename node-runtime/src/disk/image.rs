@@ -146,35 +146,56 @@ impl Image {
     }
 
     /// Attaches and mounts the image at `target` (an existing directory); a no-op when it is
-    /// mounted there already. Returns the loop device.
+    /// mounted there already. Returns the loop device. A fresh attachment is made by
+    /// `mount -o loop`, which sets LO_FLAGS_AUTOCLEAR: any later unmount, by us or by a
+    /// container teardown that only knows mounts, frees the loop device too.
     pub fn mount(&self, target: &Path) -> Result<PathBuf, DiskError> {
-        let dev = self.attach()?;
-        if mount_point_of(&dev).as_deref() == Some(canonical(target).as_path()) {
+        if let Some(dev) = self.device()? {
+            if mount_point_of(&dev).as_deref() == Some(canonical(target).as_path()) {
+                return Ok(dev);
+            }
+            run(
+                "mount",
+                [
+                    "-t".as_ref(),
+                    "ext4".as_ref(),
+                    dev.as_os_str(),
+                    target.as_os_str(),
+                ],
+            )?;
             return Ok(dev);
         }
-        let mounted = run(
+        run(
             "mount",
             [
                 "-t".as_ref(),
                 "ext4".as_ref(),
-                dev.as_os_str(),
+                "-o".as_ref(),
+                "loop".as_ref(),
+                self.path.as_os_str(),
                 target.as_os_str(),
             ],
-        );
-        if let Err(err) = mounted {
-            let _ = self.detach();
-            return Err(err);
-        }
-        Ok(dev)
+        )?;
+        self.device()?.ok_or_else(|| self.not_mounted())
     }
 
     /// Unmounts the image wherever it is mounted and detaches its loop device. Idempotent.
     pub fn detach(&self) -> Result<(), DiskError> {
         while let Some(dev) = self.device()? {
+            let mut unmounted = false;
             while let Some(target) = mount_point_of(&dev) {
                 run("umount", [target.as_os_str()])?;
+                unmounted = true;
             }
-            run("losetup", ["--detach".as_ref(), dev.as_os_str()])?;
+            if unmounted && self.wait_autoclear() {
+                continue;
+            }
+            if let Err(err) = run("losetup", ["--detach".as_ref(), dev.as_os_str()]) {
+                // Auto-clear may have freed it between our look and the detach.
+                if self.device()?.is_some() {
+                    return Err(err);
+                }
+            }
         }
         Ok(())
     }
@@ -312,6 +333,18 @@ impl Image {
             .map_err(io_err("open", &self.path))?
             .set_len(space)
             .map_err(io_err("grow", &self.path))
+    }
+
+    /// After the last unmount of an auto-clearing loop device the kernel frees it; gives that a
+    /// moment. Returns whether the device is gone.
+    fn wait_autoclear(&self) -> bool {
+        for _ in 0..50 {
+            if matches!(self.device(), Ok(None)) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        false
     }
 
     fn not_mounted(&self) -> DiskError {

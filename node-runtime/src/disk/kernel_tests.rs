@@ -170,7 +170,20 @@ fn mount_is_idempotent_and_detach_releases_the_loop_device() {
         "{space:?}"
     );
     assert!(counters.get("diskinodes").unwrap().held >= 11);
+    // A plain unmount (what a container teardown does) frees the loop device as well.
+    let out = Command::new("umount").arg(&disk.mount).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let freed = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        disk.image.device().unwrap().is_none()
+    });
+    assert!(freed, "loop device still attached after umount");
+    disk.image.detach().unwrap();
+    disk.image.mount(&disk.mount).unwrap();
     disk.image.detach().unwrap();
     assert_eq!(disk.image.device().unwrap(), None);
-    disk.image.detach().unwrap();
 }
