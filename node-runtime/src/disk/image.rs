@@ -80,14 +80,28 @@ impl Image {
 
     /// Makes a sparse image of `space` bytes at `path` holding an ext4 file system with at least
     /// `inodes` inodes (mke2fs rounds up to whole inode-table blocks). Fails if `path` exists.
+    /// Building happens under `<path>.partial`, so a crash never leaves a half-made image.
     pub fn create(path: &Path, space: u64, inodes: u64) -> Result<Image, DiskError> {
         validate(space, inodes)?;
+        if path.exists() {
+            return Err(DiskError::Io {
+                action: "create",
+                path: path.to_path_buf(),
+                source: std::io::ErrorKind::AlreadyExists.into(),
+            });
+        }
+        // Built under a temporary name and renamed when complete, so a crash midway never
+        // leaves a file at `path` that is not a file system.
+        let mut partial = path.as_os_str().to_os_string();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
         let file = OpenOptions::new()
             .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(io_err("create", path))?;
-        file.set_len(space).map_err(io_err("size", path))?;
+            .create(true)
+            .truncate(true)
+            .open(&partial)
+            .map_err(io_err("create", &partial))?;
+        file.set_len(space).map_err(io_err("size", &partial))?;
         drop(file);
         let mut args: Vec<OsString> = ["-q", "-F", "-m", "0", "-E", "nodiscard", "-b"]
             .into_iter()
@@ -96,12 +110,12 @@ impl Image {
         args.push(BLOCK.to_string().into());
         args.push("-N".into());
         args.push(inodes.to_string().into());
-        args.push(path.as_os_str().to_os_string());
-        let made = run("mkfs.ext4", args);
-        if let Err(err) = made {
-            let _ = std::fs::remove_file(path);
+        args.push(partial.as_os_str().to_os_string());
+        if let Err(err) = run("mkfs.ext4", args) {
+            let _ = std::fs::remove_file(&partial);
             return Err(err);
         }
+        std::fs::rename(&partial, path).map_err(io_err("rename into place", path))?;
         Ok(Image::open(path))
     }
 
@@ -289,18 +303,39 @@ impl Image {
     }
 
     /// Grows the image to `space` bytes with the file system unmounted (the path for a stopped
-    /// container, or a restart): unmounts it if mounted, checks and resizes it, and mounts it
-    /// again at `remount` if given. Returns whether anything changed.
+    /// container, or a restart). Returns whether anything changed; see [`Image::resize_offline`].
     pub fn grow_offline(&self, space: u64, remount: Option<&Path>) -> Result<bool, DiskError> {
         if !self.check_grow(space)? {
             return Ok(false);
         }
+        self.resize_offline(space, remount)
+    }
+
+    /// Resizes the image to `space` bytes, larger or smaller, with the file system unmounted:
+    /// unmounts it if mounted, checks it, resizes the file system and the file (growing: file
+    /// first; shrinking: file system first, refused by resize2fs if the data does not fit), and
+    /// mounts it again at `remount` if given. Returns whether anything changed.
+    pub fn resize_offline(&self, space: u64, remount: Option<&Path>) -> Result<bool, DiskError> {
+        let current = self.space()?;
+        if space == current {
+            if let Some(target) = remount {
+                self.mount(target)?;
+            }
+            return Ok(false);
+        }
+        validate(space, INODES_MIN)?;
         self.detach()?;
-        self.set_len(space)?;
         let path = self.path.as_os_str();
         // resize2fs insists on a freshly checked file system when it is not mounted.
         run("e2fsck", ["-f".as_ref(), "-p".as_ref(), path])?;
-        run("resize2fs", [path])?;
+        if space > current {
+            self.set_len(space)?;
+            run("resize2fs", [path])?;
+        } else {
+            let blocks = format!("{}K", space / 1024);
+            run("resize2fs", [path, blocks.as_ref()])?;
+            self.set_len(space)?;
+        }
         if let Some(target) = remount {
             self.mount(target)?;
         }

@@ -187,3 +187,23 @@ fn mount_is_idempotent_and_detach_releases_the_loop_device() {
     disk.image.detach().unwrap();
     assert_eq!(disk.image.device().unwrap(), None);
 }
+
+#[test]
+fn a_stopped_disk_can_shrink_when_its_data_fits() {
+    let Some(disk) = TestDisk::new(64 << 20, 256) else {
+        return;
+    };
+    std::fs::write(disk.mount.join("keep"), vec![7u8; 4 << 20]).unwrap();
+    assert!(
+        disk.image
+            .resize_offline(32 << 20, Some(&disk.mount))
+            .unwrap()
+    );
+    assert_eq!(disk.image.space().unwrap(), 32 << 20);
+    assert_eq!(
+        std::fs::read(disk.mount.join("keep")).unwrap(),
+        vec![7u8; 4 << 20]
+    );
+    let total = disk.image.usage().unwrap().space_total;
+    assert!(total < 32 << 20 && total > 24 << 20, "{total}");
+}

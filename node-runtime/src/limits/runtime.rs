@@ -1,0 +1,141 @@
+//! Glue between the limits module and the core runtime: the core's [`Cgroup`] as a
+//! [`CgroupDirs`], [`LimitError`] as the runtime's [`Error`], and the two hooks the container
+//! verbs call ([`Runtime::apply_resources`] and [`Runtime::live_resources`] delegate here).
+
+use std::path::PathBuf;
+
+use fleet_protocol::Resources;
+
+use super::{CgroupDirs, CgroupVersion, Controller, LimitError};
+use crate::cgroups::{Cgroup, Version};
+use crate::container::Runtime;
+use crate::disk::{self, DiskError};
+use crate::error::{Error, Result};
+
+impl CgroupDirs for Cgroup {
+    fn version(&self) -> CgroupVersion {
+        match Cgroup::version(self) {
+            Version::V1 => CgroupVersion::V1,
+            Version::V2 => CgroupVersion::V2,
+        }
+    }
+
+    fn controller_dir(&self, controller: Controller) -> Option<PathBuf> {
+        let version = CgroupDirs::version(self);
+        match (controller, version) {
+            // cpu.stat is a core file of every v2 group; it is where CPU time is counted.
+            (Controller::Cpuacct, CgroupVersion::V2) => self.dirs().into_iter().next(),
+            (c, v) => Cgroup::controller_dir(self, c.name(v)),
+        }
+    }
+}
+
+/// The runtime's error for a limit that could not be applied to container `name`.
+pub fn limit_error(name: &str, err: LimitError) -> Error {
+    match err {
+        LimitError::Write { path, source, .. } => Error::Io {
+            action: "write limit to",
+            path,
+            source,
+        },
+        LimitError::Read { path, source } => Error::Io {
+            action: "read",
+            path,
+            source,
+        },
+        other => Error::InvalidSpec {
+            name: name.to_owned(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// The runtime's error for a disk operation on container `name`.
+pub fn disk_error(name: &str, err: DiskError) -> Error {
+    match err {
+        DiskError::NeedsRestart { field, reason } => Error::NeedsRestart {
+            name: name.to_owned(),
+            fields: format!("resources.{} ({reason})", field.replace("disk.", "disk_")),
+        },
+        DiskError::Io {
+            action,
+            path,
+            source,
+        } => Error::Io {
+            action,
+            path,
+            source,
+        },
+        DiskError::Command {
+            program,
+            args,
+            status,
+            stderr,
+        } => Error::Command {
+            program: format!("{program} {args}"),
+            status,
+            stderr,
+        },
+        other => Error::InvalidSpec {
+            name: name.to_owned(),
+            message: other.to_string(),
+        },
+    }
+}
+
+impl Runtime {
+    /// Validates every limit, grows the container's disk if it is mounted and asked to be
+    /// bigger, then writes the cgroup limits. A disk grow that cannot happen live is left to the
+    /// restart that `update` arranges (it lists the grow among the restart fields on such hosts).
+    pub(crate) fn apply_limits(&self, cgroup: &Cgroup, resources: &Resources) -> Result<()> {
+        let name = cgroup.name();
+        let image = self.mounted_disk(name);
+        let device = image
+            .as_ref()
+            .and_then(|i| i.device_number().ok().flatten());
+        let plan = super::plan(cgroup, resources, device).map_err(|e| limit_error(name, e))?;
+        if let (Some(image), Some(space)) = (&image, resources.disk_space) {
+            match image.grow_online(space) {
+                Ok(_) | Err(DiskError::NeedsRestart { .. }) => {}
+                Err(e) => return Err(disk_error(name, e)),
+            }
+        }
+        plan.execute().map_err(|e| limit_error(name, e))
+    }
+
+    /// Limits as the kernel and the disk have them. `disk_inodes` reads as the spec's count
+    /// when the file system has at least that many (mke2fs rounds up), else as the real count.
+    pub(crate) fn live_limits(&self, cgroup: &Cgroup) -> Resources {
+        let name = cgroup.name();
+        let image = self.mounted_disk(name);
+        let device = image
+            .as_ref()
+            .and_then(|i| i.device_number().ok().flatten());
+        let mut live = if cgroup.exists() {
+            super::read_live_with_device(cgroup, device).unwrap_or_default()
+        } else {
+            Resources::default()
+        };
+        if let Some(image) = image {
+            live.disk_space = image.space().ok();
+            let wanted = self
+                .store
+                .read_config(name)
+                .ok()
+                .flatten()
+                .and_then(|s| s.resources.disk_inodes);
+            live.disk_inodes = image.usage().ok().map(|u| match wanted {
+                Some(w) if u.inodes_total >= w => w,
+                _ => u.inodes_total,
+            });
+        }
+        live
+    }
+
+    /// The container's disk image when it is attached (mounted on the host).
+    pub(crate) fn mounted_disk(&self, name: &str) -> Option<disk::Image> {
+        let path = disk::runtime::image_path(&self.store.layout(name));
+        let image = disk::Image::open(&path);
+        (path.exists() && matches!(image.device(), Ok(Some(_)))).then_some(image)
+    }
+}
