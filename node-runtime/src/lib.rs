@@ -1,1 +1,22 @@
-//! The `fleet-node` runtime library.
+//! The `fleet-node` runtime library: builds system containers from kernel parts and keeps them
+//! on one host.
+//!
+//! Code map: `sys/` holds every raw syscall (the only `unsafe`); `cgroups/` manages control groups
+//! without knowing about containers; `template/` builds the cached OS trees; `rootfs/` mounts a
+//! container's root inside its namespace; `store/` persists specs and state atomically under a
+//! per-container lock; `container/` has one file per verb and repairs interrupted work;
+//! `server/` speaks the stdio protocol; `cli/` is the admin command line.
+
+pub mod cgroups;
+pub mod cli;
+pub mod container;
+pub mod error;
+pub mod network;
+pub mod rootfs;
+pub mod server;
+pub mod store;
+pub mod sys;
+pub mod template;
+
+pub use container::Runtime;
+pub use error::{Error, Result};

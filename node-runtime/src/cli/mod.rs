@@ -1,0 +1,381 @@
+//! The local admin CLI, in the spirit of vzctl/vzlist: parse the flags into typed values
+//! ([`Cli`]), resolve them into a spec or a verb, call the [`Runtime`], print.
+//!
+//! Neighbours: `main.rs` calls [`run`]; the work is in `container/` and `server/`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use fleet_protocol::{ContainerSpec, ContainerStatus, DesiredState, TemplateRef};
+use serde_json::json;
+
+use crate::container::{ExecOptions, Runtime};
+use crate::error::{Error, Result};
+
+/// `fleet-node`: run system containers on this host.
+#[derive(Debug, Parser)]
+#[command(name = "fleet-node", version, about)]
+pub struct Cli {
+    /// State directory (containers, templates, logs).
+    #[arg(long, global = true, default_value = "/var/lib/fleet-node")]
+    pub root: PathBuf,
+    /// Parent cgroup of every container.
+    #[arg(long, global = true, default_value = "fleet")]
+    pub cgroup_parent: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output format of list and status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Columns for people.
+    Text,
+    /// JSON for programs.
+    Json,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create (and start) a container.
+    Create {
+        /// Container name.
+        name: String,
+        /// host, busybox, or the path of a .tar/.tar.gz (with --sha256).
+        #[arg(long)]
+        template: String,
+        /// sha256 of a tarball template.
+        #[arg(long)]
+        sha256: Option<String>,
+        /// Hostname inside (default: the name).
+        #[arg(long)]
+        hostname: Option<String>,
+        /// Owning fleet.
+        #[arg(long, default_value = "local")]
+        fleet: String,
+        /// Start at `fleet-node boot`.
+        #[arg(long)]
+        onboot: bool,
+        /// Create without starting.
+        #[arg(long)]
+        stopped: bool,
+        /// Map container root to an unprivileged host uid range.
+        #[arg(long)]
+        user_namespace: bool,
+        /// Environment for init, KEY=VALUE (repeatable).
+        #[arg(long = "env", value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// Init's argv (default: sleep infinity).
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// Start init.
+    Start {
+        /// Container name.
+        name: String,
+    },
+    /// Stop: SIGTERM, then kill after the timeout.
+    Stop {
+        /// Container name.
+        name: String,
+        /// Seconds to wait after SIGTERM.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
+    /// Stop, then start.
+    Restart {
+        /// Container name.
+        name: String,
+        /// Seconds to wait after SIGTERM.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
+    /// Stop and remove everything the container holds.
+    Destroy {
+        /// Container name.
+        name: String,
+    },
+    /// Every container.
+    List {
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Format,
+    },
+    /// One container.
+    Status {
+        /// Container name.
+        name: String,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Format,
+    },
+    /// Run a command inside a running container.
+    Exec {
+        /// Container name.
+        name: String,
+        /// The command.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Print init's console log.
+    Logs {
+        /// Container name.
+        name: String,
+    },
+    /// Start every onboot container.
+    Boot,
+    /// Serve the orchestrator's protocol.
+    Serve {
+        /// On stdin/stdout (the only transport).
+        #[arg(long, required = true)]
+        stdio: bool,
+    },
+}
+
+/// Runs the parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> Result<i32> {
+    let runtime = Runtime::new(&cli.root, &cli.cgroup_parent)?;
+    let mut out = std::io::stdout().lock();
+    match cli.command {
+        Command::Create {
+            name,
+            template,
+            sha256,
+            hostname,
+            fleet,
+            onboot,
+            stopped,
+            user_namespace,
+            env,
+            command,
+        } => {
+            let spec = ContainerSpec {
+                hostname: hostname.unwrap_or_else(|| name.clone()),
+                template: parse_template(&template, sha256)?,
+                command: if command.is_empty() {
+                    vec!["sleep".into(), "infinity".into()]
+                } else {
+                    command
+                },
+                env: parse_env(&name, &env)?,
+                fleet,
+                onboot,
+                state: if stopped {
+                    DesiredState::Stopped
+                } else {
+                    DesiredState::Running
+                },
+                labels: BTreeMap::new(),
+                resources: Default::default(),
+                network: Default::default(),
+                user_namespace,
+                name,
+            };
+            let changed = runtime.create(&spec)?;
+            let _ = writeln!(
+                out,
+                "{}: {}",
+                spec.name,
+                if changed { "created" } else { "unchanged" }
+            );
+        }
+        Command::Start { name } => report(
+            &mut out,
+            &name,
+            runtime.start(&name)?,
+            "started",
+            "already running",
+        ),
+        Command::Stop { name, timeout } => report(
+            &mut out,
+            &name,
+            runtime.stop(&name, Duration::from_secs(timeout))?,
+            "stopped",
+            "not running",
+        ),
+        Command::Restart { name, timeout } => {
+            runtime.restart(&name, Duration::from_secs(timeout))?;
+            let _ = writeln!(out, "{name}: restarted");
+        }
+        Command::Destroy { name } => report(
+            &mut out,
+            &name,
+            runtime.destroy(&name)?,
+            "destroyed",
+            "did not exist",
+        ),
+        Command::List { output } => {
+            let all = runtime.list()?;
+            match output {
+                Format::Json => {
+                    let rows: Vec<_> = all.iter().map(row).collect();
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string_pretty(&rows).expect("json")
+                    );
+                }
+                Format::Text => {
+                    let _ = writeln!(
+                        out,
+                        "{:<24} {:<12} {:<8} {:>8} {:<10} HOSTNAME",
+                        "NAME", "FLEET", "STATE", "PID", "TEMPLATE"
+                    );
+                    for s in &all {
+                        let _ = writeln!(
+                            out,
+                            "{:<24} {:<12} {:<8} {:>8} {:<10} {}",
+                            s.name,
+                            s.fleet,
+                            state_name(s),
+                            s.init_pid.map_or("-".into(), |p| p.to_string()),
+                            s.spec.template.display_name(),
+                            s.spec.hostname
+                        );
+                    }
+                }
+            }
+        }
+        Command::Status { name, output } => {
+            let s = runtime.status(&name)?;
+            match output {
+                Format::Json => {
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string_pretty(&row(&s)).expect("json")
+                    );
+                }
+                Format::Text => {
+                    let _ = writeln!(
+                        out,
+                        "{} {} pid {} template {} hostname {}",
+                        s.name,
+                        state_name(&s),
+                        s.init_pid.map_or("-".into(), |p| p.to_string()),
+                        s.spec.template.display_name(),
+                        s.spec.hostname
+                    );
+                }
+            }
+        }
+        Command::Exec { name, command } => {
+            drop(out);
+            return runtime.exec(&name, &command, &ExecOptions::default());
+        }
+        Command::Logs { name } => {
+            let path = runtime.log_path(&name)?;
+            match std::fs::read(&path) {
+                Ok(bytes) => {
+                    let _ = out.write_all(&bytes);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(crate::error::io_err("read", &path)(e)),
+            }
+        }
+        Command::Boot => {
+            let mut failed = 0;
+            for (name, result) in runtime.boot()? {
+                match result {
+                    Ok(changed) => {
+                        let _ = writeln!(
+                            out,
+                            "{name}: {}",
+                            if changed {
+                                "started"
+                            } else {
+                                "already running"
+                            }
+                        );
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("fleet-node: {name}: {e}");
+                    }
+                }
+            }
+            return Ok(i32::from(failed > 0));
+        }
+        Command::Serve { .. } => {
+            drop(out);
+            crate::server::serve_stdio(&runtime)
+                .map_err(crate::error::io_err("serve on", "stdio"))?;
+        }
+    }
+    Ok(0)
+}
+
+fn report(out: &mut impl Write, name: &str, changed: bool, yes: &str, no: &str) {
+    let _ = writeln!(out, "{name}: {}", if changed { yes } else { no });
+}
+
+fn state_name(s: &ContainerStatus) -> &'static str {
+    match s.state {
+        fleet_protocol::ContainerState::Running => "running",
+        fleet_protocol::ContainerState::Stopped => "stopped",
+        fleet_protocol::ContainerState::Broken => "broken",
+    }
+}
+
+/// The JSON row of list and status: the flat fields first, the full status nested.
+fn row(s: &ContainerStatus) -> serde_json::Value {
+    json!({
+        "name": s.name,
+        "fleet": s.fleet,
+        "state": state_name(s),
+        "init_pid": s.init_pid,
+        "hostname": s.spec.hostname,
+        "template": s.spec.template.display_name(),
+        "spec": s.spec,
+        "live": s.live,
+    })
+}
+
+/// `host`, `busybox`, or a tarball path (which needs `--sha256`).
+pub fn parse_template(text: &str, sha256: Option<String>) -> Result<TemplateRef> {
+    match text {
+        "host" => Ok(TemplateRef::Host),
+        "busybox" => Ok(TemplateRef::Busybox),
+        path if [".tar", ".tar.gz", ".tgz"]
+            .iter()
+            .any(|s| path.ends_with(s)) =>
+        {
+            let sha256 = sha256
+                .ok_or_else(|| Error::UnknownTemplate(format!("{path} (missing --sha256)")))?;
+            let abs = std::path::absolute(path).map_err(crate::error::io_err("resolve", path))?;
+            let name = abs
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("tarball")
+                .trim_end_matches(".gz")
+                .trim_end_matches(".tgz")
+                .trim_end_matches(".tar")
+                .to_owned();
+            Ok(TemplateRef::Tarball {
+                name,
+                path: abs.display().to_string(),
+                sha256,
+            })
+        }
+        other => Err(Error::UnknownTemplate(other.to_owned())),
+    }
+}
+
+fn parse_env(name: &str, pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| Error::InvalidSpec {
+                    name: name.to_owned(),
+                    message: format!("--env {p:?} is not KEY=VALUE"),
+                })
+        })
+        .collect()
+}

@@ -1,0 +1,82 @@
+//! create: store the spec, make the overlay directories and the cgroup, start init when the spec
+//! says running. Idempotent for an identical spec; an existing container with another spec is
+//! an error that changes nothing.
+
+use std::fs;
+
+use fleet_protocol::{ContainerSpec, DesiredState};
+
+use super::{Runtime, crash_point};
+use crate::error::{Error, Result, io_err};
+use crate::store::validate_name;
+use crate::template;
+
+impl Runtime {
+    /// Creates (and, when the spec says running, starts) a container. Returns whether anything
+    /// changed.
+    pub fn create(&self, spec: &ContainerSpec) -> Result<bool> {
+        validate_spec(spec)?;
+        template::check(&spec.template, &self.sources)?;
+        let lock = self.store.lock(&spec.name)?;
+        let mut changed = false;
+        match self.repair(&spec.name, &lock)? {
+            Some(found) if found.spec == *spec => {}
+            Some(_) => return Err(Error::SpecConflict(spec.name.clone())),
+            None => {
+                template::prepare(&self.store.templates_dir(), &spec.template, &self.sources)?;
+                let layout = self.store.layout(&spec.name);
+                fs::create_dir_all(&layout.dir).map_err(io_err("create directory", &layout.dir))?;
+                crash_point("dir");
+                self.store.write_config(&spec.name, spec)?;
+                crash_point("config");
+                self.finish_create(&spec.name)?;
+                changed = true;
+            }
+        }
+        if spec.state == DesiredState::Running {
+            changed |= self.start_locked(&spec.name, &lock)?;
+        }
+        Ok(changed)
+    }
+}
+
+/// Checks the parts of a spec the node relies on.
+pub fn validate_spec(spec: &ContainerSpec) -> Result<()> {
+    validate_name(&spec.name)?;
+    let bad = |message: String| {
+        Err(Error::InvalidSpec {
+            name: spec.name.clone(),
+            message,
+        })
+    };
+    if spec.command.is_empty() || spec.command[0].is_empty() {
+        return bad(
+            "command is empty: give init's argv, such as [\"/bin/sleep\", \"infinity\"]".into(),
+        );
+    }
+    if spec
+        .command
+        .iter()
+        .chain(spec.env.keys())
+        .chain(spec.env.values())
+        .any(|s| s.contains('\0'))
+    {
+        return bad("command and env must not contain NUL bytes".into());
+    }
+    if spec.env.keys().any(|k| k.is_empty() || k.contains('=')) {
+        return bad("env names must be non-empty and must not contain '='".into());
+    }
+    if spec.hostname.is_empty()
+        || spec.hostname.len() > 64
+        || !spec
+            .hostname
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'))
+    {
+        return bad(format!(
+            "hostname {:?} is not valid: use 1-64 letters, digits, '-' and '.'",
+            spec.hostname
+        ));
+    }
+    Ok(())
+}

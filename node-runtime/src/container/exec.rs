@@ -1,0 +1,119 @@
+//! exec: run a command inside a running container's namespaces and cgroup, with fleet-node's own
+//! stdin, stdout and stderr, and pass its exit code through.
+//!
+//! A first child joins the cgroup and each namespace (setns; pid only applies to children), then
+//! forks the command, which is therefore inside the container's pid namespace; the first child
+//! waits and exits with the command's code. Both are non-dumpable until exec so nothing in the
+//! container can reach the fleet-node binary through /proc.
+
+use std::ffi::CString;
+use std::fs::File;
+
+use super::Runtime;
+use super::spawn::{exec_command, init_env};
+use crate::error::{Error, Result, io_err};
+use crate::store::validate_name;
+use crate::sys::ns::{self, JOIN_ORDER};
+use crate::sys::{caps, process};
+
+/// Options for [`Runtime::exec`].
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// Extra environment on top of init's defaults and the spec's env.
+    pub env: Vec<(String, String)>,
+}
+
+impl Runtime {
+    /// Runs `argv` in the container and returns its exit code (128 + signal when killed).
+    pub fn exec(&self, name: &str, argv: &[String], options: &ExecOptions) -> Result<i32> {
+        validate_name(name)?;
+        if argv.is_empty() || argv.iter().any(|a| a.contains('\0')) {
+            return Err(Error::InvalidSpec {
+                name: name.to_owned(),
+                message: "exec needs a command without NUL bytes after --".into(),
+            });
+        }
+        // The lock is held only to find init and open its namespaces: a long exec must not block
+        // stop or destroy.
+        let (namespaces, procs_files, spec) = {
+            let lock = self.store.lock(name)?;
+            let found = self
+                .repair(name, &lock)?
+                .ok_or_else(|| Error::NotFound(name.to_owned()))?;
+            let init = found
+                .init
+                .ok_or_else(|| Error::NotRunning(name.to_owned()))?;
+            let own_user = std::fs::read_link("/proc/self/ns/user").ok();
+            let mut namespaces = Vec::new();
+            for (kind, flag) in JOIN_ORDER {
+                let path = format!("/proc/{init}/ns/{kind}");
+                if kind == "user" && std::fs::read_link(&path).ok() == own_user {
+                    continue;
+                }
+                let file = File::open(&path).map_err(io_err("open", &path))?;
+                namespaces.push((file, flag));
+            }
+            (namespaces, self.cgroup(name).procs_files(), found.spec)
+        };
+        let mut env_map = spec.env.clone();
+        for (k, v) in &options.env {
+            env_map.insert(k.clone(), v.clone());
+        }
+        let (env, path_dirs) = init_env(&env_map);
+        let argv: Vec<CString> = argv
+            .iter()
+            .map(|a| CString::new(a.as_str()).expect("checked: no NUL"))
+            .collect();
+        let last_cap = caps::last_cap();
+        match process::fork().map_err(io_err("fork for exec in", name))? {
+            process::ForkResult::Child => {
+                process::set_non_dumpable();
+                let me = std::process::id().to_string();
+                for file in &procs_files {
+                    if let Err(e) = std::fs::write(file, &me) {
+                        fail(&format!("join cgroup {}: {e}", file.display()));
+                    }
+                }
+                for (file, flag) in &namespaces {
+                    if let Err(e) = ns::setns(file, *flag) {
+                        fail(&format!("setns {flag:?}: {e}"));
+                    }
+                }
+                let joined_user = namespaces
+                    .iter()
+                    .any(|(_, f)| *f == ns::CloneFlags::CLONE_NEWUSER);
+                drop(namespaces);
+                if joined_user && let Err(e) = process::become_root_in_userns() {
+                    fail(&format!("become root in the user namespace: {e}"));
+                }
+                match process::fork() {
+                    Ok(process::ForkResult::Child) => {
+                        if let Err(e) = caps::drop_bounding_set(last_cap) {
+                            fail(&format!("drop capabilities: {e}"));
+                        }
+                        process::reset_signals();
+                        process::cloexec_from(3);
+                        let err = exec_command(&argv, &env, &path_dirs);
+                        fail(&err)
+                    }
+                    Ok(process::ForkResult::Parent { child }) => {
+                        let code = process::wait_child(child.as_raw()).unwrap_or(127);
+                        process::exit_now(code)
+                    }
+                    Err(e) => fail(&format!("fork: {e}")),
+                }
+            }
+            process::ForkResult::Parent { child } => {
+                drop(namespaces);
+                process::wait_child(child.as_raw()).map_err(io_err("wait for exec in", name))
+            }
+        }
+    }
+}
+
+/// Reports an exec failure on stderr (raw write: no std locks after fork) and exits 127, as a
+/// shell does for a command it cannot run.
+fn fail(message: &str) -> ! {
+    process::write_all_raw(2, format!("fleet-node exec: {message}\n").as_bytes());
+    process::exit_now(127)
+}

@@ -1,0 +1,115 @@
+//! Container lifecycle: one file per verb, all methods of [`Runtime`], which ties the store, the
+//! cgroups and the templates together for one node root.
+//!
+//! Every verb takes the container's lock, then [`Runtime::repair`]s what an interrupted earlier
+//! command may have left (the truth comes from the store, /proc and the cgroup), then acts.
+//! Neighbours: `cli/` and `server/` call these verbs; `spawn.rs` forks init through `sys/`.
+//!
+//! Hooks for the other parts of the node: [`Runtime::apply_resources`] (limits),
+//! [`Runtime::before_init_exec`] (network, after init exists and before it execs the command),
+//! and [`Runtime::release_resources`] (disk and network teardown at destroy).
+
+mod boot;
+mod create;
+mod destroy;
+mod exec;
+mod list;
+mod repair;
+mod spawn;
+mod start;
+mod status;
+mod stop;
+mod update;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fleet_protocol::{ContainerSpec, Resources};
+
+use crate::cgroups::{Cgroup, CgroupRoot};
+use crate::error::Result;
+use crate::store::Store;
+use crate::template::Sources;
+
+pub use exec::ExecOptions;
+
+/// Environment variable that makes a command exit right after the named step, to test crash
+/// repair (`dir`, `config`, `cgroup`, `spawned`, `destroying`).
+pub const CRASH_AFTER_ENV: &str = "FLEET_NODE_CRASH_AFTER";
+
+/// Seconds `destroy` waits after SIGTERM before killing the container's cgroup.
+pub const DESTROY_STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One node's containers: a store root, a cgroup mount and parent, and template sources.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    /// The persistent store (`--root`).
+    pub store: Store,
+    /// The host's cgroup mounts.
+    pub cgroups: CgroupRoot,
+    /// Parent group of every container (`--cgroup-parent`).
+    pub cgroup_parent: String,
+    /// Where templates come from.
+    pub sources: Sources,
+}
+
+impl Runtime {
+    /// A runtime over `root` using the host's cgroups at /sys/fs/cgroup.
+    pub fn new(root: impl Into<PathBuf>, cgroup_parent: &str) -> Result<Self> {
+        Self::with_cgroup_mount(root, crate::cgroups::DEFAULT_MOUNT, cgroup_parent)
+    }
+
+    /// A runtime with an explicit cgroup mount root.
+    pub fn with_cgroup_mount(
+        root: impl Into<PathBuf>,
+        cgroup_mount: impl Into<PathBuf>,
+        cgroup_parent: &str,
+    ) -> Result<Self> {
+        Ok(Runtime {
+            store: Store::new(root),
+            cgroups: CgroupRoot::detect(cgroup_mount)?,
+            cgroup_parent: cgroup_parent.to_owned(),
+            sources: Sources::default(),
+        })
+    }
+
+    /// The container's cgroup (which may not exist yet).
+    pub fn cgroup(&self, name: &str) -> Cgroup {
+        self.cgroups.group(&self.cgroup_parent, name)
+    }
+
+    /// Applies the spec's resource limits to the container's cgroup, live. This is the one place
+    /// the limits module plugs in (`crate::limits::apply`); until then limits are stored only.
+    pub fn apply_resources(&self, cgroup: &Cgroup, resources: &Resources) -> Result<()> {
+        let _ = (cgroup, resources);
+        Ok(())
+    }
+
+    /// Limits as the kernel has them, for status; `Resources::default()` until the limits module
+    /// provides `crate::limits::read_live`.
+    pub fn live_resources(&self, cgroup: &Cgroup) -> Resources {
+        let _ = cgroup;
+        Resources::default()
+    }
+
+    /// Runs after init exists (host pid `init_pid`, all namespaces made) and before it execs the
+    /// spec's command: the place to attach networking.
+    pub fn before_init_exec(&self, spec: &ContainerSpec, init_pid: i32) -> Result<()> {
+        let _ = (spec, init_pid);
+        Ok(())
+    }
+
+    /// Runs at destroy after the container's processes are gone and before its directory is
+    /// removed: the place to detach disks and network pieces.
+    pub fn release_resources(&self, spec: Option<&ContainerSpec>) -> Result<()> {
+        let _ = spec;
+        Ok(())
+    }
+}
+
+/// Exits at once when [`CRASH_AFTER_ENV`] names `step` (test hook for crash repair).
+pub(crate) fn crash_point(step: &str) {
+    if std::env::var(CRASH_AFTER_ENV).is_ok_and(|s| s == step) {
+        crate::sys::process::exit_now(86);
+    }
+}

@@ -1,0 +1,268 @@
+//! Starting init: fork, join the cgroup, new namespaces, fork again so init is PID 1 of its own
+//! pid namespace and the intermediate exits (init is reparented away from fleet-node and sits in
+//! its own session), build the root filesystem, drop capabilities, exec.
+//!
+//! The children report over a close-on-exec pipe: `P` with init's host pid, `U` when a user
+//! namespace waits for its id maps, `E` with an error; end of file means init exec'd. The parent
+//! answers on a second pipe (`G`) after writing id maps and after [`super::Runtime::before_init_exec`].
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use nix::fcntl::OFlag;
+
+use crate::rootfs;
+use crate::sys::ns::{self, CloneFlags};
+use crate::sys::{caps, process};
+
+/// Size of each container's uid/gid range in a user namespace.
+pub const USERNS_RANGE: u32 = 65536;
+
+/// Everything the children need, computed before fork so they only do syscalls.
+pub(crate) struct InitPlan {
+    pub rootfs: rootfs::Plan,
+    pub hostname: String,
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
+    pub path_dirs: Vec<String>,
+    pub log: File,
+    pub cgroup_procs: Vec<PathBuf>,
+    pub new_net: bool,
+    pub userns_base: Option<u32>,
+}
+
+/// Starts init and returns its host pid once it has exec'd the command. `between` runs after
+/// init exists and before it execs.
+pub(crate) fn spawn_init(
+    plan: &InitPlan,
+    between: impl FnOnce(i32) -> Result<(), String>,
+) -> Result<i32, String> {
+    let (report_rd, report_wr) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    let (go_rd, go_wr) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    let last_cap = caps::last_cap();
+    match process::fork().map_err(|e| format!("fork: {e}"))? {
+        process::ForkResult::Child => {
+            drop(report_rd);
+            drop(go_wr);
+            let code = match intermediate(plan, &report_wr, &go_rd, last_cap) {
+                Ok(()) => 0,
+                Err(msg) => {
+                    send(&report_wr, b'E', msg.as_bytes());
+                    1
+                }
+            };
+            process::exit_now(code)
+        }
+        process::ForkResult::Parent { child } => {
+            drop(report_wr);
+            drop(go_rd);
+            let result = parent(plan, report_rd, go_wr, child.as_raw(), between);
+            let _ = process::wait_child(child.as_raw());
+            result
+        }
+    }
+}
+
+fn parent(
+    plan: &InitPlan,
+    report: OwnedFd,
+    go: OwnedFd,
+    intermediate_pid: i32,
+    between: impl FnOnce(i32) -> Result<(), String>,
+) -> Result<i32, String> {
+    let mut report = File::from(report);
+    let mut go = File::from(go);
+    let mut init = None;
+    let mut between = Some(between);
+    loop {
+        let mut tag = [0u8; 1];
+        match report.read(&mut tag) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("read from child: {e}")),
+        }
+        let mut len = [0u8; 4];
+        report
+            .read_exact(&mut len)
+            .map_err(|e| format!("read from child: {e}"))?;
+        let mut payload = vec![0u8; u32::from_be_bytes(len) as usize];
+        report
+            .read_exact(&mut payload)
+            .map_err(|e| format!("read from child: {e}"))?;
+        let text = String::from_utf8_lossy(&payload).into_owned();
+        match tag[0] {
+            b'U' => {
+                let base = plan.userns_base.unwrap_or(0);
+                for file in ["uid_map", "gid_map"] {
+                    let path = format!("/proc/{intermediate_pid}/{file}");
+                    std::fs::write(&path, format!("0 {base} {USERNS_RANGE}\n"))
+                        .map_err(|e| format!("write {path}: {e}"))?;
+                }
+                go.write_all(b"G")
+                    .map_err(|e| format!("signal child: {e}"))?;
+            }
+            b'P' => {
+                let pid: i32 = text.parse().map_err(|_| format!("bad pid {text:?}"))?;
+                init = Some(pid);
+                if let Some(f) = between.take()
+                    && let Err(e) = f(pid)
+                {
+                    let _ = process::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                    return Err(e);
+                }
+                go.write_all(b"G")
+                    .map_err(|e| format!("signal init: {e}"))?;
+            }
+            b'E' => return Err(text),
+            other => return Err(format!("unexpected message {other} from child")),
+        }
+    }
+    init.ok_or_else(|| "child exited before reporting init's pid".to_owned())
+}
+
+fn send(fd: &OwnedFd, tag: u8, payload: &[u8]) {
+    let mut msg = Vec::with_capacity(5 + payload.len());
+    msg.push(tag);
+    msg.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    msg.extend_from_slice(payload);
+    process::write_all_raw(fd.as_raw_fd(), &msg);
+}
+
+fn wait_go(go: &OwnedFd) -> Result<(), String> {
+    let mut byte = [0u8; 1];
+    loop {
+        match nix::unistd::read(go, &mut byte) {
+            Ok(1) => return Ok(()),
+            Ok(_) => return Err("parent went away".into()),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(format!("wait for parent: {e}")),
+        }
+    }
+}
+
+/// The first child: session, cgroup, namespaces, then the fork that makes init.
+fn intermediate(
+    plan: &InitPlan,
+    report: &OwnedFd,
+    go: &OwnedFd,
+    last_cap: u32,
+) -> Result<(), String> {
+    process::setsid().map_err(|e| format!("setsid: {e}"))?;
+    process::set_non_dumpable();
+    let me = std::process::id().to_string();
+    for file in &plan.cgroup_procs {
+        std::fs::write(file, &me).map_err(|e| format!("join cgroup {}: {e}", file.display()))?;
+    }
+    if plan.userns_base.is_some() {
+        ns::unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| format!("unshare user: {e}"))?;
+        send(report, b'U', b"");
+        wait_go(go)?;
+        process::become_root_in_userns().map_err(|e| format!("setresuid 0: {e}"))?;
+    }
+    let mut flags = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWCGROUP
+        | CloneFlags::CLONE_NEWPID;
+    if plan.new_net {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    ns::unshare(flags).map_err(|e| format!("unshare namespaces: {e}"))?;
+    match process::fork().map_err(|e| format!("fork init: {e}"))? {
+        process::ForkResult::Child => {
+            let err = init(plan, go, last_cap);
+            send(report, b'E', err.as_bytes());
+            process::exit_now(127)
+        }
+        process::ForkResult::Parent { child } => {
+            send(report, b'P', child.as_raw().to_string().as_bytes());
+            Ok(())
+        }
+    }
+}
+
+/// PID 1 of the new pid namespace: builds the root, then execs the command. Only returns (with
+/// the reason) on failure.
+fn init(plan: &InitPlan, go: &OwnedFd, last_cap: u32) -> String {
+    if let Err(e) = rootfs::setup(&plan.rootfs) {
+        return e;
+    }
+    if let Err(e) = ns::sethostname(&plan.hostname) {
+        return format!("sethostname {:?}: {e}", plan.hostname);
+    }
+    let null = match std::fs::OpenOptions::new().read(true).open("/dev/null") {
+        Ok(f) => f,
+        Err(e) => return format!("open /dev/null: {e}"),
+    };
+    for (from, to) in [
+        (null.as_raw_fd(), 0),
+        (plan.log.as_raw_fd(), 1),
+        (plan.log.as_raw_fd(), 2),
+    ] {
+        if let Err(e) = process::dup_onto(from, to) {
+            return format!("redirect fd {to}: {e}");
+        }
+    }
+    if let Err(e) = wait_go(go) {
+        return e;
+    }
+    if let Err(e) = caps::drop_bounding_set(last_cap) {
+        return format!("drop capabilities: {e}");
+    }
+    process::reset_signals();
+    process::cloexec_from(3);
+    exec_command(&plan.argv, &plan.env, &plan.path_dirs)
+}
+
+/// Execs argv (searching `path_dirs` when argv[0] has no slash); returns the error.
+pub(crate) fn exec_command(argv: &[CString], env: &[CString], path_dirs: &[String]) -> String {
+    let Some(first) = argv.first() else {
+        return "empty command".into();
+    };
+    let name = first.to_string_lossy();
+    let candidates: Vec<CString> = if name.contains('/') {
+        vec![first.clone()]
+    } else {
+        path_dirs
+            .iter()
+            .filter_map(|d| CString::new(format!("{d}/{name}")).ok())
+            .collect()
+    };
+    let mut last = std::io::Error::from_raw_os_error(libc::ENOENT);
+    for path in &candidates {
+        let err = process::execve(path, argv, env);
+        if err.raw_os_error() != Some(libc::ENOENT) {
+            return format!("exec {}: {err}", path.to_string_lossy());
+        }
+        last = err;
+    }
+    format!("exec {name}: {last}")
+}
+
+/// The environment init gets: PATH, HOME, TERM and `container=fleet`, overridden by the spec.
+pub(crate) fn init_env(
+    spec_env: &std::collections::BTreeMap<String, String>,
+) -> (Vec<CString>, Vec<String>) {
+    let mut env = std::collections::BTreeMap::new();
+    env.insert(
+        "PATH".to_owned(),
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+    );
+    env.insert("HOME".to_owned(), "/root".to_owned());
+    env.insert("TERM".to_owned(), "linux".to_owned());
+    env.insert("container".to_owned(), "fleet".to_owned());
+    for (k, v) in spec_env {
+        env.insert(k.clone(), v.clone());
+    }
+    let path_dirs = env["PATH"].split(':').map(str::to_owned).collect();
+    let env = env
+        .iter()
+        .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
+        .collect();
+    (env, path_dirs)
+}

@@ -1,0 +1,44 @@
+//! status: one container as the kernel shows it (running or not, init's pid, live limits).
+
+use fleet_protocol::{ContainerState, ContainerStatus};
+
+use super::Runtime;
+use crate::error::{Error, Result};
+use crate::store::validate_name;
+
+impl Runtime {
+    /// The container's status, after repairing what an interrupted command left.
+    pub fn status(&self, name: &str) -> Result<ContainerStatus> {
+        validate_name(name)?;
+        let lock = self.store.lock(name)?;
+        let found = self
+            .repair(name, &lock)?
+            .ok_or_else(|| Error::NotFound(name.to_owned()))?;
+        let cgroup = self.cgroup(name);
+        let state = if found.init.is_some() {
+            ContainerState::Running
+        } else if cgroup.exists() {
+            ContainerState::Stopped
+        } else {
+            ContainerState::Broken
+        };
+        Ok(ContainerStatus {
+            name: name.to_owned(),
+            fleet: found.spec.fleet.clone(),
+            state,
+            init_pid: found.init,
+            live: self.live_resources(&cgroup),
+            spec: found.spec,
+        })
+    }
+
+    /// Path of the container's console log (init's stdout and stderr).
+    pub fn log_path(&self, name: &str) -> Result<std::path::PathBuf> {
+        validate_name(name)?;
+        let layout = self.store.layout(name);
+        if !layout.config.exists() {
+            return Err(Error::NotFound(name.to_owned()));
+        }
+        Ok(layout.log)
+    }
+}

@@ -1,0 +1,85 @@
+//! update: move a container to a new spec. Resource limits change live (through
+//! [`Runtime::apply_resources`]); fields that only take effect in a new init need a restart,
+//! which happens only when the caller allows it.
+
+use fleet_protocol::{ContainerSpec, DesiredState};
+
+use super::Runtime;
+use super::create::validate_spec;
+use crate::error::{Error, Result};
+
+/// Spec fields that cannot change while init runs.
+pub fn restart_fields(old: &ContainerSpec, new: &ContainerSpec) -> Vec<&'static str> {
+    let mut fields = Vec::new();
+    if old.template != new.template {
+        fields.push("template");
+    }
+    if old.command != new.command {
+        fields.push("command");
+    }
+    if old.env != new.env {
+        fields.push("env");
+    }
+    if old.hostname != new.hostname {
+        fields.push("hostname");
+    }
+    if old.user_namespace != new.user_namespace {
+        fields.push("user_namespace");
+    }
+    if old.network != new.network {
+        fields.push("network");
+    }
+    if old.resources.disk_inodes != new.resources.disk_inodes {
+        fields.push("resources.disk_inodes");
+    }
+    if let (Some(o), Some(n)) = (old.resources.disk_space, new.resources.disk_space)
+        && n < o
+    {
+        fields.push("resources.disk_space (shrink)");
+    }
+    fields
+}
+
+impl Runtime {
+    /// Applies `spec` to an existing container; returns whether anything changed.
+    pub fn update(&self, spec: &ContainerSpec, allow_restart: bool) -> Result<bool> {
+        validate_spec(spec)?;
+        let lock = self.store.lock(&spec.name)?;
+        let found = self
+            .repair(&spec.name, &lock)?
+            .ok_or_else(|| Error::NotFound(spec.name.clone()))?;
+        let running = found.init.is_some();
+        let mut changed = false;
+        if found.spec != *spec {
+            let needs_restart = restart_fields(&found.spec, spec);
+            if running && !needs_restart.is_empty() && !allow_restart {
+                return Err(Error::NeedsRestart {
+                    name: spec.name.clone(),
+                    fields: needs_restart.join(", "),
+                });
+            }
+            self.store.write_config(&spec.name, spec)?;
+            if found.spec.resources != spec.resources {
+                self.apply_resources(&self.cgroup(&spec.name), &spec.resources)?;
+            }
+            if running && !needs_restart.is_empty() {
+                self.stop_locked(&spec.name, std::time::Duration::from_secs(10), &lock)?;
+            }
+            changed = true;
+        }
+        let running = self
+            .repair(&spec.name, &lock)?
+            .is_some_and(|f| f.init.is_some());
+        match spec.state {
+            DesiredState::Running if !running => {
+                changed |= self.start_locked(&spec.name, &lock)?;
+            }
+            DesiredState::Stopped if running => {
+                changed |=
+                    self.stop_locked(&spec.name, std::time::Duration::from_secs(10), &lock)?;
+            }
+            _ => {}
+        }
+        Ok(changed)
+    }
+}

@@ -1,0 +1,121 @@
+//! The runtime's error type: every variant names the path, value or container concerned and, for
+//! bad input, what would be valid. The CLI prints these; the server turns them into
+//! `ActionOutcome::Failed`.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Anything that can go wrong in `fleet-node`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A filesystem or kernel operation on a path failed.
+    #[error("failed to {action} {path}: {source}")]
+    Io {
+        /// What was being done (`write`, `create directory`, ...).
+        action: &'static str,
+        /// The path concerned.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A file under the root did not hold valid JSON.
+    #[error("failed to parse {path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+    /// The container name cannot be used.
+    #[error(
+        "invalid container name {name:?}: {reason}; names are 1-64 characters of letters, digits, '-', '_' and '.', not starting with '.'"
+    )]
+    InvalidName {
+        /// The offending name.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// No container of that name on this node.
+    #[error("container {0:?} does not exist on this node (see `fleet-node list`)")]
+    NotFound(String),
+    /// Create of an existing container with a different spec.
+    #[error("container {0:?} already exists with another spec; destroy it first or send an update")]
+    SpecConflict(String),
+    /// Template name given on the command line is not known.
+    #[error(
+        "unknown template {0:?}: expected host, busybox, or the path of a .tar/.tar.gz file given with --sha256"
+    )]
+    UnknownTemplate(String),
+    /// The busybox template needs busybox-static.
+    #[error(
+        "the busybox template needs a static busybox at {0}: install the busybox-static package (apt-get install busybox-static)"
+    )]
+    BusyboxMissing(PathBuf),
+    /// A tarball template's digest did not match.
+    #[error("tarball {path} has sha256 {actual}, but the template says {expected}")]
+    ChecksumMismatch {
+        /// The tarball.
+        path: PathBuf,
+        /// Digest in the spec.
+        expected: String,
+        /// Digest of the file.
+        actual: String,
+    },
+    /// A tarball template's sha256 is not 64 hex digits.
+    #[error("invalid sha256 {0:?} for a tarball template: expected 64 lowercase hex digits")]
+    BadDigest(String),
+    /// A helper program failed.
+    #[error("{program} failed ({status}): {stderr}")]
+    Command {
+        /// Program and arguments.
+        program: String,
+        /// Exit status.
+        status: String,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+    /// The container's init could not be started.
+    #[error("failed to start container {name:?}: {message}")]
+    Spawn {
+        /// Container name.
+        name: String,
+        /// What the child reported.
+        message: String,
+    },
+    /// The container is not running (for exec).
+    #[error("container {0:?} is not running; start it first")]
+    NotRunning(String),
+    /// An update changes fields that only take effect after a restart.
+    #[error("changing {fields} of container {name:?} needs a restart; allow a restart to apply it")]
+    NeedsRestart {
+        /// Container name.
+        name: String,
+        /// Comma-separated field names.
+        fields: String,
+    },
+    /// The spec has an invalid value.
+    #[error("invalid spec for container {name:?}: {message}")]
+    InvalidSpec {
+        /// Container name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Result with the runtime's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Shorthand for building [`Error::Io`] in `map_err`.
+pub(crate) fn io_err(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Io {
+        action,
+        path,
+        source,
+    }
+}

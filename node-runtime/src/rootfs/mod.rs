@@ -1,0 +1,171 @@
+//! The container's root filesystem, built inside its new mount namespace by the process that
+//! becomes init: an overlay (template lower, per-container upper), the host template's read-only
+//! binds, private /proc with masked and read-only paths, read-only /sys, a minimal /dev, then
+//! pivot_root. Nothing is mounted in the host's namespace, so a dead container leaves no mount.
+//!
+//! Neighbours: `container/start.rs` fills a [`Plan`] in the parent and calls [`setup`] in the
+//! forked child; every mount goes through `sys::mount`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::sys::mount::{self, Flags};
+
+/// /proc files hidden behind /dev/null (kernel memory, key material, timing side channels).
+pub const MASKED_FILES: &[&str] = &[
+    "proc/kcore",
+    "proc/keys",
+    "proc/key-users",
+    "proc/timer_list",
+    "proc/sched_debug",
+    "proc/latency_stats",
+    "proc/sysrq-trigger",
+    "proc/kallsyms",
+];
+
+/// Directories hidden behind an empty read-only tmpfs.
+pub const MASKED_DIRS: &[&str] = &["proc/acpi", "proc/scsi", "sys/firmware"];
+
+/// /proc subtrees bound read-only (kernel tunables and interrupt routing).
+pub const READONLY: &[&str] = &["proc/sys", "proc/bus", "proc/fs", "proc/irq"];
+
+/// Device nodes bound from the host into the container's /dev.
+pub const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+/// Everything the child needs, computed before fork.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Mount point (exists on the host, empty).
+    pub target: PathBuf,
+    /// Overlay lower layer (the cached template).
+    pub lower: PathBuf,
+    /// Overlay upper layer.
+    pub upper: PathBuf,
+    /// Overlay work directory.
+    pub work: PathBuf,
+    /// Host directories bound read-only at the same path (host template).
+    pub host_binds: Vec<PathBuf>,
+    /// Host paths to hide behind /dev/null inside (the fleet-node binary when a bind exposes it).
+    pub hide: Vec<PathBuf>,
+}
+
+/// Builds the tree and pivots into it. Runs in the forked child, in its new mount namespace.
+pub fn setup(plan: &Plan) -> Result<(), String> {
+    let ctx = |what: &str, path: &Path| {
+        let what = what.to_owned();
+        let path = path.display().to_string();
+        move |e: std::io::Error| format!("{what} {path}: {e}")
+    };
+    mount::make_rprivate().map_err(ctx("make private", Path::new("/")))?;
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        plan.lower.display(),
+        plan.upper.display(),
+        plan.work.display()
+    );
+    mount::mount_fs(
+        "overlay",
+        &plan.target,
+        "overlay",
+        Flags::empty(),
+        Some(&data),
+    )
+    .map_err(ctx("mount overlay on", &plan.target))?;
+    let t = &plan.target;
+    for host in &plan.host_binds {
+        let inside = t.join(host.strip_prefix("/").unwrap_or(host));
+        let _ = fs::create_dir_all(&inside);
+        mount::bind(host, &inside, true).map_err(ctx("bind read-only", &inside))?;
+    }
+    for host in &plan.hide {
+        let inside = t.join(host.strip_prefix("/").unwrap_or(host));
+        if inside.exists() {
+            mount::bind(Path::new("/dev/null"), &inside, true).map_err(ctx("hide", &inside))?;
+        }
+    }
+    let proc_dir = t.join("proc");
+    let _ = fs::create_dir_all(&proc_dir);
+    let nosuid = Flags::MS_NOSUID | Flags::MS_NODEV | Flags::MS_NOEXEC;
+    mount::mount_fs("proc", &proc_dir, "proc", nosuid, None)
+        .map_err(ctx("mount proc on", &proc_dir))?;
+    let sys_dir = t.join("sys");
+    let _ = fs::create_dir_all(&sys_dir);
+    mount::mount_fs("sysfs", &sys_dir, "sysfs", nosuid | Flags::MS_RDONLY, None)
+        .map_err(ctx("mount sysfs on", &sys_dir))?;
+    dev(t)?;
+    for rel in MASKED_FILES {
+        let path = t.join(rel);
+        if path.exists() {
+            mount::bind(Path::new("/dev/null"), &path, true).map_err(ctx("mask", &path))?;
+        }
+    }
+    for rel in MASKED_DIRS {
+        let path = t.join(rel);
+        if path.is_dir() {
+            mount::mount_fs("tmpfs", &path, "tmpfs", Flags::MS_RDONLY, Some("size=0"))
+                .map_err(ctx("mask", &path))?;
+        }
+    }
+    for rel in READONLY {
+        let path = t.join(rel);
+        if path.exists() {
+            mount::bind(&path, &path, true).map_err(ctx("make read-only", &path))?;
+        }
+    }
+    mount::pivot_into(t).map_err(ctx("pivot_root into", t))?;
+    Ok(())
+}
+
+/// A tmpfs /dev with the allowed nodes bound from the host (binding works inside a user
+/// namespace too, where mknod does not), a private devpts and /dev/shm.
+fn dev(t: &Path) -> Result<(), String> {
+    let dev = t.join("dev");
+    let _ = fs::create_dir_all(&dev);
+    mount::mount_fs(
+        "tmpfs",
+        &dev,
+        "tmpfs",
+        Flags::MS_NOSUID | Flags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+    )
+    .map_err(|e| format!("mount tmpfs on {}: {e}", dev.display()))?;
+    for name in DEVICES {
+        let host = Path::new("/dev").join(name);
+        if !host.exists() {
+            continue;
+        }
+        let node = dev.join(name);
+        fs::write(&node, b"").map_err(|e| format!("create {}: {e}", node.display()))?;
+        mount::bind(&host, &node, false).map_err(|e| format!("bind {}: {e}", node.display()))?;
+    }
+    let pts = dev.join("pts");
+    let _ = fs::create_dir_all(&pts);
+    mount::mount_fs(
+        "devpts",
+        &pts,
+        "devpts",
+        Flags::MS_NOSUID | Flags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620"),
+    )
+    .map_err(|e| format!("mount devpts on {}: {e}", pts.display()))?;
+    let shm = dev.join("shm");
+    let _ = fs::create_dir_all(&shm);
+    mount::mount_fs(
+        "shm",
+        &shm,
+        "tmpfs",
+        Flags::MS_NOSUID | Flags::MS_NODEV | Flags::MS_NOEXEC,
+        Some("mode=1777,size=65536k"),
+    )
+    .map_err(|e| format!("mount tmpfs on {}: {e}", shm.display()))?;
+    for (link, to) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        let _ = std::os::unix::fs::symlink(to, dev.join(link));
+    }
+    Ok(())
+}

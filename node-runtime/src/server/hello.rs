@@ -1,0 +1,91 @@
+//! What the node says about itself in its hello: versions, kernel, cgroup version, features
+//! detected at run time, capacity.
+
+use std::path::Path;
+
+use fleet_protocol::{Capacity, Features, NodeInfo, PROTOCOL_VERSION};
+
+use crate::cgroups::Version;
+use crate::container::Runtime;
+
+/// Describes this node.
+pub fn node_info(runtime: &Runtime) -> NodeInfo {
+    let uname = nix::sys::utsname::uname().ok();
+    let field = |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| {
+        uname
+            .as_ref()
+            .map(|u| f(u).to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    NodeInfo {
+        protocol_version: PROTOCOL_VERSION,
+        node_version: env!("CARGO_PKG_VERSION").to_owned(),
+        hostname: field(|u| u.nodename()),
+        kernel: field(|u| u.release()),
+        cgroup_version: runtime.cgroups.version().number(),
+        features: features(runtime),
+        capacity: capacity(runtime.store.root()),
+    }
+}
+
+fn features(runtime: &Runtime) -> Features {
+    let filesystems = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    let overlayfs = filesystems.lines().any(|l| l.ends_with("overlay"));
+    let mount = runtime.cgroups.mount();
+    let io_weight = match runtime.cgroups.version() {
+        Version::V1 => {
+            mount.join("blkio/blkio.weight").exists()
+                || mount.join("blkio/blkio.bfq.weight").exists()
+        }
+        Version::V2 => {
+            runtime.cgroups.mount().join("cgroup.controllers").exists()
+                && std::fs::read_to_string(mount.join("cgroup.controllers"))
+                    .unwrap_or_default()
+                    .contains("io")
+        }
+    };
+    let criu = std::process::Command::new("criu")
+        .arg("check")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut notes = Vec::new();
+    if runtime.cgroups.version() == Version::V2 {
+        notes.push("devices allow-list not enforced on cgroup v2 (needs eBPF)".to_owned());
+    }
+    Features {
+        loop_devices: Path::new("/dev/loop-control").exists(),
+        overlayfs,
+        criu,
+        busybox: runtime.sources.busybox.is_file(),
+        io_weight,
+        notes,
+    }
+}
+
+fn capacity(root: &Path) -> Capacity {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024);
+    let mut probe = root.to_path_buf();
+    while !probe.exists() {
+        if !probe.pop() {
+            break;
+        }
+    }
+    let disk_free = nix::sys::statvfs::statvfs(&probe)
+        .map(|s| s.blocks_available() * s.fragment_size())
+        .unwrap_or(0);
+    Capacity {
+        cpus,
+        memory,
+        disk_free,
+    }
+}

@@ -1,0 +1,264 @@
+//! The node's persistent store: one directory per container under `<root>/containers/<name>/`
+//! holding `config.json` (the protocol's `ContainerSpec`), `state.json` (what fleet-node last
+//! did), the overlay's upper and work directories and the console log; and one lock file per
+//! container, `<root>/containers/<name>.lock`, that serializes every operation on it.
+//!
+//! Neighbours: `container/` decides what to write; nothing here knows about processes or
+//! cgroups. Writes are atomic (temp file, fsync, rename, fsync of the directory), so a crash
+//! leaves either the old or the new file.
+
+mod lock;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use fleet_protocol::ContainerSpec;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result, io_err};
+
+pub use lock::ContainerLock;
+
+/// Where a container's pieces live. Other modules (disk, network) add their files here.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// `<root>/containers/<name>`.
+    pub dir: PathBuf,
+    /// The spec as created.
+    pub config: PathBuf,
+    /// Runtime state.
+    pub state: PathBuf,
+    /// Overlay upper layer (the container's own writes).
+    pub upper: PathBuf,
+    /// Overlay work directory.
+    pub work: PathBuf,
+    /// Mount point of the container's root inside its own mount namespace.
+    pub rootfs: PathBuf,
+    /// Init's stdout and stderr.
+    pub log: PathBuf,
+}
+
+/// What fleet-node recorded about a container beyond its spec.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// Where the container is in its life.
+    pub phase: Phase,
+    /// Host pid of init when it was started.
+    #[serde(default)]
+    pub init_pid: Option<i32>,
+    /// Start time of init (clock ticks since boot), to recognise a recycled pid.
+    #[serde(default)]
+    pub init_start_time: Option<u64>,
+    /// First host uid/gid of the container's user namespace, when it has one.
+    #[serde(default)]
+    pub userns_base: Option<u32>,
+}
+
+/// Lifecycle phase stored in state.json. A missing state.json next to a config.json means the
+/// create did not finish.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Fully created (running or not: the kernel says which).
+    #[default]
+    Ready,
+    /// Destroy began; the next command finishes it.
+    Destroying,
+}
+
+/// The store rooted at a directory (`--root`).
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// A store under `root`; the directory is created on first write.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Store { root: root.into() }
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<root>/containers`.
+    pub fn containers_dir(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+
+    /// `<root>/templates`, the template cache.
+    pub fn templates_dir(&self) -> PathBuf {
+        self.root.join("templates")
+    }
+
+    /// Paths of one container (the name must already be validated).
+    pub fn layout(&self, name: &str) -> Layout {
+        let dir = self.containers_dir().join(name);
+        Layout {
+            config: dir.join("config.json"),
+            state: dir.join("state.json"),
+            upper: dir.join("upper"),
+            work: dir.join("work"),
+            rootfs: dir.join("rootfs"),
+            log: dir.join("console.log"),
+            dir,
+        }
+    }
+
+    /// Takes the container's lock, waiting for any other holder.
+    pub fn lock(&self, name: &str) -> Result<ContainerLock> {
+        let dir = self.containers_dir();
+        fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+        ContainerLock::acquire(dir.join(format!("{name}.lock")))
+    }
+
+    /// Names of every container with a directory, sorted.
+    pub fn names(&self) -> Result<Vec<String>> {
+        let dir = self.containers_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err("read directory", &dir)(e)),
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The stored spec, if the container has one.
+    pub fn read_config(&self, name: &str) -> Result<Option<ContainerSpec>> {
+        read_json(&self.layout(name).config)
+    }
+
+    /// Stores the spec atomically.
+    pub fn write_config(&self, name: &str, spec: &ContainerSpec) -> Result<()> {
+        write_json(&self.layout(name).config, spec)
+    }
+
+    /// The stored state, if any.
+    pub fn read_state(&self, name: &str) -> Result<Option<State>> {
+        read_json(&self.layout(name).state)
+    }
+
+    /// Stores the state atomically.
+    pub fn write_state(&self, name: &str, state: &State) -> Result<()> {
+        write_json(&self.layout(name).state, state)
+    }
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| Error::Json {
+                path: path.to_owned(),
+                source,
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err("read", path)(e)),
+    }
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("store types serialize");
+    bytes.push(b'\n');
+    atomic_write(path, &bytes)
+}
+
+/// Writes `bytes` to `path` so that readers see the old or the new content, never a mix: temp
+/// file in the same directory, fsync, rename, fsync of the directory.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let mut file = fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
+    file.write_all(bytes).map_err(io_err("write", &tmp))?;
+    file.sync_all().map_err(io_err("fsync", &tmp))?;
+    drop(file);
+    fs::rename(&tmp, path).map_err(io_err("rename into place", path))?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Checks a container name: 1-64 characters of `[A-Za-z0-9._-]`, not starting with `.` (which
+/// also rules out `..` and hidden temp names). Names become directory and cgroup names.
+pub fn validate_name(name: &str) -> Result<()> {
+    let bad = |reason| {
+        Err(Error::InvalidName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name.len() > 64 {
+        return bad("it is longer than 64 characters");
+    }
+    if name.contains('/') {
+        return bad("it contains '/'");
+    }
+    if name.contains("..") {
+        return bad("it contains '..'");
+    }
+    if name.starts_with('.') {
+        return bad("it starts with '.'");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return bad("it contains a character other than letters, digits, '-', '_' and '.'");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        for good in ["web-01", "a", "db_2.prod", &"x".repeat(64)] {
+            assert!(validate_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "a/b",
+            "..",
+            "a..b",
+            ".hidden",
+            "sp ace",
+            &"x".repeat(65),
+        ] {
+            let err = validate_name(bad).unwrap_err().to_string();
+            assert!(err.contains("invalid container name"), "{err}");
+        }
+    }
+
+    #[test]
+    fn atomic_write_replaces_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let store = Store::new(dir.path());
+        let _ = store;
+        atomic_write(&path, b"one").unwrap();
+        atomic_write(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temp file left");
+    }
+}

@@ -1,0 +1,12 @@
+//! The only place where `fleet-node` talks to the kernel without a safe wrapper: fork, namespaces,
+//! mounts, capability bounding set, pidfds and file descriptor hygiene.
+//!
+//! Neighbours: `container/` (spawns init and exec'd processes through [`process`] and [`ns`]),
+//! `rootfs/` (builds the container's mount tree through [`mount`]). Everything here is a narrow
+//! function over one syscall or one short sequence of them, so the rest of the crate stays safe.
+#![allow(unsafe_code)]
+
+pub mod caps;
+pub mod mount;
+pub mod ns;
+pub mod process;

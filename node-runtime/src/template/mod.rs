@@ -1,0 +1,148 @@
+//! OS templates: the read-only lower layer of every container's overlay, built once per host into
+//! `<root>/templates/<key>` and shared. Concurrent users of a template that is not built yet wait
+//! on `<root>/templates/<key>.lock` for the one process that builds it; a build happens in a
+//! temporary directory renamed into place, so a half-built template is never used.
+//!
+//! Neighbours: `container/create.rs` calls [`prepare`]; `rootfs/` mounts the result. One file per
+//! kind: [`busybox`], [`host`], [`tarball`].
+
+pub mod busybox;
+pub mod host;
+pub mod tarball;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use fleet_protocol::TemplateRef;
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::error::{Error, Result, io_err};
+
+/// A template ready to be mounted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    /// The unpacked tree, the overlay's lower layer.
+    pub lower: PathBuf,
+    /// Host directories bound read-only over the same path inside the container (host template).
+    pub host_binds: Vec<PathBuf>,
+}
+
+/// Where templates come from on this host.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// The static busybox binary (`/bin/busybox` from busybox-static).
+    pub busybox: PathBuf,
+}
+
+impl Default for Sources {
+    fn default() -> Self {
+        Sources {
+            busybox: PathBuf::from("/bin/busybox"),
+        }
+    }
+}
+
+/// Cache key: one directory name per distinct template.
+pub fn cache_key(template: &TemplateRef) -> String {
+    match template {
+        TemplateRef::Host => "host".into(),
+        TemplateRef::Busybox => "busybox".into(),
+        TemplateRef::Tarball { name, sha256, .. } => {
+            let safe: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            format!("tarball-{safe}-{}", &sha256[..16.min(sha256.len())])
+        }
+    }
+}
+
+/// Checks what can be checked without building (digest syntax, busybox presence, tarball file).
+pub fn check(template: &TemplateRef, sources: &Sources) -> Result<()> {
+    match template {
+        TemplateRef::Host => Ok(()),
+        TemplateRef::Busybox => busybox::check(&sources.busybox),
+        TemplateRef::Tarball { path, sha256, .. } => tarball::check(Path::new(path), sha256),
+    }
+}
+
+/// Returns the template's cached tree, building it first if no one has.
+pub fn prepare(cache: &Path, template: &TemplateRef, sources: &Sources) -> Result<Prepared> {
+    check(template, sources)?;
+    let key = cache_key(template);
+    let lower = cache.join(&key);
+    let host_binds = match template {
+        TemplateRef::Host => host::bound_dirs(),
+        _ => Vec::new(),
+    };
+    if !lower.is_dir() {
+        fs::create_dir_all(cache).map_err(io_err("create directory", cache))?;
+        let lock_path = cache.join(format!("{key}.lock"));
+        let file = fs::File::create(&lock_path).map_err(io_err("create", &lock_path))?;
+        let _lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
+            action: "lock",
+            path: lock_path.clone(),
+            source: e.into(),
+        })?;
+        if !lower.is_dir() {
+            let tmp = cache.join(format!(".{key}.tmp-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&tmp);
+            fs::create_dir_all(&tmp).map_err(io_err("create directory", &tmp))?;
+            let built = match template {
+                TemplateRef::Host => host::build(&tmp),
+                TemplateRef::Busybox => busybox::build(&tmp, &sources.busybox),
+                TemplateRef::Tarball { path, sha256, .. } => {
+                    tarball::build(&tmp, Path::new(path), sha256)
+                }
+            };
+            if let Err(e) = built.and_then(|()| skeleton(&tmp)) {
+                let _ = fs::remove_dir_all(&tmp);
+                return Err(e);
+            }
+            fs::rename(&tmp, &lower).map_err(io_err("rename into place", &lower))?;
+        }
+    }
+    Ok(Prepared { lower, host_binds })
+}
+
+/// Mount points every root filesystem needs, whatever the template brought.
+fn skeleton(dir: &Path) -> Result<()> {
+    for sub in ["proc", "sys", "dev", "tmp", "root", "etc", "run", "var"] {
+        let path = dir.join(sub);
+        if fs::symlink_metadata(&path).is_err() {
+            fs::create_dir_all(&path).map_err(io_err("create directory", &path))?;
+        }
+    }
+    let tmp = dir.join("tmp");
+    use std::os::unix::fs::PermissionsExt;
+    let _ = fs::set_permissions(&tmp, fs::Permissions::from_mode(0o1777));
+    Ok(())
+}
+
+/// Runs a helper program with an argv list, turning failure into [`Error::Command`].
+pub(crate) fn run(program: &str, args: &[&std::ffi::OsStr]) -> Result<()> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .map_err(io_err("run", program))?;
+    if !out.status.success() {
+        return Err(Error::Command {
+            program: format!(
+                "{program} {}",
+                args.iter()
+                    .map(|a| a.to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(())
+}
