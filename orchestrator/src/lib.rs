@@ -1,10 +1,11 @@
 //! The `fleet` orchestrator library.
 #![forbid(unsafe_code)]
+pub mod cli;
+pub mod commands;
 pub mod diff;
 pub mod model;
 pub mod plan;
-pub mod schedule;
-pub mod cli;
-pub mod commands;
 pub mod resolve;
+pub mod schedule;
 pub mod spec;
+pub mod transport;
