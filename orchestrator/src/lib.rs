@@ -1,5 +1,6 @@
 //! The `fleet` orchestrator library.
 #![forbid(unsafe_code)]
+pub mod capacity;
 pub mod cli;
 pub mod commands;
 pub mod diff;

@@ -1,0 +1,94 @@
+//! `--drain HOST`: whether a host's containers fit on the other hosts (N+1 planning), and where
+//! each would go.
+//!
+//! Neighbours: re-runs `schedule` with the host cordoned, starting from the current placement
+//! so that nothing else moves; reports the resulting `Density`.
+
+use std::collections::BTreeMap;
+
+use fleet_protocol::Capacity;
+use serde::Serialize;
+
+use super::{Density, assess};
+use crate::model::Fleet;
+use crate::schedule::{Amounts, Assignment, Options};
+
+/// Where one container of the drained host would go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DrainMove {
+    /// Container name.
+    pub container: String,
+    /// Its new host, if any has room.
+    pub to: Option<String>,
+    /// Why it fits nowhere, when it does not.
+    pub reason: Option<String>,
+    /// The spec pins it to the drained host: moving it means changing the spec.
+    pub pinned: bool,
+}
+
+/// The answer to `--drain`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DrainReport {
+    /// The drained host.
+    pub host: String,
+    /// Whether every container of the host finds room elsewhere.
+    pub fits: bool,
+    /// One entry per container of the host, by name.
+    pub moves: Vec<DrainMove>,
+    /// Density of the other hosts afterwards.
+    pub after: Density,
+}
+
+/// Drains `host`: its containers (pinned ones included, flagged) are placed on the other hosts,
+/// everything else stays where `before` put it.
+pub fn drain(
+    fleet: &Fleet,
+    before: &Assignment,
+    host: &str,
+    observed: &BTreeMap<String, Capacity>,
+    usage: &BTreeMap<String, Amounts>,
+    options: &Options,
+) -> Result<DrainReport, String> {
+    if fleet.host(host).is_none() {
+        let names: Vec<&str> = fleet.hosts.iter().map(|h| h.name.as_str()).collect();
+        return Err(format!(
+            "cannot drain host {host}: the fleet has no such host (hosts: {})",
+            names.join(", ")
+        ));
+    }
+    let mut drained = fleet.clone();
+    let mut pinned = Vec::new();
+    for c in &mut drained.containers {
+        if c.host.as_deref() == Some(host) {
+            c.host = None;
+            pinned.push(c.spec.name.clone());
+        }
+    }
+    let mut options = options.clone();
+    options.cordoned.insert(host.to_string());
+    let (after_assignment, after) =
+        assess(&drained, observed, &before.as_current(), usage, &options);
+    let reasons: BTreeMap<&str, &str> = after
+        .unplaced
+        .iter()
+        .map(|u| (u.container.as_str(), u.reason.as_str()))
+        .collect();
+    let moves: Vec<DrainMove> = before
+        .on_host(host)
+        .map(|(name, _)| DrainMove {
+            container: name.to_string(),
+            to: after_assignment.host_of(name).map(str::to_string),
+            reason: reasons.get(name).map(|r| r.to_string()),
+            pinned: pinned.iter().any(|p| p == name),
+        })
+        .collect();
+    Ok(DrainReport {
+        host: host.to_string(),
+        fits: moves.iter().all(|m| m.to.is_some()),
+        moves,
+        after: Density {
+            hosts: after.hosts.into_iter().filter(|h| h.host != host).collect(),
+            ..after
+        },
+    })
+}

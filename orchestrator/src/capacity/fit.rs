@@ -1,0 +1,116 @@
+//! `--fit`: how many more containers of one shape fit, per host and in all, given what is
+//! already placed.
+//!
+//! Neighbours: reads a `Density` (headroom per host); the shape comes from a profile or from
+//! [`parse_shape`].
+
+use std::collections::BTreeMap;
+
+use fleet_protocol::units::{parse_percent, parse_size};
+use serde::Serialize;
+
+use super::Density;
+use crate::model::Fleet;
+use crate::schedule::{Amounts, Resource};
+
+/// How many of the shape fit on one host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FitHost {
+    /// Host name.
+    pub host: String,
+    /// How many more fit.
+    pub count: u64,
+    /// The resource that runs out first (`None` for an unknown-capacity or excluded host).
+    pub limited_by: Option<Resource>,
+}
+
+/// The answer to `--fit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FitReport {
+    /// The shape asked about, as written.
+    pub profile: String,
+    /// Its demand.
+    pub shape: Amounts,
+    /// Only hosts matching these labels were counted.
+    pub selector: BTreeMap<String, String>,
+    /// Per host, by name.
+    pub hosts: Vec<FitHost>,
+    /// Sum over hosts.
+    pub total: u64,
+}
+
+/// Counts how many containers of `shape` fit in each host's headroom. Spread is not applied:
+/// it depends on the group the new containers would join.
+pub fn fit(
+    fleet: &Fleet,
+    density: &Density,
+    profile: &str,
+    shape: Amounts,
+    selector: &BTreeMap<String, String>,
+) -> FitReport {
+    let hosts: Vec<FitHost> = density
+        .hosts
+        .iter()
+        .map(|h| {
+            let matches = fleet
+                .host(&h.host)
+                .is_some_and(|host| selector.iter().all(|(k, v)| host.labels.get(k) == Some(v)));
+            if !matches || !h.capacity_known {
+                return FitHost {
+                    host: h.host.clone(),
+                    count: 0,
+                    limited_by: None,
+                };
+            }
+            let (count, limited_by) = Resource::ALL
+                .iter()
+                .filter(|r| shape.get(**r) > 0)
+                .map(|r| (h.lines[r.index()].headroom / shape.get(*r), Some(*r)))
+                .min_by_key(|(n, _)| *n)
+                .unwrap_or((0, None));
+            FitHost {
+                host: h.host.clone(),
+                count,
+                limited_by,
+            }
+        })
+        .collect();
+    FitReport {
+        profile: profile.to_string(),
+        shape,
+        selector: selector.clone(),
+        total: hosts.iter().map(|h| h.count).sum(),
+        hosts,
+    }
+}
+
+/// Parses a shape written `cpu=150%,memory=2Gi,disk=10Gi` (any order; a part left out is 0,
+/// except that an all-zero shape is refused).
+pub fn parse_shape(text: &str) -> Result<Amounts, String> {
+    let mut shape = Amounts::default();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once('=').ok_or_else(|| {
+            format!("invalid shape part {part:?}: expected key=value such as memory=2Gi")
+        })?;
+        let r = match key.trim() {
+            "cpu" => Resource::Cpu,
+            "memory" => Resource::Memory,
+            "disk" => Resource::Disk,
+            other => {
+                return Err(format!(
+                    "unknown resource {other:?} in shape: expected cpu, memory or disk"
+                ));
+            }
+        };
+        *shape.get_mut(r) = match r {
+            Resource::Cpu => u64::from(parse_percent(value).map_err(|e| e.to_string())?),
+            _ => parse_size(value).map_err(|e| e.to_string())?,
+        };
+    }
+    if shape == Amounts::default() {
+        return Err(format!(
+            "shape {text:?} demands nothing: write it as cpu=100%,memory=1Gi,disk=10Gi"
+        ));
+    }
+    Ok(shape)
+}
