@@ -39,8 +39,6 @@ impl Runtime {
         }
         let spec = &found.spec;
         let mut state = found.state;
-        let prepared =
-            template::prepare(&self.store.templates_dir(), &spec.template, &self.sources)?;
         let cgroup = self.cgroup(name);
         cgroup.create()?;
         self.apply_resources(&cgroup, &spec.resources)?;
@@ -49,6 +47,13 @@ impl Runtime {
             state.userns_base = Some(self.allocate_userns_base(name)?);
             self.store.write_state(name, &state)?;
         }
+        let templates = self.store.templates_dir();
+        let prepared = match state.userns_base.filter(|_| spec.user_namespace) {
+            Some(base) => {
+                template::prepare_shifted(&templates, &spec.template, &self.sources, base)?
+            }
+            None => template::prepare(&templates, &spec.template, &self.sources)?,
+        };
         if let Some(base) = state.userns_base.filter(|_| spec.user_namespace) {
             for dir in [&layout.upper, &layout.work] {
                 nix::unistd::chown(

@@ -111,6 +111,67 @@ pub fn prepare(cache: &Path, template: &TemplateRef, sources: &Sources) -> Resul
     Ok(Prepared { lower, host_binds })
 }
 
+/// Like [`prepare`], for a container whose root is host uid `base` in a user namespace: a copy
+/// of the template with every owner shifted by `base` (cached per base), so container root owns
+/// its files and overlay copy-up works.
+pub fn prepare_shifted(
+    cache: &Path,
+    template: &TemplateRef,
+    sources: &Sources,
+    base: u32,
+) -> Result<Prepared> {
+    let plain = prepare(cache, template, sources)?;
+    let key = format!("{}-uid{base}", cache_key(template));
+    let lower = cache.join(&key);
+    if lower.is_dir() {
+        return Ok(Prepared { lower, ..plain });
+    }
+    let lock_path = cache.join(format!("{key}.lock"));
+    let file = fs::File::create(&lock_path).map_err(io_err("create", &lock_path))?;
+    let _lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
+        action: "lock",
+        path: lock_path.clone(),
+        source: e.into(),
+    })?;
+    if !lower.is_dir() {
+        let tmp = cache.join(format!(".{key}.tmp-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        run(
+            "cp",
+            &["-a".as_ref(), plain.lower.as_os_str(), tmp.as_os_str()],
+        )?;
+        if let Err(e) = shift_owners(&tmp, base) {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        fs::rename(&tmp, &lower).map_err(io_err("rename into place", &lower))?;
+    }
+    Ok(Prepared { lower, ..plain })
+}
+
+/// Adds `base` to the owner and group of every entry below `dir` (symlinks themselves, not
+/// their targets), restoring set-id bits that chown clears.
+fn shift_owners(dir: &Path, base: u32) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = fs::symlink_metadata(dir).map_err(io_err("stat", dir))?;
+    std::os::unix::fs::lchown(dir, Some(meta.uid() + base), Some(meta.gid() + base))
+        .map_err(io_err("chown", dir))?;
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    if meta.mode() & 0o6000 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(meta.mode() & 0o7777))
+            .map_err(io_err("chmod", dir))?;
+    }
+    if meta.is_dir() {
+        for entry in fs::read_dir(dir).map_err(io_err("read directory", dir))? {
+            let entry = entry.map_err(io_err("read directory", dir))?;
+            shift_owners(&entry.path(), base)?;
+        }
+    }
+    Ok(())
+}
+
 /// Mount points every root filesystem needs, whatever the template brought.
 fn skeleton(dir: &Path) -> Result<()> {
     for sub in ["proc", "sys", "dev", "tmp", "root", "etc", "run", "var"] {

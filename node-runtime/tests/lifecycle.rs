@@ -1,0 +1,281 @@
+//! Container lifecycle against the real kernel, through the `fleet-node` binary: namespaces,
+//! PID 1, hostname, template files, detachment, stop, destroy, exec, logs, restart, boot.
+
+mod support;
+
+use support::{Node, alive, ns_link, proc_status};
+
+#[test]
+fn init_has_its_own_namespaces_is_pid_1_and_sees_hostname_and_template() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&[
+        "create",
+        "web",
+        "--template",
+        "busybox",
+        "--hostname",
+        "web-01.test",
+    ]);
+    let pid = node.init_pid("web");
+    for kind in ["pid", "mnt", "uts", "ipc", "net", "cgroup"] {
+        assert_ne!(
+            ns_link(&pid.to_string(), kind),
+            ns_link("self", kind),
+            "{kind} namespace is shared with the host"
+        );
+    }
+    assert_eq!(
+        proc_status(pid, "NSpid").split_whitespace().last(),
+        Some("1")
+    );
+    assert_eq!(
+        node.exec("web", &["cat", "/proc/1/cmdline"]),
+        "sleep\0infinity\0"
+    );
+    assert_eq!(node.exec("web", &["hostname"]).trim(), "web-01.test");
+    assert!(
+        node.exec("web", &["cat", "/etc/passwd"])
+            .contains("root:x:0:0")
+    );
+    assert!(node.exec("web", &["ls", "/bin"]).contains("busybox"));
+    let ps = node.exec("web", &["ps"]);
+    assert_eq!(
+        ps.lines().count(),
+        3,
+        "only init and the exec'd ps (plus header): {ps}"
+    );
+}
+
+#[test]
+fn container_outlives_the_fleet_node_process_that_started_it() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "detached", "--template", "busybox"]);
+    let pid = node.init_pid("detached");
+    let bin = std::fs::canonicalize(Node::bin()).unwrap();
+    let mut cur = pid;
+    while cur > 1 {
+        let exe = std::fs::read_link(format!("/proc/{cur}/exe")).unwrap_or_default();
+        assert_ne!(
+            exe, bin,
+            "fleet-node process {cur} is still an ancestor of init"
+        );
+        cur = proc_status(cur, "PPid").parse().unwrap();
+    }
+    let sid = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let sid: i32 = sid
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let own_sid = nix::unistd::getsid(None).unwrap().as_raw();
+    assert_ne!(
+        sid, own_sid,
+        "init must not be in the session of whoever ran fleet-node"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(alive(pid));
+}
+
+#[test]
+fn stop_leaves_no_process_and_start_makes_a_new_init() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&[
+        "create",
+        "busy",
+        "--template",
+        "busybox",
+        "--",
+        "sh",
+        "-c",
+        "sleep 1000 & sleep 1000 & wait",
+    ]);
+    let pid = node.init_pid("busy");
+    let cg = node.runtime().cgroup("busy");
+    assert!(cg.pids().len() >= 3, "init and two sleeps: {:?}", cg.pids());
+    assert_eq!(
+        node.ok(&["stop", "busy", "--timeout", "1"]).trim(),
+        "busy: stopped"
+    );
+    assert!(!alive(pid));
+    assert!(cg.pids().is_empty(), "left behind: {:?}", cg.pids());
+    assert_eq!(node.status("busy")["state"], "stopped");
+    assert_eq!(node.ok(&["stop", "busy"]).trim(), "busy: not running");
+    node.ok(&["start", "busy"]);
+    let again = node.init_pid("busy");
+    assert_ne!(again, pid);
+    node.ok(&["restart", "busy", "--timeout", "0"]);
+    assert_ne!(node.init_pid("busy"), again);
+}
+
+#[test]
+fn destroy_leaves_no_mount_cgroup_directory_or_process() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "gone", "--template", "busybox"]);
+    let pid = node.init_pid("gone");
+    let dirs = node.cgroup_dirs("gone");
+    assert!(dirs.iter().all(|d| d.is_dir()));
+    assert_eq!(node.ok(&["destroy", "gone"]).trim(), "gone: destroyed");
+    assert!(!alive(pid));
+    for d in &dirs {
+        assert!(!d.exists(), "cgroup {} left", d.display());
+    }
+    assert!(!node.container_dir("gone").exists());
+    assert!(!node.root.path().join("containers/gone.lock").exists());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&node.root.path().display().to_string()));
+    assert_eq!(node.ok(&["destroy", "gone"]).trim(), "gone: did not exist");
+    assert!(node.ok(&["list", "-o", "json"]).trim() == "[]");
+}
+
+#[test]
+fn exec_streams_stdio_and_passes_the_exit_code_through() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "ex", "--template", "busybox"]);
+    let out = node.run_with_input(
+        &[
+            "exec",
+            "ex",
+            "--",
+            "sh",
+            "-c",
+            "read line; echo got $line; echo oops >&2; exit 7",
+        ],
+        b"hello\n",
+    );
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got hello\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
+    let cg = node.runtime().cgroup("ex");
+    let inside = node.exec("ex", &["cat", "/proc/self/cgroup"]);
+    assert!(
+        inside.lines().all(|l| l.ends_with(":/")),
+        "exec is in the container's cgroup namespace root: {inside}"
+    );
+    let missing = node.run(&["exec", "ex", "--", "no-such-program"]);
+    assert_eq!(missing.status.code(), Some(127));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-program"));
+    assert_eq!(
+        cg.pids().len(),
+        1,
+        "exec'd processes are gone, init remains"
+    );
+    node.ok(&["stop", "ex", "--timeout", "0"]);
+    let stderr = node.fails(&["exec", "ex", "--", "true"]);
+    assert!(stderr.contains("is not running"), "{stderr}");
+}
+
+#[test]
+fn logs_hold_init_output_and_list_json_has_the_documented_fields() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&[
+        "create",
+        "chatty",
+        "--template",
+        "busybox",
+        "--fleet",
+        "demo",
+        "--hostname",
+        "chat",
+        "--env",
+        "GREETING=hi there",
+        "--",
+        "sh",
+        "-c",
+        "echo $GREETING; echo to-stderr >&2; exec sleep 1000",
+    ]);
+    let pid = node.init_pid("chatty");
+    let mut logs = String::new();
+    for _ in 0..100 {
+        logs = node.ok(&["logs", "chatty"]);
+        if logs.contains("to-stderr") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        logs.contains("hi there\n") && logs.contains("to-stderr\n"),
+        "{logs}"
+    );
+    let list: serde_json::Value = serde_json::from_str(&node.ok(&["list", "-o", "json"])).unwrap();
+    let row = &list[0];
+    assert_eq!(row["name"], "chatty");
+    assert_eq!(row["fleet"], "demo");
+    assert_eq!(row["state"], "running");
+    assert_eq!(row["init_pid"], pid);
+    assert_eq!(row["hostname"], "chat");
+    assert_eq!(row["template"], "busybox");
+    let text = node.ok(&["list"]);
+    assert!(
+        text.contains("chatty") && text.contains("running"),
+        "{text}"
+    );
+}
+
+#[test]
+fn boot_starts_onboot_containers_only() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "auto", "--template", "busybox", "--onboot"]);
+    node.ok(&["create", "manual", "--template", "busybox"]);
+    node.ok(&["stop", "auto", "--timeout", "0"]);
+    node.ok(&["stop", "manual", "--timeout", "0"]);
+    let out = node.ok(&["boot"]);
+    assert_eq!(out.trim(), "auto: started");
+    assert_eq!(node.status("auto")["state"], "running");
+    assert_eq!(node.status("manual")["state"], "stopped");
+}
+
+#[test]
+fn host_template_shares_host_programs_read_only_with_private_etc() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&[
+        "create",
+        "hosty",
+        "--template",
+        "host",
+        "--hostname",
+        "hosty",
+    ]);
+    let ls = node.exec("hosty", &["/bin/sh", "-c", "ls /usr/bin | wc -l"]);
+    assert!(
+        ls.trim().parse::<u32>().unwrap() > 10,
+        "host programs visible"
+    );
+    let ro = node.run(&[
+        "exec",
+        "hosty",
+        "--",
+        "/bin/sh",
+        "-c",
+        "touch /usr/fleet-probe",
+    ]);
+    assert!(!ro.status.success(), "/usr must be read-only");
+    node.exec(
+        "hosty",
+        &["/bin/sh", "-c", "echo private > /etc/fleet-probe"],
+    );
+    assert!(
+        !std::path::Path::new("/etc/fleet-probe").exists(),
+        "the host's /etc is untouched"
+    );
+    assert_eq!(
+        node.exec("hosty", &["cat", "/etc/fleet-probe"]),
+        "private\n"
+    );
+    let bin = std::fs::canonicalize(Node::bin()).unwrap();
+    let probe = node.run(&[
+        "exec",
+        "hosty",
+        "--",
+        "/bin/sh",
+        "-c",
+        &format!("test -s {}", bin.display()),
+    ]);
+    assert!(
+        !probe.status.success(),
+        "fleet-node binary must not be reachable inside"
+    );
+}

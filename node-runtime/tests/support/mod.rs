@@ -1,0 +1,192 @@
+//! Shared set-up for the real-kernel tests: a node with its own temp root and its own cgroup
+//! parent, driven through the real `fleet-node` binary, torn down (containers, cgroups, files)
+//! by its Drop even when the test fails.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use node_runtime::Runtime;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Why the real-kernel tests cannot run here, if they cannot.
+pub fn missing_prerequisite() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("not running as root".into());
+    }
+    if !Path::new("/bin/busybox").is_file() {
+        return Some("/bin/busybox missing: apt-get install busybox-static".into());
+    }
+    let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    if !fs.contains("overlay") {
+        return Some("overlayfs not available".into());
+    }
+    if !Path::new("/sys/fs/cgroup").is_dir() {
+        return Some("no cgroup mount at /sys/fs/cgroup".into());
+    }
+    None
+}
+
+/// A test node: temp root, unique cgroup parent.
+pub struct Node {
+    pub root: tempfile::TempDir,
+    pub parent: String,
+}
+
+impl Node {
+    /// A fresh node, or `None` (with the reason printed) when prerequisites are missing outside
+    /// CI; with CI=true a missing prerequisite fails the test.
+    pub fn new() -> Option<Node> {
+        if let Some(why) = missing_prerequisite() {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("real-kernel test cannot run: {why}");
+            }
+            eprintln!("skipping real-kernel test: {why}");
+            return None;
+        }
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        Some(Node {
+            root: tempfile::Builder::new()
+                .prefix("fleet-node-test-")
+                .tempdir()
+                .unwrap(),
+            parent: format!("fleet-test-{}-{n}-{nanos:x}", std::process::id()),
+        })
+    }
+
+    pub fn bin() -> &'static str {
+        env!("CARGO_BIN_EXE_fleet-node")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(Self::bin());
+        cmd.arg("--root")
+            .arg(self.root.path())
+            .arg("--cgroup-parent")
+            .arg(&self.parent)
+            .args(args);
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs with `input` on stdin.
+    pub fn run_with_input(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "fleet-node {args:?} failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and asserts failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "fleet-node {args:?} should have failed, printed {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    pub fn status(&self, name: &str) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["status", name, "-o", "json"])).unwrap()
+    }
+
+    pub fn init_pid(&self, name: &str) -> i32 {
+        let s = self.status(name);
+        assert_eq!(s["state"], "running", "{name} should run: {s}");
+        s["init_pid"].as_i64().unwrap() as i32
+    }
+
+    /// Output of a command run inside the container, asserting it succeeded.
+    pub fn exec(&self, name: &str, argv: &[&str]) -> String {
+        let mut args = vec!["exec", name, "--"];
+        args.extend_from_slice(argv);
+        self.ok(&args)
+    }
+
+    pub fn runtime(&self) -> Runtime {
+        Runtime::new(self.root.path(), &self.parent).unwrap()
+    }
+
+    pub fn container_dir(&self, name: &str) -> PathBuf {
+        self.root.path().join("containers").join(name)
+    }
+
+    /// The container's cgroup directory in every hierarchy.
+    pub fn cgroup_dirs(&self, name: &str) -> Vec<PathBuf> {
+        self.runtime().cgroup(name).dirs()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let rt = self.runtime();
+        for name in rt.store.names().unwrap_or_default() {
+            let _ = rt.destroy(&name);
+        }
+        for name in rt.cgroups.children(&self.parent) {
+            let cg = rt.cgroup(&name);
+            let _ = cg.kill_all(std::time::Duration::from_secs(5));
+            let _ = cg.remove();
+        }
+        rt.cgroups.remove_parent(&self.parent);
+    }
+}
+
+/// The namespace link of a process (`pid:[4026531836]`).
+pub fn ns_link(pid: &str, kind: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+/// Whether a process exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s.rsplit_once(')').unwrap().1.trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        })
+        .unwrap_or(false)
+}
+
+/// A field of /proc/<pid>/status.
+pub fn proc_status(pid: i32, field: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{field}:"))
+                .map(|v| v.trim().to_owned())
+        })
+        .unwrap_or_default()
+}
