@@ -1,0 +1,149 @@
+//! Bad input: each a clear error naming what was wrong and what would be valid, and nothing
+//! changed on the node.
+
+mod support;
+
+use fleet_protocol::{ContainerSpec, TemplateRef};
+use support::Node;
+
+fn spec(name: &str, template: TemplateRef) -> ContainerSpec {
+    ContainerSpec {
+        name: name.into(),
+        fleet: "t".into(),
+        template,
+        command: vec!["sleep".into(), "1000".into()],
+        env: Default::default(),
+        hostname: "h".into(),
+        onboot: false,
+        state: Default::default(),
+        labels: Default::default(),
+        resources: Default::default(),
+        network: Default::default(),
+        user_namespace: false,
+    }
+}
+
+fn nothing_on_node(node: &Node) {
+    assert_eq!(node.ok(&["list", "-o", "json"]).trim(), "[]");
+    assert!(node.runtime().cgroups.children(&node.parent).is_empty());
+}
+
+#[test]
+fn unknown_template_and_bad_names_are_refused_and_change_nothing() {
+    let Some(node) = Node::new() else { return };
+    let err = node.fails(&["create", "c", "--template", "centos7"]);
+    assert!(
+        err.contains("unknown template \"centos7\"") && err.contains("host, busybox"),
+        "{err}"
+    );
+    let long = "x".repeat(65);
+    for (name, why) in [
+        ("a/b", "'/'"),
+        ("..", "'..'"),
+        (long.as_str(), "64 characters"),
+    ] {
+        let err = node.fails(&["create", name, "--template", "busybox"]);
+        assert!(
+            err.contains("invalid container name") && err.contains(why),
+            "{name}: {err}"
+        );
+    }
+    let err = node.fails(&["start", "missing"]);
+    assert!(err.contains("\"missing\" does not exist"), "{err}");
+    nothing_on_node(&node);
+}
+
+#[test]
+fn missing_busybox_names_the_package_to_install() {
+    let Some(node) = Node::new() else { return };
+    let mut rt = node.runtime();
+    rt.sources.busybox = "/nonexistent/busybox".into();
+    let err = rt
+        .create(&spec("bb", TemplateRef::Busybox))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("busybox-static"), "{err}");
+    nothing_on_node(&node);
+}
+
+#[test]
+fn create_of_an_existing_container_with_another_spec_is_refused() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&[
+        "create",
+        "one",
+        "--template",
+        "busybox",
+        "--hostname",
+        "first",
+    ]);
+    let pid = node.init_pid("one");
+    let err = node.fails(&[
+        "create",
+        "one",
+        "--template",
+        "busybox",
+        "--hostname",
+        "second",
+    ]);
+    assert!(err.contains("already exists with another spec"), "{err}");
+    assert_eq!(node.status("one")["hostname"], "first");
+    assert_eq!(node.init_pid("one"), pid, "untouched");
+    assert_eq!(
+        node.ok(&[
+            "create",
+            "one",
+            "--template",
+            "busybox",
+            "--hostname",
+            "first"
+        ])
+        .trim(),
+        "one: unchanged"
+    );
+    assert_eq!(node.init_pid("one"), pid);
+}
+
+#[test]
+fn tarball_templates_are_checked_against_their_sha256() {
+    let Some(node) = Node::new() else { return };
+    let src = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(src.path().join("tree/bin")).unwrap();
+    std::fs::copy("/bin/busybox", src.path().join("tree/bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", src.path().join("tree/bin/sleep")).unwrap();
+    std::os::unix::fs::symlink("busybox", src.path().join("tree/bin/cat")).unwrap();
+    std::fs::write(src.path().join("tree/motd"), "from the tarball\n").unwrap();
+    let tarball = src.path().join("tiny.tar.gz");
+    let st = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(src.path().join("tree"))
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let sha = node_runtime::template::tarball::sha256_file(&tarball).unwrap();
+    let path = tarball.to_str().unwrap();
+    let wrong = "0".repeat(64);
+    let err = node.fails(&["create", "tb", "--template", path, "--sha256", &wrong]);
+    assert!(err.contains("has sha256") && err.contains(&sha), "{err}");
+    let err = node.fails(&["create", "tb", "--template", path, "--sha256", "abc"]);
+    assert!(err.contains("64 lowercase hex"), "{err}");
+    nothing_on_node(&node);
+    node.ok(&[
+        "create",
+        "tb",
+        "--template",
+        path,
+        "--sha256",
+        &sha,
+        "--",
+        "/bin/sleep",
+        "1000",
+    ]);
+    assert_eq!(
+        node.exec("tb", &["/bin/cat", "/motd"]),
+        "from the tarball\n"
+    );
+}

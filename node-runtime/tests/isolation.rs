@@ -1,0 +1,127 @@
+//! Isolation: what container root can and cannot reach (capabilities, /proc and /sys, devices,
+//! descriptors, mounts, user namespaces).
+
+mod support;
+
+use node_runtime::sys::caps::KEPT;
+use support::{Node, proc_status};
+
+#[test]
+fn init_has_the_reduced_bounding_set_and_no_leaked_descriptors() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "iso", "--template", "busybox"]);
+    let pid = node.init_pid("iso");
+    let want: u64 = KEPT.iter().map(|(n, _)| 1u64 << n).sum();
+    let bnd = u64::from_str_radix(&proc_status(pid, "CapBnd"), 16).unwrap();
+    assert_eq!(bnd, want, "bounding set {bnd:x}, expected {want:x}");
+    for dropped in [16, 17, 21, 22, 25] {
+        assert_eq!(
+            bnd & (1 << dropped),
+            0,
+            "capability {dropped} must be dropped"
+        );
+    }
+    let fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let mut fds = fds;
+    fds.sort();
+    assert_eq!(fds, ["0", "1", "2"], "init holds only stdio");
+    let inside = node.exec(
+        "iso",
+        &[
+            "sh",
+            "-c",
+            "ls /proc/self/fd | wc -l; grep CapBnd /proc/self/status",
+        ],
+    );
+    assert!(inside.contains(&format!("{want:016x}")), "{inside}");
+}
+
+#[test]
+fn proc_sys_and_devices_are_fenced() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "fence", "--template", "busybox"]);
+    let denied = |script: &str| {
+        let out = node.run(&["exec", "fence", "--", "sh", "-c", script]);
+        assert!(
+            !out.status.success(),
+            "{script} must fail inside the container"
+        );
+    };
+    denied("echo 1 > /proc/sys/vm/drop_caches");
+    denied("touch /sys/fleet-probe");
+    denied("echo 1 > /sys/kernel/profiling");
+    denied("mount -t tmpfs none /mnt");
+    denied("mknod /tmp/disk b 7 0 && head -c 1 /tmp/disk");
+    denied("ls /dev/sda /dev/loop0 /dev/mem");
+    if std::path::Path::new("/proc/keys").exists() {
+        assert_eq!(
+            node.exec("fence", &["cat", "/proc/keys"]),
+            "",
+            "/proc/keys masked"
+        );
+    }
+    if std::path::Path::new("/proc/kcore").exists() {
+        assert_eq!(
+            node.exec("fence", &["sh", "-c", "head -c 16 /proc/kcore | wc -c"])
+                .trim(),
+            "0"
+        );
+    }
+    let mounts = node.exec("fence", &["cat", "/proc/mounts"]);
+    let sys = mounts
+        .lines()
+        .find(|l| l.split(' ').nth(1) == Some("/sys"))
+        .unwrap();
+    assert!(sys.split(' ').nth(3).unwrap().starts_with("ro"), "{sys}");
+    node.exec(
+        "fence",
+        &[
+            "sh",
+            "-c",
+            "echo ok > /dev/null && head -c 4 /dev/urandom | wc -c",
+        ],
+    );
+    if let Some(dir) = node.runtime().cgroup("fence").controller_dir("devices") {
+        let list = std::fs::read_to_string(dir.join("devices.list")).unwrap();
+        assert!(
+            !list.contains("a *:* rwm"),
+            "devices cgroup is an allow-list: {list}"
+        );
+        assert!(list.contains("c 1:3 rwm"), "{list}");
+    }
+}
+
+#[test]
+fn user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&[
+        "create",
+        "userns",
+        "--template",
+        "busybox",
+        "--user-namespace",
+    ]);
+    let pid = node.init_pid("userns");
+    let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    assert_eq!(fields[0], "0");
+    let base: u32 = fields[1].parse().unwrap();
+    assert!(base >= 100_000, "root maps to an unprivileged uid: {map}");
+    let host_uid = proc_status(pid, "Uid");
+    assert!(
+        host_uid.starts_with(&base.to_string()),
+        "host sees uid {host_uid}"
+    );
+    assert_eq!(node.exec("userns", &["id", "-u"]).trim(), "0");
+    node.exec(
+        "userns",
+        &["sh", "-c", "echo x > /root-owned && touch /etc/passwd"],
+    );
+    assert_ne!(
+        support::ns_link(&pid.to_string(), "user"),
+        support::ns_link("self", "user")
+    );
+}
