@@ -30,6 +30,16 @@ pub enum Command {
     Validate(commands::validate::Args),
     /// Print the fully resolved desired state (sets expanded, profiles merged).
     Render(commands::render::Args),
+    /// Show how the hosts differ from the spec and what apply would do.
+    Plan(commands::plan::Args),
+    /// Make every host match the spec.
+    Apply(commands::apply::Args),
+    /// Per container: in sync, drifted, missing, or not in the spec.
+    Status(commands::status::Args),
+    /// List what runs on the spec's hosts.
+    Get(commands::get::Args),
+    /// Remove every container this fleet owns on the spec's hosts.
+    Destroy(commands::destroy::Args),
 }
 
 impl Command {
@@ -38,6 +48,11 @@ impl Command {
         match self {
             Command::Validate(args) => commands::validate::run(args),
             Command::Render(args) => commands::render::run(args),
+            Command::Plan(args) => commands::plan::run(args),
+            Command::Apply(args) => commands::apply::run(args),
+            Command::Status(args) => commands::status::run(args),
+            Command::Get(args) => commands::get::run(args),
+            Command::Destroy(args) => commands::destroy::run(args),
         }
     }
 }

@@ -1,6 +1,11 @@
 //! One module per subcommand: its arguments and what it does. Shared argument groups live here.
 
+pub mod apply;
+pub mod destroy;
+pub mod get;
+pub mod plan;
 pub mod render;
+pub mod status;
 pub mod validate;
 
 use std::path::PathBuf;

@@ -1,0 +1,186 @@
+//! Apply: executes a [`Plan`] over the sessions `observe` opened, wave by wave; in each wave every
+//! host gets its batch as one `Request::Apply` (one round trip), hosts in parallel up to
+//! `--parallel`.
+//!
+//! A step runs only if every step it waits for succeeded; otherwise it is skipped and says which
+//! one failed. A host whose session breaks fails the rest of its batch and is not sent anything
+//! more this run: the node's actions are idempotent, so the next `apply` observes what was done
+//! and finishes the job. Progress goes to [`progress`], the outcome to a [`report::Report`].
+
+pub mod progress;
+pub mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use fleet_protocol::{Action, ActionOutcome, Request, Response};
+use futures_util::StreamExt;
+
+use crate::observe::Sessions;
+use crate::plan::Plan;
+use crate::transport::NodeClient;
+use progress::Progress;
+use report::{Outcome, Report, StepReport};
+
+/// Knobs of [`apply`].
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions {
+    /// Hosts worked on at once.
+    pub parallel: usize,
+}
+
+/// One host's batch as sent: the actions, and which of them belong to which step.
+struct Sent {
+    host: String,
+    steps: Vec<(usize, Range<usize>)>,
+    actions: Vec<Action>,
+}
+
+/// Executes `plan` for fleet `fleet` with the open `sessions`.
+pub async fn apply(
+    fleet: &str,
+    plan: &Plan,
+    sessions: &mut Sessions,
+    opts: ApplyOptions,
+    progress: &Progress,
+) -> Report {
+    let mut outcome: Vec<Option<Outcome>> = vec![None; plan.steps.len()];
+    let mut lost: BTreeMap<String, String> = BTreeMap::new();
+    for wave in 0..plan.waves() {
+        let mut sends = Vec::new();
+        for batch in plan.batches.iter().filter(|b| b.wave == wave) {
+            let mut sent = Sent {
+                host: batch.host.clone(),
+                steps: Vec::new(),
+                actions: Vec::new(),
+            };
+            for &id in &batch.steps {
+                let step = &plan.steps[id];
+                if let Some(reason) = lost.get(&batch.host) {
+                    outcome[id] = Some(Outcome::Skipped {
+                        reason: format!("session with {} lost earlier: {reason}", batch.host),
+                    });
+                    progress.step_finished(&batch.host, false);
+                    continue;
+                }
+                let failed_dep = step
+                    .after
+                    .iter()
+                    .find(|&&d| !matches!(outcome[d], Some(Outcome::Done { .. })));
+                if let Some(&d) = failed_dep {
+                    let dep = &plan.steps[d].change;
+                    outcome[id] = Some(Outcome::Skipped {
+                        reason: format!("{} on {} did not succeed", dep.name, dep.host),
+                    });
+                    progress.step_finished(&batch.host, false);
+                    continue;
+                }
+                let start = sent.actions.len();
+                sent.actions.extend(step.actions.iter().cloned());
+                sent.steps.push((id, start..sent.actions.len()));
+            }
+            if sent.steps.is_empty() {
+                continue;
+            }
+            match sessions.remove(&batch.host) {
+                Some(client) => sends.push((sent, client)),
+                None => {
+                    for (id, _) in sent.steps {
+                        outcome[id] = Some(Outcome::Failed {
+                            error: format!("no session with {}", batch.host),
+                        });
+                        progress.step_finished(&batch.host, false);
+                    }
+                }
+            }
+        }
+        let mut running = futures_util::stream::iter(
+            sends
+                .into_iter()
+                .map(|(sent, client)| send_batch(fleet, sent, client, progress)),
+        )
+        .buffer_unordered(opts.parallel.max(1));
+        while let Some((sent, client, result)) = running.next().await {
+            match result {
+                Ok(results) => {
+                    for (id, range) in &sent.steps {
+                        let failed = results[range.clone()].iter().find_map(|r| match r {
+                            ActionOutcome::Failed { error, .. } => Some(error.clone()),
+                            ActionOutcome::Done { .. } => None,
+                        });
+                        let changed = results[range.clone()]
+                            .iter()
+                            .any(|r| matches!(r, ActionOutcome::Done { changed: true }));
+                        let ok = failed.is_none();
+                        outcome[*id] = Some(match failed {
+                            Some(error) => Outcome::Failed { error },
+                            None => Outcome::Done { changed },
+                        });
+                        progress.step_finished(&sent.host, ok);
+                    }
+                }
+                Err(error) => {
+                    for (id, _) in &sent.steps {
+                        outcome[*id] = Some(Outcome::Failed {
+                            error: error.clone(),
+                        });
+                        progress.step_finished(&sent.host, false);
+                    }
+                    lost.insert(sent.host.clone(), error);
+                }
+            }
+            if let Some(client) = client {
+                sessions.insert(sent.host.clone(), client);
+            }
+        }
+    }
+    let steps = plan
+        .steps
+        .iter()
+        .zip(outcome)
+        .map(|(s, o)| StepReport {
+            host: s.change.host.clone(),
+            container: s.change.name.clone(),
+            action: s.kind,
+            outcome: o.unwrap_or(Outcome::Skipped {
+                reason: "not reached".into(),
+            }),
+        })
+        .collect();
+    let hosts: BTreeSet<String> = plan.batches.iter().map(|b| b.host.clone()).collect();
+    Report::new(fleet, steps, lost, hosts.len())
+}
+
+/// Sends one batch; returns the session unless it broke.
+async fn send_batch(
+    fleet: &str,
+    sent: Sent,
+    mut client: NodeClient,
+    progress: &Progress,
+) -> (Sent, Option<NodeClient>, Result<Vec<ActionOutcome>, String>) {
+    progress.batch_started(&sent.host, sent.steps.len());
+    let request = Request::Apply {
+        fleet: fleet.to_string(),
+        actions: sent.actions.clone(),
+    };
+    match client.call(request).await {
+        Ok(Response::Applied { results }) if results.len() == sent.actions.len() => {
+            let outcomes = results.into_iter().map(|r| r.outcome).collect();
+            (sent, Some(client), Ok(outcomes))
+        }
+        Ok(Response::Applied { results }) => {
+            let n = sent.actions.len();
+            let error = format!(
+                "the node answered {} results for {n} actions",
+                results.len()
+            );
+            (sent, Some(client), Err(error))
+        }
+        Ok(Response::Error { message }) => (sent, Some(client), Err(message)),
+        Ok(other) => {
+            let error = format!("the node answered Apply with {other:?}");
+            (sent, Some(client), Err(error))
+        }
+        Err(e) => (sent, None, Err(e.to_string())),
+    }
+}

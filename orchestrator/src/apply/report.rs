@@ -1,0 +1,157 @@
+//! The outcome of an apply: per step done, failed (with the node's error) or skipped (with why),
+//! per host whether the session was lost, and counts; as text for people and JSON for machines.
+//!
+//! Built by `apply`; printed by `fleet apply` and `fleet destroy`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::plan::StepKind;
+
+/// What happened to one step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Done; `changed` is false when the node found it already done.
+    Done {
+        /// Whether the node changed anything.
+        changed: bool,
+    },
+    /// The node (or the session) failed it.
+    Failed {
+        /// Why.
+        error: String,
+    },
+    /// Not attempted.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One step's line in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepReport {
+    /// Host.
+    pub host: String,
+    /// Container.
+    pub container: String,
+    /// What was to be done.
+    pub action: StepKind,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// Counts of a report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Steps done.
+    pub done: usize,
+    /// Of those, steps that changed something.
+    pub changed: usize,
+    /// Steps failed.
+    pub failed: usize,
+    /// Steps skipped.
+    pub skipped: usize,
+}
+
+/// The whole outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Fleet applied.
+    pub fleet: String,
+    /// Counts.
+    pub counts: Counts,
+    /// Hosts whose session was lost, with why.
+    pub lost_hosts: BTreeMap<String, String>,
+    /// Hosts that had work.
+    pub hosts: usize,
+    /// Every step.
+    pub steps: Vec<StepReport>,
+    /// Things an operator should know (missing node features and the like).
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    /// Counts the steps.
+    pub fn new(
+        fleet: &str,
+        steps: Vec<StepReport>,
+        lost_hosts: BTreeMap<String, String>,
+        hosts: usize,
+    ) -> Report {
+        let mut counts = Counts::default();
+        for s in &steps {
+            match &s.outcome {
+                Outcome::Done { changed } => {
+                    counts.done += 1;
+                    counts.changed += usize::from(*changed);
+                }
+                Outcome::Failed { .. } => counts.failed += 1,
+                Outcome::Skipped { .. } => counts.skipped += 1,
+            }
+        }
+        Report {
+            fleet: fleet.into(),
+            counts,
+            lost_hosts,
+            hosts,
+            steps,
+            notes: Vec::new(),
+        }
+    }
+
+    /// True when every step was done.
+    pub fn ok(&self) -> bool {
+        self.counts.failed == 0 && self.counts.skipped == 0
+    }
+
+    /// Failures and skips, then the summary line.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for (host, why) in &self.lost_hosts {
+            let _ = writeln!(out, "error: lost the session with {host}: {why}");
+        }
+        for s in &self.steps {
+            match &s.outcome {
+                Outcome::Failed { error } => {
+                    let _ = writeln!(
+                        out,
+                        "error: {} on {} ({:?}) failed: {error}",
+                        s.container, s.host, s.action
+                    );
+                }
+                Outcome::Skipped { reason } => {
+                    let _ = writeln!(
+                        out,
+                        "skipped: {} on {} ({:?}): {reason}",
+                        s.container, s.host, s.action
+                    );
+                }
+                Outcome::Done { .. } => {}
+            }
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "note: {n}");
+        }
+        let c = &self.counts;
+        let verdict = if self.ok() {
+            "Apply complete"
+        } else {
+            "Apply FAILED"
+        };
+        let _ = writeln!(
+            out,
+            "{verdict}: {} done ({} changed), {} failed, {} skipped, on {} host(s).",
+            c.done, c.changed, c.failed, c.skipped, self.hosts
+        );
+        if !self.ok() {
+            out.push_str(
+                "Run `fleet apply` again once the cause is fixed: it finishes what is left.\n",
+            );
+        }
+        out
+    }
+}

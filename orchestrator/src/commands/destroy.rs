@@ -1,0 +1,56 @@
+//! `fleet destroy`: remove every container this fleet owns on the spec's hosts (like
+//! `terraform destroy`); other fleets' containers are never touched.
+
+use std::process::ExitCode;
+
+use super::SpecArgs;
+use super::apply::execute;
+use super::plan::{ConnectArgs, Output, load, prepare, runtime};
+use crate::diff::DiffOptions;
+use crate::observe;
+
+/// Arguments of `fleet destroy`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  fleet destroy -f fleet.yaml\n  fleet destroy -f fleet.yaml --yes\n\n\
+Asks for confirmation on a terminal; without one it needs --yes. Only containers whose fleet\n\
+is this spec's fleet are destroyed. Exit status: 0 when all were destroyed, else 1."
+)]
+pub struct Args {
+    #[command(flatten)]
+    spec: SpecArgs,
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Destroy without asking.
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Output format of the report.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+/// Runs `fleet destroy`.
+pub fn run(args: Args) -> miette::Result<ExitCode> {
+    let Some(mut fleet) = load(&args.spec) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    // Nothing desired, prune on: every container of this fleet on its hosts is an extra.
+    fleet.containers.clear();
+    let opts = DiffOptions {
+        prune: true,
+        allow_recreate: false,
+    };
+    let rt = runtime()?;
+    let mut prepared = rt.block_on(prepare(fleet, &args.connect, opts))?;
+    let code = execute(
+        &rt,
+        &prepared.fleet.name.clone(),
+        &prepared.plan,
+        &mut prepared.sessions,
+        args.connect.parallel,
+        args.yes,
+        args.output,
+    )?;
+    rt.block_on(observe::close_all(prepared.sessions));
+    Ok(code)
+}

@@ -1,0 +1,144 @@
+//! `fleet get containers`: every container on the spec's hosts as the nodes report it (state,
+//! init PID, live limits read from the kernel), in a table, a wide table or JSON.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use fleet_protocol::ContainerStatus;
+use fleet_protocol::units::format_size;
+use serde::Serialize;
+
+use super::SpecArgs;
+use super::plan::{ConnectArgs, load, runtime};
+use crate::diff::HostObservation;
+use crate::observe;
+
+/// What to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Resource {
+    /// Containers.
+    Containers,
+}
+
+/// Output of `get`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GetOutput {
+    /// Name, host, state, PID, template, memory.
+    Text,
+    /// Also fleet, CPU, pids, disk.
+    Wide,
+    /// JSON.
+    Json,
+}
+
+/// Arguments of `fleet get`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  fleet get containers -f fleet.yaml\n  fleet get containers -f fleet.yaml -o wide\n  fleet get containers -f fleet.yaml -o json"
+)]
+pub struct Args {
+    /// What to list.
+    #[arg(value_enum)]
+    resource: Resource,
+    #[command(flatten)]
+    spec: SpecArgs,
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = GetOutput::Text)]
+    output: GetOutput,
+}
+
+#[derive(Serialize)]
+struct Row<'a> {
+    host: &'a str,
+    #[serde(flatten)]
+    status: &'a ContainerStatus,
+}
+
+/// Runs `fleet get`.
+pub fn run(args: Args) -> miette::Result<ExitCode> {
+    let Some(fleet) = load(&args.spec) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let rt = runtime()?;
+    let (observed, sessions) = rt.block_on(observe::observe(
+        &fleet,
+        &args.connect.options(),
+        args.connect.parallel,
+    ));
+    rt.block_on(observe::close_all(sessions));
+    let mut rows: Vec<Row> = Vec::new();
+    let mut failed = false;
+    for (host, obs) in &observed.hosts {
+        match obs {
+            HostObservation::Reachable { containers, .. } => {
+                rows.extend(containers.iter().map(|status| Row { host, status }));
+            }
+            HostObservation::Unreachable { error } => {
+                eprintln!("error: host {host} is unreachable: {error}");
+                failed = true;
+            }
+        }
+    }
+    rows.sort_by(|a, b| (&a.status.name, a.host).cmp(&(&b.status.name, b.host)));
+    let opt = |v: Option<u64>, f: fn(u64) -> String| v.map_or_else(|| "-".to_string(), f);
+    match args.output {
+        GetOutput::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).map_err(|e| miette::miette!("{e}"))?
+        ),
+        GetOutput::Text | GetOutput::Wide => {
+            let wide = args.output == GetOutput::Wide;
+            let mut out = String::new();
+            let _ = write!(
+                out,
+                "{:<24} {:<16} {:<8} {:>8} {:<10} {:>8}",
+                "NAME", "HOST", "STATE", "PID", "TEMPLATE", "MEMORY"
+            );
+            if wide {
+                let _ = write!(
+                    out,
+                    " {:<12} {:>6} {:>6} {:>8} {:>6}",
+                    "FLEET", "CPU%", "UNITS", "DISK", "PIDS"
+                );
+            }
+            out.push('\n');
+            for r in &rows {
+                let s = r.status;
+                let _ = write!(
+                    out,
+                    "{:<24} {:<16} {:<8} {:>8} {:<10} {:>8}",
+                    s.name,
+                    r.host,
+                    format!("{:?}", s.state).to_lowercase(),
+                    s.init_pid.map_or_else(|| "-".into(), |p| p.to_string()),
+                    s.spec.template.display_name(),
+                    opt(s.live.memory, format_size),
+                );
+                if wide {
+                    let _ = write!(
+                        out,
+                        " {:<12} {:>6} {:>6} {:>8} {:>6}",
+                        s.fleet,
+                        s.live
+                            .cpu_limit
+                            .map_or_else(|| "-".into(), |c| c.to_string()),
+                        s.live
+                            .cpu_units
+                            .map_or_else(|| "-".into(), |c| c.to_string()),
+                        opt(s.live.disk_space, format_size),
+                        opt(s.live.pids, |p| p.to_string()),
+                    );
+                }
+                out.push('\n');
+            }
+            print!("{out}");
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,151 @@
+//! `fleet status`: per container, in sync, drifted (which fields), missing, stopped, or not in
+//! the spec; read from the kernel through each node, changing nothing.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use super::plan::{Output, ReconcileArgs, load, prepare, runtime};
+use crate::diff::{Change, Diff, DiffOptions};
+use crate::observe;
+
+/// Arguments of `fleet status`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  fleet status -f fleet.yaml\n  fleet status -f fleet.yaml -o json\n\n\
+Exit status: 0 when every container is in sync, 2 when some are not, 1 on error."
+)]
+pub struct Args {
+    #[command(flatten)]
+    reconcile: ReconcileArgs,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+/// One container's status line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Line {
+    /// Host (empty when unplaced).
+    pub host: String,
+    /// Container.
+    pub container: String,
+    /// `in sync`, `drifted`, `missing`, `stopped`, `running`, `recreate`, `not in spec`,
+    /// `unknown`, `refused`.
+    pub status: String,
+    /// Fields or reason.
+    pub detail: String,
+}
+
+/// Status lines from a diff, sorted by host then container.
+pub fn lines(d: &Diff) -> Vec<Line> {
+    let mut out = Vec::new();
+    let from = |c: &Change, status: &str| Line {
+        host: c.host.clone(),
+        container: c.name.clone(),
+        status: status.into(),
+        detail: c
+            .fields
+            .iter()
+            .map(|f| format!("{}: {} -> {}", f.field, f.old, f.new))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    for (host, name) in &d.in_sync {
+        out.push(Line {
+            host: host.clone(),
+            container: name.clone(),
+            status: "in sync".into(),
+            detail: String::new(),
+        });
+    }
+    out.extend(d.create.iter().map(|c| {
+        let mut l = from(c, "missing");
+        if let Some(n) = &c.note {
+            l.detail = n.clone();
+        }
+        l
+    }));
+    out.extend(d.update_live.iter().map(|c| from(c, "drifted")));
+    out.extend(d.update_restart.iter().map(|c| from(c, "drifted")));
+    out.extend(d.recreate.iter().map(|c| from(c, "drifted")));
+    out.extend(d.start.iter().map(|c| from(c, "stopped")));
+    out.extend(d.stop.iter().map(|c| from(c, "running")));
+    out.extend(d.destroy.iter().map(|c| from(c, "not in spec")));
+    out.extend(d.not_in_spec.iter().map(|(h, n)| Line {
+        host: h.clone(),
+        container: n.clone(),
+        status: "not in spec".into(),
+        detail: String::new(),
+    }));
+    out.extend(d.skipped.iter().map(|r| Line {
+        host: r.host.clone(),
+        container: r.name.clone(),
+        status: "unknown".into(),
+        detail: r.reason.clone(),
+    }));
+    out.extend(d.refused.iter().map(|r| Line {
+        host: r.host.clone(),
+        container: r.name.clone(),
+        status: "refused".into(),
+        detail: r.reason.clone(),
+    }));
+    out.sort_by(|a, b| (&a.host, &a.container).cmp(&(&b.host, &b.container)));
+    out
+}
+
+/// Runs `fleet status`.
+pub fn run(args: Args) -> miette::Result<ExitCode> {
+    let Some(fleet) = load(&args.reconcile.spec) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let opts = DiffOptions {
+        prune: false,
+        allow_recreate: args.reconcile.allow_recreate,
+    };
+    let rt = runtime()?;
+    let prepared = rt.block_on(prepare(fleet, &args.reconcile.connect, opts))?;
+    rt.block_on(observe::close_all(prepared.sessions));
+    let d = &prepared.plan.diff;
+    let lines = lines(d);
+    match args.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&lines).map_err(|e| miette::miette!("{e}"))?
+        ),
+        Output::Text => {
+            let mut out = String::new();
+            let w = lines
+                .iter()
+                .map(|l| l.container.len())
+                .max()
+                .unwrap_or(9)
+                .max(9);
+            let hw = lines.iter().map(|l| l.host.len()).max().unwrap_or(4).max(4);
+            let _ = writeln!(
+                out,
+                "{:<hw$}  {:<w$}  {:<11}  DETAIL",
+                "HOST", "CONTAINER", "STATUS"
+            );
+            for l in &lines {
+                let _ = writeln!(
+                    out,
+                    "{:<hw$}  {:<w$}  {:<11}  {}",
+                    l.host, l.container, l.status, l.detail
+                );
+            }
+            print!("{out}");
+        }
+    }
+    for (host, why) in &d.unreachable {
+        eprintln!("error: host {host} is unreachable: {why}");
+    }
+    Ok(if !d.unreachable.is_empty() {
+        ExitCode::FAILURE
+    } else if lines.iter().all(|l| l.status == "in sync") {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
