@@ -361,7 +361,9 @@ fn container(node: &Node, d: &mut Diagnostics) -> Option<RawContainer> {
     Some(c)
 }
 
+/// An invalid command decodes to an empty argv, so that resolve does not also call it missing.
 fn command(node: &Node, d: &mut Diagnostics) -> Option<At<Vec<String>>> {
+    let invalid = Some(At::new(node.pos, Vec::new()));
     if let Value::Str(s) = &node.value {
         d.push(
             Diagnostic::at(
@@ -372,7 +374,7 @@ fn command(node: &Node, d: &mut Diagnostics) -> Option<At<Vec<String>>> {
                 "write it as argv, for example [\"/bin/sh\", \"-c\", {s:?}] or [\"/bin/sleep\", \"1000\"]"
             )),
         );
-        return None;
+        return invalid;
     }
     let argv: Vec<String> = fields::strings(node, "command", d)
         .into_iter()
@@ -383,7 +385,7 @@ fn command(node: &Node, d: &mut Diagnostics) -> Option<At<Vec<String>>> {
             Diagnostic::at(node.pos, "\"command\" must name a program to run")
                 .hint("for example [\"/bin/sleep\", \"1000\"]"),
         );
-        return None;
+        return invalid;
     }
     Some(At::new(node.pos, argv))
 }

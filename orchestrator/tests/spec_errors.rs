@@ -1,0 +1,197 @@
+//! Bad specs in, the exact errors a user sees out: `file:line:col: error: ...`, the quoted line,
+//! the caret and the hint. One `check(input, expected)` per case.
+
+use fleet::resolve;
+
+/// Resolves `input` as `fleet.yaml` and compares every rendered diagnostic with `expected`.
+fn check(input: &str, expected: &str) {
+    let err = match resolve::load_str("fleet.yaml", input) {
+        Ok(_) => panic!("expected errors, the spec resolved:\n{input}"),
+        Err(e) => e,
+    };
+    let got = err.render();
+    assert_eq!(got.trim(), expected.trim(), "\n--- got:\n{got}");
+}
+
+const HEAD: &str = "apiVersion: fleet/v1\nfleet: t\n";
+
+fn spec(body: &str) -> String {
+    format!("{HEAD}{body}")
+}
+
+#[test]
+fn unknown_field_suggests_the_right_one() {
+    check(
+        &spec("profiles:\n  - name: p\n    memroy: 1Gi\n"),
+        r#"
+fleet.yaml:5:5: error: unknown field "memroy" in a profile
+  |
+5 |     memroy: 1Gi
+  |     ^^^^^^
+  = hint: did you mean "memory"?
+"#,
+    );
+}
+
+#[test]
+fn every_error_is_reported_not_just_the_first() {
+    let input = spec(
+        "containers:\n  - name: a\n    template: busybx\n    command: [x]\n    resources: {memory: 12Qi, pids: 0}\n  - name: b\n    template: busybox\n    command: [x]\n    profile: smal\n",
+    );
+    let err = resolve::load_str("fleet.yaml", &input).unwrap_err();
+    let lines: Vec<String> = err
+        .diagnostics
+        .iter()
+        .map(|d| d.render(&err.sources).lines().next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "fleet.yaml:5:15: error: unknown template \"busybx\"",
+            "fleet.yaml:7:25: error: \"memory\": invalid size \"12Qi\": expected a number with an optional unit, such as 512Mi, 2Gi or 1G (Ki/Mi/Gi/Ti are powers of 1024, K/M/G/T powers of 1000)",
+            "fleet.yaml:7:37: error: \"pids\" must be between 1 and 4194304, found 0",
+            "fleet.yaml:11:14: error: unknown profile \"smal\"",
+        ]
+    );
+}
+
+#[test]
+fn range_errors_name_the_valid_range() {
+    check(
+        &spec("profiles:\n  - name: p\n    cpu: {units: 7}\n"),
+        r#"
+fleet.yaml:5:18: error: "cpu.units" must be between 8 and 500000, found 7
+  |
+5 |     cpu: {units: 7}
+  |                  ^
+"#,
+    );
+}
+
+#[test]
+fn command_must_be_argv_not_a_shell_string() {
+    check(
+        &spec("containers:\n  - name: a\n    template: busybox\n    command: sleep 10\n"),
+        r#"
+fleet.yaml:6:14: error: "command" must be a list of arguments, not a shell string
+  |
+6 |     command: sleep 10
+  |              ^^^^^^^^
+  = hint: write it as argv, for example ["/bin/sh", "-c", "sleep 10"] or ["/bin/sleep", "1000"]
+"#,
+    );
+}
+
+#[test]
+fn duplicate_names_after_expansion_name_both_places() {
+    check(
+        &spec(
+            "containers:\n  - name: web-{1..3}\n    template: busybox\n    command: [x]\n  - name: web-2\n    template: busybox\n    command: [x]\n",
+        ),
+        r#"
+fleet.yaml:7:11: error: container "web-2" is defined twice
+  |
+7 |   - name: web-2
+  |           ^^^^^
+  = hint: give each container (and each set member) its own name
+  = note: first defined at fleet.yaml:4:11
+"#,
+    );
+}
+
+#[test]
+fn dependency_cycles_are_printed() {
+    let input = spec(
+        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    depends_on: [b]\n  - name: b\n    template: busybox\n    command: [x]\n    depends_on: [a]\n",
+    );
+    let err = resolve::load_str("fleet.yaml", &input).unwrap_err();
+    assert_eq!(err.diagnostics.len(), 1, "{}", err.render());
+    assert_eq!(
+        err.diagnostics[0].message,
+        "depends_on forms a cycle: a -> b -> a"
+    );
+}
+
+#[test]
+fn duplicate_addresses_and_bad_cidrs() {
+    let input = spec(
+        "containers:\n  - name: w{1..2}\n    template: busybox\n    command: [x]\n    network: {addresses: [\"10.0.0.5/24\"]}\n  - name: x\n    template: busybox\n    command: [x]\n    network: {addresses: [\"10.0.0.300/24\"], gateway: 10.9.9.1}\n",
+    );
+    let err = resolve::load_str("fleet.yaml", &input).unwrap_err();
+    let messages: Vec<&str> = err.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "address 10.0.0.5 of container \"w2\" is already used by \"w1\"",
+            "invalid address: \"10.0.0.300\" is not an IPv4 or IPv6 address",
+            "gateway 10.9.9.1 is outside the subnets of the container's addresses",
+        ]
+    );
+}
+
+#[test]
+fn pinned_containers_over_capacity() {
+    check(
+        &spec(
+            "hosts:\n  - name: h\n    transport: local\n    capacity: {memory: 1Gi}\n    overcommit: {memory: 1.5}\ncontainers:\n  - name: c{1..4}\n    host: h\n    template: busybox\n    command: [x]\n    resources: {memory: 512Mi}\n",
+        ),
+        r#"
+fleet.yaml:6:24: error: the 4 containers pinned to host "h" need 2Gi of memory but it allows 1536Mi (1Gi x overcommit 1.5)
+  |
+6 |     capacity: {memory: 1Gi}
+  |                        ^^^
+  = hint: raise capacity.memory or overcommit.memory, or pin fewer containers here
+"#,
+    );
+}
+
+#[test]
+fn references_and_overcommit_ranges() {
+    let input = spec(
+        "hosts:\n  - name: h\n    address: 127.0.0.2\n    overcommit: {cpu: 0.5}\ncontainers:\n  - name: c\n    host: hh\n    template: busybox\n    command: [x]\n    depends_on: [d]\n",
+    );
+    let err = resolve::load_str("fleet.yaml", &input).unwrap_err();
+    let messages: Vec<&str> = err.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "\"overcommit.cpu\" must be between 1 and 100, found 0.5",
+            "unknown host \"hh\"",
+            "depends_on names unknown container \"d\"",
+        ]
+    );
+}
+
+#[test]
+fn yaml_syntax_errors_are_located() {
+    let err =
+        resolve::load_str("fleet.yaml", "apiVersion: fleet/v1\nfleet: [unclosed\n").unwrap_err();
+    let first = err.render();
+    assert!(first.starts_with("fleet.yaml:"), "{first}");
+}
+
+#[test]
+fn missing_api_version_and_fleet() {
+    let err = resolve::load_str("fleet.yaml", "hosts: []\n").unwrap_err();
+    let messages: Vec<&str> = err.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(messages, ["missing \"apiVersion\""]);
+    let err = resolve::load_str("fleet.yaml", "apiVersion: fleet/v1\nhosts: []\n").unwrap_err();
+    assert_eq!(err.diagnostics[0].message, "no document names the fleet");
+}
+
+#[test]
+fn names_with_slashes_or_dots_are_refused() {
+    for bad in ["a/b", "..", "x..y", "-a"] {
+        let input = spec(&format!(
+            "containers:\n  - name: \"{bad}\"\n    template: busybox\n    command: [x]\n"
+        ));
+        let err = resolve::load_str("fleet.yaml", &input).unwrap_err();
+        assert!(
+            err.diagnostics[0]
+                .message
+                .starts_with("invalid container name"),
+            "{bad}: {}",
+            err.render()
+        );
+    }
+}

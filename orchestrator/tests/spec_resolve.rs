@@ -1,0 +1,130 @@
+//! Valid specs in, resolved fleets out: sets, profiles, substitutions, defaults, several files.
+
+use fleet::model::{HostKeyPolicy, Transport};
+use fleet::resolve;
+use fleet_protocol::{NetworkMode, TemplateRef};
+
+#[test]
+fn sets_profiles_and_substitutions() {
+    let fleet = resolve::load_str(
+        "fleet.yaml",
+        r#"
+apiVersion: fleet/v1
+fleet: shop
+profiles:
+  - name: web
+    extends: small
+    memory: 1Gi
+containers:
+  - name: web-{08..10}
+    template: busybox
+    profile: web
+    command: ["/bin/sleep", "1000"]
+    hostname: "{name}.shop"
+    env: {SLOT: "{index}"}
+    resources: {pids: 100}
+    network: {bridge: fleet0, addresses: ["10.0.0.{index}/24"], gateway: 10.0.0.1}
+  - name: worker-{index}
+    count: 2
+    template: host
+    command: ["/bin/true"]
+    depends_on: ["web-{08..10}"]
+"#,
+    )
+    .unwrap();
+    let names: Vec<&str> = fleet
+        .containers
+        .iter()
+        .map(|c| c.spec.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["web-08", "web-09", "web-10", "worker-1", "worker-2"]
+    );
+    let web = &fleet.container("web-09").unwrap().spec;
+    assert_eq!(web.fleet, "shop");
+    assert_eq!(web.hostname, "web-09.shop");
+    assert_eq!(web.env["SLOT"], "9");
+    assert_eq!(web.template, TemplateRef::Busybox);
+    // small sets units 1000 and limit 50%, web overrides memory, the container pids.
+    assert_eq!(web.resources.cpu_units, Some(1000));
+    assert_eq!(web.resources.cpu_limit, Some(50));
+    assert_eq!(web.resources.memory, Some(1 << 30));
+    assert_eq!(web.resources.pids, Some(100));
+    assert_eq!(web.resources.disk_space, Some(2 << 30));
+    assert_eq!(web.network.mode, NetworkMode::Bridged);
+    assert_eq!(web.network.addresses, ["10.0.0.9/24"]);
+    let worker = fleet.container("worker-2").unwrap();
+    assert_eq!(worker.depends_on, ["web-08", "web-09", "web-10"]);
+    assert_eq!(worker.placement.group.as_deref(), Some("worker-{index}"));
+}
+
+#[test]
+fn host_defaults() {
+    let fleet = resolve::load_str(
+        "fleet.yaml",
+        "apiVersion: fleet/v1\nfleet: f\nhosts:\n  - name: a\n    address: 127.0.0.2\n  - name: b\n    address: 127.0.0.3\n    port: 2222\n    user: ops\n    host_key: ssh-ed25519 AAAAC3Nza\n    node: {root: /srv/fleet, cgroup_parent: f2}\n",
+    )
+    .unwrap();
+    let Transport::Ssh(a) = &fleet.host("a").unwrap().transport else {
+        panic!("ssh expected")
+    };
+    assert_eq!((a.port, a.user.as_str()), (22, "root"));
+    assert_eq!(a.host_key, HostKeyPolicy::KnownHosts { path: None });
+    let b = fleet.host("b").unwrap();
+    let Transport::Ssh(bt) = &b.transport else {
+        panic!()
+    };
+    assert_eq!((bt.port, bt.user.as_str()), (2222, "ops"));
+    assert!(matches!(bt.host_key, HostKeyPolicy::Pinned { .. }));
+    assert_eq!(b.node.root, "/srv/fleet");
+    assert_eq!(b.node.cgroup_parent, "f2");
+    assert_eq!(b.node.path, "/usr/local/bin/fleet-node");
+}
+
+#[test]
+fn many_files_and_documents_and_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("10-hosts.yaml"),
+        "apiVersion: fleet/v1\nfleet: f\nhosts:\n  - {name: h, transport: local}\n---\napiVersion: fleet/v1\nprofiles:\n  - {name: p, memory: 64Mi}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("20-containers.yml"),
+        "apiVersion: fleet/v1\ncontainers:\n  - {name: c, template: busybox, profile: p, command: [x], host: h}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("README.md"), "not a spec").unwrap();
+    let fleet = resolve::load(&[dir.path().to_path_buf()]).unwrap();
+    assert_eq!(fleet.containers[0].spec.resources.memory, Some(64 << 20));
+
+    // The same name in two files: both places are named.
+    let extra = dir.path().join("extra.yaml");
+    std::fs::write(
+        &extra,
+        "apiVersion: fleet/v1\nprofiles:\n  - {name: p, memory: 32Mi}\n",
+    )
+    .unwrap();
+    let err = resolve::load(&[dir.path().to_path_buf(), extra.clone()]).unwrap_err();
+    let text = err.render();
+    assert!(
+        text.contains("extra.yaml:3:12: error: profile \"p\" is defined twice"),
+        "{text}"
+    );
+    assert!(text.contains("10-hosts.yaml:8:12"), "{text}");
+}
+
+#[test]
+fn the_embedded_demo_and_shipped_specs_are_valid() {
+    resolve::load_str("demo", fleet::commands::DEMO_SPEC).unwrap();
+    let specs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs");
+    for entry in std::fs::read_dir(specs).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            if let Err(e) = resolve::load(std::slice::from_ref(&path)) {
+                panic!("{}:\n{}", path.display(), e.render());
+            }
+        }
+    }
+}
