@@ -82,13 +82,17 @@ fn finish(loaded: Loaded, mut d: Diagnostics) -> Result<Fleet, LoadError> {
     }
     debug_assert!(builtin_diags.is_empty(), "built-in profiles must be valid");
     let fleet = resolve(&loaded, &builtins, &mut d);
-    if d.is_empty() {
-        Ok(fleet.expect("no diagnostics means resolved"))
-    } else {
-        Err(LoadError {
-            sources: loaded.sources,
-            diagnostics: d.sorted(),
-        })
+    match fleet {
+        Some(fleet) if d.is_empty() => Ok(fleet),
+        _ => {
+            if d.is_empty() {
+                d.push(Diagnostic::general("the spec could not be resolved"));
+            }
+            Err(LoadError {
+                sources: loaded.sources,
+                diagnostics: d.sorted(),
+            })
+        }
     }
 }
 
@@ -170,12 +174,12 @@ fn resolve(loaded: &Loaded, builtins: &Loaded, d: &mut Diagnostics) -> Option<Fl
             Some(_) => {}
         }
     }
-    if fleet_name.is_none() && !docs.is_empty() && d.is_empty() {
-        d.push(
-            Diagnostic::at(docs[0].pos, "no document names the fleet").hint(
-                "add `fleet: NAME` to one document; the fleet owns the containers it creates",
-            ),
-        );
+    if fleet_name.is_none() && d.is_empty() {
+        let hint = "add `fleet: NAME` to one document; the fleet owns the containers it creates";
+        d.push(match docs.first() {
+            Some(doc) => Diagnostic::at(doc.pos, "no document names the fleet").hint(hint),
+            None => Diagnostic::general("the spec holds no fleet documents").hint(hint),
+        });
     }
 
     let hosts = unique(
