@@ -1,2 +1,3 @@
 //! Shared helpers of the end-to-end tests.
+pub mod fleetctl;
 pub mod sshd;

@@ -1,0 +1,206 @@
+//! End to end over three real sshds and the real fleet-node: `fleet apply` of 60 containers
+//! creates them (checked in /proc: own PID namespace, in the host's cgroup parent), a second apply
+//! changes nothing, prune removes only this fleet's extras, and an sshd killed in the middle of an
+//! apply gives a clear failure that the next apply repairs.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use support::fleetctl::{Cleanup, Seen, Set, containers, descendants, expect, write_spec};
+use support::sshd::{Cluster, skip_unless_ready};
+
+fn sets(per_host: usize, memory: &str) -> Vec<Set> {
+    (0..3)
+        .map(|h| Set {
+            prefix: format!("h{h}"),
+            count: per_host,
+            host: h,
+            memory: memory.into(),
+        })
+        .collect()
+}
+
+fn by_name(list: &[Seen], fleet: &str) -> BTreeMap<String, Seen> {
+    list.iter()
+        .filter(|c| c.fleet == fleet)
+        .map(|c| (c.name.clone(), c.clone()))
+        .collect()
+}
+
+/// What a user would check on the host: init is alive, runs sleep, sits in its own PID
+/// namespace, and lives under the node's cgroup parent.
+#[track_caller]
+fn assert_real_container(c: &Seen, cgroup_parent: &str) {
+    let pid = c
+        .pid
+        .unwrap_or_else(|| panic!("{} has no init pid", c.name));
+    let proc = format!("/proc/{pid}");
+    let cmdline = std::fs::read(format!("{proc}/cmdline"))
+        .unwrap_or_else(|e| panic!("{}: init {pid} is not alive: {e}", c.name));
+    assert!(
+        String::from_utf8_lossy(&cmdline).contains("sleep"),
+        "{}: init runs {:?}",
+        c.name,
+        String::from_utf8_lossy(&cmdline)
+    );
+    let ns = std::fs::read_link(format!("{proc}/ns/pid")).unwrap();
+    let ours = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    assert_ne!(ns, ours, "{}: init shares the host's PID namespace", c.name);
+    let cgroups = std::fs::read_to_string(format!("{proc}/cgroup")).unwrap();
+    assert!(
+        cgroups.contains(&format!("/{cgroup_parent}/")),
+        "{}: not under cgroup parent {cgroup_parent}: {cgroups}",
+        c.name
+    );
+}
+
+#[test]
+fn sixty_containers_converge_and_prune_touches_only_this_fleet() {
+    if skip_unless_ready() {
+        return;
+    }
+    let cluster = Cluster::start(3);
+    let spec = write_spec(&cluster, "fleet.yaml", "e2e", &sets(20, "32Mi"));
+    let with_extras = {
+        let mut s = sets(20, "32Mi");
+        s.push(Set {
+            prefix: "extra".into(),
+            count: 2,
+            host: 1,
+            memory: "32Mi".into(),
+        });
+        write_spec(&cluster, "extras.yaml", "e2e", &s)
+    };
+    let other = write_spec(
+        &cluster,
+        "other.yaml",
+        "other",
+        &[Set {
+            prefix: "theirs".into(),
+            count: 1,
+            host: 1,
+            memory: "32Mi".into(),
+        }],
+    );
+    let _cleanup = Cleanup::new(&cluster, &[&spec, &other]);
+
+    let plan = expect("plan", &spec, &["--detailed-exitcode"], 2);
+    assert!(
+        plan.contains("Plan: 60 to create, 0 to update live, 0 to restart, 0 to destroy."),
+        "{plan}"
+    );
+    expect("apply", &spec, &["--yes"], 0);
+    let hosts = cluster.hosts();
+    let seen = by_name(&containers(&spec), "e2e");
+    assert_eq!(seen.len(), 60);
+    for c in seen.values() {
+        assert_eq!(c.state, "running", "{c:?}");
+        let host = hosts.iter().find(|h| h.name == c.host).unwrap();
+        assert_eq!(&c.host, &format!("node-{}", &c.name[1..2]), "{c:?}");
+        assert_real_container(c, &host.node.cgroup_parent);
+    }
+
+    // Idempotent: nothing planned, nothing touched, same PIDs.
+    let again = expect("apply", &spec, &["--yes"], 0);
+    assert!(again.contains("No changes."), "{again}");
+    expect("plan", &spec, &["--detailed-exitcode"], 0);
+    let after = by_name(&containers(&spec), "e2e");
+    assert_eq!(
+        seen.values().map(|c| c.pid).collect::<Vec<_>>(),
+        after.values().map(|c| c.pid).collect::<Vec<_>>()
+    );
+
+    // Extras of this fleet, and a container of another fleet on the same host.
+    expect("apply", &with_extras, &["--yes"], 0);
+    expect("apply", &other, &["--yes"], 0);
+    let kept = expect("plan", &spec, &[], 0);
+    assert!(kept.contains("Not in spec (2 kept"), "{kept}");
+    assert!(kept.contains("No changes."), "{kept}");
+    let pruned = expect("apply", &spec, &["--prune", "--yes"], 0);
+    assert!(
+        pruned.contains("Plan: 0 to create, 0 to update live, 0 to restart, 2 to destroy."),
+        "{pruned}"
+    );
+    let now = containers(&spec);
+    assert_eq!(by_name(&now, "e2e").len(), 60);
+    assert!(!now.iter().any(|c| c.name.starts_with("extra")));
+    let theirs = by_name(&now, "other");
+    assert_eq!(
+        theirs.len(),
+        1,
+        "another fleet's container must survive a prune"
+    );
+    let t = theirs.values().next().unwrap();
+    assert_real_container(t, &hosts[1].node.cgroup_parent);
+}
+
+#[test]
+fn sshd_killed_mid_apply_fails_clearly_and_the_next_apply_converges() {
+    if skip_unless_ready() {
+        return;
+    }
+    let mut cluster = Cluster::start(3);
+    // node-1 gets most of the work, so that the kill lands while its batch is running.
+    let mut s = sets(5, "32Mi");
+    s[1].count = 40;
+    let spec = write_spec(&cluster, "fleet.yaml", "cut", &s);
+    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+    let cgroup = cluster.hosts()[1].node.cgroup_parent.clone();
+
+    let apply = std::process::Command::new(support::fleetctl::fleet_bin())
+        .args(["apply", "--yes", "-f"])
+        .arg(&spec)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for node-1 to have made its first container, then kill its sshd: the listener and
+    // the per-connection sshd processes under it (not the node or containers).
+    let first = format!("/sys/fs/cgroup/memory/{cgroup}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_dir(&first)
+        .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.path().is_dir())))
+    {
+        assert!(Instant::now() < deadline, "node-1 made no container in 60s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let listener = cluster.sshds[1].pid().unwrap();
+    let sessions: Vec<u32> = descendants(listener)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.starts_with("sshd"))
+        })
+        .collect();
+    cluster.sshds[1].kill();
+    for p in sessions {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &p.to_string()])
+            .status();
+    }
+    let out = apply.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("lost the session with node-1") && stdout.contains("Apply FAILED"),
+        "{stdout}\n{stderr}"
+    );
+
+    // With node-1 down, plan reports it and plans the others (nothing left to do there).
+    let plan = expect("plan", &spec, &[], 1);
+    assert!(plan.contains("node-1: unreachable"), "{plan}");
+
+    cluster.sshds[1].resume();
+    expect("apply", &spec, &["--yes"], 0);
+    let again = expect("apply", &spec, &["--yes"], 0);
+    assert!(again.contains("No changes."), "{again}");
+    let seen = by_name(&containers(&spec), "cut");
+    assert_eq!(seen.len(), 50);
+    let hosts = cluster.hosts();
+    for c in seen.values() {
+        let host = hosts.iter().find(|h| h.name == c.host).unwrap();
+        assert_real_container(c, &host.node.cgroup_parent);
+    }
+}

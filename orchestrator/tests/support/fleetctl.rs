@@ -1,0 +1,230 @@
+//! Test helpers that drive the real `fleet` binary against a [`Cluster`]: writing spec files for
+//! its hosts, running commands, reading containers back, and a guard that destroys what a test
+//! created and removes its cgroups even when the test fails.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use super::sshd::Cluster;
+
+/// The `fleet` binary under test.
+pub fn fleet_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_fleet")
+}
+
+/// A container set pinned to one host: `<prefix>-{01..count}` on `node-<host>`.
+pub struct Set {
+    /// Name prefix.
+    pub prefix: String,
+    /// How many.
+    pub count: usize,
+    /// Host index.
+    pub host: usize,
+    /// Memory limit (`32Mi`).
+    pub memory: String,
+}
+
+/// Writes a spec for fleet `fleet` over the cluster's hosts with the given sets; returns its path.
+pub fn write_spec(cluster: &Cluster, file: &str, fleet: &str, sets: &[Set]) -> PathBuf {
+    let mut yaml = format!("apiVersion: fleet/v1\nfleet: {fleet}\nhosts:\n");
+    for h in cluster.hosts() {
+        let fleet::model::Transport::Ssh(t) = &h.transport else {
+            unreachable!("the cluster's hosts are ssh hosts")
+        };
+        yaml.push_str(&format!(
+            "  - name: {name}\n    transport: ssh\n    address: {addr}\n    port: {port}\n    \
+             user: root\n    identity_file: {id}\n    known_hosts: {kh}\n    \
+             capacity: {{cpus: 64, memory: 64Gi}}\n    node:\n      path: {path}\n      \
+             root: {root}\n      cgroup_parent: {cg}\n",
+            name = h.name,
+            addr = t.address,
+            port = t.port,
+            id = cluster.identity.display(),
+            kh = cluster.known_hosts.display(),
+            path = h.node.path,
+            root = h.node.root,
+            cg = h.node.cgroup_parent,
+        ));
+    }
+    yaml.push_str("containers:\n");
+    for s in sets {
+        yaml.push_str(&format!(
+            "  - name: {p}-{{01..{n:02}}}\n    template: busybox\n    \
+             command: [\"/bin/sleep\", \"1000000\"]\n    host: node-{h}\n    \
+             resources:\n      memory: {m}\n      cpu: {{limit: 5%}}\n",
+            p = s.prefix,
+            n = s.count,
+            h = s.host,
+            m = s.memory,
+        ));
+    }
+    let path = cluster.dir.path().join(file);
+    std::fs::write(&path, yaml).expect("write spec");
+    path
+}
+
+/// Runs `fleet <args>` and returns its output.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(fleet_bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run fleet")
+}
+
+/// Runs `fleet <verb> -f spec <extra>`; panics with both streams unless the exit code is `want`.
+#[track_caller]
+pub fn expect(verb: &str, spec: &Path, extra: &[&str], want: i32) -> String {
+    let spec = spec.to_str().expect("utf-8 path");
+    let mut args = vec![verb, "-f", spec];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(want),
+        "fleet {verb} exited {:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        out.status.code()
+    );
+    stdout
+}
+
+/// One container as `fleet get containers -o json` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// Host name.
+    pub host: String,
+    /// Container name.
+    pub name: String,
+    /// Owning fleet.
+    pub fleet: String,
+    /// `running`, `stopped`, `broken`.
+    pub state: String,
+    /// Init PID on the host.
+    pub pid: Option<i32>,
+}
+
+/// Every container on the spec's hosts.
+pub fn containers(spec: &Path) -> Vec<Seen> {
+    let out = expect("get", spec, &["containers", "-o", "json"], 0);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).expect("json from get");
+    rows.into_iter()
+        .map(|r| Seen {
+            host: r["host"].as_str().unwrap_or_default().into(),
+            name: r["name"].as_str().unwrap_or_default().into(),
+            fleet: r["fleet"].as_str().unwrap_or_default().into(),
+            state: r["state"].as_str().unwrap_or_default().into(),
+            pid: r["init_pid"].as_i64().map(|p| p as i32),
+        })
+        .collect()
+}
+
+/// Destroys every listed fleet's containers through `fleet destroy`, then removes the cluster's
+/// cgroup directories: on drop, so a failing test cleans up too.
+pub struct Cleanup {
+    /// Prefix of the cluster's cgroup parents.
+    pub cgroup_prefix: String,
+    /// Spec files, one per fleet used.
+    pub specs: Vec<PathBuf>,
+}
+
+impl Cleanup {
+    /// A guard for `cluster` and the fleets of `specs`; declare it after the cluster so that it
+    /// runs while the sshds are still up.
+    pub fn new(cluster: &Cluster, specs: &[&Path]) -> Cleanup {
+        Cleanup {
+            cgroup_prefix: cluster.cgroup_prefix.clone(),
+            specs: specs.iter().map(|p| p.to_path_buf()).collect(),
+        }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for spec in &self.specs {
+            if let Some(s) = spec.to_str() {
+                let out = run(&["destroy", "-f", s, "--yes"]);
+                if !out.status.success() {
+                    eprintln!(
+                        "cleanup: fleet destroy -f {s} failed: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+            }
+        }
+        remove_cgroups(&self.cgroup_prefix);
+    }
+}
+
+/// Removes every cgroup directory whose top-level name starts with `prefix`, deepest first, in
+/// every mounted hierarchy. Processes still in them (containers a failed destroy left, all
+/// started by this test) are killed by PID first.
+pub fn remove_cgroups(prefix: &str) {
+    let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for c in controllers.flatten() {
+        let Ok(tops) = std::fs::read_dir(c.path()) else {
+            continue;
+        };
+        for top in tops.flatten() {
+            if top.file_name().to_string_lossy().starts_with(prefix) {
+                remove_tree(&top.path());
+            }
+        }
+    }
+}
+
+fn remove_tree(dir: &Path) {
+    if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+        for pid in procs.lines().filter(|l| !l.is_empty()) {
+            let _ = Command::new("kill").args(["-KILL", pid]).status();
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_tree(&e.path());
+            }
+        }
+    }
+    if let Err(e) = std::fs::remove_dir(dir) {
+        eprintln!("cleanup: cannot remove cgroup {}: {e}", dir.display());
+    }
+}
+
+/// PIDs of `pid`'s descendants (children first found through /proc/*/stat).
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut parent_of: Vec<(u32, u32)> = Vec::new();
+    if let Ok(procs) = std::fs::read_dir("/proc") {
+        for p in procs.flatten() {
+            let Ok(child) = p.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(p.path().join("stat")) else {
+                continue;
+            };
+            // The command may hold spaces and parentheses: ppid follows the last ')'.
+            let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+                continue;
+            };
+            if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|s| s.parse().ok()) {
+                parent_of.push((child, ppid));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(p) = frontier.pop() {
+        for &(c, pp) in &parent_of {
+            if pp == p {
+                out.push(c);
+                frontier.push(c);
+            }
+        }
+    }
+    out
+}
