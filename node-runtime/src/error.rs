@@ -94,6 +94,14 @@ pub enum Error {
         /// Comma-separated field names.
         fields: String,
     },
+    /// Setting up or changing the container's network failed (`crate::network`).
+    #[error("network of container {name:?}: {source}")]
+    Network {
+        /// Container name.
+        name: String,
+        /// What the network module reported.
+        source: crate::network::NetworkError,
+    },
     /// The spec has an invalid value.
     #[error("invalid spec for container {name:?}: {message}")]
     InvalidSpec {

@@ -78,5 +78,8 @@ pub fn validate_spec(spec: &ContainerSpec) -> Result<()> {
             spec.hostname
         ));
     }
+    if let Err(e) = crate::network::validate(&spec.network) {
+        return bad(format!("network: {e}"));
+    }
     Ok(())
 }

@@ -95,16 +95,28 @@ impl Runtime {
     /// Runs after init exists (host pid `init_pid`, all namespaces made) and before it execs the
     /// spec's command: the place to attach networking.
     pub fn before_init_exec(&self, spec: &ContainerSpec, init_pid: i32) -> Result<()> {
-        let _ = (spec, init_pid);
-        Ok(())
+        crate::network::attach(init_pid as u32, &spec.name, &spec.network)
+            .map_err(network_error(&spec.name))
     }
 
     /// Runs at destroy after the container's processes are gone and before its directory is
     /// removed: the place to detach disks and network pieces.
     pub fn release_resources(&self, spec: Option<&ContainerSpec>) -> Result<()> {
-        let _ = spec;
+        // Init is gone, so the kernel has normally deleted the veth pair already; this removes
+        // one an interrupted attach may have left.
+        if let Some(spec) = spec {
+            crate::network::detach(&spec.name).map_err(network_error(&spec.name))?;
+        }
         Ok(())
     }
+}
+
+/// Shorthand for wrapping a network module error with the container's name.
+pub(crate) fn network_error(
+    name: &str,
+) -> impl FnOnce(crate::network::NetworkError) -> crate::error::Error {
+    let name = name.to_owned();
+    move |source| crate::error::Error::Network { name, source }
 }
 
 /// Exits at once when [`CRASH_AFTER_ENV`] names `step` (test hook for crash repair).

@@ -26,8 +26,8 @@ pub fn restart_fields(old: &ContainerSpec, new: &ContainerSpec) -> Vec<&'static 
     if old.user_namespace != new.user_namespace {
         fields.push("user_namespace");
     }
-    if old.network != new.network {
-        fields.push("network");
+    if crate::network::needs_restart(&old.network, &new.network) {
+        fields.push("network (mode or bridge)");
     }
     if old.resources.disk_inodes != new.resources.disk_inodes {
         fields.push("resources.disk_inodes");
@@ -57,6 +57,15 @@ impl Runtime {
                     name: spec.name.clone(),
                     fields: needs_restart.join(", "),
                 });
+            }
+            // Addresses and gateway change live, before the config is written so that a failure
+            // leaves the old spec and the next update retries; mode or bridge restart below.
+            if let Some(init) = found.init
+                && found.spec.network != spec.network
+                && !crate::network::needs_restart(&found.spec.network, &spec.network)
+            {
+                crate::network::update_addresses(init as u32, &found.spec.network, &spec.network)
+                    .map_err(super::network_error(&spec.name))?;
             }
             self.store.write_config(&spec.name, spec)?;
             if found.spec.resources != spec.resources {

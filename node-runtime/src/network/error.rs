@@ -48,6 +48,16 @@ pub enum NetworkError {
         /// Its link kind (`veth`, `dummy`, `unknown`...).
         kind: String,
     },
+    /// Addresses or a gateway given for a container that has no veth to carry them.
+    #[error(
+        "address {value:?} needs network mode bridged, but the mode is {mode}; set mode: bridged or remove the addresses and gateway"
+    )]
+    NotBridged {
+        /// The first address (or gateway) given.
+        value: String,
+        /// The mode in the spec.
+        mode: String,
+    },
     /// The change cannot be made by `update_addresses` alone.
     #[error(
         "network change from {from} to {to} cannot be applied by an address update; detach and attach again (or restart for mode host)"

@@ -31,6 +31,28 @@ pub use veth::{CONTAINER_IFNAME, host_name as host_veth_name};
 use netns::Side;
 use plan::Plan;
 
+/// Checks a network spec without touching the kernel (for create and update): malformed
+/// addresses or gateway, a bad bridge name, or addresses given without `mode: bridged`.
+pub fn validate(spec: &NetworkSpec) -> Result<(), NetworkError> {
+    match spec.mode {
+        NetworkMode::Bridged => plan::plan(spec).map(drop),
+        mode => match spec.addresses.first().or(spec.gateway.as_ref()) {
+            Some(value) => Err(NetworkError::NotBridged {
+                value: value.clone(),
+                mode: format!("{mode:?}").to_lowercase(),
+            }),
+            None => Ok(()),
+        },
+    }
+}
+
+/// Whether going from `old` to `new` needs a new init: a change of mode or of bridge. Address
+/// and gateway changes are applied live by [`update_addresses`].
+pub fn needs_restart(old: &NetworkSpec, new: &NetworkSpec) -> bool {
+    let bridge = |s: &NetworkSpec| s.bridge.clone().unwrap_or_else(|| DEFAULT_BRIDGE.into());
+    old.mode != new.mode || (new.mode == NetworkMode::Bridged && bridge(old) != bridge(new))
+}
+
 /// Connects a running container to the network its spec describes.
 ///
 /// `network: host` changes nothing (the container shares the caller's namespace);
@@ -162,4 +184,44 @@ async fn loopback_up(handle: &rtnetlink::Handle) -> Result<(), NetworkError> {
             place: "the container's namespace".to_string(),
         })?;
     link::set_up(handle, lo.header.index, "lo").await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(mode: NetworkMode, addresses: &[&str], bridge: Option<&str>) -> NetworkSpec {
+        NetworkSpec {
+            mode,
+            bridge: bridge.map(str::to_string),
+            addresses: addresses.iter().map(|s| s.to_string()).collect(),
+            gateway: None,
+        }
+    }
+
+    #[test]
+    fn addresses_need_bridged_mode() {
+        let err = validate(&spec(NetworkMode::None, &["10.0.0.5/24"], None)).unwrap_err();
+        assert!(err.to_string().contains("mode bridged"), "{err}");
+        assert!(validate(&spec(NetworkMode::Host, &[], None)).is_ok());
+        assert!(validate(&spec(NetworkMode::Bridged, &["10.0.0.5/24"], None)).is_ok());
+        assert!(validate(&spec(NetworkMode::Bridged, &["10.0.0.5"], None)).is_err());
+    }
+
+    #[test]
+    fn only_mode_and_bridge_changes_need_a_restart() {
+        let a = spec(NetworkMode::Bridged, &["10.0.0.5/24"], None);
+        let b = spec(NetworkMode::Bridged, &["10.0.0.6/24"], Some("fleet0"));
+        assert!(
+            !needs_restart(&a, &b),
+            "addresses change live; fleet0 is the default"
+        );
+        let c = spec(NetworkMode::Bridged, &["10.0.0.5/24"], Some("br1"));
+        assert!(needs_restart(&a, &c));
+        assert!(needs_restart(&a, &spec(NetworkMode::Host, &[], None)));
+        assert!(!needs_restart(
+            &spec(NetworkMode::None, &[], Some("x")),
+            &spec(NetworkMode::None, &[], None)
+        ));
+    }
 }
