@@ -69,7 +69,8 @@ pub struct Change {
     /// Why, when it is not obvious (repair of a broken container, part of a move).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// The desired spec; absent for destroys.
+    /// The desired spec; absent for destroys, and once `plan` has moved it into the step's
+    /// actions.
     #[serde(skip)]
     pub spec: Option<ContainerSpec>,
 }

@@ -16,7 +16,7 @@ mod tests;
 
 use std::collections::{BTreeSet, HashMap};
 
-use fleet_protocol::Action;
+use fleet_protocol::{Action, ContainerSpec};
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::Serialize;
@@ -151,23 +151,26 @@ impl Plan {
 }
 
 /// Orders the diff's decisions into steps, waves and per-host batches.
-pub fn plan(fleet: &Fleet, diff: Diff) -> Result<Plan, PlanError> {
+pub fn plan(fleet: &Fleet, mut diff: Diff) -> Result<Plan, PlanError> {
     let mut steps: Vec<Step> = Vec::new();
-    let buckets: [(StepKind, &Vec<Change>); 7] = [
-        (StepKind::Destroy, &diff.destroy),
-        (StepKind::Stop, &diff.stop),
-        (StepKind::UpdateLive, &diff.update_live),
-        (StepKind::UpdateRestart, &diff.update_restart),
-        (StepKind::Recreate, &diff.recreate),
-        (StepKind::Create, &diff.create),
-        (StepKind::Start, &diff.start),
+    let buckets: [(StepKind, &mut Vec<Change>); 7] = [
+        (StepKind::Destroy, &mut diff.destroy),
+        (StepKind::Stop, &mut diff.stop),
+        (StepKind::UpdateLive, &mut diff.update_live),
+        (StepKind::UpdateRestart, &mut diff.update_restart),
+        (StepKind::Recreate, &mut diff.recreate),
+        (StepKind::Create, &mut diff.create),
+        (StepKind::Start, &mut diff.start),
     ];
     for (kind, bucket) in buckets {
-        for change in bucket {
+        for change in bucket.iter_mut() {
+            // The desired spec moves into the actions rather than being copied: a 10,000
+            // container plan spends most of its time copying specs otherwise.
+            let spec = change.spec.take();
             steps.push(Step {
                 id: 0,
                 kind,
-                actions: actions_for(kind, change),
+                actions: actions_for(kind, change, spec),
                 change: change.clone(),
                 wave: 0,
                 after: Vec::new(),
@@ -280,11 +283,10 @@ pub fn plan(fleet: &Fleet, diff: Diff) -> Result<Plan, PlanError> {
     })
 }
 
-fn actions_for(kind: StepKind, change: &Change) -> Vec<Action> {
+fn actions_for(kind: StepKind, change: &Change, spec: Option<ContainerSpec>) -> Vec<Action> {
     let name = change.name.clone();
-    let spec = change.spec.clone();
-    let update = |allow_restart: bool| {
-        spec.clone().map(|spec| Action::Update {
+    let update = |spec: Option<ContainerSpec>, allow_restart: bool| {
+        spec.map(|spec| Action::Update {
             spec,
             allow_restart,
         })
@@ -299,15 +301,15 @@ fn actions_for(kind: StepKind, change: &Change) -> Vec<Action> {
                 timeout_secs: STOP_TIMEOUT_SECS,
             });
             if changed {
-                out.extend(update(true));
+                out.extend(update(spec, true));
             }
         }
         StepKind::UpdateLive => {
             // A stopped container has no process to restart, so nothing is lost by allowing it.
             let stopped = change.note.as_deref() == Some("stopped");
-            out.extend(update(stopped));
+            out.extend(update(spec, stopped));
         }
-        StepKind::UpdateRestart => out.extend(update(true)),
+        StepKind::UpdateRestart => out.extend(update(spec, true)),
         StepKind::Recreate => {
             out.push(Action::Destroy { name });
             out.extend(spec.map(|spec| Action::Create { spec }));
@@ -315,7 +317,7 @@ fn actions_for(kind: StepKind, change: &Change) -> Vec<Action> {
         StepKind::Create => out.extend(spec.map(|spec| Action::Create { spec })),
         StepKind::Start => {
             if changed {
-                out.extend(update(true));
+                out.extend(update(spec, true));
             }
             out.push(Action::Start { name });
         }
