@@ -5,12 +5,17 @@
 //! without knowing about containers; `template/` builds the cached OS trees; `rootfs/` mounts a
 //! container's root inside its namespace; `store/` persists specs and state atomically under a
 //! per-container lock; `container/` has one file per verb and repairs interrupted work;
-//! `server/` speaks the stdio protocol; `cli/` is the admin command line.
+//! `server/` speaks the stdio protocol; `cli/` is the admin command line. `limits/` writes and reads
+//! resource limits in a cgroup, `disk/` owns each container's ext4 disk image (its writable
+//! layer), `counters/` reads beancounters from both.
 
 pub mod cgroups;
 pub mod cli;
 pub mod container;
+pub mod counters;
+pub mod disk;
 pub mod error;
+pub mod limits;
 pub mod network;
 pub mod rootfs;
 pub mod server;

@@ -3,6 +3,9 @@
 //!
 //! Neighbours: `main.rs` calls [`run`]; the work is in `container/` and `server/`.
 
+mod counters;
+mod set;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -100,6 +103,10 @@ pub enum Command {
         /// Container name.
         name: String,
     },
+    /// Change a container's limits, live (`none` removes one).
+    Set(set::SetArgs),
+    /// Beancounters: held, maxheld, barrier, limit, failcnt per resource.
+    Counters(counters::CountersArgs),
     /// Every container.
     List {
         /// Output format.
@@ -209,6 +216,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             "destroyed",
             "did not exist",
         ),
+        Command::Set(args) => set::run(&runtime, &args, &mut out)?,
+        Command::Counters(args) => counters::run(&runtime, &args, &mut out)?,
         Command::List { output } => {
             let all = runtime.list()?;
             match output {

@@ -78,18 +78,16 @@ impl Runtime {
         self.cgroups.group(&self.cgroup_parent, name)
     }
 
-    /// Applies the spec's resource limits to the container's cgroup, live. This is the one place
-    /// the limits module plugs in (`crate::limits::apply`); until then limits are stored only.
+    /// Applies the spec's resource limits to the container's cgroup (and grows its disk), live.
+    /// This is the one place the limits module plugs in (`crate::limits::runtime`).
     pub fn apply_resources(&self, cgroup: &Cgroup, resources: &Resources) -> Result<()> {
-        let _ = (cgroup, resources);
-        Ok(())
+        self.apply_limits(cgroup, resources)
     }
 
-    /// Limits as the kernel has them, for status; `Resources::default()` until the limits module
-    /// provides `crate::limits::read_live`.
+    /// Limits as the kernel and the disk image have them, for status and drift detection
+    /// (`crate::limits::read_live` plus the disk's size and inodes).
     pub fn live_resources(&self, cgroup: &Cgroup) -> Resources {
-        let _ = cgroup;
-        Resources::default()
+        self.live_limits(cgroup)
     }
 
     /// Runs after init exists (host pid `init_pid`, all namespaces made) and before it execs the

@@ -41,8 +41,10 @@ impl Runtime {
         let mut state = found.state;
         let cgroup = self.cgroup(name);
         cgroup.create()?;
-        self.apply_resources(&cgroup, &spec.resources)?;
         let layout = self.store.layout(name);
+        // The overlay's writable layer: on the container's own disk image when it has one.
+        let (upper, work) = self.writable_layer(name, &spec.resources)?;
+        self.apply_resources(&cgroup, &spec.resources)?;
         if spec.user_namespace && state.userns_base.is_none() {
             state.userns_base = Some(self.allocate_userns_base(name)?);
             self.store.write_state(name, &state)?;
@@ -55,7 +57,7 @@ impl Runtime {
             None => template::prepare(&templates, &spec.template, &self.sources)?,
         };
         if let Some(base) = state.userns_base.filter(|_| spec.user_namespace) {
-            for dir in [&layout.upper, &layout.work] {
+            for dir in [&upper, &work] {
                 nix::unistd::chown(
                     dir,
                     Some(nix::unistd::Uid::from_raw(base)),
@@ -80,8 +82,8 @@ impl Runtime {
             rootfs: rootfs::Plan {
                 target: layout.rootfs.clone(),
                 lower: prepared.lower,
-                upper: layout.upper.clone(),
-                work: layout.work.clone(),
+                upper,
+                work,
                 host_binds: prepared.host_binds,
                 hide,
             },

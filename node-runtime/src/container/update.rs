@@ -32,10 +32,15 @@ pub fn restart_fields(old: &ContainerSpec, new: &ContainerSpec) -> Vec<&'static 
     if old.resources.disk_inodes != new.resources.disk_inodes {
         fields.push("resources.disk_inodes");
     }
-    if let (Some(o), Some(n)) = (old.resources.disk_space, new.resources.disk_space)
-        && n < o
-    {
-        fields.push("resources.disk_space (shrink)");
+    match (old.resources.disk_space, new.resources.disk_space) {
+        (Some(o), Some(n)) if n < o => fields.push("resources.disk_space (shrink)"),
+        (Some(o), Some(n)) if n > o && !crate::disk::online_grow_supported() => {
+            fields.push("resources.disk_space (grow: ext4 needs CAP_SYS_RESOURCE to grow live)")
+        }
+        (None, Some(_)) | (Some(_), None) => {
+            fields.push("resources.disk_space (add or remove the disk)")
+        }
+        _ => {}
     }
     fields
 }

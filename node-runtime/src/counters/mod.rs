@@ -17,6 +17,7 @@
 //! (serde) are what `fleet-node counters` prints.
 
 mod read;
+mod runtime;
 mod text;
 
 use serde::Serialize;

@@ -14,6 +14,7 @@
 
 mod command;
 mod image;
+pub mod runtime;
 
 use std::io;
 use std::path::PathBuf;

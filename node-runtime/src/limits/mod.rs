@@ -19,6 +19,7 @@ pub mod host;
 pub mod io;
 pub mod memory;
 pub mod pids;
+pub mod runtime;
 
 use std::fmt;
 use std::io as stdio;
