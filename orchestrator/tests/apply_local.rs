@@ -1,0 +1,75 @@
+//! `transport: local` end to end: `fleet apply` runs the real fleet-node as a child process and
+//! creates real containers on this machine; a second apply changes nothing; `fleet destroy`
+//! removes them.
+
+mod support;
+
+use support::fleetctl::{Cleanup, containers, expect, run};
+use support::sshd::{Cluster, fleet_node, skip_unless_ready, unique};
+
+#[test]
+fn local_transport_applies_converges_and_destroys() {
+    if skip_unless_ready() {
+        return;
+    }
+    // The cluster is only used for its temp dir and cgroup prefix; no sshd is started.
+    let cluster = Cluster::start(0);
+    let node = fleet_node().unwrap();
+    let root = cluster.dir.path().join("local-root");
+    let cgroup = format!("{}-local", cluster.cgroup_prefix);
+    let fleet = format!("local-{}", unique());
+    let spec = cluster.dir.path().join("local.yaml");
+    std::fs::write(
+        &spec,
+        format!(
+            "apiVersion: fleet/v1\nfleet: {fleet}\nhosts:\n  - name: here\n    transport: local\n    \
+             capacity: {{cpus: 8, memory: 8Gi}}\n    node:\n      path: {node}\n      root: {root}\n      \
+             cgroup_parent: {cgroup}\ncontainers:\n  - name: loc-{{1..3}}\n    template: busybox\n    \
+             command: [\"/bin/sleep\", \"1000000\"]\n    host: here\n    resources:\n      \
+             memory: 32Mi\n      cpu: {{limit: 10%}}\n",
+            node = node.display(),
+            root = root.display(),
+        ),
+    )
+    .unwrap();
+    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+
+    let out = expect("apply", &spec, &[], 0);
+    assert!(
+        out.contains("Plan: 3 to create, 0 to update live, 0 to restart, 0 to destroy."),
+        "{out}"
+    );
+    let seen = containers(&spec);
+    assert_eq!(seen.len(), 3);
+    for c in &seen {
+        let pid = c.pid.expect("running container has an init pid");
+        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        assert!(cg.contains(&format!("/{cgroup}/")), "{}: {cg}", c.name);
+    }
+    let again = expect("apply", &spec, &[], 0);
+    assert!(again.contains("No changes."), "{again}");
+    assert_eq!(
+        containers(&spec),
+        seen,
+        "a no-op apply must not touch anything"
+    );
+
+    // Destroying needs confirmation: no terminal here, so without --yes nothing happens.
+    let refused = run(&["destroy", "-f", spec.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("pass --yes"));
+    assert_eq!(containers(&spec).len(), 3);
+    expect("destroy", &spec, &["--yes"], 0);
+    assert!(containers(&spec).is_empty());
+    for c in &seen {
+        let pid = c.pid.unwrap();
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                    .map(|s| !s.contains("sleep"))
+                    .unwrap_or(true),
+            "{}: init {pid} still runs after destroy",
+            c.name
+        );
+    }
+}
