@@ -254,3 +254,36 @@ fn mode_none_brings_loopback_up_only() {
         .to_string();
     assert!(err.contains("detach and attach"), "{err}");
 }
+
+#[test]
+fn ipv6_addresses_and_gateway_work_beside_ipv4() {
+    if !prerequisites() {
+        return;
+    }
+    let host = TestNetns::new();
+    let (a, b) = (FakeContainer::start(), FakeContainer::start());
+    host.run(|| {
+        network::attach(
+            a.pid(),
+            "six-a",
+            &bridged(&["fd77::11/64", "10.84.0.11/24"], Some("fd77::1")),
+        )?;
+        network::attach(
+            b.pid(),
+            "six-b",
+            &bridged(&["fd77::12/64"], Some("fd77::1")),
+        )
+    })
+    .expect("attach with IPv6");
+    assert!(a.ping("fd77::12"), "a reaches b over IPv6");
+    assert!(host.ping("fd77::11"), "host reaches a over IPv6");
+    assert!(
+        a.routes_v6().contains("default via fd77::1 dev eth0"),
+        "{}",
+        a.routes_v6()
+    );
+    assert_eq!(
+        network::read_live(a.pid()).unwrap(),
+        vec!["10.84.0.11/24".to_string(), "fd77::11/64".to_string()]
+    );
+}

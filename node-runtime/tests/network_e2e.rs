@@ -114,3 +114,19 @@ fn bad_network_spec_is_refused_at_create() {
         "nothing created"
     );
 }
+
+#[test]
+fn user_namespaced_container_gets_its_network_too() {
+    if !prerequisites() {
+        return;
+    }
+    let host = TestNetns::new();
+    let Some(node) = Node::new() else { return };
+    let runtime = node.runtime();
+    let mut spec = busybox("net-u", &["10.83.0.31/24"]);
+    spec.user_namespace = true;
+    host.run(|| runtime.create(&spec))
+        .expect("create a bridged container with a user namespace");
+    assert!(host.ping("10.83.0.31"), "the node reaches it");
+    assert!(pings(&node, "net-u", "10.83.0.1"), "it reaches the node");
+}

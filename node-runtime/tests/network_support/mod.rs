@@ -197,6 +197,15 @@ impl FakeContainer {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `ip -6 route` inside, as printed.
+    pub fn routes_v6(&self) -> String {
+        let out = run_ok(
+            "nsenter",
+            &[&format!("--net={}", self.ns_path()), "ip", "-6", "route"],
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// `ip route` inside, as printed.
     pub fn routes(&self) -> String {
         let out = run_ok(
