@@ -152,8 +152,8 @@ fn drain_moves_a_hosts_containers_and_says_where() {
     );
     let r = report_of(&f);
     let on_h1: Vec<&str> = r.placement.on_host("h1").map(|(n, _)| n).collect();
-    // b fills h2's last 2Gi (best fit), c joins a on h1.
-    assert_eq!(on_h1, ["a", "c"]);
+    // Hosts in use are filled first, h1 before h2 by name.
+    assert_eq!(on_h1, ["a", "b", "c"]);
     let dr = drain(
         &f,
         &r.placement,
@@ -169,11 +169,13 @@ fn drain_moves_a_hosts_containers_and_says_where() {
         .iter()
         .map(|m| (m.container.clone(), m.to.clone(), m.pinned))
         .collect();
-    // h2 is full, so both go to h3; a is flagged as pinned to the drained host.
+    // h2 (in use) has room for one, the rest open h3; a is flagged as pinned to the drained
+    // host.
     assert_eq!(
         moves,
         [
-            ("a".into(), Some("h3".into()), true),
+            ("a".into(), Some("h2".into()), true),
+            ("b".into(), Some("h3".into()), false),
             ("c".into(), Some("h3".into()), false),
         ]
     );

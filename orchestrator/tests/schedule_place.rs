@@ -52,8 +52,8 @@ fn pinned_containers_claim_their_room_first() {
 
 #[test]
 fn cpu_and_memory_overcommit_multiply_capacity_but_disk_does_not() {
-    // 1 CPU x 3.0 = 300%: three 100% containers fit on h1. The first goes to h2, which it
-    // fills exactly (best fit), the other three share h1.
+    // 1 CPU x 3.0 = 300%: three 100% containers fit on h1, filled first as the larger host;
+    // the fourth spills to h2.
     let cpu = fleet(
         vec![
             host("h1", 1, "8Gi", "10Gi").overcommit(3.0, 1.0),
@@ -66,7 +66,7 @@ fn cpu_and_memory_overcommit_multiply_capacity_but_disk_does_not() {
             ct("c4", 100, "1Gi", "1Gi"),
         ],
     );
-    check(&cpu, "", "c1=h2 c2=h1 c3=h1 c4=h1");
+    check(&cpu, "", "c1=h1 c2=h1 c3=h1 c4=h2");
     // 2Gi x 2.0 = 4Gi of memory: two 2Gi containers share h1.
     let memory = fleet(
         vec![host("h1", 8, "2Gi", "10Gi").overcommit(1.0, 2.0)],
@@ -208,9 +208,9 @@ fn a_running_container_leaves_a_host_its_selector_no_longer_matches() {
 }
 
 #[test]
-fn best_fit_prefers_the_host_left_fullest() {
-    // h2 already holds a 3Gi container; b (1Gi) fills h2 exactly rather than opening h1 or
-    // going to the emptier h3.
+fn hosts_in_use_are_filled_before_empty_ones() {
+    // h2 and h3 already hold pinned containers; b goes to one of them (the larger, h3) rather
+    // than opening the empty h1.
     let f = fleet(
         vec![
             host("h1", 4, "4Gi", "100Gi"),
@@ -223,7 +223,7 @@ fn best_fit_prefers_the_host_left_fullest() {
             ct("x", 100, "6Gi", "1Gi").pin("h3"),
         ],
     );
-    check(&f, "", "a=h2 b=h2 x=h3");
+    check(&f, "", "a=h2 b=h3 x=h3");
 }
 
 #[test]

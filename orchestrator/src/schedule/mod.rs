@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::model::Fleet;
 
 mod explain;
+mod fill;
 pub mod hosts;
 pub mod hosts_needed;
 mod packer;

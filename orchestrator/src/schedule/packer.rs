@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use fleet_protocol::Capacity;
 
-use super::explain;
 use super::hosts::host_limits;
 use super::resources::{Amounts, Resource, demand};
 use super::{Assignment, Binding, Current, Options, Origin, Strategy, Unplaced};
+use super::{explain, fill};
 use crate::model::{DesiredContainer, Fleet, Host};
 
 /// One host while placement fills it.
@@ -91,8 +91,8 @@ impl<'a> Spread<'a> {
     }
 }
 
-struct State<'a> {
-    slots: Vec<Slot<'a>>,
+pub(super) struct State<'a> {
+    pub slots: Vec<Slot<'a>>,
     index: HashMap<&'a str, usize>,
     spread: Spread<'a>,
     eligible: HashMap<&'a BTreeMap<String, String>, Vec<usize>>,
@@ -100,7 +100,7 @@ struct State<'a> {
 }
 
 impl<'a> State<'a> {
-    fn eligible(&mut self, selector: &'a BTreeMap<String, String>) -> Vec<usize> {
+    pub fn eligible(&mut self, selector: &'a BTreeMap<String, String>) -> Vec<usize> {
         let slots = &self.slots;
         self.eligible
             .entry(selector)
@@ -112,7 +112,7 @@ impl<'a> State<'a> {
             .clone()
     }
 
-    fn bind(&mut self, c: &'a DesiredContainer, slot: usize, d: Amounts, origin: Origin) {
+    pub fn bind(&mut self, c: &'a DesiredContainer, slot: usize, d: Amounts, origin: Origin) {
         let s = &mut self.slots[slot];
         s.used = s.used.plus(&d);
         s.count += 1;
@@ -231,53 +231,60 @@ pub(super) fn run(
         }
     }
 
-    order(&mut rest, &st.slots, options.strategy);
-    for (c, d) in rest {
+    // Spread members go one at a time (each choice depends on where the group already is);
+    // the rest are packed host by host, which mixes complementary shapes on each host.
+    let (spread, plain): (Vec<_>, Vec<_>) = rest
+        .into_iter()
+        .partition(|(c, _)| c.placement.spread.is_some() || options.strategy == Strategy::FirstFit);
+    let mut spread = spread;
+    order(&mut spread, &st.slots, options.strategy);
+    for (c, d) in spread {
         let eligible = st.eligible(&c.placement.selector);
         match choose(&mut st, c, &d, &eligible, options.strategy) {
-            Some(i) => {
-                let origin = match current.get(&c.spec.name) {
-                    Some(from) if *from != st.slots[i].host.name => {
-                        Origin::Moved { from: from.clone() }
-                    }
-                    _ => Origin::New,
-                };
-                st.bind(c, i, d, origin);
-            }
+            Some(i) => st.bind(c, i, d, origin(current, c, st.slots[i].host)),
             None => unplaced.push(Unplaced {
                 container: c.spec.name.clone(),
                 reason: explain::why(c, &d, &st.slots, &eligible),
             }),
         }
     }
+    for (c, d) in fill::fill(&mut st, plain, current) {
+        let eligible = st.eligible(&c.placement.selector);
+        unplaced.push(Unplaced {
+            container: c.spec.name.clone(),
+            reason: explain::why(c, &d, &st.slots, &eligible),
+        });
+    }
     (st.assignment, unplaced)
 }
 
-/// Sorts the containers still to place. Packing goes largest first, size being the largest
-/// share of an average host the container takes of any resource; ties by name, so the order
-/// is total and the result deterministic.
+/// `New`, or `Moved` when the container ran on another host.
+pub(super) fn origin(current: &Current, c: &DesiredContainer, host: &Host) -> Origin {
+    match current.get(&c.spec.name) {
+        Some(from) if *from != host.name => Origin::Moved { from: from.clone() },
+        _ => Origin::New,
+    }
+}
+
+/// Sorts containers placed one at a time. Packing goes largest first, size being the sum of
+/// the shares of an average host the container takes (the sum beat the largest single share
+/// in the benchmarks); ties by name, so the order is total and the result deterministic.
 fn order(rest: &mut [(&DesiredContainer, Amounts)], slots: &[Slot], strategy: Strategy) {
     match strategy {
         Strategy::FirstFit => rest.sort_by(|a, b| a.0.spec.name.cmp(&b.0.spec.name)),
         Strategy::Pack => {
             let mean = mean_allocatable(slots);
             let size = |d: &Amounts| {
-                let shares = Resource::ALL.map(|r| d.get(r) as f64 / mean[r.index()]);
-                let max = shares.iter().copied().fold(0.0, f64::max);
-                (max, shares.iter().sum::<f64>())
+                Resource::ALL
+                    .iter()
+                    .map(|r| d.get(*r) as f64 / mean[r.index()])
+                    .sum::<f64>()
             };
-            let mut keyed: Vec<_> = rest
-                .iter()
-                .map(|(c, d)| (size(d), (*c, *d)))
-                .collect::<Vec<_>>();
-            keyed.sort_by(|(ka, a), (kb, b)| {
-                kb.0.total_cmp(&ka.0)
-                    .then(kb.1.total_cmp(&ka.1))
+            rest.sort_by(|a, b| {
+                size(&b.1)
+                    .total_cmp(&size(&a.1))
                     .then_with(|| a.0.spec.name.cmp(&b.0.spec.name))
             });
-            for (slot, (_, item)) in rest.iter_mut().zip(keyed) {
-                *slot = item;
-            }
         }
     }
 }

@@ -57,7 +57,7 @@ impl fmt::Display for Resource {
 }
 
 /// An amount of each resource: cpu in percent of one CPU, memory and disk in bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Amounts {
     /// CPU in percent of one CPU.
     pub cpu: u64,

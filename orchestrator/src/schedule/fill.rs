@@ -1,0 +1,143 @@
+//! Host-by-host packing of containers without spread constraints: take one host, keep adding
+//! the container whose shape best matches what the host has left, move on when nothing fits.
+//!
+//! Filling one host at a time mixes shapes (a memory-heavy container next to cpu-heavy ones)
+//! where largest-first container-by-container packing stacks alike shapes together and strands
+//! the other resource; the benchmark in docs/placement.md shows the difference.
+//!
+//! Neighbours: called by `packer` after pinned, kept and spread containers are bound; shares
+//! its `State`.
+
+use std::collections::BTreeMap;
+
+use super::Current;
+use super::packer::{State, origin};
+use super::resources::{Amounts, Resource};
+use crate::model::DesiredContainer;
+
+/// Containers that are interchangeable for placement: same demand, same selector. Within a
+/// class they go in name order, so the result does not depend on input order.
+struct Class<'a> {
+    demand: Amounts,
+    /// Per host: whether the selector admits it.
+    admits: Vec<bool>,
+    /// Members still to place, name order, next at `next`.
+    members: Vec<&'a DesiredContainer>,
+    next: usize,
+}
+
+/// Places `items` host by host; returns those no host could take.
+pub(super) fn fill<'a>(
+    st: &mut State<'a>,
+    items: Vec<(&'a DesiredContainer, Amounts)>,
+    current: &Current,
+) -> Vec<(&'a DesiredContainer, Amounts)> {
+    let mut classes = classes(st, items);
+    for h in host_order(st) {
+        let Some(alloc) = st.slots[h].allocatable else {
+            continue;
+        };
+        // A class that does not fit now never will on this host: it only fills up.
+        let mut dead = vec![false; classes.len()];
+        loop {
+            let free = alloc.minus(&st.slots[h].used);
+            let mut best: Option<(f64, usize)> = None;
+            for (k, class) in classes.iter().enumerate() {
+                if dead[k] || class.next == class.members.len() || !class.admits[h] {
+                    continue;
+                }
+                if !class.demand.fits_within(&free) {
+                    dead[k] = true;
+                    continue;
+                }
+                let score = alignment(&class.demand, &free, &alloc);
+                if best.is_none_or(|(b, _)| score > b) {
+                    best = Some((score, k));
+                }
+            }
+            let Some((_, k)) = best else {
+                break;
+            };
+            let class = &mut classes[k];
+            let c = class.members[class.next];
+            class.next += 1;
+            let d = class.demand;
+            st.bind(c, h, d, origin(current, c, st.slots[h].host));
+        }
+    }
+    let mut left: Vec<_> = classes
+        .into_iter()
+        .flat_map(|class| {
+            let d = class.demand;
+            class.members[class.next..]
+                .iter()
+                .map(move |c| (*c, d))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    left.sort_by(|a, b| a.0.spec.name.cmp(&b.0.spec.name));
+    left
+}
+
+/// Demand and selector (as sorted label pairs).
+type ClassKey<'a> = (Amounts, Vec<(&'a str, &'a str)>);
+
+fn classes<'a>(st: &mut State<'a>, items: Vec<(&'a DesiredContainer, Amounts)>) -> Vec<Class<'a>> {
+    let mut by_key: BTreeMap<ClassKey<'a>, Vec<&'a DesiredContainer>> = BTreeMap::new();
+    for (c, d) in items {
+        let selector = c
+            .placement
+            .selector
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        by_key.entry((d, selector)).or_default().push(c);
+    }
+    let n = st.slots.len();
+    by_key
+        .into_iter()
+        .map(|((demand, _), mut members)| {
+            members.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+            let mut admits = vec![false; n];
+            for i in st.eligible(&members[0].placement.selector) {
+                admits[i] = true;
+            }
+            Class {
+                demand,
+                admits,
+                members,
+                next: 0,
+            }
+        })
+        .collect()
+}
+
+/// Hosts already holding containers first (fill what is in use before opening a host), then
+/// empty ones largest first; name order breaks ties.
+fn host_order(st: &State) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..st.slots.len())
+        .filter(|&i| st.slots[i].schedulable && st.slots[i].allocatable.is_some())
+        .collect();
+    let size = |i: usize| {
+        let a = st.slots[i].allocatable.unwrap_or_default();
+        (a.cpu, a.memory, a.disk)
+    };
+    order.sort_by(|&a, &b| {
+        let (ea, eb) = (st.slots[a].count == 0, st.slots[b].count == 0);
+        ea.cmp(&eb).then(size(b).cmp(&size(a))).then(a.cmp(&b))
+    });
+    order
+}
+
+/// Dot product of the container's demand with what the host has left, both as shares of the
+/// host: large when the container is big where the host is empty.
+fn alignment(d: &Amounts, free: &Amounts, alloc: &Amounts) -> f64 {
+    Resource::ALL
+        .iter()
+        .filter(|r| alloc.get(**r) > 0)
+        .map(|r| {
+            let a = alloc.get(*r) as f64;
+            (d.get(*r) as f64 / a) * (free.get(*r) as f64 / a)
+        })
+        .sum()
+}
