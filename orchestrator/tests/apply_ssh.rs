@@ -1,6 +1,6 @@
 //! End to end over three real sshds and the real fleet-node: `fleet apply` of 60 containers
 //! creates them (checked in /proc: own PID namespace, in the host's cgroup parent), a second apply
-//! changes nothing, prune removes only this fleet's extras, and an sshd killed in the middle of an
+//! changes nothing, a limit change is applied live (same PIDs, new cgroup value), prune removes only this fleet's extras, and an sshd killed in the middle of an
 //! apply gives a clear failure that the next apply repairs.
 
 mod support;
@@ -134,6 +134,52 @@ fn sixty_containers_converge_and_prune_touches_only_this_fleet() {
     );
     let t = theirs.values().next().unwrap();
     assert_real_container(t, &hosts[1].node.cgroup_parent);
+
+    // A limit change applies live: same PIDs, new value in each container's cgroup file.
+    let before = by_name(&containers(&spec), "e2e");
+    let bigger = write_spec(&cluster, "bigger.yaml", "e2e", &sets(20, "48Mi"));
+    let out = expect("apply", &bigger, &["--yes"], 0);
+    assert!(
+        out.contains("Plan: 0 to create, 60 to update live, 0 to restart, 0 to destroy."),
+        "{out}"
+    );
+    assert!(out.contains("memory: 32Mi -> 48Mi"), "{out}");
+    let after = by_name(&containers(&spec), "e2e");
+    for (name, c) in &after {
+        assert_eq!(
+            c.pid, before[name].pid,
+            "{name} was restarted by a live change"
+        );
+        assert_eq!(memory_limit(c.pid.unwrap()), 48 << 20, "{name}");
+    }
+    let again = expect("plan", &bigger, &["--detailed-exitcode"], 0);
+    assert!(again.contains("No changes."), "{again}");
+}
+
+/// The memory limit of the cgroup holding `pid`, read from the kernel (v1 or v2).
+fn memory_limit(pid: i32) -> u64 {
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for line in cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next(), parts.next(), parts.next());
+        let (Some(controllers), Some(path)) = (controllers, path) else {
+            continue;
+        };
+        let file = if controllers.split(',').any(|c| c == "memory") {
+            format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes")
+        } else if controllers.is_empty() && !std::path::Path::new("/sys/fs/cgroup/memory").exists()
+        {
+            format!("/sys/fs/cgroup{path}/memory.max")
+        } else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+        return text
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{file}: {text:?}: {e}"));
+    }
+    panic!("no memory cgroup for pid {pid}: {cgroups}");
 }
 
 #[test]

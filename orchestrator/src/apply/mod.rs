@@ -17,7 +17,7 @@ use fleet_protocol::{Action, ActionOutcome, Request, Response};
 use futures_util::StreamExt;
 
 use crate::observe::Sessions;
-use crate::plan::Plan;
+use crate::plan::{Plan, StepKind};
 use crate::transport::NodeClient;
 use progress::Progress;
 use report::{Outcome, Report, StepReport};
@@ -148,7 +148,29 @@ pub async fn apply(
         })
         .collect();
     let hosts: BTreeSet<String> = plan.batches.iter().map(|b| b.host.clone()).collect();
-    Report::new(fleet, steps, lost, hosts.len())
+    let mut report = Report::new(fleet, steps, lost, hosts.len());
+    // An update the node calls a no-op although fields differed means the drift is still there
+    // (a node that compares the stored spec rather than the live values): say so.
+    let unchanged: Vec<String> = report
+        .steps
+        .iter()
+        .zip(&plan.steps)
+        .filter(|(r, s)| {
+            matches!(s.kind, StepKind::UpdateLive | StepKind::UpdateRestart)
+                && !s.change.fields.is_empty()
+                && r.outcome == Outcome::Done { changed: false }
+        })
+        .map(|(r, _)| format!("{} on {}", r.container, r.host))
+        .collect();
+    if !unchanged.is_empty() {
+        report.notes.push(format!(
+            "the node changed nothing for {} update(s) whose live values differed from the spec, \
+             so that drift remains: {}",
+            unchanged.len(),
+            unchanged.join(", ")
+        ));
+    }
+    report
 }
 
 /// Sends one batch; returns the session unless it broke.
