@@ -110,6 +110,13 @@ fn container_sees_only_lo_and_eth0() {
     assert!(addrs.contains("eth0    inet 10.78.0.5/24"), "{addrs}");
     assert!(addrs.contains("eth0    inet 10.78.1.5/24"), "{addrs}");
     assert!(c.ping("127.0.0.1"), "loopback answers");
+    let mac = network_support::mac_text(network::container_mac("db-1"));
+    assert!(
+        c.link_text().contains(&format!("link/ether {mac}")),
+        "eth0 has the MAC derived from the container name ({mac}): {}",
+        c.link_text()
+    );
+    assert_eq!(c.sysctl("net/ipv4/conf/eth0/arp_notify"), "1");
     let host_links = names(&host.links());
     assert!(
         host_links.contains(&"fltest1".to_string()),

@@ -82,6 +82,15 @@ fn two_busybox_containers_ping_each_other_and_change_address_live() {
     assert!(pings(&node, "net-b", "10.83.0.21"), "new address answers");
     assert!(!host.ping("10.83.0.11"), "old address is gone");
 
+    // A restart makes a new init in a new namespace: the old pair dies with the old namespace
+    // (asynchronously in the kernel) and the new init gets a fresh one with the same name.
+    host.run(|| runtime.restart("net-b", std::time::Duration::from_secs(5)))
+        .expect("restart b");
+    assert!(
+        pings(&node, "net-a", "10.83.0.12"),
+        "b answers again after restart"
+    );
+
     host.run(|| runtime.destroy("net-a")).expect("destroy");
     let veths: Vec<String> = host
         .links()

@@ -10,6 +10,7 @@ use super::NetworkError;
 use super::address;
 use super::link;
 use super::plan::Cidr;
+use super::veth;
 
 /// Makes sure the bridge `name` exists, is up and holds `host_address`; returns its index.
 pub async fn ensure(
@@ -34,7 +35,11 @@ pub async fn ensure(
         None => {
             let created = handle
                 .link()
-                .add(LinkBridge::new(name).build())
+                .add(
+                    LinkBridge::new(name)
+                        .address(veth::bridge_mac(name).to_vec())
+                        .build(),
+                )
                 .execute()
                 .await;
             // Another attach may have created it between our look-up and now.

@@ -26,7 +26,7 @@ use fleet_protocol::{NetworkMode, NetworkSpec};
 
 pub use error::NetworkError;
 pub use plan::{Cidr, DEFAULT_BRIDGE, normalize};
-pub use veth::{CONTAINER_IFNAME, host_name as host_veth_name};
+pub use veth::{CONTAINER_IFNAME, bridge_mac, container_mac, host_name as host_veth_name};
 
 use netns::Side;
 use plan::Plan;
@@ -81,7 +81,8 @@ pub fn attach(init_pid: u32, container: &str, spec: &NetworkSpec) -> Result<(), 
                         // A host end without its eth0 belongs to an earlier attach that did
                         // not finish: start the pair over.
                         link::delete(&handle, host).await?;
-                        veth::create(&handle, host, init_pid).await?;
+                        veth::create(&handle, host, init_pid, veth::container_mac(container))
+                            .await?;
                     }
                     veth::plug(&handle, host, bridge_index, &plan.bridge).await
                 }
@@ -170,6 +171,12 @@ fn configure_inside(init_pid: u32, plan: &Plan) -> Result<(), NetworkError> {
                 place: Side::Container(init_pid).describe(),
             })?;
         let index = eth0.header.index;
+        // This code runs on the worker thread that entered the container's namespace, and
+        // /proc/sys/net follows the opening thread's namespace: this is the container's eth0.
+        // With arp_notify, eth0 coming up announces its address, so neighbours that cached
+        // another MAC for it (the address moved from a destroyed container) update at once.
+        // Best effort: without it neighbours still recover when their entry goes stale.
+        let _ = std::fs::write("/proc/sys/net/ipv4/conf/eth0/arp_notify", "1");
         address::reconcile(&handle, index, CONTAINER_IFNAME, &plan.addresses).await?;
         link::set_up(&handle, index, CONTAINER_IFNAME).await?;
         route::reconcile_default(&handle, index, CONTAINER_IFNAME, plan.gateway).await

@@ -18,17 +18,45 @@ pub const CONTAINER_IFNAME: &str = "eth0";
 /// between Rust releases, and these names must stay the same across node upgrades so that
 /// `detach` finds what an older `attach` made.
 pub fn host_name(container: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in container.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("fl{:012x}", hash >> 16)
+    format!("fl{:012x}", fnv1a(container.as_bytes()) >> 16)
 }
 
-/// Creates the pair `host` / `eth0`-in-`pid`'s-namespace; the host end is left down.
-pub async fn create(handle: &Handle, host: &str, pid: u32) -> Result<(), NetworkError> {
+/// The MAC address of a container's eth0: locally administered, unicast, from its name.
+///
+/// A fixed MAC keeps neighbours' ARP entries valid across a restart (new init, new veth, same
+/// address); with a random one, peers would send to the old MAC for up to a minute.
+pub fn container_mac(container: &str) -> [u8; 6] {
+    let h = fnv1a(format!("eth0/{container}").as_bytes()).to_be_bytes();
+    [0x02, h[0], h[1], h[2], h[3], h[4]]
+}
+
+/// The bridge's MAC address, from its name. Set explicitly so that the bridge does not take
+/// the lowest MAC of its ports, which changes as containers come and go and would break the
+/// containers' ARP entries for their gateway.
+pub fn bridge_mac(bridge: &str) -> [u8; 6] {
+    let h = fnv1a(format!("bridge/{bridge}").as_bytes()).to_be_bytes();
+    [0x02, h[0], h[1], h[2], h[3], h[4]]
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// Creates the pair `host` / `eth0`-in-`pid`'s-namespace (with the container's MAC); the host
+/// end is left down.
+pub async fn create(
+    handle: &Handle,
+    host: &str,
+    pid: u32,
+    mac: [u8; 6],
+) -> Result<(), NetworkError> {
     let peer = LinkUnspec::new_with_name(CONTAINER_IFNAME)
+        .address(mac.to_vec())
         .setns_by_pid(pid)
         .build();
     let message = LinkVeth::new(host, CONTAINER_IFNAME)
@@ -89,5 +117,19 @@ mod tests {
         assert_eq!(long.len(), 14);
         // Pinned so a change of hash (which would orphan existing veths) fails loudly.
         assert_eq!(host_name(""), "flcbf29ce48422");
+    }
+
+    #[test]
+    fn macs_are_stable_local_unicast_and_distinct() {
+        for mac in [container_mac("a"), container_mac("b"), bridge_mac("fleet0")] {
+            assert_eq!(
+                mac[0] & 0x03,
+                0x02,
+                "locally administered, unicast: {mac:02x?}"
+            );
+        }
+        assert_eq!(container_mac("a"), container_mac("a"));
+        assert_ne!(container_mac("a"), container_mac("b"));
+        assert_ne!(container_mac("fleet0"), bridge_mac("fleet0"));
     }
 }

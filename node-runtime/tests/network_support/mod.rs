@@ -197,6 +197,34 @@ impl FakeContainer {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `ip -o link show` inside, as printed.
+    pub fn link_text(&self) -> String {
+        let out = run_ok(
+            "nsenter",
+            &[
+                &format!("--net={}", self.ns_path()),
+                "ip",
+                "-o",
+                "link",
+                "show",
+            ],
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A sysctl of the container's namespace (`net/ipv4/...`), trimmed.
+    pub fn sysctl(&self, key: &str) -> String {
+        let out = run_ok(
+            "nsenter",
+            &[
+                &format!("--net={}", self.ns_path()),
+                "cat",
+                &format!("/proc/sys/{key}"),
+            ],
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     /// `ip -6 route` inside, as printed.
     pub fn routes_v6(&self) -> String {
         let out = run_ok(
@@ -221,6 +249,14 @@ impl Drop for FakeContainer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A MAC address as `ip` prints it.
+pub fn mac_text(mac: [u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn links_at(ns_path: &str) -> Vec<(String, String)> {
