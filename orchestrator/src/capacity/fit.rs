@@ -114,3 +114,63 @@ pub fn parse_shape(text: &str) -> Result<Amounts, String> {
     }
     Ok(shape)
 }
+
+/// Parses a host shape for `--hosts-needed`, written
+/// `cpus=32,memory=128Gi,disk=2Ti[,cpu_overcommit=2][,memory_overcommit=1.5]`.
+pub fn parse_host_shape(text: &str) -> Result<crate::schedule::HostShape, String> {
+    let (mut cpus, mut memory, mut disk) = (None, None, None);
+    let mut overcommit = crate::model::Overcommit::default();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once('=').ok_or_else(|| {
+            format!("invalid host shape part {part:?}: expected key=value such as cpus=32")
+        })?;
+        let value = value.trim();
+        let ratio = || {
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|r| {
+                    r.is_finite() && (1.0..=crate::schedule::validate::MAX_OVERCOMMIT).contains(r)
+                })
+                .ok_or_else(|| {
+                    format!("invalid overcommit {value:?}: expected a ratio from 1.0 to 100")
+                })
+        };
+        match key.trim() {
+            "cpus" => {
+                cpus = Some(
+                    value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| {
+                            format!(
+                                "invalid cpus {value:?}: expected a whole number of CPUs such as 32"
+                            )
+                        })?,
+                )
+            }
+            "memory" => memory = Some(parse_size(value).map_err(|e| e.to_string())?),
+            "disk" => disk = Some(parse_size(value).map_err(|e| e.to_string())?),
+            "cpu_overcommit" => overcommit.cpu = ratio()?,
+            "memory_overcommit" => overcommit.memory = ratio()?,
+            other => {
+                return Err(format!(
+                    "unknown host shape key {other:?}: expected cpus, memory, disk, \
+                     cpu_overcommit or memory_overcommit"
+                ));
+            }
+        }
+    }
+    match (cpus, memory, disk) {
+        (Some(cpus), Some(memory), Some(disk)) => Ok(crate::schedule::HostShape {
+            cpus,
+            memory,
+            disk,
+            overcommit,
+        }),
+        _ => Err(format!(
+            "host shape {text:?} must give cpus, memory and disk, such as cpus=32,memory=128Gi,disk=2Ti"
+        )),
+    }
+}

@@ -22,7 +22,7 @@ pub mod table;
 pub mod what_if;
 
 pub use drain::{DrainMove, DrainReport, drain};
-pub use fit::{FitHost, FitReport, fit, parse_shape};
+pub use fit::{FitHost, FitReport, fit, parse_host_shape, parse_shape};
 pub use what_if::{WhatIf, what_if};
 
 /// One resource of one host (or of the whole fleet).

@@ -132,7 +132,15 @@ fn host_row(h: &HostDensity, with_usage: bool) -> Vec<String> {
         ""
     };
     let mut row = vec![format!("{}{mark}", h.host), h.containers.to_string()];
-    row.extend(h.lines.iter().map(cell));
+    if h.capacity_known {
+        row.extend(h.lines.iter().map(cell));
+    } else {
+        row.extend(
+            h.lines
+                .iter()
+                .map(|l| format!("{}/?", l.resource.format(l.allocated))),
+        );
+    }
     if with_usage {
         row.push(if h.usage_observed {
             used(&h.lines)

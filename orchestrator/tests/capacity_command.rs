@@ -1,0 +1,156 @@
+//! `fleet capacity` end to end: a spec file in, the table, JSON and HTML out, and bad input
+//! refused with a message saying what would be valid.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn spec(dir: &Path) -> std::path::PathBuf {
+    let mut hosts = String::new();
+    for (name, zone, cpus, memory) in [
+        ("node-1", "a", 8, "32Gi"),
+        ("node-2", "a", 8, "32Gi"),
+        ("node-3", "b", 16, "64Gi"),
+        ("node-4", "b", 16, "64Gi"),
+    ] {
+        hosts.push_str(&format!(
+            "  - name: {name}\n    transport: local\n    labels: {{zone: {zone}}}\n    \
+             capacity: {{cpus: {cpus}, memory: {memory}, disk: 500Gi}}\n    overcommit: {{cpu: 2}}\n"
+        ));
+    }
+    let text = format!(
+        "apiVersion: fleet/v1\nfleet: cap\nhosts:\n{hosts}profiles:\n  - name: db\n    extends: large\n    \
+         memory: 16Gi\ncontainers:\n  - name: web-{{01..12}}\n    template: busybox\n    profile: medium\n    \
+         command: [\"/bin/sleep\", \"1000\"]\n    placement: {{spread: zone}}\n  - name: db-{{1..2}}\n    \
+         template: busybox\n    profile: db\n    command: [\"/bin/sleep\", \"1000\"]\n    \
+         placement: {{spread: host, selector: {{zone: b}}}}\n"
+    );
+    let path = dir.join("fleet.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn fleet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fleet"))
+        .arg("capacity")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn table_with_fit_drain_and_hosts_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = spec(dir.path());
+    let f = f.to_str().unwrap();
+    let o = fleet(&[
+        "-f",
+        f,
+        "--fit",
+        "db",
+        "--on",
+        "zone=b",
+        "--drain",
+        "node-3",
+        "--hosts-needed",
+        "node-3",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(out.starts_with("fleet cap: 4 hosts, "), "{out}");
+    // The spec's own profile resolves through its extends chain: large's cpu, the spec's memory.
+    assert!(
+        out.contains("fit db (cpu 400%, memory 16Gi, disk 50Gi)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("drain node-3: its containers fit on the other hosts"),
+        "{out}"
+    );
+    assert!(
+        out.contains("hosts needed (each cpu 3200%, memory 64Gi, disk 500Gi): at least"),
+        "{out}"
+    );
+}
+
+#[test]
+fn json_and_html_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = spec(dir.path());
+    let f = f.to_str().unwrap();
+    let o = fleet(&["-f", f, "-o", "json"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["density"]["placed"], 14);
+    assert_eq!(v["density"]["hosts"].as_array().unwrap().len(), 4);
+
+    let html = dir.path().join("report.html");
+    let o = fleet(&[
+        "-f",
+        f,
+        "-o",
+        "html",
+        "--out",
+        html.to_str().unwrap(),
+        "--what-if",
+        f,
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(o.stdout.is_empty(), "the report goes to the file");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<svg") && page.contains("What if") && !page.contains("<script"));
+}
+
+#[test]
+fn overfull_fleets_and_bad_input_exit_1_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = spec(dir.path());
+    let f = f.to_str().unwrap();
+    for (args, says) in [
+        (vec!["--fit", "dbb"], "--fit dbb: unknown profile"),
+        (vec!["--fit", "cpu=lots"], "invalid percentage"),
+        (
+            vec!["--drain", "node-9"],
+            "cannot drain host node-9: the fleet has no such host",
+        ),
+        (
+            vec!["--hosts-needed", "cpus=4"],
+            "must give cpus, memory and disk",
+        ),
+        (vec!["--fit", "db", "--on", "zone"], "expected LABEL=VALUE"),
+    ] {
+        let mut all = vec!["-f", f];
+        all.extend(args.iter().copied());
+        let o = fleet(&all);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {out}\n{err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    // Two 30Gi containers on the zone-b hosts leave neither room for the other's load:
+    // draining one of them cannot work, and the exit status says so.
+    let big = dir.path().join("big.yaml");
+    std::fs::write(
+        &big,
+        "apiVersion: fleet/v1\ncontainers:\n  - name: big-{1..2}\n    template: busybox\n    \
+         profile: medium\n    command: [\"/bin/true\"]\n    resources: {memory: 30Gi}\n    \
+         placement: {selector: {zone: b}}\n",
+    )
+    .unwrap();
+    let o = fleet(&["-f", f, "-f", big.to_str().unwrap(), "--drain", "node-3"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(
+        out.contains("drain node-3: its containers do NOT all fit"),
+        "{out}"
+    );
+    assert!(
+        out.contains("memory on every host with zone=b is full"),
+        "{out}"
+    );
+}
