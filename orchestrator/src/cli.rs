@@ -40,6 +40,8 @@ pub enum Command {
     Get(commands::get::Args),
     /// Remove every container this fleet owns on the spec's hosts.
     Destroy(commands::destroy::Args),
+    /// Install or upgrade fleet-node on every host of the spec.
+    Bootstrap(commands::bootstrap::Args),
     /// Density planning: allocated versus capacity per host, room for more, what-if, drain.
     Capacity(commands::capacity::Args),
 }
@@ -55,6 +57,7 @@ impl Command {
             Command::Status(args) => commands::status::run(args),
             Command::Get(args) => commands::get::run(args),
             Command::Destroy(args) => commands::destroy::run(args),
+            Command::Bootstrap(args) => commands::bootstrap::run(args),
             Command::Capacity(args) => commands::capacity::run(args),
         }
     }

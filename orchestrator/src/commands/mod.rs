@@ -1,6 +1,7 @@
 //! One module per subcommand: its arguments and what it does. Shared argument groups live here.
 
 pub mod apply;
+pub mod bootstrap;
 pub mod capacity;
 pub mod destroy;
 pub mod get;

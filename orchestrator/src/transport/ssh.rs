@@ -140,44 +140,7 @@ async fn open_once(
     command: &str,
     opts: &ConnectOptions,
 ) -> Result<SshSession, TransportError> {
-    let config = Arc::new(client::Config {
-        keepalive_interval: Some(opts.keepalive),
-        keepalive_max: 3,
-        inactivity_timeout: None,
-        ..Default::default()
-    });
-    let refusal = Arc::new(Mutex::new(None));
-    let verifier = Verifier {
-        host: host.into(),
-        addr: target.address.clone(),
-        port: target.port,
-        policy: target.host_key.clone(),
-        accept_new: opts.accept_new_host_keys,
-        refusal: refusal.clone(),
-    };
-    let addr = (target.address.as_str(), target.port);
-    let connecting = client::connect(config, addr, verifier);
-    let mut handle = match tokio::time::timeout(opts.connect_timeout, connecting).await {
-        Err(_) => {
-            return Err(TransportError::Timeout {
-                host: host.into(),
-                addr: format!("{}:{}", target.address, target.port),
-                secs: opts.connect_timeout.as_secs(),
-            });
-        }
-        Ok(Err(e)) => {
-            if let Some(refused) = refusal.lock().ok().and_then(|mut r| r.take()) {
-                return Err(TransportError::HostKey(refused));
-            }
-            return Err(TransportError::Connect {
-                host: host.into(),
-                addr: format!("{}:{}", target.address, target.port),
-                reason: e.to_string(),
-            });
-        }
-        Ok(Ok(h)) => h,
-    };
-    authenticate(&mut handle, host, target).await?;
+    let handle = login_once(host, target, opts).await?;
     let ssh_err = |e: russh::Error| TransportError::Connect {
         host: host.into(),
         addr: format!("{}:{}", target.address, target.port),
@@ -220,6 +183,112 @@ async fn open_once(
         stream: Box::new(tokio::io::join(ours_read, writer)),
         stderr,
     })
+}
+
+/// Connects, verifies the host key and logs in; one retry if the connection fails to open.
+pub async fn login(
+    host: &str,
+    target: &SshTarget,
+    opts: &ConnectOptions,
+) -> Result<Handle<Verifier>, TransportError> {
+    match login_once(host, target, opts).await {
+        Err(e) if e.is_retryable() => {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            login_once(host, target, opts).await
+        }
+        other => other,
+    }
+}
+
+async fn login_once(
+    host: &str,
+    target: &SshTarget,
+    opts: &ConnectOptions,
+) -> Result<Handle<Verifier>, TransportError> {
+    let config = Arc::new(client::Config {
+        keepalive_interval: Some(opts.keepalive),
+        keepalive_max: 3,
+        inactivity_timeout: None,
+        ..Default::default()
+    });
+    let refusal = Arc::new(Mutex::new(None));
+    let verifier = Verifier {
+        host: host.into(),
+        addr: target.address.clone(),
+        port: target.port,
+        policy: target.host_key.clone(),
+        accept_new: opts.accept_new_host_keys,
+        refusal: refusal.clone(),
+    };
+    let addr = (target.address.as_str(), target.port);
+    let connecting = client::connect(config, addr, verifier);
+    let mut handle = match tokio::time::timeout(opts.connect_timeout, connecting).await {
+        Err(_) => {
+            return Err(TransportError::Timeout {
+                host: host.into(),
+                addr: format!("{}:{}", target.address, target.port),
+                secs: opts.connect_timeout.as_secs(),
+            });
+        }
+        Ok(Err(e)) => {
+            if let Some(refused) = refusal.lock().ok().and_then(|mut r| r.take()) {
+                return Err(TransportError::HostKey(refused));
+            }
+            return Err(TransportError::Connect {
+                host: host.into(),
+                addr: format!("{}:{}", target.address, target.port),
+                reason: e.to_string(),
+            });
+        }
+        Ok(Ok(h)) => h,
+    };
+    authenticate(&mut handle, host, target).await?;
+    Ok(handle)
+}
+
+/// What a remote command left.
+#[derive(Debug, Clone, Default)]
+pub struct CommandOutput {
+    /// Exit status (255 if the server sent none).
+    pub status: u32,
+    /// Its stdout.
+    pub stdout: Vec<u8>,
+    /// Its stderr.
+    pub stderr: Vec<u8>,
+}
+
+/// Runs `argv` (each word quoted) on a logged-in session, feeding it `input` then end of input.
+pub async fn run_command(
+    handle: &Handle<Verifier>,
+    argv: &[String],
+    input: &[u8],
+) -> Result<CommandOutput, TransportError> {
+    let line = command_line(argv)?;
+    let err = |e: russh::Error| TransportError::Connect {
+        host: String::from("(session)"),
+        addr: String::new(),
+        reason: e.to_string(),
+    };
+    let mut channel = handle.channel_open_session().await.map_err(err)?;
+    channel.exec(true, line).await.map_err(err)?;
+    if !input.is_empty() {
+        channel.data(input).await.map_err(err)?;
+    }
+    channel.eof().await.map_err(err)?;
+    let mut out = CommandOutput {
+        status: 255,
+        ..CommandOutput::default()
+    };
+    while let Some(msg) = channel.wait().await {
+        match msg {
+            ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+            ChannelMsg::ExtendedData { data, .. } => out.stderr.extend_from_slice(&data),
+            ChannelMsg::ExitStatus { exit_status } => out.status = exit_status,
+            ChannelMsg::Close => break,
+            _ => {}
+        }
+    }
+    Ok(out)
 }
 
 async fn authenticate(
