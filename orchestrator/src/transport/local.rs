@@ -29,7 +29,8 @@ pub fn spawn(host: &str, argv: &[String]) -> Result<LocalSession, TransportError
         program: String::new(),
         source: std::io::Error::other("empty command"),
     })?;
-    let mut child = Command::new(program)
+    let program = sibling_or_path(program);
+    let mut child = Command::new(&program)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -38,7 +39,7 @@ pub fn spawn(host: &str, argv: &[String]) -> Result<LocalSession, TransportError
         .spawn()
         .map_err(|source| TransportError::Spawn {
             host: host.into(),
-            program: program.clone(),
+            program: program.display().to_string(),
             source,
         })?;
     let (Some(stdin), Some(stdout), Some(mut err)) =
@@ -46,7 +47,7 @@ pub fn spawn(host: &str, argv: &[String]) -> Result<LocalSession, TransportError
     else {
         return Err(TransportError::Spawn {
             host: host.into(),
-            program: program.clone(),
+            program: program.display().to_string(),
             source: std::io::Error::other("child has no piped stdio"),
         });
     };
@@ -66,4 +67,18 @@ pub fn spawn(host: &str, argv: &[String]) -> Result<LocalSession, TransportError
         stream: Box::new(tokio::io::join(stdout, stdin)),
         stderr,
     })
+}
+
+/// A bare program name (`fleet-node`) is looked up beside the running `fleet` first, so a built
+/// tree uses its own matching node without installing it; then in `PATH` as usual.
+fn sibling_or_path(program: &str) -> std::path::PathBuf {
+    if !program.contains('/')
+        && let Some(sibling) = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join(program)))
+        && sibling.is_file()
+    {
+        return sibling;
+    }
+    std::path::PathBuf::from(program)
 }
