@@ -9,6 +9,8 @@
 //! only on steps of the same host share their wave (the node executes a batch in order): a run
 //! without cross-host dependencies is one round trip per host.
 
+#[cfg(test)]
+mod converge_tests;
 pub mod fixture;
 pub mod render;
 #[cfg(test)]
