@@ -12,6 +12,16 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    run_accepting(program, args, &[0])
+}
+
+/// Runs `program`, taking any exit code in `ok` as success (e2fsck exits 1 after fixing
+/// something harmless, such as a timestamp, which is not a failure).
+pub fn run_accepting<I, S>(program: &str, args: I, ok: &[i32]) -> Result<String, DiskError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let args: Vec<_> = args
         .into_iter()
         .map(|a| a.as_ref().to_os_string())
@@ -32,7 +42,7 @@ where
             status: "not started".into(),
             stderr: e.to_string(),
         })?;
-    if !output.status.success() {
+    if !output.status.code().is_some_and(|c| ok.contains(&c)) {
         return Err(DiskError::Command {
             program: program.to_string(),
             args: shown(),

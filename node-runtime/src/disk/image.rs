@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use fleet_protocol::units::format_size;
 
 use super::DiskError;
-use super::command::run;
+use super::command::{run, run_accepting};
 use crate::limits::DevNum;
 
 /// Smallest disk: room for ext4's metadata and journal with space left for files.
@@ -201,7 +201,7 @@ impl Image {
                 run("umount", [target.as_os_str()])?;
                 unmounted = true;
             }
-            if unmounted && self.wait_autoclear() {
+            if unmounted && self.wait_released() {
                 continue;
             }
             if let Err(err) = run("losetup", ["--detach".as_ref(), dev.as_os_str()]) {
@@ -210,6 +210,9 @@ impl Image {
                     return Err(err);
                 }
             }
+            // Detaching is asynchronous while the device is still being released; a device
+            // listed after we return would be reused half-torn-down by the next mount.
+            self.wait_released();
         }
         Ok(())
     }
@@ -327,7 +330,7 @@ impl Image {
         self.detach()?;
         let path = self.path.as_os_str();
         // resize2fs insists on a freshly checked file system when it is not mounted.
-        run("e2fsck", ["-f".as_ref(), "-p".as_ref(), path])?;
+        run_accepting("e2fsck", ["-f".as_ref(), "-p".as_ref(), path], &[0, 1])?;
         if space > current {
             self.set_len(space)?;
             run("resize2fs", [path])?;
@@ -370,10 +373,10 @@ impl Image {
             .map_err(io_err("grow", &self.path))
     }
 
-    /// After the last unmount of an auto-clearing loop device the kernel frees it; gives that a
-    /// moment. Returns whether the device is gone.
-    fn wait_autoclear(&self) -> bool {
-        for _ in 0..50 {
+    /// After the last unmount of an auto-clearing loop device, or a detach, the kernel frees it
+    /// shortly; waits for that (up to 5 s). Returns whether the device is gone.
+    fn wait_released(&self) -> bool {
+        for _ in 0..500 {
             if matches!(self.device(), Ok(None)) {
                 return true;
             }

@@ -203,5 +203,6 @@ fn effective_applies_kernel_rounding_and_defaults() {
     assert_eq!(eff.cpus, None);
     assert_eq!(eff.memory, Some(64 << 20));
     assert_eq!(eff.io.weight, None);
-    assert_eq!(eff.disk_space, None);
+    assert_eq!(eff.disk_space, Some(1 << 30));
+    assert_eq!(eff.disk_inodes, Some(65536), "mke2fs's default ratio");
 }

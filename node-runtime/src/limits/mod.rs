@@ -403,9 +403,11 @@ pub fn read_live_with_device(
     Ok(out)
 }
 
-/// What [`read_live`] returns after `resources` were applied on a host of `version` with
-/// `host_cpus` online: the kernel's rounding (pages, weight steps) and defaults (an explicit
-/// default weight reads back as unset) applied. Drift is `effective(spec) != read_live(..)`.
+/// What the node's live view (`Runtime::live_resources`: [`read_live`] plus the disk image)
+/// returns after `resources` were applied on a host of `version` with `host_cpus` online: the
+/// kernel's rounding (pages, weight steps) and defaults (an explicit default weight reads back as
+/// unset, an unset inode count as mke2fs's default) applied. Drift is
+/// `effective(spec) != live`. I/O caps read back only with the disk's device.
 pub fn effective(resources: &Resources, version: CgroupVersion, host_cpus: &str) -> Resources {
     let mut out = resources.clone();
     out.cpu_units = resources
@@ -427,8 +429,13 @@ pub fn effective(resources: &Resources, version: CgroupVersion, host_cpus: &str)
         .weight
         .map(|w| io::weight_round_trip(w, version))
         .filter(|&w| w != 100);
-    out.disk_space = None;
-    out.disk_inodes = None;
+    // The runtime's live view reads the disk back as asked (see `Runtime::live_resources`);
+    // an unset inode count means mke2fs's default ratio.
+    out.disk_inodes = resources.disk_space.map(|space| {
+        resources
+            .disk_inodes
+            .unwrap_or_else(|| crate::disk::runtime::default_inodes(space))
+    });
     out
 }
 

@@ -118,12 +118,10 @@ impl Runtime {
         };
         if let Some(image) = image {
             live.disk_space = image.space().ok();
-            let wanted = self
-                .store
-                .read_config(name)
-                .ok()
-                .flatten()
-                .and_then(|s| s.resources.disk_inodes);
+            let wanted =
+                self.store.read_config(name).ok().flatten().and_then(|s| {
+                    super::effective(&s.resources, CgroupVersion::V1, "").disk_inodes
+                });
             live.disk_inodes = image.usage().ok().map(|u| match wanted {
                 Some(w) if u.inodes_total >= w => w,
                 _ => u.inodes_total,

@@ -54,6 +54,15 @@ fn features(runtime: &Runtime) -> Features {
     if runtime.cgroups.version() == Version::V2 {
         notes.push("devices allow-list not enforced on cgroup v2 (needs eBPF)".to_owned());
     }
+    // Limits this host cannot enforce, so the orchestrator's plan can show them.
+    notes.extend(crate::limits::probe(&runtime.cgroups.group("", "")).notes);
+    if !crate::disk::online_grow_supported() {
+        notes.push(
+            "disk.space: growing a running container's disk needs a restart here \
+             (ext4 online resize needs CAP_SYS_RESOURCE)"
+                .to_owned(),
+        );
+    }
     Features {
         loop_devices: Path::new("/dev/loop-control").exists(),
         overlayfs,
