@@ -59,7 +59,18 @@ fn local_transport_applies_converges_and_destroys() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("pass --yes"));
     assert_eq!(containers(&spec).len(), 3);
-    expect("destroy", &spec, &["--yes"], 0);
+    let report = expect("destroy", &spec, &["--yes", "-o", "json"], 0);
+    let report: serde_json::Value = serde_json::from_str(&report).expect("destroy -o json");
+    assert_eq!(report["counts"]["done"], 3, "{report}");
+    assert_eq!(report["counts"]["failed"], 0, "{report}");
+    assert!(
+        report["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["action"] == "destroy" && s["outcome"]["status"] == "done"),
+        "{report}"
+    );
     assert!(containers(&spec).is_empty());
     for c in &seen {
         let pid = c.pid.unwrap();
