@@ -126,7 +126,11 @@ pub async fn apply(
                         });
                         progress.step_finished(&sent.host, false);
                     }
-                    lost.insert(sent.host.clone(), error);
+                    // A node that refused the batch keeps its session; only a broken one is
+                    // lost for the rest of the run.
+                    if client.is_none() {
+                        lost.insert(sent.host.clone(), error);
+                    }
                 }
             }
             if let Some(client) = client {
