@@ -248,6 +248,31 @@ fn disk_space_and_inodes_hold_inside_and_growing_lets_the_write_succeed() {
     assert_eq!(node.status("d")["live"]["disk_space"], 48u64 << 20);
     let space = row(&counters(&node, "d"), "diskspace");
     assert!(space["held"].as_u64().unwrap() >= 24 << 20, "{space}");
+
+    // A new inode count with a restart allowed: a new file system, the files copied over.
+    node.ok(&["set", "d", "--disk-inodes", "256", "--restart"]);
+    node.ok(&["start", "d"]);
+    node.exec("d", &["test", "-f", "/big"]);
+    let out = node.run(&[
+        "exec",
+        "d",
+        "--",
+        "sh",
+        "-c",
+        "mkdir /more && i=0; while touch /more/f$i; do i=$((i+1)); done; echo made $i",
+    ]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let made: u64 = said
+        .split("made ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        (100..256).contains(&made),
+        "{made} files on a 256-inode disk"
+    );
+    assert_eq!(node.status("d")["live"]["disk_inodes"], 256);
     let text = node.ok(&["counters"]);
     assert!(
         text.starts_with("Version: 2.5") && text.contains("d:"),

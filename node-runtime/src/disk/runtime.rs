@@ -11,11 +11,12 @@ use std::path::PathBuf;
 
 use fleet_protocol::Resources;
 
+use super::command::run;
 use super::{INODES_MIN, Image};
 use crate::container::Runtime;
-use crate::error::{Result, io_err};
+use crate::error::{Error, Result, io_err};
 use crate::limits::runtime::disk_error;
-use crate::store::Layout;
+use crate::store::{Layout, atomic_write};
 
 /// mke2fs's default bytes-per-inode, used when the spec gives a space but no inode count.
 pub const DEFAULT_BYTES_PER_INODE: u64 = 16 << 10;
@@ -28,6 +29,12 @@ pub fn image_path(layout: &Layout) -> PathBuf {
 /// Where the image is mounted on the host.
 pub fn mount_path(layout: &Layout) -> PathBuf {
     layout.dir.join("disk")
+}
+
+/// Where the inode count the image was made with is recorded (ext4 cannot tell it apart from
+/// mke2fs's rounding and from what online growth added).
+pub fn inodes_path(layout: &Layout) -> PathBuf {
+    layout.dir.join("disk.inodes")
 }
 
 /// Inodes for a disk of `space` bytes when the spec does not say.
@@ -50,12 +57,18 @@ impl Runtime {
         let path = image_path(&layout);
         let target = mount_path(&layout);
         fs::create_dir_all(&target).map_err(io_err("create directory", &target))?;
-        let image = if path.exists() {
-            Image::open(&path)
-        } else {
-            Image::create(&path, space, inodes).map_err(|e| disk_error(name, e))?
-        };
-        image
+        let recorded = fs::read_to_string(inodes_path(&layout))
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok());
+        if !path.exists() {
+            Image::create(&path, space, inodes).map_err(|e| disk_error(name, e))?;
+        } else if recorded.is_some_and(|r| r != inodes) {
+            rebuild(name, &layout, space, inodes)?;
+        }
+        if recorded != Some(inodes) {
+            atomic_write(&inodes_path(&layout), inodes.to_string().as_bytes())?;
+        }
+        Image::open(&path)
             .resize_offline(space, Some(&target))
             .map_err(|e| disk_error(name, e))?;
         let upper = target.join("upper");
@@ -65,4 +78,57 @@ impl Runtime {
         }
         Ok((upper, work))
     }
+}
+
+/// A new inode count means a new file system: makes one beside the old image, copies the files
+/// over (`cp -a`), and renames it into place. The old image stays untouched until the rename,
+/// so a failure (the files do not fit in the new count) or a crash leaves it as it was.
+fn rebuild(name: &str, layout: &Layout, space: u64, inodes: u64) -> Result<()> {
+    let path = image_path(layout);
+    let target = mount_path(layout);
+    let mut fresh_path = path.as_os_str().to_os_string();
+    fresh_path.push(".new");
+    let fresh_path = PathBuf::from(fresh_path);
+    let fresh_mount = layout.dir.join("disk.new");
+    let fresh = Image::open(&fresh_path);
+    // Leftovers of an interrupted rebuild.
+    fresh.detach().map_err(|e| disk_error(name, e))?;
+    let _ = fs::remove_file(&fresh_path);
+    let old = Image::open(&path);
+    old.mount(&target).map_err(|e| disk_error(name, e))?;
+    Image::create(&fresh_path, space, inodes).map_err(|e| disk_error(name, e))?;
+    fs::create_dir_all(&fresh_mount).map_err(io_err("create directory", &fresh_mount))?;
+    let copied = fresh
+        .mount(&fresh_mount)
+        .map_err(|e| disk_error(name, e))
+        .and_then(|_| {
+            let mut from = target.as_os_str().to_os_string();
+            from.push("/.");
+            run(
+                "cp",
+                [
+                    "-a".as_ref(),
+                    "--one-file-system".as_ref(),
+                    from.as_os_str(),
+                    fresh_mount.as_os_str(),
+                ],
+            )
+            .map_err(|e| Error::InvalidSpec {
+                name: name.to_owned(),
+                message: format!(
+                    "the container's files do not fit on a new disk with {inodes} inodes \
+                     (the old disk is kept): {e}"
+                ),
+            })
+        });
+    fresh.detach().map_err(|e| disk_error(name, e))?;
+    if let Err(err) = copied {
+        let _ = fs::remove_file(&fresh_path);
+        let _ = fs::remove_dir(&fresh_mount);
+        return Err(err);
+    }
+    old.detach().map_err(|e| disk_error(name, e))?;
+    fs::rename(&fresh_path, &path).map_err(io_err("rename into place", &path))?;
+    let _ = fs::remove_dir(&fresh_mount);
+    Ok(())
 }
