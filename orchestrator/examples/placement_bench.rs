@@ -219,6 +219,27 @@ fn main() {
         median.as_secs_f64() * 1e3
     );
 
+    // Worst case for the host-by-host fill: every container a shape of its own.
+    let (_, distinct) = quality_fleet("distinct", 10_000, 500, |r| {
+        (
+            (10 + r.below(290)) as u32,
+            (256 + r.below(8 * 1024)) * MI,
+            (1 + r.below(40)) * GI,
+        )
+    });
+    let (best, median, result) = time(3, || place(&distinct, &none, &Current::new()));
+    println!(
+        "place 10000 containers of 10000 distinct shapes on 500 hosts: best {:.1} ms, median {:.1} ms; {} hosts used{}",
+        best.as_secs_f64() * 1e3,
+        median.as_secs_f64() * 1e3,
+        result.as_ref().map_or(0, |a| a.hosts_used()),
+        if result.is_ok() {
+            ""
+        } else {
+            " (some did not fit)"
+        }
+    );
+
     println!(
         "\npacking quality (identical hosts of 32 CPUs, 128Gi, 2Ti, no overcommit; no constraints):"
     );

@@ -15,6 +15,11 @@ use super::packer::{State, origin};
 use super::resources::{Amounts, Resource};
 use crate::model::DesiredContainer;
 
+/// How many fitting classes, largest first, are weighed for each pick. Bounds the cost when
+/// every container has a shape of its own (10,000 distinct shapes); with profiles there are
+/// far fewer classes than this and every one is weighed.
+const WINDOW: usize = 64;
+
 /// Containers that are interchangeable for placement: same demand, same selector. Within a
 /// class they go in name order, so the result does not depend on input order.
 struct Class<'a> {
@@ -33,27 +38,43 @@ pub(super) fn fill<'a>(
     current: &Current,
 ) -> Vec<(&'a DesiredContainer, Amounts)> {
     let mut classes = classes(st, items);
+    // Classes with members left, largest first; shrinks as classes run out.
+    let mut remaining: Vec<usize> = (0..classes.len()).collect();
     for h in host_order(st) {
         let Some(alloc) = st.slots[h].allocatable else {
             continue;
         };
-        // A class that does not fit now never will on this host: it only fills up.
-        let mut dead = vec![false; classes.len()];
+        let candidates: Vec<usize> = remaining
+            .iter()
+            .copied()
+            .filter(|&k| classes[k].admits[h])
+            .collect();
+        // A class that does not fit now never will on this host (it only fills up): it is
+        // marked out for the rest of this host, and leading ones are skipped for good.
+        let mut out = vec![false; candidates.len()];
+        let mut start = 0;
         loop {
             let free = alloc.minus(&st.slots[h].used);
             let mut best: Option<(f64, usize)> = None;
-            for (k, class) in classes.iter().enumerate() {
-                if dead[k] || class.next == class.members.len() || !class.admits[h] {
-                    continue;
+            let mut seen = 0;
+            let mut j = start;
+            while j < candidates.len() && seen < WINDOW {
+                if !out[j] {
+                    let class = &classes[candidates[j]];
+                    if class.next == class.members.len() || !class.demand.fits_within(&free) {
+                        out[j] = true;
+                    } else {
+                        seen += 1;
+                        let score = alignment(&class.demand, &free, &alloc);
+                        if best.is_none_or(|(b, _)| score > b) {
+                            best = Some((score, candidates[j]));
+                        }
+                    }
                 }
-                if !class.demand.fits_within(&free) {
-                    dead[k] = true;
-                    continue;
-                }
-                let score = alignment(&class.demand, &free, &alloc);
-                if best.is_none_or(|(b, _)| score > b) {
-                    best = Some((score, k));
-                }
+                j += 1;
+            }
+            while start < candidates.len() && out[start] {
+                start += 1;
             }
             let Some((_, k)) = best else {
                 break;
@@ -64,6 +85,7 @@ pub(super) fn fill<'a>(
             let d = class.demand;
             st.bind(c, h, d, origin(current, c, st.slots[h].host));
         }
+        remaining.retain(|&k| classes[k].next < classes[k].members.len());
     }
     let mut left: Vec<_> = classes
         .into_iter()
@@ -94,7 +116,14 @@ fn classes<'a>(st: &mut State<'a>, items: Vec<(&'a DesiredContainer, Amounts)>) 
         by_key.entry((d, selector)).or_default().push(c);
     }
     let n = st.slots.len();
-    by_key
+    let mean = mean_allocatable(st);
+    let size = |d: &Amounts| -> f64 {
+        Resource::ALL
+            .iter()
+            .map(|r| d.get(*r) as f64 / mean[r.index()])
+            .sum()
+    };
+    let mut list: Vec<Class<'a>> = by_key
         .into_iter()
         .map(|((demand, _), mut members)| {
             members.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
@@ -109,7 +138,23 @@ fn classes<'a>(st: &mut State<'a>, items: Vec<(&'a DesiredContainer, Amounts)>) 
                 next: 0,
             }
         })
-        .collect()
+        .collect();
+    // Largest first (the window looks at the front); the sort is stable, so equal sizes keep
+    // key order and the result stays deterministic.
+    list.sort_by(|a, b| size(&b.demand).total_cmp(&size(&a.demand)));
+    list
+}
+
+fn mean_allocatable(st: &State) -> [f64; 3] {
+    let known: Vec<Amounts> = st.slots.iter().filter_map(|s| s.allocatable).collect();
+    Resource::ALL.map(|r| {
+        let total: f64 = known.iter().map(|a| a.get(r) as f64).sum();
+        if total > 0.0 {
+            total / known.len() as f64
+        } else {
+            1.0
+        }
+    })
 }
 
 /// Hosts already holding containers first (fill what is in use before opening a host), then
