@@ -2,7 +2,6 @@
 
 use super::ContainerCounters;
 use crate::container::Runtime;
-use crate::disk;
 use crate::error::{Error, Result};
 use crate::limits::runtime::limit_error;
 use crate::store::validate_name;
@@ -30,9 +29,7 @@ impl Runtime {
                 });
                 continue;
             }
-            let mount = self
-                .mounted_disk(&name)
-                .map(|_| disk::runtime::mount_path(&self.store.layout(&name)));
+            let mount = self.mounted_disk(&name).map(|d| d.mount);
             let counters =
                 super::read(&name, &cgroup, mount.as_deref()).map_err(|e| limit_error(&name, e))?;
             out.push(counters);

@@ -226,18 +226,10 @@ impl Image {
 
     /// The device number of the image's loop device, for I/O limits.
     pub fn device_number(&self) -> Result<Option<DevNum>, DiskError> {
-        let Some(dev) = self.device()? else {
-            return Ok(None);
-        };
-        let st = nix::sys::stat::stat(&dev).map_err(|e| DiskError::Io {
-            action: "stat",
-            path: dev.clone(),
-            source: e.into(),
-        })?;
-        Ok(Some(DevNum {
-            major: nix::sys::stat::major(st.st_rdev) as u32,
-            minor: nix::sys::stat::minor(st.st_rdev) as u32,
-        }))
+        match self.device()? {
+            Some(dev) => device_number(&dev).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Checks whether a change from `(old_space, old_inodes)` to `(space, inodes)` can be made
@@ -422,6 +414,32 @@ pub fn usage_at(target: &Path) -> Result<DiskUsage, DiskError> {
 
 fn canonical(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The `major:minor` of a block device node.
+pub fn device_number(dev: &Path) -> Result<DevNum, DiskError> {
+    let st = nix::sys::stat::stat(dev).map_err(|e| DiskError::Io {
+        action: "stat",
+        path: dev.to_path_buf(),
+        source: e.into(),
+    })?;
+    Ok(DevNum {
+        major: nix::sys::stat::major(st.st_rdev) as u32,
+        minor: nix::sys::stat::minor(st.st_rdev) as u32,
+    })
+}
+
+/// The device mounted at `target` in this mount namespace, read from the mount table alone
+/// (no helper process), for the status paths that run once per container.
+pub fn mounted_source(target: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let target = canonical(target);
+    text.lines().rev().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let point = left.split_whitespace().nth(4)?;
+        let source = right.split_whitespace().nth(1)?;
+        (Path::new(&unescape(point)) == target).then(|| PathBuf::from(source))
+    })
 }
 
 /// Where `device` is mounted in this mount namespace (the first mount found).

@@ -20,7 +20,8 @@ use std::io;
 use std::path::PathBuf;
 
 pub use image::{
-    DiskUsage, INODES_MIN, Image, SPACE_MIN, online_grow_supported, usage_at, validate,
+    DiskUsage, INODES_MIN, Image, SPACE_MIN, device_number, mounted_source, online_grow_supported,
+    usage_at, validate,
 };
 
 /// Why a disk operation failed.

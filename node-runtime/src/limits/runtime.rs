@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use fleet_protocol::Resources;
 
-use super::{CgroupDirs, CgroupVersion, Controller, LimitError};
+use super::{CgroupDirs, CgroupVersion, Controller, DevNum, LimitError};
 use crate::cgroups::{Cgroup, Version};
 use crate::container::Runtime;
 use crate::disk::{self, DiskError};
@@ -83,19 +83,27 @@ pub fn disk_error(name: &str, err: DiskError) -> Error {
     }
 }
 
+/// A container's disk image as found mounted on the host.
+pub(crate) struct MountedDisk {
+    /// The image.
+    pub image: disk::Image,
+    /// Its loop device's number, for I/O caps.
+    pub device: Option<DevNum>,
+    /// Where it is mounted.
+    pub mount: PathBuf,
+}
+
 impl Runtime {
     /// Validates every limit, grows the container's disk if it is mounted and asked to be
     /// bigger, then writes the cgroup limits. A disk grow that cannot happen live is left to the
     /// restart that `update` arranges (it lists the grow among the restart fields on such hosts).
     pub(crate) fn apply_limits(&self, cgroup: &Cgroup, resources: &Resources) -> Result<()> {
         let name = cgroup.name();
-        let image = self.mounted_disk(name);
-        let device = image
-            .as_ref()
-            .and_then(|i| i.device_number().ok().flatten());
+        let disk = self.mounted_disk(name);
+        let device = disk.as_ref().and_then(|d| d.device);
         let plan = super::plan(cgroup, resources, device).map_err(|e| limit_error(name, e))?;
-        if let (Some(image), Some(space)) = (&image, resources.disk_space) {
-            match image.grow_online(space) {
+        if let (Some(disk), Some(space)) = (&disk, resources.disk_space) {
+            match disk.image.grow_online(space) {
                 Ok(_) | Err(DiskError::NeedsRestart { .. }) => {}
                 Err(e) => return Err(disk_error(name, e)),
             }
@@ -105,24 +113,23 @@ impl Runtime {
 
     /// Limits as the kernel and the disk have them. `disk_inodes` reads as the spec's count
     /// when the file system has at least that many (mke2fs rounds up), else as the real count.
+    /// Spawns no process: this runs once per container for every list.
     pub(crate) fn live_limits(&self, cgroup: &Cgroup) -> Resources {
         let name = cgroup.name();
-        let image = self.mounted_disk(name);
-        let device = image
-            .as_ref()
-            .and_then(|i| i.device_number().ok().flatten());
+        let disk = self.mounted_disk(name);
+        let device = disk.as_ref().and_then(|d| d.device);
         let mut live = if cgroup.exists() {
             super::read_live_with_device(cgroup, device).unwrap_or_default()
         } else {
             Resources::default()
         };
-        if let Some(image) = image {
-            live.disk_space = image.space().ok();
+        if let Some(disk) = disk {
+            live.disk_space = disk.image.space().ok();
             let wanted =
                 self.store.read_config(name).ok().flatten().and_then(|s| {
                     super::effective(&s.resources, CgroupVersion::V1, "").disk_inodes
                 });
-            live.disk_inodes = image.usage().ok().map(|u| match wanted {
+            live.disk_inodes = disk::usage_at(&disk.mount).ok().map(|u| match wanted {
                 Some(w) if u.inodes_total >= w => w,
                 _ => u.inodes_total,
             });
@@ -130,10 +137,19 @@ impl Runtime {
         live
     }
 
-    /// The container's disk image when it is attached (mounted on the host).
-    pub(crate) fn mounted_disk(&self, name: &str) -> Option<disk::Image> {
-        let path = disk::runtime::image_path(&self.store.layout(name));
-        let image = disk::Image::open(&path);
-        (path.exists() && matches!(image.device(), Ok(Some(_)))).then_some(image)
+    /// The container's disk image when it is mounted on the host (read from the mount table).
+    pub(crate) fn mounted_disk(&self, name: &str) -> Option<MountedDisk> {
+        let layout = self.store.layout(name);
+        let path = disk::runtime::image_path(&layout);
+        if !path.exists() {
+            return None;
+        }
+        let mount = disk::runtime::mount_path(&layout);
+        let source = disk::mounted_source(&mount)?;
+        Some(MountedDisk {
+            image: disk::Image::open(&path),
+            device: disk::device_number(&source).ok(),
+            mount,
+        })
     }
 }
