@@ -123,7 +123,6 @@ fn update_changes_limits_live_and_list_reads_them_back() {
         assert_eq!(outcome["outcome"], "failed", "{applied}");
         assert_eq!(outcome["needs_restart"], true, "{applied}");
     }
-    drop(ask);
     drop(stdin);
     assert!(child.wait().unwrap().success());
 }
