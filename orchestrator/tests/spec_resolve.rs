@@ -121,10 +121,10 @@ fn the_embedded_demo_and_shipped_specs_are_valid() {
     let specs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs");
     for entry in std::fs::read_dir(specs).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "yaml") {
-            if let Err(e) = resolve::load(std::slice::from_ref(&path)) {
-                panic!("{}:\n{}", path.display(), e.render());
-            }
+        if path.extension().is_some_and(|e| e == "yaml")
+            && let Err(e) = resolve::load(std::slice::from_ref(&path))
+        {
+            panic!("{}:\n{}", path.display(), e.render());
         }
     }
 }

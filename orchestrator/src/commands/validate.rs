@@ -18,19 +18,23 @@ pub struct Args {
 
 /// Runs `fleet validate`.
 pub fn run(args: Args) -> miette::Result<ExitCode> {
-    match args.spec.load() {
-        Ok(fleet) => {
-            let profiles: std::collections::BTreeSet<&str> = fleet
-                .containers
-                .iter()
-                .map(|c| c.spec.template.display_name())
-                .collect();
+    let loaded = if args.spec.files.is_empty() {
+        args.spec.load().map(|f| (f, Default::default()))
+    } else {
+        crate::resolve::load_counted(&args.spec.files)
+    };
+    match loaded {
+        Ok((fleet, counts)) => {
+            let counts: crate::resolve::Counts = counts;
+            let plural =
+                |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
             println!(
-                "valid: fleet \"{}\": {} hosts, {} containers, {} templates in use",
+                "valid: fleet \"{}\": {}, {} (after expansion), {}, {}",
                 fleet.name,
-                fleet.hosts.len(),
-                fleet.containers.len(),
-                profiles.len()
+                plural(fleet.hosts.len(), "host"),
+                plural(fleet.containers.len(), "container"),
+                plural(counts.profiles, "profile"),
+                plural(counts.templates, "tarball template"),
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -56,9 +56,27 @@ impl std::error::Error for LoadError {}
 
 /// Loads, checks and resolves the spec files named by `paths`.
 pub fn load(paths: &[PathBuf]) -> Result<Fleet, LoadError> {
+    load_counted(paths).map(|(fleet, _)| fleet)
+}
+
+/// How many definitions a load held, for `fleet validate`'s summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Profiles defined in the spec files (built-ins not counted).
+    pub profiles: usize,
+    /// Tarball templates defined in the spec files (built-ins not counted).
+    pub templates: usize,
+}
+
+/// [`load`], also counting the spec's own profiles and templates.
+pub fn load_counted(paths: &[PathBuf]) -> Result<(Fleet, Counts), LoadError> {
     let mut d = Diagnostics::default();
     let loaded = spec::load_paths(paths, &mut d);
-    finish(loaded, d)
+    let counts = Counts {
+        profiles: loaded.documents.iter().map(|doc| doc.profiles.len()).sum(),
+        templates: loaded.documents.iter().map(|doc| doc.templates.len()).sum(),
+    };
+    finish(loaded, d).map(|fleet| (fleet, counts))
 }
 
 /// Loads, checks and resolves spec text held in memory (the embedded demo, tests).

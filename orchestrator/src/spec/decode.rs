@@ -98,10 +98,8 @@ pub fn document(node: &Node, d: &mut Diagnostics) -> Option<Document> {
         fleet: f.get("fleet").and_then(|n| fields::name(n, "fleet", d)),
         ..Document::default()
     };
-    let each = |key: &str, d: &mut Diagnostics| -> Vec<Node> {
-        f.get(key)
-            .map(|n| fields::list(n, key, d).to_vec())
-            .unwrap_or_default()
+    let each = |key: &str, d: &mut Diagnostics| -> &[Node] {
+        f.get(key).map_or(&[][..], |n| fields::list(n, key, d))
     };
     doc.hosts = each("hosts", d).iter().filter_map(|n| host(n, d)).collect();
     doc.templates = each("templates", d)

@@ -72,22 +72,14 @@ pub fn load_text(loaded: &mut Loaded, name: String, text: String, d: &mut Diagno
         Ok(docs) => loaded
             .documents
             .extend(docs.iter().filter_map(|n| decode::document(n, d))),
-        Err(e) => d.push(yaml_error(&e, id)),
+        Err(e) => d.push(yaml_error(&e)),
     }
 }
 
-fn yaml_error(e: &serde_saphyr::Error, file: u32) -> Diagnostic {
-    let message = e.without_snippet().to_string();
-    let message = message.lines().next().unwrap_or("invalid YAML").to_string();
-    match e.location() {
-        Some(loc) if loc.line() > 0 => Diagnostic::at(
-            node::Pos {
-                file,
-                line: loc.line() as u32,
-                column: loc.column().max(1) as u32,
-            },
-            message,
-        ),
+fn yaml_error(e: &node::ParseError) -> Diagnostic {
+    let message = format!("invalid YAML: {}", e.message);
+    match e.pos {
+        Some(pos) if pos.line > 0 => Diagnostic::at(pos, message),
         _ => Diagnostic::general(message),
     }
 }

@@ -1,14 +1,11 @@
 //! A YAML document as a tree of values that each remember where they were written.
 //!
-//! serde-saphyr parses and enforces its budgets (depth, node count, alias expansion); this module
-//! turns its events into [`Node`]s carrying [`Pos`]itions, so that `decode` can check every field
-//! and report *all* problems with their line and column, rather than stopping at the first one as
-//! a derived `Deserialize` would.
+//! serde-saphyr's parser yields events with positions; this module builds them into [`Node`]s
+//! carrying [`Pos`]itions, under budgets, so that `decode` can check every field and report *all*
+//! problems with their line and column, rather than stopping at the first one as a derived
+//! `Deserialize` would.
 
-use std::fmt;
-
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::Spanned;
+use std::collections::HashMap;
 
 /// A place in a source file: 1-based line and character column.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -77,126 +74,268 @@ impl Node {
     }
 }
 
-/// Parses one file into documents of [`Node`]s, under serde-saphyr's budgets.
-pub fn parse_documents(text: &str, file: u32) -> Result<Vec<Node>, serde_saphyr::Error> {
-    let options = serde_saphyr::options! {
-        budget: serde_saphyr::budget! {
-            max_nodes: 4_000_000,
-            max_events: 16_000_000,
-            max_documents: 1_024,
-            max_depth: 64,
-        },
-    };
-    let docs: Vec<Spanned<Tree>> = serde_saphyr::from_multiple_with_options(text, options)?;
-    Ok(docs.into_iter().map(|d| to_node(d, file)).collect())
+/// Why a file did not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// Where, if known.
+    pub pos: Option<Pos>,
+    /// What is wrong.
+    pub message: String,
 }
 
-/// The tree as serde hands it to us; positions are attached by [`to_node`].
-struct Tree(Raw);
+/// Limits that keep hostile input (deep nesting, alias bombs) from costing unbounded time or memory.
+const MAX_DEPTH: usize = 64;
+const MAX_NODES: usize = 4_000_000;
+const MAX_DOCUMENTS: usize = 1_024;
 
-enum Raw {
-    Null,
-    Bool(bool),
-    Int(i128),
-    Float(f64),
-    Str(String),
-    Seq(Vec<Spanned<Tree>>),
-    Map(Vec<(Spanned<Tree>, Spanned<Tree>)>),
-}
-
-fn to_node(spanned: Spanned<Tree>, file: u32) -> Node {
-    let at = spanned.referenced;
-    let pos = Pos {
+/// Parses one file into documents of [`Node`]s.
+///
+/// Built on serde-saphyr's own YAML parser (granit-parser) at the event level rather than through
+/// serde: a positioned tree through serde's `Spanned` machinery cost three times as much on large
+/// specs (docs/decisions.md). The same kinds of budget apply: nesting depth, total nodes (aliases
+/// count each time they are expanded), documents.
+pub fn parse_documents(text: &str, file: u32) -> Result<Vec<Node>, ParseError> {
+    use serde_saphyr::granit_parser::{Event, Parser};
+    let mut b = Builder {
         file,
-        line: at.line() as u32,
-        column: at.column() as u32,
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        nodes: 0,
+        docs: Vec::new(),
     };
-    let value = match spanned.value.0 {
-        Raw::Null => Value::Null,
-        Raw::Bool(b) => Value::Bool(b),
-        Raw::Int(i) => Value::Int(i),
-        Raw::Float(f) => Value::Float(f),
-        Raw::Str(s) => Value::Str(s),
-        Raw::Seq(items) => Value::Seq(items.into_iter().map(|i| to_node(i, file)).collect()),
-        Raw::Map(entries) => Value::Map(
-            entries
-                .into_iter()
-                .map(|(k, v)| (to_node(k, file), to_node(v, file)))
-                .collect(),
-        ),
-    };
-    Node { pos, value }
+    for item in Parser::new_from_str(text) {
+        let (event, span) = item.map_err(|e| {
+            let m = e.marker();
+            ParseError {
+                pos: Some(Pos {
+                    file,
+                    line: m.line() as u32,
+                    column: m.col() as u32 + 1,
+                }),
+                message: e.info().to_string(),
+            }
+        })?;
+        let pos = Pos {
+            file,
+            line: span.start.line() as u32,
+            column: span.start.col() as u32 + 1,
+        };
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
+            Event::DocumentStart(..) => {
+                if b.docs.len() >= MAX_DOCUMENTS {
+                    return Err(b.fail(
+                        pos,
+                        format!("more than {MAX_DOCUMENTS} documents in one file"),
+                    ));
+                }
+                b.anchors.clear();
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                let plain = matches!(style, serde_saphyr::granit_parser::ScalarStyle::Plain);
+                let is_str_tag = tag.as_ref().is_some_and(|t| t.suffix() == "str");
+                let v = if plain && !is_str_tag {
+                    resolve_plain(&value)
+                } else {
+                    Value::Str(value.into_owned())
+                };
+                b.value(Node { pos, value: v }, anchor)?;
+            }
+            Event::SequenceStart(_, anchor, _) => b.open(pos, Value::Seq(Vec::new()), anchor)?,
+            Event::MappingStart(_, anchor, _) => b.open(pos, Value::Map(Vec::new()), anchor)?,
+            Event::SequenceEnd | Event::MappingEnd => b.close()?,
+            Event::Alias(id) => {
+                let Some(node) = b.anchors.get(&id).cloned() else {
+                    return Err(b.fail(pos, "alias to an unknown anchor".into()));
+                };
+                b.count(count_nodes(&node), pos)?;
+                b.value(Node { pos, ..node }, 0)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(b.docs)
 }
 
-impl<'de> Deserialize<'de> for Tree {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(TreeVisitor).map(Tree)
+/// An open collection: its node, its anchor, and for mappings a key waiting for its value.
+struct Open {
+    node: Node,
+    anchor: usize,
+    key: Option<Node>,
+    /// Entries from merge keys, added at the end where the mapping does not set them itself.
+    merged: Vec<(Node, Node)>,
+}
+
+struct Builder {
+    file: u32,
+    stack: Vec<Open>,
+    anchors: HashMap<usize, Node>,
+    nodes: usize,
+    docs: Vec<Node>,
+}
+
+impl Builder {
+    fn fail(&self, pos: Pos, message: String) -> ParseError {
+        let _ = self.file;
+        ParseError {
+            pos: Some(pos),
+            message,
+        }
+    }
+
+    fn count(&mut self, n: usize, pos: Pos) -> Result<(), ParseError> {
+        self.nodes += n;
+        if self.nodes > MAX_NODES {
+            return Err(self.fail(
+                pos,
+                format!("the file expands to more than {MAX_NODES} YAML values (an alias bomb?)"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, pos: Pos, value: Value, anchor: usize) -> Result<(), ParseError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(self.fail(pos, format!("values are nested more than {MAX_DEPTH} deep")));
+        }
+        self.count(1, pos)?;
+        self.stack.push(Open {
+            node: Node { pos, value },
+            anchor,
+            key: None,
+            merged: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), ParseError> {
+        let mut open = self.stack.pop().expect("parser balances collections");
+        if let Value::Map(entries) = &mut open.node.value {
+            for (k, v) in open.merged {
+                if !entries.iter().any(|(e, _)| e.value == k.value) {
+                    entries.push((k, v));
+                }
+            }
+        }
+        self.finish(open.node, open.anchor)
+    }
+
+    fn value(&mut self, node: Node, anchor: usize) -> Result<(), ParseError> {
+        if !matches!(node.value, Value::Seq(_) | Value::Map(_)) {
+            self.count(1, node.pos)?;
+        }
+        self.finish(node, anchor)
+    }
+
+    /// Places a complete value into its parent (or as a document).
+    fn finish(&mut self, node: Node, anchor: usize) -> Result<(), ParseError> {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        let Some(parent) = self.stack.last_mut() else {
+            self.docs.push(node);
+            return Ok(());
+        };
+        match &mut parent.node.value {
+            Value::Seq(items) => items.push(node),
+            Value::Map(entries) => match parent.key.take() {
+                None => parent.key = Some(node),
+                Some(key) => {
+                    if key.value == Value::Str("<<".into()) {
+                        merge(&mut parent.merged, node);
+                    } else if entries.iter().any(|(k, _)| k.value == key.value) {
+                        let (pos, name) = (key.pos, key.scalar_text().unwrap_or_default());
+                        return Err(
+                            self.fail(pos, format!("duplicate key \"{name}\" in a mapping"))
+                        );
+                    } else {
+                        entries.push((key, node));
+                    }
+                }
+            },
+            _ => unreachable!("only collections are open"),
+        }
+        Ok(())
     }
 }
 
-struct TreeVisitor;
-
-impl<'de> Visitor<'de> for TreeVisitor {
-    type Value = Raw;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-    fn visit_unit<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
-    }
-    fn visit_none<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
-        Ok(Raw::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
-        Ok(Raw::Int(v.into()))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
-        Ok(Raw::Int(v.into()))
-    }
-    fn visit_i128<E>(self, v: i128) -> Result<Raw, E> {
-        Ok(Raw::Int(v))
-    }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Raw, E> {
-        i128::try_from(v)
-            .map(Raw::Int)
-            .map_err(|_| E::custom("number is too large"))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
-        Ok(Raw::Float(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
-        Ok(Raw::Str(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Raw, E> {
-        Ok(Raw::Str(v))
-    }
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Raw, E> {
-        String::from_utf8(v.to_vec())
-            .map(Raw::Str)
-            .map_err(|_| E::custom("binary values are not supported"))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(item) = seq.next_element::<Spanned<Tree>>()? {
-            items.push(item);
+/// YAML merge keys (`<<: *base`): collects the merged mapping(s)' entries, earlier ones first.
+fn merge(entries: &mut Vec<(Node, Node)>, from: Node) {
+    let sources = match from.value {
+        Value::Map(m) => vec![m],
+        Value::Seq(items) => items
+            .into_iter()
+            .filter_map(|n| match n.value {
+                Value::Map(m) => Some(m),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    for source in sources {
+        for (k, v) in source {
+            if !entries.iter().any(|(e, _)| e.value == k.value) {
+                entries.push((k, v));
+            }
         }
-        Ok(Raw::Seq(items))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(key) = map.next_key::<Spanned<Tree>>()? {
-            let value = map.next_value::<Spanned<Tree>>()?;
-            entries.push((key, value));
+}
+
+fn count_nodes(node: &Node) -> usize {
+    match &node.value {
+        Value::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
+        Value::Map(entries) => {
+            1 + entries
+                .iter()
+                .map(|(k, v)| count_nodes(k) + count_nodes(v))
+                .sum::<usize>()
         }
-        Ok(Raw::Map(entries))
+        _ => 1,
     }
+}
+
+/// The YAML 1.2 core schema for plain scalars: null, booleans, integers, floats, else a string.
+fn resolve_plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    let first = text.as_bytes()[0];
+    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+        return Value::Str(text.to_string());
+    }
+    if let Some(hex) = text.strip_prefix("0x")
+        && let Ok(i) = i128::from_str_radix(hex, 16)
+    {
+        return Value::Int(i);
+    }
+    if let Some(oct) = text.strip_prefix("0o")
+        && let Ok(i) = i128::from_str_radix(oct, 8)
+    {
+        return Value::Int(i);
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(i) = text.parse::<i128>()
+    {
+        return Value::Int(i);
+    }
+    let float_like = digits.bytes().any(|b| b.is_ascii_digit())
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
+    if float_like && let Ok(f) = text.parse::<f64>() {
+        return Value::Float(f);
+    }
+    Value::Str(text.to_string())
 }
 
 #[cfg(test)]
@@ -222,6 +361,42 @@ mod tests {
         };
         assert_eq!(z[0].1.value, Value::Null);
         assert_eq!(z[0].0.pos.line, 6);
+    }
+
+    #[test]
+    fn merge_keys_duplicates_and_scalars() {
+        let docs = parse_documents(
+            "base: &b {memory: 1Gi, pids: 10}\nx:\n  <<: *b\n  pids: 20\nn: [0x10, 1.5, -3, '7', ~, yes]\n",
+            0,
+        )
+        .unwrap();
+        let Value::Map(top) = &docs[0].value else {
+            panic!()
+        };
+        let Value::Map(x) = &top[1].1.value else {
+            panic!()
+        };
+        let keys: Vec<String> = x.iter().map(|(k, _)| k.scalar_text().unwrap()).collect();
+        assert_eq!(keys, ["pids", "memory"]);
+        assert_eq!(x[0].1.value, Value::Int(20));
+        let Value::Seq(n) = &top[2].1.value else {
+            panic!()
+        };
+        let values: Vec<&Value> = n.iter().map(|n| &n.value).collect();
+        assert_eq!(
+            values,
+            [
+                &Value::Int(16),
+                &Value::Float(1.5),
+                &Value::Int(-3),
+                &Value::Str("7".into()),
+                &Value::Null,
+                &Value::Str("yes".into())
+            ]
+        );
+        let err = parse_documents("a: 1\nb: 2\na: 3\n", 0).unwrap_err();
+        assert_eq!(err.message, "duplicate key \"a\" in a mapping");
+        assert_eq!(err.pos.map(|p| (p.line, p.column)), Some((3, 1)));
     }
 
     #[test]
