@@ -1,7 +1,7 @@
 //! Generates a large fleet spec: `cargo run --release -p fleet --example gen_spec -- HOSTS
 //! CONTAINERS > fleet.yaml`. Each container is written as its own entry (no sets), with a
 //! profile, overrides, labels, env and an address, so the loader does its full work per container.
-//! `specs/fleet-500.yaml` was made with `-- 10 500 --local`.
+//! `specs/fleet-500.yaml` was made with `-- 10 500 --local` (local hosts have no network).
 
 use std::fmt::Write as _;
 
@@ -24,7 +24,7 @@ pub fn generate(hosts: usize, containers: usize, local: bool) -> String {
         if local {
             let _ = writeln!(
                 s,
-                "  - name: host-{h:03}\n    transport: local\n    labels: {{zone: z{}}}\n    node: {{root: /var/lib/fleet-big/{h:03}, cgroup_parent: fleet-big-{h:03}}}",
+                "  - name: host-{h:03}\n    transport: local\n    labels: {{zone: z{}}}\n    overcommit: {{cpu: 20, memory: 10}}\n    node: {{root: /var/lib/fleet-big/{h:03}, cgroup_parent: fleet-big-{h:03}}}",
                 h % 3
             );
         } else {
@@ -42,16 +42,23 @@ pub fn generate(hosts: usize, containers: usize, local: bool) -> String {
     s.push_str("\ncontainers:\n");
     for c in 0..containers {
         let profile = ["tiny", "web", "db"][c % 3];
-        let _ = writeln!(
+        let _ = write!(
             s,
-            "  - name: ct-{c:05}\n    template: busybox\n    profile: {profile}\n    host: host-{:03}\n    command: [\"/bin/sleep\", \"1000000\"]\n    hostname: \"{{name}}.big\"\n    env: {{ROLE: {profile}, SLOT: \"{c}\"}}\n    labels: {{app: a{}, tier: {profile}}}\n    resources:\n      pids: {}\n      disk: {{space: 256Mi}}\n    network:\n      bridge: fleet0\n      addresses: [\"10.{}.{}.{}/8\"]",
+            "  - name: ct-{c:05}\n    template: busybox\n    profile: {profile}\n    host: host-{:03}\n    command: [\"/bin/sleep\", \"1000000\"]\n    hostname: \"{{name}}.big\"\n    env: {{ROLE: {profile}, SLOT: \"{c}\"}}\n    labels: {{app: a{}, tier: {profile}}}\n    resources:\n      pids: {}\n      disk: {{space: 256Mi}}\n",
             c % hosts.max(1),
             c % 50,
             100 + c % 400,
-            100 + c / 65536 % 100,
-            c / 256 % 256,
-            c % 256
         );
+        // Local fleets stay off the network: no bridge is made on the machine they run on.
+        if !local {
+            let _ = writeln!(
+                s,
+                "    network:\n      bridge: fleet0\n      addresses: [\"10.{}.{}.{}/8\"]",
+                100 + c / 65536 % 100,
+                c / 256 % 256,
+                c % 256
+            );
+        }
     }
     s
 }
