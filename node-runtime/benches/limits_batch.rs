@@ -1,16 +1,20 @@
 //! Benchmark: change the limits of 500 running cgroups in one batch (goal under 1 s) and read
-//! the beancounters of 500 (goal under 200 ms), on this host's real cgroups.
+//! the beancounters of 500 (goal under 200 ms), on this host's real cgroups; then the same
+//! through the node's own verbs on 500 real busybox containers (`Runtime::update` per container,
+//! as one protocol `Apply` batch runs them, then `Runtime::counters` and `Runtime::list`).
 //!
 //! Run as root: `cargo bench -p fleet-node --bench limits_batch` (`FLEET_BENCH_N` changes the
-//! count). Each cgroup holds one `sleep` so that it is a running group, as a container's would.
-//! Everything made (cgroups under `fleet-bench-<pid>`, the sleeps) is removed at the end, also on
-//! a panic. Figures go to docs/limits.md by hand.
+//! count; `FLEET_BENCH_CONTAINERS=0` skips the container phase). Each cgroup holds one `sleep`
+//! so that it is a running group, as a container's would. Everything made (cgroups under
+//! `fleet-bench-<pid>`, the sleeps, the containers and their temp root) is removed at the end,
+//! also on a panic. Figures go to docs/limits.md by hand.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fleet_protocol::Resources;
+use fleet_protocol::{ContainerSpec, Resources, TemplateRef};
+use node_runtime::Runtime;
 use node_runtime::counters;
 use node_runtime::limits::{self, CgroupDirs, CgroupVersion, Controller, Dirs, HostCgroups};
 
@@ -148,6 +152,99 @@ fn main() {
             "(cgroup v1: each container's limits span the cpu, cpuset, memory, pids and blkio hierarchies)"
         );
     }
+    drop(bench);
+    if std::env::var("FLEET_BENCH_CONTAINERS").as_deref() != Ok("0") {
+        containers_phase(n);
+    }
+}
+
+/// Containers made by the container phase, destroyed on drop.
+struct Containers {
+    runtime: Runtime,
+    names: Vec<String>,
+    parent: String,
+    _root: tempfile::TempDir,
+}
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        for name in &self.names {
+            let _ = self.runtime.destroy(name);
+        }
+        self.runtime.cgroups.remove_parent(&self.parent);
+    }
+}
+
+fn container_spec(name: &str, resources: Resources) -> ContainerSpec {
+    ContainerSpec {
+        name: name.to_owned(),
+        fleet: "bench".into(),
+        template: TemplateRef::Busybox,
+        command: vec!["sleep".into(), "infinity".into()],
+        env: Default::default(),
+        hostname: name.to_owned(),
+        onboot: false,
+        state: Default::default(),
+        labels: Default::default(),
+        resources,
+        network: Default::default(),
+        user_namespace: false,
+    }
+}
+
+fn containers_phase(n: usize) {
+    let root = tempfile::Builder::new()
+        .prefix("fleet-limits-bench-")
+        .tempdir()
+        .expect("temp root");
+    let parent = format!("fleet-bench-ct-{}", std::process::id());
+    let runtime = Runtime::new(root.path(), &parent).expect("runtime");
+    let mut made = Containers {
+        runtime: runtime.clone(),
+        names: Vec::new(),
+        parent,
+        _root: root,
+    };
+    let started = Instant::now();
+    for i in 0..n {
+        let name = format!("b{i}");
+        runtime
+            .create(&container_spec(&name, limits_for(i, 0)))
+            .expect("create container");
+        made.names.push(name);
+    }
+    println!(
+        "containers: {n} busybox containers created and started in {:?}",
+        started.elapsed()
+    );
+    for round in 1..3u64 {
+        let started = Instant::now();
+        for (i, name) in made.names.iter().enumerate() {
+            let changed = runtime
+                .update(&container_spec(name, limits_for(i, round)), false)
+                .expect("update");
+            assert!(changed);
+        }
+        let took = started.elapsed();
+        println!(
+            "containers: live update of {n} (Runtime::update, as one Apply batch) in {took:?} ({:?} each)",
+            took / n as u32
+        );
+    }
+    let started = Instant::now();
+    let all = runtime.counters(None).expect("counters");
+    println!(
+        "containers: counters for {} in {:?}",
+        all.len(),
+        started.elapsed()
+    );
+    let started = Instant::now();
+    let listed = runtime.list().expect("list");
+    println!(
+        "containers: list with live limits for {} in {:?}",
+        listed.len(),
+        started.elapsed()
+    );
 }
 
 /// A v1 cpuset takes no task until it has CPUs and memory nodes; copy the parent's.
