@@ -8,7 +8,7 @@ use fleet_protocol::{ContainerSpec, DesiredState};
 
 use super::{Runtime, crash_point};
 use crate::error::{Error, Result, io_err};
-use crate::store::validate_name;
+use crate::store::{State, validate_name};
 use crate::template;
 
 impl Runtime {
@@ -18,10 +18,14 @@ impl Runtime {
         validate_spec(spec)?;
         template::check(&spec.template, &self.sources)?;
         let lock = self.store.lock(&spec.name)?;
-        let mut changed = false;
         match self.repair(&spec.name, &lock)? {
-            Some(found) if found.spec == *spec => {}
-            Some(_) => return Err(Error::SpecConflict(spec.name.clone())),
+            Some(found) if found.spec == *spec => {
+                if spec.state == DesiredState::Running {
+                    return self.start_locked(&spec.name, &lock);
+                }
+                Ok(false)
+            }
+            Some(_) => Err(Error::SpecConflict(spec.name.clone())),
             None => {
                 template::prepare(&self.store.templates_dir(), &spec.template, &self.sources)?;
                 let layout = self.store.layout(&spec.name);
@@ -29,14 +33,17 @@ impl Runtime {
                 crash_point("dir");
                 self.store.write_config(&spec.name, spec)?;
                 crash_point("config");
-                self.finish_create(&spec.name)?;
-                changed = true;
+                self.make_dirs_and_cgroup(&spec.name)?;
+                // state.json is written once, by the launch or here; until then repair treats
+                // the container as a create to finish.
+                if spec.state == DesiredState::Running {
+                    self.launch(&spec.name, spec, State::default(), true)?;
+                } else {
+                    self.store.write_state(&spec.name, &State::default())?;
+                }
+                Ok(true)
             }
         }
-        if spec.state == DesiredState::Running {
-            changed |= self.start_locked(&spec.name, &lock)?;
-        }
-        Ok(changed)
     }
 }
 

@@ -65,13 +65,19 @@ impl Runtime {
 
     /// Steps of create after the spec is stored; each is idempotent.
     pub(crate) fn finish_create(&self, name: &str) -> Result<()> {
+        self.make_dirs_and_cgroup(name)?;
+        self.store.write_state(name, &State::default())
+    }
+
+    /// The overlay directories and the cgroup; idempotent.
+    pub(crate) fn make_dirs_and_cgroup(&self, name: &str) -> Result<()> {
         let layout = self.store.layout(name);
         for dir in [&layout.upper, &layout.work, &layout.rootfs] {
             fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
         }
         self.cgroup(name).create()?;
         super::crash_point("cgroup");
-        self.store.write_state(name, &State::default())
+        Ok(())
     }
 
     /// The live init: the recorded pid if it is still that process, else the process in the

@@ -4,12 +4,12 @@
 use std::ffi::CString;
 use std::fs::OpenOptions;
 
-use fleet_protocol::NetworkMode;
+use fleet_protocol::{ContainerSpec, NetworkMode};
 
 use super::spawn::{InitPlan, USERNS_RANGE, init_env, spawn_init};
 use super::{Runtime, crash_point};
 use crate::error::{Error, Result, io_err};
-use crate::store::{ContainerLock, validate_name};
+use crate::store::{ContainerLock, State, validate_name};
 use crate::sys::process;
 use crate::{rootfs, template};
 
@@ -37,10 +37,23 @@ impl Runtime {
         if found.init.is_some() {
             return Ok(false);
         }
-        let spec = &found.spec;
-        let mut state = found.state;
+        self.launch(name, &found.spec, found.state, false)?;
+        Ok(true)
+    }
+
+    /// Spawns init for a stopped container and records it. `cgroup_ready` skips re-creating a
+    /// cgroup the caller has just made.
+    pub(crate) fn launch(
+        &self,
+        name: &str,
+        spec: &ContainerSpec,
+        mut state: State,
+        cgroup_ready: bool,
+    ) -> Result<()> {
         let cgroup = self.cgroup(name);
-        cgroup.create()?;
+        if !cgroup_ready {
+            cgroup.create()?;
+        }
         let layout = self.store.layout(name);
         // The overlay's writable layer: on the container's own disk image when it has one.
         let (upper, work) = self.writable_layer(name, &spec.resources)?;
@@ -113,8 +126,7 @@ impl Runtime {
         crash_point("spawned");
         state.init_pid = Some(pid);
         state.init_start_time = process::start_time(pid);
-        self.store.write_state(name, &state)?;
-        Ok(true)
+        self.store.write_state(name, &state)
     }
 
     /// The lowest free uid range above 100000 not used by another container's user namespace.

@@ -174,7 +174,7 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 }
 
 /// Writes `bytes` to `path` so that readers see the old or the new content, never a mix: temp
-/// file in the same directory, fsync, rename, fsync of the directory.
+/// file in the same directory, fsync, rename.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
@@ -186,11 +186,9 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes).map_err(io_err("write", &tmp))?;
     file.sync_all().map_err(io_err("fsync", &tmp))?;
     drop(file);
-    fs::rename(&tmp, path).map_err(io_err("rename into place", path))?;
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    // No fsync of the directory: it would only make the rename durable, and a rename lost in a
+    // power cut leaves the previous file, which crash repair corrects from the kernel's view.
+    fs::rename(&tmp, path).map_err(io_err("rename into place", path))
 }
 
 /// Checks a container name: 1-64 characters of `[A-Za-z0-9._-]`, not starting with `.` (which
