@@ -154,3 +154,53 @@ fn overfull_fleets_and_bad_input_exit_1_with_a_reason() {
         "{out}"
     );
 }
+
+/// `fleet-node` built next to this test binary, if the workspace build made it.
+fn node_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?.parent()?;
+    let node = dir.join("fleet-node");
+    node.is_file().then_some(node)
+}
+
+#[test]
+fn observe_takes_capacity_the_spec_leaves_out_from_the_node() {
+    let Some(node) = node_binary() else {
+        let why = "fleet-node is not built next to the tests (run cargo test --workspace)";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        eprintln!("skipped: {why}");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("node-root");
+    let unique = format!("fleet-test-capacity-{}", std::process::id());
+    let spec = dir.path().join("fleet.yaml");
+    std::fs::write(
+        &spec,
+        format!(
+            "apiVersion: fleet/v1\nfleet: {unique}\nhosts:\n  - name: here\n    transport: local\n    \
+             node: {{path: {}, root: {}, cgroup_parent: {unique}}}\ncontainers:\n  - name: web-{{1..2}}\n    \
+             template: busybox\n    profile: small\n    command: [\"/bin/sleep\", \"1000\"]\n",
+            node.display(),
+            root.display()
+        ),
+    )
+    .unwrap();
+    let spec = spec.to_str().unwrap();
+    // Without --observe the host's capacity is unknown.
+    let (out, _) = text(&fleet(&["-f", spec]));
+    assert!(out.contains("here ?"), "{out}");
+    // With it, the node's hello fills it in, flagged as coming from the node.
+    let o = fleet(&["-f", spec, "--observe", "-o", "json"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let host = &v["density"]["hosts"][0];
+    assert_eq!(host["capacity_known"], true, "{err}");
+    assert_eq!(
+        host["observed_fields"],
+        serde_json::json!(["cpus", "memory", "disk"])
+    );
+    let cpus = std::thread::available_parallelism().unwrap().get() as u64;
+    assert_eq!(host["lines"][0]["capacity"], cpus * 100);
+}

@@ -6,7 +6,6 @@
 
 use std::fmt;
 
-use fleet_protocol::units::format_size;
 use serde::Serialize;
 
 use crate::model::DesiredContainer;
@@ -193,13 +192,9 @@ fn cpuset_len(list: &str) -> Option<u64> {
     (n > 0).then_some(n)
 }
 
-/// Bytes in the largest binary unit, exact when possible (`512Mi`), else with one decimal
-/// (`1.3Gi`).
+/// Bytes in the largest binary unit they reach, exact when whole (`512Mi`), else with one
+/// decimal (`1.3Gi`); below 1Ki, plain bytes.
 pub fn human_bytes(bytes: u64) -> String {
-    let exact = format_size(bytes);
-    if !exact.chars().all(|c| c.is_ascii_digit()) || bytes < 1024 {
-        return exact;
-    }
     for (suffix, m) in [
         ("Ti", 1u64 << 40),
         ("Gi", 1 << 30),
@@ -207,10 +202,14 @@ pub fn human_bytes(bytes: u64) -> String {
         ("Ki", 1 << 10),
     ] {
         if bytes >= m {
-            return format!("{:.1}{suffix}", bytes as f64 / m as f64);
+            return if bytes.is_multiple_of(m) {
+                format!("{}{suffix}", bytes / m)
+            } else {
+                format!("{:.1}{suffix}", bytes as f64 / m as f64)
+            };
         }
     }
-    exact
+    bytes.to_string()
 }
 
 #[cfg(test)]
@@ -235,5 +234,7 @@ mod tests {
         assert_eq!(human_bytes(512 << 20), "512Mi");
         assert_eq!(human_bytes((1 << 30) + (300 << 20)), "1.3Gi");
         assert_eq!(human_bytes(100), "100");
+        assert_eq!(human_bytes(24_731_708 << 10), "23.6Gi");
+        assert_eq!(human_bytes(4096 << 30), "4Ti");
     }
 }
