@@ -323,3 +323,47 @@ fn json_carries_the_same_figures() {
     assert_eq!(v["placement"]["bindings"]["db"]["origin"]["kind"], "pinned");
     assert!(v.get("fit").is_none());
 }
+
+#[test]
+fn what_if_a_host_is_removed_lists_what_moves_where() {
+    let before = fleet(
+        vec![
+            host("h1", 4, "8Gi", "100Gi"),
+            host("h2", 4, "8Gi", "100Gi"),
+            host("h3", 4, "8Gi", "100Gi"),
+        ],
+        vec![
+            ct("a", 100, "6Gi", "1Gi").pin("h1"),
+            ct("b", 100, "6Gi", "1Gi").pin("h2"),
+            ct("c", 100, "6Gi", "1Gi").pin("h3"),
+            ct("d", 100, "1Gi", "1Gi"),
+        ],
+    );
+    let r = report_of(&before);
+    assert_eq!(r.placement.host_of("d"), Some("h1"));
+    // h1 goes away and a's pin moves to a new, larger host h4.
+    let mut hosts = before.hosts[1..].to_vec();
+    hosts.push(host("h4", 8, "16Gi", "100Gi"));
+    let mut containers = before.containers.clone();
+    containers[0].host = Some("h4".into());
+    let after = fleet(hosts, containers);
+    let w = what_if(
+        &before,
+        &r.placement,
+        &after,
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+        &Options::default(),
+    );
+    assert_eq!(
+        (w.hosts_added.as_slice(), w.hosts_removed.as_slice()),
+        (&["h4".to_string()][..], &["h1".to_string()][..])
+    );
+    let moved: Vec<(&str, &str, &str)> = w
+        .moved
+        .iter()
+        .map(|m| (m.container.as_str(), m.from.as_str(), m.to.as_str()))
+        .collect();
+    assert_eq!(moved, [("a", "h1", "h4"), ("d", "h1", "h4")]);
+    assert!(w.density.unplaced.is_empty());
+}
