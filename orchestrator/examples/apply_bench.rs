@@ -185,4 +185,13 @@ fn main() {
     let start = Instant::now();
     let _ = fleet(&["destroy", "-f", &small, "--yes"]);
     println!("destroy all {n}: {:.2?}", start.elapsed());
+    // The nodes leave their (now empty) cgroup parents behind.
+    if let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") {
+        for c in controllers.flatten() {
+            for i in 0..hosts {
+                let _ =
+                    std::fs::remove_dir(c.path().join(format!("{}-{i}", cluster.cgroup_prefix)));
+            }
+        }
+    }
 }

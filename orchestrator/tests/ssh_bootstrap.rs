@@ -5,7 +5,7 @@ mod support;
 
 use std::os::unix::fs::PermissionsExt;
 
-use support::fleetctl::{Set, expect, write_spec};
+use support::fleetctl::{Cleanup, Set, expect, write_spec};
 use support::sshd::{Cluster, fleet_node, skip_unless_ready};
 
 #[test]
@@ -40,6 +40,7 @@ fn bootstrap_installs_then_is_idempotent_and_the_node_answers() {
         }
     }
     std::fs::write(&spec, fixed).unwrap();
+    let _cleanup = Cleanup::new(&cluster, &[&spec]);
 
     // Before: the node is missing, and plan says what to do.
     let plan = support::fleetctl::run(&["plan", "-f", spec.to_str().unwrap()]);
