@@ -367,3 +367,41 @@ fn what_if_a_host_is_removed_lists_what_moves_where() {
     assert_eq!(moved, [("a", "h1", "h4"), ("d", "h1", "h4")]);
     assert!(w.density.unplaced.is_empty());
 }
+
+#[test]
+fn table_snapshot() {
+    let f = fleet(
+        vec![
+            host("h1", 4, "8Gi", "100Gi").overcommit(2.0, 1.0),
+            host("h2", 2, "4Gi", "50Gi"),
+        ],
+        vec![
+            ct("a", 300, "2Gi", "10Gi").pin("h1"),
+            ct("b", 50, "3Gi", "5Gi").pin("h2"),
+        ],
+    );
+    let (placement, density) = assess(
+        &f,
+        &BTreeMap::new(),
+        &Current::new(),
+        &BTreeMap::new(),
+        &Options::default(),
+    );
+    let report = Report {
+        density,
+        placement,
+        fit: None,
+        drain: None,
+        what_if: None,
+        hosts_needed: None,
+    };
+    let want = "\
+fleet test: 2 hosts, 2 in use, 2 containers placed
+HOST   CTRS  CPU                     MEMORY               DISK
+h1     1     300%/800% (38%) +500%   2Gi/8Gi (25%) +6Gi   10Gi/100Gi (10%) +90Gi
+h2     1     50%/200% (25%) +150%    3Gi/4Gi (75%) +1Gi   5Gi/50Gi (10%) +45Gi
+TOTAL  2     350%/1000% (35%) +650%  5Gi/12Gi (42%) +7Gi  15Gi/150Gi (10%) +135Gi
+cells: allocated/allocatable (share) +headroom; ? = capacity unknown, * = capacity from the node
+";
+    assert_eq!(capacity::table::render(&report), want);
+}
