@@ -1,10 +1,11 @@
 //! `transport: local` end to end: `fleet apply` runs the real fleet-node as a child process and
-//! creates real containers on this machine; a second apply changes nothing; `fleet destroy`
+//! creates real containers on this machine; a second apply changes nothing; a limit changed by
+//! hand shows as drift in `status` and `plan`; `fleet destroy`
 //! removes them.
 
 mod support;
 
-use support::fleetctl::{Cleanup, containers, expect, run};
+use support::fleetctl::{Cleanup, containers, expect, memory_limit, memory_limit_file, run};
 use support::sshd::{Cluster, fleet_node, skip_unless_ready, unique};
 
 #[test]
@@ -53,6 +54,27 @@ fn local_transport_applies_converges_and_destroys() {
         seen,
         "a no-op apply must not touch anything"
     );
+
+    // A limit changed by hand on the host is drift, read from the kernel.
+    let loc1 = seen.iter().find(|c| c.name == "loc-1").unwrap();
+    let file = memory_limit_file(loc1.pid.unwrap());
+    std::fs::write(&file, (16u64 << 20).to_string()).unwrap();
+    let status = expect("status", &spec, &[], 2);
+    assert!(
+        status.lines().any(|l| l.contains("loc-1")
+            && l.contains("drifted")
+            && l.contains("memory: 16Mi -> 32Mi")),
+        "{status}"
+    );
+    let plan = expect("plan", &spec, &["--detailed-exitcode"], 2);
+    assert!(plan.contains("~ loc-1 (update live)"), "{plan}");
+    let fixed = expect("apply", &spec, &[], 0);
+    // Putting the value back is the node's part; when it does not, the report must say so.
+    assert!(
+        memory_limit(loc1.pid.unwrap()) == 32 << 20 || fixed.contains("drift remains"),
+        "{fixed}"
+    );
+    std::fs::write(&file, (32u64 << 20).to_string()).unwrap();
 
     // Destroying needs confirmation: no terminal here, so without --yes nothing happens.
     let refused = run(&["destroy", "-f", spec.to_str().unwrap()]);

@@ -8,7 +8,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use support::fleetctl::{Cleanup, Seen, Set, containers, descendants, expect, write_spec};
+use support::fleetctl::{
+    Cleanup, Seen, Set, containers, descendants, expect, memory_limit, write_spec,
+};
 use support::sshd::{Cluster, skip_unless_ready};
 
 fn sets(per_host: usize, memory: &str) -> Vec<Set> {
@@ -154,32 +156,6 @@ fn sixty_containers_converge_and_prune_touches_only_this_fleet() {
     }
     let again = expect("plan", &bigger, &["--detailed-exitcode"], 0);
     assert!(again.contains("No changes."), "{again}");
-}
-
-/// The memory limit of the cgroup holding `pid`, read from the kernel (v1 or v2).
-fn memory_limit(pid: i32) -> u64 {
-    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    for line in cgroups.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = (parts.next(), parts.next(), parts.next());
-        let (Some(controllers), Some(path)) = (controllers, path) else {
-            continue;
-        };
-        let file = if controllers.split(',').any(|c| c == "memory") {
-            format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes")
-        } else if controllers.is_empty() && !std::path::Path::new("/sys/fs/cgroup/memory").exists()
-        {
-            format!("/sys/fs/cgroup{path}/memory.max")
-        } else {
-            continue;
-        };
-        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
-        return text
-            .trim()
-            .parse()
-            .unwrap_or_else(|e| panic!("{file}: {text:?}: {e}"));
-    }
-    panic!("no memory cgroup for pid {pid}: {cgroups}");
 }
 
 #[test]

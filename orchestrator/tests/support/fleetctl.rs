@@ -228,3 +228,32 @@ pub fn descendants(pid: u32) -> Vec<u32> {
     }
     out
 }
+
+/// The memory limit of the cgroup holding `pid`, read from the kernel (v1 or v2).
+pub fn memory_limit(pid: i32) -> u64 {
+    let file = memory_limit_file(pid);
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    text.trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{file}: {text:?}: {e}"))
+}
+
+/// The memory limit file of the cgroup holding `pid` (v1 `memory.limit_in_bytes` or v2
+/// `memory.max`).
+pub fn memory_limit_file(pid: i32) -> String {
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for line in cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next(), parts.next(), parts.next());
+        let (Some(controllers), Some(path)) = (controllers, path) else {
+            continue;
+        };
+        if controllers.split(',').any(|c| c == "memory") {
+            return format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes");
+        }
+        if controllers.is_empty() && !std::path::Path::new("/sys/fs/cgroup/memory").exists() {
+            return format!("/sys/fs/cgroup{path}/memory.max");
+        }
+    }
+    panic!("no memory cgroup for pid {pid}: {cgroups}");
+}
