@@ -195,3 +195,27 @@ fn names_with_slashes_or_dots_are_refused() {
         );
     }
 }
+
+#[test]
+fn placement_problems_are_located_at_the_container() {
+    let input = spec(
+        "hosts:\n  - name: h\n    transport: local\n    labels: {zone: a}\n    capacity: {cpus: 2, memory: 1Gi, disk: 10Gi}\ncontainers:\n  - name: big\n    template: busybox\n    command: [x]\n    resources: {memory: 4Gi}\n  - name: lost\n    template: busybox\n    command: [x]\n    placement: {selector: {zone: b}}\n",
+    );
+    let err = resolve::load_str("fleet.yaml", &input).unwrap_err();
+    let lines: Vec<String> = err
+        .diagnostics
+        .iter()
+        .map(|d| d.render(&err.sources).lines().next().unwrap().to_string())
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", err.render());
+    assert!(
+        lines[0].starts_with("fleet.yaml:9:11: error: resources.memory: needs 4Gi"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("fleet.yaml:13:11: error: placement.selector: selector"),
+        "{}",
+        lines[1]
+    );
+}

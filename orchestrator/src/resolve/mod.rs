@@ -360,11 +360,37 @@ fn resolve(loaded: &Loaded, builtins: &Loaded, d: &mut Diagnostics) -> Option<Fl
     checks::pinned_capacity(&host_list, &demand, d);
 
     containers.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
-    Some(Fleet {
+    let fleet = Fleet {
         name: fleet_name?.value.clone(),
         hosts: resolved_hosts,
         containers,
-    })
+    };
+    if d.is_empty() {
+        placement_findings(&fleet, &positions, &hosts, d);
+    }
+    Some(fleet)
+}
+
+/// What only placement can tell (selectors matching no host, containers larger than any host
+/// they may go to), located at the entry concerned.
+fn placement_findings(
+    fleet: &Fleet,
+    containers: &HashMap<String, Pos>,
+    hosts: &BTreeMap<String, &RawHost>,
+    d: &mut Diagnostics,
+) {
+    use crate::schedule::{DemandDefaults, Subject, validate};
+    for finding in validate(fleet, &BTreeMap::new(), &DemandDefaults::default()) {
+        let pos = match &finding.subject {
+            Subject::Container(name) => containers.get(name).copied(),
+            Subject::Host(name) => hosts.get(name).map(|h| h.pos),
+        };
+        let message = format!("{}: {}", finding.field, finding.message);
+        d.push(match pos {
+            Some(pos) => Diagnostic::at(pos, message),
+            None => Diagnostic::general(message),
+        });
+    }
 }
 
 fn check_sha256(t: &RawTemplate, d: &mut Diagnostics) {
