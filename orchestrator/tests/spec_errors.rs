@@ -13,6 +13,21 @@ fn check(input: &str, expected: &str) {
     assert_eq!(got.trim(), expected.trim(), "\n--- got:\n{got}");
 }
 
+/// The message of every diagnostic, in file order.
+fn messages(input: &str) -> Vec<String> {
+    let err = resolve::load_str("fleet.yaml", input).unwrap_err();
+    err.diagnostics.iter().map(|d| d.message.clone()).collect()
+}
+
+/// The first rendered line (`file:line:col: error: message`) of every diagnostic.
+fn headlines(input: &str) -> Vec<String> {
+    let err = resolve::load_str("fleet.yaml", input).unwrap_err();
+    err.diagnostics
+        .iter()
+        .map(|d| d.render(&err.sources).lines().next().unwrap().to_string())
+        .collect()
+}
+
 const HEAD: &str = "apiVersion: fleet/v1\nfleet: t\n";
 
 fn spec(body: &str) -> String {
@@ -38,12 +53,7 @@ fn every_error_is_reported_not_just_the_first() {
     let input = spec(
         "containers:\n  - name: a\n    template: busybx\n    command: [x]\n    resources: {memory: 12Qi, pids: 0}\n  - name: b\n    template: busybox\n    command: [x]\n    profile: smal\n",
     );
-    let err = resolve::load_str("fleet.yaml", &input).unwrap_err();
-    let lines: Vec<String> = err
-        .diagnostics
-        .iter()
-        .map(|d| d.render(&err.sources).lines().next().unwrap().to_string())
-        .collect();
+    let lines = headlines(&input);
     assert_eq!(
         lines,
         [
@@ -104,12 +114,7 @@ fn dependency_cycles_are_printed() {
     let input = spec(
         "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    depends_on: [b]\n  - name: b\n    template: busybox\n    command: [x]\n    depends_on: [a]\n",
     );
-    let err = resolve::load_str("fleet.yaml", &input).unwrap_err();
-    assert_eq!(err.diagnostics.len(), 1, "{}", err.render());
-    assert_eq!(
-        err.diagnostics[0].message,
-        "depends_on forms a cycle: a -> b -> a"
-    );
+    assert_eq!(messages(&input), ["depends_on forms a cycle: a -> b -> a"]);
 }
 
 #[test]
@@ -117,10 +122,8 @@ fn duplicate_addresses_and_bad_cidrs() {
     let input = spec(
         "containers:\n  - name: w{1..2}\n    template: busybox\n    command: [x]\n    network: {addresses: [\"10.0.0.5/24\"]}\n  - name: x\n    template: busybox\n    command: [x]\n    network: {addresses: [\"10.0.0.300/24\"], gateway: 10.9.9.1}\n",
     );
-    let err = resolve::load_str("fleet.yaml", &input).unwrap_err();
-    let messages: Vec<&str> = err.diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(
-        messages,
+        messages(&input),
         [
             "address 10.0.0.5 of container \"w2\" is already used by \"w1\"",
             "invalid address: \"10.0.0.300\" is not an IPv4 or IPv6 address",
@@ -150,10 +153,8 @@ fn references_and_overcommit_ranges() {
     let input = spec(
         "hosts:\n  - name: h\n    address: 127.0.0.2\n    overcommit: {cpu: 0.5}\ncontainers:\n  - name: c\n    host: hh\n    template: busybox\n    command: [x]\n    depends_on: [d]\n",
     );
-    let err = resolve::load_str("fleet.yaml", &input).unwrap_err();
-    let messages: Vec<&str> = err.diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(
-        messages,
+        messages(&input),
         [
             "\"overcommit.cpu\" must be between 1 and 100, found 0.5",
             "unknown host \"hh\"",
@@ -201,13 +202,8 @@ fn placement_problems_are_located_at_the_container() {
     let input = spec(
         "hosts:\n  - name: h\n    transport: local\n    labels: {zone: a}\n    capacity: {cpus: 2, memory: 1Gi, disk: 10Gi}\ncontainers:\n  - name: big\n    template: busybox\n    command: [x]\n    resources: {memory: 4Gi}\n  - name: lost\n    template: busybox\n    command: [x]\n    placement: {selector: {zone: b}}\n",
     );
-    let err = resolve::load_str("fleet.yaml", &input).unwrap_err();
-    let lines: Vec<String> = err
-        .diagnostics
-        .iter()
-        .map(|d| d.render(&err.sources).lines().next().unwrap().to_string())
-        .collect();
-    assert_eq!(lines.len(), 2, "{}", err.render());
+    let lines = headlines(&input);
+    assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(
         lines[0].starts_with("fleet.yaml:9:11: error: resources.memory: needs 4Gi"),
         "{}",
