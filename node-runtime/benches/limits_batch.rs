@@ -169,6 +169,8 @@ struct Containers {
 impl Drop for Containers {
     fn drop(&mut self) {
         for name in &self.names {
+            // `sleep` as PID 1 ignores SIGTERM: kill at once instead of waiting out the timeout.
+            let _ = self.runtime.stop(name, Duration::ZERO);
             let _ = self.runtime.destroy(name);
         }
         self.runtime.cgroups.remove_parent(&self.parent);
