@@ -39,6 +39,10 @@ pub struct ConnectArgs {
     /// Seconds allowed to open each host's session.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub connect_timeout: u64,
+    /// Seconds a node may take to answer one request (a whole host's batch) before its session
+    /// is abandoned.
+    #[arg(long, default_value_t = 900, value_name = "SECS")]
+    pub request_timeout: u64,
 }
 
 impl ConnectArgs {
@@ -47,6 +51,7 @@ impl ConnectArgs {
         ConnectOptions {
             accept_new_host_keys: self.accept_new_host_keys,
             connect_timeout: Duration::from_secs(self.connect_timeout.max(1)),
+            request_timeout: Duration::from_secs(self.request_timeout.max(1)),
             ..ConnectOptions::default()
         }
     }

@@ -29,6 +29,10 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// Interval of SSH keepalives; three unanswered ones end the session.
     pub keepalive: Duration,
+    /// How long one request may wait for its answer. Keepalives catch a dead connection, not
+    /// a node that hangs; an apply batch that prepares templates can take minutes, so this is
+    /// generous.
+    pub request_timeout: Duration,
 }
 
 impl Default for ConnectOptions {
@@ -37,6 +41,7 @@ impl Default for ConnectOptions {
             accept_new_host_keys: false,
             connect_timeout: Duration::from_secs(10),
             keepalive: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(900),
         }
     }
 }
@@ -73,6 +78,14 @@ pub enum TransportError {
         host: String,
         /// Address and port.
         addr: String,
+        /// Timeout.
+        secs: u64,
+    },
+    /// The node did not answer a request in time; the session is no longer usable.
+    #[error("fleet-node on {host} did not answer within {secs}s; the session was abandoned")]
+    NoAnswer {
+        /// Host name.
+        host: String,
         /// Timeout.
         secs: u64,
     },
@@ -116,6 +129,9 @@ impl TransportError {
 enum Keep {
     Child(#[allow(dead_code)] tokio::process::Child),
     Ssh(#[allow(dead_code)] Box<russh::client::Handle<ssh::Verifier>>),
+    /// An in-memory stream (unit tests).
+    #[cfg(test)]
+    Nothing,
 }
 
 /// An open session with one host's node, after the hello.
@@ -124,6 +140,7 @@ pub struct NodeClient {
     pub host: String,
     conn: Connection,
     keep: Keep,
+    request_timeout: Duration,
 }
 
 impl NodeClient {
@@ -134,13 +151,16 @@ impl NodeClient {
 
     /// Sends one request and waits for its response.
     pub async fn call(&mut self, request: Request) -> Result<Response, TransportError> {
-        self.conn
-            .call(request)
-            .await
-            .map_err(|source| TransportError::Wire {
+        match tokio::time::timeout(self.request_timeout, self.conn.call(request)).await {
+            Ok(answer) => answer.map_err(|source| TransportError::Wire {
                 host: self.host.clone(),
                 source,
-            })
+            }),
+            Err(_) => Err(TransportError::NoAnswer {
+                host: self.host.clone(),
+                secs: self.request_timeout.as_secs(),
+            }),
+        }
     }
 
     /// Ends the session: closes the node's input so it exits, then waits briefly for it.
@@ -155,6 +175,8 @@ impl NodeClient {
                     .disconnect(russh::Disconnect::ByApplication, "done", "en")
                     .await;
             }
+            #[cfg(test)]
+            Keep::Nothing => {}
         }
     }
 }
@@ -206,5 +228,61 @@ pub async fn connect(host: &Host, opts: &ConnectOptions) -> Result<NodeClient, T
         host: host.name.clone(),
         conn,
         keep,
+        request_timeout: opts.request_timeout,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use fleet_protocol::{Envelope, NodeInfo, PROTOCOL_VERSION};
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_util::codec::{Framed, LengthDelimitedCodec};
+
+    use super::*;
+
+    // A node that answers the hello and then never again: only the timeout is under test.
+    async fn silent_node(stream: tokio::io::DuplexStream) {
+        let mut framed = Framed::new(stream, LengthDelimitedCodec::new());
+        let Some(Ok(frame)) = framed.next().await else {
+            return;
+        };
+        let env: Envelope<Request> = serde_json::from_slice(&frame).unwrap();
+        let info = NodeInfo {
+            protocol_version: PROTOCOL_VERSION,
+            node_version: "0".into(),
+            hostname: "silent".into(),
+            kernel: "6".into(),
+            cgroup_version: 1,
+            features: Default::default(),
+            capacity: Default::default(),
+        };
+        let out = serde_json::to_vec(&Envelope {
+            id: env.id,
+            body: Response::Hello(info),
+        })
+        .unwrap();
+        framed.send(Bytes::from(out)).await.unwrap();
+        while framed.next().await.is_some() {}
+    }
+
+    #[tokio::test]
+    async fn a_node_that_stops_answering_times_out() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        tokio::spawn(silent_node(b));
+        let conn = Connection::open(Box::new(a), Default::default())
+            .await
+            .unwrap();
+        let mut client = NodeClient {
+            host: "h".into(),
+            conn,
+            keep: Keep::Nothing,
+            request_timeout: Duration::from_millis(200),
+        };
+        let err = client.call(Request::Ping).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "fleet-node on h did not answer within 0s; the session was abandoned"
+        );
+    }
 }
