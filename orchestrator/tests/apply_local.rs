@@ -1,7 +1,7 @@
 //! `transport: local` end to end: `fleet apply` runs the real fleet-node as a child process and
 //! creates real containers on this machine; a second apply changes nothing; a limit changed by
-//! hand shows as drift in `status` and `plan`; `fleet destroy`
-//! removes them.
+//! hand shows as drift in `status` and `plan` and the next apply puts it back (same
+//! PID); `fleet destroy` removes them.
 
 mod support;
 
@@ -69,12 +69,17 @@ fn local_transport_applies_converges_and_destroys() {
     let plan = expect("plan", &spec, &["--detailed-exitcode"], 2);
     assert!(plan.contains("~ loc-1 (update live)"), "{plan}");
     let fixed = expect("apply", &spec, &[], 0);
-    // Putting the value back is the node's part; when it does not, the report must say so.
-    assert!(
-        memory_limit(loc1.pid.unwrap()) == 32 << 20 || fixed.contains("drift remains"),
-        "{fixed}"
+    // The node compares the live values with the unchanged spec and writes the spec's back,
+    // live: same init, the file holds 32Mi again, and the next plan has nothing to do.
+    assert!(!fixed.contains("drift remains"), "{fixed}");
+    assert_eq!(memory_limit(loc1.pid.unwrap()), 32 << 20, "{fixed}");
+    assert_eq!(
+        containers(&spec),
+        seen,
+        "drift is corrected without a restart"
     );
-    std::fs::write(&file, (32u64 << 20).to_string()).unwrap();
+    let after = expect("plan", &spec, &["--detailed-exitcode"], 0);
+    assert!(after.contains("No changes."), "{after}");
 
     // Destroying needs confirmation: no terminal here, so without --yes nothing happens.
     let refused = run(&["destroy", "-f", spec.to_str().unwrap()]);

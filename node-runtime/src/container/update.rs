@@ -80,6 +80,11 @@ impl Runtime {
                 self.stop_locked(&spec.name, std::time::Duration::from_secs(10), &lock)?;
             }
             changed = true;
+        } else if self.drifted_limits(spec).is_some() {
+            // The spec is unchanged but someone edited a cgroup file by hand: put the spec's
+            // values back, live (the same init keeps running).
+            self.apply_resources(&self.cgroup(&spec.name), &spec.resources)?;
+            changed = true;
         }
         let running = self
             .repair(&spec.name, &lock)?
@@ -95,5 +100,57 @@ impl Runtime {
             _ => {}
         }
         Ok(changed)
+    }
+
+    /// The cgroup limits whose live value differs from what `spec` asks (after the kernel's
+    /// rounding), or `None` when they all match. A value the kernel does not report (unreadable
+    /// or absent controller) counts as matching, the same rule the orchestrator's diff uses, so
+    /// an unreadable file does not cause a write on every apply. Disk size and inodes are left
+    /// out: they only change through a spec change.
+    fn drifted_limits(&self, spec: &ContainerSpec) -> Option<Vec<&'static str>> {
+        let cgroup = self.cgroup(&spec.name);
+        if !cgroup.exists() {
+            return None;
+        }
+        let version = crate::limits::CgroupDirs::version(&cgroup);
+        let want = crate::limits::effective(&spec.resources, version, "");
+        let live = self.live_resources(&cgroup);
+        fn differs<T: PartialEq>(want: &Option<T>, live: &Option<T>) -> bool {
+            live.is_some() && want != live
+        }
+        let canonical = |c: &Option<String>| {
+            c.as_deref()
+                .map(|c| crate::limits::cpuset::canonical(c).unwrap_or_else(|_| c.to_owned()))
+        };
+        let checks = [
+            ("cpu.units", differs(&want.cpu_units, &live.cpu_units)),
+            ("cpu.limit", differs(&want.cpu_limit, &live.cpu_limit)),
+            (
+                "cpu.cpus",
+                differs(&canonical(&want.cpus), &canonical(&live.cpus)),
+            ),
+            ("memory", differs(&want.memory, &live.memory)),
+            ("swap", differs(&want.swap, &live.swap)),
+            ("pids", differs(&want.pids, &live.pids)),
+            ("io.weight", differs(&want.io.weight, &live.io.weight)),
+            ("io.read_bps", differs(&want.io.read_bps, &live.io.read_bps)),
+            (
+                "io.write_bps",
+                differs(&want.io.write_bps, &live.io.write_bps),
+            ),
+            (
+                "io.read_iops",
+                differs(&want.io.read_iops, &live.io.read_iops),
+            ),
+            (
+                "io.write_iops",
+                differs(&want.io.write_iops, &live.io.write_iops),
+            ),
+        ];
+        let fields: Vec<&'static str> = checks
+            .into_iter()
+            .filter_map(|(field, drifted)| drifted.then_some(field))
+            .collect();
+        (!fields.is_empty()).then_some(fields)
     }
 }
