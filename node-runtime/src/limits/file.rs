@@ -6,7 +6,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{self, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::LimitError;
 
@@ -93,11 +93,6 @@ pub fn keyed_value(text: &str, key: &str) -> Option<u64> {
             .then(|| parts.next()?.parse().ok())
             .flatten()
     })
-}
-
-/// The path of `name` inside `dir`, as an owned path (a small helper that keeps call sites short).
-pub fn at(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
 }
 
 #[cfg(test)]
