@@ -1,5 +1,9 @@
 //! stop: SIGTERM to init, wait up to the timeout, then SIGKILL everything in the container's
 //! cgroup. Leaves no process behind.
+//!
+//! The kernel drops signals sent to a PID namespace's init unless init handles them, so an init
+//! without a SIGTERM handler (`sleep`, most single-program containers) is killed at once rather
+//! than after a timeout it could never end early: destroying 500 such containers took 2 s each.
 
 use std::time::Duration;
 
@@ -48,7 +52,7 @@ impl Runtime {
             Err(_) => return cgroup.kill_all(Duration::from_secs(5)),
         };
         let proc_path = format!("/proc/{init}");
-        if !timeout.is_zero() {
+        if !timeout.is_zero() && catches_sigterm(init) {
             let _ = process::pidfd_signal(&pidfd, Signal::SIGTERM);
             if process::wait_pidfd(&pidfd, timeout).map_err(io_err("wait for", &proc_path))? {
                 return cgroup.kill_all(Duration::from_secs(5));
@@ -59,5 +63,47 @@ impl Runtime {
         process::wait_pidfd(&pidfd, Duration::from_secs(5))
             .map_err(io_err("wait for", &proc_path))?;
         Ok(())
+    }
+}
+
+/// Whether `pid` has a handler for SIGTERM (bit 15 of `SigCgt` in /proc/PID/status). An unreadable
+/// status counts as "yes", which keeps the graceful path.
+fn catches_sigterm(pid: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return true;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_none_or(|mask| mask & (1 << (Signal::SIGTERM as u64 - 1)) != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::catches_sigterm;
+
+    #[test]
+    fn sigterm_handlers_are_seen_in_proc() {
+        // The test harness does not catch SIGTERM; a shell that traps it does.
+        assert!(!catches_sigterm(std::process::id() as i32));
+        let mut child = std::process::Command::new("/bin/sh")
+            .args([
+                "-c",
+                "trap 'exit 0' TERM; echo ready; while :; do sleep 1; done",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("sh");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().expect("stdout")),
+            &mut line,
+        )
+        .expect("ready");
+        let caught = catches_sigterm(child.id() as i32);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(caught);
     }
 }
