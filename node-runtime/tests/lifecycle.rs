@@ -265,6 +265,7 @@ fn host_template_shares_host_programs_read_only_with_private_etc() {
         node.exec("hosty", &["cat", "/etc/fleet-probe"]),
         "private\n"
     );
+    assert_eq!(node.exec("hosty", &["cat", "/etc/hostname"]), "hosty\n");
     let bin = std::fs::canonicalize(Node::bin()).unwrap();
     let probe = node.run(&[
         "exec",
@@ -277,5 +278,40 @@ fn host_template_shares_host_programs_read_only_with_private_etc() {
     assert!(
         !probe.status.success(),
         "fleet-node binary must not be reachable inside"
+    );
+}
+
+#[test]
+fn update_with_restart_allowed_applies_a_new_hostname_and_without_it_changes_nothing() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&[
+        "create",
+        "upd",
+        "--template",
+        "busybox",
+        "--hostname",
+        "before",
+    ]);
+    let pid = node.init_pid("upd");
+    let rt = node.runtime();
+    let mut spec = rt.status("upd").unwrap().spec;
+    spec.hostname = "after".into();
+    let err = rt.update(&spec, false).unwrap_err();
+    assert!(
+        matches!(err, node_runtime::Error::NeedsRestart { .. }),
+        "{err}"
+    );
+    assert_eq!(node.exec("upd", &["hostname"]).trim(), "before");
+    assert_eq!(
+        node.init_pid("upd"),
+        pid,
+        "refused update leaves init alone"
+    );
+    assert!(rt.update(&spec, true).unwrap());
+    assert_eq!(node.exec("upd", &["hostname"]).trim(), "after");
+    assert_ne!(node.init_pid("upd"), pid);
+    assert!(
+        !rt.update(&spec, true).unwrap(),
+        "same spec again: nothing to do"
     );
 }
