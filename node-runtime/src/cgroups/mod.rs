@@ -69,7 +69,11 @@ impl CgroupRoot {
         let entries = fs::read_dir(&mount).map_err(io_err("read cgroup mount", &mount))?;
         for entry in entries.flatten() {
             let path = entry.path();
-            if !path.join("cgroup.procs").exists() {
+            // Hosts link single names to joined hierarchies (cpu -> cpu,cpuacct): only the real
+            // directory counts, or every group would be made twice.
+            if entry.file_type().is_ok_and(|t| t.is_symlink())
+                || !path.join("cgroup.procs").exists()
+            {
                 continue;
             }
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -351,3 +355,72 @@ fn enable_controllers(dir: &Path) -> Result<()> {
 
 /// The cgroup mount root fleet-node uses unless told otherwise.
 pub const DEFAULT_MOUNT: &str = "/sys/fs/cgroup";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hierarchy(root: &Path, name: &str) {
+        fs::create_dir_all(root.join(name)).unwrap();
+        fs::write(root.join(name).join("cgroup.procs"), "").unwrap();
+    }
+
+    #[test]
+    fn v1_layout_maps_each_controller_to_its_hierarchy() {
+        let root = tempfile::tempdir().unwrap();
+        hierarchy(root.path(), "cpu,cpuacct");
+        hierarchy(root.path(), "memory");
+        hierarchy(root.path(), "pids");
+        hierarchy(root.path(), "unified");
+        std::os::unix::fs::symlink("cpu,cpuacct", root.path().join("cpu")).unwrap();
+        let cg = CgroupRoot::detect(root.path())
+            .unwrap()
+            .group("fleet-x", "web");
+        assert_eq!(cg.version(), Version::V1);
+        let joined = root.path().join("cpu,cpuacct/fleet-x/web");
+        assert_eq!(cg.controller_dir("cpu"), Some(joined.clone()));
+        assert_eq!(cg.controller_dir("cpuacct"), Some(joined.clone()));
+        assert_eq!(
+            cg.controller_dir("memory"),
+            Some(root.path().join("memory/fleet-x/web"))
+        );
+        assert_eq!(cg.controller_dir("blkio"), None, "not mounted here");
+        assert_eq!(
+            cg.dirs().len(),
+            3,
+            "one directory per real hierarchy: {:?}",
+            cg.dirs()
+        );
+        assert!(
+            cg.procs_files()
+                .iter()
+                .all(|p| p.ends_with("web/cgroup.procs"))
+        );
+    }
+
+    #[test]
+    fn v2_layout_is_recognised_and_offers_enabled_controllers_only() {
+        let root = tempfile::tempdir().unwrap();
+        fs::write(root.path().join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        fs::create_dir_all(root.path().join("fleet-y")).unwrap();
+        fs::write(
+            root.path().join("fleet-y/cgroup.subtree_control"),
+            "cpu pids\n",
+        )
+        .unwrap();
+        let cg = CgroupRoot::detect(root.path())
+            .unwrap()
+            .group("fleet-y", "db");
+        assert_eq!(cg.version(), Version::V2);
+        assert_eq!(
+            cg.controller_dir("cpu"),
+            Some(root.path().join("fleet-y/db"))
+        );
+        assert_eq!(
+            cg.controller_dir("memory"),
+            None,
+            "not enabled for children"
+        );
+        assert_eq!(cg.dirs(), vec![root.path().join("fleet-y/db")]);
+    }
+}
