@@ -15,6 +15,8 @@ fn concurrent_users_of_one_template_share_a_single_build() {
         return;
     }
     let cache = tempfile::tempdir().unwrap();
+    // Debris of a build killed midway, which the next build must clear.
+    std::fs::create_dir_all(cache.path().join(".busybox.tmp-999999/bin")).unwrap();
     let sources = Sources::default();
     let results: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..6)

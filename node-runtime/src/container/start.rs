@@ -59,6 +59,8 @@ impl Runtime {
         let (upper, work) = self.writable_layer(name, &spec.resources)?;
         self.apply_resources(&cgroup, &spec.resources)?;
         if spec.user_namespace && state.userns_base.is_none() {
+            // Node-wide lock: two containers starting at once must not pick the same range.
+            let _allocating = self.store.node_lock("userns")?;
             state.userns_base = Some(self.allocate_userns_base(name)?);
             self.store.write_state(name, &state)?;
         }

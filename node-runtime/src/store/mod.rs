@@ -115,6 +115,13 @@ impl Store {
         ContainerLock::acquire(dir.join(format!("{name}.lock")))
     }
 
+    /// Takes a node-wide lock `<root>/<what>.lock` (for choices that span containers, such as
+    /// user namespace ranges).
+    pub fn node_lock(&self, what: &str) -> Result<ContainerLock> {
+        fs::create_dir_all(&self.root).map_err(io_err("create directory", &self.root))?;
+        ContainerLock::acquire(self.root.join(format!("{what}.lock")))
+    }
+
     /// Names of every container with a directory, sorted.
     pub fn names(&self) -> Result<Vec<String>> {
         let dir = self.containers_dir();

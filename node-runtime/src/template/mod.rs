@@ -91,8 +91,8 @@ pub fn prepare(cache: &Path, template: &TemplateRef, sources: &Sources) -> Resul
             source: e.into(),
         })?;
         if !lower.is_dir() {
+            remove_stale_builds(cache, &key);
             let tmp = cache.join(format!(".{key}.tmp-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&tmp);
             fs::create_dir_all(&tmp).map_err(io_err("create directory", &tmp))?;
             let built = match template {
                 TemplateRef::Host => host::build(&tmp),
@@ -134,8 +134,8 @@ pub fn prepare_shifted(
         source: e.into(),
     })?;
     if !lower.is_dir() {
+        remove_stale_builds(cache, &key);
         let tmp = cache.join(format!(".{key}.tmp-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&tmp);
         run(
             "cp",
             &["-a".as_ref(), plain.lower.as_os_str(), tmp.as_os_str()],
@@ -170,6 +170,21 @@ fn shift_owners(dir: &Path, base: u32) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Removes half-built trees of `key` left by a process killed mid-build (the caller holds the
+/// key's lock, so no build of it is running).
+fn remove_stale_builds(cache: &Path, key: &str) {
+    let prefix = format!(".{key}.tmp-");
+    for entry in fs::read_dir(cache).into_iter().flatten().flatten() {
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(&prefix))
+        {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Mount points every root filesystem needs, whatever the template brought.
