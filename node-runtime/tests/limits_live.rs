@@ -109,6 +109,13 @@ fn set_changes_limits_live_and_keeps_the_init_pid() {
     assert_eq!(file(&node, "lim", "cpu", "cpu.shares"), "2048");
     assert_eq!(file(&node, "lim", "cpuset", "cpuset.cpus"), "0");
     assert_eq!(node.init_pid("lim"), pid);
+    // The stored spec is unchanged too, so the next `set` starts from the good values.
+    let stored = &node.status("lim")["spec"]["resources"];
+    assert_eq!(stored["cpu_units"], 2000, "{stored}");
+    assert_eq!(stored["cpus"], "0", "{stored}");
+    let err = node.fails(&["set", "lim", "--disk-space", "1Mi", "--restart"]);
+    assert!(err.contains("disk.space") && err.contains("16Mi"), "{err}");
+    assert!(node.status("lim")["spec"]["resources"]["disk_space"].is_null());
 }
 
 #[test]

@@ -72,6 +72,10 @@ impl Runtime {
                 crate::network::update_addresses(init as u32, &found.spec.network, &spec.network)
                     .map_err(super::network_error(&spec.name))?;
             }
+            // Bad limits are refused before the new spec is stored: nothing changes.
+            if found.spec.resources != spec.resources {
+                self.check_limits(&self.cgroup(&spec.name), &spec.resources)?;
+            }
             self.store.write_config(&spec.name, spec)?;
             if found.spec.resources != spec.resources {
                 self.apply_resources(&self.cgroup(&spec.name), &spec.resources)?;

@@ -94,6 +94,40 @@ pub(crate) struct MountedDisk {
 }
 
 impl Runtime {
+    /// Validates `resources` against the container's cgroup and disk as they are now (memory in
+    /// use, running tasks, host CPUs, used disk space) without writing anything.
+    pub(crate) fn check_limits(&self, cgroup: &Cgroup, resources: &Resources) -> Result<()> {
+        let name = cgroup.name();
+        let disk = self.mounted_disk(name);
+        if cgroup.exists() {
+            let device = disk.as_ref().and_then(|d| d.device);
+            super::plan(cgroup, resources, device).map_err(|e| limit_error(name, e))?;
+        }
+        if let (Some(disk), Some(space)) = (&disk, resources.disk_space) {
+            let used = disk::usage_at(&disk.mount).map_err(|e| disk_error(name, e))?;
+            if space < used.space_used {
+                return Err(disk_error(
+                    name,
+                    DiskError::Invalid {
+                        field: "disk.space",
+                        value: fleet_protocol::units::format_size(space),
+                        expected: format!(
+                            "the container uses {} of its disk now; valid is at least that much",
+                            fleet_protocol::units::format_size(used.space_used)
+                        ),
+                    },
+                ));
+            }
+        }
+        if let Some(space) = resources.disk_space {
+            let inodes = resources
+                .disk_inodes
+                .unwrap_or_else(|| disk::runtime::default_inodes(space));
+            disk::validate(space, inodes).map_err(|e| disk_error(name, e))?;
+        }
+        Ok(())
+    }
+
     /// Validates every limit, grows the container's disk if it is mounted and asked to be
     /// bigger, then writes the cgroup limits. A disk grow that cannot happen live is left to the
     /// restart that `update` arranges (it lists the grow among the restart fields on such hosts).
