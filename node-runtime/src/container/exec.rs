@@ -53,7 +53,7 @@ impl Runtime {
                 let file = File::open(&path).map_err(io_err("open", &path))?;
                 namespaces.push((file, flag));
             }
-            (namespaces, self.cgroup(name).procs_files(), found.spec)
+            (namespaces, self.cgroup(name).self_join_files(), found.spec)
         };
         let mut env_map = spec.env.clone();
         for (k, v) in &options.env {
@@ -68,9 +68,9 @@ impl Runtime {
         match process::fork().map_err(io_err("fork for exec in", name))? {
             process::ForkResult::Child => {
                 process::set_non_dumpable();
-                let me = std::process::id().to_string();
+                // Single-threaded after fork: "0" (this thread) moves the whole process.
                 for file in &procs_files {
-                    if let Err(e) = std::fs::write(file, &me) {
+                    if let Err(e) = std::fs::write(file, "0") {
                         fail(&format!("join cgroup {}: {e}", file.display()));
                     }
                 }

@@ -29,7 +29,7 @@ pub(crate) struct InitPlan {
     pub env: Vec<CString>,
     pub path_dirs: Vec<String>,
     pub log: File,
-    pub cgroup_procs: Vec<PathBuf>,
+    pub cgroup_join: Vec<PathBuf>,
     pub new_net: bool,
     pub userns_base: Option<u32>,
 }
@@ -154,9 +154,9 @@ fn intermediate(
 ) -> Result<(), String> {
     process::setsid().map_err(|e| format!("setsid: {e}"))?;
     process::set_non_dumpable();
-    let me = std::process::id().to_string();
-    for file in &plan.cgroup_procs {
-        std::fs::write(file, &me).map_err(|e| format!("join cgroup {}: {e}", file.display()))?;
+    // Single-threaded here, so "0" (this thread) moves the whole process.
+    for file in &plan.cgroup_join {
+        std::fs::write(file, "0").map_err(|e| format!("join cgroup {}: {e}", file.display()))?;
     }
     if plan.userns_base.is_some() {
         ns::unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| format!("unshare user: {e}"))?;

@@ -115,7 +115,7 @@ impl Runtime {
             env,
             path_dirs,
             log,
-            cgroup_procs: cgroup.procs_files(),
+            cgroup_join: cgroup.self_join_files(),
             new_net: spec.network.mode != NetworkMode::Host,
             userns_base: state.userns_base.filter(|_| spec.user_namespace),
         };
