@@ -48,6 +48,22 @@ fn unknown_template_and_bad_names_are_refused_and_change_nothing() {
             "{name}: {err}"
         );
     }
+    let err = node.fails(&[
+        "create",
+        "nocmd",
+        "--template",
+        "busybox",
+        "--",
+        "/no/such/init",
+    ]);
+    assert!(
+        err.contains("/no/such/init") && err.contains("No such file"),
+        "{err}"
+    );
+    assert!(
+        !node.container_dir("nocmd").exists(),
+        "a create that cannot start is rolled back"
+    );
     let err = node.fails(&["start", "missing"]);
     assert!(err.contains("\"missing\" does not exist"), "{err}");
     nothing_on_node(&node);

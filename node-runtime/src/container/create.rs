@@ -37,7 +37,12 @@ impl Runtime {
                 // state.json is written once, by the launch or here; until then repair treats
                 // the container as a create to finish.
                 if spec.state == DesiredState::Running {
-                    self.launch(&spec.name, spec, State::default(), true)?;
+                    if let Err(e) = self.launch(&spec.name, spec, State::default(), true) {
+                        // A container that cannot start (a command that does not exist, say)
+                        // is rolled back, so a failed create leaves nothing behind.
+                        let _ = self.remove_everything(&spec.name, Some(spec), &lock);
+                        return Err(e);
+                    }
                 } else {
                     self.store.write_state(&spec.name, &State::default())?;
                 }
