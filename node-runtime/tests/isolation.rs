@@ -125,3 +125,56 @@ fn user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
         support::ns_link("self", "user")
     );
 }
+
+/// Removes the copied binary even when the test fails.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn fleet_node_binary_under_a_shared_host_directory_is_masked_inside() {
+    let Some(node) = Node::new() else { return };
+    let dir = std::path::Path::new("/usr/local/bin");
+    if !dir.is_dir() {
+        eprintln!("skipping: no /usr/local/bin to install a copy of fleet-node into");
+        return;
+    }
+    // A copy of fleet-node inside /usr, which the host template shares read-only.
+    let copy = RemoveOnDrop(dir.join(format!("fleet-node-test-{}", std::process::id())));
+    std::fs::copy(Node::bin(), &copy.0).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(&copy.0)
+            .arg("--root")
+            .arg(node.root.path())
+            .arg("--cgroup-parent")
+            .arg(&node.parent)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["create", "masked", "--template", "host"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inside = copy.0.display().to_string();
+    let probe = run(&[
+        "exec",
+        "masked",
+        "--",
+        "/bin/sh",
+        "-c",
+        &format!("test -s {inside} || echo hidden"),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&probe.stdout), "hidden\n");
+    let ls = node.exec("masked", &["/bin/sh", "-c", "ls /usr/local/bin | wc -l"]);
+    assert!(
+        ls.trim().parse::<u32>().unwrap() >= 1,
+        "the rest of /usr/local/bin is there"
+    );
+}
