@@ -1,6 +1,8 @@
 //! Live limits end to end, through the real `fleet-node` binary: `set` changes a running
 //! container's cgroup files without touching its init, limit hits raise the beancounters'
 //! failcnt, and the container's own disk image holds its space and inode limits inside.
+//! The cgroup file names checked are cgroup v1's, as on the machines this suite runs on
+//! (docs/limits.md says what was run where).
 
 mod support;
 
@@ -284,5 +286,66 @@ fn disk_space_and_inodes_hold_inside_and_growing_lets_the_write_succeed() {
     assert!(
         text.starts_with("Version: 2.5") && text.contains("d:"),
         "{text}"
+    );
+}
+
+#[test]
+fn io_caps_throttle_direct_io_on_the_containers_disk() {
+    let Some(node) = Node::new() else { return };
+    if !std::path::Path::new("/dev/loop-control").exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "no loop devices under CI"
+        );
+        eprintln!("skipping: no loop devices");
+        return;
+    }
+    node.ok(&["create", "io", "--template", "busybox", "--stopped"]);
+    node.ok(&["set", "io", "--disk-space", "64Mi"]);
+    node.ok(&["start", "io"]);
+    let pid = node.init_pid("io");
+    node.ok(&["set", "io", "--io-write-bps", "1Mi", "--io-read-bps", "1Mi"]);
+    assert_eq!(node.init_pid("io"), pid, "set keeps the container running");
+    let line = file(&node, "io", "blkio", "blkio.throttle.write_bps_device");
+    assert!(line.ends_with(" 1048576"), "{line}");
+    // The effect under test is the delay itself: 3 MiB at 1 MiB/s cannot finish in under
+    // 1.5 s (unthrottled it takes milliseconds). A lower bound, not a speed goal.
+    for argv in [
+        [
+            "dd",
+            "if=/dev/zero",
+            "of=/x",
+            "bs=1M",
+            "count=3",
+            "oflag=direct",
+        ],
+        [
+            "dd",
+            "if=/x",
+            "of=/dev/null",
+            "bs=1M",
+            "count=3",
+            "iflag=direct",
+        ],
+    ] {
+        let started = Instant::now();
+        node.exec("io", &argv);
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(1500),
+            "{argv:?} took {took:?}"
+        );
+    }
+    node.ok(&[
+        "set",
+        "io",
+        "--io-write-bps",
+        "none",
+        "--io-read-bps",
+        "none",
+    ]);
+    assert_eq!(
+        file(&node, "io", "blkio", "blkio.throttle.write_bps_device"),
+        ""
     );
 }

@@ -7,8 +7,8 @@
 use std::io::Write;
 
 use clap::Args;
-use fleet_protocol::Resources;
 use fleet_protocol::units::{parse_percent, parse_size};
+use fleet_protocol::{ContainerState, DesiredState, Resources};
 
 use crate::container::Runtime;
 use crate::error::{Error, Result};
@@ -134,6 +134,12 @@ pub fn run(runtime: &Runtime, args: &SetArgs, out: &mut impl Write) -> Result<()
         .read_config(&args.name)?
         .ok_or_else(|| Error::NotFound(args.name.clone()))?;
     spec.resources = resolve(args, &spec.resources)?;
+    // `set` changes limits only: the container keeps running, or stays stopped, whatever the
+    // stored spec's state says (a container started by hand after `create --stopped` runs on).
+    spec.state = match runtime.status(&args.name)?.state {
+        ContainerState::Running => DesiredState::Running,
+        _ => DesiredState::Stopped,
+    };
     let changed = runtime.update(&spec, args.restart)?;
     let _ = writeln!(
         out,
