@@ -315,3 +315,27 @@ fn update_with_restart_allowed_applies_a_new_hostname_and_without_it_changes_not
         "same spec again: nothing to do"
     );
 }
+
+#[test]
+fn exec_with_a_tty_gets_a_terminal_of_the_containers_devpts() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "term", "--template", "busybox"]);
+    let out = node.run_with_input(
+        &["exec", "-t", "term", "--", "sh"],
+        b"echo $((6*7)); tty; test -t 0 && echo stdin-is-a-tty; exit 5\n",
+    );
+    assert_eq!(out.status.code(), Some(5));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("42\r\n"), "{text}");
+    assert!(
+        text.contains("/dev/pts/0\r\n"),
+        "the pty comes from the container's devpts: {text}"
+    );
+    assert!(text.contains("stdin-is-a-tty"), "{text}");
+    let ptys = node.exec("term", &["ls", "/dev/pts"]);
+    assert_eq!(
+        ptys.trim(),
+        "ptmx",
+        "the pty is gone after the command: {ptys}"
+    );
+}

@@ -125,6 +125,9 @@ pub enum Command {
     Exec {
         /// Container name.
         name: String,
+        /// Give the command a terminal (for interactive shells).
+        #[arg(short = 't', long)]
+        tty: bool,
         /// The command.
         #[arg(last = true, required = true)]
         command: Vec<String>,
@@ -273,9 +276,13 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
             }
         }
-        Command::Exec { name, command } => {
+        Command::Exec { name, tty, command } => {
             drop(out);
-            return runtime.exec(&name, &command, &ExecOptions::default());
+            let options = ExecOptions {
+                tty,
+                ..ExecOptions::default()
+            };
+            return runtime.exec(&name, &command, &options);
         }
         Command::Logs { name } => {
             let path = runtime.log_path(&name)?;

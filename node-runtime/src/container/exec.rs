@@ -8,6 +8,7 @@
 
 use std::ffi::CString;
 use std::fs::File;
+use std::os::fd::AsRawFd;
 
 use super::Runtime;
 use super::spawn::{exec_command, init_env};
@@ -21,6 +22,9 @@ use crate::sys::{caps, process};
 pub struct ExecOptions {
     /// Extra environment on top of init's defaults and the spec's env.
     pub env: Vec<(String, String)>,
+    /// Run the command on a pseudo-terminal of the container's devpts (its controlling
+    /// terminal), relaying fleet-node's stdin and stdout to it.
+    pub tty: bool,
 }
 
 impl Runtime {
@@ -35,7 +39,7 @@ impl Runtime {
         }
         // The lock is held only to find init and open its namespaces: a long exec must not block
         // stop or destroy.
-        let (namespaces, procs_files, spec) = {
+        let (namespaces, procs_files, spec, init) = {
             let lock = self.store.lock(name)?;
             let found = self
                 .repair(name, &lock)?
@@ -53,9 +57,25 @@ impl Runtime {
                 let file = File::open(&path).map_err(io_err("open", &path))?;
                 namespaces.push((file, flag));
             }
-            (namespaces, self.cgroup(name).self_join_files(), found.spec)
+            (
+                namespaces,
+                self.cgroup(name).self_join_files(),
+                found.spec,
+                init,
+            )
+        };
+        let pty = if options.tty {
+            let pts = std::path::PathBuf::from(format!("/proc/{init}/root/dev/pts"));
+            Some(crate::sys::pty::open_pair(&pts).map_err(io_err("open a pty in", &pts))?)
+        } else {
+            None
         };
         let mut env_map = spec.env.clone();
+        if options.tty
+            && let Ok(term) = std::env::var("TERM")
+        {
+            env_map.insert("TERM".into(), term);
+        }
         for (k, v) in &options.env {
             env_map.insert(k.clone(), v.clone());
         }
@@ -88,6 +108,17 @@ impl Runtime {
                 }
                 match process::fork() {
                     Ok(process::ForkResult::Child) => {
+                        if let Some((_, slave, _)) = &pty {
+                            let fd = slave.as_raw_fd();
+                            let attached = process::setsid()
+                                .and_then(|()| crate::sys::pty::set_controlling(fd))
+                                .and_then(|()| process::dup_onto(fd, 0))
+                                .and_then(|()| process::dup_onto(fd, 1))
+                                .and_then(|()| process::dup_onto(fd, 2));
+                            if let Err(e) = attached {
+                                fail(&format!("attach the pty: {e}"));
+                            }
+                        }
                         if let Err(e) = caps::drop_bounding_set(last_cap) {
                             fail(&format!("drop capabilities: {e}"));
                         }
@@ -97,6 +128,8 @@ impl Runtime {
                         fail(&err)
                     }
                     Ok(process::ForkResult::Parent { child }) => {
+                        // Only the command may hold the slave, so its exit ends the relay.
+                        drop(pty);
                         let code = process::wait_child(child.as_raw()).unwrap_or(127);
                         process::exit_now(code)
                     }
@@ -105,6 +138,10 @@ impl Runtime {
             }
             process::ForkResult::Parent { child } => {
                 drop(namespaces);
+                if let Some((master, slave, _)) = pty {
+                    drop(slave);
+                    super::tty::relay(master).map_err(io_err("relay the pty of", name))?;
+                }
                 process::wait_child(child.as_raw()).map_err(io_err("wait for exec in", name))
             }
         }

@@ -19,6 +19,7 @@ mod spawn;
 mod start;
 mod status;
 mod stop;
+mod tty;
 mod update;
 
 use std::path::PathBuf;

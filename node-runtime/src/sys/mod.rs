@@ -10,3 +10,4 @@ pub mod caps;
 pub mod mount;
 pub mod ns;
 pub mod process;
+pub mod pty;
