@@ -203,4 +203,54 @@ fn observe_takes_capacity_the_spec_leaves_out_from_the_node() {
     );
     let cpus = std::thread::available_parallelism().unwrap().get() as u64;
     assert_eq!(host["lines"][0]["capacity"], cpus * 100);
+    // Nothing runs yet: the node says so, and used is zero rather than unknown.
+    assert_eq!(host["usage_observed"], true, "{out}");
+    assert_eq!(host["lines"][1]["used"], 0, "{out}");
+
+    // Once the containers run, used memory is what their cgroups hold.
+    let _cleanup = Destroy(spec.to_string(), unique.clone());
+    let applied = Command::new(env!("CARGO_BIN_EXE_fleet"))
+        .args(["apply", "-f", spec])
+        .output()
+        .unwrap();
+    assert!(applied.status.success(), "{:?}", text(&applied));
+    let o = fleet(&["-f", spec, "--observe", "-o", "json"]);
+    let (out, _) = text(&o);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let used_memory = v["density"]["hosts"][0]["lines"][1]["used"]
+        .as_u64()
+        .unwrap();
+    assert!(used_memory > 0, "{out}");
+    let held: u64 = ["web-1", "web-2"]
+        .iter()
+        .map(|c| {
+            let path = format!("/sys/fs/cgroup/memory/{unique}/{c}/memory.usage_in_bytes");
+            std::fs::read_to_string(&path).map_or(0, |t| t.trim().parse().unwrap_or(0))
+        })
+        .sum();
+    if held > 0 {
+        // cgroup v1 here: the report's figure is the sum of the containers' memory cgroups,
+        // read a moment apart, so allow for the page or two a sleeping busybox may touch.
+        assert!(
+            used_memory.abs_diff(held) < 1 << 20,
+            "{used_memory} vs {held}"
+        );
+    }
+}
+
+/// Removes the test fleet's containers, then its (empty) cgroup parent, when the test ends,
+/// even when it fails.
+struct Destroy(String, String);
+
+impl Drop for Destroy {
+    fn drop(&mut self) {
+        let _ = Command::new(env!("CARGO_BIN_EXE_fleet"))
+            .args(["destroy", "-f", &self.0, "--yes"])
+            .output();
+        if let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") {
+            for c in controllers.flatten() {
+                let _ = std::fs::remove_dir(c.path().join(&self.1));
+            }
+        }
+    }
 }

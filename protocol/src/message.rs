@@ -221,4 +221,18 @@ pub struct ContainerStatus {
     pub spec: ContainerSpec,
     /// Limits as read back from the kernel (cgroup files, disk image), for drift detection.
     pub live: Resources,
+    /// What it uses now (running containers only), for density reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+/// What a running container uses, from its cgroup and its disk (the beancounters' "held").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// CPU time used since init started, as an average percent of one CPU.
+    pub cpu_percent: u32,
+    /// Memory in use, in bytes.
+    pub memory: u64,
+    /// Space in use on its disk image, in bytes; `None` without an image.
+    pub disk: Option<u64>,
 }

@@ -349,6 +349,7 @@ fn row(s: &ContainerStatus) -> serde_json::Value {
         "template": s.spec.template.display_name(),
         "spec": s.spec,
         "live": s.live,
+        "usage": s.usage,
     })
 }
 

@@ -23,6 +23,7 @@ impl Runtime {
                             init_pid: None,
                             spec,
                             live: Default::default(),
+                            usage: None,
                         });
                     }
                 }

@@ -21,6 +21,7 @@ mod status;
 mod stop;
 mod tty;
 mod update;
+mod usage;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,4 +1,5 @@
-//! status: one container as the kernel shows it (running or not, init's pid, live limits).
+//! status: one container as the kernel shows it (running or not, init's pid, live limits,
+//! usage).
 
 use fleet_protocol::{ContainerState, ContainerStatus};
 
@@ -28,6 +29,7 @@ impl Runtime {
             state,
             init_pid: found.init,
             live: self.live_resources(&cgroup),
+            usage: found.init.and_then(|init| self.usage(name, init)),
             spec: found.spec,
         })
     }

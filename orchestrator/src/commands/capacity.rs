@@ -351,6 +351,17 @@ fn observe(fleet: &Fleet, connect: &ConnectArgs) -> miette::Result<Observed> {
                         .entry(c.name.clone())
                         .or_insert_with(|| host.clone());
                 }
+                // Every container on the host uses it, whichever fleet owns it.
+                let used =
+                    containers
+                        .iter()
+                        .filter_map(|c| c.usage)
+                        .fold(Amounts::default(), |sum, u| Amounts {
+                            cpu: sum.cpu + u64::from(u.cpu_percent),
+                            memory: sum.memory + u.memory,
+                            disk: sum.disk + u.disk.unwrap_or(0),
+                        });
+                out.usage.insert(host.clone(), used);
             }
             HostObservation::Unreachable { error } => {
                 eprintln!(

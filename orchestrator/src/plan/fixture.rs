@@ -77,6 +77,7 @@ pub fn running(spec: &ContainerSpec, pid: i32) -> ContainerStatus {
         init_pid: Some(pid),
         spec: spec.clone(),
         live: spec.resources.clone(),
+        usage: None,
     }
 }
 
