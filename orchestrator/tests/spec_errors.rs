@@ -215,3 +215,22 @@ fn placement_problems_are_located_at_the_container() {
         lines[1]
     );
 }
+
+#[test]
+fn one_bridge_on_one_host_has_one_subnet() {
+    let input = spec(
+        "hosts:\n  - {name: h, transport: local}\ncontainers:\n  - name: a\n    host: h\n    template: busybox\n    command: [x]\n    network: {addresses: [\"10.0.0.5/24\"], gateway: 10.0.0.1}\n  - name: b\n    host: h\n    template: busybox\n    command: [x]\n    network: {addresses: [\"10.1.0.5/24\"], gateway: 10.1.0.1}\n",
+    );
+    assert_eq!(
+        messages(&input),
+        [
+            "container \"b\" puts bridge fleet0 on host h at 10.1.0.1/24, but \"a\" puts it at 10.0.0.1/24"
+        ]
+    );
+    // The same subnets on two hosts are two bridges: fine.
+    let ok = input.replace("  - name: b\n    host: h", "  - name: b\n    host: h2").replace(
+        "hosts:\n  - {name: h, transport: local}",
+        "hosts:\n  - {name: h, transport: local}\n  - {name: h2, transport: local, node: {root: /tmp/x}}",
+    );
+    resolve::load_str("fleet.yaml", &ok).unwrap_or_else(|e| panic!("{}", e.render()));
+}

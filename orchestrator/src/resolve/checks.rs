@@ -207,3 +207,54 @@ mod tests {
         assert!(same_subnet("10.0.0.5/0", "192.0.2.1".parse().unwrap()));
     }
 }
+
+/// Containers attached to one bridge on one host share its subnet: the node gives the bridge the
+/// gateway's address with the subnet's prefix, so two gateways on one bridge cannot both hold.
+/// Only pinned containers are checked; where unpinned ones land is placement's business.
+pub fn bridge_subnets(
+    containers: &[crate::model::DesiredContainer],
+    positions: &HashMap<String, Pos>,
+    d: &mut Diagnostics,
+) {
+    let mut bridges: HashMap<(&str, &str), (String, &str)> = HashMap::new();
+    for c in containers {
+        let net = &c.spec.network;
+        let (Some(host), Some(gateway)) = (c.host.as_deref(), net.gateway.as_deref()) else {
+            continue;
+        };
+        let Ok(gw) = gateway.parse::<IpAddr>() else {
+            continue;
+        };
+        let Some(prefix) = net
+            .addresses
+            .iter()
+            .find(|a| same_subnet(a, gw))
+            .and_then(|a| a.split_once('/'))
+            .map(|(_, p)| p)
+        else {
+            continue;
+        };
+        let bridge = net.bridge.as_deref().unwrap_or("fleet0");
+        let subnet = format!("{gateway}/{prefix}");
+        match bridges.get(&(host, bridge)) {
+            None => {
+                bridges.insert((host, bridge), (subnet, &c.spec.name));
+            }
+            Some((first, owner)) if *first != subnet => {
+                let mut diag = Diagnostic::at(
+                    positions[&c.spec.name],
+                    format!(
+                        "container \"{}\" puts bridge {bridge} on host {host} at {subnet}, but \"{owner}\" puts it at {first}",
+                        c.spec.name
+                    ),
+                )
+                .hint("containers on one bridge of one host share its subnet and gateway");
+                if let Some(pos) = positions.get(*owner) {
+                    diag = diag.related(*pos, "first set");
+                }
+                d.push(diag);
+            }
+            Some(_) => {}
+        }
+    }
+}

@@ -356,6 +356,7 @@ fn resolve(loaded: &Loaded, builtins: &Loaded, d: &mut Diagnostics) -> Option<Fl
         })
         .collect();
     checks::dependency_cycles(&entries, d);
+    checks::bridge_subnets(&containers, &positions, d);
     let host_list: Vec<&RawHost> = hosts.values().copied().collect();
     checks::pinned_capacity(&host_list, &demand, d);
 
