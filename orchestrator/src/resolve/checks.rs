@@ -191,23 +191,6 @@ pub fn pinned_capacity(hosts: &[&RawHost], demand: &BTreeMap<String, Demand>, d:
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cidrs() {
-        assert!(parse_cidr("10.0.0.5/24").is_ok());
-        assert!(parse_cidr("fd00::5/64").is_ok());
-        assert!(parse_cidr("10.0.0.5").is_err());
-        assert!(parse_cidr("10.0.0.300/24").is_err());
-        assert!(parse_cidr("10.0.0.5/33").is_err());
-        assert!(same_subnet("10.0.0.5/24", "10.0.0.1".parse().unwrap()));
-        assert!(!same_subnet("10.0.0.5/24", "10.0.1.1".parse().unwrap()));
-        assert!(same_subnet("10.0.0.5/0", "192.0.2.1".parse().unwrap()));
-    }
-}
-
 /// Containers attached to one bridge on one host share its subnet: the node gives the bridge the
 /// gateway's address with the subnet's prefix, so two gateways on one bridge cannot both hold.
 /// Only pinned containers are checked; where unpinned ones land is placement's business.
@@ -256,5 +239,22 @@ pub fn bridge_subnets(
             }
             Some(_) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs() {
+        assert!(parse_cidr("10.0.0.5/24").is_ok());
+        assert!(parse_cidr("fd00::5/64").is_ok());
+        assert!(parse_cidr("10.0.0.5").is_err());
+        assert!(parse_cidr("10.0.0.300/24").is_err());
+        assert!(parse_cidr("10.0.0.5/33").is_err());
+        assert!(same_subnet("10.0.0.5/24", "10.0.0.1".parse().unwrap()));
+        assert!(!same_subnet("10.0.0.5/24", "10.0.1.1".parse().unwrap()));
+        assert!(same_subnet("10.0.0.5/0", "192.0.2.1".parse().unwrap()));
     }
 }
