@@ -8,7 +8,7 @@
 //! every run.
 
 use fleet_protocol::units::format_size;
-use fleet_protocol::{ContainerSpec, ContainerStatus, Resources};
+use fleet_protocol::{ContainerSpec, ContainerStatus, NetworkSpec, Resources};
 use serde::Serialize;
 
 /// How a changed field can be applied.
@@ -83,15 +83,7 @@ pub fn compare(desired: &ContainerSpec, observed: &ContainerStatus) -> Vec<Field
             Effect::Restart,
         );
     }
-    if desired.network != stored.network {
-        push(
-            &mut out,
-            "network",
-            json(&stored.network),
-            json(&desired.network),
-            Effect::Restart,
-        );
-    }
+    compare_network(&desired.network, &stored.network, &mut out);
     if desired.user_namespace != stored.user_namespace {
         push(
             &mut out,
@@ -120,6 +112,33 @@ pub fn compare(desired: &ContainerSpec, observed: &ContainerStatus) -> Vec<Field
         );
     }
     out
+}
+
+/// Addresses and gateway change live on the container's eth0; another mode or bridge means
+/// another network attachment, which needs a restart (as the node's `network::needs_restart`).
+fn compare_network(want: &NetworkSpec, stored: &NetworkSpec, out: &mut Vec<FieldDiff>) {
+    if want.mode != stored.mode || want.bridge != stored.bridge {
+        push(out, "network", json(stored), json(want), Effect::Restart);
+        return;
+    }
+    if want.addresses != stored.addresses {
+        push(
+            out,
+            "network.addresses",
+            json(&stored.addresses),
+            json(&want.addresses),
+            Effect::Live,
+        );
+    }
+    if want.gateway != stored.gateway {
+        push(
+            out,
+            "network.gateway",
+            json(&stored.gateway),
+            json(&want.gateway),
+            Effect::Live,
+        );
+    }
 }
 
 fn compare_resources(

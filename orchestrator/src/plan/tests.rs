@@ -105,6 +105,36 @@ fn unreadable_live_value_falls_back_to_the_stored_spec() {
 }
 
 #[test]
+fn address_changes_are_live_and_another_bridge_restarts() {
+    use fleet_protocol::{NetworkMode, NetworkSpec};
+    let net = |bridge: &str, address: &str| NetworkSpec {
+        mode: NetworkMode::Bridged,
+        bridge: Some(bridge.into()),
+        addresses: vec![address.into()],
+        gateway: Some("10.0.0.1".into()),
+    };
+    let mut f = two_hosts();
+    f.containers[0].spec.network = net("fleet0", "10.0.0.5/24");
+    f.containers[1].spec.network = net("fleet0", "10.0.0.6/24");
+    let obs = converged_observation(&f);
+    f.containers[0].spec.network = net("fleet0", "10.0.0.7/24");
+    f.containers[1].spec.network = net("fleet1", "10.0.0.6/24");
+    check(
+        &f,
+        &obs,
+        DiffOptions::default(),
+        r#"
+a:
+  ~ web-1 (update live)
+      network.addresses: ["10.0.0.5/24"] -> ["10.0.0.7/24"]
+b:
+  ! web-2 (restart for network)
+      network: {"mode":"bridged","bridge":"fleet0","addresses":["10.0.0.6/24"],"gateway":"10.0.0.1"} -> {"mode":"bridged","bridge":"fleet1","addresses":["10.0.0.6/24"],"gateway":"10.0.0.1"}
+Plan: 0 to create, 1 to update live, 1 to restart, 0 to destroy."#,
+    );
+}
+
+#[test]
 fn restart_names_the_fields_that_force_it() {
     let mut f = two_hosts();
     let obs = converged_observation(&f);
