@@ -16,5 +16,5 @@ pub use container::{
 };
 pub use message::{
     Action, ActionOutcome, ActionResult, Capacity, ContainerState, ContainerStatus, Envelope,
-    Features, NodeInfo, PROTOCOL_VERSION, Request, Response,
+    Features, InterruptedBatch, LockHolder, NodeInfo, PROTOCOL_VERSION, Request, Response,
 };

@@ -43,6 +43,13 @@ pub enum Request {
         fleet: String,
         /// The actions.
         actions: Vec<Action>,
+        /// Seconds to wait for the node's apply lock when another apply holds it; 0 fails at
+        /// once with an error naming the holder.
+        #[serde(default)]
+        lock_timeout_secs: u32,
+        /// Who runs the apply (`alice@laptop`), recorded as the lock's holder.
+        #[serde(default)]
+        user: String,
     },
 }
 
@@ -163,6 +170,40 @@ pub struct NodeInfo {
     pub features: Features,
     /// What the host has.
     pub capacity: Capacity,
+    /// An apply batch that was cut off (its journal is still on the node and no apply holds the
+    /// lock): the next apply finishes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted_batch: Option<Box<InterruptedBatch>>,
+}
+
+/// Who holds (or held) a node's apply lock.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockHolder {
+    /// Fleet the apply ran for.
+    pub fleet: String,
+    /// Who ran it, as the client said (`alice@laptop`).
+    #[serde(default)]
+    pub user: String,
+    /// The client's hello (`fleet 0.1.0`).
+    #[serde(default)]
+    pub client: String,
+    /// PID of the `fleet-node` process serving that apply.
+    #[serde(default)]
+    pub pid: u32,
+    /// When the lock was taken, UTC (`2026-11-26T16:45:03Z`).
+    #[serde(default)]
+    pub since: String,
+}
+
+/// The journal of an apply batch that did not finish.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterruptedBatch {
+    /// Who ran it and when.
+    pub holder: LockHolder,
+    /// Actions in the batch.
+    pub total: u32,
+    /// Actions finished before it was cut off.
+    pub done: u32,
 }
 
 /// Optional features, detected at run time rather than assumed.

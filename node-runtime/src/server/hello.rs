@@ -25,6 +25,7 @@ pub fn node_info(runtime: &Runtime) -> NodeInfo {
         cgroup_version: runtime.cgroups.version().number(),
         features: features(runtime),
         capacity: capacity(runtime.store.root()),
+        interrupted_batch: super::journal::interrupted(runtime.store.root()),
     }
 }
 

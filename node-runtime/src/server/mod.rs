@@ -8,10 +8,12 @@
 //! the node.
 
 pub mod hello;
+pub mod journal;
+pub mod lock;
 
 use bytes::Bytes;
 use fleet_protocol::{
-    Action, ActionOutcome, ActionResult, Envelope, PROTOCOL_VERSION, Request, Response,
+    Action, ActionOutcome, ActionResult, Envelope, LockHolder, PROTOCOL_VERSION, Request, Response,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -64,10 +66,11 @@ fn error(id: u64, message: String) -> Envelope<Response> {
     }
 }
 
-/// Per-connection state: whether the client has said a valid hello.
+/// Per-connection state: whether the client has said a valid hello, and who it said it was.
 #[derive(Debug, Default)]
 struct Session {
     greeted: bool,
+    client: String,
 }
 
 impl Session {
@@ -90,7 +93,8 @@ impl Session {
         let id = request.id;
         let body = match request.body {
             Request::Hello {
-                protocol_version, ..
+                protocol_version,
+                client,
             } => {
                 if protocol_version != PROTOCOL_VERSION {
                     return error(
@@ -101,6 +105,7 @@ impl Session {
                     );
                 }
                 self.greeted = true;
+                self.client = client;
                 Response::Hello(hello::node_info(runtime))
             }
             _ if !self.greeted => {
@@ -114,12 +119,52 @@ impl Session {
                 Ok(containers) => Response::List { containers },
                 Err(e) => return error(id, format!("list failed: {e}")),
             },
-            Request::Apply { actions, .. } => Response::Applied {
-                results: actions.iter().map(|a| apply_one(runtime, a)).collect(),
-            },
+            Request::Apply {
+                fleet,
+                actions,
+                lock_timeout_secs,
+                user,
+            } => {
+                let holder = LockHolder {
+                    fleet,
+                    user,
+                    client: self.client.clone(),
+                    pid: std::process::id(),
+                    since: lock::now_utc(),
+                };
+                match apply_batch(runtime, &holder, &actions, lock_timeout_secs) {
+                    Ok(results) => Response::Applied { results },
+                    Err(message) => return error(id, message),
+                }
+            }
         };
         Envelope { id, body }
     }
+}
+
+/// Runs a batch under the node's apply lock, journaled so that a batch cut off midway is
+/// reported by the next session's hello.
+fn apply_batch(
+    runtime: &Runtime,
+    holder: &LockHolder,
+    actions: &[Action],
+    lock_timeout_secs: u32,
+) -> Result<Vec<ActionResult>, String> {
+    let root = runtime.store.root();
+    let timeout = std::time::Duration::from_secs(u64::from(lock_timeout_secs));
+    let _lock = lock::acquire(root, holder, timeout).map_err(|e| e.to_string())?;
+    let mut journal = journal::Running::begin(root, holder, actions).map_err(|e| {
+        format!(
+            "failed to write the apply journal {}: {e}",
+            journal::path(root).display()
+        )
+    })?;
+    let mut results = Vec::with_capacity(actions.len());
+    for action in actions {
+        results.push(apply_one(runtime, action));
+        journal.advance(results.len());
+    }
+    Ok(results)
 }
 
 /// Runs one action; an error becomes a `Failed` result and the batch goes on.

@@ -7,6 +7,7 @@
 //! more this run: the node's actions are idempotent, so the next `apply` observes what was done
 //! and finishes the job. Progress goes to [`progress`], the outcome to a [`report::Report`].
 
+pub mod journal;
 pub mod progress;
 pub mod report;
 
@@ -23,10 +24,14 @@ use progress::Progress;
 use report::{Outcome, Report, StepReport};
 
 /// Knobs of [`apply`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// Hosts worked on at once.
     pub parallel: usize,
+    /// Seconds each node waits for its apply lock when another apply holds it (0: fail fast).
+    pub lock_timeout_secs: u32,
+    /// Who runs this apply, for the lock's holder record ([`journal::local_user`]).
+    pub user: String,
 }
 
 /// One host's batch as sent: the actions, and which of them belong to which step.
@@ -46,6 +51,7 @@ pub async fn apply(
 ) -> Report {
     let mut outcome: Vec<Option<Outcome>> = vec![None; plan.steps.len()];
     let mut lost: BTreeMap<String, String> = BTreeMap::new();
+    let mut refused: Vec<String> = Vec::new();
     for wave in 0..plan.waves() {
         let mut sends = Vec::new();
         for batch in plan.batches.iter().filter(|b| b.wave == wave) {
@@ -97,7 +103,7 @@ pub async fn apply(
         let mut running = futures_util::stream::iter(
             sends
                 .into_iter()
-                .map(|(sent, client)| send_batch(fleet, sent, client, progress)),
+                .map(|(sent, client)| send_batch(fleet, sent, client, &opts, progress)),
         )
         .buffer_unordered(opts.parallel.max(1));
         while let Some((sent, client, result)) = running.next().await {
@@ -120,6 +126,11 @@ pub async fn apply(
                     }
                 }
                 Err(error) => {
+                    // One line per host for a batch refused as a whole (the apply lock is held,
+                    // most often): the steps repeat the error, this names the host once.
+                    if client.is_some() {
+                        refused.push(format!("{} refused the batch: {error}", sent.host));
+                    }
                     for (id, _) in &sent.steps {
                         outcome[*id] = Some(Outcome::Failed {
                             error: error.clone(),
@@ -153,6 +164,7 @@ pub async fn apply(
         .collect();
     let hosts: BTreeSet<String> = plan.batches.iter().map(|b| b.host.clone()).collect();
     let mut report = Report::new(fleet, steps, lost, hosts.len());
+    report.notes.extend(refused);
     // An update the node calls a no-op although fields differed means the drift is still there
     // (a node that compares the stored spec rather than the live values): say so.
     let unchanged: Vec<String> = report
@@ -182,12 +194,15 @@ async fn send_batch(
     fleet: &str,
     sent: Sent,
     mut client: NodeClient,
+    opts: &ApplyOptions,
     progress: &Progress,
 ) -> (Sent, Option<NodeClient>, Result<Vec<ActionOutcome>, String>) {
     progress.batch_started(&sent.host, sent.steps.len());
     let request = Request::Apply {
         fleet: fleet.to_string(),
         actions: sent.actions.clone(),
+        lock_timeout_secs: opts.lock_timeout_secs,
+        user: opts.user.clone(),
     };
     match client.call(request).await {
         Ok(Response::Applied { results }) if results.len() == sent.actions.len() => {

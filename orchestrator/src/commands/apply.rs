@@ -3,23 +3,23 @@
 
 use std::process::ExitCode;
 
-use super::plan::{Output, ReconcileArgs, confirm, load, prepare, report_unreachable, runtime};
+use super::plan::{
+    Output, Prepared, ReconcileArgs, confirm, load, prepare, report_unreachable, runtime,
+};
 use crate::apply::progress::Progress;
 use crate::apply::report::Report;
-use crate::apply::{ApplyOptions, apply};
+use crate::apply::{ApplyOptions, apply, journal};
 use crate::diff::DiffOptions;
 use crate::observe;
-use crate::plan::{Plan, render};
-
-/// What every report says about the node's apply lock, until the protocol has one.
-pub const NO_LOCK_NOTE: &str = "fleet-node has no per-host apply lock yet: two applies against \
-                                the same host at once are not prevented";
+use crate::plan::render;
 
 /// Arguments of `fleet apply`.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  fleet apply -f fleet.yaml\n  fleet apply -f fleet.yaml --prune --yes -o json\n\n\
 Destroys and restarts ask for confirmation on a terminal; without one they need --yes.\n\
+Each node holds an apply lock while it runs a batch: a second apply against the same host fails\n\
+at once naming the holder, or waits up to --lock-timeout seconds.\n\
 A second apply of the same spec prints \"No changes.\" and changes nothing.\n\n\
 Exit status: 0 when everything was applied, 1 when anything failed or a host was unreachable\n\
 (each failure is printed with its host and container)."
@@ -33,6 +33,23 @@ pub struct Args {
     /// Output format of the report (the plan is printed as text first unless json).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
     output: Output,
+    /// Seconds to wait for a host's apply lock when another apply holds it (0: fail at once,
+    /// naming the holder).
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    lock_timeout: u32,
+}
+
+/// How [`execute`] runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecuteOptions {
+    /// Hosts worked on at once.
+    pub parallel: usize,
+    /// Apply destroys and restarts without asking.
+    pub yes: bool,
+    /// Report format.
+    pub output: Output,
+    /// Seconds each node waits for its apply lock.
+    pub lock_timeout_secs: u32,
 }
 
 /// Runs `fleet apply`.
@@ -48,34 +65,62 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     let mut prepared = rt.block_on(prepare(fleet, &args.reconcile.connect, opts))?;
     let code = execute(
         &rt,
-        &prepared.fleet.name.clone(),
-        &prepared.plan,
-        &mut prepared.sessions,
-        args.reconcile.connect.parallel,
-        args.yes,
-        args.output,
+        &mut prepared,
+        ExecuteOptions {
+            parallel: args.reconcile.connect.parallel,
+            yes: args.yes,
+            output: args.output,
+            lock_timeout_secs: args.lock_timeout,
+        },
     )?;
     rt.block_on(observe::close_all(prepared.sessions));
     Ok(code)
 }
 
-/// Prints the plan, confirms, applies and reports; shared with `fleet destroy`.
+/// Prints the plan, confirms, applies and reports; shared with `fleet destroy`. A host whose
+/// node reported a cut-off batch gets a note, and an empty batch when the plan sends it nothing,
+/// so that its journal is cleared.
 pub fn execute(
     rt: &tokio::runtime::Runtime,
-    fleet: &str,
-    plan: &Plan,
-    sessions: &mut observe::Sessions,
-    parallel: usize,
-    yes: bool,
-    output: Output,
+    prepared: &mut Prepared,
+    opts: ExecuteOptions,
 ) -> miette::Result<ExitCode> {
+    let fleet = prepared.fleet.name.clone();
+    let plan = &prepared.plan;
+    let output = opts.output;
+    let interrupted = journal::interrupted(&prepared.observed);
+    let cut_notes: Vec<String> = interrupted
+        .iter()
+        .map(|(host, batch)| journal::note(host, batch, "this apply finishes it"))
+        .collect();
     if output == Output::Text {
+        for note in &cut_notes {
+            println!("note: {note}");
+        }
         print!("{}", render::text(plan));
     }
     let unreachable = report_unreachable(plan);
+    let user = journal::local_user();
+    let idle: Vec<String> = interrupted
+        .iter()
+        .map(|(host, _)| host.clone())
+        .filter(|h| !plan.batches.iter().any(|b| &b.host == h))
+        .collect();
     if plan.is_empty() {
+        let cleared = rt.block_on(journal::clear(
+            &fleet,
+            &idle,
+            &mut prepared.sessions,
+            opts.lock_timeout_secs,
+            &user,
+        ));
+        for note in &cleared {
+            eprintln!("warning: {note}");
+        }
         if output == Output::Json {
-            let report = Report::new(fleet, Vec::new(), Default::default(), 0);
+            let mut report = Report::new(&fleet, Vec::new(), Default::default(), 0);
+            report.notes.extend(cut_notes);
+            report.notes.extend(cleared);
             print_json(&report)?;
         }
         return Ok(if unreachable {
@@ -84,19 +129,30 @@ pub fn execute(
             ExitCode::SUCCESS
         });
     }
-    if !confirm(plan, yes) {
+    if !confirm(plan, opts.yes) {
         return Ok(ExitCode::FAILURE);
     }
     let progress = Progress::for_plan(plan, output == Output::Json);
     let mut report = rt.block_on(apply(
-        fleet,
+        &fleet,
         plan,
-        sessions,
-        ApplyOptions { parallel },
+        &mut prepared.sessions,
+        ApplyOptions {
+            parallel: opts.parallel,
+            lock_timeout_secs: opts.lock_timeout_secs,
+            user: user.clone(),
+        },
         &progress,
     ));
     progress.finish();
-    report.notes.push(NO_LOCK_NOTE.into());
+    report.notes.extend(cut_notes);
+    report.notes.extend(rt.block_on(journal::clear(
+        &fleet,
+        &idle,
+        &mut prepared.sessions,
+        opts.lock_timeout_secs,
+        &user,
+    )));
     for (host, why) in &plan.diff.unreachable {
         report
             .notes

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use super::SpecArgs;
-use super::apply::execute;
+use super::apply::{ExecuteOptions, execute};
 use super::plan::{ConnectArgs, Output, load, prepare, runtime};
 use crate::diff::DiffOptions;
 use crate::observe;
@@ -44,12 +44,13 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     let mut prepared = rt.block_on(prepare(fleet, &args.connect, opts))?;
     let code = execute(
         &rt,
-        &prepared.fleet.name.clone(),
-        &prepared.plan,
-        &mut prepared.sessions,
-        args.connect.parallel,
-        args.yes,
-        args.output,
+        &mut prepared,
+        ExecuteOptions {
+            parallel: args.connect.parallel,
+            yes: args.yes,
+            output: args.output,
+            lock_timeout_secs: 0,
+        },
     )?;
     rt.block_on(observe::close_all(prepared.sessions));
     Ok(code)

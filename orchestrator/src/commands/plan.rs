@@ -192,6 +192,13 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         let p = prepare(fleet, &args.reconcile.connect, opts).await?;
         Ok::<_, miette::Report>(p)
     })?;
+    for (host, batch) in crate::apply::journal::interrupted(&prepared.observed) {
+        let note = crate::apply::journal::note(&host, &batch, "the next apply finishes it");
+        match args.output {
+            Output::Text => println!("note: {note}"),
+            Output::Json => eprintln!("note: {note}"),
+        }
+    }
     match args.output {
         Output::Text => print!("{}", render::text(&prepared.plan)),
         Output::Json => println!(

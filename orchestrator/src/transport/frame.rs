@@ -120,6 +120,7 @@ impl Connection {
                 cgroup_version: 0,
                 features: Default::default(),
                 capacity: Default::default(),
+                interrupted_batch: None,
             },
         };
         let hello = Request::Hello {
@@ -203,6 +204,7 @@ mod tests {
                     cgroup_version: 1,
                     features: Default::default(),
                     capacity: Default::default(),
+                    interrupted_batch: None,
                 }),
                 Request::Ping => Response::Pong,
                 _ => return,

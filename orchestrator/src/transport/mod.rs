@@ -256,6 +256,7 @@ mod tests {
             cgroup_version: 1,
             features: Default::default(),
             capacity: Default::default(),
+            interrupted_batch: None,
         };
         let out = serde_json::to_vec(&Envelope {
             id: env.id,

@@ -1,0 +1,242 @@
+//! The node's apply lock and journal, end to end through `transport: local` with the real
+//! fleet-node: a second apply against a host whose lock is held fails at once naming the holder,
+//! or waits for it with `--lock-timeout`; an apply whose node is killed mid-batch leaves a
+//! journal that `plan` and the next `apply` report, and that apply converges and clears it.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::fleetctl::{Cleanup, containers, expect, fleet_bin, run};
+use support::sshd::{Cluster, fleet_node, skip_unless_ready, unique};
+
+/// A spec of `count` busybox containers on one local host; returns (spec, node root).
+fn local_spec(cluster: &Cluster, fleet: &str, count: usize) -> (PathBuf, PathBuf) {
+    let node = fleet_node().unwrap();
+    let root = cluster.dir.path().join("local-root");
+    let cgroup = format!("{}-local", cluster.cgroup_prefix);
+    let spec = cluster.dir.path().join("local.yaml");
+    std::fs::write(
+        &spec,
+        format!(
+            "apiVersion: fleet/v1\nfleet: {fleet}\nhosts:\n  - name: here\n    transport: local\n    \
+             capacity: {{cpus: 8, memory: 8Gi}}\n    node:\n      path: {node}\n      root: {root}\n      \
+             cgroup_parent: {cgroup}\ncontainers:\n  - name: c-{{1..{count}}}\n    template: busybox\n    \
+             command: [\"/bin/sleep\", \"1000000\"]\n    host: here\n    resources:\n      \
+             memory: 32Mi\n",
+            node = node.display(),
+            root = root.display(),
+        ),
+    )
+    .unwrap();
+    (spec, root)
+}
+
+/// A process holding `<root>/apply.lock` (util-linux `flock -F`, so the PID is the holder), killed
+/// by its PID on drop.
+struct Holder(Child);
+
+impl Holder {
+    fn hold(root: &Path, secs: u32) -> Holder {
+        std::fs::create_dir_all(root).unwrap();
+        let lock = root.join("apply.lock");
+        let child = Command::new("flock")
+            .args(["-x", "-F"])
+            .arg(&lock)
+            .args(["sleep", &secs.to_string()])
+            .spawn()
+            .expect("run flock (util-linux)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !is_held(&lock) {
+            assert!(
+                Instant::now() < deadline,
+                "flock never took {}",
+                lock.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The record a node writes beside the lock, as another apply would have left it.
+        std::fs::write(
+            root.join("apply.lock.holder"),
+            r#"{"fleet":"other-fleet","user":"tester@box","client":"fleet 0.1.0","pid":4242,"since":"2026-11-26T16:00:00Z"}"#,
+        )
+        .unwrap();
+        Holder(child)
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn is_held(lock: &Path) -> bool {
+    Command::new("flock")
+        .args(["-n", "-x"])
+        .arg(lock)
+        .arg("true")
+        .status()
+        .is_ok_and(|s| !s.success())
+}
+
+#[test]
+fn a_held_apply_lock_fails_fast_naming_the_holder_or_is_waited_for() {
+    if skip_unless_ready() {
+        return;
+    }
+    let cluster = Cluster::start(0);
+    let fleet = format!("lock-{}", unique());
+    let (spec, root) = local_spec(&cluster, &fleet, 2);
+    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+
+    let holder = Holder::hold(&root, 5);
+    let out = run(&["apply", "-f", spec.to_str().unwrap()]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("here refused the batch")
+            && text.contains(
+                "held by fleet other-fleet (user tester@box, client fleet 0.1.0, fleet-node pid 4242) since 2026-11-26T16:00:00Z"
+            ),
+        "{text}"
+    );
+    assert!(
+        containers(&spec).is_empty(),
+        "nothing is done under another's lock"
+    );
+
+    // Still held: this apply waits for the holder to let go, then runs.
+    assert!(is_held(&root.join("apply.lock")));
+    let waited = expect("apply", &spec, &["--lock-timeout", "60"], 0);
+    assert!(
+        waited.contains("Apply complete: 2 done (2 changed)"),
+        "{waited}"
+    );
+    drop(holder);
+    assert_eq!(containers(&spec).len(), 2);
+    assert!(
+        !root.join("apply.lock.holder").exists(),
+        "the holder record goes with the lock"
+    );
+    assert!(!root.join("journal.json").exists());
+}
+
+#[test]
+fn an_apply_cut_off_midway_is_reported_and_the_next_one_finishes_it() {
+    if skip_unless_ready() {
+        return;
+    }
+    let cluster = Cluster::start(0);
+    let fleet = format!("journal-{}", unique());
+    let (spec, root) = local_spec(&cluster, &fleet, 6);
+    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+    let journal = root.join("journal.json");
+
+    let mut apply = Command::new(fleet_bin())
+        .args(["apply", "-f", spec.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill the node serving the batch (its PID is in the lock's holder record) once the journal
+    // says at least one action finished.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (done, node_pid) = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the journal never showed progress"
+        );
+        let seen: Option<serde_json::Value> = std::fs::read(&journal)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        if let Some(j) = seen
+            && j["done"].as_u64().unwrap_or(0) >= 1
+        {
+            let holder: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(root.join("apply.lock.holder")).unwrap())
+                    .unwrap();
+            let pid = holder["pid"].as_u64().unwrap();
+            let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+            assert!(cmdline.contains("fleet-node"), "{pid}: {cmdline}");
+            assert!(
+                Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+            break (j["done"].as_u64().unwrap(), pid);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(
+        apply.wait().unwrap().code(),
+        Some(1),
+        "a lost session fails the apply"
+    );
+    // fleet sees the node's stdout close before the dying node has closed its lock file: wait
+    // until it is gone (or a zombie) so the next hello does not find the lock still held.
+    let gone = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(format!("/proc/{node_pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, r)| !r.trim_start().starts_with('Z'))
+    }) {
+        assert!(
+            Instant::now() < gone,
+            "the killed node {node_pid} did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let left: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&journal).unwrap()).unwrap();
+    let done_then = left["done"].as_u64().unwrap();
+    assert!(done_then >= done && done_then < 6, "{left}");
+
+    let plan = expect("plan", &spec, &[], 0);
+    assert!(
+        plan.contains(&format!(
+            "note: here: the apply of {} by {} (fleet {fleet}) was cut off after {done_then} of 6 actions; the next apply finishes it",
+            left["holder"]["since"].as_str().unwrap(),
+            left["holder"]["user"].as_str().unwrap(),
+        )),
+        "{plan}"
+    );
+    let out = expect("apply", &spec, &[], 0);
+    assert!(out.contains("this apply finishes it"), "{out}");
+    assert!(!journal.exists(), "the finishing apply clears the journal");
+    let seen = containers(&spec);
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    assert!(seen.iter().all(|c| c.state == "running"), "{seen:?}");
+    let again = expect("plan", &spec, &["--detailed-exitcode"], 0);
+    assert!(
+        again.contains("No changes.") && !again.contains("note:"),
+        "{again}"
+    );
+
+    // A journal whose remaining work is already done (nothing to plan) is still cleared.
+    std::fs::write(
+        &journal,
+        r#"{"holder":{"fleet":"x","user":"tester@box","client":"fleet","pid":1,"since":"2026-11-26T16:00:00Z"},"actions":[{"action":"start","name":"c-1"},{"action":"start","name":"c-2"}],"done":1}"#,
+    )
+    .unwrap();
+    let out = expect("apply", &spec, &[], 0);
+    assert!(
+        out.contains(
+            "note: here: the apply of 2026-11-26T16:00:00Z by tester@box (fleet x) was cut off after 1 of 2 actions; this apply finishes it"
+        ) && out.contains("No changes."),
+        "{out}"
+    );
+    assert!(
+        !journal.exists(),
+        "an apply with nothing to do clears the journal too"
+    );
+}
