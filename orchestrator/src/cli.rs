@@ -15,7 +15,8 @@ use crate::commands;
                   files and makes the hosts match them.\n\n\
                   Without -f, commands use the embedded demo fleet: one local host, no SSH needed.",
     after_help = "Examples:\n  fleet validate -f fleet.yaml\n  fleet render -f specs/ -o json\n  \
-                  fleet plan -f fleet.yaml\n  fleet apply -f fleet.yaml"
+                  fleet plan -f fleet.yaml\n  fleet apply -f fleet.yaml\n  \
+                  fleet exec web-01 -- /bin/sh -c 'echo $$'"
 )]
 pub struct Cli {
     /// What to do.
@@ -40,6 +41,8 @@ pub enum Command {
     Get(commands::get::Args),
     /// Remove every container this fleet owns on the spec's hosts.
     Destroy(commands::destroy::Args),
+    /// Run a command in a container on whichever host it is.
+    Exec(commands::exec::Args),
     /// Install or upgrade fleet-node on every host of the spec.
     Bootstrap(commands::bootstrap::Args),
     /// Density planning: allocated versus capacity per host, room for more, what-if, drain.
@@ -57,6 +60,7 @@ impl Command {
             Command::Status(args) => commands::status::run(args),
             Command::Get(args) => commands::get::run(args),
             Command::Destroy(args) => commands::destroy::run(args),
+            Command::Exec(args) => commands::exec::run(args),
             Command::Bootstrap(args) => commands::bootstrap::run(args),
             Command::Capacity(args) => commands::capacity::run(args),
         }

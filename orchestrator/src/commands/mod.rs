@@ -4,6 +4,7 @@ pub mod apply;
 pub mod bootstrap;
 pub mod capacity;
 pub mod destroy;
+pub mod exec;
 pub mod get;
 pub mod plan;
 pub mod render;

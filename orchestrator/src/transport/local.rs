@@ -71,7 +71,7 @@ pub fn spawn(host: &str, argv: &[String]) -> Result<LocalSession, TransportError
 
 /// A bare program name (`fleet-node`) is looked up beside the running `fleet` first, so a built
 /// tree uses its own matching node without installing it; then in `PATH` as usual.
-fn sibling_or_path(program: &str) -> std::path::PathBuf {
+pub fn sibling_or_path(program: &str) -> std::path::PathBuf {
     if !program.contains('/')
         && let Some(sibling) = std::env::current_exe()
             .ok()

@@ -291,6 +291,66 @@ pub async fn run_command(
     Ok(out)
 }
 
+/// Runs `argv` (each word quoted) on a logged-in session as its own exec channel, with this
+/// process's stdin, stdout and stderr streamed through it (after asking for a pseudo-terminal
+/// when `tty`); returns the remote exit status, 255 when the server sent none.
+pub async fn run_streaming(
+    handle: &Handle<Verifier>,
+    host: &str,
+    argv: &[String],
+    tty: bool,
+) -> Result<u32, TransportError> {
+    let line = command_line(argv)?;
+    let err = |e: russh::Error| TransportError::Connect {
+        host: host.into(),
+        addr: String::new(),
+        reason: e.to_string(),
+    };
+    let channel = handle.channel_open_session().await.map_err(err)?;
+    if tty {
+        let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".into());
+        channel
+            .request_pty(true, &term, 80, 24, 0, 0, &[])
+            .await
+            .map_err(err)?;
+    }
+    channel.exec(true, line).await.map_err(err)?;
+    let (mut read, write) = channel.split();
+    // stdin is pumped until its end, then the remote side is told; the command may well exit
+    // before that, and the caller does not wait for this task.
+    tokio::spawn(async move {
+        let _ = write.data(tokio::io::stdin()).await;
+        let _ = write.eof().await;
+    });
+    let mut stdout = tokio::io::stdout();
+    let mut stderr = tokio::io::stderr();
+    let mut status = 255;
+    while let Some(msg) = read.wait().await {
+        match msg {
+            ChannelMsg::Data { data } => {
+                let _ = stdout.write_all(&data).await;
+                let _ = stdout.flush().await;
+            }
+            ChannelMsg::ExtendedData { data, .. } => {
+                let _ = stderr.write_all(&data).await;
+                let _ = stderr.flush().await;
+            }
+            ChannelMsg::ExitStatus { exit_status } => status = exit_status,
+            ChannelMsg::ExitSignal { signal_name, .. } => {
+                let _ = stderr
+                    .write_all(
+                        format!("fleet: the command was killed by {signal_name:?}\n").as_bytes(),
+                    )
+                    .await;
+                status = 255;
+            }
+            ChannelMsg::Close => break,
+            _ => {}
+        }
+    }
+    Ok(status)
+}
+
 async fn authenticate(
     handle: &mut Handle<Verifier>,
     host: &str,

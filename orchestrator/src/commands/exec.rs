@@ -1,0 +1,230 @@
+//! `fleet exec NAME -- CMD...`: runs a command in a container wherever it is. The host is found
+//! by observing the spec's hosts (the container of this fleet with that name, else the host the
+//! spec pins it to), then `fleet-node --root R --cgroup-parent P exec NAME -- CMD...` runs there:
+//! over SSH as its own exec channel (every word quoted by `transport::ssh::shell_quote`), or as a
+//! child process for `transport: local`. stdin, stdout and stderr are streamed, and the
+//! command's exit status becomes fleet's.
+//!
+//! Neighbours: `observe` finds the container, `transport` reaches the host, fleet-node's own
+//! `exec` verb enters the container.
+
+use std::process::ExitCode;
+
+use super::SpecArgs;
+use super::plan::{ConnectArgs, load, runtime};
+use crate::diff::HostObservation;
+use crate::model::{Fleet, Host, NodeSettings, Transport};
+use crate::observe;
+use crate::transport::{local, ssh};
+
+/// Arguments of `fleet exec`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  fleet exec web-01 -- /bin/sh -c 'echo $$; exit 3'   # prints 1, exits 3\n  \
+fleet exec -f fleet.yaml -t db-01 -- /bin/sh\n\n\
+The container's host is found on the spec's hosts (without -f, the embedded demo fleet).\n\
+Exit status: the command's, or 1 when the container cannot be found or its host reached."
+)]
+pub struct Args {
+    /// Container name.
+    name: String,
+    #[command(flatten)]
+    spec: SpecArgs,
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Give the command a terminal (for interactive shells).
+    #[arg(short = 't', long)]
+    tty: bool,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+/// Runs `fleet exec`.
+pub fn run(args: Args) -> miette::Result<ExitCode> {
+    let Some(fleet) = load(&args.spec) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let rt = runtime()?;
+    let opts = args.connect.options();
+    let host = match rt.block_on(find_host(&fleet, &args.name, &args.connect)) {
+        Ok(h) => h,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let argv = exec_argv(&host.node, &args.name, args.tty, &args.command);
+    let status = match &host.transport {
+        Transport::Local => {
+            let (program, rest) = argv.split_first().expect("argv has the node path");
+            let program = local::sibling_or_path(program);
+            match std::process::Command::new(&program).args(rest).status() {
+                Ok(s) => exit_status(s),
+                Err(e) => {
+                    eprintln!(
+                        "error: cannot run {} for host {}: {e}",
+                        program.display(),
+                        host.name
+                    );
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Transport::Ssh(target) => {
+            let ran = rt.block_on(async {
+                let handle = ssh::login(&host.name, target, &opts).await?;
+                ssh::run_streaming(&handle, &host.name, &argv, args.tty).await
+            });
+            match ran {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+    };
+    // The stdin pump may still be blocked reading a terminal: do not wait for it.
+    rt.shutdown_background();
+    Ok(ExitCode::from(u8::try_from(status).unwrap_or(255)))
+}
+
+/// `fleet-node --root R --cgroup-parent P exec [-t] NAME -- CMD...` for a host's node.
+pub fn exec_argv(node: &NodeSettings, name: &str, tty: bool, command: &[String]) -> Vec<String> {
+    let mut argv = vec![
+        node.path.clone(),
+        "--root".into(),
+        node.root.clone(),
+        "--cgroup-parent".into(),
+        node.cgroup_parent.clone(),
+        "exec".into(),
+    ];
+    if tty {
+        argv.push("-t".into());
+    }
+    argv.push(name.into());
+    argv.push("--".into());
+    argv.extend(command.iter().cloned());
+    argv
+}
+
+/// The host running container `name`: where the nodes report it (this fleet's first, then
+/// another fleet's), else the host the spec pins it to when that host could not be observed.
+async fn find_host<'f>(
+    fleet: &'f Fleet,
+    name: &str,
+    connect: &ConnectArgs,
+) -> Result<&'f Host, String> {
+    let (observed, sessions) = observe::observe(fleet, &connect.options(), connect.parallel).await;
+    observe::close_all(sessions).await;
+    let mut ours = None;
+    let mut theirs = None;
+    let mut unreachable = Vec::new();
+    for (host, obs) in &observed.hosts {
+        match obs {
+            HostObservation::Reachable { containers, .. } => {
+                for c in containers.iter().filter(|c| c.name == name) {
+                    if c.fleet == fleet.name {
+                        ours.get_or_insert(host.as_str());
+                    } else {
+                        theirs.get_or_insert(host.as_str());
+                    }
+                }
+            }
+            HostObservation::Unreachable { error } => {
+                unreachable.push(format!("{host} ({error})"));
+            }
+        }
+    }
+    if let Some(host) = ours.or(theirs).and_then(|h| fleet.host(h)) {
+        return Ok(host);
+    }
+    let pinned = fleet.container(name).and_then(|c| c.host.as_deref());
+    if let Some(host) = pinned.and_then(|h| fleet.host(h))
+        && matches!(
+            observed.hosts.get(&host.name),
+            Some(HostObservation::Unreachable { .. })
+        )
+    {
+        return Err(format!(
+            "container {name} is pinned to host {}, which is unreachable: {}",
+            host.name,
+            unreachable.join(", ")
+        ));
+    }
+    let mut message = if fleet.container(name).is_some() {
+        format!(
+            "container {name} is in the spec but on none of its hosts; run `fleet apply` to create it"
+        )
+    } else {
+        let known: Vec<&str> = fleet
+            .containers
+            .iter()
+            .take(10)
+            .map(|c| c.spec.name.as_str())
+            .collect();
+        format!(
+            "no container named {name} on the spec's hosts or in the spec (the spec names: {}{})",
+            known.join(", "),
+            if fleet.containers.len() > known.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        )
+    };
+    if !unreachable.is_empty() {
+        message.push_str(&format!("; unreachable hosts: {}", unreachable.join(", ")));
+    }
+    Err(message)
+}
+
+fn exit_status(status: std::process::ExitStatus) -> u32 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => u32::try_from(code).unwrap_or(255),
+        (None, Some(signal)) => 128 + u32::try_from(signal).unwrap_or(0),
+        _ => 255,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_exec_command_line_keeps_every_word() {
+        let node = NodeSettings {
+            path: "/opt/fleet-node".into(),
+            root: "/var/lib/x y".into(),
+            cgroup_parent: "fleet".into(),
+        };
+        let argv = exec_argv(
+            &node,
+            "c",
+            false,
+            &["/bin/sh".into(), "-c".into(), "echo $$; exit 3".into()],
+        );
+        assert_eq!(
+            argv,
+            [
+                "/opt/fleet-node",
+                "--root",
+                "/var/lib/x y",
+                "--cgroup-parent",
+                "fleet",
+                "exec",
+                "c",
+                "--",
+                "/bin/sh",
+                "-c",
+                "echo $$; exit 3"
+            ]
+        );
+        assert_eq!(
+            ssh::command_line(&argv).unwrap(),
+            "/opt/fleet-node --root '/var/lib/x y' --cgroup-parent fleet exec c -- /bin/sh -c 'echo $$; exit 3'"
+        );
+    }
+}
