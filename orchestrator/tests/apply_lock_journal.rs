@@ -225,7 +225,7 @@ fn an_apply_cut_off_midway_is_reported_and_the_next_one_finishes_it() {
     // A journal whose remaining work is already done (nothing to plan) is still cleared.
     std::fs::write(
         &journal,
-        r#"{"holder":{"fleet":"x","user":"tester@box","client":"fleet","pid":1,"since":"2026-11-26T16:00:00Z"},"actions":[{"action":"start","name":"c-1"},{"action":"start","name":"c-2"}],"done":1}"#,
+        r#"{"holder":{"fleet":"x","user":"tester@box","client":"fleet","pid":1,"since":"2026-11-26T16:00:00Z"},"actions":[{"action":"start","container":"c-1"},{"action":"start","container":"c-2"}],"done":1}"#,
     )
     .unwrap();
     let out = expect("apply", &spec, &[], 0);

@@ -13,14 +13,41 @@ use serde::{Deserialize, Serialize};
 use super::lock::{self, write_atomic};
 
 /// What `journal.json` holds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Journal {
     /// Who runs the batch and since when.
     pub holder: LockHolder,
     /// The batch, in order.
-    pub actions: Vec<Action>,
+    pub actions: Vec<Entry>,
     /// How many actions have finished.
     pub done: u32,
+}
+
+/// One action of a journaled batch: its verb and container, not the whole spec. The next apply
+/// plans from what it observes, never from the journal, and a short journal is cheap to rewrite
+/// after every action of a batch of hundreds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// `create`, `start`, `stop`, `update` or `destroy`.
+    pub action: String,
+    /// Container name.
+    pub container: String,
+}
+
+impl From<&Action> for Entry {
+    fn from(action: &Action) -> Entry {
+        let verb = match action {
+            Action::Create { .. } => "create",
+            Action::Start { .. } => "start",
+            Action::Stop { .. } => "stop",
+            Action::Update { .. } => "update",
+            Action::Destroy { .. } => "destroy",
+        };
+        Entry {
+            action: verb.to_owned(),
+            container: action.container().to_owned(),
+        }
+    }
 }
 
 /// `<root>/journal.json`.
@@ -33,19 +60,28 @@ pub fn path(root: &Path) -> PathBuf {
 #[derive(Debug)]
 pub struct Running {
     path: PathBuf,
-    journal: Journal,
+    /// The journal serialized up to its `done` value (`{"holder":..,"actions":[..],"done":`):
+    /// the actions are encoded once, not once per action of a batch of hundreds.
+    head: Vec<u8>,
+    done: u32,
 }
 
 impl Running {
     /// Writes the journal of a batch about to start.
     pub fn begin(root: &Path, holder: &LockHolder, actions: &[Action]) -> std::io::Result<Running> {
+        let journal = Journal {
+            holder: holder.clone(),
+            actions: actions.iter().map(Entry::from).collect(),
+            done: 0,
+        };
+        let mut head = serde_json::to_vec(&journal).expect("a journal serializes");
+        // Fields serialize in declaration order, `done` last: cut its `0}` off.
+        debug_assert!(head.ends_with(b"\"done\":0}"));
+        head.truncate(head.len() - 2);
         let running = Running {
             path: path(root),
-            journal: Journal {
-                holder: holder.clone(),
-                actions: actions.to_vec(),
-                done: 0,
-            },
+            head,
+            done: 0,
         };
         running.write()?;
         Ok(running)
@@ -54,12 +90,15 @@ impl Running {
     /// Records that `done` actions have finished. Best effort: a journal that cannot be
     /// rewritten only makes a later cut-off report less precise, so the batch goes on.
     pub fn advance(&mut self, done: usize) {
-        self.journal.done = u32::try_from(done).unwrap_or(u32::MAX);
+        self.done = u32::try_from(done).unwrap_or(u32::MAX);
         let _ = self.write();
     }
 
     fn write(&self) -> std::io::Result<()> {
-        let bytes = serde_json::to_vec(&self.journal).expect("a journal serializes");
+        let mut bytes = Vec::with_capacity(self.head.len() + 12);
+        bytes.extend_from_slice(&self.head);
+        bytes.extend_from_slice(self.done.to_string().as_bytes());
+        bytes.push(b'}');
         write_atomic(&self.path, &bytes)
     }
 }
@@ -108,7 +147,14 @@ mod tests {
         let held = lock::acquire(dir.path(), &holder, std::time::Duration::ZERO).unwrap();
         let mut running = Running::begin(dir.path(), &holder, &actions).unwrap();
         running.advance(1);
-        assert_eq!(read(dir.path()).unwrap().done, 1);
+        assert_eq!(
+            read(dir.path()).unwrap(),
+            Journal {
+                holder: holder.clone(),
+                actions: actions.iter().map(Entry::from).collect(),
+                done: 1
+            }
+        );
         assert_eq!(
             interrupted(dir.path()),
             None,
