@@ -20,7 +20,7 @@ use crate::transport::{local, ssh};
 /// Arguments of `fleet exec`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  fleet exec web-01 -- /bin/sh -c 'echo $$; exit 3'   # prints 1, exits 3\n  \
+    after_help = "Examples:\n  fleet exec web-01 -- /bin/sh -c 'echo $$; exit 3'   # prints 2 (init is PID 1), exits 3\n  \
 fleet exec -f fleet.yaml -t db-01 -- /bin/sh\n\n\
 The container's host is found on the spec's hosts (without -f, the embedded demo fleet).\n\
 Exit status: the command's, or 1 when the container cannot be found or its host reached."
