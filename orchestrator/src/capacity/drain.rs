@@ -39,6 +39,25 @@ pub struct DrainReport {
     pub after: Density,
 }
 
+impl DrainReport {
+    /// Rows of container, where it goes (or why nowhere), and whether it is pinned to the drained
+    /// host, for the table and HTML views alike.
+    pub fn rows(&self) -> Vec<Vec<String>> {
+        self.moves
+            .iter()
+            .map(|m| {
+                let to = match (&m.to, &m.reason) {
+                    (Some(h), _) => h.clone(),
+                    (None, Some(r)) => format!("nowhere: {r}"),
+                    (None, None) => "nowhere".into(),
+                };
+                let pin = if m.pinned { "pinned here" } else { "" };
+                vec![m.container.clone(), to, pin.into()]
+            })
+            .collect()
+    }
+}
+
 /// Drains `host`: its containers (pinned ones included, flagged) are placed on the other hosts,
 /// everything else stays where `before` put it.
 pub fn drain(

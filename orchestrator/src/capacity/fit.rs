@@ -39,6 +39,23 @@ pub struct FitReport {
     pub total: u64,
 }
 
+impl FitReport {
+    /// Rows of host, how many more fit, and the resource that limits it, for the table and HTML
+    /// views alike.
+    pub fn rows(&self) -> Vec<Vec<String>> {
+        self.hosts
+            .iter()
+            .map(|h| {
+                vec![
+                    h.host.clone(),
+                    h.count.to_string(),
+                    h.limited_by.map_or("-".into(), |r| r.to_string()),
+                ]
+            })
+            .collect()
+    }
+}
+
 /// Counts how many containers of `shape` fit in each host's headroom. Spread is not applied:
 /// it depends on the group the new containers would join.
 pub fn fit(

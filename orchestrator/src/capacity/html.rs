@@ -52,18 +52,7 @@ pub fn render(report: &Report) -> String {
             esc(&fit.shape.describe()),
             fit.total
         );
-        let rows: Vec<Vec<String>> = fit
-            .hosts
-            .iter()
-            .map(|h| {
-                vec![
-                    h.host.clone(),
-                    h.count.to_string(),
-                    h.limited_by.map_or("-".into(), |r| r.to_string()),
-                ]
-            })
-            .collect();
-        table(&mut out, &["host", "more", "limited by"], &rows);
+        table(&mut out, &["host", "more", "limited by"], &fit.rows());
     }
     if let Some(dr) = &report.drain {
         let verdict = if dr.fits {
@@ -76,24 +65,7 @@ pub fn render(report: &Report) -> String {
             "<h2>Drain <code>{}</code></h2><p>{verdict}.</p>",
             esc(&dr.host)
         );
-        let rows: Vec<Vec<String>> = dr
-            .moves
-            .iter()
-            .map(|m| {
-                vec![
-                    m.container.clone(),
-                    m.to.clone().unwrap_or_else(|| {
-                        format!("nowhere: {}", m.reason.as_deref().unwrap_or(""))
-                    }),
-                    if m.pinned {
-                        "pinned here".into()
-                    } else {
-                        String::new()
-                    },
-                ]
-            })
-            .collect();
-        table(&mut out, &["container", "goes to", ""], &rows);
+        table(&mut out, &["container", "goes to", ""], &dr.rows());
         out.push_str("<h3>After the drain</h3>\n");
         summary(&mut out, &dr.after);
         for r in Resource::ALL {

@@ -20,18 +20,7 @@ pub fn render(report: &Report) -> String {
             fit.shape.describe(),
             fit.total
         );
-        let rows: Vec<Vec<String>> = fit
-            .hosts
-            .iter()
-            .map(|h| {
-                vec![
-                    h.host.clone(),
-                    h.count.to_string(),
-                    h.limited_by.map_or("-".into(), |r| r.to_string()),
-                ]
-            })
-            .collect();
-        columns(&mut out, &["HOST", "MORE", "LIMITED BY"], &rows);
+        columns(&mut out, &["HOST", "MORE", "LIMITED BY"], &fit.rows());
     }
     if let Some(d) = &report.drain {
         let verdict = if d.fits {
@@ -40,20 +29,7 @@ pub fn render(report: &Report) -> String {
             "its containers do NOT all fit on the other hosts"
         };
         let _ = writeln!(out, "\ndrain {}: {verdict}", d.host);
-        let rows: Vec<Vec<String>> = d
-            .moves
-            .iter()
-            .map(|m| {
-                let to = match (&m.to, &m.reason) {
-                    (Some(h), _) => h.clone(),
-                    (None, Some(r)) => format!("nowhere: {r}"),
-                    (None, None) => "nowhere".into(),
-                };
-                let pin = if m.pinned { "pinned here" } else { "" };
-                vec![m.container.clone(), to, pin.into()]
-            })
-            .collect();
-        columns(&mut out, &["CONTAINER", "GOES TO", ""], &rows);
+        columns(&mut out, &["CONTAINER", "GOES TO", ""], &d.rows());
         out.push_str("\nafter the drain:\n");
         density(&mut out, &d.after);
     }
