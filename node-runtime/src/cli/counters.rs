@@ -12,6 +12,10 @@ use crate::error::Result;
 
 /// Flags of `fleet-node counters`.
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Examples:\n  fleet-node counters            # every container, laid out like /proc/user_beancounters\n  \
+                        fleet-node counters web1 -o json"
+)]
 pub struct CountersArgs {
     /// Container name (default: every container).
     pub name: Option<String>,

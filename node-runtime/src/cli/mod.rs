@@ -20,7 +20,19 @@ use crate::error::{Error, Result};
 
 /// `fleet-node`: run system containers on this host.
 #[derive(Debug, Parser)]
-#[command(name = "fleet-node", version, about)]
+#[command(
+    name = "fleet-node",
+    version,
+    about,
+    long_about = "Fleet's per-host runtime: builds system containers from namespaces, cgroups and \
+                  loop-backed disks, and changes their limits live.\n\n\
+                  The orchestrator drives it over `fleet-node serve --stdio`; these verbs are for \
+                  operators on the host, in the spirit of vzctl and vzlist.",
+    after_help = "Examples:\n  fleet-node create web1 --template busybox -- /bin/sleep infinity\n  \
+                  fleet-node list -o json\n  fleet-node exec -t web1 -- /bin/sh\n  \
+                  fleet-node set web1 --memory 512Mi --cpu-units 2000\n  fleet-node counters web1\n  \
+                  fleet-node --root /srv/node2 --cgroup-parent node2 list   # a second node on one machine"
+)]
 pub struct Cli {
     /// State directory (containers, templates, logs).
     #[arg(long, global = true, default_value = "/var/lib/fleet-node")]
@@ -46,6 +58,11 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create (and start) a container.
+    #[command(
+        after_help = "Examples:\n  fleet-node create web1 --template busybox -- /bin/sleep infinity\n  \
+                            fleet-node create app --template host --hostname app.internal --env ROLE=app -- /usr/bin/sleep infinity\n  \
+                            fleet-node create alp --template /srv/alpine.tar.gz --sha256 0f3c... --onboot -- /sbin/init"
+    )]
     Create {
         /// Container name.
         name: String,
@@ -83,6 +100,10 @@ pub enum Command {
         name: String,
     },
     /// Stop: SIGTERM, then kill after the timeout.
+    ///
+    /// An init that does not handle SIGTERM (the kernel ignores it for a namespace's init) is
+    /// killed at once.
+    #[command(after_help = "Example:\n  fleet-node stop web1 --timeout 30")]
     Stop {
         /// Container name.
         name: String,
@@ -99,6 +120,9 @@ pub enum Command {
         timeout: u64,
     },
     /// Stop and remove everything the container holds.
+    #[command(
+        after_help = "Example:\n  fleet-node destroy web1   # no mount, cgroup, loop device or directory is left"
+    )]
     Destroy {
         /// Container name.
         name: String,
@@ -108,12 +132,16 @@ pub enum Command {
     /// Beancounters: held, maxheld, barrier, limit, failcnt per resource.
     Counters(counters::CountersArgs),
     /// Every container.
+    #[command(
+        after_help = "Examples:\n  fleet-node list\n  fleet-node list -o json | jq -r '.[] | select(.state == \"running\") | .name'"
+    )]
     List {
         /// Output format.
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Format,
     },
     /// One container.
+    #[command(after_help = "Example:\n  fleet-node status web1 -o json")]
     Status {
         /// Container name.
         name: String,
@@ -122,6 +150,10 @@ pub enum Command {
         output: Format,
     },
     /// Run a command inside a running container.
+    #[command(
+        after_help = "Examples:\n  fleet-node exec web1 -- /bin/ps\n  fleet-node exec -t web1 -- /bin/sh\n\n\
+                            The command's exit status is fleet-node's."
+    )]
     Exec {
         /// Container name.
         name: String,
@@ -133,13 +165,21 @@ pub enum Command {
         command: Vec<String>,
     },
     /// Print init's console log.
+    #[command(after_help = "Example:\n  fleet-node logs web1 | tail")]
     Logs {
         /// Container name.
         name: String,
     },
     /// Start every onboot container.
+    #[command(
+        after_help = "Run it from the host's boot (a systemd unit or rc.local):\n  fleet-node boot"
+    )]
     Boot,
     /// Serve the orchestrator's protocol.
+    #[command(
+        after_help = "The orchestrator runs this over SSH; by hand it reads length-delimited JSON frames:\n  \
+                            fleet-node --root /var/lib/fleet-node serve --stdio"
+    )]
     Serve {
         /// On stdin/stdout (the only transport).
         #[arg(long, required = true)]

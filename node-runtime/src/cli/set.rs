@@ -16,6 +16,12 @@ use crate::error::{Error, Result};
 /// Flags of `fleet-node set`. Each takes a value or `none` (remove the limit); an absent flag
 /// keeps the current value.
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Examples:\n  fleet-node set web1 --memory 512Mi --cpu-units 2000 --cpu-limit 50%\n  \
+                        fleet-node set web1 --pids none          # remove the limit\n\n\
+                        A change that cannot be made live (shrinking the disk, new inodes) is refused with \"needs restart\";\n\
+                        the init PID never changes on a live update."
+)]
 pub struct SetArgs {
     /// Container name.
     pub name: String,
