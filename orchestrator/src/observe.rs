@@ -23,7 +23,16 @@ pub async fn observe(
     opts: &ConnectOptions,
     parallel: usize,
 ) -> (Observed, Sessions) {
-    observe_hosts(&fleet.hosts, opts, parallel).await
+    observe_hosts(&fleet.hosts, opts, parallel, false).await
+}
+
+/// [`observe`], also asking each node what its running containers use (for density reports).
+pub async fn observe_usage(
+    fleet: &Fleet,
+    opts: &ConnectOptions,
+    parallel: usize,
+) -> (Observed, Sessions) {
+    observe_hosts(&fleet.hosts, opts, parallel, true).await
 }
 
 /// Observes the given hosts, at most `parallel` at a time.
@@ -31,8 +40,9 @@ pub async fn observe_hosts(
     hosts: &[Host],
     opts: &ConnectOptions,
     parallel: usize,
+    usage: bool,
 ) -> (Observed, Sessions) {
-    let mut results = futures_util::stream::iter(hosts.iter().map(|h| observe_one(h, opts)))
+    let mut results = futures_util::stream::iter(hosts.iter().map(|h| observe_one(h, opts, usage)))
         .buffer_unordered(parallel.max(1));
     let mut observed = Observed::default();
     let mut sessions = Sessions::new();
@@ -48,13 +58,14 @@ pub async fn observe_hosts(
 async fn observe_one(
     host: &Host,
     opts: &ConnectOptions,
+    usage: bool,
 ) -> (String, HostObservation, Option<NodeClient>) {
     let unreachable = |error: String| HostObservation::Unreachable { error };
     let mut client = match connect(host, opts).await {
         Ok(c) => c,
         Err(e) => return (host.name.clone(), unreachable(e.to_string()), None),
     };
-    match client.call(Request::List).await {
+    match client.call(Request::List { usage }).await {
         Ok(Response::List { containers }) => {
             let node = Some(client.info().clone());
             (

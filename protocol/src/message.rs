@@ -36,7 +36,12 @@ pub enum Request {
     /// Liveness check.
     Ping,
     /// Every container on the node, with live limits read from the kernel.
-    List,
+    List {
+        /// Also read what each running container uses (its beancounters): costs a few file
+        /// reads per container, so only density reports ask.
+        #[serde(default)]
+        usage: bool,
+    },
     /// Execute actions in order; one result per action.
     Apply {
         /// Fleet on whose behalf the batch runs (for the node's apply lock).

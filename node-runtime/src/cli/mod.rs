@@ -262,7 +262,11 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Set(args) => set::run(&runtime, &args, &mut out)?,
         Command::Counters(args) => counters::run(&runtime, &args, &mut out)?,
         Command::List { output } => {
-            let all = runtime.list()?;
+            let all: Vec<_> = runtime
+                .list()?
+                .into_iter()
+                .map(|s| runtime.with_usage(s))
+                .collect();
             match output {
                 Format::Json => {
                     let rows: Vec<_> = all.iter().map(row).collect();
@@ -294,7 +298,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
         }
         Command::Status { name, output } => {
-            let s = runtime.status(&name)?;
+            let s = runtime.with_usage(runtime.status(&name)?);
             match output {
                 Format::Json => {
                     let _ = writeln!(

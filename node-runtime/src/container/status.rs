@@ -1,5 +1,4 @@
-//! status: one container as the kernel shows it (running or not, init's pid, live limits,
-//! usage).
+//! status: one container as the kernel shows it (running or not, init's pid, live limits).
 
 use fleet_protocol::{ContainerState, ContainerStatus};
 
@@ -29,7 +28,7 @@ impl Runtime {
             state,
             init_pid: found.init,
             live: self.live_resources(&cgroup),
-            usage: found.init.and_then(|init| self.usage(name, init)),
+            usage: None,
             spec: found.spec,
         })
     }

@@ -2,6 +2,7 @@
 //! the beancounters ([`crate::counters`]): memory and disk space held, and CPU time turned into an
 //! average percent of one CPU since init started.
 
+use fleet_protocol::ContainerStatus;
 use fleet_protocol::message::Usage;
 
 use super::Runtime;
@@ -12,8 +13,17 @@ use crate::sys::process;
 const USER_HZ: u64 = 100;
 
 impl Runtime {
+    /// `status` with its usage filled in, when the container runs and its counters can be read.
+    /// Separate from `status` because plan and apply, which list on every run, do not need it.
+    pub fn with_usage(&self, mut status: ContainerStatus) -> ContainerStatus {
+        if let Some(init) = status.init_pid {
+            status.usage = self.usage(&status.name, init);
+        }
+        status
+    }
+
     /// Usage of the running container `name` whose init is `init`; `None` if it cannot be read.
-    pub(crate) fn usage(&self, name: &str, init: i32) -> Option<Usage> {
+    fn usage(&self, name: &str, init: i32) -> Option<Usage> {
         let counters = self.counters(Some(name)).ok()?.pop()?;
         let held = |resource| counters.get(resource).map(|c| c.held);
         let cpu_usec = held("cpu").unwrap_or(0);

@@ -115,7 +115,13 @@ impl Session {
                 );
             }
             Request::Ping => Response::Pong,
-            Request::List => match runtime.list() {
+            Request::List { usage } => match runtime.list() {
+                Ok(containers) if usage => Response::List {
+                    containers: containers
+                        .into_iter()
+                        .map(|c| runtime.with_usage(c))
+                        .collect(),
+                },
                 Ok(containers) => Response::List { containers },
                 Err(e) => return error(id, format!("list failed: {e}")),
             },

@@ -334,7 +334,7 @@ fn is_snippet(line: &str) -> bool {
 /// the spec's figures.
 fn observe(fleet: &Fleet, connect: &ConnectArgs) -> miette::Result<Observed> {
     let rt = super::plan::runtime()?;
-    let (observed, _sessions) = rt.block_on(crate::observe::observe(
+    let (observed, _sessions) = rt.block_on(crate::observe::observe_usage(
         fleet,
         &connect.options(),
         connect.parallel,

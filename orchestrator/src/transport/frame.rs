@@ -227,7 +227,7 @@ mod tests {
         }
         // The fake hangs up on List: a closed session, with the node's last words.
         conn.stderr.lock().unwrap().push_str("boom\n");
-        let err = conn.call(Request::List).await.unwrap_err();
+        let err = conn.call(Request::List { usage: false }).await.unwrap_err();
         assert_eq!(
             err.to_string(),
             "the node closed the session; it said: boom"
