@@ -19,7 +19,7 @@ use support::Node;
 /// One `serve --stdio` session, greeted.
 struct Session {
     child: Child,
-    stdin: ChildStdin,
+    stdin: Option<ChildStdin>,
     stdout: ChildStdout,
     next: u64,
     hello: Value,
@@ -37,7 +37,7 @@ impl Session {
         let stdout = child.stdout.take().unwrap();
         let mut s = Session {
             child,
-            stdin,
+            stdin: Some(stdin),
             stdout,
             next: 0,
             hello: Value::Null,
@@ -50,11 +50,12 @@ impl Session {
     fn ask(&mut self, body: Value) -> Value {
         self.next += 1;
         let payload = json!({"id": self.next, "body": body}).to_string();
-        self.stdin
+        let stdin = self.stdin.as_mut().expect("session open");
+        stdin
             .write_all(&(payload.len() as u32).to_be_bytes())
             .unwrap();
-        self.stdin.write_all(payload.as_bytes()).unwrap();
-        self.stdin.flush().unwrap();
+        stdin.write_all(payload.as_bytes()).unwrap();
+        stdin.flush().unwrap();
         let mut len = [0u8; 4];
         self.stdout.read_exact(&mut len).unwrap();
         let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
@@ -62,6 +63,14 @@ impl Session {
         let reply: Value = serde_json::from_slice(&buf).unwrap();
         assert_eq!(reply["id"], self.next);
         reply["body"].clone()
+    }
+}
+
+impl Session {
+    /// Ends the session as a client does: end of input, then the node exits by itself.
+    fn close(&mut self) {
+        self.stdin.take();
+        let _ = self.child.wait();
     }
 }
 
@@ -143,11 +152,32 @@ fn apply_lock_is_exclusive_names_its_holder_and_can_be_waited_for() {
         "{applied}"
     );
     assert!(
+        !journal::path(&root).exists(),
+        "the batch's journal ends with it"
+    );
+
+    // The session keeps the lock for its next waves: another apply is refused meanwhile.
+    assert!(lock::is_held(&root));
+    let mut other = Session::open(&node);
+    let refused =
+        other.ask(json!({"type": "apply", "fleet": "demo", "user": "you@there", "actions": []}));
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("user me@here"),
+        "{refused}"
+    );
+    other.close();
+
+    // The session ends: the lock and its holder record go with it.
+    s.close();
+    assert!(
         !lock::is_held(&root),
-        "the lock is released when the batch ends"
+        "the lock is released when the session ends"
     );
     assert!(!lock::holder_path(&root).exists());
-    assert!(!journal::path(&root).exists());
 }
 
 #[test]

@@ -66,11 +66,14 @@ fn error(id: u64, message: String) -> Envelope<Response> {
     }
 }
 
-/// Per-connection state: whether the client has said a valid hello, and who it said it was.
+/// Per-connection state: whether the client has said a valid hello, who it said it was, and the
+/// apply lock once its first batch took it. The lock is kept until the session ends, so that an
+/// apply sent as several waves is not interleaved with another apply between them.
 #[derive(Debug, Default)]
 struct Session {
     greeted: bool,
     client: String,
+    lock: Option<lock::ApplyLock>,
 }
 
 impl Session {
@@ -138,7 +141,13 @@ impl Session {
                     pid: std::process::id(),
                     since: lock::now_utc(),
                 };
-                match apply_batch(runtime, &holder, &actions, lock_timeout_secs) {
+                match apply_batch(
+                    runtime,
+                    &mut self.lock,
+                    &holder,
+                    &actions,
+                    lock_timeout_secs,
+                ) {
                     Ok(results) => Response::Applied { results },
                     Err(message) => return error(id, message),
                 }
@@ -148,17 +157,20 @@ impl Session {
     }
 }
 
-/// Runs a batch under the node's apply lock, journaled so that a batch cut off midway is
-/// reported by the next session's hello.
+/// Runs a batch under the node's apply lock (taken by the session's first batch and kept),
+/// journaled so that a batch cut off midway is reported by the next session's hello.
 fn apply_batch(
     runtime: &Runtime,
+    held: &mut Option<lock::ApplyLock>,
     holder: &LockHolder,
     actions: &[Action],
     lock_timeout_secs: u32,
 ) -> Result<Vec<ActionResult>, String> {
     let root = runtime.store.root();
-    let timeout = std::time::Duration::from_secs(u64::from(lock_timeout_secs));
-    let _lock = lock::acquire(root, holder, timeout).map_err(|e| e.to_string())?;
+    if held.is_none() {
+        let timeout = std::time::Duration::from_secs(u64::from(lock_timeout_secs));
+        *held = Some(lock::acquire(root, holder, timeout).map_err(|e| e.to_string())?);
+    }
     let mut journal = journal::Running::begin(root, holder, actions).map_err(|e| {
         format!(
             "failed to write the apply journal {}: {e}",
