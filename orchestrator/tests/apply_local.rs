@@ -27,7 +27,7 @@ fn local_transport_applies_converges_and_destroys() {
              capacity: {{cpus: 8, memory: 8Gi}}\n    node:\n      path: {node}\n      root: {root}\n      \
              cgroup_parent: {cgroup}\ncontainers:\n  - name: loc-{{1..3}}\n    template: busybox\n    \
              command: [\"/bin/sleep\", \"1000000\"]\n    host: here\n    resources:\n      \
-             memory: 32Mi\n      cpu: {{limit: 10%}}\n",
+             memory: 33554433\n      cpu: {{limit: 10%}}\n",
             node = node.display(),
             root = root.display(),
         ),
@@ -47,6 +47,8 @@ fn local_transport_applies_converges_and_destroys() {
         let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
         assert!(cg.contains(&format!("/{cgroup}/")), "{}: {cg}", c.name);
     }
+    // The memory limit is 32Mi and one byte: the kernel keeps whole pages (32Mi), and that
+    // rounding is not drift.
     let again = expect("apply", &spec, &[], 0);
     assert!(again.contains("No changes."), "{again}");
     assert_eq!(
@@ -63,14 +65,15 @@ fn local_transport_applies_converges_and_destroys() {
     assert!(
         status.lines().any(|l| l.contains("loc-1")
             && l.contains("drifted")
-            && l.contains("memory: 16Mi -> 32Mi")),
+            && l.contains("memory: 16Mi -> 33554433")),
         "{status}"
     );
     let plan = expect("plan", &spec, &["--detailed-exitcode"], 2);
     assert!(plan.contains("~ loc-1 (update live)"), "{plan}");
     let fixed = expect("apply", &spec, &[], 0);
     // The node compares the live values with the unchanged spec and writes the spec's back,
-    // live: same init, the file holds 32Mi again, and the next plan has nothing to do.
+    // live: same init, the file holds 32Mi (the spec, page-rounded) again, and the next plan has
+    // nothing to do.
     assert!(!fixed.contains("drift remains"), "{fixed}");
     assert_eq!(memory_limit(loc1.pid.unwrap()), 32 << 20, "{fixed}");
     assert_eq!(

@@ -27,7 +27,11 @@ impl Runtime {
             fleet: found.spec.fleet.clone(),
             state,
             init_pid: found.init,
-            live: self.live_resources(&cgroup),
+            live: crate::limits::reported::in_spec_terms(
+                self.live_resources(&cgroup),
+                &found.spec.resources,
+                crate::limits::CgroupDirs::version(&cgroup),
+            ),
             usage: None,
             spec: found.spec,
         })

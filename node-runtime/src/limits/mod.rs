@@ -19,6 +19,7 @@ pub mod host;
 pub mod io;
 pub mod memory;
 pub mod pids;
+pub mod reported;
 pub mod runtime;
 
 use std::fmt;
