@@ -127,6 +127,19 @@ fn a_held_apply_lock_fails_fast_naming_the_holder_or_is_waited_for() {
         "the holder record goes with the lock"
     );
     assert!(!root.join("journal.json").exists());
+
+    // `fleet destroy` takes the same lock: refused while another holds it, or waits for it.
+    let holder = Holder::hold(&root, 3);
+    let out = run(&["destroy", "-f", spec.to_str().unwrap(), "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        containers(&spec).len(),
+        2,
+        "nothing destroyed under another's lock"
+    );
+    let gone = expect("destroy", &spec, &["--yes", "--lock-timeout", "60"], 0);
+    drop(holder);
+    assert!(containers(&spec).is_empty(), "{gone}");
 }
 
 #[test]

@@ -27,6 +27,10 @@ pub struct Args {
     /// Output format of the report.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
     output: Output,
+    /// Seconds to wait for a host's apply lock when another apply holds it (0: fail at once,
+    /// naming the holder).
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    lock_timeout: u32,
 }
 
 /// Runs `fleet destroy`.
@@ -49,7 +53,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
             parallel: args.connect.parallel,
             yes: args.yes,
             output: args.output,
-            lock_timeout_secs: 0,
+            lock_timeout_secs: args.lock_timeout,
         },
     )?;
     rt.block_on(observe::close_all(prepared.sessions));
