@@ -209,6 +209,12 @@ fn an_apply_cut_off_midway_is_reported_and_the_next_one_finishes_it() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+    // A process the node had just forked to start a container holds the lock's descriptor until
+    // it execs or exits: wait for the lock itself to be free, as the next apply would find it.
+    while is_held(&root.join("apply.lock")) {
+        assert!(Instant::now() < gone, "the apply lock was never released");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let left: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&journal).unwrap()).unwrap();
     let done_then = left["done"].as_u64().unwrap();
@@ -222,6 +228,17 @@ fn an_apply_cut_off_midway_is_reported_and_the_next_one_finishes_it() {
             left["holder"]["user"].as_str().unwrap(),
         )),
         "{plan}"
+    );
+    // `fleet status` tells it too.
+    let status = run(&["status", "-f", spec.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&status.stderr);
+    assert!(
+        said.contains(&format!(
+            "note: here: the apply of {} by {} (fleet {fleet}) was cut off after {done_then} of 6 actions",
+            left["holder"]["since"].as_str().unwrap(),
+            left["holder"]["user"].as_str().unwrap(),
+        )),
+        "{said}"
     );
     let out = expect("apply", &spec, &[], 0);
     assert!(out.contains("this apply finishes it"), "{out}");

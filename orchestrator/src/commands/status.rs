@@ -138,6 +138,10 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
             print!("{out}");
         }
     }
+    for (host, batch) in crate::apply::journal::interrupted(&prepared.observed) {
+        let note = crate::apply::journal::note(&host, &batch, "the next apply finishes it");
+        eprintln!("note: {note}");
+    }
     for (host, why) in &d.unreachable {
         eprintln!("error: host {host} is unreachable: {why}");
     }
