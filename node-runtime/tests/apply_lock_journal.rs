@@ -6,80 +6,13 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::time::Duration;
 
 use fleet_protocol::LockHolder;
 use node_runtime::server::{journal, lock};
 use serde_json::{Value, json};
-use support::Node;
-
-/// One `serve --stdio` session, greeted.
-struct Session {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: ChildStdout,
-    next: u64,
-    hello: Value,
-}
-
-impl Session {
-    fn open(node: &Node) -> Session {
-        let mut child = node
-            .command(&["serve", "--stdio"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut s = Session {
-            child,
-            stdin: Some(stdin),
-            stdout,
-            next: 0,
-            hello: Value::Null,
-        };
-        s.hello = s.ask(json!({"type": "hello", "protocol_version": 1, "client": "test-client"}));
-        assert_eq!(s.hello["type"], "hello", "{}", s.hello);
-        s
-    }
-
-    fn ask(&mut self, body: Value) -> Value {
-        self.next += 1;
-        let payload = json!({"id": self.next, "body": body}).to_string();
-        let stdin = self.stdin.as_mut().expect("session open");
-        stdin
-            .write_all(&(payload.len() as u32).to_be_bytes())
-            .unwrap();
-        stdin.write_all(payload.as_bytes()).unwrap();
-        stdin.flush().unwrap();
-        let mut len = [0u8; 4];
-        self.stdout.read_exact(&mut len).unwrap();
-        let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
-        self.stdout.read_exact(&mut buf).unwrap();
-        let reply: Value = serde_json::from_slice(&buf).unwrap();
-        assert_eq!(reply["id"], self.next);
-        reply["body"].clone()
-    }
-}
-
-impl Session {
-    /// Ends the session as a client does: end of input, then the node exits by itself.
-    fn close(&mut self) {
-        self.stdin.take();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::{Node, ServeSession as Session};
 
 fn spec(name: &str, memory: u64) -> Value {
     json!({

@@ -5,25 +5,8 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::process::{ChildStdin, ChildStdout, Stdio};
-
 use serde_json::{Value, json};
-use support::Node;
-
-fn ask(stdin: &mut ChildStdin, stdout: &mut ChildStdout, request: Value) -> Value {
-    let payload = request.to_string();
-    stdin
-        .write_all(&(payload.len() as u32).to_be_bytes())
-        .unwrap();
-    stdin.write_all(payload.as_bytes()).unwrap();
-    stdin.flush().unwrap();
-    let mut len = [0u8; 4];
-    stdout.read_exact(&mut len).unwrap();
-    let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
-    stdout.read_exact(&mut buf).unwrap();
-    serde_json::from_slice(&buf).unwrap()
-}
+use support::{Node, ServeSession};
 
 fn spec(name: &str, resources: Value) -> Value {
     json!({
@@ -33,7 +16,7 @@ fn spec(name: &str, resources: Value) -> Value {
 }
 
 fn status<'a>(list: &'a Value, name: &str) -> &'a Value {
-    list["body"]["containers"]
+    list["containers"]
         .as_array()
         .unwrap()
         .iter()
@@ -44,29 +27,17 @@ fn status<'a>(list: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn update_changes_limits_live_and_list_reads_them_back() {
     let Some(node) = Node::new() else { return };
-    let mut child = node
-        .command(&["serve", "--stdio"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut id = 0;
-    let mut ask = |body: Value| {
-        id += 1;
-        ask(&mut stdin, &mut stdout, json!({"id": id, "body": body}))
-    };
-
-    let hello = ask(json!({"type": "hello", "protocol_version": 1, "client": "test"}));
-    assert!(hello["body"]["features"]["notes"].is_array(), "{hello}");
+    let mut session = ServeSession::open(&node);
+    let hello = session.hello.clone();
+    assert!(hello["features"]["notes"].is_array(), "{hello}");
+    let mut ask = |body: Value| session.ask(body);
 
     let first = json!({"memory": 64u64 << 20, "pids": 50, "cpu_units": 2000});
     let applied = ask(json!({"type": "apply", "fleet": "demo", "actions": [
         {"action": "create", "spec": spec("p1", first.clone())},
         {"action": "create", "spec": spec("p2", json!({"cpu_limit": 50}))},
     ]}));
-    for result in applied["body"]["results"].as_array().unwrap() {
+    for result in applied["results"].as_array().unwrap() {
         assert_eq!(result["outcome"]["outcome"], "done", "{applied}");
     }
     let list = ask(json!({"type": "list"}));
@@ -80,7 +51,7 @@ fn update_changes_limits_live_and_list_reads_them_back() {
         {"action": "update", "spec": spec("p1", second.clone()), "allow_restart": false},
     ]}));
     assert_eq!(
-        applied["body"]["results"][0]["outcome"],
+        applied["results"][0]["outcome"],
         json!({"outcome": "done", "changed": true}),
         "{applied}"
     );
@@ -92,7 +63,7 @@ fn update_changes_limits_live_and_list_reads_them_back() {
     let applied = ask(json!({"type": "apply", "fleet": "demo", "actions": [
         {"action": "update", "spec": spec("p1", json!({"cpu_units": 5})), "allow_restart": true},
     ]}));
-    let outcome = &applied["body"]["results"][0]["outcome"];
+    let outcome = &applied["results"][0]["outcome"];
     assert_eq!(outcome["outcome"], "failed", "{applied}");
     assert_eq!(outcome["needs_restart"], false);
     let error = outcome["error"].as_str().unwrap();
@@ -108,7 +79,7 @@ fn update_changes_limits_live_and_list_reads_them_back() {
             {"action": "create", "spec": spec("p3", disk)},
         ]}));
         assert_eq!(
-            applied["body"]["results"][0]["outcome"]["outcome"], "done",
+            applied["results"][0]["outcome"]["outcome"], "done",
             "{applied}"
         );
         let list = ask(json!({"type": "list"}));
@@ -119,10 +90,9 @@ fn update_changes_limits_live_and_list_reads_them_back() {
              "spec": spec("p3", json!({"disk_space": 16u64 << 20, "disk_inodes": 256})),
              "allow_restart": false},
         ]}));
-        let outcome = &applied["body"]["results"][0]["outcome"];
+        let outcome = &applied["results"][0]["outcome"];
         assert_eq!(outcome["outcome"], "failed", "{applied}");
         assert_eq!(outcome["needs_restart"], true, "{applied}");
     }
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
+    assert!(session.close().success());
 }

@@ -3,9 +3,9 @@
 //! by its Drop even when the test fails.
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use node_runtime::Runtime;
@@ -189,4 +189,73 @@ pub fn proc_status(pid: i32, field: &str) -> String {
                 .map(|v| v.trim().to_owned())
         })
         .unwrap_or_default()
+}
+
+/// One `fleet-node serve --stdio` session of `node`, greeted: frames out, frames in, as the
+/// orchestrator speaks them.
+pub struct ServeSession {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: ChildStdout,
+    next: u64,
+    /// The node's answer to the hello (the body).
+    pub hello: serde_json::Value,
+}
+
+impl ServeSession {
+    /// Starts the server and says hello.
+    pub fn open(node: &Node) -> ServeSession {
+        let mut child = node
+            .command(&["serve", "--stdio"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut s = ServeSession {
+            child,
+            stdin: Some(stdin),
+            stdout,
+            next: 0,
+            hello: serde_json::Value::Null,
+        };
+        s.hello = s.ask(
+            serde_json::json!({"type": "hello", "protocol_version": 1, "client": "test-client"}),
+        );
+        assert_eq!(s.hello["type"], "hello", "{}", s.hello);
+        s
+    }
+
+    /// Sends `body` with the next id and returns the answer's body.
+    pub fn ask(&mut self, body: serde_json::Value) -> serde_json::Value {
+        self.next += 1;
+        let payload = serde_json::json!({"id": self.next, "body": body}).to_string();
+        let stdin = self.stdin.as_mut().expect("session open");
+        stdin
+            .write_all(&(payload.len() as u32).to_be_bytes())
+            .unwrap();
+        stdin.write_all(payload.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        let mut len = [0u8; 4];
+        self.stdout.read_exact(&mut len).unwrap();
+        let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
+        self.stdout.read_exact(&mut buf).unwrap();
+        let reply: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(reply["id"], self.next);
+        reply["body"].clone()
+    }
+
+    /// Ends the session as a client does: end of input, then the node exits by itself.
+    pub fn close(&mut self) -> std::process::ExitStatus {
+        self.stdin.take();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for ServeSession {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
