@@ -5,8 +5,10 @@
 
 mod support;
 
-use support::fleetctl::{Cleanup, containers, expect, memory_limit, memory_limit_file, run};
-use support::sshd::{Cluster, fleet_node, skip_unless_ready, unique};
+use support::fleetctl::{
+    Cleanup, containers, expect, memory_limit, memory_limit_file, run, write_local_spec,
+};
+use support::sshd::{Cluster, skip_unless_ready, unique};
 
 #[test]
 fn local_transport_applies_converges_and_destroys() {
@@ -15,24 +17,14 @@ fn local_transport_applies_converges_and_destroys() {
     }
     // The cluster is only used for its temp dir and cgroup prefix; no sshd is started.
     let cluster = Cluster::start(0);
-    let node = fleet_node().unwrap();
-    let root = cluster.dir.path().join("local-root");
     let cgroup = format!("{}-local", cluster.cgroup_prefix);
     let fleet = format!("local-{}", unique());
-    let spec = cluster.dir.path().join("local.yaml");
-    std::fs::write(
-        &spec,
-        format!(
-            "apiVersion: fleet/v1\nfleet: {fleet}\nhosts:\n  - name: here\n    transport: local\n    \
-             capacity: {{cpus: 8, memory: 8Gi}}\n    node:\n      path: {node}\n      root: {root}\n      \
-             cgroup_parent: {cgroup}\ncontainers:\n  - name: loc-{{1..3}}\n    template: busybox\n    \
-             command: [\"/bin/sleep\", \"1000000\"]\n    host: here\n    resources:\n      \
-             memory: 33554433\n      cpu: {{limit: 10%}}\n",
-            node = node.display(),
-            root = root.display(),
-        ),
-    )
-    .unwrap();
+    let (spec, _) = write_local_spec(
+        &cluster,
+        &fleet,
+        "  - name: loc-{1..3}\n    template: busybox\n    command: [\"/bin/sleep\", \"1000000\"]\n    \
+         host: here\n    resources:\n      memory: 33554433\n      cpu: {limit: 10%}\n",
+    );
     let _cleanup = Cleanup::new(&cluster, &[&spec]);
 
     let out = expect("apply", &spec, &[], 0);

@@ -9,29 +9,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::fleetctl::{Cleanup, containers, expect, fleet_bin, run};
-use support::sshd::{Cluster, fleet_node, skip_unless_ready, unique};
+use support::fleetctl::{Cleanup, containers, expect, fleet_bin, run, write_local_spec};
+use support::sshd::{Cluster, skip_unless_ready, unique};
 
 /// A spec of `count` busybox containers on one local host; returns (spec, node root).
 fn local_spec(cluster: &Cluster, fleet: &str, count: usize) -> (PathBuf, PathBuf) {
-    let node = fleet_node().unwrap();
-    let root = cluster.dir.path().join("local-root");
-    let cgroup = format!("{}-local", cluster.cgroup_prefix);
-    let spec = cluster.dir.path().join("local.yaml");
-    std::fs::write(
-        &spec,
-        format!(
-            "apiVersion: fleet/v1\nfleet: {fleet}\nhosts:\n  - name: here\n    transport: local\n    \
-             capacity: {{cpus: 8, memory: 8Gi}}\n    node:\n      path: {node}\n      root: {root}\n      \
-             cgroup_parent: {cgroup}\ncontainers:\n  - name: c-{{1..{count}}}\n    template: busybox\n    \
+    write_local_spec(
+        cluster,
+        fleet,
+        &format!(
+            "  - name: c-{{1..{count}}}\n    template: busybox\n    \
              command: [\"/bin/sleep\", \"1000000\"]\n    host: here\n    resources:\n      \
-             memory: 32Mi\n",
-            node = node.display(),
-            root = root.display(),
+             memory: 32Mi\n"
         ),
     )
-    .unwrap();
-    (spec, root)
 }
 
 /// A process holding `<root>/apply.lock` (util-linux `flock -F`, so the PID is the holder), killed

@@ -9,8 +9,8 @@ mod support;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use support::fleetctl::{Cleanup, Set, expect, fleet_bin, write_spec};
-use support::sshd::{Cluster, fleet_node, skip_unless_ready, unique};
+use support::fleetctl::{Cleanup, Set, expect, fleet_bin, write_local_spec, write_spec};
+use support::sshd::{Cluster, skip_unless_ready, unique};
 
 /// Runs `fleet exec -f spec name -- command...` with `input` on stdin.
 fn exec(spec: &std::path::Path, name: &str, command: &[&str], input: &str) -> Output {
@@ -88,23 +88,13 @@ fn exec_runs_in_the_container_through_the_local_transport() {
         return;
     }
     let cluster = Cluster::start(0);
-    let node = fleet_node().unwrap();
-    let root = cluster.dir.path().join("local-root");
-    let cgroup = format!("{}-local", cluster.cgroup_prefix);
     let fleet = format!("exec-{}", unique());
-    let spec = cluster.dir.path().join("local.yaml");
-    std::fs::write(
-        &spec,
-        format!(
-            "apiVersion: fleet/v1\nfleet: {fleet}\nhosts:\n  - name: here\n    transport: local\n    \
-             capacity: {{cpus: 8, memory: 8Gi}}\n    node:\n      path: {node}\n      root: {root}\n      \
-             cgroup_parent: {cgroup}\ncontainers:\n  - name: c\n    template: busybox\n    \
-             command: [\"/bin/sleep\", \"1000000\"]\n    host: here\n",
-            node = node.display(),
-            root = root.display(),
-        ),
-    )
-    .unwrap();
+    let (spec, _) = write_local_spec(
+        &cluster,
+        &fleet,
+        "  - name: c\n    template: busybox\n    command: [\"/bin/sleep\", \"1000000\"]\n    \
+         host: here\n",
+    );
     let _cleanup = Cleanup::new(&cluster, &[&spec]);
     expect("apply", &spec, &[], 0);
     check_exec(&spec, "c");

@@ -65,6 +65,28 @@ pub fn write_spec(cluster: &Cluster, file: &str, fleet: &str, sets: &[Set]) -> P
     path
 }
 
+/// A one-host fleet on this machine (`transport: local`, the real fleet-node, the cluster's
+/// temp dir and a cgroup parent of its own) with the given `containers:` YAML. Returns the spec's
+/// path and the node's root; the cgroup parent is `<cluster prefix>-local`.
+pub fn write_local_spec(cluster: &Cluster, fleet: &str, containers: &str) -> (PathBuf, PathBuf) {
+    let node = super::sshd::fleet_node().expect("fleet-node binary");
+    let root = cluster.dir.path().join("local-root");
+    let cgroup = format!("{}-local", cluster.cgroup_prefix);
+    let spec = cluster.dir.path().join("local.yaml");
+    std::fs::write(
+        &spec,
+        format!(
+            "apiVersion: fleet/v1\nfleet: {fleet}\nhosts:\n  - name: here\n    transport: local\n    \
+             capacity: {{cpus: 8, memory: 8Gi}}\n    node:\n      path: {node}\n      root: {root}\n      \
+             cgroup_parent: {cgroup}\ncontainers:\n{containers}",
+            node = node.display(),
+            root = root.display(),
+        ),
+    )
+    .expect("write spec");
+    (spec, root)
+}
+
 /// Runs `fleet <args>` and returns its output.
 pub fn run(args: &[&str]) -> Output {
     Command::new(fleet_bin())
