@@ -66,6 +66,12 @@ pub fn validate(
         .iter()
         .map(|h| (h, host_limits(h, observed.get(&h.name))))
         .collect();
+    // Pinned containers look their host up by name; fleets pin thousands to hundreds of hosts.
+    let by_name: std::collections::HashMap<&str, usize> = limits
+        .iter()
+        .enumerate()
+        .map(|(i, (h, _))| (h.name.as_str(), i))
+        .collect();
     for c in &fleet.containers {
         let name = &c.spec.name;
         let finding = |field, message| Finding {
@@ -75,7 +81,7 @@ pub fn validate(
         };
         let candidates: Vec<_> = match c.host.as_deref() {
             Some(pin) => {
-                let pinned: Vec<_> = limits.iter().filter(|(h, _)| h.name == pin).collect();
+                let pinned: Vec<_> = by_name.get(pin).map(|&i| &limits[i]).into_iter().collect();
                 if pinned.is_empty() {
                     out.push(finding(
                         "host",
