@@ -94,6 +94,17 @@ pub enum Error {
         /// Comma-separated field names.
         fields: String,
     },
+    /// An update changes fields that only a new container can take (the template).
+    #[error(
+        "changing {fields} of container {name:?} needs a recreate: destroy it and create it again \
+         (its data is lost)"
+    )]
+    NeedsRecreate {
+        /// Container name.
+        name: String,
+        /// Comma-separated field names.
+        fields: String,
+    },
     /// Setting up or changing the container's network failed (`crate::network`).
     #[error("network of container {name:?}: {source}")]
     Network {

@@ -1,6 +1,7 @@
 //! Fleet's shared vocabulary: the resolved, host-independent description of a container
-//! ([`container`]), the messages `fleet` and `fleet-node` exchange ([`message`]), and the unit
-//! syntax both sides accept for sizes and percentages ([`units`]).
+//! ([`container`]), the messages `fleet` and `fleet-node` exchange ([`message`]), the unit syntax
+//! both sides accept for sizes and percentages ([`units`]), and the table of what changing each
+//! field takes ([`effects`]).
 //!
 //! Neighbours: the orchestrator resolves spec files into [`container::ContainerSpec`] values and
 //! sends them in [`message::Request`]s; `fleet-node` answers with [`message::Response`]s. This crate
@@ -8,12 +9,14 @@
 #![forbid(unsafe_code)]
 
 pub mod container;
+pub mod effects;
 pub mod message;
 pub mod units;
 
 pub use container::{
     ContainerSpec, DesiredState, IoLimits, NetworkMode, NetworkSpec, Resources, TemplateRef,
 };
+pub use effects::{Effect, FIELDS, FieldRule, Verdict, View};
 pub use message::{
     Action, ActionOutcome, ActionResult, Capacity, ContainerState, ContainerStatus, Envelope,
     Features, InterruptedBatch, LockHolder, NodeInfo, PROTOCOL_VERSION, Request, Response,

@@ -224,6 +224,10 @@ pub struct Features {
     pub busybox: bool,
     /// io weight can be set (needs a weight file in the io/blkio controller).
     pub io_weight: bool,
+    /// A running container's disk can grow live (ext4 online resize needs CAP_SYS_RESOURCE);
+    /// where it cannot, a grow is a restart. Older nodes do not say: taken as false.
+    #[serde(default)]
+    pub online_disk_grow: bool,
     /// Anything else worth telling an operator (missing controllers and the like).
     #[serde(default)]
     pub notes: Vec<String>,

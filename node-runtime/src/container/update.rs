@@ -2,47 +2,39 @@
 //! [`Runtime::apply_resources`]); fields that only take effect in a new init need a restart,
 //! which happens only when the caller allows it.
 
-use fleet_protocol::{ContainerSpec, DesiredState};
+use fleet_protocol::effects::{self, Effect, View};
+use fleet_protocol::{ContainerSpec, DesiredState, Features};
 
 use super::Runtime;
 use super::create::validate_spec;
 use crate::error::{Error, Result};
 
+/// What this host can do that the table of field effects asks about (the same bits the hello
+/// reports, so the orchestrator's plan and this update agree).
+pub fn host_features() -> Features {
+    Features {
+        online_disk_grow: crate::disk::online_grow_supported(),
+        ..Features::default()
+    }
+}
+
+/// The fields of a change from `old` to `new` that take at least `effect` on this host, as
+/// `ContainerSpec` names them, each with why when its effect depends on the values or the host
+/// (`resources.disk_space (shrink)`).
+pub fn fields_needing(old: &ContainerSpec, new: &ContainerSpec, effect: Effect) -> Vec<String> {
+    let host = host_features();
+    effects::changes(&View::of(old), &View::of(new), &host)
+        .filter(|(_, verdict)| verdict.effect >= effect)
+        .map(|(rule, verdict)| match verdict.why {
+            Some(why) => format!("{} ({why})", rule.key),
+            None => rule.key.to_owned(),
+        })
+        .collect()
+}
+
 /// Spec fields that cannot change while init runs.
-pub fn restart_fields(old: &ContainerSpec, new: &ContainerSpec) -> Vec<&'static str> {
-    let mut fields = Vec::new();
-    if old.template != new.template {
-        fields.push("template");
-    }
-    if old.command != new.command {
-        fields.push("command");
-    }
-    if old.env != new.env {
-        fields.push("env");
-    }
-    if old.hostname != new.hostname {
-        fields.push("hostname");
-    }
-    if old.user_namespace != new.user_namespace {
-        fields.push("user_namespace");
-    }
-    if crate::network::needs_restart(&old.network, &new.network) {
-        fields.push("network (mode or bridge)");
-    }
-    if old.resources.disk_inodes != new.resources.disk_inodes {
-        fields.push("resources.disk_inodes");
-    }
-    match (old.resources.disk_space, new.resources.disk_space) {
-        (Some(o), Some(n)) if n < o => fields.push("resources.disk_space (shrink)"),
-        (Some(o), Some(n)) if n > o && !crate::disk::online_grow_supported() => {
-            fields.push("resources.disk_space (grow: ext4 needs CAP_SYS_RESOURCE to grow live)")
-        }
-        (None, Some(_)) | (Some(_), None) => {
-            fields.push("resources.disk_space (add or remove the disk)")
-        }
-        _ => {}
-    }
-    fields
+pub fn restart_fields(old: &ContainerSpec, new: &ContainerSpec) -> Vec<String> {
+    fields_needing(old, new, Effect::Restart)
 }
 
 impl Runtime {
@@ -56,6 +48,13 @@ impl Runtime {
         let running = found.init.is_some();
         let mut changed = false;
         if found.spec != *spec {
+            let recreate = fields_needing(&found.spec, spec, Effect::Recreate);
+            if !recreate.is_empty() {
+                return Err(Error::NeedsRecreate {
+                    name: spec.name.clone(),
+                    fields: recreate.join(", "),
+                });
+            }
             let needs_restart = restart_fields(&found.spec, spec);
             if running && !needs_restart.is_empty() && !allow_restart {
                 return Err(Error::NeedsRestart {
@@ -67,7 +66,7 @@ impl Runtime {
             // leaves the old spec and the next update retries; mode or bridge restart below.
             if let Some(init) = found.init
                 && found.spec.network != spec.network
-                && !crate::network::needs_restart(&found.spec.network, &spec.network)
+                && effects::same_attachment(&found.spec.network, &spec.network)
             {
                 crate::network::update_addresses(init as u32, &found.spec.network, &spec.network)
                     .map_err(super::network_error(&spec.name))?;
@@ -107,53 +106,39 @@ impl Runtime {
     }
 
     /// The cgroup limits whose live value differs from what `spec` asks (after the kernel's
-    /// rounding), or `None` when they all match. A value the kernel does not report (unreadable
-    /// or absent controller) counts as matching, the same rule the orchestrator's diff uses, so
-    /// an unreadable file does not cause a write on every apply. Disk size and inodes are left
-    /// out: they only change through a spec change.
+    /// rounding), or `None` when they all match: the table's rows that drift. A value the kernel
+    /// does not report (unreadable or absent controller) counts as matching, the same rule the
+    /// orchestrator's diff uses, so an unreadable file does not cause a write on every apply.
     fn drifted_limits(&self, spec: &ContainerSpec) -> Option<Vec<&'static str>> {
         let cgroup = self.cgroup(&spec.name);
         if !cgroup.exists() {
             return None;
         }
         let version = crate::limits::CgroupDirs::version(&cgroup);
-        let want = crate::limits::effective(&spec.resources, version, "");
-        let live = self.live_resources(&cgroup);
-        fn differs<T: PartialEq>(want: &Option<T>, live: &Option<T>) -> bool {
-            live.is_some() && want != live
-        }
-        let canonical = |c: &Option<String>| {
-            c.as_deref()
-                .map(|c| crate::limits::cpuset::canonical(c).unwrap_or_else(|_| c.to_owned()))
+        let canonical = |r: &mut fleet_protocol::Resources| {
+            if let Some(c) = r.cpus.take() {
+                r.cpus = Some(crate::limits::cpuset::canonical(&c).unwrap_or(c));
+            }
         };
-        let checks = [
-            ("cpu.units", differs(&want.cpu_units, &live.cpu_units)),
-            ("cpu.limit", differs(&want.cpu_limit, &live.cpu_limit)),
-            (
-                "cpu.cpus",
-                differs(&canonical(&want.cpus), &canonical(&live.cpus)),
-            ),
-            ("memory", differs(&want.memory, &live.memory)),
-            ("swap", differs(&want.swap, &live.swap)),
-            ("pids", differs(&want.pids, &live.pids)),
-            ("io.weight", differs(&want.io.weight, &live.io.weight)),
-            ("io.read_bps", differs(&want.io.read_bps, &live.io.read_bps)),
-            (
-                "io.write_bps",
-                differs(&want.io.write_bps, &live.io.write_bps),
-            ),
-            (
-                "io.read_iops",
-                differs(&want.io.read_iops, &live.io.read_iops),
-            ),
-            (
-                "io.write_iops",
-                differs(&want.io.write_iops, &live.io.write_iops),
-            ),
-        ];
-        let fields: Vec<&'static str> = checks
-            .into_iter()
-            .filter_map(|(field, drifted)| drifted.then_some(field))
+        let mut want = crate::limits::effective(&spec.resources, version, "");
+        canonical(&mut want);
+        let mut live = self.live_resources(&cgroup);
+        canonical(&mut live);
+        let seen = effects::observed_resources(&live, &want);
+        let (want, seen) = (
+            View {
+                spec,
+                resources: &want,
+            },
+            View {
+                spec,
+                resources: &seen,
+            },
+        );
+        let fields: Vec<&'static str> = effects::FIELDS
+            .iter()
+            .filter(|rule| rule.drifts && (rule.differs)(&seen, &want))
+            .map(|rule| rule.name)
             .collect();
         (!fields.is_empty()).then_some(fields)
     }

@@ -49,8 +49,7 @@ pub fn validate(spec: &NetworkSpec) -> Result<(), NetworkError> {
 /// Whether going from `old` to `new` needs a new init: a change of mode or of bridge. Address
 /// and gateway changes are applied live by [`update_addresses`].
 pub fn needs_restart(old: &NetworkSpec, new: &NetworkSpec) -> bool {
-    let bridge = |s: &NetworkSpec| s.bridge.clone().unwrap_or_else(|| DEFAULT_BRIDGE.into());
-    old.mode != new.mode || (new.mode == NetworkMode::Bridged && bridge(old) != bridge(new))
+    !fleet_protocol::effects::same_attachment(old, new)
 }
 
 /// Connects a running container to the network its spec describes.

@@ -115,8 +115,8 @@ pub struct Plan {
     pub bridge_address: Option<Cidr>,
 }
 
-/// The bridge used when the spec names none.
-pub const DEFAULT_BRIDGE: &str = "fleet0";
+/// The bridge used when the spec names none (one constant for both sides, in the protocol).
+pub use fleet_protocol::effects::DEFAULT_BRIDGE;
 
 /// Checks a spec and works out what the kernel should hold; errors name the bad value.
 pub fn plan(spec: &NetworkSpec) -> Result<Plan, NetworkError> {

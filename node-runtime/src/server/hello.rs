@@ -70,6 +70,7 @@ fn features(runtime: &Runtime) -> Features {
         criu,
         busybox: runtime.sources.busybox.is_file(),
         io_weight,
+        online_disk_grow: crate::disk::online_grow_supported(),
         notes,
     }
 }

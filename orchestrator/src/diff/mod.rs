@@ -12,7 +12,9 @@ mod fields;
 
 use std::collections::{BTreeMap, HashMap};
 
-use fleet_protocol::{ContainerSpec, ContainerState, ContainerStatus, DesiredState, NodeInfo};
+use fleet_protocol::{
+    ContainerSpec, ContainerState, ContainerStatus, DesiredState, Features, NodeInfo,
+};
 use serde::Serialize;
 
 pub use fields::{Effect, FieldDiff, compare};
@@ -69,6 +71,10 @@ pub struct Change {
     /// Why, when it is not obvious (repair of a broken container, part of a move).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The container is stopped and stays so: its changes are applied offline, so the update
+    /// may restart it (there is no running init to lose).
+    #[serde(skip)]
+    pub offline: bool,
     /// The desired spec; absent for destroys, and once `plan` has moved it into the step's
     /// actions.
     #[serde(skip)]
@@ -158,6 +164,8 @@ pub fn diff(fleet: &Fleet, placement: &Assignment, observed: &Observed, opts: Di
         )
     };
     let mut wanted: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    // A node that did not say what it can do is taken as able to do nothing optional.
+    let no_features = Features::default();
 
     for desired in &fleet.containers {
         let name = desired.spec.name.as_str();
@@ -206,7 +214,10 @@ pub fn diff(fleet: &Fleet, placement: &Assignment, observed: &Observed, opts: Di
                     ),
                 });
             }
-            Some((_, status)) => decide_existing(&mut out, host, &desired.spec, status),
+            Some((_, status)) => {
+                let features = node_features(observed, host).unwrap_or(&no_features);
+                decide_existing(&mut out, host, &desired.spec, status, features)
+            }
             None if !elsewhere.is_empty() => {
                 let from = elsewhere[0];
                 if opts.allow_recreate {
@@ -216,6 +227,7 @@ pub fn diff(fleet: &Fleet, placement: &Assignment, observed: &Observed, opts: Di
                         fields: Vec::new(),
                         note: Some(format!("moves to {host}; its data is lost")),
                         spec: None,
+                        offline: false,
                     });
                     out.create.push(Change {
                         host: host.clone(),
@@ -223,6 +235,7 @@ pub fn diff(fleet: &Fleet, placement: &Assignment, observed: &Observed, opts: Di
                         fields: Vec::new(),
                         note: Some(format!("moved from {from}; its data is lost")),
                         spec: Some(desired.spec.clone()),
+                        offline: false,
                     });
                 } else {
                     out.refused.push(Refusal {
@@ -242,6 +255,7 @@ pub fn diff(fleet: &Fleet, placement: &Assignment, observed: &Observed, opts: Di
                 fields: Vec::new(),
                 note: None,
                 spec: Some(desired.spec.clone()),
+                offline: false,
             }),
         }
     }
@@ -262,6 +276,7 @@ pub fn diff(fleet: &Fleet, placement: &Assignment, observed: &Observed, opts: Di
                     fields: Vec::new(),
                     note: None,
                     spec: None,
+                    offline: false,
                 });
             } else {
                 out.not_in_spec.push((host.clone(), c.name.clone()));
@@ -284,14 +299,29 @@ pub fn diff(fleet: &Fleet, placement: &Assignment, observed: &Observed, opts: Di
     out
 }
 
-fn decide_existing(out: &mut Diff, host: &str, spec: &ContainerSpec, status: &ContainerStatus) {
-    let fields = compare(spec, status);
+/// The features `host`'s node announced in its hello, when it was observed with one.
+fn node_features<'a>(observed: &'a Observed, host: &str) -> Option<&'a Features> {
+    match observed.hosts.get(host)? {
+        HostObservation::Reachable { node, .. } => node.as_ref().map(|n| &n.features),
+        HostObservation::Unreachable { .. } => None,
+    }
+}
+
+fn decide_existing(
+    out: &mut Diff,
+    host: &str,
+    spec: &ContainerSpec,
+    status: &ContainerStatus,
+    features: &Features,
+) {
+    let fields = compare(spec, status, features);
     let change = |fields: Vec<FieldDiff>, note: Option<String>| Change {
         host: host.into(),
         name: spec.name.clone(),
         fields,
         note,
         spec: Some(spec.clone()),
+        offline: false,
     };
     if status.state == ContainerState::Broken {
         out.create
@@ -309,7 +339,10 @@ fn decide_existing(out: &mut Diff, host: &str, spec: &ContainerSpec, status: &Co
         (true, DesiredState::Stopped) => out.stop.push(change(fields, None)),
         _ if fields.is_empty() => out.in_sync.push((host.into(), spec.name.clone())),
         // A stopped container has no process to restart: every change is applied offline.
-        (false, _) => out.update_live.push(change(fields, Some("stopped".into()))),
+        (false, _) => out.update_live.push(Change {
+            offline: true,
+            ..change(fields, Some("stopped".into()))
+        }),
         (true, _) if worst == Some(Effect::Restart) => {
             let restart: Vec<FieldDiff> = fields;
             out.update_restart.push(change(restart, None));

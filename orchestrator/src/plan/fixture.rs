@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use fleet_protocol::{
-    ContainerSpec, ContainerState, ContainerStatus, DesiredState, NetworkSpec, Resources,
-    TemplateRef,
+    ContainerSpec, ContainerState, ContainerStatus, DesiredState, Features, NetworkSpec, NodeInfo,
+    PROTOCOL_VERSION, Resources, TemplateRef,
 };
 
 use crate::diff::{HostObservation, Observed};
@@ -81,7 +81,29 @@ pub fn running(spec: &ContainerSpec, pid: i32) -> ContainerStatus {
     }
 }
 
-/// Every host of `fleet` reachable and empty.
+/// The hello of a node that can do everything optional (grow a disk live and the rest).
+pub fn hello(host: &str) -> NodeInfo {
+    NodeInfo {
+        protocol_version: PROTOCOL_VERSION,
+        node_version: "test".into(),
+        hostname: host.into(),
+        kernel: "6.0".into(),
+        cgroup_version: 2,
+        features: Features {
+            loop_devices: true,
+            overlayfs: true,
+            criu: true,
+            busybox: true,
+            io_weight: true,
+            online_disk_grow: true,
+            notes: Vec::new(),
+        },
+        capacity: Default::default(),
+        interrupted_batch: None,
+    }
+}
+
+/// Every host of `fleet` reachable (its node as [`hello`] says) and empty.
 pub fn empty_observation(fleet: &Fleet) -> Observed {
     Observed {
         hosts: fleet
@@ -91,7 +113,7 @@ pub fn empty_observation(fleet: &Fleet) -> Observed {
                 (
                     h.name.clone(),
                     HostObservation::Reachable {
-                        node: None,
+                        node: Some(hello(&h.name)),
                         containers: Vec::new(),
                     },
                 )

@@ -308,8 +308,7 @@ fn actions_for(kind: StepKind, change: &Change, spec: Option<ContainerSpec>) -> 
         }
         StepKind::UpdateLive => {
             // A stopped container has no process to restart, so nothing is lost by allowing it.
-            let stopped = change.note.as_deref() == Some("stopped");
-            out.extend(update(spec, stopped));
+            out.extend(update(spec, change.offline));
         }
         StepKind::UpdateRestart => out.extend(update(spec, true)),
         StepKind::Recreate => {

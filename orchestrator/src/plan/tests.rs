@@ -182,6 +182,27 @@ Plan: 0 to create, 1 to update live, 1 to restart, 0 to destroy.",
 }
 
 #[test]
+fn disk_grow_is_a_restart_on_a_host_that_cannot_resize_online() {
+    let mut f = two_hosts();
+    f.containers[0].spec.resources.disk_space = Some(1 << 30);
+    let mut obs = converged_observation(&f);
+    f.containers[0].spec.resources.disk_space = Some(2 << 30);
+    if let Some(HostObservation::Reachable { node: Some(n), .. }) = obs.hosts.get_mut("a") {
+        n.features.online_disk_grow = false;
+    }
+    check(
+        &f,
+        &obs,
+        DiffOptions::default(),
+        "
+a:
+  ! web-1 (restart for disk.space)
+      disk.space: 1Gi -> 2Gi
+Plan: 0 to create, 0 to update live, 1 to restart, 0 to destroy.",
+    );
+}
+
+#[test]
 fn start_stop_and_repair() {
     let mut f = fleet(
         "demo",

@@ -1,0 +1,440 @@
+//! The table of field effects: for every field of a [`ContainerSpec`], how to tell that it
+//! changed, how to show it, and what applying the change takes (live, a restart of init, or a
+//! recreate). Both sides read this one table: the orchestrator's diff to sort a change into its
+//! bucket and show it in the plan, `fleet-node`'s update to refuse a change it cannot make live
+//! and to find limits changed by hand.
+//!
+//! An effect that depends on the host (growing a disk while it is mounted needs
+//! CAP_SYS_RESOURCE) is decided from the node's [`Features`], which the orchestrator has from the
+//! node's hello and the node detects itself, so the plan says what the node will do.
+//!
+//! Adding a field to [`ContainerSpec`] means adding one row to [`FIELDS`] (usually one
+//! [`field!`](crate::field) line); rows are in the order the plan lists changed fields.
+
+use serde::Serialize;
+
+use crate::container::{ContainerSpec, NetworkMode, NetworkSpec, Resources};
+use crate::message::Features;
+use crate::units::format_size;
+
+/// What applying a changed field takes. Ordered: a change takes its worst field's effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Written while the container runs (cgroup files, online resize, metadata).
+    Live,
+    /// Needs the container's init restarted.
+    Restart,
+    /// Needs the container destroyed and created again (its data is lost).
+    Recreate,
+}
+
+/// What one side compares: a container's spec, with the resource limits to compare taken apart
+/// (the orchestrator compares the limits the kernel holds, see [`observed_resources`]; the node
+/// its stored spec's).
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    /// The spec; its `resources` are not read by the table (see `resources`).
+    pub spec: &'a ContainerSpec,
+    /// The resource limits compared.
+    pub resources: &'a Resources,
+}
+
+impl<'a> View<'a> {
+    /// A spec compared with its own limits.
+    pub fn of(spec: &'a ContainerSpec) -> Self {
+        View {
+            spec,
+            resources: &spec.resources,
+        }
+    }
+}
+
+/// The effect of one changed field, and why when it depends on the values or the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// What applying it takes.
+    pub effect: Effect,
+    /// Why, when the field's effect is not always the same (`shrink`).
+    pub why: Option<&'static str>,
+}
+
+/// One row of the table.
+#[derive(Clone, Copy)]
+pub struct FieldRule {
+    /// The field as a fleet spec writes it (`disk.space`); the plan shows this name.
+    pub name: &'static str,
+    /// The field as [`ContainerSpec`] stores it (`resources.disk_space`); the node names it so
+    /// in its errors, which also answer its own admin CLI.
+    pub key: &'static str,
+    /// Whether the field differs between the old and the new view.
+    pub differs: fn(&View, &View) -> bool,
+    /// The field's value as the plan shows it.
+    pub show: fn(&View) -> String,
+    /// What changing it from the old view (first) to the new one takes on a host with these
+    /// features.
+    pub effect: fn(&View, &View, &Features) -> Verdict,
+    /// A cgroup limit the node reads back from the kernel and puts back when it was changed by
+    /// hand while the spec stayed the same.
+    pub drifts: bool,
+}
+
+impl FieldRule {
+    /// The verdict on this field between `old` and `new`, or `None` when it did not change.
+    pub fn check(&self, old: &View, new: &View, host: &Features) -> Option<Verdict> {
+        (self.differs)(old, new).then(|| (self.effect)(old, new, host))
+    }
+}
+
+impl std::fmt::Debug for FieldRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FieldRule")
+            .field("name", &self.name)
+            .field("key", &self.key)
+            .field("drifts", &self.drifts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One row of [`FIELDS`] for a field compared with `==`:
+///
+/// ```text
+/// field!("memory" as "resources.memory" => resources.memory, show::size, live, drifts)
+/// field!("command" => spec.command, show::json, restart)
+/// ```
+///
+/// The spec's name for the field, then (after `as`) the `ContainerSpec` key when it differs
+/// from the name, then the path read from a [`View`] (`spec.command`, or `resources.memory` for a
+/// limit: the view's own limits), a function from a reference to the value to its text ([`show`]
+/// has the usual ones), the effect (a function like [`live`] or [`disk_space`]), and `drifts`
+/// for a cgroup limit the node reads back (see [`FieldRule::drifts`]).
+#[macro_export]
+macro_rules! field {
+    ($name:literal => $($rest:tt)+) => {
+        $crate::field!($name as $name => $($rest)+)
+    };
+    ($name:literal as $key:literal => $($path:ident).+, $show:expr, $effect:expr $(, $drifts:ident)?) => {
+        $crate::effects::FieldRule {
+            name: $name,
+            key: $key,
+            differs: |a, b| a.$($path).+ != b.$($path).+,
+            show: |v| $show(&v.$($path).+),
+            effect: $effect,
+            drifts: $crate::field!(@drifts $($drifts)?),
+        }
+    };
+    (@drifts drifts) => {
+        true
+    };
+    (@drifts) => {
+        false
+    };
+}
+
+/// Every field, in the order the plan lists them. The run state (`state`) is not here: the
+/// orchestrator turns it into start and stop, and the node into its own start or stop.
+pub static FIELDS: &[FieldRule] = &[
+    field!("template" => spec.template, show::template, recreate),
+    field!("cpu.units" as "resources.cpu_units" => resources.cpu_units, show::plain, live, drifts),
+    field!("cpu.limit" as "resources.cpu_limit" => resources.cpu_limit, show::percent, live, drifts),
+    field!("cpu.cpus" as "resources.cpus" => resources.cpus, show::text, live, drifts),
+    field!("memory" as "resources.memory" => resources.memory, show::size, live, drifts),
+    field!("swap" as "resources.swap" => resources.swap, show::size, live, drifts),
+    field!("pids" as "resources.pids" => resources.pids, show::plain, live, drifts),
+    field!("disk.space" as "resources.disk_space" => resources.disk_space, show::size, disk_space),
+    field!("disk.inodes" as "resources.disk_inodes" => resources.disk_inodes, show::plain, restart),
+    field!("io.weight" as "resources.io.weight" => resources.io.weight, show::plain, live, drifts),
+    field!("io.read_bps" as "resources.io.read_bps" => resources.io.read_bps, show::size, live, drifts),
+    field!("io.write_bps" as "resources.io.write_bps" => resources.io.write_bps, show::size, live, drifts),
+    field!("io.read_iops" as "resources.io.read_iops" => resources.io.read_iops, show::plain, live, drifts),
+    field!("io.write_iops" as "resources.io.write_iops" => resources.io.write_iops, show::plain, live, drifts),
+    field!("command" => spec.command, show::json, restart),
+    field!("env" => spec.env, show::json, restart),
+    field!("hostname" => spec.hostname, show::display, restart),
+    // Another mode or bridge is another attachment: a new veth in a new namespace.
+    FieldRule {
+        name: "network",
+        key: "network",
+        differs: |a, b| !same_attachment(&a.spec.network, &b.spec.network),
+        show: |v| show::json(&v.spec.network),
+        effect: restart,
+        drifts: false,
+    },
+    // Addresses and gateway change live on the same attachment's eth0.
+    FieldRule {
+        name: "network.addresses",
+        key: "network.addresses",
+        differs: |a, b| {
+            same_attachment(&a.spec.network, &b.spec.network)
+                && a.spec.network.addresses != b.spec.network.addresses
+        },
+        show: |v| show::json(&v.spec.network.addresses),
+        effect: live,
+        drifts: false,
+    },
+    FieldRule {
+        name: "network.gateway",
+        key: "network.gateway",
+        differs: |a, b| {
+            same_attachment(&a.spec.network, &b.spec.network)
+                && a.spec.network.gateway != b.spec.network.gateway
+        },
+        show: |v| show::json(&v.spec.network.gateway),
+        effect: live,
+        drifts: false,
+    },
+    field!("user_namespace" => spec.user_namespace, show::display, restart),
+    field!("onboot" => spec.onboot, show::display, live),
+    field!("labels" => spec.labels, show::json, live),
+];
+
+/// The rows of the fields that differ between `old` and `new`, with their verdicts on a host
+/// with `host`'s features, in table order.
+pub fn changes<'a>(
+    old: &'a View<'a>,
+    new: &'a View<'a>,
+    host: &'a Features,
+) -> impl Iterator<Item = (&'static FieldRule, Verdict)> + 'a {
+    FIELDS
+        .iter()
+        .filter_map(move |rule| Some((rule, rule.check(old, new, host)?)))
+}
+
+/// The limits a node reports as `live` merged with its stored spec: each limit as the kernel
+/// holds it, or as stored where the node could not read it (reported unset), so that an
+/// unreadable file does not look like drift on every run.
+pub fn observed_resources(live: &Resources, stored: &Resources) -> Resources {
+    fn seen<T: Clone>(live: &Option<T>, stored: &Option<T>) -> Option<T> {
+        live.clone().or_else(|| stored.clone())
+    }
+    Resources {
+        cpu_units: seen(&live.cpu_units, &stored.cpu_units),
+        cpu_limit: seen(&live.cpu_limit, &stored.cpu_limit),
+        cpus: seen(&live.cpus, &stored.cpus),
+        memory: seen(&live.memory, &stored.memory),
+        swap: seen(&live.swap, &stored.swap),
+        pids: seen(&live.pids, &stored.pids),
+        disk_space: seen(&live.disk_space, &stored.disk_space),
+        disk_inodes: seen(&live.disk_inodes, &stored.disk_inodes),
+        io: crate::container::IoLimits {
+            weight: seen(&live.io.weight, &stored.io.weight),
+            read_bps: seen(&live.io.read_bps, &stored.io.read_bps),
+            write_bps: seen(&live.io.write_bps, &stored.io.write_bps),
+            read_iops: seen(&live.io.read_iops, &stored.io.read_iops),
+            write_iops: seen(&live.io.write_iops, &stored.io.write_iops),
+        },
+    }
+}
+
+/// The bridge a bridged container joins when its spec names none.
+pub const DEFAULT_BRIDGE: &str = "fleet0";
+
+/// Whether two network specs are the same attachment (mode, and bridge when bridged), so that
+/// only addresses and gateway differ and change live.
+pub fn same_attachment(old: &NetworkSpec, new: &NetworkSpec) -> bool {
+    let bridge = |s: &NetworkSpec| s.bridge.as_deref().unwrap_or(DEFAULT_BRIDGE).to_owned();
+    old.mode == new.mode && (new.mode != NetworkMode::Bridged || bridge(old) == bridge(new))
+}
+
+/// Effect of a field that always changes live.
+pub fn live(_: &View, _: &View, _: &Features) -> Verdict {
+    Verdict {
+        effect: Effect::Live,
+        why: None,
+    }
+}
+
+/// Effect of a field that always needs a restart.
+pub fn restart(_: &View, _: &View, _: &Features) -> Verdict {
+    Verdict {
+        effect: Effect::Restart,
+        why: None,
+    }
+}
+
+/// Effect of a field that always needs a recreate.
+pub fn recreate(_: &View, _: &View, _: &Features) -> Verdict {
+    Verdict {
+        effect: Effect::Recreate,
+        why: None,
+    }
+}
+
+/// Growing an ext4 image is an online resize where the node may do it (CAP_SYS_RESOURCE);
+/// shrinking it, adding or removing the disk is not.
+pub fn disk_space(old: &View, new: &View, host: &Features) -> Verdict {
+    let restart = |why| Verdict {
+        effect: Effect::Restart,
+        why: Some(why),
+    };
+    match (old.resources.disk_space, new.resources.disk_space) {
+        (Some(o), Some(n)) if n > o && host.online_disk_grow => Verdict {
+            effect: Effect::Live,
+            why: None,
+        },
+        (Some(o), Some(n)) if n > o => restart("grow: ext4 needs CAP_SYS_RESOURCE to grow live"),
+        (Some(_), Some(_)) => restart("shrink"),
+        _ => restart("add or remove the disk"),
+    }
+}
+
+/// The texts the plan shows field values in.
+pub mod show {
+    use super::*;
+
+    /// `unset`, for a limit that is not set.
+    pub fn unset() -> String {
+        "unset".to_owned()
+    }
+
+    /// A number as is.
+    pub fn plain<T: std::fmt::Display>(v: &Option<T>) -> String {
+        v.as_ref().map_or_else(unset, |v| v.to_string())
+    }
+
+    /// A size in bytes: `512Mi`.
+    pub fn size(v: &Option<u64>) -> String {
+        v.map_or_else(unset, format_size)
+    }
+
+    /// A percent of one CPU: `150%`.
+    pub fn percent(v: &Option<u32>) -> String {
+        v.map_or_else(unset, |v| format!("{v}%"))
+    }
+
+    /// Text as is.
+    pub fn text(v: &Option<String>) -> String {
+        v.clone().unwrap_or_else(unset)
+    }
+
+    /// A value that is always set, as it displays.
+    pub fn display<T: std::fmt::Display>(v: &T) -> String {
+        v.to_string()
+    }
+
+    /// A value as JSON (argv lists, maps, the network).
+    pub fn json<T: Serialize>(v: &T) -> String {
+        serde_json::to_string(v).unwrap_or_else(|e| format!("<{e}>"))
+    }
+
+    /// A template by its short name.
+    pub fn template(v: &crate::container::TemplateRef) -> String {
+        v.display_name().to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::{DesiredState, TemplateRef};
+
+    fn spec() -> ContainerSpec {
+        ContainerSpec {
+            name: "c".into(),
+            fleet: "f".into(),
+            template: TemplateRef::Busybox,
+            command: vec!["/bin/sleep".into(), "1".into()],
+            env: Default::default(),
+            hostname: "c".into(),
+            onboot: false,
+            state: DesiredState::Running,
+            labels: Default::default(),
+            resources: Resources::default(),
+            network: NetworkSpec::default(),
+            user_namespace: false,
+        }
+    }
+
+    fn verdicts(
+        old: &ContainerSpec,
+        new: &ContainerSpec,
+        host: &Features,
+    ) -> Vec<(&'static str, Effect)> {
+        changes(&View::of(old), &View::of(new), host)
+            .map(|(rule, v)| (rule.name, v.effect))
+            .collect()
+    }
+
+    #[test]
+    fn every_field_name_and_key_is_unique() {
+        let mut names: Vec<_> = FIELDS.iter().map(|f| f.name).collect();
+        let mut keys: Vec<_> = FIELDS.iter().map(|f| f.key).collect();
+        names.sort_unstable();
+        keys.sort_unstable();
+        names.dedup();
+        keys.dedup();
+        assert_eq!(names.len(), FIELDS.len());
+        assert_eq!(keys.len(), FIELDS.len());
+    }
+
+    #[test]
+    fn a_template_change_is_a_recreate() {
+        let old = spec();
+        let mut new = spec();
+        new.template = TemplateRef::Host;
+        new.command = vec!["/bin/true".into()];
+        assert_eq!(
+            verdicts(&old, &new, &Features::default()),
+            [("template", Effect::Recreate), ("command", Effect::Restart)]
+        );
+    }
+
+    #[test]
+    fn a_disk_grows_live_only_where_the_node_can_resize_online() {
+        let mut old = spec();
+        old.resources.disk_space = Some(1 << 30);
+        let mut new = old.clone();
+        new.resources.disk_space = Some(2 << 30);
+        let able = Features {
+            online_disk_grow: true,
+            ..Features::default()
+        };
+        assert_eq!(verdicts(&old, &new, &able), [("disk.space", Effect::Live)]);
+        let unable = Features::default();
+        let v = changes(&View::of(&old), &View::of(&new), &unable)
+            .next()
+            .unwrap()
+            .1;
+        assert_eq!(v.effect, Effect::Restart);
+        assert!(v.why.unwrap().contains("CAP_SYS_RESOURCE"));
+        // Shrinking needs a restart everywhere.
+        assert_eq!(
+            verdicts(&new, &old, &able),
+            [("disk.space", Effect::Restart)]
+        );
+    }
+
+    #[test]
+    fn the_default_bridge_named_or_not_is_the_same_attachment() {
+        let mut old = spec();
+        old.network.mode = NetworkMode::Bridged;
+        let mut new = old.clone();
+        new.network.bridge = Some(DEFAULT_BRIDGE.into());
+        new.network.addresses = vec!["10.0.0.2/24".into()];
+        assert_eq!(
+            verdicts(&old, &new, &Features::default()),
+            [("network.addresses", Effect::Live)]
+        );
+        new.network.bridge = Some("other".into());
+        assert_eq!(
+            verdicts(&old, &new, &Features::default()),
+            [("network", Effect::Restart)]
+        );
+    }
+
+    #[test]
+    fn an_unreadable_limit_falls_back_to_the_stored_one() {
+        let stored = Resources {
+            memory: Some(1 << 20),
+            pids: Some(10),
+            ..Resources::default()
+        };
+        let live = Resources {
+            pids: Some(20),
+            ..Resources::default()
+        };
+        let seen = observed_resources(&live, &stored);
+        assert_eq!(seen.memory, Some(1 << 20));
+        assert_eq!(seen.pids, Some(20));
+    }
+}
