@@ -27,7 +27,7 @@ fn measure(label: &str, fleet: &Fleet, observed: &Observed) {
     let mut render_time = Duration::ZERO;
     for _ in 0..11 {
         let start = Instant::now();
-        let d = diff(fleet, &placed, observed, DiffOptions::default());
+        let d = diff(fleet, &placed, &[], observed, DiffOptions::default());
         let p = plan(fleet, d).expect("no cycles in the generated fleet");
         times.push(start.elapsed());
         let start = Instant::now();

@@ -1,4 +1,6 @@
-//! The `fleet` orchestrator library.
+//! The `fleet` orchestrator library: the pure stages (spec, resolve, schedule, diff, plan), the
+//! effectful edges (observe, apply, transport), the pipeline that joins them (`reconcile`), and
+//! the CLI's commands. docs/ARCHITECTURE.md is the map.
 #![forbid(unsafe_code)]
 pub mod apply;
 pub mod capacity;
@@ -8,6 +10,7 @@ pub mod diff;
 pub mod model;
 pub mod observe;
 pub mod plan;
+pub mod reconcile;
 pub mod resolve;
 pub mod schedule;
 pub mod spec;

@@ -1,18 +1,112 @@
 //! Observe: open one session per host (all hosts at once, bounded by `--parallel`), read the
 //! hello and every container's live state, and keep the sessions for `apply`.
 //!
-//! The I/O edge before the pure `diff`: its output is a [`crate::diff::Observed`]. A host that
-//! cannot be reached, or whose node fails to answer, is recorded as unreachable with the reason;
-//! the other hosts are observed as usual.
+//! The I/O edge before the pure stages: its output is an [`Observed`], which the scheduler
+//! (observed capacities, where containers run now), the diff and the capacity reports read
+//! through its queries. A host that cannot be reached, or whose node fails to answer, is recorded
+//! as unreachable with the reason; the other hosts are observed as usual.
 
 use std::collections::BTreeMap;
 
-use fleet_protocol::{Request, Response};
+use fleet_protocol::{Capacity, ContainerStatus, Features, NodeInfo, Request, Response};
 use futures_util::StreamExt;
+use serde::Serialize;
 
-use crate::diff::{HostObservation, Observed};
 use crate::model::{Fleet, Host};
+use crate::schedule::{Amounts, Current};
 use crate::transport::{ConnectOptions, NodeClient, connect};
+
+/// What `observe` found on every host of the fleet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Observed {
+    /// Host name to what was found there.
+    pub hosts: BTreeMap<String, HostObservation>,
+}
+
+/// One host's observation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum HostObservation {
+    /// The node answered.
+    Reachable {
+        /// Its hello, when known.
+        node: Option<NodeInfo>,
+        /// Every container on the node, of any fleet.
+        containers: Vec<ContainerStatus>,
+    },
+    /// The node could not be reached or did not answer; nothing on it is touched.
+    Unreachable {
+        /// Why.
+        error: String,
+    },
+}
+
+impl Observed {
+    /// Each reachable host's capacity, as its node reported it in its hello.
+    pub fn capacities(&self) -> BTreeMap<String, Capacity> {
+        self.reachable()
+            .filter_map(|(host, node, _)| Some((host.to_owned(), node?.capacity.clone())))
+            .collect()
+    }
+
+    /// Where `fleet`'s containers run now (the first host found for a name), so the scheduler
+    /// leaves them there.
+    pub fn current(&self, fleet: &str) -> Current {
+        let mut current = Current::new();
+        for (host, _, containers) in self.reachable() {
+            for c in containers.iter().filter(|c| c.fleet == fleet) {
+                current
+                    .entry(c.name.clone())
+                    .or_insert_with(|| host.to_owned());
+            }
+        }
+        current
+    }
+
+    /// What every container on each reachable host uses, whichever fleet owns it (nodes report
+    /// usage only when asked: [`observe_usage`]).
+    pub fn usage(&self) -> BTreeMap<String, Amounts> {
+        self.reachable()
+            .map(|(host, _, containers)| {
+                let used =
+                    containers
+                        .iter()
+                        .filter_map(|c| c.usage)
+                        .fold(Amounts::default(), |sum, u| Amounts {
+                            cpu: sum.cpu + u64::from(u.cpu_percent),
+                            memory: sum.memory + u.memory,
+                            disk: sum.disk + u.disk.unwrap_or(0),
+                        });
+                (host.to_owned(), used)
+            })
+            .collect()
+    }
+
+    /// The features `host`'s node announced in its hello, when it was observed with one.
+    pub fn features(&self, host: &str) -> Option<&Features> {
+        match self.hosts.get(host)? {
+            HostObservation::Reachable { node, .. } => node.as_ref().map(|n| &n.features),
+            HostObservation::Unreachable { .. } => None,
+        }
+    }
+
+    /// The hosts that could not be observed, with why.
+    pub fn unreachable(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.hosts.iter().filter_map(|(host, obs)| match obs {
+            HostObservation::Unreachable { error } => Some((host.as_str(), error.as_str())),
+            HostObservation::Reachable { .. } => None,
+        })
+    }
+
+    fn reachable(&self) -> impl Iterator<Item = (&str, Option<&NodeInfo>, &[ContainerStatus])> {
+        self.hosts.iter().filter_map(|(host, obs)| match obs {
+            HostObservation::Reachable { node, containers } => {
+                Some((host.as_str(), node.as_ref(), containers.as_slice()))
+            }
+            HostObservation::Unreachable { .. } => None,
+        })
+    }
+}
 
 /// Open sessions by host name; one per host per run.
 pub type Sessions = BTreeMap<String, NodeClient>;

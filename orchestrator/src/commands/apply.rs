@@ -3,15 +3,13 @@
 
 use std::process::ExitCode;
 
-use super::plan::{
-    Output, Prepared, ReconcileArgs, confirm, load, prepare, report_unreachable, runtime,
-};
+use super::{Output, ReconcileArgs, confirm, load, report_unreachable, runtime};
 use crate::apply::progress::Progress;
 use crate::apply::report::Report;
 use crate::apply::{ApplyOptions, apply, journal};
-use crate::diff::DiffOptions;
 use crate::observe;
 use crate::plan::render;
+use crate::reconcile::Reconciled;
 
 /// Arguments of `fleet apply`.
 #[derive(Debug, clap::Args)]
@@ -57,12 +55,8 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     let Some(fleet) = load(&args.reconcile.spec) else {
         return Ok(ExitCode::FAILURE);
     };
-    let opts = DiffOptions {
-        prune: args.reconcile.prune,
-        allow_recreate: args.reconcile.allow_recreate,
-    };
     let rt = runtime()?;
-    let mut prepared = rt.block_on(prepare(fleet, &args.reconcile.connect, opts))?;
+    let mut prepared = rt.block_on(args.reconcile.reconcile(fleet))?;
     let code = execute(
         &rt,
         &mut prepared,
@@ -82,7 +76,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
 /// so that its journal is cleared.
 pub fn execute(
     rt: &tokio::runtime::Runtime,
-    prepared: &mut Prepared,
+    prepared: &mut Reconciled,
     opts: ExecuteOptions,
 ) -> miette::Result<ExitCode> {
     let fleet = prepared.fleet.name.clone();

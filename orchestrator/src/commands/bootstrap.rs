@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::SpecArgs;
-use super::plan::{ConnectArgs, load, runtime};
+use super::{ConnectArgs, load, runtime};
 use crate::model::{Host, Transport};
 use crate::transport::ssh::{login, run_command};
 use crate::transport::{ConnectOptions, TransportError};

@@ -11,10 +11,9 @@ use std::process::ExitCode;
 
 use fleet_protocol::Capacity;
 
+use super::ConnectArgs;
 use super::SpecArgs;
-use super::plan::ConnectArgs;
 use crate::capacity::{self, Report};
-use crate::diff::HostObservation;
 use crate::model::Fleet;
 use crate::resolve;
 use crate::schedule::{self, Amounts, Current, HostShape, Options};
@@ -168,7 +167,7 @@ pub fn render(report: &Report, output: Output) -> String {
 
 /// Runs `fleet capacity`.
 pub fn run(args: Args) -> miette::Result<ExitCode> {
-    let Some(fleet) = super::plan::load(&args.spec) else {
+    let Some(fleet) = super::load(&args.spec) else {
         return Ok(ExitCode::FAILURE);
     };
     let what_if = if args.what_if.is_empty() {
@@ -333,42 +332,19 @@ fn is_snippet(line: &str) -> bool {
 /// Capacity and current placement from the nodes; unreachable hosts are reported and left to
 /// the spec's figures.
 fn observe(fleet: &Fleet, connect: &ConnectArgs) -> miette::Result<Observed> {
-    let rt = super::plan::runtime()?;
-    let (observed, _sessions) = rt.block_on(crate::observe::observe_usage(
+    let rt = super::runtime()?;
+    let (observed, sessions) = rt.block_on(crate::observe::observe_usage(
         fleet,
         &connect.options(),
         connect.parallel,
     ));
-    let mut out = Observed::default();
-    for (host, obs) in &observed.hosts {
-        match obs {
-            HostObservation::Reachable { node, containers } => {
-                if let Some(n) = node {
-                    out.capacity.insert(host.clone(), n.capacity.clone());
-                }
-                for c in containers.iter().filter(|c| c.fleet == fleet.name) {
-                    out.current
-                        .entry(c.name.clone())
-                        .or_insert_with(|| host.clone());
-                }
-                // Every container on the host uses it, whichever fleet owns it.
-                let used =
-                    containers
-                        .iter()
-                        .filter_map(|c| c.usage)
-                        .fold(Amounts::default(), |sum, u| Amounts {
-                            cpu: sum.cpu + u64::from(u.cpu_percent),
-                            memory: sum.memory + u.memory,
-                            disk: sum.disk + u.disk.unwrap_or(0),
-                        });
-                out.usage.insert(host.clone(), used);
-            }
-            HostObservation::Unreachable { error } => {
-                eprintln!(
-                    "warning: host {host} is unreachable ({error}); using the spec's figures"
-                );
-            }
-        }
+    rt.block_on(crate::observe::close_all(sessions));
+    for (host, error) in observed.unreachable() {
+        eprintln!("warning: host {host} is unreachable ({error}); using the spec's figures");
     }
-    Ok(out)
+    Ok(Observed {
+        capacity: observed.capacities(),
+        current: observed.current(&fleet.name),
+        usage: observed.usage(),
+    })
 }

@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use super::SpecArgs;
 use super::apply::{ExecuteOptions, execute};
-use super::plan::{ConnectArgs, Output, load, prepare, runtime};
+use super::{ConnectArgs, Output, load, runtime};
 use crate::diff::DiffOptions;
 use crate::observe;
+use crate::reconcile::reconcile;
 
 /// Arguments of `fleet destroy`.
 #[derive(Debug, clap::Args)]
@@ -45,7 +46,10 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         allow_recreate: false,
     };
     let rt = runtime()?;
-    let mut prepared = rt.block_on(prepare(fleet, &args.connect, opts))?;
+    let connect = &args.connect;
+    let mut prepared = rt
+        .block_on(reconcile(fleet, &connect.options(), connect.parallel, opts))
+        .map_err(|e| miette::miette!("{e}"))?;
     let code = execute(
         &rt,
         &mut prepared,

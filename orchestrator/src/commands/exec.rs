@@ -11,7 +11,7 @@
 use std::process::ExitCode;
 
 use super::SpecArgs;
-use super::plan::{ConnectArgs, load, runtime};
+use super::{ConnectArgs, load, runtime};
 use crate::diff::HostObservation;
 use crate::model::{Fleet, Host, NodeSettings, Transport};
 use crate::observe;

@@ -9,7 +9,7 @@ use fleet_protocol::units::format_size;
 use serde::Serialize;
 
 use super::SpecArgs;
-use super::plan::{ConnectArgs, load, runtime};
+use super::{ConnectArgs, load, runtime};
 use crate::diff::HostObservation;
 use crate::observe;
 

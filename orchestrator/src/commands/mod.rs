@@ -1,4 +1,6 @@
-//! One module per subcommand: its arguments and what it does. Shared argument groups live here.
+//! One module per subcommand: its arguments and what it does. Shared argument groups (spec
+//! files, connection options, the reconciling commands' options, output) and the helpers the
+//! commands share (runtime, loading with rendered errors, confirmation) live here.
 
 pub mod apply;
 pub mod bootstrap;
@@ -11,12 +13,18 @@ pub mod render;
 pub mod status;
 pub mod validate;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
+use crate::diff::DiffOptions;
 use crate::model::Fleet;
+use crate::plan::Plan;
+use crate::reconcile::{self, Reconciled};
 use crate::resolve::{self, LoadError};
+use crate::transport::ConnectOptions;
 
 /// The embedded demo fleet used when no `-f` is given: one local host, a few busybox containers.
 pub const DEMO_SPEC: &str = include_str!("../../../specs/local-demo.yaml");
@@ -50,4 +58,135 @@ pub enum Format {
     Yaml,
     /// JSON.
     Json,
+}
+
+/// Output of plan and apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// For people.
+    Text,
+    /// For machines.
+    Json,
+}
+
+/// Options shared by every command that talks to the hosts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectArgs {
+    /// Hosts worked on at once.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub parallel: usize,
+    /// Record unknown SSH host keys in known_hosts instead of refusing them. A changed key is
+    /// always refused.
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// Seconds allowed to open each host's session.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub connect_timeout: u64,
+    /// Seconds a node may take to answer one request (a whole host's batch) before its session
+    /// is abandoned.
+    #[arg(long, default_value_t = 900, value_name = "SECS")]
+    pub request_timeout: u64,
+}
+
+impl ConnectArgs {
+    /// As transport options.
+    pub fn options(&self) -> ConnectOptions {
+        ConnectOptions {
+            accept_new_host_keys: self.accept_new_host_keys,
+            connect_timeout: Duration::from_secs(self.connect_timeout.max(1)),
+            request_timeout: Duration::from_secs(self.request_timeout.max(1)),
+            ..ConnectOptions::default()
+        }
+    }
+}
+
+/// Options shared by plan and apply.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    /// Spec files.
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    /// Connection options.
+    pub connect: ConnectArgs,
+    /// Destroy this fleet's containers that the spec no longer names (never another fleet's).
+    #[arg(long)]
+    pub prune: bool,
+    /// Let a container whose host changed be destroyed on the old host and created on the new
+    /// one (its data is lost; migration does not exist yet).
+    #[arg(long)]
+    pub allow_recreate: bool,
+}
+
+impl ReconcileArgs {
+    /// What the diff may do, from `--prune` and `--allow-recreate`.
+    pub fn diff_options(&self) -> DiffOptions {
+        DiffOptions {
+            prune: self.prune,
+            allow_recreate: self.allow_recreate,
+        }
+    }
+
+    /// Runs the reconcile pipeline for `fleet` with these options.
+    pub async fn reconcile(&self, fleet: Fleet) -> miette::Result<Reconciled> {
+        reconcile::reconcile(
+            fleet,
+            &self.connect.options(),
+            self.connect.parallel,
+            self.diff_options(),
+        )
+        .await
+        .map_err(|e| miette::miette!("{e}"))
+    }
+}
+
+/// A tokio runtime for one command.
+pub fn runtime() -> miette::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))
+}
+
+/// Loads the spec or prints its errors; `None` means the caller exits 1.
+pub fn load(spec: &SpecArgs) -> Option<Fleet> {
+    match spec.load() {
+        Ok(f) => Some(f),
+        Err(e) => {
+            eprint!("{}", e.render());
+            eprintln!("\n{e}");
+            None
+        }
+    }
+}
+
+/// Prints the unreachable hosts as errors; true if there was any.
+pub fn report_unreachable(plan: &Plan) -> bool {
+    for (host, why) in &plan.diff.unreachable {
+        eprintln!("error: host {host} is unreachable: {why}");
+    }
+    !plan.diff.unreachable.is_empty()
+}
+
+/// Asks on the terminal before destroying or restarting; without a terminal, `yes` must be set.
+/// Returns false (after saying why) when the user declined or could not be asked.
+pub fn confirm(plan: &Plan, yes: bool) -> bool {
+    if yes || !plan.is_destructive() {
+        return true;
+    }
+    if !std::io::stdin().is_terminal() {
+        eprintln!(
+            "error: this plan destroys or restarts containers and there is no terminal to confirm \
+             it on; pass --yes to apply it anyway. Nothing was changed."
+        );
+        return false;
+    }
+    eprint!("This plan destroys or restarts containers. Type \"yes\" to go on: ");
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() || line.trim() != "yes" {
+        eprintln!("Cancelled. Nothing was changed.");
+        return false;
+    }
+    true
 }

@@ -6,9 +6,10 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use super::plan::{Output, ReconcileArgs, load, prepare, runtime};
+use super::{Output, ReconcileArgs, load, runtime};
 use crate::diff::{Change, Diff, DiffOptions};
 use crate::observe;
+use crate::reconcile::reconcile;
 
 /// Arguments of `fleet status`.
 #[derive(Debug, clap::Args)]
@@ -105,7 +106,10 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         allow_recreate: args.reconcile.allow_recreate,
     };
     let rt = runtime()?;
-    let prepared = rt.block_on(prepare(fleet, &args.reconcile.connect, opts))?;
+    let connect = &args.reconcile.connect;
+    let prepared = rt
+        .block_on(reconcile(fleet, &connect.options(), connect.parallel, opts))
+        .map_err(|e| miette::miette!("{e}"))?;
     rt.block_on(observe::close_all(prepared.sessions));
     let d = &prepared.plan.diff;
     let lines = lines(d);

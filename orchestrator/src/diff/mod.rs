@@ -12,42 +12,17 @@ mod fields;
 
 use std::collections::{BTreeMap, HashMap};
 
-use fleet_protocol::{
-    ContainerSpec, ContainerState, ContainerStatus, DesiredState, Features, NodeInfo,
-};
+use fleet_protocol::{ContainerSpec, ContainerState, ContainerStatus, DesiredState, Features};
 use serde::Serialize;
 
+pub use crate::observe::{HostObservation, Observed};
 pub use fields::{Effect, FieldDiff, compare};
 
 use crate::model::Fleet;
+use crate::schedule::Unplaced;
 
 /// Where each container goes: container name to host name (`schedule::Assignment::as_current`).
 pub type Assignment = BTreeMap<String, String>;
-
-/// What `observe` found on every host of the fleet.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Observed {
-    /// Host name to what was found there.
-    pub hosts: BTreeMap<String, HostObservation>,
-}
-
-/// One host's observation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum HostObservation {
-    /// The node answered.
-    Reachable {
-        /// Its hello, when known.
-        node: Option<NodeInfo>,
-        /// Every container on the node, of any fleet.
-        containers: Vec<ContainerStatus>,
-    },
-    /// The node could not be reached or did not answer; nothing on it is touched.
-    Unreachable {
-        /// Why.
-        error: String,
-    },
-}
 
 /// Options that widen what the diff may do.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -136,9 +111,16 @@ impl Diff {
     }
 }
 
-/// Compares the desired fleet with what was observed. Containers missing from `placement` are
-/// refused as unplaced.
-pub fn diff(fleet: &Fleet, placement: &Assignment, observed: &Observed, opts: DiffOptions) -> Diff {
+/// Compares the desired fleet with what was observed. Containers the scheduler could not place
+/// (`unplaced`, with its reasons) are refused as such, after the other refusals; any other
+/// container missing from `placement` is refused as having no host.
+pub fn diff(
+    fleet: &Fleet,
+    placement: &Assignment,
+    unplaced: &[Unplaced],
+    observed: &Observed,
+    opts: DiffOptions,
+) -> Diff {
     let mut out = Diff {
         fleet: fleet.name.clone(),
         ..Diff::default()
@@ -164,6 +146,8 @@ pub fn diff(fleet: &Fleet, placement: &Assignment, observed: &Observed, opts: Di
         )
     };
     let mut wanted: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let unplaced_names: std::collections::HashSet<&str> =
+        unplaced.iter().map(|u| u.container.as_str()).collect();
     // A node that did not say what it can do is taken as able to do nothing optional.
     let no_features = Features::default();
 
@@ -171,6 +155,9 @@ pub fn diff(fleet: &Fleet, placement: &Assignment, observed: &Observed, opts: Di
         let name = desired.spec.name.as_str();
         wanted.insert(name);
         let Some(host) = placement.get(name) else {
+            if unplaced_names.contains(name) {
+                continue;
+            }
             out.refused.push(Refusal {
                 name: name.into(),
                 host: String::new(),
@@ -215,7 +202,7 @@ pub fn diff(fleet: &Fleet, placement: &Assignment, observed: &Observed, opts: Di
                 });
             }
             Some((_, status)) => {
-                let features = node_features(observed, host).unwrap_or(&no_features);
+                let features = observed.features(host).unwrap_or(&no_features);
                 decide_existing(&mut out, host, &desired.spec, status, features)
             }
             None if !elsewhere.is_empty() => {
@@ -260,6 +247,12 @@ pub fn diff(fleet: &Fleet, placement: &Assignment, observed: &Observed, opts: Di
         }
     }
 
+    out.refused.extend(unplaced.iter().map(|u| Refusal {
+        name: u.container.clone(),
+        host: String::new(),
+        reason: format!("cannot be placed: {}", u.reason),
+    }));
+
     // This fleet's containers that the spec no longer names.
     for (host, obs) in &observed.hosts {
         let HostObservation::Reachable { containers, .. } = obs else {
@@ -297,14 +290,6 @@ pub fn diff(fleet: &Fleet, placement: &Assignment, observed: &Observed, opts: Di
     out.not_in_spec.sort();
     out.in_sync.sort();
     out
-}
-
-/// The features `host`'s node announced in its hello, when it was observed with one.
-fn node_features<'a>(observed: &'a Observed, host: &str) -> Option<&'a Features> {
-    match observed.hosts.get(host)? {
-        HostObservation::Reachable { node, .. } => node.as_ref().map(|n| &n.features),
-        HostObservation::Unreachable { .. } => None,
-    }
 }
 
 fn decide_existing(

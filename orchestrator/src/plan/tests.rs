@@ -18,7 +18,7 @@ fn assignment(fleet: &Fleet) -> Assignment {
 }
 
 fn make(fleet: &Fleet, observed: &Observed, opts: DiffOptions) -> Plan {
-    let d = diff(fleet, &assignment(fleet), observed, opts);
+    let d = diff(fleet, &assignment(fleet), &[], observed, opts);
     plan(fleet, d).expect("plan")
 }
 

@@ -1,0 +1,111 @@
+//! The reconcile pipeline every reconciling command runs (plan, apply, status, destroy): with a
+//! loaded fleet, observe every host, place the containers with the observed capacities and
+//! where they run now, diff, plan.
+//!
+//! ```text
+//!  Fleet (resolve::load) ──▶ observe ──▶ Observed ─┬─▶ capacities, current ──▶ schedule::place
+//!                              │                   │                              │
+//!                              ▼                   │            Assignment + [Unplaced]
+//!                           Sessions               ▼                              ▼
+//!                         (kept for apply)       diff ◀───────────────────────────┘
+//!                                                  │ Diff (named buckets, refusals)
+//!                                                  ▼
+//!                                                 plan ──▶ Plan (steps, waves, batches)
+//! ```
+//!
+//! [`reconcile`] is the effectful whole; [`decide`] is everything after observing, pure, so
+//! tests run the same stages on observations built in code.
+
+use crate::diff::{self, DiffOptions};
+use crate::model::Fleet;
+use crate::observe::{self, Observed, Sessions};
+use crate::plan::{self, Plan, PlanError};
+use crate::schedule;
+use crate::transport::ConnectOptions;
+
+/// What the pipeline produced, with the sessions it opened (kept for `apply`).
+pub struct Reconciled {
+    /// The desired fleet.
+    pub fleet: Fleet,
+    /// What was found on every host.
+    pub observed: Observed,
+    /// The plan.
+    pub plan: Plan,
+    /// Open sessions by host, for apply; closed with [`observe::close_all`].
+    pub sessions: Sessions,
+}
+
+/// Observes every host of `fleet` (at most `parallel` at a time), then [`decide`]s.
+pub async fn reconcile(
+    fleet: Fleet,
+    connect: &ConnectOptions,
+    parallel: usize,
+    opts: DiffOptions,
+) -> Result<Reconciled, PlanError> {
+    let (observed, sessions) = observe::observe(&fleet, connect, parallel).await;
+    let plan = decide(&fleet, &observed, opts)?;
+    Ok(Reconciled {
+        fleet,
+        observed,
+        plan,
+        sessions,
+    })
+}
+
+/// The pure stages after observing: place with the observed capacities (a host whose node did
+/// not report one keeps the spec's figures) and the containers' current hosts, diff with the
+/// scheduler's unplaced containers, plan.
+pub fn decide(fleet: &Fleet, observed: &Observed, opts: DiffOptions) -> Result<Plan, PlanError> {
+    let capacities = observed.capacities();
+    let current = observed.current(&fleet.name);
+    let (assignment, unplaced) = match schedule::place(fleet, &capacities, &current) {
+        Ok(a) => (a, Vec::new()),
+        Err(infeasible) => (infeasible.partial, infeasible.unplaced),
+    };
+    let d = diff::diff(fleet, &assignment.as_current(), &unplaced, observed, opts);
+    plan::plan(fleet, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use fleet_protocol::Capacity;
+
+    use super::*;
+    use crate::model::Placement;
+    use crate::plan::fixture::{empty_observation, fleet, host, spec};
+
+    #[test]
+    fn an_unplaceable_container_is_refused_with_the_schedulers_reason() {
+        let mut big = crate::model::DesiredContainer {
+            spec: spec("demo", "big"),
+            host: None,
+            placement: Placement::default(),
+            depends_on: Vec::new(),
+        };
+        big.spec.resources.memory = Some(1 << 50);
+        let mut small = big.clone();
+        small.spec = spec("demo", "small");
+        let f = fleet("demo", vec![host("a")], vec![big, small]);
+        let mut observed = empty_observation(&f);
+        if let Some(observe::HostObservation::Reachable { node: Some(n), .. }) =
+            observed.hosts.get_mut("a")
+        {
+            n.capacity = Capacity {
+                cpus: 2,
+                memory: 1 << 30,
+                disk_free: 1 << 40,
+            };
+        }
+        let plan = decide(&f, &observed, DiffOptions::default()).unwrap();
+        assert_eq!(plan.diff.create.len(), 1, "{:?}", plan.diff);
+        assert_eq!(plan.diff.create[0].name, "small");
+        assert_eq!(plan.diff.refused.len(), 1, "{:?}", plan.diff.refused);
+        let refusal = &plan.diff.refused[0];
+        assert_eq!((refusal.name.as_str(), refusal.host.as_str()), ("big", ""));
+        assert!(
+            refusal.reason.starts_with("cannot be placed: ") && refusal.reason.contains("memory"),
+            "{}",
+            refusal.reason
+        );
+    }
+}
