@@ -6,10 +6,12 @@
 //! Neighbours: [`super::apply`] sends the batches; the node's `server::lock` and
 //! `server::journal` hold the lock and write the journal.
 
+use std::collections::BTreeMap;
+
 use fleet_protocol::{InterruptedBatch, Request, Response};
 
 use crate::diff::{HostObservation, Observed};
-use crate::observe::Sessions;
+use crate::transport::NodeSession;
 
 /// `user@machine` of whoever runs fleet, for the node's lock holder record.
 pub fn local_user() -> String {
@@ -84,10 +86,10 @@ pub fn note(host: &str, batch: &InterruptedBatch, then: &str) -> String {
 
 /// Sends an empty batch to each of `hosts` that has a session: the node takes its lock, replaces
 /// the old journal and removes it. Returns a note per host where that failed.
-pub async fn clear(
+pub async fn clear<S: NodeSession>(
     fleet: &str,
     hosts: &[String],
-    sessions: &mut Sessions,
+    sessions: &mut BTreeMap<String, S>,
     lock_timeout_secs: u32,
     user: &str,
 ) -> Vec<String> {

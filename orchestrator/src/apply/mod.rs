@@ -2,14 +2,16 @@
 //! host gets its batch as one `Request::Apply` (one round trip), hosts in parallel up to
 //! `--parallel`.
 //!
-//! A step runs only if every step it waits for succeeded; otherwise it is skipped and says which
-//! one failed. A host whose session breaks fails the rest of its batch and is not sent anything
+//! A step runs only if every step it waits for succeeded (or is earlier in the same host's batch,
+//! which the node runs in order); otherwise it is skipped and says which one failed. A host whose session breaks fails the rest of its batch and is not sent anything
 //! more this run: the node's actions are idempotent, so the next `apply` observes what was done
 //! and finishes the job. Progress goes to [`progress`], the outcome to a [`report::Report`].
 
 pub mod journal;
 pub mod progress;
 pub mod report;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -17,9 +19,8 @@ use std::ops::Range;
 use fleet_protocol::{Action, ActionOutcome, Request, Response};
 use futures_util::StreamExt;
 
-use crate::observe::Sessions;
 use crate::plan::{Plan, StepKind};
-use crate::transport::NodeClient;
+use crate::transport::NodeSession;
 use progress::Progress;
 use report::{Outcome, Report, StepReport};
 
@@ -41,11 +42,12 @@ struct Sent {
     actions: Vec<Action>,
 }
 
-/// Executes `plan` for fleet `fleet` with the open `sessions`.
-pub async fn apply(
+/// Executes `plan` for fleet `fleet` with the open `sessions` (by host name; `observe::Sessions`
+/// in the CLI, in-memory nodes in tests).
+pub async fn apply<S: NodeSession>(
     fleet: &str,
     plan: &Plan,
-    sessions: &mut Sessions,
+    sessions: &mut BTreeMap<String, S>,
     opts: ApplyOptions,
     progress: &Progress,
 ) -> Report {
@@ -69,10 +71,12 @@ pub async fn apply(
                     progress.step_finished(&batch.host, false);
                     continue;
                 }
-                let failed_dep = step
-                    .after
-                    .iter()
-                    .find(|&&d| !matches!(outcome[d], Some(Outcome::Done { .. })));
+                // A dependency sent earlier in this same batch counts as met: the node runs
+                // a batch in order, so it is done before this step starts.
+                let failed_dep = step.after.iter().find(|&&d| {
+                    !matches!(outcome[d], Some(Outcome::Done { .. }))
+                        && !sent.steps.iter().any(|(id, _)| *id == d)
+                });
                 if let Some(&d) = failed_dep {
                     let dep = &plan.steps[d].change;
                     outcome[id] = Some(Outcome::Skipped {
@@ -190,13 +194,13 @@ pub async fn apply(
 }
 
 /// Sends one batch; returns the session unless it broke.
-async fn send_batch(
+async fn send_batch<S: NodeSession>(
     fleet: &str,
     sent: Sent,
-    mut client: NodeClient,
+    mut client: S,
     opts: &ApplyOptions,
     progress: &Progress,
-) -> (Sent, Option<NodeClient>, Result<Vec<ActionOutcome>, String>) {
+) -> (Sent, Option<S>, Result<Vec<ActionOutcome>, String>) {
     progress.batch_started(&sent.host, sent.steps.len());
     let request = Request::Apply {
         fleet: fleet.to_string(),

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use fleet_protocol::{
-    ContainerSpec, ContainerState, ContainerStatus, DesiredState, Features, NetworkSpec, NodeInfo,
-    PROTOCOL_VERSION, Resources, TemplateRef,
+    Capacity, ContainerSpec, ContainerState, ContainerStatus, DesiredState, Features, NetworkSpec,
+    NodeInfo, PROTOCOL_VERSION, Resources, TemplateRef,
 };
 
 use crate::diff::{HostObservation, Observed};
@@ -81,7 +81,8 @@ pub fn running(spec: &ContainerSpec, pid: i32) -> ContainerStatus {
     }
 }
 
-/// The hello of a node that can do everything optional (grow a disk live and the rest).
+/// The hello of a node that can do everything optional (grow a disk live and the rest), with
+/// room for a large fleet.
 pub fn hello(host: &str) -> NodeInfo {
     NodeInfo {
         protocol_version: PROTOCOL_VERSION,
@@ -98,7 +99,11 @@ pub fn hello(host: &str) -> NodeInfo {
             online_disk_grow: true,
             notes: Vec::new(),
         },
-        capacity: Default::default(),
+        capacity: Capacity {
+            cpus: 64,
+            memory: 256 << 30,
+            disk_free: 1 << 40,
+        },
         interrupted_batch: None,
     }
 }

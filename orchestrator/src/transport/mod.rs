@@ -9,6 +9,9 @@
 pub mod frame;
 pub mod known_hosts;
 pub mod local;
+#[cfg(test)]
+pub mod memory;
+pub mod session;
 pub mod ssh;
 
 use std::time::Duration;
@@ -17,6 +20,7 @@ use fleet_protocol::{NodeInfo, Request, Response};
 
 pub use frame::{Connection, FrameError, NodeStream};
 pub use known_hosts::HostKeyError;
+pub use session::NodeSession;
 
 use crate::model::{Host, NodeSettings, Transport};
 

@@ -1,0 +1,167 @@
+//! An in-memory node for unit tests: containers in a map, each [`Action`] applied as the real
+//! node would (idempotent creates and destroys, a start of a missing container fails), with
+//! scripted faults: fail one container's actions, refuse every batch (a held apply lock), or
+//! break the session at a given call. It records each batch it was sent, so tests can check
+//! waves and order.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use fleet_protocol::{
+    Action, ActionOutcome, ActionResult, ContainerSpec, DesiredState, Request, Response,
+};
+
+use super::frame::FrameError;
+use super::{NodeSession, TransportError};
+
+/// One container on the in-memory node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// Its spec.
+    pub spec: ContainerSpec,
+    /// Whether init "runs".
+    pub running: bool,
+}
+
+/// The node's state, shared between the session handed to apply and the test.
+#[derive(Debug, Default)]
+pub struct State {
+    /// Containers by name.
+    pub containers: BTreeMap<String, Held>,
+    /// Every Apply batch received: its containers' names with the action kind.
+    pub batches: Vec<Vec<String>>,
+    /// Actions on these containers fail with this message.
+    pub failing: BTreeMap<String, String>,
+    /// Every Apply batch is refused as a whole with this message (a held lock).
+    pub refuse: Option<String>,
+    /// The session breaks at this call (0-based, counting every call).
+    pub break_at: Option<usize>,
+    calls: usize,
+}
+
+/// A session with an in-memory node.
+#[derive(Debug, Clone)]
+pub struct MemoryNode {
+    /// Host name.
+    pub host: String,
+    /// Its state.
+    pub state: Arc<Mutex<State>>,
+}
+
+impl MemoryNode {
+    /// An empty node named `host`.
+    pub fn new(host: &str) -> Self {
+        MemoryNode {
+            host: host.to_owned(),
+            state: Arc::default(),
+        }
+    }
+
+    /// The node's state, to script faults or read what happened.
+    pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .expect("no test panicked holding the state")
+    }
+}
+
+impl State {
+    fn act(&mut self, action: &Action) -> Result<bool, String> {
+        if let Some(message) = self.failing.get(action.container()) {
+            return Err(message.clone());
+        }
+        let missing = |name: &str| format!("container {name:?} not found");
+        match action {
+            Action::Create { spec } => {
+                if self
+                    .containers
+                    .get(&spec.name)
+                    .is_some_and(|h| h.spec == *spec)
+                {
+                    return Ok(false);
+                }
+                let running = spec.state == DesiredState::Running;
+                let held = Held {
+                    spec: spec.clone(),
+                    running,
+                };
+                self.containers.insert(spec.name.clone(), held);
+                Ok(true)
+            }
+            Action::Start { name } => {
+                let held = self.containers.get_mut(name).ok_or_else(|| missing(name))?;
+                Ok(!std::mem::replace(&mut held.running, true))
+            }
+            Action::Stop { name, .. } => {
+                let held = self.containers.get_mut(name).ok_or_else(|| missing(name))?;
+                Ok(std::mem::replace(&mut held.running, false))
+            }
+            Action::Update { spec, .. } => {
+                let held = self
+                    .containers
+                    .get_mut(&spec.name)
+                    .ok_or_else(|| missing(&spec.name))?;
+                let changed = held.spec != *spec;
+                held.spec = spec.clone();
+                Ok(changed)
+            }
+            Action::Destroy { name } => Ok(self.containers.remove(name).is_some()),
+        }
+    }
+}
+
+fn kind(action: &Action) -> &'static str {
+    match action {
+        Action::Create { .. } => "create",
+        Action::Start { .. } => "start",
+        Action::Stop { .. } => "stop",
+        Action::Update { .. } => "update",
+        Action::Destroy { .. } => "destroy",
+    }
+}
+
+impl NodeSession for MemoryNode {
+    async fn call(&mut self, request: Request) -> Result<Response, TransportError> {
+        let mut state = self.state();
+        let call = state.calls;
+        state.calls += 1;
+        if state.break_at.is_some_and(|at| call >= at) {
+            return Err(TransportError::Wire {
+                host: self.host.clone(),
+                source: FrameError::Closed {
+                    stderr: "killed".into(),
+                },
+            });
+        }
+        match request {
+            Request::Apply { actions, .. } => {
+                state.batches.push(
+                    actions
+                        .iter()
+                        .map(|a| format!("{} {}", kind(a), a.container()))
+                        .collect(),
+                );
+                if let Some(message) = state.refuse.clone() {
+                    return Ok(Response::Error { message });
+                }
+                let results = actions
+                    .iter()
+                    .map(|a| ActionResult {
+                        container: a.container().to_owned(),
+                        outcome: match state.act(a) {
+                            Ok(changed) => ActionOutcome::Done { changed },
+                            Err(error) => ActionOutcome::Failed {
+                                error,
+                                needs_restart: false,
+                            },
+                        },
+                    })
+                    .collect();
+                Ok(Response::Applied { results })
+            }
+            other => Ok(Response::Error {
+                message: format!("the in-memory node does not answer {other:?}"),
+            }),
+        }
+    }
+}

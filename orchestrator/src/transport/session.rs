@@ -1,0 +1,30 @@
+//! The seam between the stages that talk to nodes (apply, the journal) and the transport: what
+//! they need of an open session with one host's node. [`NodeClient`] is the real one, over SSH
+//! or a local child; tests use an in-memory node (`transport::memory`, test builds only) that
+//! keeps containers in a map, so apply's own logic (waves, dependency skips, lost sessions,
+//! refused batches, the journal) is tested without root or sshd.
+
+use std::future::Future;
+
+use fleet_protocol::{Request, Response};
+
+use super::{NodeClient, TransportError};
+
+/// An open session with one host's node, after the hello.
+pub trait NodeSession: Send {
+    /// Sends one request and waits for its answer. An error means the session is lost: nothing
+    /// more is sent on it.
+    fn call(
+        &mut self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, TransportError>> + Send;
+}
+
+impl NodeSession for NodeClient {
+    fn call(
+        &mut self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, TransportError>> + Send {
+        NodeClient::call(self, request)
+    }
+}
