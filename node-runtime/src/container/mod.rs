@@ -15,6 +15,7 @@ mod destroy;
 mod exec;
 mod list;
 mod repair;
+mod resources;
 mod spawn;
 mod start;
 mod status;
@@ -81,7 +82,7 @@ impl Runtime {
     }
 
     /// Applies the spec's resource limits to the container's cgroup (and grows its disk), live.
-    /// This is the one place the limits module plugs in (`crate::limits::runtime`).
+    /// This is the one place the limits module plugs in (`resources.rs`).
     pub fn apply_resources(&self, cgroup: &Cgroup, resources: &Resources) -> Result<()> {
         self.apply_limits(cgroup, resources)
     }

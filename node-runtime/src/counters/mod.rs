@@ -17,7 +17,6 @@
 //! (serde) are what `fleet-node counters` prints.
 
 mod read;
-mod runtime;
 mod text;
 
 use serde::Serialize;

@@ -12,9 +12,9 @@
 //! `resize2fs`) run with argv lists, never through a shell. Neighbours: [`crate::limits`] caps
 //! I/O on this image's loop device; [`crate::counters`] reads its usage.
 
-mod command;
+pub(crate) mod command;
 mod image;
-pub mod runtime;
+pub mod paths;
 
 use std::io;
 use std::path::PathBuf;

@@ -20,7 +20,6 @@ pub mod io;
 pub mod memory;
 pub mod pids;
 pub mod reported;
-pub mod runtime;
 
 use std::fmt;
 use std::io as stdio;
@@ -435,7 +434,7 @@ pub fn effective(resources: &Resources, version: CgroupVersion, host_cpus: &str)
     out.disk_inodes = resources.disk_space.map(|space| {
         resources
             .disk_inodes
-            .unwrap_or_else(|| crate::disk::runtime::default_inodes(space))
+            .unwrap_or_else(|| crate::disk::paths::default_inodes(space))
     });
     out
 }

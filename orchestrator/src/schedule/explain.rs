@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::packer::{Slot, group_of};
 use super::resources::{Amounts, Resource};
+use super::state::{Slot, group_of};
 use super::{host_set, selector_text};
 use crate::model::DesiredContainer;
 

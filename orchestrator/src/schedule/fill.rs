@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 
 use super::Current;
-use super::packer::{State, origin};
 use super::resources::{Amounts, Resource};
+use super::state::{State, origin};
 use crate::model::DesiredContainer;
 
 /// How many fitting classes, largest first, are weighed for each pick. Bounds the cost when
@@ -116,7 +116,7 @@ fn classes<'a>(st: &mut State<'a>, items: Vec<(&'a DesiredContainer, Amounts)>) 
         by_key.entry((d, selector)).or_default().push(c);
     }
     let n = st.slots.len();
-    let mean = mean_allocatable(st);
+    let mean = st.mean_allocatable();
     let size = |d: &Amounts| -> f64 {
         Resource::ALL
             .iter()
@@ -143,18 +143,6 @@ fn classes<'a>(st: &mut State<'a>, items: Vec<(&'a DesiredContainer, Amounts)>) 
     // key order and the result stays deterministic.
     list.sort_by(|a, b| size(&b.demand).total_cmp(&size(&a.demand)));
     list
-}
-
-fn mean_allocatable(st: &State) -> [f64; 3] {
-    let known: Vec<Amounts> = st.slots.iter().filter_map(|s| s.allocatable).collect();
-    Resource::ALL.map(|r| {
-        let total: f64 = known.iter().map(|a| a.get(r) as f64).sum();
-        if total > 0.0 {
-            total / known.len() as f64
-        } else {
-            1.0
-        }
-    })
 }
 
 /// Hosts already holding containers first (fill what is in use before opening a host), then

@@ -21,6 +21,7 @@ pub mod hosts;
 pub mod hosts_needed;
 mod packer;
 pub mod resources;
+mod state;
 pub mod validate;
 
 pub use hosts::{HostLimits, all_limits, host_limits};
