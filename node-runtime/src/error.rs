@@ -113,6 +113,10 @@ pub enum Error {
         /// What the network module reported.
         source: crate::network::NetworkError,
     },
+    /// A write into (or read from) a container's own tree failed or was refused
+    /// (`crate::safe_write`).
+    #[error(transparent)]
+    ContainerTree(#[from] crate::safe_write::TreeError),
     /// The spec has an invalid value.
     #[error("invalid spec for container {name:?}: {message}")]
     InvalidSpec {

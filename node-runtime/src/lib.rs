@@ -18,6 +18,7 @@ pub mod error;
 pub mod limits;
 pub mod network;
 pub mod rootfs;
+pub mod safe_write;
 pub mod server;
 pub mod store;
 pub mod sys;

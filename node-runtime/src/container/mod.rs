@@ -14,6 +14,7 @@ mod create;
 mod destroy;
 mod exec;
 mod list;
+mod own_files;
 mod repair;
 mod resources;
 mod spawn;

@@ -7,7 +7,7 @@ use std::fs::OpenOptions;
 use fleet_protocol::{ContainerSpec, NetworkMode, TemplateRef};
 
 use super::spawn::{InitPlan, USERNS_RANGE, init_env, spawn_init};
-use super::{Runtime, crash_point};
+use super::{Runtime, crash_point, own_files};
 use crate::error::{Error, Result, io_err};
 use crate::store::{ContainerLock, State, validate_name};
 use crate::sys::process;
@@ -83,7 +83,7 @@ impl Runtime {
         }
         if spec.template == TemplateRef::Host {
             let owner = state.userns_base.filter(|_| spec.user_namespace);
-            write_etc_hostname(&upper, &spec.hostname, owner)?;
+            own_files::write(&upper, spec, owner)?;
         }
         let log = OpenOptions::new()
             .create(true)
@@ -152,26 +152,4 @@ impl Runtime {
         }
         Ok(base)
     }
-}
-
-/// Puts the spec's hostname in the host template's private /etc/hostname (a copy of the host's
-/// otherwise), written into the overlay's upper layer before it is mounted. `owner` is the user
-/// namespace's base uid, which must own what the container may change.
-fn write_etc_hostname(upper: &std::path::Path, hostname: &str, owner: Option<u32>) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let etc = upper.join("etc");
-    if !etc.is_dir() {
-        std::fs::create_dir(&etc).map_err(io_err("create directory", &etc))?;
-        std::fs::set_permissions(&etc, std::fs::Permissions::from_mode(0o755))
-            .map_err(io_err("chmod", &etc))?;
-    }
-    let file = etc.join("hostname");
-    std::fs::write(&file, format!("{hostname}\n")).map_err(io_err("write", &file))?;
-    if let Some(base) = owner {
-        for path in [&etc, &file] {
-            std::os::unix::fs::lchown(path, Some(base), Some(base))
-                .map_err(io_err("chown", path))?;
-        }
-    }
-    Ok(())
 }
