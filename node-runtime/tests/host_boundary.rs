@@ -42,7 +42,12 @@ fn symlinked_etc_hostname_does_not_write_the_host_file_at_restart() {
     let secret = host_secret(&node);
     let missing = node.root.path().join("created-by-the-container");
     node.ok(&[
-        "create", "sym", "--template", "host", "--hostname", "sym-01",
+        "create",
+        "sym",
+        "--template",
+        "host",
+        "--hostname",
+        "sym-01",
     ]);
     // The container points its /etc/hostname at the host path.
     sh(
@@ -51,11 +56,19 @@ fn symlinked_etc_hostname_does_not_write_the_host_file_at_restart() {
         &format!("ln -sf {} /etc/hostname", secret.display()),
     );
     let out = restart(&node, "sym");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_untouched(&secret);
     assert_eq!(sh(&node, "sym", "cat /etc/hostname"), "sym-01\n");
     assert_eq!(
-        sh(&node, "sym", "test -L /etc/hostname && echo link || echo file"),
+        sh(
+            &node,
+            "sym",
+            "test -L /etc/hostname && echo link || echo file"
+        ),
         "file\n"
     );
     // A link to a missing host path: the target is not created.
@@ -65,8 +78,15 @@ fn symlinked_etc_hostname_does_not_write_the_host_file_at_restart() {
         &format!("ln -sf {} /etc/hostname", missing.display()),
     );
     let out = restart(&node, "sym");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!missing.exists(), "fleet-node created the link's host target");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !missing.exists(),
+        "fleet-node created the link's host target"
+    );
 }
 
 #[test]
@@ -74,7 +94,12 @@ fn hard_linked_etc_hostname_in_the_upper_layer_is_not_written_through() {
     let Some(node) = Node::new() else { return };
     let secret = host_secret(&node);
     node.ok(&[
-        "create", "hard", "--template", "host", "--hostname", "hard-01",
+        "create",
+        "hard",
+        "--template",
+        "host",
+        "--hostname",
+        "hard-01",
     ]);
     node.ok(&["stop", "hard", "--timeout", "0"]);
     // A hard link to a host file, where the container's /etc/hostname lives (container root
@@ -94,7 +119,12 @@ fn etc_as_a_dotdot_symlink_out_of_the_tree_does_not_reach_the_host() {
     let dir = secret.parent().unwrap().to_owned();
     std::fs::write(dir.join("hostname"), "host's own\n").unwrap();
     node.ok(&[
-        "create", "dots", "--template", "host", "--hostname", "dots-01",
+        "create",
+        "dots",
+        "--template",
+        "host",
+        "--hostname",
+        "dots-01",
     ]);
     // /etc replaced by a relative symlink that, followed from the upper layer on the host,
     // climbs to the directory holding the secret.

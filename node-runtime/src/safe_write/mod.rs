@@ -118,13 +118,16 @@ impl Tree {
     ) -> Result<(), TreeError> {
         let (parent, name) = split(rel).map_err(self.err("write", rel))?;
         let dir = self.dir(parent, owner).map_err(self.err("write", rel))?;
-        let tmp = format!(".{}.fleet-tmp-{}", name.to_string_lossy(), std::process::id());
+        let tmp = format!(
+            ".{}.fleet-tmp-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        );
         // A leftover of ours from a crash, or anything the container put under that name: an
         // unlink removes the entry itself, never what a symlink points to.
         let _ = unlinkat(&dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
-        let written = write_new(&dir, &tmp, contents, mode, owner).and_then(|()| {
-            renameat(&dir, tmp.as_str(), &dir, name).map_err(io::Error::from)
-        });
+        let written = write_new(&dir, &tmp, contents, mode, owner)
+            .and_then(|()| renameat(&dir, tmp.as_str(), &dir, name).map_err(io::Error::from));
         if written.is_err() {
             let _ = unlinkat(&dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
         }
@@ -142,9 +145,9 @@ impl Tree {
     /// What is at `rel`, not following a final symlink; `None` when nothing (or no parent).
     pub fn entry(&self, rel: &str) -> Result<Option<Entry>, TreeError> {
         let (parent, name) = split(rel).map_err(self.err("inspect", rel))?;
-        let found = self.resolve_dir(parent).and_then(|dir| {
-            fstatat(&dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
-        });
+        let found = self
+            .resolve_dir(parent)
+            .and_then(|dir| fstatat(&dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW));
         match found {
             Ok(st) => Ok(Some(entry(&st))),
             Err(Errno::ENOENT) => Ok(None),
@@ -215,7 +218,11 @@ impl Tree {
                             Mode::empty(),
                         )?;
                         if let Some(o) = owner {
-                            fchown(&made, Some(Uid::from_raw(o.uid)), Some(Gid::from_raw(o.gid)))?;
+                            fchown(
+                                &made,
+                                Some(Uid::from_raw(o.uid)),
+                                Some(Gid::from_raw(o.gid)),
+                            )?;
                         }
                         // mkdirat's mode passed through the umask.
                         fchmod(&made, Mode::from_bits_truncate(0o755))?;

@@ -148,9 +148,17 @@ fn fifos_devices_and_directories_in_the_way() {
     let s = setup();
     let tree = Tree::open(&s.root).unwrap();
     // A fifo where the file goes: replaced without being opened (opening would block).
-    nix::unistd::mkfifo(&s.root.join("etc/hostname"), Mode::from_bits_truncate(0o644)).unwrap();
+    nix::unistd::mkfifo(
+        &s.root.join("etc/hostname"),
+        Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
     tree.write("etc/hostname", b"web\n", 0o644, None).unwrap();
-    assert!(fs::symlink_metadata(s.root.join("etc/hostname")).unwrap().is_file());
+    assert!(
+        fs::symlink_metadata(s.root.join("etc/hostname"))
+            .unwrap()
+            .is_file()
+    );
     // A directory where the file goes: refused, and the directory is kept.
     fs::create_dir_all(s.root.join("etc/machine-id/inner")).unwrap();
     let err = tree.write("etc/machine-id", b"x", 0o444, None).unwrap_err();
