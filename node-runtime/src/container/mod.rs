@@ -38,7 +38,8 @@ use crate::template::Sources;
 pub use exec::ExecOptions;
 
 /// Environment variable that makes a command exit right after the named step, to test crash
-/// repair (`dir`, `config`, `cgroup`, `spawned`, `destroying`).
+/// repair (`dir`, `config`, `cgroup`, `spawned`, `destroying`); read only by builds with the
+/// `test-hooks` feature (the crate's tests).
 pub const CRASH_AFTER_ENV: &str = "FLEET_NODE_CRASH_AFTER";
 
 /// Seconds `destroy` waits after SIGTERM before killing the container's cgroup.
@@ -121,9 +122,16 @@ pub(crate) fn network_error(
     move |source| crate::error::Error::Network { name, source }
 }
 
-/// Exits at once when [`CRASH_AFTER_ENV`] names `step` (test hook for crash repair).
+/// Exits at once when [`CRASH_AFTER_ENV`] names `step` (test hook for crash repair, built only
+/// with the `test-hooks` feature, which only the crate's tests enable).
+#[cfg(feature = "test-hooks")]
 pub(crate) fn crash_point(step: &str) {
     if std::env::var(CRASH_AFTER_ENV).is_ok_and(|s| s == step) {
         crate::sys::process::exit_now(86);
     }
 }
+
+/// Without the `test-hooks` feature (every shipped build) there is no crash hook.
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub(crate) fn crash_point(_step: &str) {}

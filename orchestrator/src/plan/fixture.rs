@@ -1,7 +1,8 @@
 //! Fleets and observations built in code, for the diff/plan tests and the plan benchmark.
 //!
-//! Not used by the CLI; kept public so that `examples/plan_bench.rs` and the integration tests
-//! build the same values as the unit tests.
+//! Not in the shipped library: built for the unit tests and, with the `test-support` feature
+//! (which the crate's dev-dependency on itself turns on), for `examples/plan_bench.rs` and the
+//! integration tests, so they build the same values as the unit tests.
 
 use std::collections::BTreeMap;
 

@@ -11,6 +11,7 @@
 
 #[cfg(test)]
 mod converge_tests;
+#[cfg(any(test, feature = "test-support"))]
 pub mod fixture;
 pub mod render;
 #[cfg(test)]
