@@ -198,7 +198,7 @@ fn container_spec(name: &str, resources: Resources) -> ContainerSpec {
         labels: Default::default(),
         resources,
         network: Default::default(),
-        user_namespace: false,
+        privileged: false,
     }
 }
 

@@ -117,6 +117,31 @@ pub enum Error {
     /// (`crate::safe_write`).
     #[error(transparent)]
     ContainerTree(#[from] crate::safe_write::TreeError),
+    /// Every uid/gid range of the node's pool is held by a container.
+    #[error(
+        "no free uid range for container {name:?}: the pool {pool} holds {capacity} ranges of 65536 ids and every one is held or overlaps the host's own ids (/etc/subuid, /etc/subgid, local accounts); destroy containers, give the node a wider --uid-pool, or make this container privileged: true"
+    )]
+    UidRangesExhausted {
+        /// The container that needed a range.
+        name: String,
+        /// The pool, `START-END`.
+        pool: String,
+        /// How many ranges the pool holds.
+        capacity: u32,
+    },
+    /// `--uid-pool` or `$FLEET_NODE_UID_POOL` is not a usable pool.
+    #[error("{0}")]
+    UidPool(String),
+    /// The record of held uid ranges cannot be read.
+    #[error(
+        "the uid range record {path} is damaged ({reason}); fleet-node will not guess which ranges are free: restore it, or move it away and it is rebuilt from each container's state.json"
+    )]
+    RangesDamaged {
+        /// The record.
+        path: PathBuf,
+        /// What the parser said.
+        reason: String,
+    },
     /// The spec has an invalid value.
     #[error("invalid spec for container {name:?}: {message}")]
     InvalidSpec {

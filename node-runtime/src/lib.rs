@@ -7,7 +7,8 @@
 //! per-container lock; `container/` has one file per verb and repairs interrupted work;
 //! `server/` speaks the stdio protocol; `cli/` is the admin command line. `limits/` writes and reads
 //! resource limits in a cgroup, `disk/` owns each container's ext4 disk image (its writable
-//! layer), `counters/` reads beancounters from both.
+//! layer), `counters/` reads beancounters from both. `userns/` allocates each
+//! unprivileged container's uid/gid range.
 
 pub mod cgroups;
 pub mod cli;
@@ -23,6 +24,7 @@ pub mod server;
 pub mod store;
 pub mod sys;
 pub mod template;
+pub mod userns;
 
 pub use container::Runtime;
 pub use error::{Error, Result};

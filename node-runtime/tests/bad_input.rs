@@ -19,7 +19,7 @@ fn spec(name: &str, template: TemplateRef) -> ContainerSpec {
         labels: Default::default(),
         resources: Default::default(),
         network: Default::default(),
-        user_namespace: false,
+        privileged: false,
     }
 }
 

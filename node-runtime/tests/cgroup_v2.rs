@@ -61,7 +61,7 @@ fn lifecycle_on_the_unified_hierarchy() {
         labels: Default::default(),
         resources: Default::default(),
         network: Default::default(),
-        user_namespace: false,
+        privileged: false,
     };
     assert!(rt.0.create(&spec).unwrap());
     let status = rt.0.status("v2").unwrap();

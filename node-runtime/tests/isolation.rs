@@ -1,15 +1,35 @@
 //! Isolation: what container root can and cannot reach (capabilities, /proc and /sys, devices,
-//! descriptors, mounts, user namespaces).
+//! descriptors, mounts), unprivileged (the default) and privileged. User namespaces themselves
+//! are tests/userns.rs.
 
 mod support;
 
 use node_runtime::sys::caps::KEPT;
 use support::{Node, proc_status};
 
+/// `create NAME --template busybox`, with `--privileged` when asked: every isolation property
+/// holds in both modes.
+fn create(node: &Node, name: &str, privileged: bool) {
+    let mut args = vec!["create", name, "--template", "busybox"];
+    if privileged {
+        args.push("--privileged");
+    }
+    node.ok(&args);
+}
+
 #[test]
 fn init_has_the_reduced_bounding_set_and_no_leaked_descriptors() {
+    bounding_set_and_descriptors(false);
+}
+
+#[test]
+fn privileged_init_has_the_reduced_bounding_set_and_no_leaked_descriptors() {
+    bounding_set_and_descriptors(true);
+}
+
+fn bounding_set_and_descriptors(privileged: bool) {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "iso", "--template", "busybox"]);
+    create(&node, "iso", privileged);
     let pid = node.init_pid("iso");
     let want: u64 = KEPT.iter().map(|(n, _)| 1u64 << n).sum();
     let bnd = u64::from_str_radix(&proc_status(pid, "CapBnd"), 16).unwrap();
@@ -41,8 +61,17 @@ fn init_has_the_reduced_bounding_set_and_no_leaked_descriptors() {
 
 #[test]
 fn proc_sys_and_devices_are_fenced() {
+    fenced(false);
+}
+
+#[test]
+fn proc_sys_and_devices_are_fenced_when_privileged() {
+    fenced(true);
+}
+
+fn fenced(privileged: bool) {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "fence", "--template", "busybox"]);
+    create(&node, "fence", privileged);
     let denied = |script: &str| {
         let out = node.run(&["exec", "fence", "--", "sh", "-c", script]);
         assert!(
@@ -92,38 +121,6 @@ fn proc_sys_and_devices_are_fenced() {
         );
         assert!(list.contains("c 1:3 rwm"), "{list}");
     }
-}
-
-#[test]
-fn user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
-    let Some(node) = Node::new() else { return };
-    node.ok(&[
-        "create",
-        "userns",
-        "--template",
-        "busybox",
-        "--user-namespace",
-    ]);
-    let pid = node.init_pid("userns");
-    let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
-    let fields: Vec<&str> = map.split_whitespace().collect();
-    assert_eq!(fields[0], "0");
-    let base: u32 = fields[1].parse().unwrap();
-    assert!(base >= 100_000, "root maps to an unprivileged uid: {map}");
-    let host_uid = proc_status(pid, "Uid");
-    assert!(
-        host_uid.starts_with(&base.to_string()),
-        "host sees uid {host_uid}"
-    );
-    assert_eq!(node.exec("userns", &["id", "-u"]).trim(), "0");
-    node.exec(
-        "userns",
-        &["sh", "-c", "echo x > /root-owned && touch /etc/passwd"],
-    );
-    assert_ne!(
-        support::ns_link(&pid.to_string(), "user"),
-        support::ns_link("self", "user")
-    );
 }
 
 /// Removes the copied binary even when the test fails.

@@ -30,7 +30,7 @@ fn busybox(name: &str, addresses: &[&str]) -> ContainerSpec {
             addresses: addresses.iter().map(|s| s.to_string()).collect(),
             gateway: Some("10.83.0.1".to_string()),
         },
-        user_namespace: false,
+        privileged: false,
     }
 }
 
@@ -125,7 +125,7 @@ fn bad_network_spec_is_refused_at_create() {
 }
 
 #[test]
-fn user_namespaced_container_gets_its_network_too() {
+fn privileged_container_gets_its_network_too() {
     if !prerequisites() {
         return;
     }
@@ -133,9 +133,9 @@ fn user_namespaced_container_gets_its_network_too() {
     let Some(node) = Node::new() else { return };
     let runtime = node.runtime();
     let mut spec = busybox("net-u", &["10.83.0.31/24"]);
-    spec.user_namespace = true;
+    spec.privileged = true;
     host.run(|| runtime.create(&spec))
-        .expect("create a bridged container with a user namespace");
+        .expect("create a bridged privileged container");
     assert!(host.ping("10.83.0.31"), "the node reaches it");
     assert!(pings(&node, "net-u", "10.83.0.1"), "it reaches the node");
 }

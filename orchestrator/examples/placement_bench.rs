@@ -71,7 +71,7 @@ fn container(name: String, cpu: u32, memory: u64, disk: u64) -> DesiredContainer
                 ..Resources::default()
             },
             network: NetworkSpec::default(),
-            user_namespace: false,
+            privileged: false,
         },
         host: None,
         placement: Placement::default(),
@@ -141,6 +141,7 @@ fn large_fleet() -> Fleet {
         name: "bench".into(),
         hosts,
         containers,
+        warnings: Vec::new(),
     }
 }
 
@@ -175,6 +176,7 @@ fn quality_fleet(
                 container(format!("c-{i:05}"), cpu, mem, disk)
             })
             .collect(),
+        warnings: Vec::new(),
     };
     (name.into(), fleet)
 }

@@ -19,6 +19,9 @@ pub struct Fleet {
     pub hosts: Vec<Host>,
     /// Containers after set expansion and profile merging, sorted by name.
     pub containers: Vec<DesiredContainer>,
+    /// What the spec says that is valid but worth changing, rendered like errors
+    /// (`file:line:col: warning: ...`), for the commands to print.
+    pub warnings: Vec<String>,
 }
 
 impl Fleet {

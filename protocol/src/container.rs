@@ -38,9 +38,12 @@ pub struct ContainerSpec {
     /// Network attachment.
     #[serde(default)]
     pub network: NetworkSpec,
-    /// Map container root to an unprivileged host uid range.
+    /// Run without a user namespace, so that container root is host root. The default (false)
+    /// maps container root to an unprivileged host uid/gid range of its own. Always serialized:
+    /// a stored config without it was written before unprivileged became the default (its old
+    /// `user_namespace` key is read by the node's store).
     #[serde(default)]
-    pub user_namespace: bool,
+    pub privileged: bool,
 }
 
 /// Where a container's root filesystem comes from.
@@ -199,7 +202,7 @@ mod tests {
                 ..Resources::default()
             },
             network: NetworkSpec::default(),
-            user_namespace: false,
+            privileged: false,
         };
         let json = serde_json::to_string(&spec).unwrap();
         let back: ContainerSpec = serde_json::from_str(&json).unwrap();

@@ -183,7 +183,8 @@ pub static FIELDS: &[FieldRule] = &[
         effect: live,
         drifts: false,
     },
-    field!("user_namespace" => spec.user_namespace, show::display, restart),
+    // The node shifts the writable layer's owners between host ids and the range at the start.
+    field!("privileged" => spec.privileged, show::display, restart),
     field!("onboot" => spec.onboot, show::display, live),
     field!("labels" => spec.labels, show::json, live),
 ];
@@ -341,7 +342,7 @@ mod tests {
             labels: Default::default(),
             resources: Resources::default(),
             network: NetworkSpec::default(),
-            user_namespace: false,
+            privileged: false,
         }
     }
 

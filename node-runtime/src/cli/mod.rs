@@ -40,6 +40,11 @@ pub struct Cli {
     /// Parent cgroup of every container.
     #[arg(long, global = true, default_value = "fleet")]
     pub cgroup_parent: String,
+    /// Host ids handed out as unprivileged containers' uid/gid ranges, START-END (END
+    /// exclusive), 65536 per container; default 100000-2147483648, or $FLEET_NODE_UID_POOL.
+    /// Ranges in /etc/subuid, /etc/subgid and local accounts' ids are always skipped.
+    #[arg(long, global = true, value_name = "START-END")]
+    pub uid_pool: Option<crate::userns::Pool>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -61,7 +66,8 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  fleet-node create web1 --template busybox -- /bin/sleep infinity\n  \
                             fleet-node create app --template host --hostname app.internal --env ROLE=app -- /usr/bin/sleep infinity\n  \
-                            fleet-node create alp --template /srv/alpine.tar.gz --sha256 0f3c... --onboot -- /sbin/init"
+                            fleet-node create alp --template /srv/alpine.tar.gz --sha256 0f3c... --onboot -- /sbin/init\n  \
+                            fleet-node create legacy --template host --privileged   # container root is host root"
     )]
     Create {
         /// Container name.
@@ -84,8 +90,12 @@ pub enum Command {
         /// Create without starting.
         #[arg(long)]
         stopped: bool,
-        /// Map container root to an unprivileged host uid range.
+        /// Run without a user namespace: container root is host root. Without it (the
+        /// default) container root is an unprivileged host uid range of its own.
         #[arg(long)]
+        privileged: bool,
+        /// Accepted for old scripts: unprivileged is the default now.
+        #[arg(long, hide = true, conflicts_with = "privileged")]
         user_namespace: bool,
         /// Environment for init, KEY=VALUE (repeatable).
         #[arg(long = "env", value_name = "KEY=VALUE")]
@@ -189,7 +199,10 @@ pub enum Command {
 
 /// Runs the parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
-    let runtime = Runtime::new(&cli.root, &cli.cgroup_parent)?;
+    let mut runtime = Runtime::new(&cli.root, &cli.cgroup_parent)?;
+    if let Some(pool) = uid_pool(cli.uid_pool)? {
+        runtime.uid_pool = pool;
+    }
     let mut out = std::io::stdout().lock();
     match cli.command {
         Command::Create {
@@ -200,10 +213,16 @@ pub fn run(cli: Cli) -> Result<i32> {
             fleet,
             onboot,
             stopped,
+            privileged,
             user_namespace,
             env,
             command,
         } => {
+            if user_namespace {
+                eprintln!(
+                    "fleet-node: --user-namespace is the default now (unprivileged); it can be left out"
+                );
+            }
             let spec = ContainerSpec {
                 hostname: hostname.unwrap_or_else(|| name.clone()),
                 template: parse_template(&template, sha256)?,
@@ -223,7 +242,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 labels: BTreeMap::new(),
                 resources: Default::default(),
                 network: Default::default(),
-                user_namespace,
+                privileged,
                 name,
             };
             let changed = runtime.create(&spec)?;
@@ -439,4 +458,18 @@ fn parse_env(name: &str, pairs: &[String]) -> Result<BTreeMap<String, String>> {
                 })
         })
         .collect()
+}
+
+/// `--uid-pool`, else `$FLEET_NODE_UID_POOL` (for nodes the orchestrator starts over SSH).
+fn uid_pool(flag: Option<crate::userns::Pool>) -> Result<Option<crate::userns::Pool>> {
+    if flag.is_some() {
+        return Ok(flag);
+    }
+    match std::env::var(crate::userns::POOL_ENV) {
+        Ok(text) if !text.is_empty() => text
+            .parse()
+            .map(Some)
+            .map_err(|e| Error::UidPool(format!("${}: {e}", crate::userns::POOL_ENV))),
+        _ => Ok(None),
+    }
 }

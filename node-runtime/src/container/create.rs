@@ -31,20 +31,35 @@ impl Runtime {
                 let layout = self.store.layout(&spec.name);
                 fs::create_dir_all(&layout.dir).map_err(io_err("create directory", &layout.dir))?;
                 crash_point("dir");
+                // The uid range is taken before anything else is stored, so a node whose pool
+                // is used up refuses the create and keeps nothing of it.
+                let state = State {
+                    userns_base: match spec.privileged {
+                        true => None,
+                        false => match self.allocate_uid_range(&spec.name) {
+                            Ok(base) => Some(base),
+                            Err(e) => {
+                                let _ = self.remove_everything(&spec.name, None, &lock);
+                                return Err(e);
+                            }
+                        },
+                    },
+                    ..State::default()
+                };
                 self.store.write_config(&spec.name, spec)?;
                 crash_point("config");
                 self.make_dirs_and_cgroup(&spec.name)?;
                 // state.json is written once, by the launch or here; until then repair treats
                 // the container as a create to finish.
                 if spec.state == DesiredState::Running {
-                    if let Err(e) = self.launch(&spec.name, spec, State::default(), true) {
+                    if let Err(e) = self.launch(&spec.name, spec, state, true) {
                         // A container that cannot start (a command that does not exist, say)
                         // is rolled back, so a failed create leaves nothing behind.
                         let _ = self.remove_everything(&spec.name, Some(spec), &lock);
                         return Err(e);
                     }
                 } else {
-                    self.store.write_state(&spec.name, &State::default())?;
+                    self.store.write_state(&spec.name, &state)?;
                 }
                 Ok(true)
             }

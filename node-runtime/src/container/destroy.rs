@@ -1,6 +1,6 @@
-//! destroy: stop, then remove the cgroup, every mount under the container's directory, and the
-//! directory itself. Marked `destroying` first so an interrupted destroy is finished by the next
-//! command.
+//! destroy: stop, then remove the cgroup, every mount under the container's directory, the
+//! directory itself, and last its uid range. Marked `destroying` first so an interrupted destroy
+//! is finished by the next command.
 
 use std::fs;
 use std::path::Path;
@@ -50,6 +50,8 @@ impl Runtime {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_err("remove", &layout.dir)(e)),
         }
+        // Only now that no file of it is left can its uid range go to another container.
+        self.free_uid_range(name)?;
         lock.remove_file();
         Ok(())
     }

@@ -56,6 +56,8 @@ pub struct Runtime {
     pub cgroup_parent: String,
     /// Where templates come from.
     pub sources: Sources,
+    /// Host ids the node hands out as containers' uid/gid ranges (`--uid-pool`).
+    pub uid_pool: crate::userns::Pool,
 }
 
 impl Runtime {
@@ -75,6 +77,7 @@ impl Runtime {
             cgroups: CgroupRoot::detect(cgroup_mount)?,
             cgroup_parent: cgroup_parent.to_owned(),
             sources: Sources::default(),
+            uid_pool: crate::userns::DEFAULT_POOL,
         })
     }
 

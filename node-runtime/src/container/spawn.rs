@@ -2,9 +2,10 @@
 //! pid namespace and the intermediate exits (init is reparented away from fleet-node and sits in
 //! its own session), build the root filesystem, drop capabilities, exec.
 //!
-//! The children report over a close-on-exec pipe: `P` with init's host pid, `U` when a user
-//! namespace waits for its id maps, `E` with an error; end of file means init exec'd. The parent
-//! answers on a second pipe (`G`) after writing id maps and after [`super::Runtime::before_init_exec`].
+//! The children report over a close-on-exec pipe: `P` with init's host pid, `E` with an error;
+//! end of file means init exec'd. The parent answers on a second pipe (`G`) after
+//! [`super::Runtime::before_init_exec`]. An unprivileged container's user namespace exists
+//! before the fork, with its id maps (`userns/layer.rs`); the intermediate joins it first.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -18,9 +19,6 @@ use crate::rootfs;
 use crate::sys::ns::{self, CloneFlags};
 use crate::sys::{caps, process};
 
-/// Size of each container's uid/gid range in a user namespace.
-pub const USERNS_RANGE: u32 = 65536;
-
 /// Everything the children need, computed before fork so they only do syscalls.
 pub(crate) struct InitPlan {
     pub rootfs: rootfs::Plan,
@@ -31,7 +29,8 @@ pub(crate) struct InitPlan {
     pub log: File,
     pub cgroup_join: Vec<PathBuf>,
     pub new_net: bool,
-    pub userns_base: Option<u32>,
+    /// The container's user namespace, made with its id maps; `None` when privileged.
+    pub userns: Option<File>,
 }
 
 /// Starts init and returns its host pid once it has exec'd the command. `between` runs after
@@ -60,7 +59,7 @@ pub(crate) fn spawn_init(
         process::ForkResult::Parent { child } => {
             drop(report_wr);
             drop(go_rd);
-            let result = parent(plan, report_rd, go_wr, child.as_raw(), between);
+            let result = parent(report_rd, go_wr, between);
             let _ = process::wait_child(child.as_raw());
             result
         }
@@ -68,10 +67,8 @@ pub(crate) fn spawn_init(
 }
 
 fn parent(
-    plan: &InitPlan,
     report: OwnedFd,
     go: OwnedFd,
-    intermediate_pid: i32,
     between: impl FnOnce(i32) -> Result<(), String>,
 ) -> Result<i32, String> {
     let mut report = File::from(report);
@@ -96,16 +93,6 @@ fn parent(
             .map_err(|e| format!("read from child: {e}"))?;
         let text = String::from_utf8_lossy(&payload).into_owned();
         match tag[0] {
-            b'U' => {
-                let base = plan.userns_base.unwrap_or(0);
-                for file in ["uid_map", "gid_map"] {
-                    let path = format!("/proc/{intermediate_pid}/{file}");
-                    std::fs::write(&path, format!("0 {base} {USERNS_RANGE}\n"))
-                        .map_err(|e| format!("write {path}: {e}"))?;
-                }
-                go.write_all(b"G")
-                    .map_err(|e| format!("signal child: {e}"))?;
-            }
             b'P' => {
                 let pid: i32 = text.parse().map_err(|_| format!("bad pid {text:?}"))?;
                 init = Some(pid);
@@ -158,10 +145,9 @@ fn intermediate(
     for file in &plan.cgroup_join {
         std::fs::write(file, "0").map_err(|e| format!("join cgroup {}: {e}", file.display()))?;
     }
-    if plan.userns_base.is_some() {
-        ns::unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| format!("unshare user: {e}"))?;
-        send(report, b'U', b"");
-        wait_go(go)?;
+    if let Some(userns) = &plan.userns {
+        ns::setns(userns, CloneFlags::CLONE_NEWUSER)
+            .map_err(|e| format!("join user namespace: {e}"))?;
         process::become_root_in_userns().map_err(|e| format!("setresuid 0: {e}"))?;
     }
     let mut flags = CloneFlags::CLONE_NEWNS

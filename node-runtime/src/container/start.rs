@@ -3,15 +3,17 @@
 
 use std::ffi::CString;
 use std::fs::OpenOptions;
+use std::os::fd::AsRawFd;
 
 use fleet_protocol::{ContainerSpec, NetworkMode, TemplateRef};
 
-use super::spawn::{InitPlan, USERNS_RANGE, init_env, spawn_init};
+use super::spawn::{InitPlan, init_env, spawn_init};
 use super::{Runtime, crash_point, own_files};
 use crate::error::{Error, Result, io_err};
+use crate::rootfs;
 use crate::store::{ContainerLock, State, validate_name};
 use crate::sys::process;
-use crate::{rootfs, template};
+use crate::userns::Ids;
 
 impl Runtime {
     /// Starts init; `false` when it was already running.
@@ -58,32 +60,16 @@ impl Runtime {
         // The overlay's writable layer: on the container's own disk image when it has one.
         let (upper, work) = self.writable_layer(name, &spec.resources)?;
         self.apply_resources(&cgroup, &spec.resources)?;
-        if spec.user_namespace && state.userns_base.is_none() {
-            // Node-wide lock: two containers starting at once must not pick the same range.
-            let _allocating = self.store.node_lock("userns")?;
-            state.userns_base = Some(self.allocate_userns_base(name)?);
-            self.store.write_state(name, &state)?;
-        }
-        let templates = self.store.templates_dir();
-        let prepared = match state.userns_base.filter(|_| spec.user_namespace) {
-            Some(base) => {
-                template::prepare_shifted(&templates, &spec.template, &self.sources, base)?
-            }
-            None => template::prepare(&templates, &spec.template, &self.sources)?,
-        };
-        if let Some(base) = state.userns_base.filter(|_| spec.user_namespace) {
-            for dir in [&upper, &work] {
-                nix::unistd::chown(
-                    dir,
-                    Some(nix::unistd::Uid::from_raw(base)),
-                    Some(nix::unistd::Gid::from_raw(base)),
-                )
-                .map_err(|e| io_err("chown", dir)(e.into()))?;
-            }
-        }
+        // Privileged or not: the layer's owners, the user namespace and the template as the
+        // container's ids see it (userns/layer.rs).
+        let Ids {
+            base,
+            userns,
+            lower_mount,
+            template: prepared,
+        } = self.prepare_ids(name, spec, &mut state, &upper, &work)?;
         if spec.template == TemplateRef::Host {
-            let owner = state.userns_base.filter(|_| spec.user_namespace);
-            own_files::write(&upper, spec, owner)?;
+            own_files::write(&upper, spec, base)?;
         }
         let log = OpenOptions::new()
             .create(true)
@@ -105,6 +91,8 @@ impl Runtime {
                 work,
                 host_binds: prepared.host_binds,
                 hide,
+                lower_mount: lower_mount.as_ref().map(|m| m.as_raw_fd()),
+                userxattr: base.is_some(),
             },
             hostname: spec.hostname.clone(),
             argv: spec
@@ -117,7 +105,7 @@ impl Runtime {
             log,
             cgroup_join: cgroup.self_join_files(),
             new_net: spec.network.mode != NetworkMode::Host,
-            userns_base: state.userns_base.filter(|_| spec.user_namespace),
+            userns,
         };
         let pid = spawn_init(&plan, |pid| {
             self.before_init_exec(spec, pid).map_err(|e| e.to_string())
@@ -133,23 +121,5 @@ impl Runtime {
         state.init_pid = Some(pid);
         state.init_start_time = process::start_time(pid);
         self.store.write_state(name, &state)
-    }
-
-    /// The lowest free uid range above 100000 not used by another container's user namespace.
-    fn allocate_userns_base(&self, name: &str) -> Result<u32> {
-        let mut used = Vec::new();
-        for other in self.store.names()? {
-            if other == name {
-                continue;
-            }
-            if let Ok(Some(s)) = self.store.read_state(&other) {
-                used.extend(s.userns_base);
-            }
-        }
-        let mut base = 100_000u32;
-        while used.contains(&base) {
-            base += USERNS_RANGE;
-        }
-        Ok(base)
     }
 }

@@ -47,6 +47,13 @@ pub struct Plan {
     pub host_binds: Vec<PathBuf>,
     /// Host paths to hide behind /dev/null inside (the fleet-node binary when a bind exposes it).
     pub hide: Vec<PathBuf>,
+    /// A detached idmapped mount of `lower` (its descriptor is kept open by the caller until
+    /// init has exec'd), attached over `lower` before the overlay is mounted, so the container's
+    /// range owns the shared template's files (`userns/layer.rs`).
+    pub lower_mount: Option<std::os::fd::RawFd>,
+    /// Overlay metadata in `user.overlay.*` xattrs, which an overlay mounted inside a user
+    /// namespace can write (without it removing a directory of the template fails with EIO).
+    pub userxattr: bool,
 }
 
 /// Builds the tree and pivots into it. Runs in the forked child, in its new mount namespace.
@@ -57,12 +64,18 @@ pub fn setup(plan: &Plan) -> Result<(), String> {
         move |e: std::io::Error| format!("{what} {path}: {e}")
     };
     mount::make_rprivate().map_err(ctx("make private", Path::new("/")))?;
-    let data = format!(
+    if let Some(fd) = plan.lower_mount {
+        crate::sys::idmap::attach(fd, &plan.lower).map_err(ctx("attach idmapped", &plan.lower))?;
+    }
+    let mut data = format!(
         "lowerdir={},upperdir={},workdir={}",
         plan.lower.display(),
         plan.upper.display(),
         plan.work.display()
     );
+    if plan.userxattr {
+        data.push_str(",userxattr");
+    }
     mount::mount_fs(
         "overlay",
         &plan.target,

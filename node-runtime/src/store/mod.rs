@@ -50,9 +50,26 @@ pub struct State {
     /// Start time of init (clock ticks since boot), to recognise a recycled pid.
     #[serde(default)]
     pub init_start_time: Option<u64>,
-    /// First host uid/gid of the container's user namespace, when it has one.
+    /// First host uid/gid of the container's range, when it holds one (a copy of
+    /// `<root>/userns-ranges.json`, from which a lost record is rebuilt).
     #[serde(default)]
     pub userns_base: Option<u32>,
+    /// The side the writable layer's owners are on: `0` for host ids (privileged), else the
+    /// range's base. `None` in a state written before fleet-node recorded it: then the layer
+    /// is on `userns_base` when there is one, else on host ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_ids: Option<u32>,
+    /// A move of the layer's owners to this side began and did not finish (the next start
+    /// finishes it; the move can run again safely).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shifting_to: Option<u32>,
+}
+
+impl State {
+    /// The side the writable layer's owners are on now (see [`State::layer_ids`]).
+    pub fn layer_side(&self) -> u32 {
+        self.layer_ids.or(self.userns_base).unwrap_or(0)
+    }
 }
 
 /// Lifecycle phase stored in state.json. A missing state.json next to a config.json means the
@@ -140,9 +157,24 @@ impl Store {
         Ok(names)
     }
 
-    /// The stored spec, if the container has one.
+    /// The stored spec, if the container has one. A config written before unprivileged became
+    /// the default has no `privileged` key; it is read as it ran (see [`legacy_config`]).
     pub fn read_config(&self, name: &str) -> Result<Option<ContainerSpec>> {
-        read_json(&self.layout(name).config)
+        let path = self.layout(name).config;
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("read", &path)(e)),
+        };
+        let parsed = match serde_json::from_slice::<KeyProbe>(&bytes) {
+            Ok(KeyProbe {
+                privileged: None, ..
+            }) => legacy_config(&bytes),
+            _ => serde_json::from_slice(&bytes),
+        };
+        parsed
+            .map(Some)
+            .map_err(|source| Error::Json { path, source })
     }
 
     /// Stores the spec atomically.
@@ -159,6 +191,29 @@ impl Store {
     pub fn write_state(&self, name: &str, state: &State) -> Result<()> {
         write_json(&self.layout(name).state, state)
     }
+}
+
+/// Which of the keys that changed meaning a stored config has.
+#[derive(Deserialize)]
+struct KeyProbe {
+    #[serde(default)]
+    privileged: Option<serde::de::IgnoredAny>,
+}
+
+/// Reads a config stored by a fleet-node from before unprivileged containers were the default.
+/// Its `user_namespace: true` ran in a user namespace, so it is unprivileged; anything else ran
+/// as host root and stays privileged, so nothing changes behind the operator's back (the plan
+/// shows the restart that makes it unprivileged).
+pub fn legacy_config(bytes: &[u8]) -> serde_json::Result<ContainerSpec> {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)?;
+    if let Some(object) = value.as_object_mut() {
+        let user_namespace = object
+            .remove("user_namespace")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        object.insert("privileged".into(), (!user_namespace).into());
+    }
+    serde_json::from_value(value)
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>> {

@@ -39,13 +39,18 @@ pub struct SpecArgs {
 }
 
 impl SpecArgs {
-    /// Loads and resolves the named files, or the embedded demo.
+    /// Loads and resolves the named files, or the embedded demo, printing the spec's warnings
+    /// on stderr.
     pub fn load(&self) -> Result<Fleet, LoadError> {
-        if self.files.is_empty() {
+        let fleet = if self.files.is_empty() {
             resolve::load_str("<embedded>/specs/local-demo.yaml", DEMO_SPEC)
         } else {
             resolve::load(&self.files)
+        }?;
+        for warning in &fleet.warnings {
+            eprint!("{warning}");
         }
+        Ok(fleet)
     }
 }
 

@@ -26,6 +26,11 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     match loaded {
         Ok((fleet, counts)) => {
             let counts: crate::resolve::Counts = counts;
+            if !args.spec.files.is_empty() {
+                for warning in &fleet.warnings {
+                    eprint!("{warning}");
+                }
+            }
             let plural =
                 |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
             println!(

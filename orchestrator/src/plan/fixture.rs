@@ -31,7 +31,7 @@ pub fn spec(fleet: &str, name: &str) -> ContainerSpec {
             ..Resources::default()
         },
         network: NetworkSpec::default(),
-        user_namespace: false,
+        privileged: false,
     }
 }
 
@@ -65,6 +65,7 @@ pub fn fleet(name: &str, mut hosts: Vec<Host>, mut containers: Vec<DesiredContai
         name: name.into(),
         hosts,
         containers,
+        warnings: Vec::new(),
     }
 }
 

@@ -95,6 +95,6 @@ pub fn member_spec(
         labels: raw.labels.clone(),
         resources: base.resources.clone(),
         network,
-        user_namespace: raw.user_namespace,
+        privileged: raw.privileged,
     }
 }

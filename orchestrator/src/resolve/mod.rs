@@ -98,7 +98,14 @@ fn finish(loaded: Loaded, mut d: Diagnostics) -> Result<Fleet, LoadError> {
     debug_assert!(builtin_diags.is_empty(), "built-in profiles must be valid");
     let fleet = resolve(&loaded, &builtins, &mut d);
     match fleet {
-        Some(fleet) if d.is_empty() => Ok(fleet),
+        Some(mut fleet) if d.is_empty() => {
+            fleet.warnings = d
+                .warnings()
+                .iter()
+                .map(|w| w.render_warning(&loaded.sources))
+                .collect();
+            Ok(fleet)
+        }
         _ => {
             if d.is_empty() {
                 d.push(Diagnostic::general("the spec could not be resolved"));
@@ -187,6 +194,7 @@ fn resolve(loaded: &Loaded, builtins: &Loaded, d: &mut Diagnostics) -> Option<Fl
         name: defs.fleet_name?.value.clone(),
         hosts: resolved_hosts,
         containers,
+        warnings: Vec::new(),
     };
     if d.is_empty() {
         placement_findings(&fleet, &positions, &defs.hosts, d);

@@ -162,6 +162,7 @@ fn achieve(
                 .map(|i| shape.host(format!("shape-{i:0width$}")))
                 .collect(),
             containers: containers.clone(),
+            warnings: Vec::new(),
         };
         if let Ok(a) = place_with(&synthetic, &BTreeMap::new(), &BTreeMap::new(), &options) {
             return Some(a.hosts_used());

@@ -66,6 +66,7 @@ const CONTAINER_FIELDS: &[&str] = &[
     "state",
     "labels",
     "network",
+    "privileged",
     "user_namespace",
 ];
 
@@ -323,10 +324,7 @@ fn container(node: &Node, d: &mut Diagnostics) -> Option<RawContainer> {
             .get("onboot")
             .and_then(|n| fields::boolean(n, "onboot", d))
             .unwrap_or(false),
-        user_namespace: f
-            .get("user_namespace")
-            .and_then(|n| fields::boolean(n, "user_namespace", d))
-            .unwrap_or(false),
+        privileged: privileged(&f, d),
         labels: f
             .get("labels")
             .map(|n| fields::string_map(n, "labels", d))
@@ -440,4 +438,50 @@ fn text_of(f: &Fields<'_>, key: &str, d: &mut Diagnostics) -> Option<String> {
     f.get(key)
         .and_then(|n| fields::name(n, key, d))
         .map(|t| t.value)
+}
+
+/// `privileged:`, and the `user_namespace:` key it replaced: unprivileged is the default now, so
+/// `user_namespace: true` only repeats it (a warning) and `user_namespace: false` asks for
+/// something that is now spelled `privileged: true` (an error saying so).
+fn privileged(f: &Fields, d: &mut Diagnostics) -> bool {
+    let privileged = f
+        .get("privileged")
+        .and_then(|n| fields::boolean(n, "privileged", d).map(|b| (n.pos, b)));
+    let Some(old) = f.get("user_namespace") else {
+        return privileged.is_some_and(|(_, b)| b);
+    };
+    match (fields::boolean(old, "user_namespace", d), privileged) {
+        (Some(true), Some((pos, true))) => d.push(
+            Diagnostic::at(
+                old.pos,
+                "\"user_namespace: true\" contradicts \"privileged: true\"",
+            )
+            .related(pos, "privileged: true is here")
+            .hint(
+                "keep privileged: true to run as host root, or remove it to keep the default \
+                 user namespace; remove user_namespace either way",
+            ),
+        ),
+        (Some(true), _) => d.warn(
+            Diagnostic::at(
+                old.pos,
+                "\"user_namespace: true\" is the default now: every container has its own \
+                 unprivileged uid range",
+            )
+            .hint("remove user_namespace"),
+        ),
+        (Some(false), _) => d.push(
+            Diagnostic::at(
+                old.pos,
+                "\"user_namespace: false\" is no longer a setting: containers are unprivileged \
+                 by default",
+            )
+            .hint(
+                "to run this container as host root, write privileged: true instead (the plan \
+                 warns about what it gives up)",
+            ),
+        ),
+        (None, _) => {}
+    }
+    privileged.is_some_and(|(_, b)| b)
 }

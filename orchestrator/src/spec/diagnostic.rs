@@ -55,14 +55,23 @@ impl Diagnostic {
 
     /// Renders the diagnostic with its source line.
     pub fn render(&self, sources: &Sources) -> String {
+        self.render_as("error", sources)
+    }
+
+    /// Renders it as a warning: the spec is valid, but this is worth changing.
+    pub fn render_warning(&self, sources: &Sources) -> String {
+        self.render_as("warning", sources)
+    }
+
+    fn render_as(&self, label: &str, sources: &Sources) -> String {
         let mut out = String::new();
         match self.pos {
             Some(pos) => {
-                let _ = writeln!(out, "{}: error: {}", sources.locate(pos), self.message);
+                let _ = writeln!(out, "{}: {label}: {}", sources.locate(pos), self.message);
                 quote(&mut out, sources, pos);
             }
             None => {
-                let _ = writeln!(out, "error: {}", self.message);
+                let _ = writeln!(out, "{label}: {}", self.message);
             }
         }
         if let Some(hint) = &self.hint {
@@ -140,9 +149,20 @@ fn token_width(text: &str) -> usize {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
 }
 
 impl Diagnostics {
+    /// Records something valid but worth changing (it does not fail the load).
+    pub fn warn(&mut self, diagnostic: Diagnostic) {
+        self.warnings.push(diagnostic);
+    }
+
+    /// The warnings, in the order recorded.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
     /// Records a problem.
     pub fn push(&mut self, diagnostic: Diagnostic) {
         self.items.push(diagnostic);

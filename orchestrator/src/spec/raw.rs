@@ -228,6 +228,6 @@ pub struct RawContainer {
     pub labels: BTreeMap<String, String>,
     /// Network.
     pub network: Option<RawNetwork>,
-    /// User namespace.
-    pub user_namespace: bool,
+    /// Run as host root, without a user namespace.
+    pub privileged: bool,
 }

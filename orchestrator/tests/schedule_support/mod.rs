@@ -59,7 +59,7 @@ pub fn ct(name: &str, cpu: u32, memory: &str, disk: &str) -> DesiredContainer {
                 ..Resources::default()
             },
             network: NetworkSpec::default(),
-            user_namespace: false,
+            privileged: false,
         },
         host: None,
         placement: Placement::default(),
@@ -127,6 +127,7 @@ pub fn fleet(mut hosts: Vec<Host>, mut containers: Vec<DesiredContainer>) -> Fle
         name: "test".into(),
         hosts,
         containers,
+        warnings: Vec::new(),
     }
 }
 

@@ -1,0 +1,166 @@
+//! The node's record of which container holds which uid/gid range: `<root>/userns-ranges.json`,
+//! a map from container name to the range's first host id. It is read and rewritten whole (temp
+//! file, fsync, rename) under the node lock `<root>/userns.lock`, so two creates never pick the
+//! same range and a crash leaves the old or the new record. A range is held from create (or from
+//! the first start without `privileged`) until destroy; state.json keeps a copy of the base from
+//! which a lost record can be rebuilt.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::pool::{Pool, RANGE_SIZE, Span};
+use crate::error::{Error, Result, io_err};
+
+/// File name of the record under the node's root.
+pub const FILE: &str = "userns-ranges.json";
+
+/// Who holds which range.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ranges {
+    /// Container name -> first host uid (and gid) of its range of 65536.
+    pub ranges: BTreeMap<String, u32>,
+}
+
+impl Ranges {
+    /// The record at `path`, `None` when there is none yet. A record that does not parse is an
+    /// error: guessing which ranges are free could give one range to two containers.
+    pub fn read(path: &Path) -> Result<Option<Ranges>> {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| Error::RangesDamaged {
+                        path: path.to_owned(),
+                        reason: e.to_string(),
+                    })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("read", path)(e)),
+        }
+    }
+
+    /// Stores the record atomically.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("ranges serialize");
+        bytes.push(b'\n');
+        crate::store::atomic_write(path, &bytes)
+    }
+
+    /// Everything no new range may overlap: the held ranges and the host's own ids, sorted by
+    /// start.
+    fn blocked(&self, reserved: &[Span]) -> Vec<Span> {
+        let mut spans: Vec<Span> = self
+            .ranges
+            .values()
+            .map(|&b| Span {
+                start: u64::from(b),
+                len: u64::from(RANGE_SIZE),
+            })
+            .chain(reserved.iter().copied())
+            .collect();
+        spans.sort();
+        spans
+    }
+
+    /// The pool's ranges that overlap nothing held or reserved, lowest first.
+    fn free<'a>(&self, pool: &'a Pool, reserved: &[Span]) -> impl Iterator<Item = u32> + 'a {
+        let blocked = self.blocked(reserved);
+        // Bases rise, so a blocked span that ends before one base ends before all later ones;
+        // spans are sorted by start, so the first one not yet passed decides the overlap.
+        // A span ending late may hide a later short one; `reach` keeps the furthest end seen.
+        let mut next = 0;
+        let mut reach = 0u64;
+        (0..pool.capacity())
+            .map(|i| pool.base(i))
+            .filter(move |&base| {
+                let end = u64::from(base) + u64::from(RANGE_SIZE);
+                while next < blocked.len() && blocked[next].start < end {
+                    reach = reach.max(blocked[next].start + blocked[next].len);
+                    next += 1;
+                }
+                reach <= u64::from(base)
+            })
+    }
+
+    /// The lowest free range of the pool, or `None` when the pool is used up.
+    pub fn pick(&self, pool: &Pool, reserved: &[Span]) -> Option<u32> {
+        self.free(pool, reserved).next()
+    }
+
+    /// How many more containers the pool can give a range to.
+    pub fn free_count(&self, pool: &Pool, reserved: &[Span]) -> u32 {
+        self.free(pool, reserved).count() as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(n: u32) -> Pool {
+        Pool {
+            start: 100_000,
+            end: 100_000 + n * RANGE_SIZE,
+        }
+    }
+
+    #[test]
+    fn picks_the_lowest_free_range_and_never_a_held_one() {
+        let mut r = Ranges::default();
+        let p = pool(3);
+        for name in ["a", "b", "c"] {
+            let base = r.pick(&p, &[]).unwrap();
+            assert!(!r.ranges.values().any(|&b| b == base));
+            r.ranges.insert(name.into(), base);
+        }
+        assert_eq!(r.ranges["a"], 100_000);
+        assert_eq!(r.ranges["c"], 100_000 + 2 * RANGE_SIZE);
+        assert_eq!(r.pick(&p, &[]), None, "a pool of three is used up");
+        assert_eq!(r.free_count(&p, &[]), 0);
+        r.ranges.remove("b");
+        assert_eq!(
+            r.pick(&p, &[]),
+            Some(100_000 + RANGE_SIZE),
+            "freed at destroy"
+        );
+    }
+
+    #[test]
+    fn ranges_clear_of_host_ids_and_of_ranges_from_another_pool() {
+        let p = pool(6);
+        let mut r = Ranges::default();
+        // A range held from an earlier, unaligned pool covers parts of two of this pool's.
+        r.ranges.insert("old".into(), 100_000 + RANGE_SIZE / 2);
+        let reserved = [
+            // a long delegation and, inside it, a local account: the long one still blocks.
+            Span {
+                start: 100_000 + 3 * u64::from(RANGE_SIZE),
+                len: 2 * u64::from(RANGE_SIZE),
+            },
+            Span {
+                start: 100_000 + 3 * u64::from(RANGE_SIZE) + 5,
+                len: 1,
+            },
+        ];
+        let free: Vec<u32> = r.free(&p, &reserved).collect();
+        assert_eq!(free, [100_000 + 2 * RANGE_SIZE, 100_000 + 5 * RANGE_SIZE]);
+        assert_eq!(r.free_count(&p, &reserved), 2);
+    }
+
+    #[test]
+    fn a_damaged_record_is_an_error_not_an_empty_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        assert_eq!(Ranges::read(&path).unwrap(), None);
+        std::fs::write(&path, b"{\"ranges\": {\"a\": 1").unwrap();
+        let err = Ranges::read(&path).unwrap_err().to_string();
+        assert!(err.contains("damaged"), "{err}");
+        let mut r = Ranges::default();
+        r.ranges.insert("a".into(), 100_000);
+        r.write(&path).unwrap();
+        assert_eq!(Ranges::read(&path).unwrap(), Some(r));
+    }
+}

@@ -1,0 +1,91 @@
+//! The runtime's side of uid ranges: allocate under the node lock, free at destroy, count what
+//! is left, and rebuild a lost record from the copies in each container's state.json.
+
+use std::path::PathBuf;
+
+use super::pool::host_reserved;
+use super::ranges::{FILE, Ranges};
+use crate::container::Runtime;
+use crate::error::{Error, Result};
+use crate::store::ContainerLock;
+
+impl Runtime {
+    fn ranges_path(&self) -> PathBuf {
+        self.store.root().join(FILE)
+    }
+
+    /// Node-wide lock over the range record (taken after a container's lock, never before).
+    fn ranges_lock(&self) -> Result<ContainerLock> {
+        self.store.node_lock("userns")
+    }
+
+    /// The range `name` holds, if any.
+    pub fn uid_range(&self, name: &str) -> Result<Option<u32>> {
+        Ok(self.load_ranges()?.ranges.get(name).copied())
+    }
+
+    /// The range `name` holds, allocating the lowest free one of the pool when it holds none.
+    /// The caller holds the container's lock and its directory exists (so a record whose
+    /// directory is gone is a destroy that died before freeing it, and is reclaimed here).
+    pub(crate) fn allocate_uid_range(&self, name: &str) -> Result<u32> {
+        let _lock = self.ranges_lock()?;
+        let mut ranges = self.load_ranges()?;
+        if let Some(&base) = ranges.ranges.get(name) {
+            return Ok(base);
+        }
+        let containers = self.store.containers_dir();
+        ranges
+            .ranges
+            .retain(|holder, _| containers.join(holder).is_dir());
+        let base = ranges
+            .pick(&self.uid_pool, &host_reserved())
+            .ok_or_else(|| Error::UidRangesExhausted {
+                name: name.to_owned(),
+                pool: self.uid_pool.to_string(),
+                capacity: self.uid_pool.capacity(),
+            })?;
+        ranges.ranges.insert(name.to_owned(), base);
+        ranges.write(&self.ranges_path())?;
+        Ok(base)
+    }
+
+    /// Gives `name`'s range back to the pool (its files are gone). No-op when it holds none.
+    pub(crate) fn free_uid_range(&self, name: &str) -> Result<()> {
+        let _lock = self.ranges_lock()?;
+        let path = self.ranges_path();
+        let Some(mut ranges) = Ranges::read(&path)? else {
+            return Ok(());
+        };
+        if ranges.ranges.remove(name).is_some() {
+            ranges.write(&path)?;
+        }
+        Ok(())
+    }
+
+    /// How many more unprivileged containers this node can make (for the hello).
+    pub fn free_uid_ranges(&self) -> Result<u32> {
+        let mut ranges = self.load_ranges()?;
+        let containers = self.store.containers_dir();
+        ranges
+            .ranges
+            .retain(|holder, _| containers.join(holder).is_dir());
+        Ok(ranges.free_count(&self.uid_pool, &host_reserved()))
+    }
+
+    /// The record; when there is none yet (a new node, or one whose containers were made by a
+    /// fleet-node that kept the base only in state.json), it is built from the state files.
+    fn load_ranges(&self) -> Result<Ranges> {
+        if let Some(ranges) = Ranges::read(&self.ranges_path())? {
+            return Ok(ranges);
+        }
+        let mut ranges = Ranges::default();
+        for name in self.store.names()? {
+            if let Ok(Some(state)) = self.store.read_state(&name)
+                && let Some(base) = state.userns_base
+            {
+                ranges.ranges.insert(name, base);
+            }
+        }
+        Ok(ranges)
+    }
+}

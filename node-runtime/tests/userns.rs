@@ -1,0 +1,479 @@
+//! Unprivileged by default: each container's root is its own unprivileged host uid range,
+//! allocated node-wide and persistently, stable across restarts, freed at destroy, never given
+//! to two live containers; a used-up pool refuses a create and keeps nothing; `--privileged`
+//! is the opt-out; a config stored before the default changed is read as it ran.
+
+mod support;
+
+use std::os::unix::fs::MetadataExt;
+
+use support::{Node, proc_status};
+
+/// Init's uid_map (as the host sees it) as its three numbers.
+fn uid_map(pid: i32) -> (u64, u64, u64) {
+    let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
+    let f: Vec<u64> = map.split_whitespace().map(|n| n.parse().unwrap()).collect();
+    assert_eq!(f.len(), 3, "one mapping line: {map}");
+    (f[0], f[1], f[2])
+}
+
+fn gid_map(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/gid_map"))
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The node's range record: container -> base.
+fn ranges(node: &Node) -> serde_json::Value {
+    let path = node.root.path().join("userns-ranges.json");
+    match std::fs::read(&path) {
+        Ok(b) => serde_json::from_slice::<serde_json::Value>(&b).unwrap()["ranges"].clone(),
+        Err(_) => serde_json::json!({}),
+    }
+}
+
+#[test]
+fn each_default_container_is_its_own_unprivileged_range_stable_across_restarts() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "a", "--template", "busybox"]);
+    node.ok(&["create", "b", "--template", "busybox"]);
+    let (pa, pb) = (node.init_pid("a"), node.init_pid("b"));
+    let (inside, base_a, count) = uid_map(pa);
+    assert_eq!((inside, count), (0, 65536), "container root, 65536 ids");
+    assert!(base_a >= 100_000, "an unprivileged host uid: {base_a}");
+    assert_eq!(gid_map(pa), format!("0 {base_a} 65536"));
+    let base_b = uid_map(pb).1;
+    assert!(
+        base_b.abs_diff(base_a) >= 65536,
+        "ranges do not overlap: {base_a} and {base_b}"
+    );
+    assert!(
+        proc_status(pa, "Uid").starts_with(&base_a.to_string()),
+        "the host sees init as uid {base_a}"
+    );
+    assert_eq!(node.exec("a", &["id", "-u"]).trim(), "0", "root inside");
+    assert_eq!(ranges(&node)["a"], base_a);
+
+    // Files made inside belong to the range on the host, and the template's are container
+    // root's inside (usable, changeable through copy-up).
+    node.exec(
+        "a",
+        &[
+            "sh",
+            "-c",
+            "echo x > /made-inside && chown 1000:1000 /made-inside && touch /etc/passwd",
+        ],
+    );
+    let upper = node.container_dir("a").join("upper");
+    let made = std::fs::metadata(upper.join("made-inside")).unwrap();
+    assert_eq!(
+        (made.uid(), made.gid()),
+        (base_a as u32 + 1000, base_a as u32 + 1000)
+    );
+    assert_eq!(
+        std::fs::metadata(upper.join("etc/passwd")).unwrap().uid(),
+        base_a as u32,
+        "copied up as container root"
+    );
+    assert_eq!(
+        node.exec("a", &["stat", "-c", "%u:%g", "/bin/busybox"])
+            .trim(),
+        "0:0",
+        "the template is root's inside"
+    );
+    let copies: Vec<String> = std::fs::read_dir(node.root.path().join("templates"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("-uid"))
+        .collect();
+    if node_runtime::userns::lower_layers() == node_runtime::userns::LowerLayers::Idmapped {
+        assert!(
+            copies.is_empty(),
+            "one shared template, idmapped: {copies:?}"
+        );
+    } else {
+        assert_eq!(copies.len(), 2, "a shifted copy per range: {copies:?}");
+    }
+    // A directory of the template can be removed and made again (overlay metadata inside a
+    // user namespace).
+    node.exec(
+        "a",
+        &[
+            "sh",
+            "-c",
+            "rm -rf /etc && mkdir /etc && test ! -e /etc/passwd",
+        ],
+    );
+
+    node.ok(&["stop", "a", "--timeout", "0"]);
+    node.ok(&["start", "a"]);
+    assert_eq!(
+        uid_map(node.init_pid("a")).1,
+        base_a,
+        "stable across stop and start"
+    );
+    node.ok(&["restart", "a", "--timeout", "0"]);
+    assert_eq!(uid_map(node.init_pid("a")).1, base_a, "and across restart");
+    assert_eq!(
+        node.exec("a", &["stat", "-c", "%u", "/made-inside"]).trim(),
+        "1000"
+    );
+}
+
+#[test]
+fn a_range_is_freed_at_destroy_and_never_given_to_two_live_containers() {
+    let Some(node) = Node::new() else { return };
+    for name in ["a", "b", "c"] {
+        node.ok(&["create", name, "--template", "busybox", "--stopped"]);
+    }
+    let held = ranges(&node);
+    let base = |n: &str| held[n].as_u64().unwrap();
+    let mut bases = vec![base("a"), base("b"), base("c")];
+    bases.sort();
+    bases.dedup();
+    assert_eq!(bases.len(), 3, "held from create on, one each: {held}");
+    node.ok(&["destroy", "b"]);
+    assert!(ranges(&node).get("b").is_none(), "freed at destroy");
+    node.ok(&["create", "d", "--template", "busybox"]);
+    let d = ranges(&node)["d"].as_u64().unwrap();
+    assert_eq!(d, base("b"), "the freed range is the lowest free one");
+    assert_eq!(uid_map(node.init_pid("d")).1, d);
+    assert_ne!(d, base("a"));
+    assert_ne!(d, base("c"));
+    // The record is the truth even when a state.json is damaged.
+    std::fs::write(node.container_dir("a").join("state.json"), b"{ damaged").unwrap();
+    node.ok(&["create", "e", "--template", "busybox", "--stopped"]);
+    assert_ne!(ranges(&node)["e"], base("a"), "a's range stays a's");
+}
+
+#[test]
+fn a_used_up_pool_refuses_the_create_and_keeps_nothing_of_it() {
+    let Some(node) = Node::new() else { return };
+    let pool = format!("--uid-pool=200000-{}", 200_000 + 2 * 65536);
+    node.ok(&[&pool, "create", "a", "--template", "busybox"]);
+    node.ok(&[&pool, "create", "b", "--template", "busybox", "--stopped"]);
+    let before = ranges(&node);
+    let err = node.fails(&[&pool, "create", "c", "--template", "busybox"]);
+    assert!(
+        err.contains("no free uid range for container \"c\""),
+        "{err}"
+    );
+    assert!(err.contains("200000-331072"), "names the pool: {err}");
+    assert!(
+        err.contains("privileged: true"),
+        "says what would work: {err}"
+    );
+    assert!(!node.container_dir("c").exists(), "nothing of c is left");
+    assert_eq!(ranges(&node), before, "the record is unchanged");
+    node.fails(&["status", "c"]);
+    assert!(
+        node.runtime()
+            .cgroup("c")
+            .dirs()
+            .iter()
+            .all(|d| !d.exists())
+    );
+    // A privileged container needs no range.
+    node.ok(&[
+        &pool,
+        "create",
+        "c",
+        "--template",
+        "busybox",
+        "--privileged",
+    ]);
+    // A bad pool is refused before anything is done.
+    let err = node.fails(&["--uid-pool=10-20", "create", "x", "--template", "busybox"]);
+    assert!(err.contains("starts below 65536"), "{err}");
+}
+
+#[test]
+fn privileged_is_the_opt_out_with_host_ids() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "p", "--template", "busybox", "--privileged"]);
+    let pid = node.init_pid("p");
+    assert_eq!(uid_map(pid), (0, 0, 4_294_967_295), "no user namespace");
+    assert!(proc_status(pid, "Uid").starts_with("0\t"), "host root");
+    assert!(ranges(&node).get("p").is_none(), "holds no range");
+    node.exec("p", &["sh", "-c", "echo x > /made-inside"]);
+    let upper = node.container_dir("p").join("upper");
+    assert_eq!(
+        std::fs::metadata(upper.join("made-inside")).unwrap().uid(),
+        0
+    );
+}
+
+#[test]
+fn a_config_stored_before_the_default_changed_runs_as_it_ran() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&[
+        "create",
+        "old",
+        "--template",
+        "busybox",
+        "--privileged",
+        "--stopped",
+    ]);
+    // What an older fleet-node wrote: no `privileged`, `user_namespace: false`.
+    let path = node.container_dir("old").join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let object = config.as_object_mut().unwrap();
+    object.remove("privileged");
+    object.insert("user_namespace".into(), false.into());
+    std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+    node.ok(&["start", "old"]);
+    assert_eq!(
+        uid_map(node.init_pid("old")),
+        (0, 0, 4_294_967_295),
+        "still privileged"
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&node.ok(&["list", "-o", "json"])).unwrap();
+    let spec = &listed[0]["spec"];
+    assert_eq!(spec["privileged"], true, "reported as it runs: {listed}");
+}
+
+#[test]
+fn container_root_cannot_write_a_host_owned_cgroup_file_even_through_a_writable_mount() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "cg", "--template", "busybox"]);
+    let pid = node.init_pid("cg");
+    // As container root with every capability of its user namespace, but in the host's mount
+    // namespace, where the cgroup hierarchies are mounted read-write: what a container that
+    // got a writable cgroup mount could do. The uid map alone must stop it.
+    let as_container_root = |script: &str, args: &[String]| {
+        std::process::Command::new("nsenter")
+            .arg(format!("--user=/proc/{pid}/ns/user"))
+            .args(["--setuid=0", "--setgid=0", "--", "sh", "-c", script, "sh"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let who = as_container_root("id -u", &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&who.stdout),
+        "0\n",
+        "root of its user namespace"
+    );
+    let mut dirs = node.cgroup_dirs("cg");
+    dirs.extend(
+        dirs.clone()
+            .iter()
+            .filter_map(|d| d.parent().map(|p| p.to_owned())),
+    );
+    let files: Vec<String> = dirs
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap().flatten())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| e.path().display().to_string())
+        .collect();
+    assert!(files.len() > 10, "looked at the cgroup files: {files:?}");
+    let out = as_container_root(
+        r#"for f in "$@"; do [ -w "$f" ] && echo "$f"; done; true"#,
+        &files,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "",
+        "cgroup files writable by container root"
+    );
+    // A real write of the value each limit already holds: refused, not just reported so.
+    let limits: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            ["memory.limit_in_bytes", "pids.max", "memory.max"]
+                .iter()
+                .any(|l| f.ends_with(l))
+        })
+        .cloned()
+        .collect();
+    assert!(!limits.is_empty());
+    for file in limits {
+        let value = std::fs::read_to_string(&file).unwrap();
+        let out = as_container_root(
+            r#"printf '%s' "$2" > "$1""#,
+            &[file.clone(), value.trim().to_owned()],
+        );
+        assert!(!out.status.success(), "container root wrote {file}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("Permission denied"), "{file}: {err}");
+    }
+    // And from inside, whatever /sys/fs/cgroup shows, nothing there is writable.
+    let inside = node.exec(
+        "cg",
+        &[
+            "sh",
+            "-c",
+            "find /sys/fs/cgroup -type f 2>/dev/null | while read f; do [ -w \"$f\" ] && echo \"$f\"; done; true",
+        ],
+    );
+    assert_eq!(inside, "", "writable cgroup files inside");
+}
+
+/// The container's spec as stored, for an update through the runtime.
+fn stored_spec(node: &Node, name: &str) -> fleet_protocol::ContainerSpec {
+    node.runtime().store.read_config(name).unwrap().unwrap()
+}
+
+/// Owner, group and mode of a path on the host, without following a symlink.
+fn owner(path: &std::path::Path) -> (u32, u32, u32) {
+    let m = std::fs::symlink_metadata(path).unwrap();
+    (m.uid(), m.gid(), m.mode() & 0o7777)
+}
+
+#[test]
+fn switching_privileged_both_ways_keeps_the_data_and_who_owns_it() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "sw", "--template", "busybox"]);
+    let base = uid_map(node.init_pid("sw")).1 as u32;
+    // A host file the container points a symlink at: the shift must not follow it.
+    let bait = tempfile::NamedTempFile::new().unwrap();
+    std::os::unix::fs::chown(bait.path(), Some(4242), Some(4242)).unwrap();
+    node.exec(
+        "sw",
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "mkdir -p /data/sub && echo hello > /data/f1000 && chown 1000:1001 /data/f1000 \
+                 && cp /bin/busybox /data/suid && chown 1000:1000 /data/suid && chmod 6755 /data/suid \
+                 && ln /data/f1000 /data/hardlink && ln -s {} /data/bait && chown -h 1000:1000 /data/bait \
+                 && mkfifo /data/fifo && chown 7:7 /data/fifo && chown 1000:1000 /data/sub \
+                 && rm -rf /etc && mkdir /etc && echo mine > /etc/only && rm /bin/vi",
+                bait.path().display()
+            ),
+        ],
+    );
+    let upper = node.container_dir("sw").join("upper");
+    let data = upper.join("data");
+    // A file capability and an ACL, as the container's root would have set them (v3 for its
+    // namespace's root; an ACL entry for its uid 1000).
+    let cap = {
+        let mut v = (0x0300_0000u32 | 1).to_le_bytes().to_vec();
+        v.extend_from_slice(&(1u32 << 13).to_le_bytes()); // CAP_NET_RAW permitted
+        v.extend_from_slice(&[0; 12]);
+        v.extend_from_slice(&base.to_le_bytes());
+        v
+    };
+    let caps_file = data.join("suid");
+    node_runtime::sys::xattr::set(&caps_file, c"security.capability", &cap).unwrap();
+    let acl = |uid: u32| {
+        let mut v = 2u32.to_le_bytes().to_vec();
+        for (tag, perm, id) in [
+            (1u16, 6u16, u32::MAX),
+            (2, 4, uid),
+            (4, 4, u32::MAX),
+            (0x10, 4, u32::MAX),
+            (0x20, 0, u32::MAX),
+        ] {
+            v.extend_from_slice(&tag.to_le_bytes());
+            v.extend_from_slice(&perm.to_le_bytes());
+            v.extend_from_slice(&id.to_le_bytes());
+        }
+        v
+    };
+    node_runtime::sys::xattr::set(
+        &data.join("f1000"),
+        c"system.posix_acl_access",
+        &acl(base + 1000),
+    )
+    .unwrap();
+    // (the ACL's mask is the group bits now)
+    assert_eq!(
+        owner(&data.join("f1000")),
+        (base + 1000, base + 1001, 0o640)
+    );
+
+    let mut spec = stored_spec(&node, "sw");
+    spec.privileged = true;
+    node.runtime().update(&spec, true).unwrap();
+    assert_eq!(
+        uid_map(node.init_pid("sw")),
+        (0, 0, 4_294_967_295),
+        "now privileged"
+    );
+    assert_eq!(
+        owner(&data.join("f1000")),
+        (1000, 1001, 0o640),
+        "host ids now"
+    );
+    assert_eq!(
+        owner(&data.join("suid")),
+        (1000, 1000, 0o6755),
+        "set-id bits kept"
+    );
+    assert_eq!(owner(&data.join("bait")).0, 1000, "the symlink itself");
+    assert_eq!(
+        owner(bait.path()).0,
+        4242,
+        "its target on the host untouched"
+    );
+    assert_eq!(owner(&data.join("fifo")).0, 7);
+    assert_eq!(owner(&data.join("sub")).0, 1000);
+    assert_eq!(owner(&upper).0, 0, "the layer's root");
+    let cap_now = node_runtime::sys::xattr::get(&caps_file, c"security.capability").unwrap();
+    assert_eq!(cap_now.len(), 20, "v2: valid for host root now");
+    assert_eq!(&cap_now[4..8], &cap[4..8], "the same capability");
+    let acl_now =
+        node_runtime::sys::xattr::get(&data.join("f1000"), c"system.posix_acl_access").unwrap();
+    assert_eq!(acl_now, acl(1000), "ACL entry moved");
+    assert_eq!(
+        node.exec("sw", &["cat", "/data/hardlink"]),
+        "hello\n",
+        "data kept"
+    );
+    let overlay = "ls /etc; test -e /bin/vi && echo vi-back; true";
+    assert_eq!(
+        node.exec("sw", &["sh", "-c", overlay]),
+        "only\n",
+        "an opaque directory and a whiteout stay what they were"
+    );
+    assert_eq!(
+        node.exec("sw", &["stat", "-c", "%u:%g", "/data/f1000"])
+            .trim(),
+        "1000:1001"
+    );
+
+    spec.privileged = false;
+    node.runtime().update(&spec, true).unwrap();
+    assert_eq!(
+        uid_map(node.init_pid("sw")).1 as u32,
+        base,
+        "the same range again"
+    );
+    assert_eq!(
+        owner(&data.join("f1000")),
+        (base + 1000, base + 1001, 0o640)
+    );
+    assert_eq!(
+        owner(&data.join("hardlink")).0,
+        base + 1000,
+        "hard links once, right"
+    );
+    assert_eq!(
+        owner(&data.join("suid")),
+        (base + 1000, base + 1000, 0o6755)
+    );
+    assert_eq!(owner(bait.path()).0, 4242);
+    assert_eq!(
+        node_runtime::sys::xattr::get(&caps_file, c"security.capability").unwrap(),
+        cap,
+        "v3 for the range's root again"
+    );
+    assert_eq!(
+        node.exec("sw", &["stat", "-c", "%u:%g", "/data/f1000"])
+            .trim(),
+        "1000:1001"
+    );
+    assert_eq!(node.exec("sw", &["cat", "/data/f1000"]), "hello\n");
+    assert_eq!(node.exec("sw", &["sh", "-c", overlay]), "only\n");
+    node.exec(
+        "sw",
+        &["sh", "-c", "echo more >> /data/f1000 && rm /data/fifo"],
+    );
+}
