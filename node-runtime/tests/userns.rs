@@ -477,3 +477,29 @@ fn switching_privileged_both_ways_keeps_the_data_and_who_owns_it() {
         &["sh", "-c", "echo more >> /data/f1000 && rm /data/fifo"],
     );
 }
+
+#[test]
+fn the_hello_reports_how_many_ranges_are_free() {
+    let Some(node) = Node::new() else { return };
+    let pool = format!("--uid-pool=300000-{}", 300_000 + 3 * 65536);
+    let free = |node: &Node| {
+        let hello = serde_json::json!({"id": 1, "body": {"type": "hello",
+            "protocol_version": fleet_protocol::PROTOCOL_VERSION, "client": "t"}})
+        .to_string();
+        let mut frame = (hello.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(hello.as_bytes());
+        let out = node.run_with_input(&[&pool, "serve", "--stdio"], &frame);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let reply: serde_json::Value = serde_json::from_slice(&out.stdout[4..]).unwrap();
+        reply["body"]["capacity"]["uid_ranges_free"].clone()
+    };
+    assert_eq!(free(&node), 3);
+    node.ok(&[&pool, "create", "a", "--template", "busybox", "--stopped"]);
+    assert_eq!(free(&node), 2, "held from create on");
+    node.ok(&[&pool, "destroy", "a"]);
+    assert_eq!(free(&node), 3);
+}

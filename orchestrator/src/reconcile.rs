@@ -94,6 +94,7 @@ mod tests {
                 cpus: 2,
                 memory: 1 << 30,
                 disk_free: 1 << 40,
+                uid_ranges_free: None,
             };
         }
         let plan = decide(&f, &observed, DiffOptions::default()).unwrap();

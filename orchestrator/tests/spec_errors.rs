@@ -234,3 +234,36 @@ fn one_bridge_on_one_host_has_one_subnet() {
     );
     resolve::load_str("fleet.yaml", &ok).unwrap_or_else(|e| panic!("{}", e.render()));
 }
+
+#[test]
+fn the_old_user_namespace_false_points_at_privileged() {
+    check(
+        &spec(
+            "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    user_namespace: false\n",
+        ),
+        r#"
+fleet.yaml:7:21: error: "user_namespace: false" is no longer a setting: containers are unprivileged by default
+  |
+7 |     user_namespace: false
+  |                     ^^^^^
+  = hint: to run this container as host root, write privileged: true instead (the plan warns about what it gives up)
+"#,
+    );
+}
+
+#[test]
+fn privileged_with_user_namespace_names_both_fields() {
+    check(
+        &spec(
+            "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    privileged: true\n    user_namespace: true\n",
+        ),
+        r#"
+fleet.yaml:8:21: error: "user_namespace: true" contradicts "privileged: true"
+  |
+8 |     user_namespace: true
+  |                     ^^^^
+  = hint: keep privileged: true to run as host root, or remove it to keep the default user namespace; remove user_namespace either way
+  = note: privileged: true is here at fleet.yaml:7:17
+"#,
+    );
+}

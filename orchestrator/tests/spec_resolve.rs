@@ -128,3 +128,21 @@ fn the_embedded_demo_and_shipped_specs_are_valid() {
         }
     }
 }
+
+#[test]
+fn privileged_is_off_by_default_and_the_old_user_namespace_true_is_a_warning() {
+    let fleet = resolve::load_str(
+        "fleet.yaml",
+        "apiVersion: fleet/v1\nfleet: t\ncontainers:\n  - name: a\n    template: busybox\n    command: [x]\n    user_namespace: true\n  - name: b\n    template: busybox\n    command: [x]\n    privileged: true\n",
+    )
+    .unwrap();
+    assert!(!fleet.container("a").unwrap().spec.privileged);
+    assert!(fleet.container("b").unwrap().spec.privileged);
+    assert_eq!(fleet.warnings.len(), 1, "{:?}", fleet.warnings);
+    let w = &fleet.warnings[0];
+    assert!(
+        w.starts_with("fleet.yaml:7:21: warning: \"user_namespace: true\" is the default now"),
+        "{w}"
+    );
+    assert!(w.contains("= hint: remove user_namespace"), "{w}");
+}

@@ -242,6 +242,10 @@ pub struct Capacity {
     pub memory: u64,
     /// Free disk under the node's root, in bytes.
     pub disk_free: u64,
+    /// How many more unprivileged containers the node can give a uid range of their own (its
+    /// `--uid-pool` less the ranges held); `None` from a node that does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid_ranges_free: Option<u32>,
 }
 
 /// Run state of a container as the node sees it in the kernel.

@@ -24,7 +24,10 @@ pub fn node_info(runtime: &Runtime) -> NodeInfo {
         kernel: field(|u| u.release()),
         cgroup_version: runtime.cgroups.version().number(),
         features: features(runtime),
-        capacity: capacity(runtime.store.root()),
+        capacity: Capacity {
+            uid_ranges_free: runtime.free_uid_ranges().ok(),
+            ..capacity(runtime.store.root())
+        },
         interrupted_batch: super::journal::interrupted(runtime.store.root()),
     }
 }
@@ -57,6 +60,13 @@ fn features(runtime: &Runtime) -> Features {
     }
     // Limits this host cannot enforce, so the orchestrator's plan can show them.
     notes.extend(crate::limits::probe(&runtime.cgroups.group("", "")).notes);
+    if crate::userns::lower_layers() == crate::userns::LowerLayers::ShiftedCopies {
+        notes.push(
+            "templates: a shifted copy per unprivileged container (this kernel cannot idmap \
+             overlayfs layers, which needs 5.19)"
+                .to_owned(),
+        );
+    }
     if !crate::disk::online_grow_supported() {
         notes.push(
             "disk.space: growing a running container's disk needs a restart here \
@@ -98,5 +108,6 @@ fn capacity(root: &Path) -> Capacity {
         cpus,
         memory,
         disk_free,
+        uid_ranges_free: None,
     }
 }

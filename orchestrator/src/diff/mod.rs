@@ -9,6 +9,7 @@
 //! nothing is decided about a host that could not be observed.
 
 mod fields;
+mod privileged;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -96,6 +97,8 @@ pub struct Diff {
     pub not_in_spec: Vec<(String, String)>,
     /// Containers that already match.
     pub in_sync: Vec<(String, String)>,
+    /// What the plan should warn about (privileged containers it creates or changes).
+    pub warnings: Vec<String>,
 }
 
 impl Diff {
@@ -289,6 +292,8 @@ pub fn diff(
     }
     out.not_in_spec.sort();
     out.in_sync.sort();
+    privileged::check_uid_ranges(&mut out, observed);
+    out.warnings = privileged::warnings(&out);
     out
 }
 
@@ -300,13 +305,22 @@ fn decide_existing(
     features: &Features,
 ) {
     let fields = compare(spec, status, features);
-    let change = |fields: Vec<FieldDiff>, note: Option<String>| Change {
-        host: host.into(),
-        name: spec.name.clone(),
-        fields,
-        note,
-        spec: Some(spec.clone()),
-        offline: false,
+    let change = |fields: Vec<FieldDiff>, note: Option<String>| {
+        let mut c = Change {
+            host: host.into(),
+            name: spec.name.clone(),
+            fields,
+            note,
+            spec: Some(spec.clone()),
+            offline: false,
+        };
+        if let Some(n) = privileged::note(&c) {
+            c.note = Some(match c.note.take() {
+                Some(other) => format!("{other}; {n}"),
+                None => n,
+            });
+        }
+        c
     };
     if status.state == ContainerState::Broken {
         out.create

@@ -105,6 +105,7 @@ pub fn hello(host: &str) -> NodeInfo {
             cpus: 64,
             memory: 256 << 30,
             disk_free: 1 << 40,
+            uid_ranges_free: None,
         },
         interrupted_batch: None,
     }

@@ -71,6 +71,9 @@ pub fn text(plan: &Plan) -> String {
             let _ = writeln!(out, "  {host}: {name}");
         }
     }
+    for w in &d.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
     if plan.is_empty() {
         out.push_str("No changes.\n");
     } else {
@@ -142,6 +145,7 @@ struct JsonPlan<'a> {
     skipped: &'a [Refusal],
     not_in_spec: &'a [(String, String)],
     in_sync: usize,
+    warnings: &'a [String],
 }
 
 /// The plan as a JSON document (stable field names, for scripts).
@@ -174,6 +178,7 @@ pub fn json(plan: &Plan) -> serde_json::Value {
         skipped: &plan.diff.skipped,
         not_in_spec: &plan.diff.not_in_spec,
         in_sync: plan.diff.in_sync.len(),
+        warnings: &plan.diff.warnings,
     };
     serde_json::to_value(doc).unwrap_or(serde_json::Value::Null)
 }
