@@ -148,3 +148,189 @@ fn etc_as_a_dotdot_symlink_out_of_the_tree_does_not_reach_the_host() {
         "host's own\n"
     );
 }
+
+/// Runs `argv` as host user nobody (util-linux setpriv), the unprivileged host user of the
+/// threat model. Through a shell: setpriv itself still holds root's capabilities when it execs,
+/// so an exec of `argv[0]` straight from setpriv would search the 0700 directories as root.
+fn as_nobody(argv: &[&str]) -> std::process::Output {
+    std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .args(["/bin/sh", "-c", "exec \"$@\"", "sh"])
+        .args(argv)
+        .output()
+        .expect("setpriv (util-linux)")
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// A container made with a disk image, stopped and started as the start path makes it.
+fn with_disk(node: &Node, name: &str) {
+    node.ok(&["create", name, "--template", "busybox", "--stopped"]);
+    node.ok(&["set", name, "--disk-space", "16Mi"]);
+    node.ok(&["start", name]);
+}
+
+#[test]
+fn the_store_is_root_only_and_an_old_store_is_tightened_at_the_next_run() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "perm", "--template", "busybox"]);
+    let root = node.root.path();
+    let dir = node.container_dir("perm");
+    let dirs = [
+        root.to_owned(),
+        root.join("containers"),
+        root.join("templates"),
+        dir.clone(),
+    ];
+    for d in &dirs {
+        assert_eq!(mode(d), 0o700, "{}", d.display());
+    }
+    assert_eq!(mode(&dir.join("console.log")), 0o600);
+    // A store made before the rule: everything 0755 / 0644.
+    for d in &dirs {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(
+        dir.join("console.log"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    node.ok(&["list"]);
+    for d in &dirs[..3] {
+        assert_eq!(mode(d), 0o700, "{} after a run", d.display());
+    }
+    // The container's own pieces at its next start.
+    node.ok(&["restart", "perm", "--timeout", "0"]);
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("console.log")), 0o600);
+}
+
+#[test]
+fn host_user_nobody_cannot_run_a_setuid_root_file_made_inside() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "suid", "--template", "busybox"]);
+    with_disk(&node, "suiddisk");
+    for name in ["suid", "suiddisk"] {
+        // Container root makes a setuid-root copy of busybox (as its `id` applet) in /tmp; it
+        // runs inside, from the upper layer (on the disk image for the second container).
+        assert_eq!(
+            sh(
+                &node,
+                name,
+                "cp /bin/busybox /tmp/id && chmod 4755 /tmp/id && /tmp/id -u",
+            ),
+            "0\n"
+        );
+    }
+    let planted = [
+        node.container_dir("suid").join("upper/tmp/id"),
+        node.container_dir("suiddisk").join("disk/upper/tmp/id"),
+    ];
+    for file in &planted {
+        let meta = std::fs::metadata(file).unwrap();
+        assert_eq!(
+            meta.permissions().mode() & 0o4000,
+            0o4000,
+            "the attack is staged"
+        );
+        let path = file.to_str().unwrap();
+        let out = as_nobody(&[path, "-u"]);
+        assert!(
+            !out.status.success(),
+            "nobody ran {path}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Permission denied"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_ne!(String::from_utf8_lossy(&out.stdout).trim(), "0");
+    }
+    // And were the path reachable, the disk's host-side mount ignores set-id bits, device
+    // nodes and executables.
+    let target = node.container_dir("suiddisk").join("disk");
+    let target = target.to_str().unwrap();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let line = mountinfo
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some(target))
+        .expect("the disk is mounted on the host");
+    let opts = line.split(' ').nth(5).unwrap();
+    for flag in ["nosuid", "nodev", "noexec"] {
+        assert!(opts.split(',').any(|o| o == flag), "{flag} missing: {line}");
+    }
+}
+
+#[test]
+fn host_user_nobody_cannot_read_a_disk_image() {
+    let Some(node) = Node::new() else { return };
+    with_disk(&node, "img");
+    sh(&node, "img", "echo tenant-data > /data");
+    let image = node.container_dir("img").join("disk.img");
+    assert_eq!(mode(&image), 0o600);
+    let out = as_nobody(&["head", "-c", "1", image.to_str().unwrap()]);
+    assert!(!out.status.success(), "nobody read disk.img");
+    assert!(out.stdout.is_empty());
+}
+
+/// Every world-writable directory under `dir` (template /tmp dirs are 1777), not entering the
+/// mount points of containers' roots.
+fn world_writable_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if !meta.is_dir() {
+            continue;
+        }
+        if meta.permissions().mode() & 0o002 != 0 {
+            out.push(path.clone());
+        }
+        world_writable_dirs(&path, out);
+    }
+}
+
+#[test]
+fn no_world_writable_directory_of_a_template_or_upper_layer_is_writable_by_nobody() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "bb", "--template", "busybox"]);
+    node.ok(&["create", "hostt", "--template", "host"]);
+    node.ok(&["create", "uns", "--template", "busybox", "--user-namespace"]);
+    with_disk(&node, "disky");
+    for name in ["bb", "hostt", "uns", "disky"] {
+        sh(&node, name, "mkdir -p /tmp/open && chmod 1777 /tmp/open");
+    }
+    let mut open = Vec::new();
+    world_writable_dirs(node.root.path(), &mut open);
+    let shown: Vec<String> = open.iter().map(|p| p.display().to_string()).collect();
+    // The staged ones are there: template /tmp (1777) and the containers' own.
+    for want in [
+        "templates/busybox/tmp",
+        "templates/host/tmp",
+        "containers/bb/upper/tmp/open",
+        "containers/uns/upper/tmp/open",
+        "containers/disky/disk/upper/tmp/open",
+    ] {
+        assert!(
+            shown.iter().any(|s| s.ends_with(want)),
+            "{want} not among {shown:?}"
+        );
+    }
+    for dir in &open {
+        let probe = dir.join("nobody-was-here");
+        let out = as_nobody(&["/bin/sh", "-c", &format!(": > '{}'", probe.display())]);
+        assert!(
+            !out.status.success(),
+            "nobody created a file in {}",
+            dir.display()
+        );
+        assert!(!probe.exists());
+    }
+}

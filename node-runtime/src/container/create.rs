@@ -2,12 +2,10 @@
 //! says running. Idempotent for an identical spec; an existing container with another spec is
 //! an error that changes nothing.
 
-use std::fs;
-
 use fleet_protocol::{ContainerSpec, DesiredState};
 
 use super::{Runtime, crash_point};
-use crate::error::{Error, Result, io_err};
+use crate::error::{Error, Result};
 use crate::store::{State, validate_name};
 use crate::template;
 
@@ -29,7 +27,7 @@ impl Runtime {
             None => {
                 template::prepare(&self.store.templates_dir(), &spec.template, &self.sources)?;
                 let layout = self.store.layout(&spec.name);
-                fs::create_dir_all(&layout.dir).map_err(io_err("create directory", &layout.dir))?;
+                crate::store::private_dir(&layout.dir)?;
                 crash_point("dir");
                 // The uid range is taken before anything else is stored, so a node whose pool
                 // is used up refuses the create and keeps nothing of it.

@@ -72,8 +72,10 @@ impl Runtime {
         cgroup_mount: impl Into<PathBuf>,
         cgroup_parent: &str,
     ) -> Result<Self> {
+        let store = Store::new(root);
+        store.secure()?;
         Ok(Runtime {
-            store: Store::new(root),
+            store,
             cgroups: CgroupRoot::detect(cgroup_mount)?,
             cgroup_parent: cgroup_parent.to_owned(),
             sources: Sources::default(),

@@ -11,11 +11,12 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
 
 use crate::rootfs;
+use crate::store::Pinned;
 use crate::sys::ns::{self, CloneFlags};
 use crate::sys::{caps, process};
 
@@ -32,6 +33,9 @@ pub(crate) struct InitPlan {
     /// The container's user namespace, made with its id maps; `None` when privileged.
     pub userns: Option<File>,
 }
+
+/// Directory in a container's store directory where init attaches its idmapped template.
+pub(crate) const IDMAPPED_LOWER: &str = "lower";
 
 /// Starts init and returns its host pid once it has exec'd the command. `between` runs after
 /// init exists and before it execs.
@@ -148,7 +152,7 @@ fn intermediate(
     if let Some(userns) = &plan.userns {
         ns::setns(userns, CloneFlags::CLONE_NEWUSER)
             .map_err(|e| format!("join user namespace: {e}"))?;
-        process::become_root_in_userns().map_err(|e| format!("setresuid 0: {e}"))?;
+        // Still host uid 0 (unmapped here) until init pins the store's directories.
     }
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWUTS
@@ -175,7 +179,16 @@ fn intermediate(
 /// PID 1 of the new pid namespace: builds the root, then execs the command. Only returns (with
 /// the reason) on failure.
 fn init(plan: &InitPlan, go: &OwnedFd, last_cap: u32) -> String {
-    if let Err(e) = rootfs::setup(&plan.rootfs) {
+    let (layers, _pinned) = match pin_layers(&plan.rootfs) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    if plan.userns.is_some()
+        && let Err(e) = process::become_root_in_userns()
+    {
+        return format!("setresuid 0: {e}");
+    }
+    if let Err(e) = rootfs::setup(&layers) {
         return e;
     }
     if let Err(e) = ns::sethostname(&plan.hostname) {
@@ -203,6 +216,37 @@ fn init(plan: &InitPlan, go: &OwnedFd, last_cap: u32) -> String {
     process::reset_signals();
     process::cloexec_from(3);
     exec_command(&plan.argv, &plan.env, &plan.path_dirs)
+}
+
+/// Opens the store directories the root filesystem is built from while this process still has
+/// host uid 0 (which owns the 0700 store) and the container's mount namespace is already its
+/// own, and names them through the descriptors (`/proc/self/fd/N/...`). Root of a user
+/// namespace could not search the store; a descriptor reaches the directory without searching
+/// what lies above it. As a side effect the overlay's options in the container's mountinfo name
+/// no host path. The descriptors close when init execs.
+fn pin_layers(plan: &rootfs::Plan) -> Result<(rootfs::Plan, Vec<Pinned>), String> {
+    let dir = plan.target.parent().unwrap_or(Path::new("/"));
+    let pin = |path: &Path| Pinned::open(path).map_err(|e| e.to_string());
+    let container = pin(dir)?;
+    let (lower, pinned) = match plan.lower_mount {
+        // The idmapped template is attached below the container's own directory and found
+        // again there by the overlay, crossing that mount.
+        Some(_) => (container.via(&dir.join(IDMAPPED_LOWER)), Vec::new()),
+        None => {
+            let lower = pin(&plan.lower)?;
+            (lower.via(&plan.lower), vec![lower])
+        }
+    };
+    let layers = rootfs::Plan {
+        target: container.via(&plan.target),
+        lower,
+        upper: container.via(&plan.upper),
+        work: container.via(&plan.work),
+        ..plan.clone()
+    };
+    let mut pinned = pinned;
+    pinned.push(container);
+    Ok((layers, pinned))
 }
 
 /// Execs argv (searching `path_dirs` when argv[0] has no slash); returns the error.

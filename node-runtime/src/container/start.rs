@@ -4,14 +4,15 @@
 use std::ffi::CString;
 use std::fs::OpenOptions;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 
 use fleet_protocol::{ContainerSpec, NetworkMode, TemplateRef};
 
-use super::spawn::{InitPlan, init_env, spawn_init};
+use super::spawn::{IDMAPPED_LOWER, InitPlan, init_env, spawn_init};
 use super::{Runtime, crash_point, own_files};
 use crate::error::{Error, Result, io_err};
 use crate::rootfs;
-use crate::store::{ContainerLock, State, validate_name};
+use crate::store::{ContainerLock, DIR_MODE, FILE_MODE, Layout, State, tighten, validate_name};
 use crate::sys::process;
 use crate::userns::Ids;
 
@@ -71,9 +72,17 @@ impl Runtime {
         if spec.template == TemplateRef::Host {
             own_files::write(&upper, spec, base)?;
         }
+        secure_layout(&layout, base)?;
+        if lower_mount.is_some() {
+            // Where init attaches the idmapped template, below the container's own directory
+            // (which the user namespace's root may search; the templates directory it may not).
+            let at = layout.dir.join(IDMAPPED_LOWER);
+            std::fs::create_dir_all(&at).map_err(io_err("create directory", &at))?;
+        }
         let log = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(FILE_MODE)
             .open(&layout.log)
             .map_err(io_err("open log", &layout.log))?;
         let (env, path_dirs) = init_env(&spec.env);
@@ -122,4 +131,24 @@ impl Runtime {
         state.init_start_time = process::start_time(pid);
         self.store.write_state(name, &state)
     }
+}
+
+/// Tightens a container's own pieces of the store (made before the 0700 rule, or changed by
+/// hand): its directory 0700, or 0710 with the user namespace's group, which must search it to
+/// reach the overlay's layers; the disk image and console log 0600.
+fn secure_layout(layout: &Layout, userns_base: Option<u32>) -> Result<()> {
+    match userns_base {
+        Some(base) => {
+            nix::unistd::chown(
+                &layout.dir,
+                Some(nix::unistd::Uid::from_raw(0)),
+                Some(nix::unistd::Gid::from_raw(base)),
+            )
+            .map_err(|e| io_err("chown", &layout.dir)(e.into()))?;
+            tighten(&layout.dir, 0o710)?;
+        }
+        None => tighten(&layout.dir, DIR_MODE)?,
+    }
+    tighten(&crate::disk::paths::image_path(layout), FILE_MODE)?;
+    tighten(&layout.log, FILE_MODE)
 }

@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use fleet_protocol::units::format_size;
@@ -70,6 +71,12 @@ pub fn validate(space: u64, inodes: u64) -> Result<(), DiskError> {
     Ok(())
 }
 
+/// Options of the image's mount on the host. Nothing on the host side runs, opens devices or
+/// gains privileges from a container's files: a setuid-root file or a device node made inside
+/// is inert there. The container's own overlay is a mount of its own, with its own flags, so
+/// setuid programs and executables still work inside.
+pub const HOST_MOUNT_OPTIONS: &str = "nosuid,nodev,noexec";
+
 impl Image {
     /// The image at `path` (made earlier by [`Image::create`]).
     pub fn open(path: &Path) -> Image {
@@ -95,10 +102,12 @@ impl Image {
         let mut partial = path.as_os_str().to_os_string();
         partial.push(".partial");
         let partial = PathBuf::from(partial);
+        // 0600: the image holds the container's files, which no host user may read.
         let file = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
+            .mode(crate::store::FILE_MODE)
             .open(&partial)
             .map_err(io_err("create", &partial))?;
         file.set_len(space).map_err(io_err("size", &partial))?;
@@ -173,6 +182,8 @@ impl Image {
                 [
                     "-t".as_ref(),
                     "ext4".as_ref(),
+                    "-o".as_ref(),
+                    HOST_MOUNT_OPTIONS.as_ref(),
                     dev.as_os_str(),
                     target.as_os_str(),
                 ],
@@ -185,7 +196,7 @@ impl Image {
                 "-t".as_ref(),
                 "ext4".as_ref(),
                 "-o".as_ref(),
-                "loop".as_ref(),
+                format!("loop,{HOST_MOUNT_OPTIONS}").as_ref(),
                 self.path.as_os_str(),
                 target.as_os_str(),
             ],

@@ -5,9 +5,11 @@
 //!
 //! Neighbours: `container/` decides what to write; nothing here knows about processes or
 //! cgroups. Writes are atomic (temp file, fsync, rename, fsync of the directory), so a crash
-//! leaves either the old or the new file.
+//! leaves either the old or the new file. Every directory under the root is 0700 and disk
+//! images and logs 0600 (`private.rs`), so host users reach nothing of a container.
 
 mod lock;
+mod private;
 
 use std::fs;
 use std::io::Write;
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result, io_err};
 
 pub use lock::ContainerLock;
+pub use private::{DIR_MODE, FILE_MODE, Pinned, private_dir, secure_root, tighten};
 
 /// Where a container's pieces live. Other modules (disk, network) add their files here.
 #[derive(Debug, Clone)]
@@ -125,17 +128,23 @@ impl Store {
         }
     }
 
+    /// Makes the root if it is missing and tightens it and the directories directly under it to
+    /// 0700 (an existing store made before this rule is tightened at the next run).
+    pub fn secure(&self) -> Result<()> {
+        secure_root(&self.root)
+    }
+
     /// Takes the container's lock, waiting for any other holder.
     pub fn lock(&self, name: &str) -> Result<ContainerLock> {
         let dir = self.containers_dir();
-        fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+        private_dir(&dir)?;
         ContainerLock::acquire(dir.join(format!("{name}.lock")))
     }
 
     /// Takes a node-wide lock `<root>/<what>.lock` (for choices that span containers, such as
     /// user namespace ranges).
     pub fn node_lock(&self, what: &str) -> Result<ContainerLock> {
-        fs::create_dir_all(&self.root).map_err(io_err("create directory", &self.root))?;
+        private_dir(&self.root)?;
         ContainerLock::acquire(self.root.join(format!("{what}.lock")))
     }
 

@@ -82,7 +82,7 @@ pub fn prepare(cache: &Path, template: &TemplateRef, sources: &Sources) -> Resul
         _ => Vec::new(),
     };
     if !lower.is_dir() {
-        fs::create_dir_all(cache).map_err(io_err("create directory", cache))?;
+        crate::store::private_dir(cache)?;
         let lock_path = cache.join(format!("{key}.lock"));
         let file = fs::File::create(&lock_path).map_err(io_err("create", &lock_path))?;
         let _lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
