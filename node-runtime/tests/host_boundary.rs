@@ -184,9 +184,11 @@ fn the_store_is_root_only_and_an_old_store_is_tightened_at_the_next_run() {
         root.join("templates"),
         dir.clone(),
     ];
-    for d in &dirs {
+    for d in &dirs[..3] {
         assert_eq!(mode(d), 0o700, "{}", d.display());
     }
+    // The container's own: searchable by its user namespace's group only.
+    assert_eq!(mode(&dir), 0o710);
     assert_eq!(mode(&dir.join("console.log")), 0o600);
     // A store made before the rule: everything 0755 / 0644.
     for d in &dirs {
@@ -203,16 +205,18 @@ fn the_store_is_root_only_and_an_old_store_is_tightened_at_the_next_run() {
     }
     // The container's own pieces at its next start.
     node.ok(&["restart", "perm", "--timeout", "0"]);
-    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir), 0o710);
     assert_eq!(mode(&dir.join("console.log")), 0o600);
 }
 
 #[test]
 fn host_user_nobody_cannot_run_a_setuid_root_file_made_inside() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "suid", "--template", "busybox"]);
+    // Privileged (container root is host root: the finding's case) and unprivileged.
+    node.ok(&["create", "suid", "--template", "busybox", "--privileged"]);
+    node.ok(&["create", "suidns", "--template", "busybox"]);
     with_disk(&node, "suiddisk");
-    for name in ["suid", "suiddisk"] {
+    for name in ["suid", "suidns", "suiddisk"] {
         // Container root makes a setuid-root copy of busybox (as its `id` applet) in /tmp; it
         // runs inside, from the upper layer (on the disk image for the second container).
         assert_eq!(
@@ -226,6 +230,7 @@ fn host_user_nobody_cannot_run_a_setuid_root_file_made_inside() {
     }
     let planted = [
         node.container_dir("suid").join("upper/tmp/id"),
+        node.container_dir("suidns").join("upper/tmp/id"),
         node.container_dir("suiddisk").join("disk/upper/tmp/id"),
     ];
     for file in &planted {
