@@ -339,3 +339,112 @@ fn no_world_writable_directory_of_a_template_or_upper_layer_is_writable_by_nobod
         assert!(!probe.exists());
     }
 }
+
+/// Password hashes of the host's accounts (not the lock markers `*`, `!`, `!*` or empty).
+fn host_hashes() -> Vec<String> {
+    std::fs::read_to_string("/etc/shadow")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(':').nth(1))
+        .map(|h| h.trim_start_matches('!').to_owned())
+        .filter(|h| h.len() > 2)
+        .collect()
+}
+
+#[test]
+fn the_host_templates_shadow_locks_every_account_and_holds_no_host_hash() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "pw", "--template", "host"]);
+    let shadow = sh(&node, "pw", "cat /etc/shadow");
+    assert!(shadow.lines().any(|l| l.starts_with("root:")), "{shadow}");
+    for line in shadow.lines() {
+        assert_eq!(line.split(':').nth(1), Some("!*"), "not locked: {line}");
+    }
+    for hash in host_hashes() {
+        assert!(!shadow.contains(&hash), "a host hash is inside");
+    }
+    let gshadow = sh(&node, "pw", "cat /etc/gshadow 2>/dev/null || true");
+    for line in gshadow.lines() {
+        assert_eq!(line.split(':').nth(1), Some("!*"), "not locked: {line}");
+    }
+    assert_eq!(
+        sh(
+            &node,
+            "pw",
+            "ls /etc/shadow- /etc/gshadow- /etc/security/opasswd 2>/dev/null | wc -l"
+        )
+        .trim(),
+        "0"
+    );
+}
+
+#[test]
+fn the_host_template_has_no_ssh_host_keys_or_other_private_files() {
+    let Some(node) = Node::new() else { return };
+    let host_keys = std::fs::read_dir("/etc/ssh")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("ssh_host_"))
+                .count()
+        })
+        .unwrap_or(0);
+    node.ok(&["create", "keys", "--template", "host"]);
+    assert_eq!(
+        sh(
+            &node,
+            "keys",
+            "ls /etc/ssh/ 2>/dev/null | grep -c ^ssh_host_ || true"
+        )
+        .trim(),
+        "0",
+        "the host has {host_keys} ssh host key files; none may be inside"
+    );
+    // Nothing the host keeps from other users came along (sudoers is policy, kept).
+    let private = sh(
+        &node,
+        "keys",
+        "find /etc -xdev ! -perm -o=r -type f ! -name shadow ! -name gshadow \
+         ! -name sudoers ! -path '/etc/sudoers.d/*' 2>/dev/null",
+    );
+    assert_eq!(private, "", "files the host keeps private are inside");
+}
+
+#[test]
+fn each_container_gets_its_own_machine_id_kept_across_restarts() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "m1", "--template", "host"]);
+    node.ok(&["create", "m2", "--template", "host"]);
+    let id = |name: &str| sh(&node, name, "cat /etc/machine-id");
+    let (a, b) = (id("m1"), id("m2"));
+    for v in [&a, &b] {
+        assert_eq!(v.len(), 33, "{v:?}");
+        assert!(v.trim().chars().all(|c| c.is_ascii_hexdigit()), "{v:?}");
+    }
+    assert_ne!(a, b, "two containers share a machine-id");
+    if let Ok(host) = std::fs::read_to_string("/etc/machine-id") {
+        assert_ne!(a, host, "the container has the host's machine-id");
+    }
+    node.ok(&["restart", "m1", "--timeout", "0"]);
+    assert_eq!(id("m1"), a, "machine-id changed at restart");
+}
+
+#[test]
+fn a_host_template_cached_before_the_scrub_is_scrubbed_before_its_next_use() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "old", "--template", "host"]);
+    // A cache as an older fleet-node left it: a host key and no marker.
+    let lower = node.root.path().join("templates/host");
+    std::fs::write(lower.join("etc/ssh/ssh_host_old_key"), "PRIVATE").unwrap();
+    std::fs::set_permissions(
+        lower.join("etc/ssh/ssh_host_old_key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::remove_file(lower.join(node_runtime::template::host_etc::MARKER)).unwrap();
+    node.ok(&["create", "new", "--template", "host"]);
+    assert!(!lower.join("etc/ssh/ssh_host_old_key").exists());
+    assert_eq!(
+        sh(&node, "new", "ls /etc/ssh | grep -c ssh_host_ || true").trim(),
+        "0"
+    );
+}

@@ -1,5 +1,6 @@
 //! The host template: the host's own programs and libraries, bound read-only at start, with a
-//! private copy of /etc and empty /var and /tmp in the cached tree.
+//! private copy of /etc without the host's secrets (`host_etc.rs`) and empty /var and /tmp in the
+//! cached tree.
 
 use std::fs;
 use std::os::unix::fs::symlink;
@@ -36,6 +37,7 @@ pub fn build(dir: &Path) -> Result<()> {
         }
     }
     super::run("cp", &["-a".as_ref(), "/etc".as_ref(), dir.as_os_str()])?;
+    super::host_etc::scrub(dir)?;
     for d in ["var/log", "var/tmp", "var/lib", "tmp", "home"] {
         let path = dir.join(d);
         fs::create_dir_all(&path).map_err(io_err("create directory", &path))?;

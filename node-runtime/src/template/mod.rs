@@ -8,6 +8,7 @@
 
 pub mod busybox;
 pub mod host;
+pub mod host_etc;
 pub mod tarball;
 
 use std::fs;
@@ -108,7 +109,29 @@ pub fn prepare(cache: &Path, template: &TemplateRef, sources: &Sources) -> Resul
             fs::rename(&tmp, &lower).map_err(io_err("rename into place", &lower))?;
         }
     }
+    if *template == TemplateRef::Host {
+        scrub_old_host_cache(cache, &key, &lower)?;
+    }
     Ok(Prepared { lower, host_binds })
+}
+
+/// A host template cached before /etc was scrubbed of the host's secrets (no [`host_etc::MARKER`])
+/// is scrubbed in place, under its build lock, before any container uses it again.
+fn scrub_old_host_cache(cache: &Path, key: &str, lower: &Path) -> Result<()> {
+    if host_etc::is_scrubbed(lower) {
+        return Ok(());
+    }
+    let lock_path = cache.join(format!("{key}.lock"));
+    let file = fs::File::create(&lock_path).map_err(io_err("create", &lock_path))?;
+    let _lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
+        action: "lock",
+        path: lock_path.clone(),
+        source: e.into(),
+    })?;
+    if host_etc::is_scrubbed(lower) {
+        return Ok(());
+    }
+    host_etc::scrub(lower)
 }
 
 /// Like [`prepare`], for a container whose root is host uid `base` in a user namespace: a copy
@@ -124,6 +147,9 @@ pub fn prepare_shifted(
     let key = format!("{}-uid{base}", cache_key(template));
     let lower = cache.join(&key);
     if lower.is_dir() {
+        if *template == TemplateRef::Host {
+            scrub_old_host_cache(cache, &key, &lower)?;
+        }
         return Ok(Prepared { lower, ..plain });
     }
     let lock_path = cache.join(format!("{key}.lock"));
