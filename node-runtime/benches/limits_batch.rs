@@ -199,6 +199,7 @@ fn container_spec(name: &str, resources: Resources) -> ContainerSpec {
         resources,
         network: Default::default(),
         privileged: false,
+        security: Default::default(),
     }
 }
 

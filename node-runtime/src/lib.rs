@@ -20,6 +20,7 @@ pub mod limits;
 pub mod network;
 pub mod rootfs;
 pub mod safe_write;
+pub mod seccomp;
 pub mod server;
 pub mod store;
 pub mod sys;

@@ -20,6 +20,7 @@ fn spec(name: &str, template: TemplateRef) -> ContainerSpec {
         resources: Default::default(),
         network: Default::default(),
         privileged: false,
+        security: Default::default(),
     }
 }
 

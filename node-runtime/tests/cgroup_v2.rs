@@ -62,6 +62,7 @@ fn lifecycle_on_the_unified_hierarchy() {
         resources: Default::default(),
         network: Default::default(),
         privileged: false,
+        security: Default::default(),
     };
     assert!(rt.0.create(&spec).unwrap());
     let status = rt.0.status("v2").unwrap();

@@ -31,6 +31,7 @@ fn busybox(name: &str, addresses: &[&str]) -> ContainerSpec {
             gateway: Some("10.83.0.1".to_string()),
         },
         privileged: false,
+        security: Default::default(),
     }
 }
 

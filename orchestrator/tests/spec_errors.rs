@@ -267,3 +267,31 @@ fleet.yaml:8:21: error: "user_namespace: true" contradicts "privileged: true"
 "#,
     );
 }
+
+#[test]
+fn unknown_syscall_names_suggest_the_right_one() {
+    check(
+        &spec(
+            "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    security:\n      syscalls:\n        allow: [io_uring_setpu]\n",
+        ),
+        r#"
+fleet.yaml:9:17: error: unknown system call "io_uring_setpu" in syscalls.allow
+  |
+9 |         allow: [io_uring_setpu]
+  |                 ^^^^^^^^^^^^^^
+  = hint: did you mean "io_uring_setup"?
+"#,
+    );
+    let input = spec(
+        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    security:\n      nesting: yes please\n      syscalls: {allow: [mount], deny: [mount, execve], permit: []}\n",
+    );
+    assert_eq!(
+        headlines(&input),
+        [
+            "fleet.yaml:8:16: error: expected true or false for \"security.nesting\", found a string",
+            "fleet.yaml:9:41: error: system call \"mount\" is both allowed and denied",
+            "fleet.yaml:9:48: error: system call \"execve\" cannot be denied: fleet-node needs it to start the command",
+            "fleet.yaml:9:57: error: unknown field \"permit\" in security.syscalls",
+        ]
+    );
+}

@@ -146,3 +146,35 @@ fn privileged_is_off_by_default_and_the_old_user_namespace_true_is_a_warning() {
     );
     assert!(w.contains("= hint: remove user_namespace"), "{w}");
 }
+
+#[test]
+fn security_reaches_the_container_spec() {
+    let fleet = resolve::load_str(
+        "fleet.yaml",
+        r#"
+apiVersion: fleet/v1
+fleet: t
+containers:
+  - name: db
+    template: host
+    command: ["/bin/true"]
+    security:
+      nesting: true
+      syscalls: {allow: [io_uring_setup, io_uring_enter], deny: [chroot]}
+  - name: plain
+    template: host
+    command: ["/bin/true"]
+"#,
+    )
+    .unwrap();
+    let db = &fleet.containers[0].spec.security;
+    assert!(db.nesting);
+    assert_eq!(
+        db.syscalls.allow.iter().collect::<Vec<_>>(),
+        ["io_uring_enter", "io_uring_setup"]
+    );
+    assert_eq!(db.syscalls.deny.iter().collect::<Vec<_>>(), ["chroot"]);
+    assert!(fleet.containers[1].spec.security.is_default());
+    let json = serde_json::to_value(&fleet.containers[1].spec).unwrap();
+    assert!(json.get("security").is_none(), "default left out: {json}");
+}

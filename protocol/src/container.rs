@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::security::SecuritySpec;
+
 /// One container as the orchestrator wants it, independent of any host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +46,10 @@ pub struct ContainerSpec {
     /// `user_namespace` key is read by the node's store).
     #[serde(default)]
     pub privileged: bool,
+    /// Confinement beyond the defaults (nesting, syscalls allowed or denied); left out of the
+    /// JSON when default.
+    #[serde(default, skip_serializing_if = "SecuritySpec::is_default")]
+    pub security: SecuritySpec,
 }
 
 /// Where a container's root filesystem comes from.
@@ -203,6 +209,7 @@ mod tests {
             },
             network: NetworkSpec::default(),
             privileged: false,
+            security: SecuritySpec::default(),
         };
         let json = serde_json::to_string(&spec).unwrap();
         let back: ContainerSpec = serde_json::from_str(&json).unwrap();

@@ -185,6 +185,7 @@ pub static FIELDS: &[FieldRule] = &[
     },
     // The node shifts the writable layer's owners between host ids and the range at the start.
     field!("privileged" => spec.privileged, show::display, restart),
+    field!("security" => spec.security, show::json, restart),
     field!("onboot" => spec.onboot, show::display, live),
     field!("labels" => spec.labels, show::json, live),
 ];
@@ -343,6 +344,7 @@ mod tests {
             resources: Resources::default(),
             network: NetworkSpec::default(),
             privileged: false,
+            security: Default::default(),
         }
     }
 

@@ -1,7 +1,8 @@
 //! Fleet's shared vocabulary: the resolved, host-independent description of a container
 //! ([`container`]), the messages `fleet` and `fleet-node` exchange ([`message`]), the unit syntax
-//! both sides accept for sizes and percentages ([`units`]), and the table of what changing each
-//! field takes ([`effects`]).
+//! both sides accept for sizes and percentages ([`units`]), the table of what changing each
+//! field takes ([`effects`]), and the `security` field with the system call names both sides
+//! check it against ([`security`]).
 //!
 //! Neighbours: the orchestrator resolves spec files into [`container::ContainerSpec`] values and
 //! sends them in [`message::Request`]s; `fleet-node` answers with [`message::Response`]s. This crate
@@ -11,6 +12,7 @@
 pub mod container;
 pub mod effects;
 pub mod message;
+pub mod security;
 pub mod units;
 
 pub use container::{
@@ -21,3 +23,4 @@ pub use message::{
     Action, ActionOutcome, ActionResult, Capacity, ContainerState, ContainerStatus, Envelope,
     Features, InterruptedBatch, LockHolder, NodeInfo, PROTOCOL_VERSION, Request, Response,
 };
+pub use security::{SecuritySpec, SyscallRules};

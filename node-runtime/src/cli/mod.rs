@@ -97,6 +97,16 @@ pub enum Command {
         /// Accepted for old scripts: unprivileged is the default now.
         #[arg(long, hide = true, conflicts_with = "privileged")]
         user_namespace: bool,
+        /// Allow user namespaces, mounts, setns and pivot_root inside (spec `security.nesting`).
+        #[arg(long)]
+        nesting: bool,
+        /// A system call the default seccomp filter denies that this container may make
+        /// (repeatable; spec `security.syscalls.allow`).
+        #[arg(long = "allow-syscall", value_name = "NAME")]
+        allow_syscall: Vec<String>,
+        /// A system call to deny with EPERM on top of the default filter (repeatable).
+        #[arg(long = "deny-syscall", value_name = "NAME")]
+        deny_syscall: Vec<String>,
         /// Environment for init, KEY=VALUE (repeatable).
         #[arg(long = "env", value_name = "KEY=VALUE")]
         env: Vec<String>,
@@ -215,6 +225,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             stopped,
             privileged,
             user_namespace,
+            nesting,
+            allow_syscall,
+            deny_syscall,
             env,
             command,
         } => {
@@ -243,6 +256,13 @@ pub fn run(cli: Cli) -> Result<i32> {
                 resources: Default::default(),
                 network: Default::default(),
                 privileged,
+                security: fleet_protocol::SecuritySpec {
+                    nesting,
+                    syscalls: fleet_protocol::SyscallRules {
+                        allow: allow_syscall.into_iter().collect(),
+                        deny: deny_syscall.into_iter().collect(),
+                    },
+                },
                 name,
             };
             let changed = runtime.create(&spec)?;

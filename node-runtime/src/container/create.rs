@@ -88,6 +88,9 @@ pub fn validate_spec(spec: &ContainerSpec) -> Result<()> {
     {
         return bad("command and env must not contain NUL bytes".into());
     }
+    if let Some(problem) = fleet_protocol::security::check_rules(&spec.security.syscalls).first() {
+        return bad(problem.to_string());
+    }
     if spec.env.keys().any(|k| k.is_empty() || k.contains('=')) {
         return bad("env names must be non-empty and must not contain '='".into());
     }

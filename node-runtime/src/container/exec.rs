@@ -4,14 +4,15 @@
 //! A first child joins the cgroup and each namespace (setns; pid only applies to children), then
 //! forks the command, which is therefore inside the container's pid namespace; the first child
 //! waits and exits with the command's code. Both are non-dumpable until exec so nothing in the
-//! container can reach the fleet-node binary through /proc.
+//! container can reach the fleet-node binary through /proc. The command gets init's confinement:
+//! the bounding set, a fresh session keyring and the container's seccomp filter.
 
 use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 
 use super::Runtime;
-use super::spawn::{exec_command, init_env};
+use super::spawn::{confine, exec_command, init_env};
 use crate::error::{Error, Result, io_err};
 use crate::store::validate_name;
 use crate::sys::ns::{self, JOIN_ORDER};
@@ -85,6 +86,11 @@ impl Runtime {
             .map(|a| CString::new(a.as_str()).expect("checked: no NUL"))
             .collect();
         let last_cap = caps::last_cap();
+        let filter =
+            crate::seccomp::Filter::build(&spec.security).map_err(|message| Error::Spawn {
+                name: name.to_owned(),
+                message,
+            })?;
         match process::fork().map_err(io_err("fork for exec in", name))? {
             process::ForkResult::Child => {
                 process::set_non_dumpable();
@@ -124,6 +130,9 @@ impl Runtime {
                         }
                         process::reset_signals();
                         process::cloexec_from(3);
+                        if let Err(e) = confine(&filter) {
+                            fail(&e);
+                        }
                         let err = exec_command(&argv, &env, &path_dirs);
                         fail(&err)
                     }

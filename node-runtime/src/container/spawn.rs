@@ -1,6 +1,7 @@
 //! Starting init: fork, join the cgroup, new namespaces, fork again so init is PID 1 of its own
 //! pid namespace and the intermediate exits (init is reparented away from fleet-node and sits in
-//! its own session), build the root filesystem, drop capabilities, exec.
+//! its own session), build the root filesystem, drop capabilities, join a fresh session keyring,
+//! install the seccomp filter, exec.
 //!
 //! The children report over a close-on-exec pipe: `P` with init's host pid, `E` with an error;
 //! end of file means init exec'd. The parent answers on a second pipe (`G`) after
@@ -32,6 +33,7 @@ pub(crate) struct InitPlan {
     pub new_net: bool,
     /// The container's user namespace, made with its id maps; `None` when privileged.
     pub userns: Option<File>,
+    pub seccomp: std::sync::Arc<crate::seccomp::Filter>,
 }
 
 /// Directory in a container's store directory where init attaches its idmapped template.
@@ -215,6 +217,9 @@ fn init(plan: &InitPlan, go: &OwnedFd, last_cap: u32) -> String {
     }
     process::reset_signals();
     process::cloexec_from(3);
+    if let Err(e) = confine(&plan.seccomp) {
+        return e;
+    }
     exec_command(&plan.argv, &plan.env, &plan.path_dirs)
 }
 
@@ -247,6 +252,16 @@ fn pin_layers(plan: &rootfs::Plan) -> Result<(rootfs::Plan, Vec<Pinned>), String
     let mut pinned = pinned;
     pinned.push(container);
     Ok((layers, pinned))
+}
+
+/// The last steps before execve, shared by init and exec: a session keyring of the process's
+/// own, then the seccomp filter (which denies keyctl from then on).
+pub(crate) fn confine(filter: &crate::seccomp::Filter) -> Result<(), String> {
+    crate::sys::keyring::join_fresh_session()
+        .map_err(|e| format!("join a new session keyring: {e}"))?;
+    filter
+        .install()
+        .map_err(|e| format!("install the seccomp filter: {e}"))
 }
 
 /// Execs argv (searching `path_dirs` when argv[0] has no slash); returns the error.

@@ -92,6 +92,11 @@ impl Runtime {
             .filter(|exe| prepared.host_binds.iter().any(|b| exe.starts_with(b)))
             .into_iter()
             .collect();
+        let seccomp =
+            crate::seccomp::Filter::build(&spec.security).map_err(|message| Error::Spawn {
+                name: name.to_owned(),
+                message,
+            })?;
         let plan = InitPlan {
             rootfs: rootfs::Plan {
                 target: layout.rootfs.clone(),
@@ -115,6 +120,7 @@ impl Runtime {
             cgroup_join: cgroup.self_join_files(),
             new_net: spec.network.mode != NetworkMode::Host,
             userns,
+            seccomp,
         };
         let pid = spawn_init(&plan, |pid| {
             self.before_init_exec(spec, pid).map_err(|e| e.to_string())

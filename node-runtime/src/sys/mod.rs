@@ -1,6 +1,6 @@
 //! The only place where `fleet-node` talks to the kernel without a safe wrapper: fork, namespaces,
 //! mounts (idmapped ones too), user namespaces with their id maps, capability bounding set,
-//! pidfds and file descriptor hygiene.
+//! keyrings, seccomp, pidfds and file descriptor hygiene.
 //!
 //! Neighbours: `container/` (spawns init and exec'd processes through [`process`] and [`ns`]),
 //! `rootfs/` (builds the container's mount tree through [`mount`]). Everything here is a narrow
@@ -9,9 +9,13 @@
 
 pub mod caps;
 pub mod idmap;
+pub mod keyring;
 pub mod mount;
 pub mod ns;
 pub mod process;
 pub mod pty;
+pub mod seccomp;
+#[cfg(test)]
+mod seccomp_tests;
 pub mod userns;
 pub mod xattr;

@@ -32,6 +32,7 @@ pub fn spec(fleet: &str, name: &str) -> ContainerSpec {
         },
         network: NetworkSpec::default(),
         privileged: false,
+        security: Default::default(),
     }
 }
 

@@ -96,5 +96,6 @@ pub fn member_spec(
         resources: base.resources.clone(),
         network,
         privileged: raw.privileged,
+        security: raw.security.clone(),
     }
 }

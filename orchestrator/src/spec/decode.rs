@@ -68,6 +68,7 @@ const CONTAINER_FIELDS: &[&str] = &[
     "network",
     "privileged",
     "user_namespace",
+    "security",
 ];
 
 /// Decodes one YAML document; `None` for an empty document.
@@ -353,6 +354,9 @@ fn container(node: &Node, d: &mut Diagnostics) -> Option<RawContainer> {
     }
     if let Some(n) = f.get("network") {
         c.network = network(n, d);
+    }
+    if let Some(n) = f.get("security") {
+        c.security = super::security::security(n, d);
     }
     Some(c)
 }

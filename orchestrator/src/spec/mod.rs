@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub mod fields;
 pub mod node;
 pub mod raw;
+pub mod security;
 pub mod source;
 pub mod suggest;
 

@@ -230,4 +230,6 @@ pub struct RawContainer {
     pub network: Option<RawNetwork>,
     /// Run as host root, without a user namespace.
     pub privileged: bool,
+    /// Nesting and seccomp changes (names already checked).
+    pub security: fleet_protocol::SecuritySpec,
 }
