@@ -383,6 +383,17 @@ mod tests {
     }
 
     #[test]
+    fn a_security_change_needs_a_restart() {
+        let old = spec();
+        let mut new = spec();
+        new.security.nesting = true;
+        assert_eq!(
+            verdicts(&old, &new, &Features::default()),
+            [("security", Effect::Restart)]
+        );
+    }
+
+    #[test]
     fn a_disk_grows_live_only_where_the_node_can_resize_online() {
         let mut old = spec();
         old.resources.disk_space = Some(1 << 30);

@@ -21,6 +21,10 @@ use seccompiler::{
 
 use profile::{Deny, When};
 
+/// Filters compiled so far in this process, by the setting they were built for (a node sees
+/// a handful of distinct settings, so a list is enough).
+type Cache = Vec<(SecuritySpec, Arc<Filter>)>;
+
 /// BPF programs ready to install, in order (the kernel runs every one on each call and takes
 /// the strictest answer).
 #[derive(Debug)]
@@ -32,7 +36,7 @@ impl Filter {
     /// The filter for `security`, compiled on first use and shared afterwards (a node starting
     /// many containers with the same settings compiles once).
     pub fn build(security: &SecuritySpec) -> Result<Arc<Filter>, String> {
-        static CACHE: OnceLock<Mutex<Vec<(SecuritySpec, Arc<Filter>)>>> = OnceLock::new();
+        static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
         let cache = CACHE.get_or_init(Default::default);
         let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, filter)) = cache.iter().find(|(s, _)| s == security) {
