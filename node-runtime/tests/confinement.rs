@@ -6,8 +6,8 @@ mod support;
 
 use support::{Node, proc_status};
 
-/// Both ways a container runs: host root as container root, and a user namespace.
-const MODES: [&[&str]; 2] = [&[], &["--user-namespace"]];
+/// Both ways a container runs: host root as container root, and (the default) a user namespace.
+const MODES: [&[&str]; 2] = [&["--privileged"], &[]];
 
 /// Makes raw system calls inside the container (busybox cannot): python3's ctypes, from the host
 /// template's read-only /usr. Prints `name errno` per call, 0 for success.
@@ -131,6 +131,18 @@ fn spec_allows_named_calls_and_nesting() {
         );
         assert_eq!(got[1], ("chroot".into(), EPERM), "denied by the spec");
         let nested = format!("nest{i}");
+        if !mode.is_empty() {
+            let err = node.fails(&[
+                "create",
+                &nested,
+                "--template",
+                "host",
+                "--privileged",
+                "--nesting",
+            ]);
+            assert!(err.contains("nesting needs a user namespace"), "{err}");
+            continue;
+        }
         create(&node, &nested, mode, &["--nesting"]);
         let got = probe(&node, &nested, &[("unshare", &["0x10000000"])]);
         assert_eq!(
@@ -166,4 +178,185 @@ fn unknown_syscall_names_are_refused_before_anything_is_made() {
     ]);
     assert!(err.contains("needs it to start"), "{err}");
     assert!(node.runtime().store.names().unwrap().is_empty());
+}
+
+/// Keyring calls from python3 (ctypes). `inside` (init): search the session keyring for the
+/// host's key, add one of its own. `launch` (host): join a named session keyring, add a secret,
+/// run fleet-node create and then exec with it (as an SSH login would), and search its own
+/// session for the container's key afterwards.
+const KEYS: &str = r#"
+import ctypes, os, subprocess, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def errno(rc):
+    return 0 if rc >= 0 else ctypes.get_errno()
+def search(desc):
+    return errno(libc.syscall(ctypes.c_long(250), 10, -3, b"user", desc.encode(), 0))
+def add(desc):
+    return errno(libc.syscall(ctypes.c_long(248), b"user", desc.encode(), b"x", 1, -3))
+what, secret = sys.argv[1], sys.argv[2]
+if what == "inside":
+    print("host-key", search(secret), "add", add("fleet-inside-key"), flush=True)
+    time.sleep(1000)
+elif what == "search":
+    print("host-key", search(secret), flush=True)
+else:
+    session, log = sys.argv[3], sys.argv[4]
+    rest = sys.argv[5:]
+    cut = rest.index("--then")
+    assert errno(libc.syscall(ctypes.c_long(250), 1, session.encode())) == 0
+    assert add(secret) == 0
+    subprocess.run(rest[:cut], check=True, capture_output=True)
+    for _ in range(400):
+        if os.path.exists(log) and "add" in open(log).read():
+            break
+        time.sleep(0.025)
+    print("init:", open(log).read().strip())
+    out = subprocess.run(rest[cut + 1:], check=True, capture_output=True, text=True).stdout
+    print("exec:", out.strip())
+    print("host: host-key", search(secret), "inside-key", search("fleet-inside-key"))
+"#;
+
+#[test]
+fn keyrings_of_the_host_and_of_the_container_do_not_meet() {
+    let Some(node) = Node::new() else { return };
+    let session = format!("fleet-test-{}", std::process::id());
+    let secret = format!("fleet-host-secret-{}", std::process::id());
+    let enokey = libc::ENOKEY;
+    for (i, mode) in MODES.iter().enumerate() {
+        let name = format!("keys{i}");
+        let log = node.container_dir(&name).join("console.log");
+        let fleet_node = |args: &[&str]| -> Vec<String> {
+            let mut argv: Vec<String> = vec![Node::bin().into(), "--root".into()];
+            argv.push(node.root.path().display().to_string());
+            argv.extend(["--cgroup-parent".into(), node.parent.clone()]);
+            argv.extend(args.iter().map(|s| s.to_string()));
+            argv
+        };
+        let mut create = vec!["create", &name, "--template", "host"];
+        create.extend_from_slice(mode);
+        for call in ["keyctl", "add_key", "request_key"] {
+            create.extend(["--allow-syscall", call]);
+        }
+        create.extend(["--", "/usr/bin/python3", "-c", KEYS, "inside", &secret]);
+        let exec = [
+            "exec",
+            &name,
+            "--",
+            "/usr/bin/python3",
+            "-c",
+            KEYS,
+            "search",
+            &secret,
+        ];
+        let out = std::process::Command::new("/usr/bin/python3")
+            .args(["-c", KEYS, "launch", &secret, &session])
+            .arg(&log)
+            .args(fleet_node(&create))
+            .arg("--then")
+            .args(fleet_node(&exec))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Init and exec have session keyrings of their own: the secret of the session fleet-node
+        // ran in is not found inside, and what init adds does not appear in that session.
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!(
+                "init: host-key {enokey} add 0\nexec: host-key {enokey}\n\
+                 host: host-key 0 inside-key {enokey}"
+            ),
+            "mode {mode:?}"
+        );
+    }
+}
+
+#[test]
+fn cgroups_inside_are_read_only_and_show_only_the_container() {
+    let Some(node) = Node::new() else { return };
+    for (i, mode) in MODES.iter().enumerate() {
+        let name = format!("cg{i}");
+        let mut create = vec!["create", name.as_str(), "--template", "busybox"];
+        create.extend_from_slice(mode);
+        node.ok(&create);
+        node.ok(&["set", &name, "--memory", "64Mi", "--pids", "100"]);
+        let cgroup = node.runtime().cgroup(&name);
+        let host_file = |controller: &str, file: &str| {
+            cgroup.controller_dir(controller).map(|d| {
+                std::fs::read_to_string(d.join(file))
+                    .unwrap()
+                    .trim()
+                    .to_owned()
+            })
+        };
+        let v1 = cgroup.controller_dir("memory").is_some()
+            && !std::fs::read_to_string("/proc/self/mountinfo")
+                .unwrap()
+                .contains(" /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - cgroup2");
+        let (limit, pids) = if v1 {
+            ("memory/memory.limit_in_bytes", "pids/pids.max")
+        } else {
+            ("memory.max", "pids.max")
+        };
+        let mem_file = if v1 {
+            "memory.limit_in_bytes"
+        } else {
+            "memory.max"
+        };
+        // Inside, the hierarchy's root is the container's own cgroup, with its own limits.
+        assert_eq!(
+            node.exec(&name, &["cat", &format!("/sys/fs/cgroup/{limit}")])
+                .trim(),
+            "67108864"
+        );
+        assert_eq!(
+            node.exec(&name, &["cat", &format!("/sys/fs/cgroup/{pids}")])
+                .trim(),
+            "100"
+        );
+        let cg = node.exec(&name, &["cat", "/proc/self/cgroup"]);
+        assert!(
+            cg.lines().all(|l| l.ends_with(":/")),
+            "every hierarchy shows the container's cgroup as its root: {cg}"
+        );
+        let listing = node.exec(&name, &["ls", "-R", "/sys/fs/cgroup"]);
+        assert!(
+            !listing.contains(&node.parent),
+            "no parent or sibling cgroups: {listing}"
+        );
+        // Finding 3, from inside: writes, new cgroups, remounts and fresh cgroup mounts fail.
+        for attack in [
+            format!("echo 134217728 > /sys/fs/cgroup/{limit}"),
+            format!("echo max > /sys/fs/cgroup/{pids}"),
+            format!(
+                "mkdir /sys/fs/cgroup/{}/escape",
+                limit.split('/').next().unwrap()
+            ),
+            "mount -o remount,rw /sys/fs/cgroup".to_owned(),
+            "mkdir -p /tmp/cg && mount -t cgroup -o memory none /tmp/cg".to_owned(),
+            "mkdir -p /tmp/cg2 && mount -t cgroup2 none /tmp/cg2".to_owned(),
+            "mkdir -p /tmp/sd && mount -t cgroup -o none,name=systemd none /tmp/sd".to_owned(),
+            "unshare -U -m -C sh -c 'mount -t cgroup -o memory none /tmp'".to_owned(),
+        ] {
+            let out = node.run(&["exec", &name, "--", "sh", "-c", &attack]);
+            assert!(!out.status.success(), "{attack} must fail (mode {mode:?})");
+        }
+        let err = node.run(&[
+            "exec",
+            &name,
+            "--",
+            "sh",
+            "-c",
+            &format!("echo 1 > /sys/fs/cgroup/{limit}"),
+        ]);
+        let err = String::from_utf8_lossy(&err.stderr);
+        assert!(err.contains("Read-only file system"), "{err}");
+        // From the host: the limits still hold what the spec set.
+        assert_eq!(host_file("memory", mem_file).as_deref(), Some("67108864"));
+        assert_eq!(host_file("pids", "pids.max").as_deref(), Some("100"));
+    }
 }

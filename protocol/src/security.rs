@@ -47,6 +47,12 @@ pub struct SyscallRules {
 /// that it could not): denying them would leave a container that can never start.
 pub const NEEDED_TO_START: &[&str] = &["execve", "exit", "exit_group", "write"];
 
+/// Why `security.nesting` is refused for a privileged container (no user namespace): nested root
+/// would be host root, free to mount a fresh, writable cgroup hierarchy and raise its own limits.
+pub const NESTING_NEEDS_USERNS: &str = "security.nesting needs a user namespace, which a \
+     privileged container has not: nested root would be host root and could mount its own \
+     writable cgroups";
+
 /// A problem with a [`SyscallRules`] value, found by [`check_rules`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuleProblem {

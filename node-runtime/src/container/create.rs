@@ -88,6 +88,9 @@ pub fn validate_spec(spec: &ContainerSpec) -> Result<()> {
     {
         return bad("command and env must not contain NUL bytes".into());
     }
+    if spec.security.nesting && spec.privileged {
+        return bad(fleet_protocol::security::NESTING_NEEDS_USERNS.into());
+    }
     if let Some(problem) = fleet_protocol::security::check_rules(&spec.security.syscalls).first() {
         return bad(problem.to_string());
     }

@@ -107,6 +107,7 @@ impl Runtime {
                 hide,
                 lower_mount: lower_mount.as_ref().map(|m| m.as_raw_fd()),
                 userxattr: base.is_some(),
+                cgroup: rootfs::cgroupfs::host_layout(&cgroup.dirs()),
             },
             hostname: spec.hostname.clone(),
             argv: spec

@@ -1,10 +1,13 @@
 //! The container's root filesystem, built inside its new mount namespace by the process that
 //! becomes init: an overlay (template lower, per-container upper), the host template's read-only
-//! binds, private /proc with masked and read-only paths, read-only /sys, a minimal /dev, then
+//! binds, private /proc with masked and read-only paths, read-only /sys with the container's own
+//! cgroups read-only at /sys/fs/cgroup ([`cgroupfs`]), a minimal /dev, then
 //! pivot_root. Nothing is mounted in the host's namespace, so a dead container leaves no mount.
 //!
 //! Neighbours: `container/start.rs` fills a [`Plan`] in the parent and calls [`setup`] in the
 //! forked child; every mount goes through `sys::mount`.
+
+pub mod cgroupfs;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -54,6 +57,8 @@ pub struct Plan {
     /// Overlay metadata in `user.overlay.*` xattrs, which an overlay mounted inside a user
     /// namespace can write (without it removing a directory of the template fails with EIO).
     pub userxattr: bool,
+    /// The cgroup filesystems to mount read-only at /sys/fs/cgroup.
+    pub cgroup: cgroupfs::CgroupLayout,
 }
 
 /// Builds the tree and pivots into it. Runs in the forked child, in its new mount namespace.
@@ -105,6 +110,7 @@ pub fn setup(plan: &Plan) -> Result<(), String> {
     let _ = fs::create_dir_all(&sys_dir);
     mount::mount_fs("sysfs", &sys_dir, "sysfs", nosuid | Flags::MS_RDONLY, None)
         .map_err(ctx("mount sysfs on", &sys_dir))?;
+    cgroupfs::mount_inside(t, &plan.cgroup)?;
     dev(t)?;
     for rel in MASKED_FILES {
         let path = t.join(rel);

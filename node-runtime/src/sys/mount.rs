@@ -60,6 +60,18 @@ pub fn pivot_into(new_root: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Changes the flags of the mount at `target` (MS_REMOUNT with `flags`).
+pub fn remount(target: &Path, flags: MsFlags) -> io::Result<()> {
+    nix::mount::mount(
+        None::<&str>,
+        target,
+        None::<&str>,
+        MsFlags::MS_REMOUNT | flags,
+        None::<&str>,
+    )
+    .map_err(io::Error::from)
+}
+
 /// Lazily unmounts `target`.
 pub fn unmount(target: &Path) -> io::Result<()> {
     nix::mount::umount2(target, MntFlags::MNT_DETACH).map_err(io::Error::from)

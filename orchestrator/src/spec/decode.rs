@@ -357,6 +357,12 @@ fn container(node: &Node, d: &mut Diagnostics) -> Option<RawContainer> {
     }
     if let Some(n) = f.get("security") {
         c.security = super::security::security(n, d);
+        if c.security.nesting && c.privileged {
+            d.push(
+                Diagnostic::at(n.pos, fleet_protocol::security::NESTING_NEEDS_USERNS)
+                    .hint("remove privileged: true, or leave nesting off"),
+            );
+        }
     }
     Some(c)
 }
