@@ -137,11 +137,7 @@ fn fleet_node_binary_under_a_shared_host_directory_is_masked_inside() {
     let Some(node) = Node::new() else { return };
     let dir = std::path::Path::new("/usr/local/bin");
     if !dir.is_dir() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "no /usr/local/bin to install a copy of fleet-node into"
-        );
-        eprintln!("skipping: no /usr/local/bin to install a copy of fleet-node into");
+        support::cannot_run("no /usr/local/bin to install a copy of fleet-node into");
         return;
     }
     // A copy of fleet-node inside /usr, which the host template shares read-only.

@@ -179,15 +179,9 @@ fn memory_and_pids_limit_hits_inside_raise_failcnt() {
 
 #[test]
 fn disk_space_and_inodes_hold_inside_and_growing_lets_the_write_succeed() {
-    let Some(node) = Node::new() else { return };
-    if !std::path::Path::new("/dev/loop-control").exists() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "no loop devices under CI"
-        );
-        eprintln!("skipping: no loop devices");
+    let Some(node) = Node::with_loop_devices() else {
         return;
-    }
+    };
     node.ok(&["create", "d", "--template", "busybox", "--stopped"]);
     node.ok(&["set", "d", "--disk-space", "16Mi", "--disk-inodes", "64"]);
     node.ok(&["start", "d"]);
@@ -291,15 +285,9 @@ fn disk_space_and_inodes_hold_inside_and_growing_lets_the_write_succeed() {
 
 #[test]
 fn io_caps_throttle_direct_io_on_the_containers_disk() {
-    let Some(node) = Node::new() else { return };
-    if !std::path::Path::new("/dev/loop-control").exists() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "no loop devices under CI"
-        );
-        eprintln!("skipping: no loop devices");
+    let Some(node) = Node::with_loop_devices() else {
         return;
-    }
+    };
     node.ok(&["create", "io", "--template", "busybox", "--stopped"]);
     node.ok(&["set", "io", "--disk-space", "64Mi"]);
     node.ok(&["start", "io"]);

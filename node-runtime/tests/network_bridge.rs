@@ -18,6 +18,26 @@ fn bridged(addresses: &[&str], gateway: Option<&str>) -> NetworkSpec {
     }
 }
 
+/// The test's own "host" network namespace, or `None` after saying what is missing.
+fn host_netns() -> Option<TestNetns> {
+    prerequisites().then(TestNetns::new)
+}
+
+/// Two stand-in containers attached on `host` with these names and specs.
+fn attach_two(
+    host: &TestNetns,
+    a: (&str, NetworkSpec),
+    b: (&str, NetworkSpec),
+) -> (FakeContainer, FakeContainer) {
+    let (ca, cb) = (FakeContainer::start(), FakeContainer::start());
+    host.run(|| {
+        network::attach(ca.pid(), a.0, &a.1)?;
+        network::attach(cb.pid(), b.0, &b.1)
+    })
+    .expect("attach both");
+    (ca, cb)
+}
+
 fn names(links: &[(String, String)]) -> Vec<String> {
     let mut names: Vec<String> = links.iter().map(|(n, _)| n.clone()).collect();
     names.sort();
@@ -34,24 +54,12 @@ fn veths(ns: &TestNetns) -> Vec<String> {
 
 #[test]
 fn two_containers_reach_each_other_and_the_host() {
-    if !prerequisites() {
-        return;
-    }
-    let host = TestNetns::new();
-    let (a, b) = (FakeContainer::start(), FakeContainer::start());
-    host.run(|| {
-        network::attach(
-            a.pid(),
-            "web-a",
-            &bridged(&["10.77.0.11/24"], Some("10.77.0.1")),
-        )?;
-        network::attach(
-            b.pid(),
-            "web-b",
-            &bridged(&["10.77.0.12/24"], Some("10.77.0.1")),
-        )
-    })
-    .expect("attach both");
+    let Some(host) = host_netns() else { return };
+    let (a, b) = attach_two(
+        &host,
+        ("web-a", bridged(&["10.77.0.11/24"], Some("10.77.0.1"))),
+        ("web-b", bridged(&["10.77.0.12/24"], Some("10.77.0.1"))),
+    );
 
     assert!(a.ping("10.77.0.12"), "a reaches b");
     assert!(b.ping("10.77.0.11"), "b reaches a");
@@ -88,10 +96,7 @@ fn two_containers_reach_each_other_and_the_host() {
 
 #[test]
 fn container_sees_only_lo_and_eth0() {
-    if !prerequisites() {
-        return;
-    }
-    let host = TestNetns::new();
+    let Some(host) = host_netns() else { return };
     // Something on the "host" side that must stay invisible to the container.
     let c = FakeContainer::start();
     let spec = NetworkSpec {
@@ -127,10 +132,7 @@ fn container_sees_only_lo_and_eth0() {
 
 #[test]
 fn detach_leaves_no_veth_and_keeps_the_bridge() {
-    if !prerequisites() {
-        return;
-    }
-    let host = TestNetns::new();
+    let Some(host) = host_netns() else { return };
     let c = FakeContainer::start();
     host.run(|| network::attach(c.pid(), "gone-1", &bridged(&["10.79.0.5/24"], None)))
         .expect("attach");
@@ -158,10 +160,7 @@ fn detach_leaves_no_veth_and_keeps_the_bridge() {
 
 #[test]
 fn live_address_change_keeps_the_same_init() {
-    if !prerequisites() {
-        return;
-    }
-    let host = TestNetns::new();
+    let Some(host) = host_netns() else { return };
     let mut c = FakeContainer::start();
     let (pid, ns) = (c.pid(), c.ns_id());
     let old = bridged(&["10.80.0.21/24"], Some("10.80.0.1"));
@@ -191,10 +190,7 @@ fn live_address_change_keeps_the_same_init() {
 
 #[test]
 fn attach_twice_converges_to_one_pair() {
-    if !prerequisites() {
-        return;
-    }
-    let host = TestNetns::new();
+    let Some(host) = host_netns() else { return };
     let c = FakeContainer::start();
     let spec = bridged(&["10.81.0.5/24"], Some("10.81.0.1"));
     host.run(|| {
@@ -209,10 +205,7 @@ fn attach_twice_converges_to_one_pair() {
 
 #[test]
 fn bad_spec_is_refused_before_anything_changes() {
-    if !prerequisites() {
-        return;
-    }
-    let host = TestNetns::new();
+    let Some(host) = host_netns() else { return };
     let c = FakeContainer::start();
     let err = host
         .run(|| {
@@ -242,10 +235,7 @@ fn bad_spec_is_refused_before_anything_changes() {
 
 #[test]
 fn mode_none_brings_loopback_up_only() {
-    if !prerequisites() {
-        return;
-    }
-    let host = TestNetns::new();
+    let Some(host) = host_netns() else { return };
     let c = FakeContainer::start();
     host.run(|| network::attach(c.pid(), "lonely-1", &NetworkSpec::default()))
         .expect("attach none");
@@ -264,24 +254,15 @@ fn mode_none_brings_loopback_up_only() {
 
 #[test]
 fn ipv6_addresses_and_gateway_work_beside_ipv4() {
-    if !prerequisites() {
-        return;
-    }
-    let host = TestNetns::new();
-    let (a, b) = (FakeContainer::start(), FakeContainer::start());
-    host.run(|| {
-        network::attach(
-            a.pid(),
+    let Some(host) = host_netns() else { return };
+    let (a, _b) = attach_two(
+        &host,
+        (
             "six-a",
-            &bridged(&["fd77::11/64", "10.84.0.11/24"], Some("fd77::1")),
-        )?;
-        network::attach(
-            b.pid(),
-            "six-b",
-            &bridged(&["fd77::12/64"], Some("fd77::1")),
-        )
-    })
-    .expect("attach with IPv6");
+            bridged(&["fd77::11/64", "10.84.0.11/24"], Some("fd77::1")),
+        ),
+        ("six-b", bridged(&["fd77::12/64"], Some("fd77::1"))),
+    );
     assert!(a.ping("fd77::12"), "a reaches b over IPv6");
     assert!(host.ping("fd77::11"), "host reaches a over IPv6");
     assert!(

@@ -7,21 +7,13 @@
 
 use std::time::{Duration, Instant};
 
-use fleet::diff::{Assignment, DiffOptions, HostObservation, Observed, diff};
+use fleet::diff::{DiffOptions, HostObservation, Observed, diff};
 use fleet::model::Fleet;
-use fleet::plan::fixture::{converged_observation, empty_observation, large};
+use fleet::plan::fixture::{converged_observation, empty_observation, large, pinned_assignment};
 use fleet::plan::{plan, render};
 
-fn assignment(fleet: &Fleet) -> Assignment {
-    fleet
-        .containers
-        .iter()
-        .filter_map(|c| Some((c.spec.name.clone(), c.host.clone()?)))
-        .collect()
-}
-
 fn measure(label: &str, fleet: &Fleet, observed: &Observed) {
-    let placed = assignment(fleet);
+    let placed = pinned_assignment(fleet);
     let mut times: Vec<Duration> = Vec::new();
     let mut summary = String::new();
     let mut render_time = Duration::ZERO;

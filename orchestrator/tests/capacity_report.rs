@@ -138,11 +138,7 @@ fn shapes_parse_or_say_what_is_valid() {
 #[test]
 fn drain_moves_a_hosts_containers_and_says_where() {
     let f = fleet(
-        vec![
-            host("h1", 4, "8Gi", "100Gi"),
-            host("h2", 4, "8Gi", "100Gi"),
-            host("h3", 4, "8Gi", "100Gi"),
-        ],
+        alike_hosts(3),
         vec![
             ct("a", 100, "2Gi", "1Gi").pin("h1"),
             ct("b", 100, "2Gi", "1Gi"),
@@ -327,11 +323,7 @@ fn json_carries_the_same_figures() {
 #[test]
 fn what_if_a_host_is_removed_lists_what_moves_where() {
     let before = fleet(
-        vec![
-            host("h1", 4, "8Gi", "100Gi"),
-            host("h2", 4, "8Gi", "100Gi"),
-            host("h3", 4, "8Gi", "100Gi"),
-        ],
+        alike_hosts(3),
         vec![
             ct("a", 100, "6Gi", "1Gi").pin("h1"),
             ct("b", 100, "6Gi", "1Gi").pin("h2"),

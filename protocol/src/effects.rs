@@ -153,35 +153,17 @@ pub static FIELDS: &[FieldRule] = &[
     field!("hostname" => spec.hostname, show::display, restart),
     // Another mode or bridge is another attachment: a new veth in a new namespace.
     FieldRule {
-        name: "network",
-        key: "network",
         differs: |a, b| !same_attachment(&a.spec.network, &b.spec.network),
-        show: |v| show::json(&v.spec.network),
-        effect: restart,
-        drifts: false,
+        ..field!("network" => spec.network, show::json, restart)
     },
     // Addresses and gateway change live on the same attachment's eth0.
     FieldRule {
-        name: "network.addresses",
-        key: "network.addresses",
-        differs: |a, b| {
-            same_attachment(&a.spec.network, &b.spec.network)
-                && a.spec.network.addresses != b.spec.network.addresses
-        },
-        show: |v| show::json(&v.spec.network.addresses),
-        effect: live,
-        drifts: false,
+        differs: |a, b| on_same_attachment(a, b, |n| &n.addresses),
+        ..field!("network.addresses" => spec.network.addresses, show::json, live)
     },
     FieldRule {
-        name: "network.gateway",
-        key: "network.gateway",
-        differs: |a, b| {
-            same_attachment(&a.spec.network, &b.spec.network)
-                && a.spec.network.gateway != b.spec.network.gateway
-        },
-        show: |v| show::json(&v.spec.network.gateway),
-        effect: live,
-        drifts: false,
+        differs: |a, b| on_same_attachment(a, b, |n| &n.gateway),
+        ..field!("network.gateway" => spec.network.gateway, show::json, live)
     },
     // The node shifts the writable layer's owners between host ids and the range at the start.
     field!("privileged" => spec.privileged, show::display, restart),
@@ -226,6 +208,12 @@ pub fn observed_resources(live: &Resources, stored: &Resources) -> Resources {
             write_iops: seen(&live.io.write_iops, &stored.io.write_iops),
         },
     }
+}
+
+/// Whether the part of the network that `part` picks differs while the attachment stays.
+fn on_same_attachment<T: PartialEq>(a: &View, b: &View, part: fn(&NetworkSpec) -> &T) -> bool {
+    let (a, b) = (&a.spec.network, &b.spec.network);
+    same_attachment(a, b) && part(a) != part(b)
 }
 
 /// The bridge a bridged container joins when its spec names none.

@@ -30,6 +30,15 @@ pub fn missing_prerequisite() -> Option<String> {
     None
 }
 
+/// Says why a test cannot run here. With CI=true every test must run, so this fails the test;
+/// elsewhere it prints why and the caller returns (the test skips).
+pub fn cannot_run(why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("test cannot run under CI=true: {why}");
+    }
+    eprintln!("skipping: {why}");
+}
+
 /// A test node: temp root, unique cgroup parent.
 pub struct Node {
     pub root: tempfile::TempDir,
@@ -41,24 +50,36 @@ impl Node {
     /// CI; with CI=true a missing prerequisite fails the test.
     pub fn new() -> Option<Node> {
         if let Some(why) = missing_prerequisite() {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("real-kernel test cannot run: {why}");
-            }
-            eprintln!("skipping real-kernel test: {why}");
+            cannot_run(&format!("real-kernel test: {why}"));
             return None;
         }
+        Some(Node::fresh())
+    }
+
+    /// [`Node::new`] on a host with loop devices (per-container disks), else `None` after
+    /// [`cannot_run`].
+    pub fn with_loop_devices() -> Option<Node> {
+        let node = Node::new()?;
+        if !std::path::Path::new("/dev/loop-control").exists() {
+            cannot_run("no loop devices (/dev/loop-control)");
+            return None;
+        }
+        Some(node)
+    }
+
+    fn fresh() -> Node {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .subsec_nanos();
-        Some(Node {
+        Node {
             root: tempfile::Builder::new()
                 .prefix("fleet-node-test-")
                 .tempdir()
                 .unwrap(),
             parent: format!("fleet-test-{}-{n}-{nanos:x}", std::process::id()),
-        })
+        }
     }
 
     pub fn bin() -> &'static str {

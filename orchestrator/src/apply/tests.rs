@@ -25,16 +25,20 @@ fn nodes(f: &Fleet) -> BTreeMap<String, MemoryNode> {
 }
 
 fn run(f: &Fleet, plan: &Plan, sessions: &mut BTreeMap<String, MemoryNode>) -> Report {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
     let opts = ApplyOptions {
         parallel: 4,
         lock_timeout_secs: 0,
         user: "test@here".into(),
     };
     let progress = super::progress::Progress::Quiet;
-    rt.block_on(apply(&f.name, plan, sessions, opts, &progress))
+    block_on(apply(&f.name, plan, sessions, opts, &progress))
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(future)
 }
 
 fn outcome<'r>(report: &'r Report, container: &str) -> &'r Outcome {
@@ -49,6 +53,29 @@ fn outcome<'r>(report: &'r Report, container: &str) -> &'r Outcome {
 fn depending(mut c: DesiredContainer, on: &str) -> DesiredContainer {
     c.depends_on = vec![on.to_owned()];
     c
+}
+
+/// Hosts a and b; a1 and a2 pinned to a, b1 to b.
+fn two_hosts_three_containers() -> Fleet {
+    fleet(
+        "demo",
+        vec![host("a"), host("b")],
+        vec![
+            pinned(spec("demo", "a1"), "a"),
+            pinned(spec("demo", "a2"), "a"),
+            pinned(spec("demo", "b1"), "b"),
+        ],
+    )
+}
+
+/// The steps of `report` on hosts other than `host`.
+fn elsewhere<'r>(report: &'r Report, host: &str) -> Vec<&'r Outcome> {
+    report
+        .steps
+        .iter()
+        .filter(|s| s.host != host)
+        .map(|s| &s.outcome)
+        .collect()
 }
 
 /// Four hosts, `lb` pinned to h1, `web-1..4` spread over every host and depending on `lb`.
@@ -72,15 +99,7 @@ fn lb_and_spread_web() -> Fleet {
 
 #[test]
 fn each_host_gets_one_batch_when_nothing_crosses_hosts() {
-    let f = fleet(
-        "demo",
-        vec![host("a"), host("b")],
-        vec![
-            pinned(spec("demo", "a1"), "a"),
-            pinned(spec("demo", "a2"), "a"),
-            pinned(spec("demo", "b1"), "b"),
-        ],
-    );
+    let f = two_hosts_three_containers();
     let plan = plan_on_empty_hosts(&f);
     let mut sessions = nodes(&f);
     let report = run(&f, &plan, &mut sessions);
@@ -138,12 +157,7 @@ fn a_failed_dependency_skips_its_dependents_on_other_hosts() {
             error: "template busybox: no busybox-static here".into()
         }
     );
-    let skipped = report
-        .steps
-        .iter()
-        .filter(|s| s.host != "h1")
-        .map(|s| &s.outcome)
-        .collect::<Vec<_>>();
+    let skipped = elsewhere(&report, "h1");
     assert_eq!(skipped.len(), 3);
     for o in skipped {
         assert_eq!(
@@ -198,15 +212,7 @@ fn a_lost_session_fails_its_batch_and_skips_that_hosts_later_waves() {
 
 #[test]
 fn a_refused_batch_fails_its_steps_names_the_host_once_and_keeps_the_session() {
-    let f = fleet(
-        "demo",
-        vec![host("a"), host("b")],
-        vec![
-            pinned(spec("demo", "a1"), "a"),
-            pinned(spec("demo", "a2"), "a"),
-            pinned(spec("demo", "b1"), "b"),
-        ],
-    );
+    let f = two_hosts_three_containers();
     let plan = plan_on_empty_hosts(&f);
     let mut sessions = nodes(&f);
     let held = "apply lock held by fleet demo (bob@laptop, pid 7)";
@@ -226,14 +232,7 @@ fn a_refused_batch_fails_its_steps_names_the_host_once_and_keeps_the_session() {
 
 #[test]
 fn a_host_without_a_session_fails_its_steps() {
-    let f = fleet(
-        "demo",
-        vec![host("a"), host("b")],
-        vec![
-            pinned(spec("demo", "a1"), "a"),
-            pinned(spec("demo", "b1"), "b"),
-        ],
-    );
+    let f = two_hosts_three_containers();
     let plan = plan_on_empty_hosts(&f);
     let mut sessions = nodes(&f);
     sessions.remove("b");
@@ -263,11 +262,8 @@ fn clearing_a_journal_sends_an_empty_batch_and_notes_a_refusal() {
     let f = fleet("demo", vec![host("a"), host("b")], Vec::new());
     let mut sessions = nodes(&f);
     sessions["b"].state().refuse = Some("apply lock held".into());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
     let hosts = vec!["a".to_owned(), "b".to_owned(), "gone".to_owned()];
-    let notes = rt.block_on(journal::clear("demo", &hosts, &mut sessions, 0, "me"));
+    let notes = block_on(journal::clear("demo", &hosts, &mut sessions, 0, "me"));
     assert_eq!(
         notes,
         ["b: the old journal was not cleared: apply lock held"]

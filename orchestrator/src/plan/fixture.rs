@@ -11,7 +11,7 @@ use fleet_protocol::{
     NodeInfo, PROTOCOL_VERSION, Resources, TemplateRef,
 };
 
-use crate::diff::{HostObservation, Observed};
+use crate::diff::{Assignment, HostObservation, Observed};
 use crate::model::{DesiredContainer, Fleet, Host, NodeSettings, Placement, Transport};
 
 /// A busybox container running `sleep`, 64Mi of memory.
@@ -56,6 +56,15 @@ pub fn pinned(spec: ContainerSpec, host: &str) -> DesiredContainer {
         placement: Placement::default(),
         depends_on: Vec::new(),
     }
+}
+
+/// Where each pinned container of `fleet` goes (what the scheduler does for pinned ones).
+pub fn pinned_assignment(fleet: &Fleet) -> Assignment {
+    fleet
+        .containers
+        .iter()
+        .filter_map(|c| Some((c.spec.name.clone(), c.host.clone()?)))
+        .collect()
 }
 
 /// A fleet from hosts and containers (sorted, as the resolver leaves them).

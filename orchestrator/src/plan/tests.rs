@@ -3,22 +3,15 @@
 use fleet_protocol::{Action, ContainerState, DesiredState, TemplateRef};
 
 use super::fixture::{
-    converged_observation, empty_observation, fleet, host, large, pinned, running, spec,
+    converged_observation, empty_observation, fleet, host, large, pinned, pinned_assignment,
+    running, spec,
 };
 use super::{Plan, StepKind, plan, render};
-use crate::diff::{Assignment, DiffOptions, HostObservation, Observed, diff};
+use crate::diff::{DiffOptions, HostObservation, Observed, diff};
 use crate::model::Fleet;
 
-fn assignment(fleet: &Fleet) -> Assignment {
-    fleet
-        .containers
-        .iter()
-        .filter_map(|c| Some((c.spec.name.clone(), c.host.clone()?)))
-        .collect()
-}
-
 fn make(fleet: &Fleet, observed: &Observed, opts: DiffOptions) -> Plan {
-    let d = diff(fleet, &assignment(fleet), &[], observed, opts);
+    let d = diff(fleet, &pinned_assignment(fleet), &[], observed, opts);
     plan(fleet, d).expect("plan")
 }
 

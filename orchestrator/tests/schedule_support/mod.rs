@@ -32,6 +32,13 @@ pub fn host(name: &str, cpus: u32, memory: &str, disk: &str) -> Host {
 }
 
 /// A host whose capacity only its node can tell.
+/// `n` alike hosts `h1`..`hn` of 4 CPUs, 8Gi of memory and 100Gi of disk.
+pub fn alike_hosts(n: usize) -> Vec<Host> {
+    (1..=n)
+        .map(|i| host(&format!("h{i}"), 4, "8Gi", "100Gi"))
+        .collect()
+}
+
 pub fn unknown_host(name: &str) -> Host {
     Host {
         capacity: HostCapacity::default(),
