@@ -142,6 +142,22 @@ pub enum Error {
         /// What the parser said.
         reason: String,
     },
+    /// A limit was refused or could not be applied (`crate::limits`).
+    #[error("invalid spec for container {name:?}: {source}")]
+    Limit {
+        /// Container name.
+        name: String,
+        /// What the limits module reported (boxed: it is large, and rare).
+        source: Box<crate::limits::LimitError>,
+    },
+    /// A disk operation was refused or failed (`crate::disk`).
+    #[error("invalid spec for container {name:?}: {source}")]
+    Disk {
+        /// Container name.
+        name: String,
+        /// What the disk module reported (boxed: it is large, and rare).
+        source: Box<crate::disk::DiskError>,
+    },
     /// The spec has an invalid value.
     #[error("invalid spec for container {name:?}: {message}")]
     InvalidSpec {

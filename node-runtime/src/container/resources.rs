@@ -56,9 +56,9 @@ pub fn limit_error(name: &str, err: LimitError) -> Error {
             path,
             source,
         },
-        other => Error::InvalidSpec {
+        source => Error::Limit {
             name: name.to_owned(),
-            message: other.to_string(),
+            source: Box::new(source),
         },
     }
 }
@@ -89,9 +89,9 @@ pub fn disk_error(name: &str, err: DiskError) -> Error {
             status,
             stderr,
         },
-        other => Error::InvalidSpec {
+        source => Error::Disk {
             name: name.to_owned(),
-            message: other.to_string(),
+            source: Box::new(source),
         },
     }
 }

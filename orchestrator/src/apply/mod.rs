@@ -7,6 +7,7 @@
 //! more this run: the node's actions are idempotent, so the next `apply` observes what was done
 //! and finishes the job. Progress goes to [`progress`], the outcome to a [`report::Report`].
 
+pub mod error;
 pub mod journal;
 pub mod progress;
 pub mod report;
@@ -21,6 +22,7 @@ use futures_util::StreamExt;
 
 use crate::plan::{Plan, StepKind};
 use crate::transport::NodeSession;
+use error::{BatchError, StepError};
 use progress::Progress;
 use report::{Outcome, Report, StepReport};
 
@@ -97,7 +99,9 @@ pub async fn apply<S: NodeSession>(
                 None => {
                     for (id, _) in sent.steps {
                         outcome[id] = Some(Outcome::Failed {
-                            error: format!("no session with {}", batch.host),
+                            error: StepError::NoSession {
+                                host: batch.host.clone(),
+                            },
                         });
                         progress.step_finished(&batch.host, false);
                     }
@@ -115,7 +119,13 @@ pub async fn apply<S: NodeSession>(
                 Ok(results) => {
                     for (id, range) in &sent.steps {
                         let failed = results[range.clone()].iter().find_map(|r| match r {
-                            ActionOutcome::Failed { error, .. } => Some(error.clone()),
+                            ActionOutcome::Failed {
+                                error,
+                                needs_restart,
+                            } => Some(StepError::Action {
+                                message: error.clone(),
+                                needs_restart: *needs_restart,
+                            }),
                             ActionOutcome::Done { .. } => None,
                         });
                         let changed = results[range.clone()]
@@ -132,19 +142,19 @@ pub async fn apply<S: NodeSession>(
                 Err(error) => {
                     // One line per host for a batch refused as a whole (the apply lock is held,
                     // most often): the steps repeat the error, this names the host once.
-                    if client.is_some() {
+                    if error.keeps_session() {
                         refused.push(format!("{} refused the batch: {error}", sent.host));
                     }
                     for (id, _) in &sent.steps {
                         outcome[*id] = Some(Outcome::Failed {
-                            error: error.clone(),
+                            error: error.clone().into(),
                         });
                         progress.step_finished(&sent.host, false);
                     }
                     // A node that refused the batch keeps its session; only a broken one is
                     // lost for the rest of the run.
-                    if client.is_none() {
-                        lost.insert(sent.host.clone(), error);
+                    if !error.keeps_session() {
+                        lost.insert(sent.host.clone(), error.to_string());
                     }
                 }
             }
@@ -193,14 +203,15 @@ pub async fn apply<S: NodeSession>(
     report
 }
 
-/// Sends one batch; returns the session unless it broke.
+/// Sends one batch; returns the session unless it broke (then the error is
+/// [`BatchError::Lost`]).
 async fn send_batch<S: NodeSession>(
     fleet: &str,
     sent: Sent,
     mut client: S,
     opts: &ApplyOptions,
     progress: &Progress,
-) -> (Sent, Option<S>, Result<Vec<ActionOutcome>, String>) {
+) -> (Sent, Option<S>, Result<Vec<ActionOutcome>, BatchError>) {
     progress.batch_started(&sent.host, sent.steps.len());
     let request = Request::Apply {
         fleet: fleet.to_string(),
@@ -214,18 +225,17 @@ async fn send_batch<S: NodeSession>(
             (sent, Some(client), Ok(outcomes))
         }
         Ok(Response::Applied { results }) => {
-            let n = sent.actions.len();
-            let error = format!(
-                "the node answered {} results for {n} actions",
-                results.len()
-            );
+            let error = BatchError::WrongCount {
+                got: results.len(),
+                sent: sent.actions.len(),
+            };
             (sent, Some(client), Err(error))
         }
-        Ok(Response::Error { message }) => (sent, Some(client), Err(message)),
+        Ok(Response::Error { message }) => (sent, Some(client), Err(BatchError::Refused(message))),
         Ok(other) => {
-            let error = format!("the node answered Apply with {other:?}");
+            let error = BatchError::Unexpected(format!("{other:?}"));
             (sent, Some(client), Err(error))
         }
-        Err(e) => (sent, None, Err(e.to_string())),
+        Err(e) => (sent, None, Err(BatchError::Lost(e.to_string()))),
     }
 }

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::error::StepError;
 use crate::plan::StepKind;
 
 /// What happened to one step.
@@ -21,8 +22,8 @@ pub enum Outcome {
     },
     /// The node (or the session) failed it.
     Failed {
-        /// Why.
-        error: String,
+        /// Why (shown, and serialized, as its message).
+        error: StepError,
     },
     /// Not attempted.
     Skipped {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::error::{BatchError, StepError};
 use super::report::{Outcome, Report};
 use super::{ApplyOptions, apply, journal};
 use crate::diff::DiffOptions;
@@ -154,7 +155,10 @@ fn a_failed_dependency_skips_its_dependents_on_other_hosts() {
     assert_eq!(
         outcome(&report, "lb"),
         &Outcome::Failed {
-            error: "template busybox: no busybox-static here".into()
+            error: StepError::Action {
+                message: "template busybox: no busybox-static here".into(),
+                needs_restart: false,
+            }
         }
     );
     let skipped = elsewhere(&report, "h1");
@@ -194,7 +198,10 @@ fn a_lost_session_fails_its_batch_and_skips_that_hosts_later_waves() {
     sessions["b"].state().break_at = Some(0);
     let report = run(&f, &plan, &mut sessions);
     assert_eq!(outcome(&report, "a1"), &Outcome::Done { changed: true });
-    let Outcome::Failed { error } = outcome(&report, "b1") else {
+    let Outcome::Failed {
+        error: StepError::Batch(BatchError::Lost(error)),
+    } = outcome(&report, "b1")
+    else {
         panic!("{report:?}")
     };
     assert!(error.contains("the node closed the session"), "{error}");
@@ -219,7 +226,12 @@ fn a_refused_batch_fails_its_steps_names_the_host_once_and_keeps_the_session() {
     sessions["a"].state().refuse = Some(held.into());
     let report = run(&f, &plan, &mut sessions);
     for c in ["a1", "a2"] {
-        assert_eq!(outcome(&report, c), &Outcome::Failed { error: held.into() });
+        assert_eq!(
+            outcome(&report, c),
+            &Outcome::Failed {
+                error: BatchError::Refused(held.into()).into()
+            }
+        );
     }
     assert_eq!(outcome(&report, "b1"), &Outcome::Done { changed: true });
     assert_eq!(report.notes, [format!("a refused the batch: {held}")]);
@@ -240,7 +252,7 @@ fn a_host_without_a_session_fails_its_steps() {
     assert_eq!(
         outcome(&report, "b1"),
         &Outcome::Failed {
-            error: "no session with b".into()
+            error: StepError::NoSession { host: "b".into() }
         }
     );
     assert_eq!(outcome(&report, "a1"), &Outcome::Done { changed: true });
