@@ -1,21 +1,21 @@
 //! `fleet exec NAME -- CMD...`: runs a command in a container wherever it is. The host is found
 //! by observing the spec's hosts (the container of this fleet with that name, else the host the
-//! spec pins it to), then `fleet-node --root R --cgroup-parent P exec NAME -- CMD...` runs there:
-//! over SSH as its own exec channel (every word quoted by `transport::ssh::shell_quote`), or as a
-//! child process for `transport: local`. stdin, stdout and stderr are streamed, and the
+//! spec pins it to), then `fleet-node --root R --cgroup-parent P exec NAME -- CMD...` runs there
+//! through `transport::exec`: over SSH as its own exec channel, or as a child process for
+//! `transport: local`. stdin, stdout and stderr are streamed, and the
 //! command's exit status becomes fleet's.
 //!
-//! Neighbours: `observe` finds the container, `transport` reaches the host, fleet-node's own
-//! `exec` verb enters the container.
+//! Neighbours: `observe` finds the container, `transport::exec` runs the node's command on the
+//! host (only transport knows SSH), fleet-node's own `exec` verb enters the container.
 
 use std::process::ExitCode;
 
 use super::SpecArgs;
 use super::{ConnectArgs, load, runtime};
 use crate::diff::HostObservation;
-use crate::model::{Fleet, Host, NodeSettings, Transport};
+use crate::model::{Fleet, Host};
 use crate::observe;
-use crate::transport::{local, ssh};
+use crate::transport;
 
 /// Arguments of `fleet exec`.
 #[derive(Debug, clap::Args)]
@@ -54,59 +54,23 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let argv = exec_argv(&host.node, &args.name, args.tty, &args.command);
-    let status = match &host.transport {
-        Transport::Local => {
-            let (program, rest) = argv.split_first().expect("argv has the node path");
-            let program = local::sibling_or_path(program);
-            match std::process::Command::new(&program).args(rest).status() {
-                Ok(s) => exit_status(s),
-                Err(e) => {
-                    eprintln!(
-                        "error: cannot run {} for host {}: {e}",
-                        program.display(),
-                        host.name
-                    );
-                    return Ok(ExitCode::FAILURE);
-                }
-            }
-        }
-        Transport::Ssh(target) => {
-            let ran = rt.block_on(async {
-                let handle = ssh::login(&host.name, target, &opts).await?;
-                ssh::run_streaming(&handle, &host.name, &argv, args.tty).await
-            });
-            match ran {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(ExitCode::FAILURE);
-                }
-            }
+    let ran = rt.block_on(transport::exec::run(
+        host,
+        &args.name,
+        args.tty,
+        &args.command,
+        &opts,
+    ));
+    let status = match ran {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
         }
     };
     // The stdin pump may still be blocked reading a terminal: do not wait for it.
     rt.shutdown_background();
     Ok(ExitCode::from(u8::try_from(status).unwrap_or(255)))
-}
-
-/// `fleet-node --root R --cgroup-parent P exec [-t] NAME -- CMD...` for a host's node.
-pub fn exec_argv(node: &NodeSettings, name: &str, tty: bool, command: &[String]) -> Vec<String> {
-    let mut argv = vec![
-        node.path.clone(),
-        "--root".into(),
-        node.root.clone(),
-        "--cgroup-parent".into(),
-        node.cgroup_parent.clone(),
-        "exec".into(),
-    ];
-    if tty {
-        argv.push("-t".into());
-    }
-    argv.push(name.into());
-    argv.push("--".into());
-    argv.extend(command.iter().cloned());
-    argv
 }
 
 /// The host running container `name`: where the nodes report it (this fleet's first, then
@@ -178,53 +142,4 @@ async fn find_host<'f>(
         message.push_str(&format!("; unreachable hosts: {}", unreachable.join(", ")));
     }
     Err(message)
-}
-
-fn exit_status(status: std::process::ExitStatus) -> u32 {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => u32::try_from(code).unwrap_or(255),
-        (None, Some(signal)) => 128 + u32::try_from(signal).unwrap_or(0),
-        _ => 255,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn node_exec_command_line_keeps_every_word() {
-        let node = NodeSettings {
-            path: "/opt/fleet-node".into(),
-            root: "/var/lib/x y".into(),
-            cgroup_parent: "fleet".into(),
-        };
-        let argv = exec_argv(
-            &node,
-            "c",
-            false,
-            &["/bin/sh".into(), "-c".into(), "echo $$; exit 3".into()],
-        );
-        assert_eq!(
-            argv,
-            [
-                "/opt/fleet-node",
-                "--root",
-                "/var/lib/x y",
-                "--cgroup-parent",
-                "fleet",
-                "exec",
-                "c",
-                "--",
-                "/bin/sh",
-                "-c",
-                "echo $$; exit 3"
-            ]
-        );
-        assert_eq!(
-            ssh::command_line(&argv).unwrap(),
-            "/opt/fleet-node --root '/var/lib/x y' --cgroup-parent fleet exec c -- /bin/sh -c 'echo $$; exit 3'"
-        );
-    }
 }

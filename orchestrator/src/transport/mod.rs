@@ -6,7 +6,9 @@
 //! `<path> --root <root> --cgroup-parent <parent> serve --stdio` from the host's
 //! [`NodeSettings`].
 
+pub mod exec;
 pub mod frame;
+pub mod install;
 pub mod known_hosts;
 pub mod local;
 #[cfg(test)]
