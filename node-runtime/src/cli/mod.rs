@@ -1,21 +1,25 @@
 //! The local admin CLI, in the spirit of vzctl/vzlist: parse the flags into typed values
 //! ([`Cli`]), resolve them into a spec or a verb, call the [`Runtime`], print.
 //!
+//! One file per verb (create, lifecycle for start/stop/restart/destroy, set, counters, show for
+//! list/status, exec for exec/logs, boot); this file holds the global flags and the dispatch.
 //! Neighbours: `main.rs` calls [`run`]; the work is in `container/` and `server/`.
 
+mod boot;
 mod counters;
+mod create;
+mod exec;
+mod lifecycle;
 mod set;
+mod show;
 
-use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use fleet_protocol::{ContainerSpec, ContainerStatus, DesiredState, TemplateRef};
-use serde_json::json;
 
-use crate::container::{ExecOptions, Runtime};
+pub use create::parse_template;
+
+use crate::container::Runtime;
 use crate::error::{Error, Result};
 
 /// `fleet-node`: run system containers on this host.
@@ -63,90 +67,22 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create (and start) a container.
-    #[command(
-        after_help = "Examples:\n  fleet-node create web1 --template busybox -- /bin/sleep infinity\n  \
-                            fleet-node create app --template host --hostname app.internal --env ROLE=app -- /usr/bin/sleep infinity\n  \
-                            fleet-node create alp --template /srv/alpine.tar.gz --sha256 0f3c... --onboot -- /sbin/init\n  \
-                            fleet-node create legacy --template host --privileged   # container root is host root"
-    )]
-    Create {
-        /// Container name.
-        name: String,
-        /// host, busybox, or the path of a .tar/.tar.gz (with --sha256).
-        #[arg(long)]
-        template: String,
-        /// sha256 of a tarball template.
-        #[arg(long)]
-        sha256: Option<String>,
-        /// Hostname inside (default: the name).
-        #[arg(long)]
-        hostname: Option<String>,
-        /// Owning fleet.
-        #[arg(long, default_value = "local")]
-        fleet: String,
-        /// Start at `fleet-node boot`.
-        #[arg(long)]
-        onboot: bool,
-        /// Create without starting.
-        #[arg(long)]
-        stopped: bool,
-        /// Run without a user namespace: container root is host root. Without it (the
-        /// default) container root is an unprivileged host uid range of its own.
-        #[arg(long)]
-        privileged: bool,
-        /// Accepted for old scripts: unprivileged is the default now.
-        #[arg(long, hide = true, conflicts_with = "privileged")]
-        user_namespace: bool,
-        /// Allow user namespaces, mounts, setns and pivot_root inside (spec `security.nesting`).
-        #[arg(long)]
-        nesting: bool,
-        /// A system call the default seccomp filter denies that this container may make
-        /// (repeatable; spec `security.syscalls.allow`).
-        #[arg(long = "allow-syscall", value_name = "NAME")]
-        allow_syscall: Vec<String>,
-        /// A system call to deny with EPERM on top of the default filter (repeatable).
-        #[arg(long = "deny-syscall", value_name = "NAME")]
-        deny_syscall: Vec<String>,
-        /// Environment for init, KEY=VALUE (repeatable).
-        #[arg(long = "env", value_name = "KEY=VALUE")]
-        env: Vec<String>,
-        /// Init's argv (default: sleep infinity).
-        #[arg(last = true)]
-        command: Vec<String>,
-    },
+    Create(create::CreateArgs),
     /// Start init.
-    Start {
-        /// Container name.
-        name: String,
-    },
+    Start(lifecycle::NameArg),
     /// Stop: SIGTERM, then kill after the timeout.
     ///
     /// An init that does not handle SIGTERM (the kernel ignores it for a namespace's init) is
     /// killed at once.
     #[command(after_help = "Example:\n  fleet-node stop web1 --timeout 30")]
-    Stop {
-        /// Container name.
-        name: String,
-        /// Seconds to wait after SIGTERM.
-        #[arg(long, default_value_t = 10)]
-        timeout: u64,
-    },
+    Stop(lifecycle::StopArgs),
     /// Stop, then start.
-    Restart {
-        /// Container name.
-        name: String,
-        /// Seconds to wait after SIGTERM.
-        #[arg(long, default_value_t = 10)]
-        timeout: u64,
-    },
+    Restart(lifecycle::StopArgs),
     /// Stop and remove everything the container holds.
     #[command(
         after_help = "Example:\n  fleet-node destroy web1   # no mount, cgroup, loop device or directory is left"
     )]
-    Destroy {
-        /// Container name.
-        name: String,
-    },
+    Destroy(lifecycle::NameArg),
     /// Change a container's limits, live (`none` removes one).
     Set(set::SetArgs),
     /// Beancounters: held, maxheld, barrier, limit, failcnt per resource.
@@ -155,41 +91,19 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  fleet-node list\n  fleet-node list -o json | jq -r '.[] | select(.state == \"running\") | .name'"
     )]
-    List {
-        /// Output format.
-        #[arg(short = 'o', long, value_enum, default_value = "text")]
-        output: Format,
-    },
+    List(show::ListArgs),
     /// One container.
     #[command(after_help = "Example:\n  fleet-node status web1 -o json")]
-    Status {
-        /// Container name.
-        name: String,
-        /// Output format.
-        #[arg(short = 'o', long, value_enum, default_value = "text")]
-        output: Format,
-    },
+    Status(show::StatusArgs),
     /// Run a command inside a running container.
     #[command(
         after_help = "Examples:\n  fleet-node exec web1 -- /bin/ps\n  fleet-node exec -t web1 -- /bin/sh\n\n\
                             The command's exit status is fleet-node's."
     )]
-    Exec {
-        /// Container name.
-        name: String,
-        /// Give the command a terminal (for interactive shells).
-        #[arg(short = 't', long)]
-        tty: bool,
-        /// The command.
-        #[arg(last = true, required = true)]
-        command: Vec<String>,
-    },
+    Exec(exec::ExecArgs),
     /// Print init's console log.
     #[command(after_help = "Example:\n  fleet-node logs web1 | tail")]
-    Logs {
-        /// Container name.
-        name: String,
-    },
+    Logs(lifecycle::NameArg),
     /// Start every onboot container.
     #[command(
         after_help = "Run it from the host's boot (a systemd unit or rc.local):\n  fleet-node boot"
@@ -207,7 +121,8 @@ pub enum Command {
     },
 }
 
-/// Runs the parsed command line; returns the process exit code.
+/// Runs the parsed command line; returns the process exit code. Each verb's work is in its own
+/// file.
 pub fn run(cli: Cli) -> Result<i32> {
     let mut runtime = Runtime::new(&cli.root, &cli.cgroup_parent)?;
     if let Some(pool) = uid_pool(cli.uid_pool)? {
@@ -215,191 +130,21 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
     let mut out = std::io::stdout().lock();
     match cli.command {
-        Command::Create {
-            name,
-            template,
-            sha256,
-            hostname,
-            fleet,
-            onboot,
-            stopped,
-            privileged,
-            user_namespace,
-            nesting,
-            allow_syscall,
-            deny_syscall,
-            env,
-            command,
-        } => {
-            if user_namespace {
-                eprintln!(
-                    "fleet-node: --user-namespace is the default now (unprivileged); it can be left out"
-                );
-            }
-            let spec = ContainerSpec {
-                hostname: hostname.unwrap_or_else(|| name.clone()),
-                template: parse_template(&template, sha256)?,
-                command: if command.is_empty() {
-                    vec!["sleep".into(), "infinity".into()]
-                } else {
-                    command
-                },
-                env: parse_env(&name, &env)?,
-                fleet,
-                onboot,
-                state: if stopped {
-                    DesiredState::Stopped
-                } else {
-                    DesiredState::Running
-                },
-                labels: BTreeMap::new(),
-                resources: Default::default(),
-                network: Default::default(),
-                privileged,
-                security: fleet_protocol::SecuritySpec {
-                    nesting,
-                    syscalls: fleet_protocol::SyscallRules {
-                        allow: allow_syscall.into_iter().collect(),
-                        deny: deny_syscall.into_iter().collect(),
-                    },
-                },
-                name,
-            };
-            let changed = runtime.create(&spec)?;
-            let _ = writeln!(
-                out,
-                "{}: {}",
-                spec.name,
-                if changed { "created" } else { "unchanged" }
-            );
-        }
-        Command::Start { name } => report(
-            &mut out,
-            &name,
-            runtime.start(&name)?,
-            "started",
-            "already running",
-        ),
-        Command::Stop { name, timeout } => report(
-            &mut out,
-            &name,
-            runtime.stop(&name, Duration::from_secs(timeout))?,
-            "stopped",
-            "not running",
-        ),
-        Command::Restart { name, timeout } => {
-            runtime.restart(&name, Duration::from_secs(timeout))?;
-            let _ = writeln!(out, "{name}: restarted");
-        }
-        Command::Destroy { name } => report(
-            &mut out,
-            &name,
-            runtime.destroy(&name)?,
-            "destroyed",
-            "did not exist",
-        ),
+        Command::Create(args) => create::run(&runtime, args, &mut out)?,
+        Command::Start(args) => lifecycle::start(&runtime, &args, &mut out)?,
+        Command::Stop(args) => lifecycle::stop(&runtime, &args, &mut out)?,
+        Command::Restart(args) => lifecycle::restart(&runtime, &args, &mut out)?,
+        Command::Destroy(args) => lifecycle::destroy(&runtime, &args, &mut out)?,
         Command::Set(args) => set::run(&runtime, &args, &mut out)?,
         Command::Counters(args) => counters::run(&runtime, &args, &mut out)?,
-        Command::List { output } => {
-            let all: Vec<_> = runtime
-                .list()?
-                .into_iter()
-                .map(|s| runtime.with_usage(s))
-                .collect();
-            match output {
-                Format::Json => {
-                    let rows: Vec<_> = all.iter().map(row).collect();
-                    let _ = writeln!(
-                        out,
-                        "{}",
-                        serde_json::to_string_pretty(&rows).expect("json")
-                    );
-                }
-                Format::Text => {
-                    let _ = writeln!(
-                        out,
-                        "{:<24} {:<12} {:<8} {:>8} {:<10} HOSTNAME",
-                        "NAME", "FLEET", "STATE", "PID", "TEMPLATE"
-                    );
-                    for s in &all {
-                        let _ = writeln!(
-                            out,
-                            "{:<24} {:<12} {:<8} {:>8} {:<10} {}",
-                            s.name,
-                            s.fleet,
-                            state_name(s),
-                            s.init_pid.map_or("-".into(), |p| p.to_string()),
-                            s.spec.template.display_name(),
-                            s.spec.hostname
-                        );
-                    }
-                }
-            }
-        }
-        Command::Status { name, output } => {
-            let s = runtime.with_usage(runtime.status(&name)?);
-            match output {
-                Format::Json => {
-                    let _ = writeln!(
-                        out,
-                        "{}",
-                        serde_json::to_string_pretty(&row(&s)).expect("json")
-                    );
-                }
-                Format::Text => {
-                    let _ = writeln!(
-                        out,
-                        "{} {} pid {} template {} hostname {}",
-                        s.name,
-                        state_name(&s),
-                        s.init_pid.map_or("-".into(), |p| p.to_string()),
-                        s.spec.template.display_name(),
-                        s.spec.hostname
-                    );
-                }
-            }
-        }
-        Command::Exec { name, tty, command } => {
+        Command::List(args) => show::list(&runtime, &args, &mut out)?,
+        Command::Status(args) => show::status(&runtime, &args, &mut out)?,
+        Command::Exec(args) => {
             drop(out);
-            let options = ExecOptions {
-                tty,
-                ..ExecOptions::default()
-            };
-            return runtime.exec(&name, &command, &options);
+            return exec::exec(&runtime, &args);
         }
-        Command::Logs { name } => {
-            let path = runtime.log_path(&name)?;
-            match std::fs::read(&path) {
-                Ok(bytes) => {
-                    let _ = out.write_all(&bytes);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(crate::error::io_err("read", &path)(e)),
-            }
-        }
-        Command::Boot => {
-            let mut failed = 0;
-            for (name, result) in runtime.boot()? {
-                match result {
-                    Ok(changed) => {
-                        let _ = writeln!(
-                            out,
-                            "{name}: {}",
-                            if changed {
-                                "started"
-                            } else {
-                                "already running"
-                            }
-                        );
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        eprintln!("fleet-node: {name}: {e}");
-                    }
-                }
-            }
-            return Ok(i32::from(failed > 0));
-        }
+        Command::Logs(args) => exec::logs(&runtime, &args, &mut out)?,
+        Command::Boot => return boot::run(&runtime, &mut out),
         Command::Serve { .. } => {
             drop(out);
             crate::server::serve_stdio(&runtime)
@@ -407,77 +152,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
     }
     Ok(0)
-}
-
-fn report(out: &mut impl Write, name: &str, changed: bool, yes: &str, no: &str) {
-    let _ = writeln!(out, "{name}: {}", if changed { yes } else { no });
-}
-
-fn state_name(s: &ContainerStatus) -> &'static str {
-    match s.state {
-        fleet_protocol::ContainerState::Running => "running",
-        fleet_protocol::ContainerState::Stopped => "stopped",
-        fleet_protocol::ContainerState::Broken => "broken",
-    }
-}
-
-/// The JSON row of list and status: the flat fields first, the full status nested.
-fn row(s: &ContainerStatus) -> serde_json::Value {
-    json!({
-        "name": s.name,
-        "fleet": s.fleet,
-        "state": state_name(s),
-        "init_pid": s.init_pid,
-        "hostname": s.spec.hostname,
-        "template": s.spec.template.display_name(),
-        "spec": s.spec,
-        "live": s.live,
-        "usage": s.usage,
-    })
-}
-
-/// `host`, `busybox`, or a tarball path (which needs `--sha256`).
-pub fn parse_template(text: &str, sha256: Option<String>) -> Result<TemplateRef> {
-    match text {
-        "host" => Ok(TemplateRef::Host),
-        "busybox" => Ok(TemplateRef::Busybox),
-        path if [".tar", ".tar.gz", ".tgz"]
-            .iter()
-            .any(|s| path.ends_with(s)) =>
-        {
-            let sha256 = sha256
-                .ok_or_else(|| Error::UnknownTemplate(format!("{path} (missing --sha256)")))?;
-            let abs = std::path::absolute(path).map_err(crate::error::io_err("resolve", path))?;
-            let name = abs
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("tarball")
-                .trim_end_matches(".gz")
-                .trim_end_matches(".tgz")
-                .trim_end_matches(".tar")
-                .to_owned();
-            Ok(TemplateRef::Tarball {
-                name,
-                path: abs.display().to_string(),
-                sha256,
-            })
-        }
-        other => Err(Error::UnknownTemplate(other.to_owned())),
-    }
-}
-
-fn parse_env(name: &str, pairs: &[String]) -> Result<BTreeMap<String, String>> {
-    pairs
-        .iter()
-        .map(|p| {
-            p.split_once('=')
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .ok_or_else(|| Error::InvalidSpec {
-                    name: name.to_owned(),
-                    message: format!("--env {p:?} is not KEY=VALUE"),
-                })
-        })
-        .collect()
 }
 
 /// `--uid-pool`, else `$FLEET_NODE_UID_POOL` (for nodes the orchestrator starts over SSH).
