@@ -148,7 +148,7 @@ pub enum Error {
         /// Container name.
         name: String,
         /// What the limits module reported (boxed: it is large, and rare).
-        source: Box<crate::limits::LimitError>,
+        source: Box<crate::limits::error::LimitError>,
     },
     /// A disk operation was refused or failed (`crate::disk`).
     #[error("invalid spec for container {name:?}: {source}")]
