@@ -200,6 +200,7 @@ fn container_spec(name: &str, resources: Resources) -> ContainerSpec {
         network: Default::default(),
         privileged: false,
         security: Default::default(),
+        init: Default::default(),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod container;
 pub mod counters;
 pub mod disk;
 pub mod error;
+pub mod init;
 pub mod limits;
 pub mod network;
 pub mod rootfs;

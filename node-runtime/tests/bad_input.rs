@@ -21,6 +21,7 @@ fn spec(name: &str, template: TemplateRef) -> ContainerSpec {
         network: Default::default(),
         privileged: false,
         security: Default::default(),
+        init: Default::default(),
     }
 }
 

@@ -62,6 +62,7 @@ fn lifecycle_on_the_unified_hierarchy() {
         network: Default::default(),
         privileged: false,
         security: Default::default(),
+        init: Default::default(),
     };
     assert!(rt.0.create(&spec).unwrap());
     let status = rt.0.status("v2").unwrap();

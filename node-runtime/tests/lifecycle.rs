@@ -28,10 +28,10 @@ fn init_has_its_own_namespaces_is_pid_1_and_sees_hostname_and_template() {
         proc_status(pid, "NSpid").split_whitespace().last(),
         Some("1")
     );
-    assert_eq!(
-        node.exec("web", &["cat", "/proc/1/cmdline"]),
-        "sleep\0infinity\0"
-    );
+    // PID 1 is the builtin init (sleep is not an init), the command its child.
+    let cmdline = node.exec("web", &["cat", "/proc/1/cmdline"]);
+    assert!(cmdline.starts_with("/dev/fleet-init\0"), "{cmdline:?}");
+    assert!(cmdline.ends_with("\0--\0sleep\0infinity\0"), "{cmdline:?}");
     assert_eq!(node.exec("web", &["hostname"]).trim(), "web-01.test");
     assert!(
         node.exec("web", &["cat", "/etc/passwd"])
@@ -41,8 +41,8 @@ fn init_has_its_own_namespaces_is_pid_1_and_sees_hostname_and_template() {
     let ps = node.exec("web", &["ps"]);
     assert_eq!(
         ps.lines().count(),
-        3,
-        "only init and the exec'd ps (plus header): {ps}"
+        4,
+        "only init, its command and the exec'd ps (plus header): {ps}"
     );
 }
 
@@ -160,8 +160,8 @@ fn exec_streams_stdio_and_passes_the_exit_code_through() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-program"));
     assert_eq!(
         cg.pids().len(),
-        1,
-        "exec'd processes are gone, init remains"
+        2,
+        "exec'd processes are gone, init and its command remain"
     );
     node.ok(&["stop", "ex", "--timeout", "0"]);
     let stderr = node.fails(&["exec", "ex", "--", "true"]);

@@ -94,7 +94,11 @@ fn set_changes_limits_live_and_keeps_the_init_pid() {
         "none",
     ]);
     assert_eq!(node.init_pid("lim"), pid);
-    assert_eq!(file(&node, "lim", "pids", "pids.max"), "max");
+    // No limit in the spec: the default ceiling, not unlimited.
+    assert_eq!(
+        file(&node, "lim", "pids", "pids.max"),
+        fleet_protocol::DEFAULT_PIDS.to_string()
+    );
     assert_eq!(file(&node, "lim", "cpu", "cpu.cfs_quota_us"), "-1");
 
     // Bad values: a clear error with the valid range, and the files as they were.

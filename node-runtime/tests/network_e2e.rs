@@ -32,6 +32,7 @@ fn busybox(name: &str, addresses: &[&str]) -> ContainerSpec {
         },
         privileged: false,
         security: Default::default(),
+        init: Default::default(),
     }
 }
 

@@ -73,6 +73,7 @@ fn container(name: String, cpu: u32, memory: u64, disk: u64) -> DesiredContainer
             network: NetworkSpec::default(),
             privileged: false,
             security: Default::default(),
+            init: Default::default(),
         },
         host: None,
         placement: Placement::default(),

@@ -43,8 +43,8 @@ fn text(out: &Output) -> String {
 
 /// The checks both transports must pass, against container `name` of `spec`.
 fn check_exec(spec: &std::path::Path, name: &str) {
-    // Inside the container's PID namespace: PID 1 there is the container's init (sleep), and
-    // the exec'd shell gets a small PID of that namespace (2 for the first one), not a host PID.
+    // Inside the container's PID namespace: PID 1 there is the container's init, and the exec'd
+    // shell gets a small PID of that namespace, not a host PID.
     let out = exec(
         spec,
         name,
@@ -60,7 +60,13 @@ fn check_exec(spec: &std::path::Path, name: &str) {
     let mut lines = stdout.lines();
     let pid: u32 = lines.next().unwrap_or_default().parse().unwrap_or(0);
     assert!((2..10).contains(&pid), "{}", text(&out));
-    assert_eq!(lines.next(), Some("/bin/sleep 1000000 "), "{}", text(&out));
+    // PID 1 is fleet-node's builtin init (sleep is not an init), with the command as its child.
+    let init = lines.next().unwrap_or_default();
+    assert!(
+        init.starts_with("/dev/fleet-init ") && init.ends_with(" -- /bin/sleep 1000000 "),
+        "{}",
+        text(&out)
+    );
 
     // Words with spaces and quotes arrive unchanged, stdin is streamed in, stderr comes back.
     let out = exec(

@@ -295,3 +295,18 @@ fleet.yaml:9:17: error: unknown system call "io_uring_setpu" in syscalls.allow
         ]
     );
 }
+
+#[test]
+fn an_unknown_init_mode_names_the_choices() {
+    check(
+        &spec(
+            "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    init: tiny\n",
+        ),
+        r#"
+fleet.yaml:7:11: error: "init" must be one of auto, builtin, none, found "tiny"
+  |
+7 |     init: tiny
+  |           ^^^^
+"#,
+    );
+}

@@ -178,3 +178,17 @@ containers:
     let json = serde_json::to_value(&fleet.containers[1].spec).unwrap();
     assert!(json.get("security").is_none(), "default left out: {json}");
 }
+
+#[test]
+fn init_and_the_default_pids_ceiling_are_in_the_resolved_spec() {
+    let fleet = resolve::load_str(
+        "fleet.yaml",
+        "apiVersion: fleet/v1\nfleet: f\ncontainers:\n  - name: a\n    template: busybox\n    command: [sleep, '9']\n  - name: b\n    template: busybox\n    command: [/sbin/init]\n    init: builtin\n    resources: {pids: 100}\n",
+    )
+    .unwrap();
+    let (a, b) = (&fleet.containers[0].spec, &fleet.containers[1].spec);
+    assert_eq!(a.init, fleet_protocol::InitMode::Auto);
+    assert_eq!(a.resources.pids, Some(fleet_protocol::DEFAULT_PIDS));
+    assert_eq!(b.init, fleet_protocol::InitMode::Builtin);
+    assert_eq!(b.resources.pids, Some(100));
+}

@@ -50,6 +50,78 @@ pub struct ContainerSpec {
     /// JSON when default.
     #[serde(default, skip_serializing_if = "SecuritySpec::is_default")]
     pub security: SecuritySpec,
+    /// Who is PID 1: fleet-node's builtin init (reaps zombies, forwards signals) or the command.
+    #[serde(default, skip_serializing_if = "InitMode::is_auto")]
+    pub init: InitMode,
+}
+
+/// Who is the container's PID 1 (the spec's `init:`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitMode {
+    /// The builtin init unless the command is itself an init ([`KNOWN_INITS`]).
+    #[default]
+    Auto,
+    /// Always fleet-node's builtin init, with the command as its child.
+    Builtin,
+    /// The command itself is PID 1 (it must reap orphans and handle signals).
+    None,
+}
+
+/// Basenames of argv[0] that `init: auto` takes for an init of their own.
+pub const KNOWN_INITS: &[&str] = &[
+    "init",
+    "systemd",
+    "openrc-init",
+    "runit",
+    "runit-init",
+    "s6-svscan",
+    "tini",
+    "dumb-init",
+    "catatonit",
+    "docker-init",
+    "fleet-init",
+];
+
+impl InitMode {
+    /// The spec's words for each mode.
+    pub const CHOICES: &'static [&'static str] = &["auto", "builtin", "none"];
+
+    /// The mode named `word` (one of [`InitMode::CHOICES`]).
+    pub fn parse(word: &str) -> Option<InitMode> {
+        match word {
+            "auto" => Some(InitMode::Auto),
+            "builtin" => Some(InitMode::Builtin),
+            "none" => Some(InitMode::None),
+            _ => None,
+        }
+    }
+
+    /// The spec's word for the mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InitMode::Auto => "auto",
+            InitMode::Builtin => "builtin",
+            InitMode::None => "none",
+        }
+    }
+
+    /// Whether this is the default, `auto`.
+    pub fn is_auto(&self) -> bool {
+        *self == InitMode::Auto
+    }
+
+    /// Whether a container with this mode and `command` runs under the builtin init.
+    pub fn builtin_for(self, command: &[String]) -> bool {
+        match self {
+            InitMode::Builtin => true,
+            InitMode::None => false,
+            InitMode::Auto => !command.first().is_some_and(|argv0| {
+                let base = argv0.rsplit('/').next().unwrap_or(argv0);
+                KNOWN_INITS.contains(&base)
+            }),
+        }
+    }
 }
 
 /// Where a container's root filesystem comes from.
@@ -114,7 +186,8 @@ pub struct Resources {
     /// Swap allowed beyond memory, in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swap: Option<u64>,
-    /// Maximum number of tasks (OpenVZ numproc).
+    /// Maximum number of tasks (OpenVZ numproc). Unset means [`DEFAULT_PIDS`], not unlimited:
+    /// the orchestrator fills it in, and a node applies it to a spec without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pids: Option<u64>,
     /// Size of the container's disk image in bytes.
@@ -127,6 +200,12 @@ pub struct Resources {
     #[serde(default, skip_serializing_if = "IoLimits::is_empty")]
     pub io: IoLimits,
 }
+
+/// The task ceiling of a container whose spec sets none (OpenVZ's numproc). Enough for a full
+/// system container (an init, sshd, cron, a JVM with a few hundred threads: each thread is a
+/// task), and small enough that a fork bomb stops there, far below the host's `pid_max`
+/// (4194304) and `threads-max`. `pids: 4194304` is the highest value a spec may ask for.
+pub const DEFAULT_PIDS: u64 = 4096;
 
 /// Block I/O limits on the container's own disk device.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,9 +289,41 @@ mod tests {
             network: NetworkSpec::default(),
             privileged: false,
             security: SecuritySpec::default(),
+            init: InitMode::Auto,
         };
         let json = serde_json::to_string(&spec).unwrap();
         let back: ContainerSpec = serde_json::from_str(&json).unwrap();
         assert_eq!(spec, back);
+    }
+
+    #[test]
+    fn auto_init_is_builtin_unless_the_command_is_an_init() {
+        let cmd = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(InitMode::Auto.builtin_for(&cmd(&["/bin/sleep", "1"])));
+        assert!(InitMode::Auto.builtin_for(&cmd(&["sh", "-c", "init"])));
+        for init in [
+            "/sbin/init",
+            "/lib/systemd/systemd",
+            "tini",
+            "/usr/bin/dumb-init",
+        ] {
+            assert!(!InitMode::Auto.builtin_for(&cmd(&[init])), "{init}");
+        }
+        assert!(InitMode::Builtin.builtin_for(&cmd(&["/sbin/init"])));
+        assert!(!InitMode::None.builtin_for(&cmd(&["sleep"])));
+        for word in InitMode::CHOICES {
+            assert_eq!(InitMode::parse(word).unwrap().as_str(), *word);
+        }
+    }
+
+    #[test]
+    fn auto_init_is_left_out_of_the_json() {
+        let json = serde_json::json!({
+            "name": "a", "fleet": "f", "template": {"kind": "busybox"},
+            "command": ["sleep"], "hostname": "a"
+        });
+        let spec: ContainerSpec = serde_json::from_value(json).unwrap();
+        assert_eq!(spec.init, InitMode::Auto);
+        assert!(!serde_json::to_string(&spec).unwrap().contains("init"));
     }
 }

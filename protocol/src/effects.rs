@@ -168,6 +168,8 @@ pub static FIELDS: &[FieldRule] = &[
     // The node shifts the writable layer's owners between host ids and the range at the start.
     field!("privileged" => spec.privileged, show::display, restart),
     field!("security" => spec.security, show::json, restart),
+    // Another PID 1 is another process tree.
+    field!("init" => spec.init, show::init, restart),
     field!("onboot" => spec.onboot, show::display, live),
     field!("labels" => spec.labels, show::json, live),
 ];
@@ -311,6 +313,11 @@ pub mod show {
     pub fn template(v: &crate::container::TemplateRef) -> String {
         v.display_name().to_owned()
     }
+
+    /// An init mode as the spec writes it.
+    pub fn init(v: &crate::container::InitMode) -> String {
+        v.as_str().to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -333,6 +340,7 @@ mod tests {
             network: NetworkSpec::default(),
             privileged: false,
             security: Default::default(),
+            init: Default::default(),
         }
     }
 

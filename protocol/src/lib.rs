@@ -16,7 +16,8 @@ pub mod security;
 pub mod units;
 
 pub use container::{
-    ContainerSpec, DesiredState, IoLimits, NetworkMode, NetworkSpec, Resources, TemplateRef,
+    ContainerSpec, DEFAULT_PIDS, DesiredState, InitMode, IoLimits, KNOWN_INITS, NetworkMode,
+    NetworkSpec, Resources, TemplateRef,
 };
 pub use effects::{Effect, FIELDS, FieldRule, Verdict, View};
 pub use message::{

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use clap::Args;
-use fleet_protocol::{ContainerSpec, DesiredState, TemplateRef};
+use fleet_protocol::{ContainerSpec, DesiredState, InitMode, TemplateRef};
 
 use crate::container::Runtime;
 use crate::error::{Error, Result};
@@ -55,6 +55,11 @@ pub struct CreateArgs {
     /// A system call to deny with EPERM on top of the default filter (repeatable).
     #[arg(long = "deny-syscall", value_name = "NAME")]
     pub deny_syscall: Vec<String>,
+    /// PID 1: auto (the builtin init, which reaps orphans and forwards signals, unless the
+    /// command is itself an init such as /sbin/init or systemd), builtin, or none (the
+    /// command is PID 1).
+    #[arg(long, default_value = "auto", value_parser = parse_init)]
+    pub init: InitMode,
     /// Environment for init, KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
@@ -91,6 +96,7 @@ fn spec(args: CreateArgs) -> Result<ContainerSpec> {
         nesting,
         allow_syscall,
         deny_syscall,
+        init,
         env,
         command,
     } = args;
@@ -126,7 +132,18 @@ fn spec(args: CreateArgs) -> Result<ContainerSpec> {
                 deny: deny_syscall.into_iter().collect(),
             },
         },
+        init,
         name,
+    })
+}
+
+/// `--init`: one of the spec's words.
+fn parse_init(word: &str) -> std::result::Result<InitMode, String> {
+    InitMode::parse(word).ok_or_else(|| {
+        format!(
+            "unknown init mode {word:?}: expected one of {}",
+            InitMode::CHOICES.join(", ")
+        )
     })
 }
 

@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::OFlag;
+use nix::fcntl::{FdFlag, OFlag};
 
 use crate::rootfs;
 use crate::store::Pinned;
@@ -119,11 +119,7 @@ fn parent(
 }
 
 fn send(fd: &OwnedFd, tag: u8, payload: &[u8]) {
-    let mut msg = Vec::with_capacity(5 + payload.len());
-    msg.push(tag);
-    msg.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    msg.extend_from_slice(payload);
-    process::write_all_raw(fd.as_raw_fd(), &msg);
+    process::write_all_raw(fd.as_raw_fd(), &crate::init::report::frame(tag, payload));
 }
 
 fn wait_go(go: &OwnedFd) -> Result<(), String> {
@@ -167,7 +163,7 @@ fn intermediate(
     ns::unshare(flags).map_err(|e| format!("unshare namespaces: {e}"))?;
     match process::fork().map_err(|e| format!("fork init: {e}"))? {
         process::ForkResult::Child => {
-            let err = init(plan, go, last_cap);
+            let err = init(plan, report, go, last_cap);
             send(report, b'E', err.as_bytes());
             process::exit_now(127)
         }
@@ -180,7 +176,7 @@ fn intermediate(
 
 /// PID 1 of the new pid namespace: builds the root, then execs the command. Only returns (with
 /// the reason) on failure.
-fn init(plan: &InitPlan, go: &OwnedFd, last_cap: u32) -> String {
+fn init(plan: &InitPlan, report: &OwnedFd, go: &OwnedFd, last_cap: u32) -> String {
     let (layers, _pinned) = match pin_layers(&plan.rootfs) {
         Ok(p) => p,
         Err(e) => return e,
@@ -217,10 +213,20 @@ fn init(plan: &InitPlan, go: &OwnedFd, last_cap: u32) -> String {
     }
     process::reset_signals();
     process::cloexec_from(3);
+    let argv = if layers.init.is_none() {
+        plan.argv.clone()
+    } else {
+        // The builtin init reports a command it cannot start on the report pipe, which it gets
+        // across its exec; the exec of the init itself then closes nothing we wait for.
+        if let Err(e) = nix::fcntl::fcntl(report, nix::fcntl::FcntlArg::F_SETFD(FdFlag::empty())) {
+            return format!("pass the report pipe to the builtin init: {e}");
+        }
+        crate::init::argv(report.as_raw_fd(), &plan.argv)
+    };
     if let Err(e) = confine(&plan.seccomp) {
         return e;
     }
-    exec_command(&plan.argv, &plan.env, &plan.path_dirs)
+    exec_command(&argv, &plan.env, &plan.path_dirs)
 }
 
 /// Opens the store directories the root filesystem is built from while this process still has
@@ -242,14 +248,24 @@ fn pin_layers(plan: &rootfs::Plan) -> Result<(rootfs::Plan, Vec<Pinned>), String
             (lower.via(&plan.lower), vec![lower])
         }
     };
+    let mut pinned = pinned;
+    let init = match &plan.init {
+        Some(program) => {
+            let file = pin(program)?;
+            let via = file.via(program);
+            pinned.push(file);
+            Some(via)
+        }
+        None => None,
+    };
     let layers = rootfs::Plan {
         target: container.via(&plan.target),
         lower,
         upper: container.via(&plan.upper),
         work: container.via(&plan.work),
+        init,
         ..plan.clone()
     };
-    let mut pinned = pinned;
     pinned.push(container);
     Ok((layers, pinned))
 }

@@ -108,6 +108,9 @@ impl Runtime {
                 lower_mount: lower_mount.as_ref().map(|m| m.as_raw_fd()),
                 userxattr: base.is_some(),
                 cgroup: rootfs::cgroupfs::host_layout(&cgroup.dirs()),
+                init: crate::init::wanted(spec)
+                    .then(|| crate::init::install(self.store.root()))
+                    .transpose()?,
             },
             hostname: spec.hostname.clone(),
             argv: spec

@@ -66,9 +66,14 @@ impl Runtime {
     }
 }
 
-/// Whether `pid` has a handler for SIGTERM (bit 15 of `SigCgt` in /proc/PID/status). An unreadable
-/// status counts as "yes", which keeps the graceful path.
+/// Whether `pid` has a handler for SIGTERM (bit 15 of `SigCgt` in /proc/PID/status), or is the
+/// builtin init, which waits for it with the signal blocked and forwards it to the command (a
+/// command that is not PID 1 dies of it by default). An unreadable status counts as "yes",
+/// which keeps the graceful path.
 fn catches_sigterm(pid: i32) -> bool {
+    if crate::init::is_running_as(pid) {
+        return true;
+    }
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
         return true;
     };

@@ -94,7 +94,17 @@ fn v2_files_get_v2_values_and_read_back_as_effective() {
         read(&dir, "io.max"),
         "7:3 rbps=max wbps=max riops=max wiops=max"
     );
-    assert_eq!(read_live(&cg).unwrap(), Resources::default());
+    assert_eq!(
+        read(&dir, "pids.max"),
+        fleet_protocol::DEFAULT_PIDS.to_string()
+    );
+    assert_eq!(
+        read_live(&cg).unwrap(),
+        Resources {
+            pids: Some(fleet_protocol::DEFAULT_PIDS),
+            ..Resources::default()
+        }
+    );
 }
 
 #[test]

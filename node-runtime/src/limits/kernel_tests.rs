@@ -99,8 +99,17 @@ fn v1_live_update_keeps_the_process_and_the_files_hold_the_new_values() {
     apply(&cg.dirs, &Resources::default()).unwrap();
     assert_eq!(read(&cpu.join("cpu.shares")), "1024");
     assert_eq!(read(&cpu.join("cpu.cfs_quota_us")), "-1");
-    assert_eq!(read(&cg.dir(Controller::Pids).join("pids.max")), "max");
-    assert_eq!(read_live(&cg.dirs).unwrap(), Resources::default());
+    assert_eq!(
+        read(&cg.dir(Controller::Pids).join("pids.max")),
+        fleet_protocol::DEFAULT_PIDS.to_string()
+    );
+    assert_eq!(
+        read_live(&cg.dirs).unwrap(),
+        Resources {
+            pids: Some(fleet_protocol::DEFAULT_PIDS),
+            ..Resources::default()
+        }
+    );
 }
 
 #[test]

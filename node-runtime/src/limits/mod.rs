@@ -348,6 +348,7 @@ pub fn effective(resources: &Resources, version: CgroupVersion, host_cpus: &str)
         .as_deref()
         .and_then(|c| cpuset::canonical(c).ok())
         .filter(|c| cpuset::canonical(host_cpus).ok().as_deref() != Some(c.as_str()));
+    out.pids = Some(resources.pids.unwrap_or(fleet_protocol::DEFAULT_PIDS));
     out.memory = resources.memory.map(memory::page_round);
     out.swap = match (resources.memory, resources.swap) {
         (Some(_), Some(s)) => Some(memory::page_round(s)),

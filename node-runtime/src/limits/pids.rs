@@ -1,11 +1,12 @@
-//! Task limit (OpenVZ numproc): `pids.max`, the same file on v1 and v2.
+//! Task limit (OpenVZ numproc): `pids.max`, the same file on v1 and v2. A spec without one gets
+//! [`DEFAULT_PIDS`].
 //!
 //! A limit under the number of tasks running now is refused: the kernel would accept it and
 //! only block new forks, which leaves a container over its limit without saying so.
 
 use std::path::Path;
 
-use fleet_protocol::Resources;
+use fleet_protocol::{DEFAULT_PIDS, Resources};
 
 use super::file;
 use super::{Controller, Ctx, LimitError, Plan};
@@ -24,7 +25,9 @@ pub(crate) fn plan(ctx: &Ctx, res: &Resources, plan: &mut Plan) -> Result<(), Li
         }
         return Ok(());
     };
-    if let Some(max) = res.pids {
+    // A spec without a ceiling gets the default one (OpenVZ's numproc is never unlimited).
+    let max = res.pids.unwrap_or(DEFAULT_PIDS);
+    {
         let current = file::read_u64(&dir.join("pids.current"))?;
         if max < current {
             return Err(LimitError::invalid(
@@ -36,8 +39,7 @@ pub(crate) fn plan(ctx: &Ctx, res: &Resources, plan: &mut Plan) -> Result<(), Li
     }
     let path = dir.join("pids.max");
     let old = file::read(&path)?;
-    let value = res.pids.map_or("max".to_string(), |p| p.to_string());
-    plan.push(path, value, Some(old));
+    plan.push(path, max.to_string(), Some(old));
     Ok(())
 }
 

@@ -59,6 +59,8 @@ pub struct Plan {
     pub userxattr: bool,
     /// The cgroup filesystems to mount read-only at /sys/fs/cgroup.
     pub cgroup: cgroupfs::CgroupLayout,
+    /// The builtin init on the host (`crate::init`), bound read-only at `/dev/fleet-init`.
+    pub init: Option<PathBuf>,
 }
 
 /// Builds the tree and pivots into it. Runs in the forked child, in its new mount namespace.
@@ -112,6 +114,9 @@ pub fn setup(plan: &Plan) -> Result<(), String> {
         .map_err(ctx("mount sysfs on", &sys_dir))?;
     cgroupfs::mount_inside(t, &plan.cgroup)?;
     dev(t)?;
+    if let Some(program) = &plan.init {
+        crate::init::bind_into(&t.join("dev"), program)?;
+    }
     for rel in MASKED_FILES {
         let path = t.join(rel);
         if path.exists() {

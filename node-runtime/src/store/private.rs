@@ -76,14 +76,10 @@ pub struct Pinned {
 }
 
 impl Pinned {
-    /// Opens `path` (a directory).
+    /// Opens `path` (a directory, or a file to bind).
     pub fn open(path: &Path) -> Result<Pinned> {
-        let fd = nix::fcntl::open(
-            path,
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| io_err("open", path)(e.into()))?;
+        let fd = nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| io_err("open", path)(e.into()))?;
         Ok(Pinned {
             fd,
             path: path.to_owned(),

@@ -33,6 +33,7 @@ pub fn spec(fleet: &str, name: &str) -> ContainerSpec {
         network: NetworkSpec::default(),
         privileged: false,
         security: Default::default(),
+        init: Default::default(),
     }
 }
 

@@ -217,7 +217,8 @@ fn resources(r: &RawResources) -> Resources {
         cpus: r.cpus.as_ref().map(|a| a.value.clone()),
         memory: v(&r.memory),
         swap: v(&r.swap),
-        pids: v(&r.pids),
+        // No task ceiling set: the node's default, written out so plan and render show it.
+        pids: v(&r.pids).or(Some(fleet_protocol::DEFAULT_PIDS)),
         disk_space: v(&r.disk_space),
         disk_inodes: v(&r.disk_inodes),
         io: IoLimits {

@@ -97,5 +97,6 @@ pub fn member_spec(
         network,
         privileged: raw.privileged,
         security: raw.security.clone(),
+        init: raw.init,
     }
 }

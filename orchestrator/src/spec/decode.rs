@@ -1,7 +1,7 @@
 //! Positioned YAML trees to raw spec documents: every field's shape, units and ranges checked,
 //! every problem recorded. References between entries are checked later by `resolve`.
 
-use fleet_protocol::{DesiredState, NetworkMode};
+use fleet_protocol::{DesiredState, InitMode, NetworkMode};
 
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::fields::{self, Fields};
@@ -69,6 +69,7 @@ const CONTAINER_FIELDS: &[&str] = &[
     "privileged",
     "user_namespace",
     "security",
+    "init",
 ];
 
 /// Decodes one YAML document; `None` for an empty document.
@@ -334,6 +335,11 @@ fn container(node: &Node, d: &mut Diagnostics) -> Option<RawContainer> {
     };
     if let Some(cmd) = f.get("command") {
         c.command = command(cmd, d);
+    }
+    if let Some(n) = f.get("init")
+        && let Some(word) = fields::choice(n, "init", InitMode::CHOICES, d)
+    {
+        c.init = InitMode::parse(word).expect("one of the choices");
     }
     if let Some(s) = f.get("state") {
         c.state = match fields::choice(s, "state", &["running", "stopped"], d) {

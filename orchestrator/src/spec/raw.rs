@@ -232,4 +232,6 @@ pub struct RawContainer {
     pub privileged: bool,
     /// Nesting and seccomp changes (names already checked).
     pub security: fleet_protocol::SecuritySpec,
+    /// Who is PID 1 (`init: auto | builtin | none`).
+    pub init: fleet_protocol::InitMode,
 }

@@ -68,6 +68,7 @@ pub fn ct(name: &str, cpu: u32, memory: &str, disk: &str) -> DesiredContainer {
             network: NetworkSpec::default(),
             privileged: false,
             security: Default::default(),
+            init: Default::default(),
         },
         host: None,
         placement: Placement::default(),

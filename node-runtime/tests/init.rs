@@ -1,0 +1,152 @@
+//! The builtin init (PID 1 when the command is not an init) and the default task ceiling, in
+//! real containers: orphans reaped, SIGTERM forwarded by `stop`, a missing command still fails
+//! the create, the init's file unwritable from inside, and `pids.max` set with no limit given.
+
+mod support;
+
+use std::time::Duration;
+
+use support::Node;
+
+/// Zombie children of the container's init (an exited task leaves its cgroup, so the cgroup
+/// does not list them).
+fn zombies(node: &Node, name: &str) -> Vec<i32> {
+    let init = node.init_pid(name).to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| {
+            // A process may be gone between the listing and the read.
+            let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+            let field = |k: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(k).map(|v| v.trim().to_owned()))
+                    .unwrap_or_default()
+            };
+            field("PPid:") == init && field("State:").starts_with('Z')
+        })
+        .collect()
+}
+
+/// A command that double-forks: its grandchild is orphaned to PID 1, then exits.
+const ORPHANS: &str = "sh -c 'sleep 0.2 &'; exec sleep 100000";
+
+#[test]
+fn orphans_are_reaped_by_the_builtin_init_and_not_without_it() {
+    let Some(node) = Node::new() else { return };
+    let create = |name: &str, init: &str| {
+        node.ok(&[
+            "create",
+            name,
+            "--template",
+            "busybox",
+            "--init",
+            init,
+            "--",
+            "sh",
+            "-c",
+            ORPHANS,
+        ]);
+    };
+    create("reaped", "auto");
+    create("bare", "none");
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(zombies(&node, "reaped"), Vec::<i32>::new());
+    // The control: `sleep` as PID 1 never waits, so the orphan stays a zombie.
+    assert_eq!(zombies(&node, "bare").len(), 1, "the test staged no orphan");
+    assert_eq!(
+        node.exec("bare", &["cat", "/proc/1/cmdline"]),
+        format!("sleep\0100000\0"),
+        "init: none runs the command as PID 1"
+    );
+}
+
+#[test]
+fn stop_forwards_sigterm_to_the_command_and_live_updates_keep_pid_1() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&[
+        "create",
+        "term",
+        "--template",
+        "busybox",
+        "--",
+        "sh",
+        "-c",
+        "trap 'echo got-term; exit 0' TERM; while :; do sleep 0.1; done",
+    ]);
+    let pid = node.init_pid("term");
+    node.ok(&["set", "term", "--memory", "64Mi"]);
+    assert_eq!(node.init_pid("term"), pid, "a live update changed PID 1");
+    node.ok(&["stop", "term", "--timeout", "20"]);
+    let log = std::fs::read_to_string(node.container_dir("term").join("console.log")).unwrap();
+    assert!(
+        log.contains("got-term"),
+        "SIGTERM never reached the command: {log:?}"
+    );
+    assert!(node.runtime().cgroup("term").pids().is_empty());
+}
+
+#[test]
+fn a_missing_command_still_fails_the_create_under_the_builtin_init() {
+    let Some(node) = Node::new() else { return };
+    let err = node.fails(&[
+        "create",
+        "nocmd",
+        "--template",
+        "busybox",
+        "--",
+        "/no/such/program",
+    ]);
+    assert!(err.contains("/no/such/program"), "{err}");
+    assert!(
+        !node.container_dir("nocmd").exists(),
+        "a failed create left files"
+    );
+}
+
+#[test]
+fn the_builtin_init_cannot_be_written_from_inside() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "ro", "--template", "busybox"]);
+    node.ok(&["create", "ropriv", "--template", "busybox", "--privileged"]);
+    let installed: Vec<_> = std::fs::read_dir(node.root.path().join("init"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(installed.len(), 1, "{installed:?}");
+    let before = std::fs::read(&installed[0]).unwrap();
+    for name in ["ro", "ropriv"] {
+        for attack in [
+            "echo x > /proc/1/exe",
+            "echo x >> /dev/fleet-init",
+            "cp /bin/busybox /dev/fleet-init",
+            "rm -f /dev/fleet-init && echo x > /dev/fleet-init",
+            "mount -o remount,rw /dev/fleet-init",
+        ] {
+            let out = node.run(&["exec", name, "--", "sh", "-c", attack]);
+            assert!(!out.status.success(), "{name}: `{attack}` succeeded");
+        }
+    }
+    assert_eq!(std::fs::read(&installed[0]).unwrap(), before);
+}
+
+#[test]
+fn a_container_without_limits_gets_the_default_pids_ceiling() {
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "nolim", "--template", "busybox"]);
+    let cg = node.runtime().cgroup("nolim");
+    let pids_max = || {
+        let dir = cg
+            .dirs()
+            .into_iter()
+            .find(|d| d.join("pids.max").exists())
+            .expect("a pids controller");
+        std::fs::read_to_string(dir.join("pids.max")).unwrap()
+    };
+    assert_eq!(pids_max().trim(), fleet_protocol::DEFAULT_PIDS.to_string());
+    node.ok(&["set", "nolim", "--pids", "100"]);
+    assert_eq!(pids_max().trim(), "100");
+}
