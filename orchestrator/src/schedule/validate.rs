@@ -4,15 +4,15 @@
 //! Neighbours: `resolve` calls [`validate`] and maps each [`Finding`]'s subject and field to
 //! the spec's file:line:column; the checks reuse `hosts` and `resources`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use fleet_protocol::Capacity;
 use serde::Serialize;
 
-use super::hosts::host_limits;
+use super::hosts::{HostLimits, host_limits};
 use super::resources::{DemandDefaults, Resource, demand};
 use super::selector_text;
-use crate::model::Fleet;
+use crate::model::{Fleet, Host};
 
 /// The largest overcommit ratio taken as meant; above it a typo is likelier (`overcommit: 150`
 /// for 150%).
@@ -66,12 +66,16 @@ pub fn validate(
         .iter()
         .map(|h| (h, host_limits(h, observed.get(&h.name))))
         .collect();
-    // Pinned containers look their host up by name; fleets pin thousands to hundreds of hosts.
-    let by_name: std::collections::HashMap<&str, usize> = limits
+    // Fleets pin thousands of containers to hundreds of hosts, and put a hundred thousand on a
+    // handful of selectors: each pinned host and each distinct selector is worked out once, so
+    // the checks cost one lookup per container rather than a scan of every host.
+    let by_name: HashMap<&str, usize> = limits
         .iter()
         .enumerate()
         .map(|(i, (h, _))| (h.name.as_str(), i))
         .collect();
+    let mut by_selector: HashMap<&BTreeMap<String, String>, Candidates<'_>> = HashMap::new();
+    let mut spread_found: HashMap<(&BTreeMap<String, String>, &str), bool> = HashMap::new();
     for c in &fleet.containers {
         let name = &c.spec.name;
         let finding = |field, message| Finding {
@@ -79,25 +83,31 @@ pub fn validate(
             field,
             message,
         };
-        let candidates: Vec<_> = match c.host.as_deref() {
+        let pinned;
+        let candidates = match c.host.as_deref() {
             Some(pin) => {
-                let pinned: Vec<_> = by_name.get(pin).map(|&i| &limits[i]).into_iter().collect();
-                if pinned.is_empty() {
+                let Some(&i) = by_name.get(pin) else {
                     out.push(finding(
                         "host",
                         format!("host {pin} is not declared in the fleet"),
                     ));
                     continue;
-                }
-                pinned
+                };
+                pinned = Candidates::of(&limits, vec![i]);
+                &pinned
             }
             None => {
                 let selector = &c.placement.selector;
-                let matching: Vec<_> = limits
-                    .iter()
-                    .filter(|(h, _)| selector.iter().all(|(k, v)| h.labels.get(k) == Some(v)))
-                    .collect();
-                if matching.is_empty() && !fleet.hosts.is_empty() {
+                let eligible = by_selector.entry(selector).or_insert_with(|| {
+                    let matching = (0..limits.len())
+                        .filter(|&i| {
+                            let labels = &limits[i].0.labels;
+                            selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+                        })
+                        .collect();
+                    Candidates::of(&limits, matching)
+                });
+                if eligible.hosts.is_empty() && !fleet.hosts.is_empty() {
                     out.push(finding(
                         "placement.selector",
                         format!(
@@ -109,7 +119,12 @@ pub fn validate(
                 }
                 if let Some(key) = c.placement.spread.as_deref()
                     && key != "host"
-                    && !matching.iter().any(|(h, _)| h.labels.contains_key(key))
+                    && !*spread_found.entry((selector, key)).or_insert_with(|| {
+                        eligible
+                            .hosts
+                            .iter()
+                            .any(|&i| limits[i].0.labels.contains_key(key))
+                    })
                 {
                     out.push(finding(
                         "placement.spread",
@@ -119,23 +134,15 @@ pub fn validate(
                         ),
                     ));
                 }
-                matching
+                &*eligible
             }
         };
-        let d = demand(c, defaults);
-        let known: Vec<_> = candidates
-            .iter()
-            .filter_map(|(h, l)| l.allocatable.map(|a| (h, a)))
-            .collect();
-        if known.is_empty() {
+        let Some(largest) = &candidates.largest else {
             continue;
-        }
+        };
+        let d = demand(c, defaults);
         for r in Resource::ALL {
-            let (largest, most) = known
-                .iter()
-                .map(|(h, a)| (h.name.as_str(), a.get(r)))
-                .max_by_key(|(_, v)| *v)
-                .expect("known is not empty");
+            let (host, most) = largest[r.index()];
             if d.get(r) > most {
                 let whose = match c.host.as_deref() {
                     Some(pin) => format!("host {pin} can hold"),
@@ -144,7 +151,7 @@ pub fn validate(
                 out.push(finding(
                     field_of(r),
                     format!(
-                        "needs {} {r}, more than {whose} ({} on {largest})",
+                        "needs {} {r}, more than {whose} ({} on {host})",
                         r.format(d.get(r)),
                         r.format(most)
                     ),
@@ -153,6 +160,40 @@ pub fn validate(
         }
     }
     out
+}
+
+/// The hosts some containers may go to, and the most each resource has on any of them.
+struct Candidates<'h> {
+    /// Indices into the host list, in fleet order.
+    hosts: Vec<usize>,
+    /// Per resource (by [`Resource::index`]), the largest allocatable amount among the
+    /// candidates whose capacity is known, and the host holding it (the last of equals); `None`
+    /// when no candidate's capacity is known.
+    largest: Option<[(&'h str, u64); 3]>,
+}
+
+impl<'h> Candidates<'h> {
+    fn of(limits: &[(&'h Host, HostLimits)], hosts: Vec<usize>) -> Self {
+        let known: Vec<_> = hosts
+            .iter()
+            .filter_map(|&i| {
+                limits[i]
+                    .1
+                    .allocatable
+                    .map(|a| (limits[i].0.name.as_str(), a))
+            })
+            .collect();
+        let largest = (!known.is_empty()).then(|| {
+            Resource::ALL.map(|r| {
+                known
+                    .iter()
+                    .map(|(h, a)| (*h, a.get(r)))
+                    .max_by_key(|(_, v)| *v)
+                    .expect("known is not empty")
+            })
+        });
+        Candidates { hosts, largest }
+    }
 }
 
 fn field_of(r: Resource) -> &'static str {
