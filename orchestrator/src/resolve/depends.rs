@@ -1,14 +1,14 @@
 //! `depends_on` resolved: each name is a container, or a set's pattern standing for all its
 //! members; unknown names, self-dependencies and cycles are reported.
 
-use crate::spec::suggest::closest;
+use crate::spec::suggest::Suggester;
 use crate::spec::{Diagnostic, Diagnostics};
 
 use super::checks;
 use super::containers::Expanded;
 
 /// Fills each container's `depends_on` from what its entry wrote, then checks for cycles.
-pub fn link(expanded: &mut Expanded<'_>, d: &mut Diagnostics) {
+pub fn link(expanded: &mut Expanded, d: &mut Diagnostics) {
     let Expanded {
         containers,
         positions,
@@ -16,6 +16,7 @@ pub fn link(expanded: &mut Expanded<'_>, d: &mut Diagnostics) {
         raw_deps,
         ..
     } = expanded;
+    let mut names: Option<Suggester<'_>> = None;
     for (index, dep) in raw_deps.drain(..) {
         if let Some(members) = set_members.get(&dep.value) {
             containers[index].depends_on.extend(members.iter().cloned());
@@ -26,7 +27,9 @@ pub fn link(expanded: &mut Expanded<'_>, d: &mut Diagnostics) {
                 dep.pos,
                 format!("depends_on names unknown container \"{}\"", dep.value),
             );
-            if let Some(s) = closest(&dep.value, positions.keys().map(String::as_str)) {
+            let names =
+                names.get_or_insert_with(|| Suggester::new(positions.keys().map(String::as_str)));
+            if let Some(s) = names.closest(&dep.value) {
                 diag = diag.hint(format!("did you mean \"{s}\"?"));
             }
             d.push(diag);

@@ -1,6 +1,7 @@
 //! The files a spec was loaded from, kept so that errors can quote the offending line.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use super::node::Pos;
 
@@ -14,6 +15,25 @@ pub struct SourceFile {
     pub name: String,
     /// Full text.
     pub text: String,
+    /// Where each line starts, built the first time a line is quoted: a spec with thousands of
+    /// errors quotes each line without rescanning the file.
+    line_starts: OnceLock<Vec<usize>>,
+}
+
+impl SourceFile {
+    /// The text of 1-based line `line`, without its line ending.
+    pub fn line(&self, line: u32) -> Option<&str> {
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .filter(|&start| start < self.text.len())
+                .collect()
+        });
+        let start = *starts.get(line.checked_sub(1)? as usize)?;
+        let rest = &self.text[start..];
+        let text = rest.split_once('\n').map_or(rest, |(l, _)| l);
+        Some(text.strip_suffix('\r').unwrap_or(text))
+    }
 }
 
 /// All files of one load, indexed by [`Pos::file`].
@@ -28,6 +48,7 @@ impl Sources {
         self.files.push(SourceFile {
             name: name.into(),
             text: text.into(),
+            line_starts: OnceLock::new(),
         });
         (self.files.len() - 1) as u32
     }
@@ -55,8 +76,7 @@ impl Sources {
 
     /// The text of the line a position is on, without its newline.
     pub fn line_text(&self, pos: Pos) -> Option<&str> {
-        let file = self.file(pos.file)?;
-        file.text.lines().nth(pos.line.checked_sub(1)? as usize)
+        self.file(pos.file)?.line(pos.line)
     }
 }
 
@@ -86,4 +106,24 @@ fn is_yaml(path: &Path) -> bool {
         path.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_those_of_str_lines() {
+        for text in ["", "a", "a\n", "a\nb", "a\r\nb\r\n", "\n\nx\n", "x\n\n"] {
+            let mut sources = Sources::default();
+            let id = sources.add("t", text);
+            let file = sources.file(id).unwrap();
+            let want: Vec<&str> = text.lines().collect();
+            let got: Vec<&str> = (1..=want.len() as u32 + 1)
+                .map_while(|l| file.line(l))
+                .collect();
+            assert_eq!(got, want, "{text:?}");
+            assert_eq!(file.line(0), None);
+        }
+    }
 }

@@ -1,14 +1,56 @@
 //! "Did you mean ...?" for misspelt field names and references.
 
+use std::collections::HashMap;
+
 /// The candidate closest to `word`, if it is close enough to be a likely typo.
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).clamp(1, 3);
+    let length = word.chars().count();
+    let limit = (length / 3).clamp(1, 3);
     candidates
         .into_iter()
+        // The distance is at least the difference in length: most candidates need no table.
+        .filter(|c| c.chars().count().abs_diff(length) <= limit)
         .map(|c| (distance(word, c), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, c)| (*d, *c))
         .map(|(_, c)| c)
+}
+
+/// Suggestions for many references against one long list of names (100,000 containers, 5,000
+/// hosts): each distinct word is matched once, and after [`Suggester::BUDGET`] comparisons no
+/// more are tried, so a spec with thousands of broken references is still reported at once.
+pub struct Suggester<'a> {
+    candidates: Vec<&'a str>,
+    memo: HashMap<String, Option<&'a str>>,
+    spent: usize,
+}
+
+impl<'a> Suggester<'a> {
+    /// Comparisons of a word with a candidate before suggestions stop.
+    pub const BUDGET: usize = 20_000_000;
+
+    /// A suggester over `candidates`.
+    pub fn new(candidates: impl IntoIterator<Item = &'a str>) -> Self {
+        Suggester {
+            candidates: candidates.into_iter().collect(),
+            memo: HashMap::new(),
+            spent: 0,
+        }
+    }
+
+    /// The candidate closest to `word`, as [`closest`].
+    pub fn closest(&mut self, word: &str) -> Option<&'a str> {
+        if let Some(found) = self.memo.get(word) {
+            return *found;
+        }
+        if self.spent + self.candidates.len() > Self::BUDGET {
+            return None;
+        }
+        self.spent += self.candidates.len();
+        let found = closest(word, self.candidates.iter().copied());
+        self.memo.insert(word.to_string(), found);
+        found
+    }
 }
 
 /// Optimal string alignment distance: Levenshtein plus adjacent transpositions, which are the
@@ -45,5 +87,10 @@ mod tests {
         assert_eq!(closest("pid", fields), Some("pids"));
         assert_eq!(closest("network", fields), None);
         assert_eq!(distance("abc", "acb"), 1);
+        assert_eq!(closest("wéb", ["web", "wébs"]), Some("web"));
+        let mut s = Suggester::new(fields);
+        assert_eq!(s.closest("memroy"), Some("memory"));
+        assert_eq!(s.closest("memroy"), Some("memory"));
+        assert_eq!(s.closest("network"), None);
     }
 }
