@@ -9,14 +9,14 @@ use fleet_protocol::{IoLimits, Resources, TemplateRef};
 use crate::model::{DesiredContainer, Placement};
 use crate::spec::node::Pos;
 use crate::spec::raw::{At, RawContainer, RawResources};
-use crate::spec::suggest::closest;
-use crate::spec::{Diagnostic, Diagnostics, Document};
+use crate::spec::suggest::{Suggester, closest};
+use crate::spec::{Diagnostic, Diagnostics};
 
 use super::definitions::Definitions;
 use super::{check_name, checks, expand, member, profiles};
 
 /// Every container of the spec, expanded, with what the later checks need about them.
-pub struct Expanded<'a> {
+pub struct Expanded {
     /// The containers, in spec order.
     pub containers: Vec<DesiredContainer>,
     /// Where each container's entry is, by container name.
@@ -24,24 +24,27 @@ pub struct Expanded<'a> {
     /// The members of each set, by the set's pattern.
     pub set_members: HashMap<String, Vec<String>>,
     /// Each `depends_on` as written, with the index of the container that wrote it.
-    pub raw_deps: Vec<(usize, &'a At<String>)>,
+    pub raw_deps: Vec<(usize, At<String>)>,
     /// The summed demand of the containers pinned to each host.
     pub demand: BTreeMap<String, checks::Demand>,
 }
 
-/// Expands and resolves the container entries of `docs` against `defs`.
-pub fn expand_all<'a>(
-    docs: &'a [Document],
+/// Expands and resolves the container entries `raws` against `defs`. Each entry is dropped once
+/// its members are built, so a big spec is not held twice.
+pub fn expand_all(
+    raws: Vec<RawContainer>,
     defs: &Definitions<'_>,
     d: &mut Diagnostics,
-) -> Expanded<'a> {
+) -> Expanded {
     let mut containers: Vec<DesiredContainer> = Vec::new();
     let mut positions: HashMap<String, Pos> = HashMap::new();
     let mut set_members: HashMap<String, Vec<String>> = HashMap::new();
-    let mut raw_deps: Vec<(usize, &At<String>)> = Vec::new();
+    let mut raw_deps: Vec<(usize, At<String>)> = Vec::new();
     let mut addresses: HashMap<std::net::IpAddr, (String, Pos)> = HashMap::new();
     let mut demand: BTreeMap<String, checks::Demand> = BTreeMap::new();
-    for raw in docs.iter().flat_map(|doc| &doc.containers) {
+    let mut host_names = Suggester::new(defs.hosts.keys().map(String::as_str));
+    for raw in raws {
+        let raw = &raw;
         let Some(pattern) = &raw.name else { continue };
         let members = match expand::expand(&pattern.value, raw.count.as_ref().map(|c| c.value)) {
             Ok(m) => m,
@@ -50,7 +53,7 @@ pub fn expand_all<'a>(
                 continue;
             }
         };
-        let Some(base) = container_base(raw, defs, d) else {
+        let Some(base) = container_base(raw, defs, &mut host_names, d) else {
             continue;
         };
         if members.len() > 1 || raw.count.is_some() {
@@ -85,14 +88,17 @@ pub fn expand_all<'a>(
                 d,
             );
             if let Some(h) = &raw.host {
-                let want = demand.entry(h.value.clone()).or_default();
+                if !demand.contains_key(&h.value) {
+                    demand.insert(h.value.clone(), checks::Demand::default());
+                }
+                let want = demand.get_mut(&h.value).expect("just inserted");
                 want.cpu_percent += u64::from(spec.resources.cpu_limit.unwrap_or(0));
                 want.memory += spec.resources.memory.unwrap_or(0);
                 want.disk += spec.resources.disk_space.unwrap_or(0);
                 want.count += 1;
             }
             let index = containers.len();
-            raw_deps.extend(raw.depends_on.iter().map(|dep| (index, dep)));
+            raw_deps.extend(raw.depends_on.iter().map(|dep| (index, dep.clone())));
             containers.push(DesiredContainer {
                 spec,
                 host: raw.host.as_ref().map(|h| h.value.clone()),
@@ -125,7 +131,12 @@ pub struct Base {
     pub command: Vec<String>,
 }
 
-fn container_base(raw: &RawContainer, defs: &Definitions<'_>, d: &mut Diagnostics) -> Option<Base> {
+fn container_base(
+    raw: &RawContainer,
+    defs: &Definitions<'_>,
+    host_names: &mut Suggester<'_>,
+    d: &mut Diagnostics,
+) -> Option<Base> {
     let (templates, profiles, hosts) = (&defs.templates, &defs.profiles, &defs.hosts);
     let what = raw.name.as_ref().map_or("container".to_string(), |n| {
         format!("container \"{}\"", n.value)
@@ -186,7 +197,7 @@ fn container_base(raw: &RawContainer, defs: &Definitions<'_>, d: &mut Diagnostic
         && !hosts.contains_key(&h.value)
     {
         let mut diag = Diagnostic::at(h.pos, format!("unknown host \"{}\"", h.value));
-        if let Some(s) = closest(&h.value, hosts.keys().map(String::as_str)) {
+        if let Some(s) = host_names.closest(&h.value) {
             diag = diag.hint(format!("did you mean \"{s}\"?"));
         }
         d.push(diag);

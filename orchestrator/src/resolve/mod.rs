@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 use crate::model::{Fleet, Host};
 use crate::spec::node::Pos;
-use crate::spec::raw::{At, RawHost};
+use crate::spec::raw::{At, RawContainer, RawHost};
 use crate::spec::{self, Diagnostic, Diagnostics, Loaded, Sources};
 
 /// A failed load: every problem found, and the files to quote them from.
@@ -96,7 +96,13 @@ fn finish(loaded: Loaded, mut d: Diagnostics) -> Result<Fleet, LoadError> {
         );
     }
     debug_assert!(builtin_diags.is_empty(), "built-in profiles must be valid");
-    let fleet = resolve(&loaded, &builtins, &mut d);
+    let mut loaded = loaded;
+    let raws = loaded
+        .documents
+        .iter_mut()
+        .flat_map(|doc| std::mem::take(&mut doc.containers))
+        .collect();
+    let fleet = resolve(&loaded, raws, &builtins, &mut d);
     match fleet {
         Some(mut fleet) if d.is_empty() => {
             fleet.warnings = d
@@ -170,14 +176,19 @@ where
     seen.into_iter().map(|(k, (v, _))| (k, v)).collect()
 }
 
-fn resolve(loaded: &Loaded, builtins: &Loaded, d: &mut Diagnostics) -> Option<Fleet> {
+fn resolve(
+    loaded: &Loaded,
+    raws: Vec<RawContainer>,
+    builtins: &Loaded,
+    d: &mut Diagnostics,
+) -> Option<Fleet> {
     let defs = definitions::collect(loaded, builtins, d);
     let resolved_hosts: Vec<Host> = defs
         .hosts
         .values()
         .filter_map(|h| hosts::host(h, d))
         .collect();
-    let mut expanded = containers::expand_all(&loaded.documents, &defs, d);
+    let mut expanded = containers::expand_all(raws, &defs, d);
     depends::link(&mut expanded, d);
     let containers::Expanded {
         mut containers,

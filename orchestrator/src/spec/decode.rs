@@ -72,8 +72,43 @@ const CONTAINER_FIELDS: &[&str] = &[
     "init",
 ];
 
+/// The entries of a document's top-level lists decoded while it was parsed (see
+/// [`super::node::Items`]), to be joined to the rest of the document by [`document_with`].
+#[derive(Debug, Default)]
+pub struct Entries {
+    /// Host entries.
+    pub hosts: Vec<RawHost>,
+    /// Tarball template entries.
+    pub templates: Vec<RawTemplate>,
+    /// Profile entries.
+    pub profiles: Vec<RawProfile>,
+    /// Container entries.
+    pub containers: Vec<RawContainer>,
+}
+
+impl Entries {
+    /// Decodes `node`, an item of the top-level list `list`, into these entries. Returns false
+    /// when `list` is no list of entries (an unknown key, reported with the document).
+    pub fn add(&mut self, list: &str, node: &Node, d: &mut Diagnostics) -> bool {
+        match list {
+            "hosts" => self.hosts.extend(host(node, d)),
+            "templates" => self.templates.extend(template(node, d)),
+            "profiles" => self.profiles.extend(profile(node, d)),
+            "containers" => self.containers.extend(container(node, d)),
+            _ => return false,
+        }
+        true
+    }
+}
+
 /// Decodes one YAML document; `None` for an empty document.
 pub fn document(node: &Node, d: &mut Diagnostics) -> Option<Document> {
+    document_with(node, Entries::default(), d)
+}
+
+/// Decodes one YAML document whose list items in `entries` were decoded already (the tree holds
+/// the rest); `None` for an empty document.
+pub fn document_with(node: &Node, entries: Entries, d: &mut Diagnostics) -> Option<Document> {
     if node.value == Value::Null {
         return None;
     }
@@ -99,24 +134,23 @@ pub fn document(node: &Node, d: &mut Diagnostics) -> Option<Document> {
     let mut doc = Document {
         pos: node.pos,
         fleet: f.get("fleet").and_then(|n| fields::name(n, "fleet", d)),
-        ..Document::default()
+        hosts: entries.hosts,
+        templates: entries.templates,
+        profiles: entries.profiles,
+        containers: entries.containers,
     };
-    let each = |key: &str, d: &mut Diagnostics| -> &[Node] {
-        f.get(key).map_or(&[][..], |n| fields::list(n, key, d))
-    };
-    doc.hosts = each("hosts", d).iter().filter_map(|n| host(n, d)).collect();
-    doc.templates = each("templates", d)
-        .iter()
-        .filter_map(|n| template(n, d))
-        .collect();
-    doc.profiles = each("profiles", d)
-        .iter()
-        .filter_map(|n| profile(n, d))
-        .collect();
-    doc.containers = each("containers", d)
-        .iter()
-        .filter_map(|n| container(n, d))
-        .collect();
+    let mut rest = Entries::default();
+    for key in ["hosts", "templates", "profiles", "containers"] {
+        if let Some(n) = f.get(key) {
+            for item in fields::list(n, key, d) {
+                rest.add(key, item, d);
+            }
+        }
+    }
+    doc.hosts.append(&mut rest.hosts);
+    doc.templates.append(&mut rest.templates);
+    doc.profiles.append(&mut rest.profiles);
+    doc.containers.append(&mut rest.containers);
     Some(doc)
 }
 

@@ -168,6 +168,11 @@ impl Diagnostics {
         self.items.push(diagnostic);
     }
 
+    /// Records every problem of `other`, after these.
+    pub fn append(&mut self, mut other: Diagnostics) {
+        self.items.append(&mut other.items);
+    }
+
     /// Records a problem at a position.
     pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
         self.push(Diagnostic::at(pos, message));

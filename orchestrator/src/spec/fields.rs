@@ -34,8 +34,8 @@ impl<'a> Fields<'a> {
             }
         };
         for (key, _) in entries {
-            let name = key.scalar_text().unwrap_or_default();
-            if !known.contains(&name.as_str()) {
+            let name = key.scalar_str().unwrap_or_default();
+            if !known.contains(&name.as_ref()) {
                 let hint = match closest(&name, known.iter().copied()) {
                     Some(s) => format!("did you mean \"{s}\"?"),
                     None => format!("{what} takes the fields: {}", known.join(", ")),

@@ -9,6 +9,7 @@
 pub mod decode;
 pub mod diagnostic;
 pub mod fields;
+pub mod keys;
 pub mod node;
 pub mod raw;
 pub mod security;
@@ -65,14 +66,34 @@ pub fn load_paths(paths: &[PathBuf], d: &mut Diagnostics) -> Loaded {
     loaded
 }
 
-/// Decodes one file's text (already read) into `loaded`.
+/// Decodes one file's text (already read) into `loaded`. The entries of each document's lists
+/// are decoded as the parser completes them, so the file's whole tree is never held at once.
 pub fn load_text(loaded: &mut Loaded, name: String, text: String, d: &mut Diagnostics) {
     let id = loaded.sources.add(name, text);
     let text = &loaded.sources.file(id).expect("just added").text;
-    match node::parse_documents(text, id) {
-        Ok(docs) => loaded
-            .documents
-            .extend(docs.iter().filter_map(|n| decode::document(n, d))),
+    // Problems found in entries count only if the file parses: a YAML error is reported alone.
+    let mut entry_problems = Diagnostics::default();
+    let mut entries: Vec<decode::Entries> = Vec::new();
+    let mut take = |doc: usize, list: &str, item: node::Node| {
+        if entries.len() <= doc {
+            entries.resize_with(doc + 1, Default::default);
+        }
+        if entries[doc].add(list, &item, &mut entry_problems) {
+            None
+        } else {
+            Some(item)
+        }
+    };
+    match node::parse_streaming(text, id, &mut take) {
+        Ok(docs) => {
+            d.append(entry_problems);
+            entries.resize_with(docs.len(), Default::default);
+            loaded.documents.extend(
+                docs.iter()
+                    .zip(entries)
+                    .filter_map(|(n, e)| decode::document_with(n, e, d)),
+            );
+        }
         Err(e) => d.push(yaml_error(&e)),
     }
 }

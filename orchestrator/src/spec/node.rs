@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use super::keys::{Keys, is_key};
+
 /// A place in a source file: 1-based line and character column.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pos {
@@ -62,6 +64,20 @@ impl Value {
 }
 
 impl Node {
+    /// How many values this one stands for: 1 for a scalar, 1 plus its items' (keys and values)
+    /// for a collection. The unit of the loader's budgets.
+    pub fn values(&self) -> usize {
+        count_values(self)
+    }
+
+    /// The scalar as text, borrowed where it is a string: [`Node::scalar_text`] without the copy.
+    pub fn scalar_str(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match &self.value {
+            Value::Str(s) => Some(std::borrow::Cow::Borrowed(s)),
+            _ => self.scalar_text().map(std::borrow::Cow::Owned),
+        }
+    }
+
     /// The scalar as text, if it is a scalar (numbers and booleans as written in canonical form).
     pub fn scalar_text(&self) -> Option<String> {
         match &self.value {
@@ -83,24 +99,61 @@ pub struct ParseError {
     pub message: String,
 }
 
-/// Limits that keep hostile input (deep nesting, alias bombs) from costing unbounded time or memory.
-const MAX_DEPTH: usize = 64;
-const MAX_NODES: usize = 4_000_000;
+/// Limits that keep hostile input (deep nesting, alias bombs) from costing unbounded time or
+/// memory. Every value counts, written or expanded from an alias; a 100,000-container fleet
+/// written one entry per container holds about 4 to 5 million, so [`MAX_VALUES`] is far above
+/// any real spec file (and a 64 MiB file cannot write many more), while an alias bomb is caught
+/// by [`ALIAS_FACTOR`]: what aliases expand to must stay proportionate to what is written.
+pub const MAX_DEPTH: usize = 64;
+/// Most values one file may hold, written and expanded from aliases together.
+pub const MAX_VALUES: usize = 20_000_000;
+/// Aliases may expand to at most this many times the values written so far...
+pub const ALIAS_FACTOR: usize = 16;
+/// ...plus this many, so that small files may use aliases freely.
+pub const ALIAS_ALLOWANCE: usize = 1_000_000;
 const MAX_DOCUMENTS: usize = 1_024;
 
 /// Parses one file into documents of [`Node`]s.
 ///
 /// Built on serde-saphyr's own YAML parser (granit-parser) at the event level rather than through
 /// serde: a positioned tree through serde's `Spanned` machinery cost three times as much on large
-/// specs (docs/decisions.md). The same kinds of budget apply: nesting depth, total nodes (aliases
-/// count each time they are expanded), documents.
+/// specs (docs/decisions.md). Budgets apply: nesting depth, documents, values written and values
+/// expanded from aliases (each time an alias is used), checked as each value arrives so that a
+/// bomb is refused before it is built.
 pub fn parse_documents(text: &str, file: u32) -> Result<Vec<Node>, ParseError> {
+    parse_streaming(text, file, &mut |_: usize, _: &str, item: Node| Some(item))
+}
+
+/// What to do with each item of a document's top-level lists (`containers:`, `hosts:`) as soon
+/// as it is complete: called with the document's index, the list's key and the item, it returns
+/// the item to keep it in the tree, or `None` when it took the item. Decoding items as they come
+/// means a big spec's tree is never held whole (a 100,000-container file's tree is several
+/// hundred MB).
+pub trait Items {
+    /// Takes or gives back one item.
+    fn item(&mut self, document: usize, list: &str, item: Node) -> Option<Node>;
+}
+
+impl<F: FnMut(usize, &str, Node) -> Option<Node>> Items for F {
+    fn item(&mut self, document: usize, list: &str, item: Node) -> Option<Node> {
+        self(document, list, item)
+    }
+}
+
+/// [`parse_documents`], handing each item of a top-level list to `items` as it completes.
+pub fn parse_streaming(
+    text: &str,
+    file: u32,
+    items: &mut dyn Items,
+) -> Result<Vec<Node>, ParseError> {
     use serde_saphyr::granit_parser::{Event, Parser};
     let mut b = Builder {
         file,
+        items,
         stack: Vec::new(),
         anchors: HashMap::new(),
-        nodes: 0,
+        written: 0,
+        expanded: 0,
         docs: Vec::new(),
     };
     for item in Parser::new_from_str(text) {
@@ -145,11 +198,12 @@ pub fn parse_documents(text: &str, file: u32) -> Result<Vec<Node>, ParseError> {
             Event::MappingStart(_, anchor, _) => b.open(pos, Value::Map(Vec::new()), anchor)?,
             Event::SequenceEnd | Event::MappingEnd => b.close()?,
             Event::Alias(id) => {
-                let Some(node) = b.anchors.get(&id).cloned() else {
+                let Some(&(_, size)) = b.anchors.get(&id) else {
                     return Err(b.fail(pos, "alias to an unknown anchor".into()));
                 };
-                b.count(count_nodes(&node), pos)?;
-                b.value(Node { pos, ..node }, 0)?;
+                b.expand(size, pos)?;
+                let node = b.anchors[&id].0.clone();
+                b.place(Node { pos, ..node }, 0)?;
             }
             _ => {}
         }
@@ -162,19 +216,29 @@ struct Open {
     node: Node,
     anchor: usize,
     key: Option<Node>,
+    /// The keys of a mapping's entries.
+    keys: Keys,
     /// Entries from merge keys, added at the end where the mapping does not set them itself.
     merged: Vec<(Node, Node)>,
+    /// The keys of `merged`.
+    merged_keys: Keys,
 }
 
-struct Builder {
+struct Builder<'i> {
     file: u32,
+    /// Where the items of top-level lists go.
+    items: &'i mut dyn Items,
     stack: Vec<Open>,
-    anchors: HashMap<usize, Node>,
-    nodes: usize,
+    /// Anchored values and how many values each stands for.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Values written in the file (scalars and collections).
+    written: usize,
+    /// Values added by expanding aliases.
+    expanded: usize,
     docs: Vec<Node>,
 }
 
-impl Builder {
+impl Builder<'_> {
     fn fail(&self, pos: Pos, message: String) -> ParseError {
         let _ = self.file;
         ParseError {
@@ -183,12 +247,39 @@ impl Builder {
         }
     }
 
-    fn count(&mut self, n: usize, pos: Pos) -> Result<(), ParseError> {
-        self.nodes += n;
-        if self.nodes > MAX_NODES {
+    /// Counts one value written in the file.
+    fn write(&mut self, pos: Pos) -> Result<(), ParseError> {
+        self.written += 1;
+        self.total(pos)
+    }
+
+    /// Counts the `n` values an alias expands to, refusing expansion out of proportion to what
+    /// is written: the mark of an alias bomb rather than of a big file.
+    fn expand(&mut self, n: usize, pos: Pos) -> Result<(), ParseError> {
+        self.expanded += n;
+        let allowed = self.written * ALIAS_FACTOR + ALIAS_ALLOWANCE;
+        if self.expanded > allowed {
             return Err(self.fail(
                 pos,
-                format!("the file expands to more than {MAX_NODES} YAML values (an alias bomb?)"),
+                format!(
+                    "aliases expand to more than {allowed} YAML values, {ALIAS_FACTOR} times the \
+                     {} written so far plus {ALIAS_ALLOWANCE} (an alias bomb?); write the values \
+                     out or use fewer aliases",
+                    self.written
+                ),
+            ));
+        }
+        self.total(pos)
+    }
+
+    fn total(&self, pos: Pos) -> Result<(), ParseError> {
+        if self.written + self.expanded > MAX_VALUES {
+            return Err(self.fail(
+                pos,
+                format!(
+                    "the file holds more than {MAX_VALUES} YAML values (aliases counted each \
+                     time they are used); split the fleet into several files"
+                ),
             ));
         }
         Ok(())
@@ -198,12 +289,14 @@ impl Builder {
         if self.stack.len() >= MAX_DEPTH {
             return Err(self.fail(pos, format!("values are nested more than {MAX_DEPTH} deep")));
         }
-        self.count(1, pos)?;
+        self.write(pos)?;
         self.stack.push(Open {
             node: Node { pos, value },
             anchor,
             key: None,
+            keys: Keys::default(),
             merged: Vec::new(),
+            merged_keys: Keys::default(),
         });
         Ok(())
     }
@@ -212,26 +305,33 @@ impl Builder {
         let mut open = self.stack.pop().expect("parser balances collections");
         if let Value::Map(entries) = &mut open.node.value {
             for (k, v) in open.merged {
-                if !entries.iter().any(|(e, _)| e.value == k.value) {
-                    entries.push((k, v));
+                if !open.keys.contains(entries, &k.value) {
+                    open.keys.push(entries, (k, v));
                 }
             }
         }
-        self.finish(open.node, open.anchor)
+        self.place(open.node, open.anchor)
     }
 
+    /// A scalar written in the file.
     fn value(&mut self, node: Node, anchor: usize) -> Result<(), ParseError> {
-        if !matches!(node.value, Value::Seq(_) | Value::Map(_)) {
-            self.count(1, node.pos)?;
-        }
-        self.finish(node, anchor)
+        self.write(node.pos)?;
+        self.place(node, anchor)
     }
 
     /// Places a complete value into its parent (or as a document).
-    fn finish(&mut self, node: Node, anchor: usize) -> Result<(), ParseError> {
+    fn place(&mut self, node: Node, anchor: usize) -> Result<(), ParseError> {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors
+                .insert(anchor, (node.clone(), count_values(&node)));
         }
+        let node = match top_level_list(&self.stack) {
+            Some(list) => match self.items.item(self.docs.len(), list, node) {
+                Some(node) => node,
+                None => return Ok(()),
+            },
+            None => node,
+        };
         let Some(parent) = self.stack.last_mut() else {
             self.docs.push(node);
             return Ok(());
@@ -239,17 +339,23 @@ impl Builder {
         match &mut parent.node.value {
             Value::Seq(items) => items.push(node),
             Value::Map(entries) => match parent.key.take() {
+                None if !is_key(&node.value) => {
+                    return Err(self.fail(
+                        node.pos,
+                        "a list or mapping cannot be a mapping key; keys are plain names".into(),
+                    ));
+                }
                 None => parent.key = Some(node),
                 Some(key) => {
                     if key.value == Value::Str("<<".into()) {
-                        merge(&mut parent.merged, node);
-                    } else if entries.iter().any(|(k, _)| k.value == key.value) {
+                        merge(&mut parent.merged, &mut parent.merged_keys, node);
+                    } else if parent.keys.contains(entries, &key.value) {
                         let (pos, name) = (key.pos, key.scalar_text().unwrap_or_default());
                         return Err(
                             self.fail(pos, format!("duplicate key \"{name}\" in a mapping"))
                         );
                     } else {
-                        entries.push((key, node));
+                        parent.keys.push(entries, (key, node));
                     }
                 }
             },
@@ -259,8 +365,38 @@ impl Builder {
     }
 }
 
+/// The key of the list being filled, when it is a list at the top of a document's mapping.
+fn top_level_list(stack: &[Open]) -> Option<&str> {
+    match stack {
+        [
+            Open {
+                node:
+                    Node {
+                        value: Value::Map(_),
+                        ..
+                    },
+                key:
+                    Some(Node {
+                        value: Value::Str(key),
+                        ..
+                    }),
+                ..
+            },
+            Open {
+                node:
+                    Node {
+                        value: Value::Seq(_),
+                        ..
+                    },
+                ..
+            },
+        ] => Some(key),
+        _ => None,
+    }
+}
+
 /// YAML merge keys (`<<: *base`): collects the merged mapping(s)' entries, earlier ones first.
-fn merge(entries: &mut Vec<(Node, Node)>, from: Node) {
+fn merge(entries: &mut Vec<(Node, Node)>, keys: &mut Keys, from: Node) {
     let sources = match from.value {
         Value::Map(m) => vec![m],
         Value::Seq(items) => items
@@ -274,20 +410,20 @@ fn merge(entries: &mut Vec<(Node, Node)>, from: Node) {
     };
     for source in sources {
         for (k, v) in source {
-            if !entries.iter().any(|(e, _)| e.value == k.value) {
-                entries.push((k, v));
+            if !keys.contains(entries, &k.value) {
+                keys.push(entries, (k, v));
             }
         }
     }
 }
 
-fn count_nodes(node: &Node) -> usize {
+fn count_values(node: &Node) -> usize {
     match &node.value {
-        Value::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
+        Value::Seq(items) => 1 + items.iter().map(count_values).sum::<usize>(),
         Value::Map(entries) => {
             1 + entries
                 .iter()
-                .map(|(k, v)| count_nodes(k) + count_nodes(v))
+                .map(|(k, v)| count_values(k) + count_values(v))
                 .sum::<usize>()
         }
         _ => 1,
