@@ -168,9 +168,10 @@ impl Diagnostics {
         self.items.push(diagnostic);
     }
 
-    /// Records every problem of `other`, after these.
+    /// Records every problem and warning of `other`, after these.
     pub fn append(&mut self, mut other: Diagnostics) {
         self.items.append(&mut other.items);
+        self.warnings.append(&mut other.warnings);
     }
 
     /// Records a problem at a position.
