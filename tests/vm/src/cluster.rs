@@ -1,0 +1,197 @@
+//! N VMs booted together, and fleet driven against them as an operator would: a spec whose
+//! hosts are the VMs (SSH to 127.0.0.1 on each forwarded port, host keys from a known_hosts file
+//! listing exactly the keys the harness made), `fleet bootstrap`, `fleet apply` and the other
+//! verbs run as the real `fleet` binary.
+//!
+//! Boot is parallel: every QEMU is started from the calling thread (their parent-death signal is
+//! tied to it), then the harness waits for all sshds at once.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use crate::image::Image;
+use crate::vm::{LinkEnd, Vm, VmOptions, client_key, free_udp_port};
+
+/// VMs that share a test.
+#[derive(Debug)]
+pub struct Cluster {
+    /// The VMs, `vm-0`, `vm-1`, ... (dropped first: QEMU is killed before the files go).
+    pub vms: Vec<Vm>,
+    /// Client private key root accepts on every VM.
+    pub identity: PathBuf,
+    /// known_hosts with every VM's `[127.0.0.1]:port` key, for fleet.
+    pub known_hosts: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+/// The address of VM `side` (0: the first of the pair, 1: the second) on link number `link`.
+pub fn link_address(link: usize, side: usize) -> String {
+    format!("10.250.{}.{}/24", link % 256, side + 1)
+}
+
+impl Cluster {
+    /// Boots `n` VMs of size `opts`, with no links between them.
+    pub fn boot(n: usize, opts: VmOptions) -> Cluster {
+        Cluster::boot_linked(n, opts, &[])
+    }
+
+    /// Boots `n` VMs; each `(a, b)` in `links` is a point-to-point Ethernet link between VM `a`
+    /// and VM `b` (a `-netdev socket` UDP pair on 127.0.0.1), link `k` with the subnet
+    /// 10.250.k.0/24: `a` is .1 and `b` is .2 ([`link_address`]). A VM's links are its eth1,
+    /// eth2, ... in the order they are listed.
+    pub fn boot_linked(n: usize, opts: VmOptions, links: &[(usize, usize)]) -> Cluster {
+        let image = Image::get();
+        let dir = tempfile::Builder::new()
+            .prefix("fleet-vms-")
+            .tempdir()
+            .expect("temp dir");
+        let identity = dir.path().join("id_client");
+        client_key(&identity);
+        let mut ends: Vec<Vec<LinkEnd>> = vec![Vec::new(); n];
+        for (k, &(a, b)) in links.iter().enumerate() {
+            assert!(a < n && b < n && a != b, "link {k} ({a}, {b}) is not between two of {n} VMs");
+            let (pa, pb) = (free_udp_port(), free_udp_port());
+            ends[a].push(LinkEnd {
+                local_port: pa,
+                peer_port: pb,
+                address: link_address(k, 0),
+            });
+            ends[b].push(LinkEnd {
+                local_port: pb,
+                peer_port: pa,
+                address: link_address(k, 1),
+            });
+        }
+        let mut vms: Vec<Vm> = ends
+            .into_iter()
+            .enumerate()
+            .map(|(i, links)| Vm::spawn(image, i, opts, &identity, links))
+            .collect();
+        std::thread::scope(|s| {
+            for vm in vms.iter_mut() {
+                s.spawn(move || vm.wait_ready());
+            }
+        });
+        let known_hosts = dir.path().join("known_hosts");
+        let lines: String = vms
+            .iter()
+            .map(|vm| format!("[127.0.0.1]:{} {}\n", vm.port, vm.host_key))
+            .collect();
+        std::fs::write(&known_hosts, lines).expect("write known_hosts");
+        Cluster {
+            vms,
+            identity,
+            known_hosts,
+            dir,
+        }
+    }
+
+    /// The cluster's scratch directory (specs, keys).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The `hosts:` entries of a fleet spec for every VM (`vm-0`, ...), verified against
+    /// [`Cluster::known_hosts`]; node settings are the defaults (`/usr/local/bin/fleet-node`,
+    /// root `/var/lib/fleet-node`, cgroup parent `fleet`), as on a host an operator set up.
+    pub fn hosts_yaml(&self) -> String {
+        self.vms
+            .iter()
+            .map(|vm| {
+                format!(
+                    "  - name: {name}\n    transport: ssh\n    address: 127.0.0.1\n    \
+                     port: {port}\n    user: root\n    identity_file: {id}\n    \
+                     known_hosts: {kh}\n",
+                    name = vm.name,
+                    port = vm.port,
+                    id = self.identity.display(),
+                    kh = self.known_hosts.display(),
+                )
+            })
+            .collect()
+    }
+
+    /// Writes `<file>` in the scratch directory: a spec for fleet `fleet` over every VM with the
+    /// given `containers:` entries (YAML, indented by two spaces). Returns its path.
+    pub fn write_spec(&self, file: &str, fleet: &str, containers: &str) -> PathBuf {
+        let path = self.dir.path().join(file);
+        let yaml = format!(
+            "apiVersion: fleet/v1\nfleet: {fleet}\nhosts:\n{}containers:\n{containers}",
+            self.hosts_yaml()
+        );
+        std::fs::write(&path, yaml).expect("write spec");
+        path
+    }
+
+    /// Runs the `fleet` binary with `args`.
+    pub fn fleet(&self, args: &[&str]) -> Output {
+        let started = Instant::now();
+        let out = Command::new(crate::bins::fleet())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run fleet");
+        eprintln!(
+            "fleet-vm: fleet {} took {:.1} s",
+            args.first().unwrap_or(&""),
+            started.elapsed().as_secs_f64()
+        );
+        out
+    }
+
+    /// Runs `fleet <args>`; panics with both streams unless it exits `want`. Returns stdout.
+    #[track_caller]
+    pub fn fleet_expect(&self, args: &[&str], want: i32) -> String {
+        let out = self.fleet(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "fleet {args:?} exited {:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    /// Runs `fleet <args>`; panics unless it succeeds. Returns stdout.
+    #[track_caller]
+    pub fn fleet_ok(&self, args: &[&str]) -> String {
+        self.fleet_expect(args, 0)
+    }
+
+    /// `fleet bootstrap -f spec` with the workspace's fleet-node: every VM gets the binary. It
+    /// goes without its debug sections (`objcopy --strip-debug`: a third of the bytes to push
+    /// through an emulated sshd; symbols stay for backtraces).
+    #[track_caller]
+    pub fn bootstrap(&self, spec: &Path) -> String {
+        let node = self.dir.path().join("fleet-node");
+        let out = Command::new("objcopy")
+            .arg("--strip-debug")
+            .arg(crate::bins::fleet_node())
+            .arg(&node)
+            .output()
+            .expect("run objcopy (binutils)");
+        assert!(
+            out.status.success(),
+            "objcopy --strip-debug failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.fleet_ok(&[
+            "bootstrap",
+            "-f",
+            &spec.display().to_string(),
+            "--node-binary",
+            &node.display().to_string(),
+        ])
+    }
+
+    /// The VM named `name`.
+    pub fn vm(&self, name: &str) -> &Vm {
+        self.vms
+            .iter()
+            .find(|vm| vm.name == name)
+            .unwrap_or_else(|| panic!("no VM {name}"))
+    }
+}
