@@ -50,7 +50,10 @@ impl Cluster {
         client_key(&identity);
         let mut ends: Vec<Vec<LinkEnd>> = vec![Vec::new(); n];
         for (k, &(a, b)) in links.iter().enumerate() {
-            assert!(a < n && b < n && a != b, "link {k} ({a}, {b}) is not between two of {n} VMs");
+            assert!(
+                a < n && b < n && a != b,
+                "link {k} ({a}, {b}) is not between two of {n} VMs"
+            );
             let (pa, pb) = (free_udp_port(), free_udp_port());
             ends[a].push(LinkEnd {
                 local_port: pa,

@@ -145,8 +145,13 @@ fn build(cache: &Path, key: &str, kernel: &Kernel) -> Result<(), String> {
     fs::create_dir_all(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
     let root = partial.join("root");
     let mut mm = Command::new("mmdebstrap");
-    mm.args(["--mode=root", "--format=directory", "--variant=minbase", "--quiet"])
-        .arg(format!("--include={}", recipe::PACKAGES.join(",")));
+    mm.args([
+        "--mode=root",
+        "--format=directory",
+        "--variant=minbase",
+        "--quiet",
+    ])
+    .arg(format!("--include={}", recipe::PACKAGES.join(",")));
     for opt in recipe::DPKG_EXCLUDES {
         mm.arg(format!("--dpkgopt={opt}"));
     }
@@ -221,7 +226,10 @@ fn configure(root: &Path, kernel: &Kernel) -> Result<(), String> {
     fs::create_dir_all(&modules).map_err(|e| err(&modules, e))?;
     run(
         "cp -a (kernel modules)",
-        Command::new("cp").arg("-a").arg(&kernel.modules).arg(&modules),
+        Command::new("cp")
+            .arg("-a")
+            .arg(&kernel.modules)
+            .arg(&modules),
     )
 }
 
@@ -233,10 +241,38 @@ fn prune(cache: &Path, keep: &str) {
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name != keep && name.starts_with("debian12-") && e.path().is_dir() {
-            if let Err(err) = fs::remove_dir_all(e.path()) {
-                eprintln!("fleet-vm: cannot remove old image {name}: {err}");
-            }
+        if name != keep
+            && name.starts_with("debian12-")
+            && e.path().is_dir()
+            && let Err(err) = fs::remove_dir_all(e.path())
+        {
+            eprintln!("fleet-vm: cannot remove old image {name}: {err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kernel(version: &str) -> Kernel {
+        Kernel {
+            release: "6.1.0-57-cloud-amd64".into(),
+            package_version: version.into(),
+            vmlinuz: "/boot/vmlinuz".into(),
+            initrd: "/boot/initrd.img".into(),
+            modules: "/lib/modules/x".into(),
+        }
+    }
+
+    #[test]
+    fn the_key_changes_with_the_kernel_package() {
+        let a = key(&kernel("6.1.192-3"));
+        assert_eq!(a, key(&kernel("6.1.192-3")));
+        assert_ne!(a, key(&kernel("6.1.193-1")));
+        assert!(
+            a.starts_with("debian12-") && a.len() == "debian12-".len() + 16,
+            "{a}"
+        );
     }
 }

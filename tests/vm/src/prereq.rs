@@ -55,16 +55,12 @@ pub fn kernel() -> Result<Kernel, String> {
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
             let release = name.strip_prefix("vmlinuz-")?;
-            release.ends_with("-cloud-amd64").then(|| release.to_owned())
+            release
+                .ends_with("-cloud-amd64")
+                .then(|| release.to_owned())
         })
         .collect();
-    // Debian's releases sort by their ABI number (6.1.0-57 after 6.1.0-9 needs a numeric sort).
-    releases.sort_by_key(|r| {
-        r.split(|c: char| !c.is_ascii_digit())
-            .filter_map(|n| n.parse::<u64>().ok())
-            .collect::<Vec<_>>()
-    });
-    let Some(release) = releases.pop() else {
+    let Some(release) = newest(&mut releases) else {
         return Err("no Debian cloud kernel in /boot (vmlinuz-*-cloud-amd64)".into());
     };
     let kernel = Kernel {
@@ -84,6 +80,16 @@ pub fn kernel() -> Result<Kernel, String> {
         }
     }
     Ok(kernel)
+}
+
+/// The newest of Debian kernel releases: they sort by their numbers (6.1.0-57 is after 6.1.0-9).
+fn newest(releases: &mut [String]) -> Option<String> {
+    releases.sort_by_key(|r| {
+        r.split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse::<u64>().ok())
+            .collect::<Vec<_>>()
+    });
+    releases.last().cloned()
 }
 
 fn package_version(package: &str) -> Result<String, String> {
@@ -159,4 +165,22 @@ pub fn skip_unless_ready() -> bool {
     }
     eprintln!("skipped: {why}");
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_kernel_is_found_by_its_numbers() {
+        let mut r: Vec<String> = [
+            "6.1.0-9-cloud-amd64",
+            "6.1.0-57-cloud-amd64",
+            "6.1.0-10-cloud-amd64",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(newest(&mut r).as_deref(), Some("6.1.0-57-cloud-amd64"));
+        assert_eq!(newest(&mut []), None);
+    }
 }

@@ -44,7 +44,11 @@ pub const ROOT_SIZE: &str = "4G";
 /// Files written into the tree: path, mode, content.
 pub const FILES: &[(&str, u32, &str)] = &[
     ("etc/hostname", 0o644, "fleet-vm\n"),
-    ("etc/fstab", 0o644, "/dev/vda / ext4 rw,errors=remount-ro 0 1\n"),
+    (
+        "etc/fstab",
+        0o644,
+        "/dev/vda / ext4 rw,errors=remount-ro 0 1\n",
+    ),
     // fw_cfg's sysfs interface is a module in Debian's cloud kernel.
     ("etc/modules-load.d/fleet-vm.conf", 0o644, "qemu_fw_cfg\n"),
     (
@@ -180,7 +184,7 @@ pub const MASK: &[&str] = &[
 ];
 
 /// Paths removed from the tree: the host keys openssh-server's postinst made (every VM would
-/// share them), and the wants links of the units masked above.
+/// share them; each gets its own through fw_cfg).
 pub const REMOVE: &[&str] = &[
     "etc/ssh/ssh_host_ecdsa_key",
     "etc/ssh/ssh_host_ecdsa_key.pub",

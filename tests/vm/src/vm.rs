@@ -179,7 +179,10 @@ impl Vm {
         }
         let path = |p: &Path| {
             let s = p.display().to_string();
-            assert!(!s.contains(','), "QEMU option paths cannot hold a comma: {s}");
+            assert!(
+                !s.contains(','),
+                "QEMU option paths cannot hold a comma: {s}"
+            );
             s
         };
         arg("-name");
@@ -227,12 +230,7 @@ impl Vm {
             arg("-fw_cfg");
             arg(&format!("name=opt/fleet/{entry},file={}", path(file)));
         }
-        let ssh = Ssh::new(
-            port,
-            identity.to_path_buf(),
-            known_hosts,
-            d.join("ssh.ctl"),
-        );
+        let ssh = Ssh::new(port, identity.to_path_buf(), known_hosts, d.join("ssh.ctl"));
         let mut vm = Vm {
             name,
             port,
@@ -294,10 +292,9 @@ impl Vm {
 
     /// Whether sshd answers with its banner on the forwarded port.
     fn sshd_answers(&self) -> bool {
-        let Ok(mut s) = TcpStream::connect_timeout(
-            &([127, 0, 0, 1], self.port).into(),
-            Duration::from_secs(2),
-        ) else {
+        let Ok(mut s) =
+            TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_secs(2))
+        else {
             return false;
         };
         let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
@@ -313,7 +310,11 @@ impl Vm {
         let deadline = started + timeout;
         loop {
             if let Some(status) = self.exited() {
-                panic!("QEMU of {} exited ({status})\n{}", self.name, self.console_tail());
+                panic!(
+                    "QEMU of {} exited ({status})\n{}",
+                    self.name,
+                    self.console_tail()
+                );
             }
             if self.sshd_answers() {
                 match self.ssh.start_master(Duration::from_secs(60)) {

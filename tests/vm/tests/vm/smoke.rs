@@ -43,7 +43,12 @@ fn two_linked_vms_are_fleet_hosts_and_reboot_and_power_off() {
         vm0.ssh.ok(&["cat", "/root/in/hello.txt"]),
         "hello from the harness\n"
     );
-    assert_eq!(vm0.ssh.ok(&["stat", "-c", "%a", "/root/in/hello.txt"]).trim(), "600");
+    assert_eq!(
+        vm0.ssh
+            .ok(&["stat", "-c", "%a", "/root/in/hello.txt"])
+            .trim(),
+        "600"
+    );
 
     // fleet verifies host keys: a known_hosts with the keys swapped is refused.
     let spec = cluster.write_spec(
@@ -64,7 +69,10 @@ fn two_linked_vms_are_fleet_hosts_and_reboot_and_power_off() {
         &swapped,
         format!(
             "[127.0.0.1]:{} {}\n[127.0.0.1]:{} {}\n",
-            cluster.vms[0].port, cluster.vms[1].host_key, cluster.vms[1].port, cluster.vms[0].host_key
+            cluster.vms[0].port,
+            cluster.vms[1].host_key,
+            cluster.vms[1].port,
+            cluster.vms[0].host_key
         ),
     )
     .unwrap();
@@ -86,7 +94,11 @@ fn two_linked_vms_are_fleet_hosts_and_reboot_and_power_off() {
     // bootstrap, then apply one container on each host.
     let spec_arg = spec.to_str().unwrap();
     let installed = cluster.bootstrap(&spec);
-    assert_eq!(installed.matches(": installed (sha256 ").count(), 2, "{installed}");
+    assert_eq!(
+        installed.matches(": installed (sha256 ").count(),
+        2,
+        "{installed}"
+    );
     cluster.fleet_ok(&["apply", "-f", spec_arg, "--yes"]);
     let rows: Vec<serde_json::Value> = serde_json::from_str(&cluster.fleet_ok(&[
         "get",
@@ -106,7 +118,10 @@ fn two_linked_vms_are_fleet_hosts_and_reboot_and_power_off() {
         let procs = vm
             .ssh
             .ok(&["cat", &format!("/sys/fs/cgroup/fleet/{name}/cgroup.procs")]);
-        assert!(procs.lines().any(|l| l == pid), "{name}: init {pid} not in {procs}");
+        assert!(
+            procs.lines().any(|l| l == pid),
+            "{name}: init {pid} not in {procs}"
+        );
         let max = vm
             .ssh
             .ok(&["cat", &format!("/sys/fs/cgroup/fleet/{name}/memory.max")]);
@@ -126,7 +141,11 @@ fn two_linked_vms_are_fleet_hosts_and_reboot_and_power_off() {
     vm1.reboot();
     assert_eq!(vm1.pid(), pid, "the reboot happened inside the same QEMU");
     assert_ne!(vm1.boot_id(), before);
-    assert_eq!(vm1.ssh.ok(&["hostname"]).trim(), "vm-1", "identity kept across reboots");
+    assert_eq!(
+        vm1.ssh.ok(&["hostname"]).trim(),
+        "vm-1",
+        "identity kept across reboots"
+    );
 
     // Poweroff: QEMU exits cleanly.
     let status = vm1.poweroff();
