@@ -43,11 +43,34 @@ pub fn bind(source: &Path, target: &Path, readonly: bool) -> io::Result<()> {
             None::<&str>,
             target,
             None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | kept_flags(target)?,
             None::<&str>,
         )?;
     }
     Ok(())
+}
+
+/// The flags of the mount at `path` that a bind remount must repeat: in a user namespace the
+/// kernel locks the nosuid, nodev, noexec and atime flags a mount came with, and a remount that
+/// leaves one out fails with EPERM (systemd hosts mount /dev nosuid, so masking with /dev/null
+/// hit this on them; runc keeps the flags the same way).
+fn kept_flags(path: &Path) -> io::Result<MsFlags> {
+    use nix::sys::statvfs::FsFlags;
+    let have = nix::sys::statvfs::statvfs(path)?.flags();
+    let mut out = MsFlags::empty();
+    for (st, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if have.contains(st) {
+            out |= ms;
+        }
+    }
+    Ok(out)
 }
 
 /// Makes `new_root` the root of the caller's mount namespace and detaches the old root, using the
