@@ -1,6 +1,7 @@
 //! Confinement from inside, as an attacker in the container would try it: the seccomp filter
 //! (mode, denied classes, the spec's allow list and nesting), the session keyring, the cgroup
-//! namespace, /proc masks and mountinfo. Each test runs privileged and with a user namespace.
+//! namespace (/proc masks and mountinfo: tests/proc_masks.rs). Each test runs privileged and with
+//! a user namespace.
 
 mod support;
 

@@ -1,36 +1,20 @@
 //! The container's root filesystem, built inside its new mount namespace by the process that
 //! becomes init: an overlay (template lower, per-container upper), the host template's read-only
-//! binds, private /proc with masked and read-only paths, read-only /sys with the container's own
-//! cgroups read-only at /sys/fs/cgroup ([`cgroupfs`]), a minimal /dev, then
-//! pivot_root. Nothing is mounted in the host's namespace, so a dead container leaves no mount.
+//! binds, private /proc, read-only /sys with the container's own cgroups read-only at
+//! /sys/fs/cgroup ([`cgroupfs`]), a minimal /dev, the masked and read-only parts of /proc and
+//! /sys ([`masks`]), then pivot_root. Nothing is mounted in the host's namespace, so a dead
+//! container leaves no mount.
 //!
 //! Neighbours: `container/start.rs` fills a [`Plan`] in the parent and calls [`setup`] in the
 //! forked child; every mount goes through `sys::mount`.
 
 pub mod cgroupfs;
+pub mod masks;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::sys::mount::{self, Flags};
-
-/// /proc files hidden behind /dev/null (kernel memory, key material, timing side channels).
-pub const MASKED_FILES: &[&str] = &[
-    "proc/kcore",
-    "proc/keys",
-    "proc/key-users",
-    "proc/timer_list",
-    "proc/sched_debug",
-    "proc/latency_stats",
-    "proc/sysrq-trigger",
-    "proc/kallsyms",
-];
-
-/// Directories hidden behind an empty read-only tmpfs.
-pub const MASKED_DIRS: &[&str] = &["proc/acpi", "proc/scsi", "sys/firmware"];
-
-/// /proc subtrees bound read-only (kernel tunables and interrupt routing).
-pub const READONLY: &[&str] = &["proc/sys", "proc/bus", "proc/fs", "proc/irq"];
 
 /// Device nodes bound from the host into the container's /dev.
 pub const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
@@ -48,7 +32,8 @@ pub struct Plan {
     pub work: PathBuf,
     /// Host directories bound read-only at the same path (host template).
     pub host_binds: Vec<PathBuf>,
-    /// Host paths to hide behind /dev/null inside (the fleet-node binary when a bind exposes it).
+    /// Host paths to hide behind an empty file inside (the fleet-node binary when a bind exposes
+    /// it), as [`masks`] hides /proc files.
     pub hide: Vec<PathBuf>,
     /// A detached idmapped mount of `lower` (its descriptor is kept open by the caller until
     /// init has exec'd), attached over `lower` before the overlay is mounted, so the container's
@@ -97,12 +82,6 @@ pub fn setup(plan: &Plan) -> Result<(), String> {
         let _ = fs::create_dir_all(&inside);
         mount::bind(host, &inside, true).map_err(ctx("bind read-only", &inside))?;
     }
-    for host in &plan.hide {
-        let inside = t.join(host.strip_prefix("/").unwrap_or(host));
-        if inside.exists() {
-            mount::bind(Path::new("/dev/null"), &inside, true).map_err(ctx("hide", &inside))?;
-        }
-    }
     let proc_dir = t.join("proc");
     let _ = fs::create_dir_all(&proc_dir);
     let nosuid = Flags::MS_NOSUID | Flags::MS_NODEV | Flags::MS_NOEXEC;
@@ -117,25 +96,15 @@ pub fn setup(plan: &Plan) -> Result<(), String> {
     if let Some(program) = &plan.init {
         crate::init::bind_into(&t.join("dev"), program)?;
     }
-    for rel in MASKED_FILES {
-        let path = t.join(rel);
-        if path.exists() {
-            mount::bind(Path::new("/dev/null"), &path, true).map_err(ctx("mask", &path))?;
+    let source =
+        masks::Source::mount(t).map_err(ctx("mount the mask source on", &t.join(masks::SOURCE)))?;
+    for host in &plan.hide {
+        let inside = t.join(host.strip_prefix("/").unwrap_or(host));
+        if inside.exists() {
+            source.hide(&inside).map_err(ctx("hide", &inside))?;
         }
     }
-    for rel in MASKED_DIRS {
-        let path = t.join(rel);
-        if path.is_dir() {
-            mount::mount_fs("tmpfs", &path, "tmpfs", Flags::MS_RDONLY, Some("size=0"))
-                .map_err(ctx("mask", &path))?;
-        }
-    }
-    for rel in READONLY {
-        let path = t.join(rel);
-        if path.exists() {
-            mount::bind(&path, &path, true).map_err(ctx("make read-only", &path))?;
-        }
-    }
+    masks::apply(t, &source)?;
     mount::pivot_into(t).map_err(ctx("pivot_root into", t))?;
     Ok(())
 }

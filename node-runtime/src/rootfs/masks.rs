@@ -1,0 +1,136 @@
+//! The parts of /proc and /sys a container must not read or write: masked files and directories
+//! (runc's and crun's default `maskedPaths`, Docker's additions, and the kernel-memory and
+//! physical-page files they leave readable to a privileged container) and read-only subtrees.
+//!
+//! The masks come from the container's own mount tree, not from the host: a small tmpfs at
+//! [`SOURCE`] inside the container's /dev, made in its mount namespace, holding one empty file
+//! and one empty directory, then made read-only (the superblock, so no other mount of it can be
+//! written). Each masked file is a read-only bind of that empty file, each masked directory a
+//! read-only bind of the empty directory. The tmpfs stays mounted at [`SOURCE`], so every mask is
+//! a bind of a filesystem whose root is mounted in the same namespace (a checkpoint with CRIU can
+//! find it; binds of the host's /dev/null had no such root there). Container root cannot undo a
+//! mask: it has no CAP_SYS_ADMIN, the seccomp filter denies `umount2` and `mount`, and in a
+//! nested namespace (`security.nesting`) the kernel locks mounts inherited from a more
+//! privileged one.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::sys::mount::{self, Flags};
+
+/// Where the mask source is mounted, relative to the container's root.
+pub const SOURCE: &str = "dev/.fleet-mask";
+
+/// Files hidden behind the empty file: they read as empty and cannot be written. Each one is
+/// masked where the kernel has it (kcore, sysrq-trigger, kallsyms and others depend on its
+/// configuration).
+pub const MASKED_FILES: &[&str] = &[
+    // runc and crun defaults: kernel memory, key material, timers and scheduler state.
+    "proc/kcore",
+    "proc/keys",
+    "proc/latency_stats",
+    "proc/timer_list",
+    "proc/timer_stats",
+    "proc/sched_debug",
+    // Docker's default list adds it (interrupt counts per CPU are a side channel).
+    "proc/interrupts",
+    // runc and crun make it read-only; masked, it cannot be read either.
+    "proc/sysrq-trigger",
+    // Other users' keys (counts and quotas of every uid).
+    "proc/key-users",
+    // Kernel symbol addresses (zeroed without CAP_SYSLOG, the names still map the kernel).
+    "proc/kallsyms",
+    // The host kernel's build configuration: which exploits apply (issue 10, finding 10).
+    "proc/config.gz",
+    // Kernel heap layout, readable by privileged container root (finding 10).
+    "proc/slabinfo",
+    "proc/vmallocinfo",
+    "proc/pagetypeinfo",
+    // Physical page flags, counts and cgroups: readable by privileged container root, the
+    // Rowhammer class of attacks maps physical memory with them.
+    "proc/kpageflags",
+    "proc/kpagecount",
+    "proc/kpagecgroup",
+];
+
+/// Directories hidden behind the empty directory (firmware tables, hardware, power meters).
+pub const MASKED_DIRS: &[&str] = &[
+    "proc/acpi",
+    "proc/asound",
+    "proc/scsi",
+    "sys/firmware",
+    // Docker's default list: RAPL energy counters (the Platypus side channel, CVE-2020-8694).
+    "sys/devices/virtual/powercap",
+];
+
+/// /proc subtrees bound read-only (kernel tunables, buses, filesystems, interrupt routing).
+pub const READONLY: &[&str] = &["proc/sys", "proc/bus", "proc/fs", "proc/irq"];
+
+/// The mask source's flags (which a read-only bind remount keeps, `sys::mount::bind`).
+const NO_EXEC: Flags = Flags::MS_NOSUID
+    .union(Flags::MS_NODEV)
+    .union(Flags::MS_NOEXEC);
+
+/// The mask source mounted inside a container's tree.
+#[derive(Debug)]
+pub struct Source {
+    file: PathBuf,
+    dir: PathBuf,
+}
+
+impl Source {
+    /// Mounts the source at `<root>/`[`SOURCE`] (after the container's /dev is mounted): an
+    /// empty 0444 file `null` and an empty 0555 directory `empty` on a tmpfs of at most one
+    /// block and four inodes, then made read-only.
+    pub fn mount(root: &Path) -> io::Result<Source> {
+        let at = root.join(SOURCE);
+        fs::DirBuilder::new().mode(0o555).create(&at)?;
+        mount::mount_fs(
+            "tmpfs",
+            &at,
+            "tmpfs",
+            NO_EXEC,
+            Some("mode=0555,nr_blocks=1,nr_inodes=4"),
+        )?;
+        let file = at.join("null");
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o444)
+            .open(&file)?;
+        let dir = at.join("empty");
+        fs::DirBuilder::new().mode(0o555).create(&dir)?;
+        mount::remount(&at, NO_EXEC | Flags::MS_RDONLY)?;
+        Ok(Source { file, dir })
+    }
+
+    /// Hides `path` behind the empty file or directory, as `path` is a file or a directory.
+    pub fn hide(&self, path: &Path) -> io::Result<()> {
+        let from = if path.is_dir() { &self.dir } else { &self.file };
+        mount::bind(from, path, true)
+    }
+}
+
+/// Masks [`MASKED_FILES`] and [`MASKED_DIRS`] that exist under `root` and makes [`READONLY`]
+/// read-only (after /proc and /sys are mounted).
+pub fn apply(root: &Path, source: &Source) -> Result<(), String> {
+    let err = |what: &'static str, path: &Path| {
+        let path = path.display().to_string();
+        move |e: io::Error| format!("{what} {path}: {e}")
+    };
+    for rel in MASKED_FILES.iter().chain(MASKED_DIRS) {
+        let path = root.join(rel);
+        if path.exists() {
+            source.hide(&path).map_err(err("mask", &path))?;
+        }
+    }
+    for rel in READONLY {
+        let path = root.join(rel);
+        if path.exists() {
+            mount::bind(&path, &path, true).map_err(err("make read-only", &path))?;
+        }
+    }
+    Ok(())
+}
