@@ -99,6 +99,9 @@ fn parent(
             .map_err(|e| format!("read from child: {e}"))?;
         let text = String::from_utf8_lossy(&payload).into_owned();
         match tag[0] {
+            // One pid, from the intermediate: anything later on the pipe comes from init's side
+            // and must not move fleet-node's record of which host process is init.
+            b'P' if init.is_some() => return Err("a second pid from the child".into()),
             b'P' => {
                 let pid: i32 = text.parse().map_err(|_| format!("bad pid {text:?}"))?;
                 init = Some(pid);
@@ -177,7 +180,7 @@ fn intermediate(
 /// PID 1 of the new pid namespace: builds the root, then execs the command. Only returns (with
 /// the reason) on failure.
 fn init(plan: &InitPlan, report: &OwnedFd, go: &OwnedFd, last_cap: u32) -> String {
-    let (layers, _pinned) = match pin_layers(&plan.rootfs) {
+    let (layers, _held) = match pin_layers(&plan.rootfs) {
         Ok(p) => p,
         Err(e) => return e,
     };
@@ -229,13 +232,20 @@ fn init(plan: &InitPlan, report: &OwnedFd, go: &OwnedFd, last_cap: u32) -> Strin
     exec_command(&argv, &plan.env, &plan.path_dirs)
 }
 
+/// What init keeps open until it execs: the pinned store directories, the builtin init's
+/// detached mount and the program in it.
+struct Held {
+    _pinned: Vec<Pinned>,
+    _fds: Vec<OwnedFd>,
+}
+
 /// Opens the store directories the root filesystem is built from while this process still has
 /// host uid 0 (which owns the 0700 store) and the container's mount namespace is already its
 /// own, and names them through the descriptors (`/proc/self/fd/N/...`). Root of a user
 /// namespace could not search the store; a descriptor reaches the directory without searching
 /// what lies above it. As a side effect the overlay's options in the container's mountinfo name
 /// no host path. The descriptors close when init execs.
-fn pin_layers(plan: &rootfs::Plan) -> Result<(rootfs::Plan, Vec<Pinned>), String> {
+fn pin_layers(plan: &rootfs::Plan) -> Result<(rootfs::Plan, Held), String> {
     let dir = plan.target.parent().unwrap_or(Path::new("/"));
     let pin = |path: &Path| Pinned::open(path).map_err(|e| e.to_string());
     let container = pin(dir)?;
@@ -248,13 +258,16 @@ fn pin_layers(plan: &rootfs::Plan) -> Result<(rootfs::Plan, Vec<Pinned>), String
             (lower.via(&plan.lower), vec![lower])
         }
     };
-    let mut pinned = pinned;
-    let init = match &plan.init {
+    let mut held = Held {
+        _pinned: pinned,
+        _fds: Vec::new(),
+    };
+    let init_layer = match &plan.init {
         Some(program) => {
-            let file = pin(program)?;
-            let via = file.via(program);
-            pinned.push(file);
-            Some(via)
+            let (layer, programs, fds) = init_layer(plan, program, &container)?;
+            held._pinned.push(programs);
+            held._fds.extend(fds);
+            Some(layer)
         }
         None => None,
     };
@@ -263,11 +276,57 @@ fn pin_layers(plan: &rootfs::Plan) -> Result<(rootfs::Plan, Vec<Pinned>), String
         lower,
         upper: container.via(&plan.upper),
         work: container.via(&plan.work),
-        init,
+        init_layer,
         ..plan.clone()
     };
-    pinned.push(container);
-    Ok((layers, pinned))
+    held._pinned.push(container);
+    Ok((layers, held))
+}
+
+/// The builtin init's directory as a detached read-only overlay, and the program opened in it,
+/// both made now, while this process is host uid 0 and may search the 0700 directory (the
+/// overlay looks its layers up with its maker's credentials later too, and root of a user
+/// namespace could not look a name up in the overlay's 0700 root). Bound from there,
+/// /dev/fleet-init's line in the container's mountinfo names the program, not its host path (a
+/// bind of the host file shows the whole path below the host filesystem's root, the store's
+/// included). overlayfs needs a second layer when it has no upper one: the empty mount point of
+/// the container's root.
+fn init_layer(
+    plan: &rootfs::Plan,
+    program: &Path,
+    container: &Pinned,
+) -> Result<(rootfs::InitLayer, Pinned, [OwnedFd; 2]), String> {
+    let (Some(dir), Some(name)) = (program.parent(), program.file_name()) else {
+        return Err(format!(
+            "builtin init {}: not a file path",
+            program.display()
+        ));
+    };
+    let programs = Pinned::open(dir).map_err(|e| e.to_string())?;
+    let lowerdir = format!(
+        "lowerdir={}:{}",
+        programs.via(dir).display(),
+        container.via(&plan.target).display()
+    );
+    let mut options = vec![lowerdir.as_str()];
+    if plan.userxattr {
+        options.push("userxattr");
+    }
+    let attrs = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV;
+    let failed = |e: std::io::Error| format!("the builtin init {}: {e}", program.display());
+    let mount = crate::sys::detached::mount("overlay", &options, attrs).map_err(failed)?;
+    let file = nix::fcntl::openat(
+        &mount,
+        name,
+        OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| failed(e.into()))?;
+    let layer = rootfs::InitLayer {
+        mount: mount.as_raw_fd(),
+        program: file.as_raw_fd(),
+    };
+    Ok((layer, programs, [mount, file]))
 }
 
 /// The last steps before execve, shared by init and exec: a session keyring of the process's

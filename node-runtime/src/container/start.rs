@@ -111,6 +111,7 @@ impl Runtime {
                 init: crate::init::wanted(spec)
                     .then(|| crate::init::install(self.store.root()))
                     .transpose()?,
+                init_layer: None,
             },
             hostname: spec.hostname.clone(),
             argv: spec

@@ -78,12 +78,14 @@ const NO_EXEC: Flags = Flags::MS_NOSUID
 pub struct Source {
     file: PathBuf,
     dir: PathBuf,
+    init: PathBuf,
 }
 
 impl Source {
     /// Mounts the source at `<root>/`[`SOURCE`] (after the container's /dev is mounted): an
-    /// empty 0444 file `null` and an empty 0555 directory `empty` on a tmpfs of at most one
-    /// block and four inodes, then made read-only.
+    /// empty 0444 file `null`, an empty 0555 directory `empty` and a 0555 mount point `init`
+    /// (for the builtin init's directory, `rootfs::InitLayer`) on a tmpfs of at most one block
+    /// and five inodes, then made read-only.
     pub fn mount(root: &Path) -> io::Result<Source> {
         let at = root.join(SOURCE);
         fs::DirBuilder::new().mode(0o555).create(&at)?;
@@ -92,7 +94,7 @@ impl Source {
             &at,
             "tmpfs",
             NO_EXEC,
-            Some("mode=0555,nr_blocks=1,nr_inodes=4"),
+            Some("mode=0555,nr_blocks=1,nr_inodes=5"),
         )?;
         let file = at.join("null");
         fs::OpenOptions::new()
@@ -102,8 +104,15 @@ impl Source {
             .open(&file)?;
         let dir = at.join("empty");
         fs::DirBuilder::new().mode(0o555).create(&dir)?;
+        let init = at.join("init");
+        fs::DirBuilder::new().mode(0o555).create(&init)?;
         mount::remount(&at, NO_EXEC | Flags::MS_RDONLY)?;
-        Ok(Source { file, dir })
+        Ok(Source { file, dir, init })
+    }
+
+    /// The mount point of the builtin init's directory.
+    pub fn init_dir(&self) -> &Path {
+        &self.init
     }
 
     /// Hides `path` behind the empty file or directory, as `path` is a file or a directory.

@@ -46,6 +46,21 @@ pub struct Plan {
     pub cgroup: cgroupfs::CgroupLayout,
     /// The builtin init on the host (`crate::init`), bound read-only at `/dev/fleet-init`.
     pub init: Option<PathBuf>,
+    /// Where [`setup`] finds the builtin init: set by `container/spawn.rs` in the child, from
+    /// `init`, while it is still host uid 0.
+    pub init_layer: Option<InitLayer>,
+}
+
+/// The builtin init's host directory as a detached read-only overlay, and the program opened
+/// in it (`O_PATH`). [`setup`] attaches the overlay inside the mask source and binds the
+/// program from it, so mountinfo shows the program's name and no host path. Both descriptors
+/// are kept open by the caller until init has exec'd.
+#[derive(Debug, Clone)]
+pub struct InitLayer {
+    /// The detached mount.
+    pub mount: std::os::fd::RawFd,
+    /// The program, opened through the detached mount.
+    pub program: std::os::fd::RawFd,
 }
 
 /// Builds the tree and pivots into it. Runs in the forked child, in its new mount namespace.
@@ -93,11 +108,15 @@ pub fn setup(plan: &Plan) -> Result<(), String> {
         .map_err(ctx("mount sysfs on", &sys_dir))?;
     cgroupfs::mount_inside(t, &plan.cgroup)?;
     dev(t)?;
-    if let Some(program) = &plan.init {
-        crate::init::bind_into(&t.join("dev"), program)?;
-    }
     let source =
         masks::Source::mount(t).map_err(ctx("mount the mask source on", &t.join(masks::SOURCE)))?;
+    if let Some(layer) = &plan.init_layer {
+        let at = source.init_dir();
+        crate::sys::idmap::attach(layer.mount, at)
+            .map_err(ctx("attach the builtin init's directory at", at))?;
+        let program = PathBuf::from(format!("/proc/self/fd/{}", layer.program));
+        crate::init::bind_into(&t.join("dev"), &program)?;
+    }
     for host in &plan.hide {
         let inside = t.join(host.strip_prefix("/").unwrap_or(host));
         if inside.exists() {

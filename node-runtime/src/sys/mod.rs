@@ -8,6 +8,7 @@
 #![allow(unsafe_code)]
 
 pub mod caps;
+pub mod detached;
 pub mod idmap;
 pub mod keyring;
 pub mod mount;
