@@ -72,13 +72,12 @@ fn a_100k_container_spec_is_accepted_and_an_alias_bomb_of_its_size_refused() {
 
 #[test]
 fn aliases_in_proportion_to_the_file_are_accepted() {
-    // A shared resources block used by every one of 20,000 containers: the expansion (10 values
+    // A shared resources block used by every one of 5,000 containers: the expansion (10 values
     // each) stays within 16 times what is written.
     let mut text = String::from(
         "apiVersion: fleet/v1\nfleet: x\nhosts:\n  - {name: h, transport: local}\ncontainers:\n",
     );
-    text.insert_str(0, "");
-    for i in 0..20_000 {
+    for i in 0..5_000 {
         text.push_str(&format!(
             "  - name: c{i}\n    template: busybox\n    command: [sleep, '1']\n    resources: {}\n",
             if i == 0 {
@@ -90,6 +89,6 @@ fn aliases_in_proportion_to_the_file_are_accepted() {
     }
     let fleet =
         resolve::load_str("shared.yaml", &text).unwrap_or_else(|e| panic!("{}", e.render()));
-    assert_eq!(fleet.containers.len(), 20_000);
+    assert_eq!(fleet.containers.len(), 5_000);
     assert_eq!(fleet.containers[0].spec.resources.pids, Some(100));
 }
