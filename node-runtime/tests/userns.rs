@@ -90,7 +90,7 @@ fn each_default_container_is_its_own_unprivileged_range_stable_across_restarts()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.contains("-uid"))
         .collect();
-    if node_runtime::userns::lower_layers() == node_runtime::userns::LowerLayers::Idmapped {
+    if node_runtime::container::lower_layers() == node_runtime::container::LowerLayers::Idmapped {
         assert!(
             copies.is_empty(),
             "one shared template, idmapped: {copies:?}"
@@ -513,4 +513,43 @@ fn the_hello_reports_how_many_ranges_are_free() {
     assert_eq!(free(&node), 2, "held from create on");
     node.ok(&[&pool, "destroy", "a"]);
     assert_eq!(free(&node), 3);
+}
+
+#[test]
+fn where_idmapped_mounts_cannot_be_used_a_shifted_copy_per_range_works_the_same() {
+    let Some(node) = Node::new() else { return };
+    let run = |args: &[&str]| {
+        let out = node
+            .command(args)
+            .env(node_runtime::container::SHIFTED_ENV, "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["create", "s", "--template", "busybox"]);
+    let base = uid_map(node.init_pid("s")).1 as u32;
+    let copy = node
+        .root
+        .path()
+        .join(format!("templates/busybox-uid{base}"));
+    assert_eq!(
+        std::fs::metadata(copy.join("bin/busybox")).unwrap().uid(),
+        base,
+        "shifted copy"
+    );
+    assert_eq!(
+        node.exec("s", &["stat", "-c", "%u", "/bin/busybox"]).trim(),
+        "0"
+    );
+    node.exec(
+        "s",
+        &["sh", "-c", "touch /etc/passwd && rm -rf /etc && mkdir /etc"],
+    );
+    run(&["stop", "s", "--timeout", "0"]);
+    run(&["destroy", "s"]);
+    assert!(!copy.exists(), "the range's copy goes with the range");
 }

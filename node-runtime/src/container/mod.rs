@@ -13,6 +13,7 @@ mod boot;
 mod create;
 mod destroy;
 mod exec;
+mod ids;
 mod list;
 mod own_files;
 mod repair;
@@ -22,6 +23,7 @@ mod start;
 mod status;
 mod stop;
 mod tty;
+mod uid_ranges;
 mod update;
 mod usage;
 
@@ -36,6 +38,7 @@ use crate::store::Store;
 use crate::template::Sources;
 
 pub use exec::ExecOptions;
+pub use ids::{LowerLayers, SHIFTED_ENV, lower_layers};
 
 /// Environment variable that makes a command exit right after the named step, to test crash
 /// repair (`dir`, `config`, `cgroup`, `spawned`, `destroying`); read only by builds with the

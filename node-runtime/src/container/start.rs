@@ -8,13 +8,13 @@ use std::os::unix::fs::OpenOptionsExt;
 
 use fleet_protocol::{ContainerSpec, NetworkMode, TemplateRef};
 
+use super::ids::Ids;
 use super::spawn::{IDMAPPED_LOWER, InitPlan, init_env, spawn_init};
 use super::{Runtime, crash_point, own_files};
 use crate::error::{Error, Result, io_err};
 use crate::rootfs;
 use crate::store::{ContainerLock, DIR_MODE, FILE_MODE, Layout, State, tighten, validate_name};
 use crate::sys::process;
-use crate::userns::Ids;
 
 impl Runtime {
     /// Starts init; `false` when it was already running.

@@ -60,7 +60,7 @@ fn features(runtime: &Runtime) -> Features {
     }
     // Limits this host cannot enforce, so the orchestrator's plan can show them.
     notes.extend(crate::limits::probe(&runtime.cgroups.group("", "")).notes);
-    if crate::userns::lower_layers() == crate::userns::LowerLayers::ShiftedCopies {
+    if crate::container::lower_layers() == crate::container::LowerLayers::ShiftedCopies {
         notes.push(
             "templates: a shifted copy per unprivileged container (this kernel cannot idmap \
              overlayfs layers, which needs 5.19)"

@@ -175,6 +175,28 @@ pub fn prepare_shifted(
     Ok(Prepared { lower, ..plain })
 }
 
+/// Removes every shifted copy made for uid base `base` (its range was freed: no container uses
+/// them, and the next holder of the range gets fresh ones).
+pub fn remove_shifted(cache: &Path, base: u32) -> Result<()> {
+    let suffix = format!("-uid{base}");
+    let entries = match fs::read_dir(cache) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("read directory", cache)(e)),
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let path = entry.path();
+        if name.ends_with(&suffix) && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            fs::remove_dir_all(&path).map_err(io_err("remove", &path))?;
+        } else if name.ends_with(&format!("{suffix}.lock")) {
+            let _ = fs::remove_file(&path);
+        }
+    }
+    Ok(())
+}
+
 /// Adds `base` to the owner and group of every entry below `dir` (symlinks themselves, not
 /// their targets), restoring set-id bits that chown clears.
 fn shift_owners(dir: &Path, base: u32) -> Result<()> {

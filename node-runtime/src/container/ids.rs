@@ -2,7 +2,8 @@
 //! (its range, or host ids when privileged), the user namespace with the range's id map, and a
 //! template lower layer that the mapped ids can use: an idmapped mount of the shared template
 //! where the kernel allows one under overlayfs (5.19+), else a copy of the template with every
-//! owner shifted (one per range, `template::prepare_shifted`). See docs/decisions.md.
+//! owner shifted (one per range, `template::prepare_shifted`). See docs/decisions.md. The rules
+//! (pool, record, shift) are `crate::userns`'s; this is where the runtime uses them.
 
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
@@ -11,14 +12,14 @@ use std::sync::OnceLock;
 
 use fleet_protocol::ContainerSpec;
 
-use super::ids::IdShift;
-use super::pool::RANGE_SIZE;
-use super::shift::shift_tree;
-use crate::container::Runtime;
+use super::Runtime;
 use crate::error::{Result, io_err};
 use crate::store::State;
 use crate::sys;
 use crate::template::{self, Prepared};
+use crate::userns::RANGE_SIZE;
+use crate::userns::ids::IdShift;
+use crate::userns::shift::shift_tree;
 
 /// A container's ids at start: what init's intermediate joins and what its overlay uses.
 pub(crate) struct Ids {

@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use super::pool::host_reserved;
-use super::ranges::{FILE, Ranges};
-use crate::container::Runtime;
+use super::Runtime;
 use crate::error::{Error, Result};
 use crate::store::ContainerLock;
+use crate::userns::pool::host_reserved;
+use crate::userns::ranges::{FILE, Ranges};
 
 impl Runtime {
     fn ranges_path(&self) -> PathBuf {
@@ -56,8 +56,9 @@ impl Runtime {
         let Some(mut ranges) = Ranges::read(&path)? else {
             return Ok(());
         };
-        if ranges.ranges.remove(name).is_some() {
+        if let Some(base) = ranges.ranges.remove(name) {
             ranges.write(&path)?;
+            crate::template::remove_shifted(&self.store.templates_dir(), base)?;
         }
         Ok(())
     }
