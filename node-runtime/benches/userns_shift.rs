@@ -68,9 +68,18 @@ fn main() {
     );
     let range = 165_536;
     for (what, shift) in [
-        ("host ids -> range (to unprivileged)", IdShift { from: 0, to: range }),
-        ("range -> host ids (to privileged)", IdShift { from: range, to: 0 }),
-        ("again, nothing to move (a resumed shift)", IdShift { from: range, to: 0 }),
+        (
+            "host ids -> range (to unprivileged)",
+            IdShift { from: 0, to: range },
+        ),
+        (
+            "range -> host ids (to privileged)",
+            IdShift { from: range, to: 0 },
+        ),
+        (
+            "again, nothing to move (a resumed shift)",
+            IdShift { from: range, to: 0 },
+        ),
     ] {
         let t = Instant::now();
         let done = shift_tree(&tree, shift).unwrap();

@@ -86,7 +86,12 @@ impl Runtime {
                 template: template::prepare(&templates, &spec.template, &self.sources)?,
             });
         }
-        let base = self.allocate_uid_range(name)?;
+        // Held since create (read without the node lock: the record is replaced atomically);
+        // a container switched from privileged takes its range now.
+        let base = match self.uid_range(name)? {
+            Some(base) => base,
+            None => self.allocate_uid_range(name)?,
+        };
         state.userns_base = Some(base);
         self.own_layer(name, state, &[upper, work], base)?;
         let userns = sys::userns::create(base, RANGE_SIZE)

@@ -140,7 +140,8 @@ impl Runtime {
         crash_point("spawned");
         state.init_pid = Some(pid);
         state.init_start_time = process::start_time(pid);
-        self.store.write_state(name, &state)
+        // Repair finds init from the kernel if a power cut loses this record: no disk flush.
+        self.store.write_state_unsynced(name, &state)
     }
 }
 

@@ -188,17 +188,32 @@ impl Store {
 
     /// Stores the spec atomically.
     pub fn write_config(&self, name: &str, spec: &ContainerSpec) -> Result<()> {
-        write_json(&self.layout(name).config, spec)
+        write_json(&self.layout(name).config, spec, true)
     }
 
     /// The stored state, if any.
     pub fn read_state(&self, name: &str) -> Result<Option<State>> {
-        read_json(&self.layout(name).state)
+        match read_json(&self.layout(name).state) {
+            // Empty or cut short: a write that a power cut lost (see `write_state_unsynced`).
+            // Repair then takes the container as a create to finish and reads init from the
+            // kernel again.
+            Err(Error::Json { .. }) => Ok(None),
+            other => other,
+        }
     }
 
-    /// Stores the state atomically.
+    /// Stores the state atomically and durably.
     pub fn write_state(&self, name: &str, state: &State) -> Result<()> {
-        write_json(&self.layout(name).state, state)
+        write_json(&self.layout(name).state, state, true)
+    }
+
+    /// Stores the state atomically without waiting for the disk (no fsync): for the record of a
+    /// start (init's pid and start time), which repair recomputes from the kernel. A power cut
+    /// may leave the previous state or an unreadable file, which [`Store::read_state`] reads as
+    /// missing. Saves a disk flush on every start; anything that must survive a power cut (a
+    /// shift of the layer's owners begun, destroy begun) is written with [`Store::write_state`].
+    pub fn write_state_unsynced(&self, name: &str, state: &State) -> Result<()> {
+        write_json(&self.layout(name).state, state, false)
     }
 }
 
@@ -238,15 +253,19 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>> {
     }
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+fn write_json<T: Serialize>(path: &Path, value: &T, durable: bool) -> Result<()> {
     let mut bytes = serde_json::to_vec_pretty(value).expect("store types serialize");
     bytes.push(b'\n');
-    atomic_write(path, &bytes)
+    write_atomically(path, &bytes, durable)
 }
 
 /// Writes `bytes` to `path` so that readers see the old or the new content, never a mix: temp
 /// file in the same directory, fsync, rename.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomically(path, bytes, true)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
@@ -255,7 +274,9 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     ));
     let mut file = fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
     file.write_all(bytes).map_err(io_err("write", &tmp))?;
-    file.sync_all().map_err(io_err("fsync", &tmp))?;
+    if durable {
+        file.sync_all().map_err(io_err("fsync", &tmp))?;
+    }
     drop(file);
     // No fsync of the directory: it would only make the rename durable, and a rename lost in a
     // power cut leaves the previous file, which crash repair corrects from the kernel's view.
