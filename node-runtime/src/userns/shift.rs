@@ -207,6 +207,23 @@ fn fix_inode(
         true if kind == SFlag::S_IFREG => Some(get(CAPABILITY)?),
         _ => None,
     };
+    // ACLs and overlay metadata first, the owner last but for the capabilities (which chown
+    // clears): a shift cut off after an entry's chown finds that entry done.
+    for name in &names {
+        if ACLS.contains(&name.as_c_str()) {
+            let value = get(name)?;
+            if let Some(moved) = shift.acl(&value).filter(|m| *m != value) {
+                xattr::set(&proc, name, &moved).map_err(io_fail("set ACL of", path))?;
+            }
+        } else if matches!(kind, SFlag::S_IFREG | SFlag::S_IFDIR)
+            && let Some(renamed) = shift.xattr_name(name.to_bytes())
+        {
+            let value = get(name)?;
+            let renamed = CString::new(renamed).expect("no NUL in an attribute name");
+            xattr::set(&proc, &renamed, &value).map_err(io_fail("set attribute of", path))?;
+            xattr::remove(&proc, name).map_err(io_fail("remove attribute of", path))?;
+        }
+    }
     if (uid, gid) != (st.st_uid, st.st_gid) {
         nix::unistd::fchownat(
             fd,
@@ -230,21 +247,6 @@ fn fix_inode(
         && let Some(moved) = shift.capability(&value)
     {
         xattr::set(&proc, CAPABILITY, &moved).map_err(io_fail("set capabilities of", path))?;
-    }
-    for name in &names {
-        if ACLS.contains(&name.as_c_str()) {
-            let value = get(name)?;
-            if let Some(moved) = shift.acl(&value).filter(|m| *m != value) {
-                xattr::set(&proc, name, &moved).map_err(io_fail("set ACL of", path))?;
-            }
-        } else if matches!(kind, SFlag::S_IFREG | SFlag::S_IFDIR)
-            && let Some(renamed) = shift.xattr_name(name.to_bytes())
-        {
-            let value = get(name)?;
-            let renamed = CString::new(renamed).expect("no NUL in an attribute name");
-            xattr::set(&proc, &renamed, &value).map_err(io_fail("set attribute of", path))?;
-            xattr::remove(&proc, name).map_err(io_fail("remove attribute of", path))?;
-        }
     }
     Ok(())
 }
