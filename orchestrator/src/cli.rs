@@ -1,7 +1,8 @@
 //! The command line as typed values (clap derive). Each subcommand's arguments and behaviour live
 //! in `commands/<verb>.rs`; this file only lists them.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use miette::{IntoDiagnostic, WrapErr};
 
 use crate::commands;
 
@@ -47,6 +48,17 @@ pub enum Command {
     Bootstrap(commands::bootstrap::Args),
     /// Density planning: allocated versus capacity per host, room for more, what-if, drain.
     Capacity(commands::capacity::Args),
+    /// Print a shell completion script for fleet.
+    #[command(after_help = "Examples:\n  \
+                  fleet completion bash > /usr/share/bash-completion/completions/fleet\n  \
+                  fleet completion zsh > /usr/local/share/zsh/site-functions/_fleet\n  \
+                  fleet completion fish > ~/.config/fish/completions/fleet.fish")]
+    Completion(cli_docs::CompletionArgs),
+    /// Write man pages for fleet and each of its verbs (fleet.1, fleet-apply.1, ...).
+    #[command(
+        after_help = "Example:\n  fleet man-pages /usr/local/share/man/man1 && man fleet-apply"
+    )]
+    ManPages(cli_docs::ManPagesArgs),
 }
 
 impl Command {
@@ -63,6 +75,22 @@ impl Command {
             Command::Exec(args) => commands::exec::run(args),
             Command::Bootstrap(args) => commands::bootstrap::run(args),
             Command::Capacity(args) => commands::capacity::run(args),
+            Command::Completion(args) => {
+                let mut out = std::io::stdout().lock();
+                cli_docs::write_completion(args.shell, Cli::command(), "fleet", &mut out);
+                Ok(std::process::ExitCode::SUCCESS)
+            }
+            Command::ManPages(args) => {
+                let pages = cli_docs::write_man_pages(Cli::command(), &args.dir)
+                    .into_diagnostic()
+                    .wrap_err_with(|| {
+                        format!("cannot write man pages to {}", args.dir.display())
+                    })?;
+                for page in pages {
+                    println!("{}", page.display());
+                }
+                Ok(std::process::ExitCode::SUCCESS)
+            }
         }
     }
 }

@@ -8,6 +8,7 @@
 mod boot;
 mod counters;
 mod create;
+mod docs;
 mod exec;
 mod lifecycle;
 mod set;
@@ -119,11 +120,25 @@ pub enum Command {
         #[arg(long, required = true)]
         stdio: bool,
     },
+    /// Print a shell completion script for fleet-node.
+    #[command(after_help = "Examples (the .deb installs all three):\n  \
+                            fleet-node completion bash > /usr/share/bash-completion/completions/fleet-node\n  \
+                            fleet-node completion zsh > /usr/share/zsh/vendor-completions/_fleet-node\n  \
+                            fleet-node completion fish > /usr/share/fish/vendor_completions.d/fleet-node.fish")]
+    Completion(cli_docs::CompletionArgs),
+    /// Write man pages for fleet-node and each of its verbs (fleet-node.1, fleet-node-set.1, ...).
+    #[command(
+        after_help = "Example:\n  fleet-node man-pages /usr/local/share/man/man1 && man fleet-node-set"
+    )]
+    ManPages(cli_docs::ManPagesArgs),
 }
 
 /// Runs the parsed command line; returns the process exit code. Each verb's work is in its own
 /// file.
 pub fn run(cli: Cli) -> Result<i32> {
+    if let Some(answer) = docs::run(&cli.command) {
+        return answer;
+    }
     let mut runtime = Runtime::new(&cli.root, &cli.cgroup_parent)?;
     if let Some(pool) = uid_pool(cli.uid_pool)? {
         runtime.uid_pool = pool;
@@ -150,6 +165,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             crate::server::serve_stdio(&runtime)
                 .map_err(crate::error::io_err("serve on", "stdio"))?;
         }
+        // Answered by docs::run above, before the runtime opened any state.
+        Command::Completion(_) | Command::ManPages(_) => {}
     }
     Ok(0)
 }
