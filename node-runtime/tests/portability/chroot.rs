@@ -1,10 +1,11 @@
 //! Running fleet-node inside another root directory, traced for the files it opens.
 //!
-//! A root with `proc/`, `sys/` and `dev/` directories gets the kernel's file systems mounted
-//! there, inside a private mount namespace made by `unshare` for that one command: the mounts
-//! exist only while the command runs and vanish with the namespace, so nothing stays mounted on
-//! the host whatever the test does (containers started meanwhile keep their own copy of the
-//! namespace until they are destroyed). A root without them (the empty root) is entered as is.
+//! A root with `proc/`, `sys/` and `dev/` directories (a whole system) gets the kernel's file
+//! systems mounted there and becomes the command's `/` by pivot_root, inside a private mount
+//! namespace made by `unshare` for that one command: the mounts exist only while the command
+//! runs and vanish with the namespace, so nothing stays mounted on the host whatever the test
+//! does (containers started meanwhile keep their own copy of the namespace until they are
+//! destroyed). A root without them (the empty root) is entered with chroot.
 //!
 //! `strace` follows the command's own process (not its children: a container's init would keep
 //! it waiting) and records every file-name syscall after the exec of fleet-node; [`forbidden`]
@@ -18,14 +19,18 @@ const ENTER: &str = r#"set -eu
 root=$1 trace=$2
 shift 2
 if [ -d "$root/proc" ]; then
-    # A host's / is a mount point (fleet-node makes it private for the container); so is ours.
+    # A whole system gets its own / by pivot_root, as on a host: a chrooted process may not make
+    # user namespaces. pivot_root needs / to be a mount point, so the root is bound onto itself.
     mount --bind "$root" "$root"
     mount -t proc proc "$root/proc"
     mount --rbind /sys "$root/sys"
     mount --rbind /dev "$root/dev"
+    set -- sh -c 'cd "$1" && pivot_root . . && umount -l . && cd / && shift && exec "$@"' sh "$root" "$@"
+else
+    set -- chroot "$root" "$@"
 fi
-if [ "$trace" = - ]; then exec chroot "$root" "$@"; fi
-exec strace -o "$trace" -e trace=%file chroot "$root" "$@"
+if [ "$trace" = - ]; then exec "$@"; fi
+exec strace -o "$trace" -e trace=%file "$@"
 "#;
 
 /// A root directory to run commands in.
@@ -158,13 +163,13 @@ fn files_after_exec(trace: &str, program: &str) -> Vec<String> {
         .collect()
 }
 
-/// Files that only the dynamic loader, NSS, iconv or locale support would open.
+/// Files that only the dynamic loader, NSS, iconv or locale support would open. NSS reads
+/// `/etc/nsswitch.conf` before any database; `/etc/passwd` and `/etc/group` are not on the list,
+/// since fleet-node reads them itself, as text, to keep container uid ranges clear of host
+/// accounts (userns/pool.rs).
 pub fn forbidden(path: &str) -> bool {
     const EXACT: &[&str] = &[
         "/etc/nsswitch.conf",
-        "/etc/passwd",
-        "/etc/group",
-        "/etc/shadow",
         "/etc/hosts",
         "/etc/host.conf",
         "/etc/resolv.conf",
@@ -203,6 +208,10 @@ fn the_trace_reader_sees_only_what_follows_the_exec_and_flags_the_dynamic_side()
     );
     assert!(forbidden("/lib/x86_64-linux-gnu/libnss_files.so.2"));
     assert!(forbidden("/etc/nsswitch.conf"));
+    assert!(
+        !forbidden("/etc/passwd"),
+        "read as text by the uid pool, not through NSS"
+    );
     assert!(!forbidden("/sys/fs/cgroup/memory/fleet/web"));
     assert!(!forbidden(
         "/var/lib/fleet-node/containers/web/rootfs/etc/passwd"

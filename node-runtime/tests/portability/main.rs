@@ -16,7 +16,7 @@ mod package;
 use std::path::Path;
 
 use chroot::Root;
-use support::{Node, alive, proc_status};
+use support::{Node, alive, ns_link, proc_status};
 
 /// Programs these tests run, with their Debian packages.
 const PROGRAMS: &[(&str, &str)] = &[
@@ -190,6 +190,13 @@ fn fleet_node_creates_and_destroys_a_container_in_a_debian_11_root() {
         Some("1"),
         "init is PID 1 of its own namespace"
     );
+    for kind in ["mnt", "user", "net"] {
+        assert_ne!(
+            ns_link(&pid.to_string(), kind),
+            ns_link("self", kind),
+            "{kind} namespace is shared with the host"
+        );
+    }
     let state = Path::new("var/lib/fleet-node/containers/old");
     assert!(
         root.dir.join(state).is_dir(),
