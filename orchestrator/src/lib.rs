@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod diff;
 pub mod model;
+pub mod node_binary;
 pub mod observe;
 pub mod plan;
 pub mod reconcile;

@@ -1,8 +1,13 @@
-//! `fleet bootstrap`: install or upgrade fleet-node on every host of the spec. Over SSH the binary
-//! travels on the session's channel into a temporary file beside its destination, its sha256 is
-//! checked on the host, and only then is it renamed over the old one (atomic within a directory).
-//! A host whose binary already has the same sha256 is left alone. The copying is
-//! `transport::install`'s (only transport knows SSH); this file reads the binary and reports.
+//! `fleet bootstrap`: install or upgrade fleet-node on every host of the spec, and say which
+//! version then runs on each. The binary is checked once before any host is touched (an ELF
+//! executable, for which machine, static or not: `node_binary`); each host whose `uname -m` is
+//! another machine is refused by name. Over SSH the binary travels on the session's channel into
+//! a temporary file beside its destination, its sha256 is checked on the host, and only then is
+//! it renamed over the old one (atomic within a directory); a host whose binary already has the
+//! same sha256 is left alone. Then the installed binary's `--version` and the node's hello
+//! (through the host's transport, as plan and apply reach it) must name the same version. The
+//! copying is `transport::install`'s (only transport knows SSH); this file reads the binary and
+//! reports.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,14 +16,19 @@ use futures_util::StreamExt;
 
 use super::SpecArgs;
 use super::{ConnectArgs, load, runtime};
-use crate::transport::install::{Installed, install, sha256_hex};
+use crate::model::Host;
+use crate::node_binary::NodeBinary;
+use crate::transport::install::{Installed, Report, install};
+use crate::transport::{self, ConnectOptions};
 
 /// Arguments of `fleet bootstrap`.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  fleet bootstrap -f fleet.yaml\n  fleet bootstrap -f fleet.yaml --node-binary target/release/fleet-node\n\n\
 Each host's node.path receives the binary; nothing is replaced until the copy's sha256 matches.\n\
-Exit status: 0 when every host has the binary, 1 otherwise."
+A host whose `uname -m` is not the binary's machine (x86_64) is refused and left as it was.\n\
+Each host's line ends with the fleet-node version that answers there.\n\
+Exit status: 0 when every host has the binary and its node answers, 1 otherwise."
 )]
 pub struct Args {
     #[command(flatten)]
@@ -42,19 +52,24 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
             .and_then(|e| e.parent().map(|d| d.join("fleet-node")))
             .ok_or_else(|| miette::miette!("cannot locate fleet-node; pass --node-binary"))?,
     };
-    let binary = std::fs::read(&source).map_err(|e| {
-        miette::miette!(
-            "cannot read the fleet-node binary {}: {e}; pass --node-binary PATH",
-            source.display()
-        )
+    let binary = NodeBinary::read(&source).map_err(|e| match args.node_binary {
+        Some(_) => miette::miette!("{e}"),
+        None => miette::miette!("{e}; pass --node-binary PATH"),
     })?;
-    let digest = sha256_hex(&binary);
+    if binary.dynamic {
+        eprintln!(
+            "warning: {} is dynamically linked: hosts with an older C library than this machine's \
+             cannot run it (a fleet-node built in this repository is static; see docs/packaging.md)",
+            source.display()
+        );
+    }
+    let digest = &binary.sha256;
     let opts = args.connect.options();
     let rt = runtime()?;
-    let results: Vec<(String, Result<Installed, String>)> = rt.block_on(async {
+    let results: Vec<(String, Result<Report, String>)> = rt.block_on(async {
         futures_util::stream::iter(fleet.hosts.iter().map(|h| {
-            let (binary, digest, opts) = (&binary, &digest, &opts);
-            async move { (h.name.clone(), install(h, binary, digest, opts).await) }
+            let (binary, opts) = (&binary, &opts);
+            async move { (h.name.clone(), install_and_ask(h, binary, opts).await) }
         }))
         .buffer_unordered(args.connect.parallel.max(1))
         .collect()
@@ -65,8 +80,13 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     let mut failed = false;
     for (host, r) in &results {
         match r {
-            Ok(Installed::UpToDate) => println!("{host}: up to date (sha256 {digest})"),
-            Ok(Installed::Written) => println!("{host}: installed (sha256 {digest})"),
+            Ok(Report { outcome, version }) => {
+                let what = match outcome {
+                    Installed::UpToDate => "up to date",
+                    Installed::Written => "installed",
+                };
+                println!("{host}: {what} (sha256 {digest}); runs {version}");
+            }
             Err(e) => {
                 failed = true;
                 eprintln!("error: {host}: {e}");
@@ -78,4 +98,31 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Installs, then checks that the node answering through the host's transport is the version
+/// the installed binary names; the report carries the hello's protocol too.
+async fn install_and_ask(
+    host: &Host,
+    binary: &NodeBinary,
+    opts: &ConnectOptions,
+) -> Result<Report, String> {
+    let mut report = install(host, binary, opts).await?;
+    let client = transport::connect(host, opts).await.map_err(|e| {
+        format!(
+            "installed {}, but its node does not answer: {e}",
+            host.node.path
+        )
+    })?;
+    let info = client.info().clone();
+    client.close().await;
+    let hello = format!("fleet-node {}", info.node_version);
+    if hello != report.version {
+        return Err(format!(
+            "{} --version says {:?} but the node that answers says {hello:?}",
+            host.node.path, report.version
+        ));
+    }
+    report.version = format!("{hello} (protocol {})", info.protocol_version);
+    Ok(report)
 }

@@ -1,5 +1,6 @@
 //! `fleet get containers`: every container on the spec's hosts as the nodes report it (state,
 //! init PID, live limits read from the kernel), in a table, a wide table or JSON.
+//! `fleet get hosts` is `get_hosts.rs`.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -18,6 +19,8 @@ use crate::observe;
 pub enum Resource {
     /// Containers.
     Containers,
+    /// Hosts: the fleet-node version that answers, kernel, cgroup version, capacity.
+    Hosts,
 }
 
 /// Output of `get`.
@@ -34,7 +37,7 @@ pub enum GetOutput {
 /// Arguments of `fleet get`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  fleet get containers -f fleet.yaml\n  fleet get containers -f fleet.yaml -o wide\n  fleet get containers -f fleet.yaml -o json"
+    after_help = "Examples:\n  fleet get containers -f fleet.yaml\n  fleet get containers -f fleet.yaml -o wide\n  fleet get containers -f fleet.yaml -o json\n  fleet get hosts -f fleet.yaml -o wide"
 )]
 pub struct Args {
     /// What to list.
@@ -68,6 +71,14 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         args.connect.parallel,
     ));
     rt.block_on(observe::close_all(sessions));
+    if args.resource == Resource::Hosts {
+        let failed = super::get_hosts::print(&observed, args.output)?;
+        return Ok(if failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     let mut rows: Vec<Row> = Vec::new();
     let mut failed = false;
     for (host, obs) in &observed.hosts {

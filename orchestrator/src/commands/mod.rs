@@ -8,6 +8,7 @@ pub mod capacity;
 pub mod destroy;
 pub mod exec;
 pub mod get;
+pub mod get_hosts;
 pub mod plan;
 pub mod render;
 pub mod status;

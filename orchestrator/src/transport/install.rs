@@ -1,15 +1,16 @@
-//! Installing a fleet-node binary on a host: over SSH the binary travels on the session's
-//! channel into a temporary file beside its destination, its sha256 is checked on the host, and
-//! only then is it renamed over the old one (atomic within a directory); for a local host the
-//! same in the file system. `fleet bootstrap` calls [`install`] per host.
+//! Installing a fleet-node binary on a host: the host's machine (`uname -m`) is checked against
+//! the binary's first; over SSH the binary then travels on the session's channel into a
+//! temporary file beside its destination, its sha256 is checked on the host, and only then is it
+//! renamed over the old one (atomic within a directory); for a local host the same in the file
+//! system. Last, the installed binary is asked for its version. `fleet bootstrap` calls
+//! [`install`] per host.
 
 use std::path::Path;
-
-use sha2::{Digest, Sha256};
 
 use super::ssh::{login, run_command};
 use super::{ConnectOptions, TransportError};
 use crate::model::{Host, Transport};
+use crate::node_binary::{NodeBinary, check_machine, sha256_hex};
 
 /// Writes stdin to $2 (creating $1's directory), makes it executable and prints its sha256. A
 /// constant script: the paths arrive as quoted positional arguments, never inside the script.
@@ -24,65 +25,118 @@ pub enum Installed {
     Written,
 }
 
-/// Lowercase hex sha256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// One host's install: what happened, and what the installed binary says it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Written or already there.
+    pub outcome: Installed,
+    /// `node.path --version` on the host (`fleet-node 0.1.0`).
+    pub version: String,
 }
 
-/// Puts `binary` (whose sha256 is `digest`) at the host's node.path, unless it is there already.
+/// Puts `binary` at the host's node.path, unless it is there already, after checking that the
+/// host's machine is the binary's; then asks the installed binary for its version.
 pub async fn install(
     host: &Host,
-    binary: &[u8],
-    digest: &str,
+    binary: &NodeBinary,
     opts: &ConnectOptions,
-) -> Result<Installed, String> {
+) -> Result<Report, String> {
     let dest = host.node.path.clone();
+    let digest = binary.sha256.as_str();
     match &host.transport {
-        Transport::Local => install_local(Path::new(&dest), binary, digest),
+        Transport::Local => {
+            check_machine(&host.name, std::env::consts::ARCH, binary)?;
+            let outcome = install_local(Path::new(&dest), &binary.bytes, digest)?;
+            let program = super::local::sibling_or_path(&dest);
+            let out = std::process::Command::new(&program)
+                .arg("--version")
+                .output()
+                .map_err(|e| format!("cannot run {} --version: {e}", program.display()))?;
+            let version = version_of(&dest, out.status.code().unwrap_or(255) as u32, &out.stdout)?;
+            Ok(Report { outcome, version })
+        }
         Transport::Ssh(target) => {
             let handle = login(&host.name, target, opts)
                 .await
                 .map_err(|e| e.to_string())?;
             let sh = |argv: &[&str]| argv.iter().map(|s| s.to_string()).collect::<Vec<_>>();
             let io = |e: TransportError| e.to_string();
-            let current = run_command(&handle, &sh(&["sha256sum", &dest]), b"")
+            let uname = run_command(&handle, &sh(&["uname", "-m"]), b"")
                 .await
                 .map_err(io)?;
-            if current.status == 0 && first_word(&current.stdout) == digest {
-                return Ok(Installed::UpToDate);
-            }
-            let tmp = format!("{dest}.fleet-new");
-            let argv = sh(&["sh", "-c", RECEIVE, "fleet-bootstrap", &dest, &tmp]);
-            let sent = run_command(&handle, &argv, binary).await.map_err(io)?;
-            if sent.status != 0 {
+            if uname.status != 0 {
                 return Err(format!(
-                    "writing {tmp} failed (status {}): {}",
-                    sent.status,
-                    String::from_utf8_lossy(&sent.stderr).trim()
+                    "uname -m failed on the host (status {}): {}",
+                    uname.status,
+                    String::from_utf8_lossy(&uname.stderr).trim()
                 ));
             }
-            let got = first_word(&sent.stdout);
-            if got != digest {
-                let _ = run_command(&handle, &sh(&["rm", "-f", &tmp]), b"").await;
-                return Err(format!(
-                    "the copy at {tmp} has sha256 {got}, expected {digest}; nothing was replaced"
-                ));
-            }
-            let moved = run_command(&handle, &sh(&["mv", "-f", &tmp, &dest]), b"")
+            check_machine(&host.name, first_word(&uname.stdout).as_str(), binary)?;
+            let outcome = put(&handle, &dest, binary).await?;
+            let asked = run_command(&handle, &sh(&[&dest, "--version"]), b"")
                 .await
                 .map_err(io)?;
-            if moved.status != 0 {
-                return Err(format!(
-                    "renaming {tmp} to {dest} failed: {}",
-                    String::from_utf8_lossy(&moved.stderr).trim()
-                ));
-            }
-            Ok(Installed::Written)
+            let version = version_of(&dest, asked.status, &asked.stdout)?;
+            Ok(Report { outcome, version })
         }
     }
+}
+
+/// The version line a fleet-node printed for `--version`, or why there is none.
+fn version_of(dest: &str, status: u32, stdout: &[u8]) -> Result<String, String> {
+    let line = String::from_utf8_lossy(stdout).trim().to_owned();
+    if status != 0 || !line.starts_with("fleet-node ") {
+        return Err(format!(
+            "{dest} --version did not answer as fleet-node (status {status}): {line:?}"
+        ));
+    }
+    Ok(line)
+}
+
+/// Writes `binary` at `dest` over a logged-in session unless its sha256 is there already.
+async fn put(
+    handle: &russh::client::Handle<super::ssh::Verifier>,
+    dest: &str,
+    binary: &NodeBinary,
+) -> Result<Installed, String> {
+    let digest = binary.sha256.as_str();
+    let sh = |argv: &[&str]| argv.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let io = |e: TransportError| e.to_string();
+    let current = run_command(handle, &sh(&["sha256sum", dest]), b"")
+        .await
+        .map_err(io)?;
+    if current.status == 0 && first_word(&current.stdout) == digest {
+        return Ok(Installed::UpToDate);
+    }
+    let tmp = format!("{dest}.fleet-new");
+    let argv = sh(&["sh", "-c", RECEIVE, "fleet-bootstrap", dest, &tmp]);
+    let sent = run_command(handle, &argv, &binary.bytes)
+        .await
+        .map_err(io)?;
+    if sent.status != 0 {
+        return Err(format!(
+            "writing {tmp} failed (status {}): {}",
+            sent.status,
+            String::from_utf8_lossy(&sent.stderr).trim()
+        ));
+    }
+    let got = first_word(&sent.stdout);
+    if got != digest {
+        let _ = run_command(handle, &sh(&["rm", "-f", &tmp]), b"").await;
+        return Err(format!(
+            "the copy at {tmp} has sha256 {got}, expected {digest}; nothing was replaced"
+        ));
+    }
+    let moved = run_command(handle, &sh(&["mv", "-f", &tmp, dest]), b"")
+        .await
+        .map_err(io)?;
+    if moved.status != 0 {
+        return Err(format!(
+            "renaming {tmp} to {dest} failed: {}",
+            String::from_utf8_lossy(&moved.stderr).trim()
+        ));
+    }
+    Ok(Installed::Written)
 }
 
 fn install_local(dest: &Path, binary: &[u8], digest: &str) -> Result<Installed, String> {
@@ -108,17 +162,4 @@ fn first_word(bytes: &[u8]) -> String {
         .next()
         .unwrap_or_default()
         .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sha256_matches_the_known_digest() {
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
 }
