@@ -137,14 +137,21 @@ fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
 
 fn build(cache: &Path, key: &str, kernel: &Kernel) -> Result<(), String> {
     let partial = cache.join(format!("{key}.partial"));
-    // Under the lock, a partial directory is a build that died: start again.
+    // Under the lock, a partial directory is a build that died: start again. Its mounts went
+    // with the private mount namespace it ran in (below), but a build from before that change
+    // may have left its /proc, /sys, /dev/pts and the host's /dev/shm mounted there: detach
+    // them first, so the removal never walks into a filesystem that is not the build's.
     if partial.exists() {
+        detach_mounts_below(&partial)?;
         fs::remove_dir_all(&partial)
             .map_err(|e| format!("cannot remove {}: {e}", partial.display()))?;
     }
     fs::create_dir_all(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
     let root = partial.join("root");
-    let mut mm = Command::new("mmdebstrap");
+    // mmdebstrap's root mode mounts /proc, /sys, devpts and the host's /dev/shm into the tree;
+    // in a private mount namespace of its own those mounts end with it, even when it is killed.
+    let mut mm = Command::new("unshare");
+    mm.args(["--mount", "--propagation", "private", "mmdebstrap"]);
     mm.args([
         "--mode=root",
         "--format=directory",
@@ -251,6 +258,24 @@ fn prune(cache: &Path, keep: &str) {
     }
 }
 
+/// Lazily unmounts every mount point at or below `dir` (deepest first), as listed in
+/// /proc/self/mountinfo, whose fifth field is the mount point with spaces escaped as `\040`.
+fn detach_mounts_below(dir: &Path) -> Result<(), String> {
+    let info = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+    let mut points: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|p| PathBuf::from(p.replace("\\040", " ")))
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for point in points {
+        run("umount", Command::new("umount").arg("-l").arg(&point))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,5 +299,38 @@ mod tests {
             a.starts_with("debian12-") && a.len() == "debian12-".len() + 16,
             "{a}"
         );
+    }
+    #[test]
+    fn a_died_builds_mounts_are_detached_so_its_removal_stays_in_the_tree() {
+        if !nix_root() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "this test needs root under CI"
+            );
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let inner = dir.path().join("root/dev/shm");
+        fs::create_dir_all(&inner).unwrap();
+        run(
+            "mount",
+            Command::new("mount")
+                .args(["-t", "tmpfs", "none"])
+                .arg(&inner),
+        )
+        .unwrap();
+        let mounted = || {
+            let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+            info.lines().any(|l| l.split(' ').nth(4) == inner.to_str())
+        };
+        assert!(mounted());
+        detach_mounts_below(dir.path()).unwrap();
+        assert!(!mounted(), "the tmpfs below the tree is still mounted");
+    }
+
+    fn nix_root() -> bool {
+        fs::read_to_string("/proc/self/status")
+            .map(|s| s.lines().any(|l| l.starts_with("Uid:\t0\t")))
+            .unwrap_or(false)
     }
 }
