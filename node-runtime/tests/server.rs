@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::process::{ChildStdin, ChildStdout, Stdio};
 
 use serde_json::{Value, json};
-use support::{Node, alive};
+use support::{Node, ServeSession, alive};
 
 fn send(stdin: &mut ChildStdin, payload: &[u8]) {
     stdin
@@ -190,4 +190,87 @@ fn stdio_server_answers_a_scripted_session_with_malformed_frames() {
     let status = child.wait().unwrap();
     assert!(status.success(), "server ends cleanly at end of input");
     assert!(alive(pid), "containers keep running after the server ends");
+}
+
+#[test]
+fn each_action_is_reported_as_it_finishes_before_the_batch_ends() {
+    let Some(node) = Node::new() else { return };
+    let mut session = ServeSession::open(&node);
+    // An init with a SIGTERM handler that does not exit: stopping it waits out the timeout, so
+    // the batch cannot end before the test kills that init itself.
+    let mut stubborn = spec("stubborn");
+    stubborn["init"] = json!("none");
+    stubborn["command"] = json!([
+        "/bin/sh",
+        "-c",
+        "trap 'echo term' TERM; while :; do sleep 1; done"
+    ]);
+    let made = session.ask(json!({"type": "apply", "fleet": "demo", "actions": [
+        {"action": "create", "spec": stubborn},
+    ]}));
+    assert_eq!(made["results"][0]["outcome"]["outcome"], "done", "{made}");
+    let list = session.ask(json!({"type": "list"}));
+    let pid = list["containers"][0]["init_pid"].as_i64().unwrap() as i32;
+    // The sh traps TERM once it has installed its handler: wait for that.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let catches_term = || {
+        u64::from_str_radix(&support::proc_status(pid, "SigCgt"), 16)
+            .is_ok_and(|m| m & (1 << 14) != 0)
+    };
+    while !catches_term() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sh never trapped TERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    let id = session.send(json!({"type": "apply", "fleet": "demo", "progress": true,
+    "after": [[], [], [], [2]],
+    "actions": [
+        {"action": "create", "spec": spec("quick")},
+        {"action": "stop", "name": "stubborn", "timeout_secs": 120},
+        {"action": "start", "name": "ghost"},
+        {"action": "start", "name": "quick"},
+    ]}));
+    let first = session.recv();
+    assert_eq!(first["id"], id);
+    assert_eq!(first["body"]["type"], "progress", "{first}");
+    assert_eq!(first["body"]["index"], 0);
+    assert_eq!(first["body"]["result"]["container"], "quick");
+    assert_eq!(first["body"]["result"]["outcome"]["outcome"], "done");
+    assert!(
+        alive(pid),
+        "the first action was reported while the second still ran (its init is alive)"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let mut reported = vec![first["body"]["result"].clone()];
+    for index in 1..4 {
+        let frame = session.recv();
+        assert_eq!(frame["id"], id);
+        assert_eq!(frame["body"]["type"], "progress", "{frame}");
+        assert_eq!(frame["body"]["index"], index);
+        reported.push(frame["body"]["result"].clone());
+    }
+    assert_eq!(reported[1]["outcome"]["outcome"], "done", "{reported:?}");
+    assert_eq!(reported[2]["outcome"]["outcome"], "failed", "{reported:?}");
+    assert_eq!(
+        reported[3]["outcome"]["error"], "not run: ghost did not succeed",
+        "an action whose prerequisite in the batch failed is not run: {reported:?}"
+    );
+    let answer = session.recv();
+    assert_eq!(answer["id"], id);
+    assert_eq!(answer["body"]["type"], "applied", "{answer}");
+    assert_eq!(answer["body"]["results"], json!(reported));
+    // Without asking, a client gets the answer alone.
+    let quiet = session.ask(json!({"type": "apply", "fleet": "demo", "actions": [
+        {"action": "destroy", "name": "stubborn"},
+        {"action": "destroy", "name": "quick"},
+    ]}));
+    assert_eq!(quiet["type"], "applied", "{quiet}");
+    assert!(session.close().success());
 }

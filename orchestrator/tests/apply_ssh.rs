@@ -1,7 +1,9 @@
 //! End to end over three real sshds and the real fleet-node: `fleet apply` of 60 containers
 //! creates them (checked in /proc: own PID namespace, in the host's cgroup parent), a second apply
 //! changes nothing, a limit change is applied live (same PIDs, new cgroup value), prune removes only this fleet's extras, and an sshd killed in the middle of an
-//! apply gives a clear failure that the next apply repairs.
+//! apply gives a clear failure that the next apply repairs. A dependency on the same host runs
+//! ahead of its dependants in their batch, and each container's progress line arrives as it
+//! finishes, before the host's batch ends.
 
 mod support;
 
@@ -9,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use support::fleetctl::{
-    Cleanup, Seen, Set, containers, descendants, expect, memory_limit, write_spec,
+    Cleanup, Seen, Set, containers, descendants, expect, memory_limit, write_spec, write_spec_yaml,
 };
 use support::sshd::{Cluster, skip_unless_ready};
 
@@ -227,4 +229,137 @@ fn sshd_killed_mid_apply_fails_clearly_and_the_next_apply_converges() {
         let host = hosts.iter().find(|h| h.name == c.host).unwrap();
         assert_real_container(c, &host.node.cgroup_parent);
     }
+}
+
+#[test]
+fn dependants_on_their_dependencys_host_are_created_in_its_batch() {
+    // Issue 13, defect 1: with lb pinned to node-0 and a set spread over every host depending on
+    // it, the member on node-0 was skipped ("lb on node-0 did not succeed") though lb had just
+    // been created ahead of it in the same batch.
+    if skip_unless_ready() {
+        return;
+    }
+    let cluster = Cluster::start(4);
+    let spec = write_spec_yaml(
+        &cluster,
+        "fleet.yaml",
+        "deps",
+        "  - name: lb\n    template: busybox\n    command: [\"/bin/sleep\", \"1000000\"]\n    \
+         host: node-0\n  - name: web-{1..4}\n    template: busybox\n    \
+         command: [\"/bin/sleep\", \"1000000\"]\n    placement: {spread: host}\n    \
+         depends_on: [lb]\n",
+    );
+    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+    let out = expect("apply", &spec, &["--yes"], 0);
+    assert!(out.contains("Apply complete"), "{out}");
+    let seen = by_name(&containers(&spec), "deps");
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    let hosts: std::collections::BTreeSet<&str> = seen
+        .values()
+        .filter(|c| c.name.starts_with("web"))
+        .map(|c| c.host.as_str())
+        .collect();
+    assert_eq!(hosts.len(), 4, "the set spreads over every host: {seen:?}");
+    let cluster_hosts = cluster.hosts();
+    for c in seen.values() {
+        assert_eq!(c.state, "running", "{c:?}");
+        let host = cluster_hosts.iter().find(|h| h.name == c.host).unwrap();
+        assert_real_container(c, &host.node.cgroup_parent);
+    }
+    let again = expect("apply", &spec, &["--yes"], 0);
+    assert!(again.contains("No changes."), "{again}");
+}
+
+#[test]
+fn each_containers_progress_line_arrives_before_its_hosts_batch_ends() {
+    // Issue 13, defect 5: the node reports each action as it finishes, so a host's second
+    // container is still being worked on when the first one's line is printed. b-stubborn's
+    // init traps SIGTERM and goes on, so its stop waits out the stop timeout (10 s) before the
+    // node kills it.
+    if skip_unless_ready() {
+        return;
+    }
+    let cluster = Cluster::start(1);
+    let containers_yaml = |state: &str| {
+        format!(
+            "  - name: a-quick\n    template: busybox\n    command: [\"/bin/sleep\", \"1000000\"]\n    \
+             host: node-0\n    state: {state}\n  - name: b-stubborn\n    template: busybox\n    \
+             init: none\n    command: [\"/bin/sh\", \"-c\", \"trap 'echo term' TERM; \
+             while :; do sleep 1; done\"]\n    host: node-0\n    state: {state}\n"
+        )
+    };
+    let running = write_spec_yaml(&cluster, "run.yaml", "prog", &containers_yaml("running"));
+    let stopped = write_spec_yaml(&cluster, "stop.yaml", "prog", &containers_yaml("stopped"));
+    let _cleanup = Cleanup::new(&cluster, &[&running]);
+    expect("apply", &running, &["--yes"], 0);
+    let seen = by_name(&containers(&running), "prog");
+    let stubborn = seen["b-stubborn"].pid.expect("b-stubborn runs");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !traps_term(stubborn) {
+        assert!(
+            Instant::now() < deadline,
+            "b-stubborn's sh never trapped TERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let mut apply = std::process::Command::new(support::fleetctl::fleet_bin())
+        .args(["apply", "--yes", "-f"])
+        .arg(&stopped)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(apply.stderr.take().unwrap());
+    let mut lines = Vec::new();
+    let mut stubborn_alive_at_first = None;
+    for line in std::io::BufRead::lines(stderr) {
+        let line = line.unwrap();
+        if line.contains("a-quick") && stubborn_alive_at_first.is_none() {
+            // A zombie's cmdline is empty: a non-empty one is a live process.
+            let cmdline = std::fs::read(format!("/proc/{stubborn}/cmdline"));
+            stubborn_alive_at_first = Some(cmdline.is_ok_and(|c| !c.is_empty()));
+        }
+        lines.push(line);
+    }
+    let out = apply.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{lines:#?}");
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(needle))
+            .unwrap_or_else(|| panic!("no line {needle:?} in {lines:#?}"))
+    };
+    assert!(
+        at("node-0: a-quick done (1/2,") < at("node-0: b-stubborn done (2/2,"),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        stubborn_alive_at_first,
+        Some(true),
+        "a-quick's line came while b-stubborn was still being stopped: {lines:#?}"
+    );
+    let after = by_name(&containers(&running), "prog");
+    assert!(
+        after.values().all(|c| c.state == "stopped"),
+        "both were stopped in the end: {after:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("node-0: 2 step(s) finished, 0 not done")),
+        "{lines:#?}"
+    );
+}
+
+/// Whether `pid` has a SIGTERM handler (bit 15 of SigCgt).
+fn traps_term(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            let mask = s.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .is_some_and(|m| m & (1 << 14) != 0)
 }

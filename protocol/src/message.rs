@@ -4,7 +4,9 @@
 //! [`Envelope`]. The client opens with [`Request::Hello`]; the node answers with
 //! [`Response::Hello`] describing itself, or [`Response::Error`] if the versions differ. After that
 //! every request carries an id that its response repeats. A whole host's batch of actions travels
-//! in one [`Request::Apply`], so a run costs one round trip per host per wave.
+//! in one [`Request::Apply`], so a run costs one round trip per host per wave; a client that asks
+//! for progress also gets one [`Response::Progress`] per action as it finishes, with the same id,
+//! before the answer.
 
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +57,15 @@ pub enum Request {
         /// Who runs the apply (`alice@laptop`), recorded as the lock's holder.
         #[serde(default)]
         user: String,
+        /// For each action, the earlier actions of this batch that must have succeeded for it
+        /// to run (a container's dependency on the same host). An action whose prerequisite did
+        /// not succeed is not run: it fails saying which. Empty: every action runs.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        after: Vec<Vec<u32>>,
+        /// Send a [`Response::Progress`] as each action finishes, before the batch's
+        /// [`Response::Applied`] (a client that did not ask gets only the answer).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        progress: bool,
     },
 }
 
@@ -70,6 +81,14 @@ pub enum Response {
     List {
         /// Containers on the node, sorted by name.
         containers: Vec<ContainerStatus>,
+    },
+    /// One action of a [`Request::Apply`] that asked for progress has finished; sent with the
+    /// request's id before the [`Response::Applied`] that ends the batch.
+    Progress {
+        /// Position of the action in the batch.
+        index: u32,
+        /// Its result, as it will be in the answer.
+        result: ActionResult,
     },
     /// Answer to [`Request::Apply`], one result per action in the same order.
     Applied {

@@ -4,23 +4,21 @@
 //!
 //! A malformed frame gets `Response::Error` and the server keeps serving; a hello with another
 //! protocol version gets a refusal naming both versions; end of input ends the server and leaves
-//! every container running. Neighbours: `container::Runtime` does the work, [`hello`] describes
-//! the node.
+//! every container running. Neighbours: `container::Runtime` does the work, [`batch`] runs an
+//! apply batch (reporting each action as it finishes when asked), [`hello`] describes the node.
 
+pub mod batch;
 pub mod hello;
 pub mod journal;
 pub mod lock;
 
 use bytes::Bytes;
-use fleet_protocol::{
-    Action, ActionOutcome, ActionResult, Envelope, LockHolder, PROTOCOL_VERSION, Request, Response,
-};
+use fleet_protocol::{Envelope, LockHolder, PROTOCOL_VERSION, Request, Response};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 
 use crate::container::Runtime;
-use crate::error::Error;
 
 /// Serves stdin/stdout until end of input, on a single-threaded runtime (the container verbs
 /// fork, which is simplest with no other runtime threads about).
@@ -42,7 +40,10 @@ where
     let mut session = Session::default();
     while let Some(frame) = reader.next().await {
         let reply = match frame {
-            Ok(bytes) => session.handle(runtime, &bytes),
+            Ok(bytes) => match session.handle(runtime, &bytes) {
+                Handled::Reply(reply) => reply,
+                Handled::Apply(id, batch) => session.apply(runtime, id, batch, &mut writer).await,
+            },
             Err(e) => {
                 // The length prefix itself is bad: framing is lost, so answer and end.
                 let reply = error(0, format!("unreadable frame, closing the session: {e}"));
@@ -76,8 +77,14 @@ struct Session {
     lock: Option<lock::ApplyLock>,
 }
 
+/// What a request asks for: an answer at once, or a batch to run (which may send progress first).
+enum Handled {
+    Reply(Envelope<Response>),
+    Apply(u64, batch::Batch),
+}
+
 impl Session {
-    fn handle(&mut self, runtime: &Runtime, frame: &[u8]) -> Envelope<Response> {
+    fn handle(&mut self, runtime: &Runtime, frame: &[u8]) -> Handled {
         let request: Envelope<Request> = match serde_json::from_slice(frame) {
             Ok(r) => r,
             Err(e) => {
@@ -85,129 +92,105 @@ impl Session {
                     .ok()
                     .and_then(|v| v.get("id")?.as_u64())
                     .unwrap_or(0);
-                return error(
+                return Handled::Reply(error(
                     id,
                     format!(
                         "malformed request: {e}; expected a JSON envelope {{\"id\": N, \"body\": {{\"type\": \"hello\"|\"ping\"|\"list\"|\"apply\", ...}}}}"
                     ),
-                );
+                ));
             }
         };
         let id = request.id;
-        let body = match request.body {
+        let reply = |body| Handled::Reply(Envelope { id, body });
+        match request.body {
             Request::Hello {
                 protocol_version,
                 client,
             } => {
                 if protocol_version != PROTOCOL_VERSION {
-                    return error(
+                    return Handled::Reply(error(
                         id,
                         format!(
                             "protocol version {protocol_version} is not supported: this fleet-node speaks version {PROTOCOL_VERSION}; install a matching fleet-node"
                         ),
-                    );
+                    ));
                 }
                 self.greeted = true;
                 self.client = client;
-                Response::Hello(hello::node_info(runtime))
+                reply(Response::Hello(hello::node_info(runtime)))
             }
-            _ if !self.greeted => {
-                return error(
-                    id,
-                    "send hello first: the session starts with a hello".into(),
-                );
-            }
-            Request::Ping => Response::Pong,
+            _ if !self.greeted => Handled::Reply(error(
+                id,
+                "send hello first: the session starts with a hello".into(),
+            )),
+            Request::Ping => reply(Response::Pong),
             Request::List { usage } => match runtime.list() {
-                Ok(containers) if usage => Response::List {
+                Ok(containers) if usage => reply(Response::List {
                     containers: containers
                         .into_iter()
                         .map(|c| runtime.with_usage(c))
                         .collect(),
-                },
-                Ok(containers) => Response::List { containers },
-                Err(e) => return error(id, format!("list failed: {e}")),
+                }),
+                Ok(containers) => reply(Response::List { containers }),
+                Err(e) => Handled::Reply(error(id, format!("list failed: {e}"))),
             },
             Request::Apply {
                 fleet,
                 actions,
                 lock_timeout_secs,
                 user,
-            } => {
-                let holder = LockHolder {
-                    fleet,
-                    user,
-                    client: self.client.clone(),
-                    pid: std::process::id(),
-                    since: lock::now_utc(),
-                };
-                match apply_batch(
-                    runtime,
-                    &mut self.lock,
-                    &holder,
-                    &actions,
+                after,
+                progress,
+            } => Handled::Apply(
+                id,
+                batch::Batch {
+                    holder: LockHolder {
+                        fleet,
+                        user,
+                        client: self.client.clone(),
+                        pid: std::process::id(),
+                        since: lock::now_utc(),
+                    },
+                    actions,
+                    after,
                     lock_timeout_secs,
-                ) {
-                    Ok(results) => Response::Applied { results },
-                    Err(message) => return error(id, message),
-                }
-            }
+                    progress,
+                },
+            ),
+        }
+    }
+
+    /// Runs a batch under the node's apply lock (taken by the session's first batch and kept),
+    /// sending a progress frame after each action when the client asked for them; returns the
+    /// batch's answer.
+    async fn apply<W: AsyncWrite + Unpin>(
+        &mut self,
+        runtime: &Runtime,
+        id: u64,
+        batch: batch::Batch,
+        writer: &mut FramedWrite<W, LengthDelimitedCodec>,
+    ) -> Envelope<Response> {
+        let mut run = match batch::Run::begin(runtime, &mut self.lock, &batch) {
+            Ok(run) => run,
+            Err(message) => return error(id, message),
         };
-        Envelope { id, body }
-    }
-}
-
-/// Runs a batch under the node's apply lock (taken by the session's first batch and kept),
-/// journaled so that a batch cut off midway is reported by the next session's hello.
-fn apply_batch(
-    runtime: &Runtime,
-    held: &mut Option<lock::ApplyLock>,
-    holder: &LockHolder,
-    actions: &[Action],
-    lock_timeout_secs: u32,
-) -> Result<Vec<ActionResult>, String> {
-    let root = runtime.store.root();
-    if held.is_none() {
-        let timeout = std::time::Duration::from_secs(u64::from(lock_timeout_secs));
-        *held = Some(lock::acquire(root, holder, timeout).map_err(|e| e.to_string())?);
-    }
-    let mut journal = journal::Running::begin(root, holder, actions).map_err(|e| {
-        format!(
-            "failed to write the apply journal {}: {e}",
-            journal::path(root).display()
-        )
-    })?;
-    let mut results = Vec::with_capacity(actions.len());
-    for action in actions {
-        results.push(apply_one(runtime, action));
-        journal.advance(results.len());
-    }
-    Ok(results)
-}
-
-/// Runs one action; an error becomes a `Failed` result and the batch goes on.
-pub fn apply_one(runtime: &Runtime, action: &Action) -> ActionResult {
-    let result = match action {
-        Action::Create { spec } => runtime.create(spec),
-        Action::Start { name } => runtime.start(name),
-        Action::Stop { name, timeout_secs } => runtime.stop(
-            name,
-            std::time::Duration::from_secs(u64::from(*timeout_secs)),
-        ),
-        Action::Update {
-            spec,
-            allow_restart,
-        } => runtime.update(spec, *allow_restart),
-        Action::Destroy { name } => runtime.destroy(name),
-    };
-    ActionResult {
-        container: action.container().to_owned(),
-        outcome: match result {
-            Ok(changed) => ActionOutcome::Done { changed },
-            Err(e) => ActionOutcome::Failed {
-                needs_restart: matches!(e, Error::NeedsRestart { .. }),
-                error: e.to_string(),
+        let mut report = batch.progress;
+        while let Some((index, result)) = run.next(runtime, &batch) {
+            if report {
+                let body = Response::Progress {
+                    index,
+                    result: result.clone(),
+                };
+                // A client that went away misses its progress; the batch goes on as it would
+                // without progress, and the answer's write finds the end.
+                report = writer.send(encode(&Envelope { id, body })).await.is_ok();
+            }
+        }
+        Envelope {
+            id,
+            body: Response::Applied {
+                results: run.finish(),
             },
-        },
+        }
     }
 }

@@ -250,6 +250,16 @@ impl ServeSession {
 
     /// Sends `body` with the next id and returns the answer's body.
     pub fn ask(&mut self, body: serde_json::Value) -> serde_json::Value {
+        let id = self.send(body);
+        let reply = self.recv();
+        assert_eq!(reply["id"], id);
+        reply["body"].clone()
+    }
+
+    /// Sends `body` with the next id, which it returns; the answers are read with [`recv`].
+    ///
+    /// [`recv`]: ServeSession::recv
+    pub fn send(&mut self, body: serde_json::Value) -> u64 {
         self.next += 1;
         let payload = serde_json::json!({"id": self.next, "body": body}).to_string();
         let stdin = self.stdin.as_mut().expect("session open");
@@ -258,13 +268,16 @@ impl ServeSession {
             .unwrap();
         stdin.write_all(payload.as_bytes()).unwrap();
         stdin.flush().unwrap();
+        self.next
+    }
+
+    /// The next frame the node sends, whole (`id` and `body`).
+    pub fn recv(&mut self) -> serde_json::Value {
         let mut len = [0u8; 4];
         self.stdout.read_exact(&mut len).unwrap();
         let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
         self.stdout.read_exact(&mut buf).unwrap();
-        let reply: serde_json::Value = serde_json::from_slice(&buf).unwrap();
-        assert_eq!(reply["id"], self.next);
-        reply["body"].clone()
+        serde_json::from_slice(&buf).unwrap()
     }
 
     /// Ends the session as a client does: end of input, then the node exits by itself.

@@ -103,6 +103,8 @@ pub async fn clear<S: NodeSession>(
             actions: Vec::new(),
             lock_timeout_secs,
             user: user.to_owned(),
+            after: Vec::new(),
+            progress: false,
         };
         match client.call(request).await {
             Ok(Response::Applied { .. }) => {}

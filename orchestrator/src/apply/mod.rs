@@ -2,11 +2,13 @@
 //! host gets its batch as one `Request::Apply` (one round trip), hosts in parallel up to
 //! `--parallel`.
 //!
-//! A step runs only if every step it waits for succeeded (or is earlier in the same host's batch,
-//! which the node runs in order); otherwise it is skipped and says which one failed. A host whose session breaks fails the rest of its batch and is not sent anything
-//! more this run: the node's actions are idempotent, so the next `apply` observes what was done
+//! A step runs only if every step it waits for succeeded; otherwise it is skipped and says which
+//! one failed. A dependency on the same host goes in the same batch, ahead of its dependants, and
+//! the node skips them if it fails (`batch`). A host whose session breaks fails the rest of its
+//! batch and is not sent anything more this run: the node's actions are idempotent, so the next `apply` observes what was done
 //! and finishes the job. Progress goes to [`progress`], the outcome to a [`report::Report`].
 
+mod batch;
 pub mod error;
 pub mod journal;
 pub mod progress;
@@ -15,14 +17,14 @@ pub mod report;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Range;
 
-use fleet_protocol::{Action, ActionOutcome, Request, Response};
+use fleet_protocol::ActionOutcome;
 use futures_util::StreamExt;
 
 use crate::plan::{Plan, StepKind};
 use crate::transport::NodeSession;
-use error::{BatchError, StepError};
+use batch::Sent;
+use error::StepError;
 use progress::Progress;
 use report::{Outcome, Report, StepReport};
 
@@ -35,13 +37,6 @@ pub struct ApplyOptions {
     pub lock_timeout_secs: u32,
     /// Who runs this apply, for the lock's holder record ([`journal::local_user`]).
     pub user: String,
-}
-
-/// One host's batch as sent: the actions, and which of them belong to which step.
-struct Sent {
-    host: String,
-    steps: Vec<(usize, Range<usize>)>,
-    actions: Vec<Action>,
 }
 
 /// Executes `plan` for fleet `fleet` with the open `sessions` (by host name; `observe::Sessions`
@@ -59,37 +54,34 @@ pub async fn apply<S: NodeSession>(
     for wave in 0..plan.waves() {
         let mut sends = Vec::new();
         for batch in plan.batches.iter().filter(|b| b.wave == wave) {
-            let mut sent = Sent {
-                host: batch.host.clone(),
-                steps: Vec::new(),
-                actions: Vec::new(),
-            };
+            let mut sent = Sent::new(&batch.host);
             for &id in &batch.steps {
                 let step = &plan.steps[id];
                 if let Some(reason) = lost.get(&batch.host) {
                     outcome[id] = Some(Outcome::Skipped {
                         reason: format!("session with {} lost earlier: {reason}", batch.host),
                     });
-                    progress.step_finished(&batch.host, false);
+                    progress.step_finished(&batch.host, &step.change.name, false);
                     continue;
                 }
-                // A dependency sent earlier in this same batch counts as met: the node runs
-                // a batch in order, so it is done before this step starts.
+                // A dependency sent earlier in this same batch is done before this step starts
+                // (the node runs a batch in order), and the node skips this step if it failed.
                 let failed_dep = step.after.iter().find(|&&d| {
-                    !matches!(outcome[d], Some(Outcome::Done { .. }))
-                        && !sent.steps.iter().any(|(id, _)| *id == d)
+                    !matches!(outcome[d], Some(Outcome::Done { .. })) && sent.find(d).is_none()
                 });
                 if let Some(&d) = failed_dep {
-                    let dep = &plan.steps[d].change;
-                    outcome[id] = Some(Outcome::Skipped {
-                        reason: format!("{} on {} did not succeed", dep.name, dep.host),
-                    });
-                    progress.step_finished(&batch.host, false);
+                    outcome[id] = Some(skipped_for(plan, d));
+                    progress.step_finished(&batch.host, &step.change.name, false);
                     continue;
                 }
-                let start = sent.actions.len();
-                sent.actions.extend(step.actions.iter().cloned());
-                sent.steps.push((id, start..sent.actions.len()));
+                let needs: Vec<u32> = step
+                    .after
+                    .iter()
+                    .filter_map(|&d| sent.find(d))
+                    .flat_map(|range| range.clone())
+                    .map(|a| a as u32)
+                    .collect();
+                sent.push(id, &step.change.name, &step.actions, needs);
             }
             if sent.steps.is_empty() {
                 continue;
@@ -97,13 +89,13 @@ pub async fn apply<S: NodeSession>(
             match sessions.remove(&batch.host) {
                 Some(client) => sends.push((sent, client)),
                 None => {
-                    for (id, _) in sent.steps {
-                        outcome[id] = Some(Outcome::Failed {
+                    for ((id, _), name) in sent.steps.iter().zip(&sent.names) {
+                        outcome[*id] = Some(Outcome::Failed {
                             error: StepError::NoSession {
                                 host: batch.host.clone(),
                             },
                         });
-                        progress.step_finished(&batch.host, false);
+                        progress.step_finished(&batch.host, name, false);
                     }
                 }
             }
@@ -111,32 +103,32 @@ pub async fn apply<S: NodeSession>(
         let mut running = futures_util::stream::iter(
             sends
                 .into_iter()
-                .map(|(sent, client)| send_batch(fleet, sent, client, &opts, progress)),
+                .map(|(sent, client)| batch::send(fleet, sent, client, &opts, progress)),
         )
         .buffer_unordered(opts.parallel.max(1));
-        while let Some((sent, client, result)) = running.next().await {
+        while let Some(answer) = running.next().await {
+            let batch::Answer {
+                sent,
+                client,
+                result,
+                shown,
+            } = answer;
             match result {
                 Ok(results) => {
-                    for (id, range) in &sent.steps {
-                        let failed = results[range.clone()].iter().find_map(|r| match r {
-                            ActionOutcome::Failed {
-                                error,
-                                needs_restart,
-                            } => Some(StepError::Action {
-                                message: error.clone(),
-                                needs_restart: *needs_restart,
-                            }),
-                            ActionOutcome::Done { .. } => None,
-                        });
-                        let changed = results[range.clone()]
-                            .iter()
-                            .any(|r| matches!(r, ActionOutcome::Done { changed: true }));
-                        let ok = failed.is_none();
-                        outcome[*id] = Some(match failed {
-                            Some(error) => Outcome::Failed { error },
-                            None => Outcome::Done { changed },
-                        });
-                        progress.step_finished(&sent.host, ok);
+                    for (((id, range), shown), name) in
+                        sent.steps.iter().zip(shown).zip(&sent.names)
+                    {
+                        outcome[*id] = Some(step_outcome(
+                            plan,
+                            *id,
+                            &results[range.clone()],
+                            &sent,
+                            &outcome,
+                        ));
+                        if !shown {
+                            let ok = matches!(outcome[*id], Some(Outcome::Done { .. }));
+                            progress.step_finished(&sent.host, name, ok);
+                        }
                     }
                 }
                 Err(error) => {
@@ -145,11 +137,13 @@ pub async fn apply<S: NodeSession>(
                     if error.keeps_session() {
                         refused.push(format!("{} refused the batch: {error}", sent.host));
                     }
-                    for (id, _) in &sent.steps {
+                    for (((id, _), shown), name) in sent.steps.iter().zip(shown).zip(&sent.names) {
                         outcome[*id] = Some(Outcome::Failed {
                             error: error.clone().into(),
                         });
-                        progress.step_finished(&sent.host, false);
+                        if !shown {
+                            progress.step_finished(&sent.host, name, false);
+                        }
                     }
                     // A node that refused the batch keeps its session; only a broken one is
                     // lost for the rest of the run.
@@ -203,39 +197,46 @@ pub async fn apply<S: NodeSession>(
     report
 }
 
-/// Sends one batch; returns the session unless it broke (then the error is
-/// [`BatchError::Lost`]).
-async fn send_batch<S: NodeSession>(
-    fleet: &str,
-    sent: Sent,
-    mut client: S,
-    opts: &ApplyOptions,
-    progress: &Progress,
-) -> (Sent, Option<S>, Result<Vec<ActionOutcome>, BatchError>) {
-    progress.batch_started(&sent.host, sent.steps.len());
-    let request = Request::Apply {
-        fleet: fleet.to_string(),
-        actions: sent.actions.clone(),
-        lock_timeout_secs: opts.lock_timeout_secs,
-        user: opts.user.clone(),
+/// A step skipped because step `dep` did not succeed.
+fn skipped_for(plan: &Plan, dep: usize) -> Outcome {
+    let dep = &plan.steps[dep].change;
+    Outcome::Skipped {
+        reason: format!("{} on {} did not succeed", dep.name, dep.host),
+    }
+}
+
+/// Step `id`'s outcome from its actions' results: failed with the first failure, done
+/// otherwise; skipped when a step it needed earlier in the same batch did not succeed (the node
+/// did not run it).
+fn step_outcome(
+    plan: &Plan,
+    id: usize,
+    results: &[ActionOutcome],
+    sent: &batch::Sent,
+    outcome: &[Option<Outcome>],
+) -> Outcome {
+    let failed = results.iter().find_map(|r| match r {
+        ActionOutcome::Failed {
+            error,
+            needs_restart,
+        } => Some(StepError::Action {
+            message: error.clone(),
+            needs_restart: *needs_restart,
+        }),
+        ActionOutcome::Done { .. } => None,
+    });
+    let Some(error) = failed else {
+        let changed = results
+            .iter()
+            .any(|r| matches!(r, ActionOutcome::Done { changed: true }));
+        return Outcome::Done { changed };
     };
-    match client.call(request).await {
-        Ok(Response::Applied { results }) if results.len() == sent.actions.len() => {
-            let outcomes = results.into_iter().map(|r| r.outcome).collect();
-            (sent, Some(client), Ok(outcomes))
-        }
-        Ok(Response::Applied { results }) => {
-            let error = BatchError::WrongCount {
-                got: results.len(),
-                sent: sent.actions.len(),
-            };
-            (sent, Some(client), Err(error))
-        }
-        Ok(Response::Error { message }) => (sent, Some(client), Err(BatchError::Refused(message))),
-        Ok(other) => {
-            let error = BatchError::Unexpected(format!("{other:?}"));
-            (sent, Some(client), Err(error))
-        }
-        Err(e) => (sent, None, Err(BatchError::Lost(e.to_string()))),
+    let unmet = plan.steps[id]
+        .after
+        .iter()
+        .find(|&&d| sent.find(d).is_some() && !matches!(outcome[d], Some(Outcome::Done { .. })));
+    match unmet {
+        Some(&d) => skipped_for(plan, d),
+        None => Outcome::Failed { error },
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::error::{BatchError, StepError};
+use super::progress::Progress;
 use super::report::{Outcome, Report};
 use super::{ApplyOptions, apply, journal};
 use crate::diff::DiffOptions;
@@ -26,13 +27,21 @@ fn nodes(f: &Fleet) -> BTreeMap<String, MemoryNode> {
 }
 
 fn run(f: &Fleet, plan: &Plan, sessions: &mut BTreeMap<String, MemoryNode>) -> Report {
+    run_with(f, plan, sessions, &Progress::Quiet)
+}
+
+fn run_with(
+    f: &Fleet,
+    plan: &Plan,
+    sessions: &mut BTreeMap<String, MemoryNode>,
+    progress: &Progress,
+) -> Report {
     let opts = ApplyOptions {
         parallel: 4,
         lock_timeout_secs: 0,
         user: "test@here".into(),
     };
-    let progress = super::progress::Progress::Quiet;
-    block_on(apply(&f.name, plan, sessions, opts, &progress))
+    block_on(apply(&f.name, plan, sessions, opts, progress))
 }
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -178,6 +187,72 @@ fn a_failed_dependency_skips_its_dependents_on_other_hosts() {
         );
     }
     assert!(!report.ok());
+}
+
+#[test]
+fn a_failed_dependency_skips_its_dependents_on_its_own_host_too() {
+    // lb and web-on-h1 travel in one batch; the node does not run web after lb failed.
+    let f = lb_and_spread_web();
+    let plan = plan_on_empty_hosts(&f);
+    let mut sessions = nodes(&f);
+    sessions["h1"]
+        .state()
+        .failing
+        .insert("lb".into(), "command not found".into());
+    let report = run(&f, &plan, &mut sessions);
+    let on_h1: Vec<&str> = report
+        .steps
+        .iter()
+        .filter(|s| s.host == "h1" && s.container != "lb")
+        .map(|s| s.container.as_str())
+        .collect();
+    assert_eq!(on_h1.len(), 1, "{report:?}");
+    assert_eq!(
+        outcome(&report, on_h1[0]),
+        &Outcome::Skipped {
+            reason: "lb on h1 did not succeed".into()
+        }
+    );
+    let h1 = sessions["h1"].state();
+    assert_eq!(
+        h1.batches[0].len(),
+        2,
+        "sent in lb's batch: {:?}",
+        h1.batches
+    );
+    assert!(h1.containers.is_empty(), "nothing ran after lb failed");
+    assert_eq!(report.counts.skipped, 4, "{report:?}");
+}
+
+#[test]
+fn progress_moves_per_container_within_a_hosts_batch() {
+    let f = fleet(
+        "demo",
+        vec![host("a")],
+        (1..=3)
+            .map(|i| pinned(spec("demo", &format!("c{i}")), "a"))
+            .collect(),
+    );
+    let plan = plan_on_empty_hosts(&f);
+    let mut sessions = nodes(&f);
+    sessions["a"]
+        .state()
+        .failing
+        .insert("c2".into(), "no room".into());
+    let progress = Progress::recorded();
+    run_with(&f, &plan, &mut sessions, &progress);
+    assert_eq!(
+        progress.events(),
+        [
+            "a: batch of 3",
+            "a: working on c1",
+            "a: c1 finished ok",
+            "a: working on c2",
+            "a: c2 finished not done",
+            "a: working on c3",
+            "a: c3 finished ok",
+        ]
+    );
 }
 
 #[test]

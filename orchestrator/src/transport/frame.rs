@@ -8,13 +8,17 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use fleet_protocol::{Envelope, NodeInfo, PROTOCOL_VERSION, Request, Response};
+use fleet_protocol::{ActionResult, Envelope, NodeInfo, PROTOCOL_VERSION, Request, Response};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 /// Largest frame accepted: a `List` of a few thousand containers fits with room to spare.
 pub const MAX_FRAME: usize = 64 << 20;
+
+/// What is told of each action of a batch as the node reports it finished: its position in the
+/// batch and its result.
+pub type OnProgress<'a> = dyn Fn(u32, &ActionResult) + Send + Sync + 'a;
 
 /// A byte stream a node session runs over.
 pub trait NodeStream: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -144,25 +148,41 @@ impl Connection {
 
     /// Sends one request and waits for its response.
     pub async fn call(&mut self, body: Request) -> Result<Response, FrameError> {
+        self.call_with_progress(body, &|_, _| {}).await
+    }
+
+    /// Sends one request and waits for its response, handing each [`Response::Progress`] the
+    /// node sends before it (an `Apply` that asked for progress) to `progress`.
+    pub async fn call_with_progress(
+        &mut self,
+        body: Request,
+        progress: &OnProgress<'_>,
+    ) -> Result<Response, FrameError> {
         let id = self.next_id;
         self.next_id += 1;
         let bytes = serde_json::to_vec(&Envelope { id, body }).map_err(FrameError::Decode)?;
         if let Err(e) = self.framed.send(Bytes::from(bytes)).await {
             return Err(self.closed_or(e));
         }
-        let frame = match self.framed.next().await {
-            Some(Ok(frame)) => frame,
-            Some(Err(e)) => return Err(self.closed_or(e)),
-            None => return Err(self.closed()),
-        };
-        let env: Envelope<Response> = serde_json::from_slice(&frame).map_err(FrameError::Decode)?;
-        if env.id != id {
-            return Err(FrameError::WrongId {
-                want: id,
-                got: env.id,
-            });
+        loop {
+            let frame = match self.framed.next().await {
+                Some(Ok(frame)) => frame,
+                Some(Err(e)) => return Err(self.closed_or(e)),
+                None => return Err(self.closed()),
+            };
+            let env: Envelope<Response> =
+                serde_json::from_slice(&frame).map_err(FrameError::Decode)?;
+            if env.id != id {
+                return Err(FrameError::WrongId {
+                    want: id,
+                    got: env.id,
+                });
+            }
+            match env.body {
+                Response::Progress { index, result } => progress(index, &result),
+                body => return Ok(body),
+            }
         }
-        Ok(env.body)
     }
 
     /// Closes the writing side so the node sees end of input and exits.

@@ -2,7 +2,8 @@
 //! node would (idempotent creates and destroys, a start of a missing container fails), with
 //! scripted faults: fail one container's actions, refuse every batch (a held apply lock), or
 //! break the session at a given call. It records each batch it was sent, so tests can check
-//! waves and order.
+//! waves and order, skips an action whose prerequisite in the batch failed, and reports each
+//! action as it finishes when asked, like the real node.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -12,7 +13,7 @@ use fleet_protocol::{
 };
 
 use super::frame::FrameError;
-use super::{NodeSession, TransportError};
+use super::{NodeSession, OnProgress, TransportError};
 
 /// One container on the in-memory node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +123,17 @@ fn kind(action: &Action) -> &'static str {
 
 impl NodeSession for MemoryNode {
     async fn call(&mut self, request: Request) -> Result<Response, TransportError> {
+        self.call_with_progress(request, &|_, _| {}).await
+    }
+
+    /// Runs an `Apply` as the real node does: in order, an action whose prerequisite in the
+    /// batch (`after`) did not succeed is not run, and each result is reported to `progress`
+    /// as it is made when the request asked for it.
+    async fn call_with_progress(
+        &mut self,
+        request: Request,
+        progress: &OnProgress<'_>,
+    ) -> Result<Response, TransportError> {
         let mut state = self.state();
         let call = state.calls;
         state.calls += 1;
@@ -134,7 +146,12 @@ impl NodeSession for MemoryNode {
             });
         }
         match request {
-            Request::Apply { actions, .. } => {
+            Request::Apply {
+                actions,
+                after,
+                progress: wants_progress,
+                ..
+            } => {
                 state.batches.push(
                     actions
                         .iter()
@@ -144,19 +161,36 @@ impl NodeSession for MemoryNode {
                 if let Some(message) = state.refuse.clone() {
                     return Ok(Response::Error { message });
                 }
-                let results = actions
-                    .iter()
-                    .map(|a| ActionResult {
-                        container: a.container().to_owned(),
-                        outcome: match state.act(a) {
+                let mut results: Vec<ActionResult> = Vec::with_capacity(actions.len());
+                for (i, a) in actions.iter().enumerate() {
+                    let unmet = after
+                        .get(i)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|&j| results.get(j as usize))
+                        .find(|r| !matches!(r.outcome, ActionOutcome::Done { .. }));
+                    let outcome = match unmet {
+                        Some(needed) => ActionOutcome::Failed {
+                            error: format!("not run: {} did not succeed", needed.container),
+                            needs_restart: false,
+                        },
+                        None => match state.act(a) {
                             Ok(changed) => ActionOutcome::Done { changed },
                             Err(error) => ActionOutcome::Failed {
                                 error,
                                 needs_restart: false,
                             },
                         },
-                    })
-                    .collect();
+                    };
+                    let result = ActionResult {
+                        container: a.container().to_owned(),
+                        outcome,
+                    };
+                    if wants_progress {
+                        progress(i as u32, &result);
+                    }
+                    results.push(result);
+                }
                 Ok(Response::Applied { results })
             }
             other => Ok(Response::Error {

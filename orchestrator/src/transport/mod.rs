@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use fleet_protocol::{NodeInfo, Request, Response};
 
-pub use frame::{Connection, FrameError, NodeStream};
+pub use frame::{Connection, FrameError, NodeStream, OnProgress};
 pub use known_hosts::HostKeyError;
 pub use session::NodeSession;
 
@@ -157,7 +157,18 @@ impl NodeClient {
 
     /// Sends one request and waits for its response.
     pub async fn call(&mut self, request: Request) -> Result<Response, TransportError> {
-        match tokio::time::timeout(self.request_timeout, self.conn.call(request)).await {
+        self.call_with_progress(request, &|_, _| {}).await
+    }
+
+    /// Sends one request and waits for its response, handing each progress report the node
+    /// sends before it to `progress`. The request timeout bounds the whole exchange.
+    pub async fn call_with_progress(
+        &mut self,
+        request: Request,
+        progress: &OnProgress<'_>,
+    ) -> Result<Response, TransportError> {
+        let exchange = self.conn.call_with_progress(request, progress);
+        match tokio::time::timeout(self.request_timeout, exchange).await {
             Ok(answer) => answer.map_err(|source| TransportError::Wire {
                 host: self.host.clone(),
                 source,

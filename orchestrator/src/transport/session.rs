@@ -8,7 +8,7 @@ use std::future::Future;
 
 use fleet_protocol::{Request, Response};
 
-use super::{NodeClient, TransportError};
+use super::{NodeClient, OnProgress, TransportError};
 
 /// An open session with one host's node, after the hello.
 pub trait NodeSession: Send {
@@ -18,6 +18,14 @@ pub trait NodeSession: Send {
         &mut self,
         request: Request,
     ) -> impl Future<Output = Result<Response, TransportError>> + Send;
+
+    /// [`NodeSession::call`], handing each progress report the node sends before the answer
+    /// (an `Apply` that asked for progress) to `progress`.
+    fn call_with_progress(
+        &mut self,
+        request: Request,
+        progress: &OnProgress<'_>,
+    ) -> impl Future<Output = Result<Response, TransportError>> + Send;
 }
 
 impl NodeSession for NodeClient {
@@ -26,5 +34,13 @@ impl NodeSession for NodeClient {
         request: Request,
     ) -> impl Future<Output = Result<Response, TransportError>> + Send {
         NodeClient::call(self, request)
+    }
+
+    fn call_with_progress(
+        &mut self,
+        request: Request,
+        progress: &OnProgress<'_>,
+    ) -> impl Future<Output = Result<Response, TransportError>> + Send {
+        NodeClient::call_with_progress(self, request, progress)
     }
 }

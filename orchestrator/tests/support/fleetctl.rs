@@ -28,6 +28,24 @@ pub struct Set {
 
 /// Writes a spec for fleet `fleet` over the cluster's hosts with the given sets; returns its path.
 pub fn write_spec(cluster: &Cluster, file: &str, fleet: &str, sets: &[Set]) -> PathBuf {
+    let mut containers = String::new();
+    for s in sets {
+        containers.push_str(&format!(
+            "  - name: {p}-{{01..{n:02}}}\n    template: busybox\n    \
+             command: [\"/bin/sleep\", \"1000000\"]\n    host: node-{h}\n    \
+             resources:\n      memory: {m}\n      cpu: {{limit: 5%}}\n",
+            p = s.prefix,
+            n = s.count,
+            h = s.host,
+            m = s.memory,
+        ));
+    }
+    write_spec_yaml(cluster, file, fleet, &containers)
+}
+
+/// Writes a spec for fleet `fleet` over the cluster's hosts with the given `containers:` YAML
+/// (its entries, indented by two); returns its path.
+pub fn write_spec_yaml(cluster: &Cluster, file: &str, fleet: &str, containers: &str) -> PathBuf {
     let mut yaml = format!("apiVersion: fleet/v1\nfleet: {fleet}\nhosts:\n");
     for h in cluster.hosts() {
         let fleet::model::Transport::Ssh(t) = &h.transport else {
@@ -49,17 +67,7 @@ pub fn write_spec(cluster: &Cluster, file: &str, fleet: &str, sets: &[Set]) -> P
         ));
     }
     yaml.push_str("containers:\n");
-    for s in sets {
-        yaml.push_str(&format!(
-            "  - name: {p}-{{01..{n:02}}}\n    template: busybox\n    \
-             command: [\"/bin/sleep\", \"1000000\"]\n    host: node-{h}\n    \
-             resources:\n      memory: {m}\n      cpu: {{limit: 5%}}\n",
-            p = s.prefix,
-            n = s.count,
-            h = s.host,
-            m = s.memory,
-        ));
-    }
+    yaml.push_str(containers);
     let path = cluster.dir.path().join(file);
     std::fs::write(&path, yaml).expect("write spec");
     path
