@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::restart::RestartSpec;
 use crate::security::SecuritySpec;
 
 /// One container as the orchestrator wants it, independent of any host.
@@ -53,6 +54,10 @@ pub struct ContainerSpec {
     /// Who is PID 1: fleet-node's builtin init (reaps zombies, forwards signals) or the command.
     #[serde(default, skip_serializing_if = "InitMode::is_auto")]
     pub init: InitMode,
+    /// What the node does when init ends without anyone stopping it (carried out by
+    /// `fleet-node supervise`); left out of the JSON when `no`.
+    #[serde(default, skip_serializing_if = "RestartSpec::is_default")]
+    pub restart: RestartSpec,
 }
 
 /// Who is the container's PID 1 (the spec's `init:`).
@@ -290,6 +295,7 @@ mod tests {
             privileged: false,
             security: SecuritySpec::default(),
             init: InitMode::Auto,
+            restart: RestartSpec::default(),
         };
         let json = serde_json::to_string(&spec).unwrap();
         let back: ContainerSpec = serde_json::from_str(&json).unwrap();

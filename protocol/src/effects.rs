@@ -171,6 +171,8 @@ pub static FIELDS: &[FieldRule] = &[
     // Another PID 1 is another process tree.
     field!("init" => spec.init, show::init, restart),
     field!("onboot" => spec.onboot, show::display, live),
+    // The supervisor reads the policy from the stored spec when an init ends.
+    field!("restart" => spec.restart, show::restart, live),
     field!("labels" => spec.labels, show::json, live),
 ];
 
@@ -314,6 +316,11 @@ pub mod show {
         v.display_name().to_owned()
     }
 
+    /// A restart policy as the spec writes it (`on-failure (max 5)`).
+    pub fn restart(v: &crate::restart::RestartSpec) -> String {
+        v.show()
+    }
+
     /// An init mode as the spec writes it.
     pub fn init(v: &crate::container::InitMode) -> String {
         v.as_str().to_owned()
@@ -341,6 +348,7 @@ mod tests {
             privileged: false,
             security: Default::default(),
             init: Default::default(),
+            restart: Default::default(),
         }
     }
 
@@ -386,6 +394,18 @@ mod tests {
         assert_eq!(
             verdicts(&old, &new, &Features::default()),
             [("security", Effect::Restart)]
+        );
+    }
+
+    #[test]
+    fn a_restart_policy_changes_live() {
+        let old = spec();
+        let mut new = spec();
+        new.restart.policy = crate::restart::RestartPolicy::OnFailure;
+        new.restart.max_retries = Some(3);
+        assert_eq!(
+            verdicts(&old, &new, &Features::default()),
+            [("restart", Effect::Live)]
         );
     }
 

@@ -1,7 +1,8 @@
 //! Fleet's shared vocabulary: the resolved, host-independent description of a container
 //! ([`container`]), the messages `fleet` and `fleet-node` exchange ([`message`]), the unit syntax
 //! both sides accept for sizes and percentages ([`units`]), the table of what changing each
-//! field takes ([`effects`]), and the `security` field with the system call names both sides
+//! field takes ([`effects`]), the `restart` field and how an init ended ([`restart`]), and the
+//! `security` field with the system call names both sides
 //! check it against ([`security`]).
 //!
 //! Neighbours: the orchestrator resolves spec files into [`container::ContainerSpec`] values and
@@ -12,6 +13,7 @@
 pub mod container;
 pub mod effects;
 pub mod message;
+pub mod restart;
 pub mod security;
 pub mod units;
 
@@ -24,4 +26,5 @@ pub use message::{
     Action, ActionOutcome, ActionResult, Capacity, ContainerState, ContainerStatus, Envelope,
     Features, InterruptedBatch, LockHolder, NodeInfo, PROTOCOL_VERSION, Request, Response,
 };
+pub use restart::{Decision, ExitStatus, LastExit, RestartPolicy, RestartSpec, SupervisorInfo};
 pub use security::{SecuritySpec, SyscallRules};

@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::container::{ContainerSpec, Resources};
+use crate::restart::{LastExit, SupervisorInfo};
 
 /// Version of this message set. A node refuses a client whose hello names another.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -198,6 +199,11 @@ pub struct NodeInfo {
     /// lock): the next apply finishes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted_batch: Option<Box<InterruptedBatch>>,
+    /// The restart supervisor running on the node (`fleet-node supervise`, which the
+    /// `fleet-node.service` unit runs); `None` when none runs (or an older node does not say):
+    /// everything but restarts by policy works without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervisor: Option<SupervisorInfo>,
 }
 
 /// Who holds (or held) a node's apply lock.
@@ -297,6 +303,16 @@ pub struct ContainerStatus {
     /// What it uses now (running containers only), for density reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// Restarts by its restart policy since something last started it (start, apply, boot).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restarts: u32,
+    /// How its init last ended on its own (not stopped by a verb), when it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_exit: Option<LastExit>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What a running container uses, from its cgroup and its disk (the beancounters' "held").
