@@ -201,6 +201,7 @@ fn container_spec(name: &str, resources: Resources) -> ContainerSpec {
         privileged: false,
         security: Default::default(),
         init: Default::default(),
+        restart: Default::default(),
     }
 }
 

@@ -75,6 +75,16 @@ pub enum Error {
         /// What it printed on stderr.
         stderr: String,
     },
+    /// Another supervisor already watches this node root.
+    #[error(
+        "a supervisor already runs for {root}: {holder}; one per node (stop it, or use another --root)"
+    )]
+    Supervised {
+        /// The node root.
+        root: PathBuf,
+        /// Who holds it.
+        holder: String,
+    },
     /// The container's init could not be started.
     #[error("failed to start container {name:?}: {message}")]
     Spawn {

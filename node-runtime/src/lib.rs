@@ -8,7 +8,7 @@
 //! `server/` speaks the stdio protocol; `cli/` is the admin command line. `limits/` writes and reads
 //! resource limits in a cgroup, `disk/` owns each container's ext4 disk image (its writable
 //! layer), `counters/` reads beancounters from both. `userns/` allocates each
-//! unprivileged container's uid/gid range.
+//! unprivileged container's uid/gid range. `supervise/` is the optional restart supervisor.
 
 pub mod cgroups;
 pub mod cli;
@@ -24,6 +24,7 @@ pub mod safe_write;
 pub mod seccomp;
 pub mod server;
 pub mod store;
+pub mod supervise;
 pub mod sys;
 pub mod template;
 pub mod userns;

@@ -22,6 +22,7 @@ fn spec(name: &str, template: TemplateRef) -> ContainerSpec {
         privileged: false,
         security: Default::default(),
         init: Default::default(),
+        restart: Default::default(),
     }
 }
 

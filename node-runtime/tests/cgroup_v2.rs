@@ -63,6 +63,7 @@ fn lifecycle_on_the_unified_hierarchy() {
         privileged: false,
         security: Default::default(),
         init: Default::default(),
+        restart: Default::default(),
     };
     assert!(rt.0.create(&spec).unwrap());
     let status = rt.0.status("v2").unwrap();

@@ -33,6 +33,7 @@ fn busybox(name: &str, addresses: &[&str]) -> ContainerSpec {
         privileged: false,
         security: Default::default(),
         init: Default::default(),
+        restart: Default::default(),
     }
 }
 

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use clap::Args;
-use fleet_protocol::{ContainerSpec, DesiredState, InitMode, TemplateRef};
+use fleet_protocol::{
+    ContainerSpec, DesiredState, InitMode, RestartPolicy, RestartSpec, TemplateRef,
+};
 
 use crate::container::Runtime;
 use crate::error::{Error, Result};
@@ -15,7 +17,8 @@ use crate::error::{Error, Result};
     after_help = "Examples:\n  fleet-node create web1 --template busybox -- /bin/sleep infinity\n  \
                         fleet-node create app --template host --hostname app.internal --env ROLE=app -- /usr/bin/sleep infinity\n  \
                         fleet-node create alp --template /srv/alpine.tar.gz --sha256 0f3c... --onboot -- /sbin/init\n  \
-                        fleet-node create legacy --template host --privileged   # container root is host root"
+                        fleet-node create legacy --template host --privileged   # container root is host root\n  \
+                        fleet-node create worker --template busybox --restart on-failure --max-retries 5 -- /bin/worker"
 )]
 pub struct CreateArgs {
     /// Container name.
@@ -60,6 +63,13 @@ pub struct CreateArgs {
     /// command is PID 1).
     #[arg(long, default_value = "auto", value_parser = parse_init)]
     pub init: InitMode,
+    /// When init ends without anyone stopping it: no, on-failure (non-zero exit or a signal)
+    /// or always; carried out by `fleet-node supervise` (the fleet-node.service unit).
+    #[arg(long, default_value = "no", value_parser = parse_restart)]
+    pub restart: RestartPolicy,
+    /// Restarts in a row after which the supervisor gives up (default: never).
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
     /// Environment for init, KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
@@ -97,6 +107,8 @@ fn spec(args: CreateArgs) -> Result<ContainerSpec> {
         allow_syscall,
         deny_syscall,
         init,
+        restart,
+        max_retries,
         env,
         command,
     } = args;
@@ -133,6 +145,10 @@ fn spec(args: CreateArgs) -> Result<ContainerSpec> {
             },
         },
         init,
+        restart: RestartSpec {
+            policy: restart,
+            max_retries,
+        },
         name,
     })
 }
@@ -143,6 +159,16 @@ fn parse_init(word: &str) -> std::result::Result<InitMode, String> {
         format!(
             "unknown init mode {word:?}: expected one of {}",
             InitMode::CHOICES.join(", ")
+        )
+    })
+}
+
+/// `--restart`: one of the spec's words.
+fn parse_restart(word: &str) -> std::result::Result<RestartPolicy, String> {
+    RestartPolicy::parse(word).ok_or_else(|| {
+        format!(
+            "unknown restart policy {word:?}: expected one of {}",
+            RestartPolicy::CHOICES.join(", ")
         )
     })
 }

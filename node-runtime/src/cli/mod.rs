@@ -2,7 +2,7 @@
 //! ([`Cli`]), resolve them into a spec or a verb, call the [`Runtime`], print.
 //!
 //! One file per verb (create, lifecycle for start/stop/restart/destroy, set, counters, show for
-//! list/status, exec for exec/logs, boot); this file holds the global flags and the dispatch.
+//! list/status, exec for exec/logs, boot, supervise); this file holds the global flags and the dispatch.
 //! Neighbours: `main.rs` calls [`run`]; the work is in `container/` and `server/`.
 
 mod boot;
@@ -13,6 +13,7 @@ mod exec;
 mod lifecycle;
 mod set;
 mod show;
+mod supervise;
 
 use std::path::PathBuf;
 
@@ -74,11 +75,13 @@ pub enum Command {
     /// Stop: SIGTERM, then kill after the timeout.
     ///
     /// An init that does not handle SIGTERM (the kernel ignores it for a namespace's init) is
-    /// killed at once.
-    #[command(after_help = "Example:\n  fleet-node stop web1 --timeout 30")]
+    /// killed at once. A stopped container is not restarted by its restart policy.
+    #[command(after_help = "Examples:\n  fleet-node stop web1 --timeout 30\n  \
+                            fleet-node stop --all                       # every container, in parallel\n  \
+                            fleet-node stop --all --if-shutting-down    # what fleet-node.service runs at ExecStop")]
     Stop(lifecycle::StopArgs),
     /// Stop, then start.
-    Restart(lifecycle::StopArgs),
+    Restart(lifecycle::RestartArgs),
     /// Stop and remove everything the container holds.
     #[command(
         after_help = "Example:\n  fleet-node destroy web1   # no mount, cgroup, loop device or directory is left"
@@ -110,6 +113,20 @@ pub enum Command {
         after_help = "Run it from the host's boot (a systemd unit or rc.local):\n  fleet-node boot"
     )]
     Boot,
+    /// Watch every container's init and restart it by its restart policy (no, on-failure,
+    /// always), with back-off: 1 s, 2 s, 4 s, ... up to 5 min.
+    ///
+    /// The one long-running fleet-node process, and an optional one: without it everything but
+    /// restarts works, and the orchestrator's plan warns about the policies no supervisor
+    /// carries out. It runs until SIGTERM or SIGINT, which leave every container running.
+    #[command(
+        after_help = "Under systemd the fleet-node.service unit runs it (see the README):
+                              fleet-node supervise --boot   # start the onboot containers, then watch
+
+                            By hand, in the foreground (one per --root):
+                              fleet-node supervise"
+    )]
+    Supervise(supervise::SuperviseArgs),
     /// Serve the orchestrator's protocol.
     #[command(
         after_help = "The orchestrator runs this over SSH; by hand it reads length-delimited JSON frames:\n  \
@@ -147,7 +164,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Create(args) => create::run(&runtime, args, &mut out)?,
         Command::Start(args) => lifecycle::start(&runtime, &args, &mut out)?,
-        Command::Stop(args) => lifecycle::stop(&runtime, &args, &mut out)?,
+        Command::Stop(args) => return lifecycle::stop(&runtime, &args, &mut out),
         Command::Restart(args) => lifecycle::restart(&runtime, &args, &mut out)?,
         Command::Destroy(args) => lifecycle::destroy(&runtime, &args, &mut out)?,
         Command::Set(args) => set::run(&runtime, &args, &mut out)?,
@@ -160,6 +177,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Logs(args) => exec::logs(&runtime, &args, &mut out)?,
         Command::Boot => return boot::run(&runtime, &mut out),
+        Command::Supervise(args) => {
+            drop(out);
+            supervise::run(&runtime, &args)?;
+        }
         Command::Serve { .. } => {
             drop(out);
             crate::server::serve_stdio(&runtime)

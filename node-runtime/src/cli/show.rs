@@ -48,20 +48,22 @@ pub fn list(runtime: &Runtime, args: &ListArgs, out: &mut impl Write) -> Result<
         Format::Text => {
             let _ = writeln!(
                 out,
-                "{:<24} {:<12} {:<8} {:>8} {:<10} HOSTNAME",
-                "NAME", "FLEET", "STATE", "PID", "TEMPLATE"
+                "{:<24} {:<12} {:<8} {:>8} {:<10} {:>8} {:<20} LAST EXIT",
+                "NAME", "FLEET", "STATE", "PID", "TEMPLATE", "RESTARTS", "HOSTNAME"
             );
             for s in &all {
-                let _ = writeln!(
-                    out,
-                    "{:<24} {:<12} {:<8} {:>8} {:<10} {}",
+                let line = format!(
+                    "{:<24} {:<12} {:<8} {:>8} {:<10} {:>8} {:<20} {}",
                     s.name,
                     s.fleet,
                     state_name(s),
                     pid(s),
                     s.spec.template.display_name(),
-                    s.spec.hostname
+                    s.restarts,
+                    s.spec.hostname,
+                    last_exit(s)
                 );
+                let _ = writeln!(out, "{}", line.trim_end());
             }
         }
     }
@@ -82,12 +84,18 @@ pub fn status(runtime: &Runtime, args: &StatusArgs, out: &mut impl Write) -> Res
         Format::Text => {
             let _ = writeln!(
                 out,
-                "{} {} pid {} template {} hostname {}",
+                "{} {} pid {} template {} hostname {} restart {} restarts {}{}",
                 s.name,
                 state_name(&s),
                 pid(&s),
                 s.spec.template.display_name(),
-                s.spec.hostname
+                s.spec.hostname,
+                s.spec.restart.show(),
+                s.restarts,
+                match last_exit(&s).as_str() {
+                    "" => String::new(),
+                    text => format!(" last exit {text}"),
+                }
             );
         }
     }
@@ -96,6 +104,19 @@ pub fn status(runtime: &Runtime, args: &StatusArgs, out: &mut impl Write) -> Res
 
 fn pid(s: &ContainerStatus) -> String {
     s.init_pid.map_or("-".into(), |p| p.to_string())
+}
+
+/// `killed by SIGKILL at 2026-11-26T16:45:03Z (gave up)`, or nothing when init never ended on
+/// its own.
+fn last_exit(s: &ContainerStatus) -> String {
+    s.last_exit.as_ref().map_or_else(String::new, |e| {
+        format!(
+            "{} at {}{}",
+            e.status,
+            e.at,
+            if e.gave_up { " (gave up)" } else { "" }
+        )
+    })
 }
 
 fn state_name(s: &ContainerStatus) -> &'static str {
@@ -118,5 +139,7 @@ fn row(s: &ContainerStatus) -> serde_json::Value {
         "spec": s.spec,
         "live": s.live,
         "usage": s.usage,
+        "restarts": s.restarts,
+        "last_exit": s.last_exit,
     })
 }

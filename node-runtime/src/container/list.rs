@@ -24,6 +24,8 @@ impl Runtime {
                             spec,
                             live: Default::default(),
                             usage: None,
+                            restarts: 0,
+                            last_exit: None,
                         });
                     }
                 }

@@ -13,6 +13,7 @@ mod boot;
 mod create;
 mod destroy;
 mod exec;
+mod exited;
 mod ids;
 mod list;
 mod own_files;
@@ -38,6 +39,7 @@ use crate::store::Store;
 use crate::template::Sources;
 
 pub use exec::ExecOptions;
+pub use exited::{Step, Supervised, now_ms};
 pub use ids::{LowerLayers, SHIFTED_ENV, lower_layers};
 
 /// Environment variable that makes a command exit right after the named step, to test crash

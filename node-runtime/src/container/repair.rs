@@ -5,7 +5,8 @@
 //! - config.json without state.json: a create that died after storing the spec: finished;
 //! - phase `destroying`: a destroy that died midway: finished;
 //! - a recorded init that is gone, or an unrecorded init found in the cgroup: the record is
-//!   corrected (init is the process whose innermost pid is 1).
+//!   corrected (init is the process whose innermost pid is 1); an init of this boot that no
+//!   stop ended is recorded as an exit on its own, for the restart policy (`exited.rs`).
 
 use std::fs;
 
@@ -50,9 +51,20 @@ impl Runtime {
             return Ok(None);
         }
         let init = self.find_init(name, &state);
-        if init != state.init_pid || (init.is_some() && state.init_start_time.is_none()) {
+        let unrecorded =
+            init.is_some() && (state.init_start_time.is_none() || state.boot_id.is_none());
+        if init != state.init_pid || unrecorded {
+            if let (None, Some(gone)) = (init, state.init_pid) {
+                super::exited::note_exit(&mut state, gone);
+            }
             state.init_pid = init;
             state.init_start_time = init.and_then(process::start_time);
+            if init.is_some() {
+                // A live init is of this boot (a state from before boot ids were recorded, or
+                // a start cut off before recording init). A `stopping` left by a cut-off stop
+                // stays: the SIGTERM it sent may still end init, which is then no crash.
+                state.boot_id = process::boot_id();
+            }
             self.store.write_state(name, &state)?;
         }
         if init.is_none() && !self.cgroup(name).pids().is_empty() {

@@ -146,6 +146,8 @@ fn intermediate(
 ) -> Result<(), String> {
     process::setsid().map_err(|e| format!("setsid: {e}"))?;
     process::set_non_dumpable();
+    // A container started by the supervisor gets the limits of one started from a shell.
+    process::restore_open_files_limit();
     // Single-threaded here, so "0" (this thread) moves the whole process.
     for file in &plan.cgroup_join {
         std::fs::write(file, "0").map_err(|e| format!("join cgroup {}: {e}", file.display()))?;

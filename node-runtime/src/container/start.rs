@@ -40,7 +40,12 @@ impl Runtime {
         if found.init.is_some() {
             return Ok(false);
         }
-        self.launch(name, &found.spec, found.state, false)?;
+        // Started by a verb: the restart policy's counts begin again.
+        let mut state = found.state;
+        super::exited::drop_pending(&mut state);
+        state.restarts = 0;
+        state.streak = 0;
+        self.launch(name, &found.spec, state, false)?;
         Ok(true)
     }
 
@@ -140,6 +145,9 @@ impl Runtime {
         crash_point("spawned");
         state.init_pid = Some(pid);
         state.init_start_time = process::start_time(pid);
+        state.boot_id = process::boot_id();
+        state.started_at_ms = Some(super::exited::now_ms());
+        state.stopping = false;
         // Repair finds init from the kernel if a power cut loses this record: no disk flush.
         self.store.write_state_unsynced(name, &state)
     }

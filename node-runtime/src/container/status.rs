@@ -33,6 +33,8 @@ impl Runtime {
                 crate::limits::CgroupDirs::version(&cgroup),
             ),
             usage: None,
+            restarts: found.state.restarts,
+            last_exit: super::exited::last_exit(&found.state),
             spec: found.spec,
         })
     }

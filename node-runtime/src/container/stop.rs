@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use fleet_protocol::RestartPolicy;
 use nix::sys::signal::Signal;
 
 use super::Runtime;
@@ -22,6 +23,36 @@ impl Runtime {
         self.stop_locked(name, timeout, &lock)
     }
 
+    /// Stops every container of the node, up to 16 at a time (a host's shutdown waits for the
+    /// slowest, not for their sum); one result per container, in name order. Containers that
+    /// were not running are stopped too, in that a restart they were waiting for is dropped.
+    pub fn stop_all(&self, timeout: Duration) -> Result<Vec<(String, Result<bool>)>> {
+        let names = self.store.names()?;
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results = std::sync::Mutex::new(Vec::with_capacity(names.len()));
+        std::thread::scope(|scope| {
+            for _ in 0..names.len().min(16) {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(name) = names.get(i) else { break };
+                        let result = match self.stop(name, timeout) {
+                            Err(Error::NotFound(_)) => continue,
+                            other => other,
+                        };
+                        results
+                            .lock()
+                            .expect("no thread panics holding it")
+                            .push((name.clone(), result));
+                    }
+                });
+            }
+        });
+        let mut results = results.into_inner().expect("no thread panicked holding it");
+        results.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(results)
+    }
+
     pub(crate) fn stop_locked(
         &self,
         name: &str,
@@ -31,13 +62,25 @@ impl Runtime {
         let found = self
             .repair(name, lock)?
             .ok_or_else(|| Error::NotFound(name.to_owned()))?;
+        let mut state = found.state;
         let Some(init) = found.init else {
+            // A stop of a container waiting for its restart: it stays stopped.
+            if super::exited::drop_pending(&mut state) {
+                self.store.write_state(name, &state)?;
+            }
             return Ok(false);
         };
+        if found.spec.restart.policy != RestartPolicy::No {
+            // If this stop is cut off after the kill, repair must not take the dead init for
+            // one that ended on its own (and restart it).
+            state.stopping = true;
+            self.store.write_state(name, &state)?;
+        }
         self.kill_container(name, init, timeout)?;
-        let mut state = found.state;
         state.init_pid = None;
         state.init_start_time = None;
+        state.stopping = false;
+        super::exited::drop_pending(&mut state);
         self.store.write_state(name, &state)?;
         Ok(true)
     }

@@ -29,6 +29,7 @@ pub fn node_info(runtime: &Runtime) -> NodeInfo {
             ..capacity(runtime.store.root())
         },
         interrupted_batch: super::journal::interrupted(runtime.store.root()),
+        supervisor: crate::supervise::running(runtime.store.root()),
     }
 }
 

@@ -22,6 +22,16 @@ pub struct ContainerLock {
 impl ContainerLock {
     /// Blocks until the lock at `path` is ours.
     pub fn acquire(path: PathBuf) -> Result<Self> {
+        Self::take(path, FlockArg::LockExclusive).map(|l| l.expect("a blocking lock is taken"))
+    }
+
+    /// The lock at `path` if nobody holds it now, else `None` (for the supervisor, which must
+    /// not wait on one container while others need it).
+    pub fn try_acquire(path: PathBuf) -> Result<Option<Self>> {
+        Self::take(path, FlockArg::LockExclusiveNonblock)
+    }
+
+    fn take(path: PathBuf, how: FlockArg) -> Result<Option<Self>> {
         loop {
             let file = OpenOptions::new()
                 .create(true)
@@ -29,15 +39,21 @@ impl ContainerLock {
                 .write(true)
                 .open(&path)
                 .map_err(io_err("open lock file", &path))?;
-            let lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
-                action: "lock",
-                path: path.clone(),
-                source: e.into(),
-            })?;
+            let lock = match Flock::lock(file, how) {
+                Ok(lock) => lock,
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) => return Ok(None),
+                Err((_, e)) => {
+                    return Err(Error::Io {
+                        action: "lock",
+                        path: path.clone(),
+                        source: e.into(),
+                    });
+                }
+            };
             let held = lock.metadata().map_err(io_err("stat", &path))?;
             match fs::metadata(&path) {
                 Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => {
-                    return Ok(ContainerLock { path, _lock: lock });
+                    return Ok(Some(ContainerLock { path, _lock: lock }));
                 }
                 _ => continue,
             }

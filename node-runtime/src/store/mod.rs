@@ -15,7 +15,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use fleet_protocol::ContainerSpec;
+use fleet_protocol::{ContainerSpec, ExitStatus};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, io_err};
@@ -66,6 +66,50 @@ pub struct State {
     /// finishes it; the move can run again safely).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shifting_to: Option<u32>,
+    /// The host boot init was started in (`/proc/sys/kernel/random/boot_id`): an init recorded
+    /// in an earlier boot ended with that boot, not on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
+    /// When init was started, in milliseconds since the epoch (the back-off's reset looks at how
+    /// long it ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at_ms: Option<u64>,
+    /// A stop of a container with a restart policy is under way: an init found dead with this
+    /// set was ended by that stop (cut off before it cleared the record), not on its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopping: bool,
+    /// How init last ended on its own (not stopped by a verb).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<ExitRecord>,
+    /// Restarts by the restart policy since a verb last started the container.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restarts: u32,
+    /// Restarts in a row, each of an init that ran shorter than the back-off's reset time: what
+    /// the back-off doubles on and `max_retries` counts.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub streak: u32,
+}
+
+/// An end of init that no verb caused, as the supervisor or crash repair found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitRecord {
+    /// Host pid init had.
+    pub pid: i32,
+    /// How it ended ([`ExitStatus::Unknown`] until the supervisor, which saw it, says).
+    pub status: ExitStatus,
+    /// When it was found ended, in milliseconds since the epoch.
+    pub at_ms: u64,
+    /// Nothing has acted on it yet: the supervisor restarts the container by its policy or
+    /// leaves it; a verb that starts or stops the container clears it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
+    /// The supervisor gave up restarting (`max_retries` restarts in a row).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gave_up: bool,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl State {
@@ -139,6 +183,13 @@ impl Store {
         let dir = self.containers_dir();
         private_dir(&dir)?;
         ContainerLock::acquire(dir.join(format!("{name}.lock")))
+    }
+
+    /// Takes the container's lock if nobody holds it now.
+    pub fn try_lock(&self, name: &str) -> Result<Option<ContainerLock>> {
+        let dir = self.containers_dir();
+        private_dir(&dir)?;
+        ContainerLock::try_acquire(dir.join(format!("{name}.lock")))
     }
 
     /// Takes a node-wide lock `<root>/<what>.lock` (for choices that span containers, such as

@@ -1,6 +1,6 @@
 //! The only place where `fleet-node` talks to the kernel without a safe wrapper: fork, namespaces,
 //! mounts (idmapped ones too), user namespaces with their id maps, capability bounding set,
-//! keyrings, seccomp, pidfds and file descriptor hygiene.
+//! keyrings, seccomp, pidfds, the process events connector and file descriptor hygiene.
 //!
 //! Neighbours: `container/` (spawns init and exec'd processes through [`process`] and [`ns`]),
 //! `rootfs/` (builds the container's mount tree through [`mount`]). Everything here is a narrow
@@ -13,6 +13,7 @@ pub mod idmap;
 pub mod keyring;
 pub mod mount;
 pub mod ns;
+pub mod proc_events;
 pub mod process;
 pub mod pty;
 pub mod seccomp;

@@ -217,3 +217,42 @@ pub fn become_root_in_userns() -> io::Result<()> {
     nix::unistd::setresuid(root_u, root_u, root_u)?;
     Ok(())
 }
+
+/// The kernel's id of the current boot (`/proc/sys/kernel/random/boot_id`): it changes at every
+/// boot, so a record made in an earlier one is recognised as such.
+pub fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// The open-file limit this process started with, when [`raise_open_files_limit`] raised it.
+static STARTED_WITH_NOFILE: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+
+/// Raises the soft open-file limit to the hard one (the supervisor holds a pidfd per running
+/// container); returns the new soft limit. Containers started from this process get the limit
+/// it started with back ([`restore_open_files_limit`]), as if started from a shell.
+pub fn raise_open_files_limit() -> u64 {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return 0;
+    };
+    let _ = STARTED_WITH_NOFILE.set((soft, hard));
+    match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+        Ok(()) => hard,
+        Err(_) => soft,
+    }
+}
+
+/// Puts back the open-file limit the process started with, if it was raised (in a forked child
+/// before it becomes a container's init).
+pub fn restore_open_files_limit() {
+    if let Some((soft, hard)) = STARTED_WITH_NOFILE.get() {
+        let _ = nix::sys::resource::setrlimit(
+            nix::sys::resource::Resource::RLIMIT_NOFILE,
+            *soft,
+            *hard,
+        );
+    }
+}
