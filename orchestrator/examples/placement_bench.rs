@@ -74,6 +74,7 @@ fn container(name: String, cpu: u32, memory: u64, disk: u64) -> DesiredContainer
             privileged: false,
             security: Default::default(),
             init: Default::default(),
+            restart: Default::default(),
         },
         host: None,
         placement: Placement::default(),

@@ -310,3 +310,48 @@ fleet.yaml:7:11: error: "init" must be one of auto, builtin, none, found "tiny"
 "#,
     );
 }
+
+#[test]
+fn an_unknown_restart_policy_names_the_choices() {
+    check(
+        &spec(
+            "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    restart: on-failur\n",
+        ),
+        r#"
+fleet.yaml:7:14: error: "restart" must be one of no, on-failure, always, found "on-failur"
+  |
+7 |     restart: on-failur
+  |              ^^^^^^^^^
+  = hint: did you mean "on-failure"?
+"#,
+    );
+    let input = spec(
+        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    restart: {policy: sometimes, max_retry: 3}\n  - name: b\n    template: busybox\n    command: [x]\n    restart: {max_retries: -1}\n  - name: c\n    template: busybox\n    command: [x]\n    restart: false\n",
+    );
+    assert_eq!(
+        headlines(&input),
+        [
+            "fleet.yaml:7:23: error: \"restart.policy\" must be one of no, on-failure, always, found \"sometimes\"",
+            "fleet.yaml:7:34: error: unknown field \"max_retry\" in restart",
+            "fleet.yaml:11:14: error: \"restart\" needs a \"policy\"",
+            "fleet.yaml:15:14: error: \"restart\" must be a policy word, found false",
+        ]
+    );
+}
+
+#[test]
+fn restart_policies_resolve_into_the_spec() {
+    let fleet = resolve::load_str(
+        "fleet.yaml",
+        &spec(
+            "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    restart: always\n  - name: b\n    template: busybox\n    command: [x]\n    restart: {policy: on-failure, max_retries: 5}\n  - name: c\n    template: busybox\n    command: [x]\n    restart: no\n",
+        ),
+    )
+    .unwrap();
+    let shown: Vec<String> = fleet
+        .containers
+        .iter()
+        .map(|c| c.spec.restart.show())
+        .collect();
+    assert_eq!(shown, ["always", "on-failure (max 5)", "no"]);
+}

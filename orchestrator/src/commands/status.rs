@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use fleet_protocol::LastExit;
 use serde::Serialize;
 
 use super::{Output, ReconcileArgs, load, runtime};
@@ -26,7 +27,7 @@ pub struct Args {
 }
 
 /// One container's status line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Line {
     /// Host (empty when unplaced).
     pub host: String,
@@ -37,6 +38,42 @@ pub struct Line {
     pub status: String,
     /// Fields or reason.
     pub detail: String,
+    /// Restarts by its restart policy since something last started it, as its node counts.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub restarts: u32,
+    /// How its init last ended on its own (not stopped by a verb), as its node recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_exit: Option<LastExit>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Copies each container's restart count and last exit from what its node reported.
+pub fn add_restarts(lines: &mut [Line], observed: &observe::Observed) {
+    for l in lines {
+        if let Some(observe::HostObservation::Reachable { containers, .. }) =
+            observed.hosts.get(&l.host)
+            && let Some(c) = containers.iter().find(|c| c.name == l.container)
+        {
+            l.restarts = c.restarts;
+            l.last_exit = c.last_exit.clone();
+        }
+    }
+}
+
+/// `restarts 3, last exit killed by SIGKILL at 2026-12-01T16:02:11Z`, or nothing.
+fn restarts_text(l: &Line) -> String {
+    let mut parts = Vec::new();
+    if l.restarts > 0 {
+        parts.push(format!("restarts {}", l.restarts));
+    }
+    if let Some(e) = &l.last_exit {
+        let gave_up = if e.gave_up { " (gave up)" } else { "" };
+        parts.push(format!("last exit {} at {}{gave_up}", e.status, e.at));
+    }
+    parts.join(", ")
 }
 
 /// Status lines from a diff, sorted by host then container.
@@ -52,6 +89,7 @@ pub fn lines(d: &Diff) -> Vec<Line> {
             .map(|f| format!("{}: {} -> {}", f.field, f.old, f.new))
             .collect::<Vec<_>>()
             .join(", "),
+        ..Line::default()
     };
     for (host, name) in &d.in_sync {
         out.push(Line {
@@ -59,6 +97,7 @@ pub fn lines(d: &Diff) -> Vec<Line> {
             container: name.clone(),
             status: "in sync".into(),
             detail: String::new(),
+            ..Line::default()
         });
     }
     out.extend(d.create.iter().map(|c| {
@@ -79,18 +118,21 @@ pub fn lines(d: &Diff) -> Vec<Line> {
         container: n.clone(),
         status: "not in spec".into(),
         detail: String::new(),
+        ..Line::default()
     }));
     out.extend(d.skipped.iter().map(|r| Line {
         host: r.host.clone(),
         container: r.name.clone(),
         status: "unknown".into(),
         detail: r.reason.clone(),
+        ..Line::default()
     }));
     out.extend(d.refused.iter().map(|r| Line {
         host: r.host.clone(),
         container: r.name.clone(),
         status: "refused".into(),
         detail: r.reason.clone(),
+        ..Line::default()
     }));
     out.sort_by(|a, b| (&a.host, &a.container).cmp(&(&b.host, &b.container)));
     out
@@ -112,7 +154,8 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         .map_err(|e| miette::miette!("{e}"))?;
     rt.block_on(observe::close_all(prepared.sessions));
     let d = &prepared.plan.diff;
-    let lines = lines(d);
+    let mut lines = lines(d);
+    add_restarts(&mut lines, &prepared.observed);
     match args.output {
         Output::Json => println!(
             "{}",
@@ -133,10 +176,15 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
                 "HOST", "CONTAINER", "STATUS"
             );
             for l in &lines {
+                let detail = match (l.detail.as_str(), restarts_text(l)) {
+                    (d, r) if r.is_empty() => d.to_owned(),
+                    ("", r) => r,
+                    (d, r) => format!("{d}; {r}"),
+                };
                 let _ = writeln!(
                     out,
                     "{:<hw$}  {:<w$}  {:<11}  {}",
-                    l.host, l.container, l.status, l.detail
+                    l.host, l.container, l.status, detail
                 );
             }
             print!("{out}");

@@ -10,6 +10,7 @@
 
 mod fields;
 mod privileged;
+mod supervisor;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -97,7 +98,8 @@ pub struct Diff {
     pub not_in_spec: Vec<(String, String)>,
     /// Containers that already match.
     pub in_sync: Vec<(String, String)>,
-    /// What the plan should warn about (privileged containers it creates or changes).
+    /// What the plan should warn about (privileged containers it creates or changes, restart
+    /// policies on hosts with no supervisor).
     pub warnings: Vec<String>,
 }
 
@@ -294,6 +296,8 @@ pub fn diff(
     out.in_sync.sort();
     privileged::check_uid_ranges(&mut out, observed);
     out.warnings = privileged::warnings(&out);
+    out.warnings
+        .extend(supervisor::warnings(fleet, placement, observed));
     out
 }
 

@@ -34,6 +34,7 @@ pub fn spec(fleet: &str, name: &str) -> ContainerSpec {
         privileged: false,
         security: Default::default(),
         init: Default::default(),
+        restart: Default::default(),
     }
 }
 
@@ -91,6 +92,8 @@ pub fn running(spec: &ContainerSpec, pid: i32) -> ContainerStatus {
         spec: spec.clone(),
         live: spec.resources.clone(),
         usage: None,
+        restarts: 0,
+        last_exit: None,
     }
 }
 
@@ -119,6 +122,10 @@ pub fn hello(host: &str) -> NodeInfo {
             uid_ranges_free: None,
         },
         interrupted_batch: None,
+        supervisor: Some(fleet_protocol::SupervisorInfo {
+            pid: 1,
+            since: "2026-12-01T00:00:00Z".into(),
+        }),
     }
 }
 

@@ -98,5 +98,6 @@ pub fn member_spec(
         privileged: raw.privileged,
         security: raw.security.clone(),
         init: raw.init,
+        restart: raw.restart,
     }
 }

@@ -70,6 +70,7 @@ const CONTAINER_FIELDS: &[&str] = &[
     "user_namespace",
     "security",
     "init",
+    "restart",
 ];
 
 /// The entries of a document's top-level lists decoded while it was parsed (see
@@ -374,6 +375,9 @@ fn container(node: &Node, d: &mut Diagnostics) -> Option<RawContainer> {
         && let Some(word) = fields::choice(n, "init", InitMode::CHOICES, d)
     {
         c.init = InitMode::parse(word).expect("one of the choices");
+    }
+    if let Some(n) = f.get("restart") {
+        c.restart = super::restart::restart(n, d);
     }
     if let Some(s) = f.get("state") {
         c.state = match fields::choice(s, "state", &["running", "stopped"], d) {

@@ -12,6 +12,7 @@ pub mod fields;
 pub mod keys;
 pub mod node;
 pub mod raw;
+pub mod restart;
 pub mod security;
 pub mod source;
 pub mod suggest;

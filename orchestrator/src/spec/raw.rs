@@ -234,4 +234,6 @@ pub struct RawContainer {
     pub security: fleet_protocol::SecuritySpec,
     /// Who is PID 1 (`init: auto | builtin | none`).
     pub init: fleet_protocol::InitMode,
+    /// What the node does when init ends on its own (`restart: no | on-failure | always`).
+    pub restart: fleet_protocol::RestartSpec,
 }

@@ -125,6 +125,7 @@ impl Connection {
                 features: Default::default(),
                 capacity: Default::default(),
                 interrupted_batch: None,
+                supervisor: None,
             },
         };
         let hello = Request::Hello {
@@ -225,6 +226,7 @@ mod tests {
                     features: Default::default(),
                     capacity: Default::default(),
                     interrupted_batch: None,
+                    supervisor: None,
                 }),
                 Request::Ping => Response::Pong,
                 _ => return,

@@ -274,6 +274,7 @@ mod tests {
             features: Default::default(),
             capacity: Default::default(),
             interrupted_batch: None,
+            supervisor: None,
         };
         let out = serde_json::to_vec(&Envelope {
             id: env.id,

@@ -69,6 +69,7 @@ pub fn ct(name: &str, cpu: u32, memory: &str, disk: &str) -> DesiredContainer {
             privileged: false,
             security: Default::default(),
             init: Default::default(),
+            restart: Default::default(),
         },
         host: None,
         placement: Placement::default(),
