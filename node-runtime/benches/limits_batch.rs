@@ -202,6 +202,7 @@ fn container_spec(name: &str, resources: Resources) -> ContainerSpec {
         security: Default::default(),
         init: Default::default(),
         restart: Default::default(),
+        disk: Default::default(),
     }
 }
 

@@ -23,6 +23,7 @@ fn spec(name: &str, template: TemplateRef) -> ContainerSpec {
         security: Default::default(),
         init: Default::default(),
         restart: Default::default(),
+        disk: Default::default(),
     }
 }
 

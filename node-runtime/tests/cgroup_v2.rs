@@ -64,6 +64,7 @@ fn lifecycle_on_the_unified_hierarchy() {
         security: Default::default(),
         init: Default::default(),
         restart: Default::default(),
+        disk: Default::default(),
     };
     assert!(rt.0.create(&spec).unwrap());
     let status = rt.0.status("v2").unwrap();

@@ -34,6 +34,7 @@ fn busybox(name: &str, addresses: &[&str]) -> ContainerSpec {
         security: Default::default(),
         init: Default::default(),
         restart: Default::default(),
+        disk: Default::default(),
     }
 }
 

@@ -75,6 +75,7 @@ fn container(name: String, cpu: u32, memory: u64, disk: u64) -> DesiredContainer
             security: Default::default(),
             init: Default::default(),
             restart: Default::default(),
+            disk: Default::default(),
         },
         host: None,
         placement: Placement::default(),

@@ -59,6 +59,8 @@ pub enum Command {
         after_help = "Example:\n  fleet man-pages /usr/local/share/man/man1 && man fleet-apply"
     )]
     ManPages(cli_docs::ManPagesArgs),
+    /// Print a spec made from another system's configs (OpenVZ).
+    Import(commands::import::Args),
 }
 
 impl Command {
@@ -91,6 +93,7 @@ impl Command {
                 }
                 Ok(std::process::ExitCode::SUCCESS)
             }
+            Command::Import(args) => commands::import::run(args),
         }
     }
 }

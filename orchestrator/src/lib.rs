@@ -7,6 +7,7 @@ pub mod capacity;
 pub mod cli;
 pub mod commands;
 pub mod diff;
+pub mod import;
 pub mod model;
 pub mod node_binary;
 pub mod observe;

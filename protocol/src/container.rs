@@ -58,6 +58,29 @@ pub struct ContainerSpec {
     /// `fleet-node supervise`); left out of the JSON when `no`.
     #[serde(default, skip_serializing_if = "RestartSpec::is_default")]
     pub restart: RestartSpec,
+    /// What the container's own disk starts with (its size and inodes are limits, in
+    /// `resources`); left out of the JSON when default.
+    #[serde(default, skip_serializing_if = "DiskSpec::is_default")]
+    pub disk: DiskSpec,
+}
+
+/// The container's writable layer beyond its limits (the spec's `resources.disk.from`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskSpec {
+    /// A directory on the host whose contents fleet-node copies into the container's writable
+    /// layer once, before its first start (an OpenVZ simfs private area, say): owners, modes,
+    /// links and extended attributes kept, symlinks copied as links and never followed, owners
+    /// shifted into the container's uid range. Later changes are stored and copy nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+impl DiskSpec {
+    /// Whether nothing is asked beyond the default (an empty layer).
+    pub fn is_default(&self) -> bool {
+        *self == DiskSpec::default()
+    }
 }
 
 /// Who is the container's PID 1 (the spec's `init:`).
@@ -296,6 +319,7 @@ mod tests {
             security: SecuritySpec::default(),
             init: InitMode::Auto,
             restart: RestartSpec::default(),
+            disk: DiskSpec::default(),
         };
         let json = serde_json::to_string(&spec).unwrap();
         let back: ContainerSpec = serde_json::from_str(&json).unwrap();

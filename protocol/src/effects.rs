@@ -143,6 +143,9 @@ pub static FIELDS: &[FieldRule] = &[
     field!("pids" as "resources.pids" => resources.pids, show::plain, live, drifts),
     field!("disk.space" as "resources.disk_space" => resources.disk_space, show::size, disk_space),
     field!("disk.inodes" as "resources.disk_inodes" => resources.disk_inodes, show::plain, restart),
+    // The first content of the writable layer, copied once before the first start: a later
+    // change is stored and copies nothing (the container's files are its own by then).
+    field!("disk.from" => spec.disk.from, show::text, live),
     field!("io.weight" as "resources.io.weight" => resources.io.weight, show::plain, live, drifts),
     field!("io.read_bps" as "resources.io.read_bps" => resources.io.read_bps, show::size, live, drifts),
     field!("io.write_bps" as "resources.io.write_bps" => resources.io.write_bps, show::size, live, drifts),
@@ -349,6 +352,7 @@ mod tests {
             security: Default::default(),
             init: Default::default(),
             restart: Default::default(),
+            disk: Default::default(),
         }
     }
 

@@ -1,9 +1,9 @@
 //! Fleet's shared vocabulary: the resolved, host-independent description of a container
 //! ([`container`]), the messages `fleet` and `fleet-node` exchange ([`message`]), the unit syntax
 //! both sides accept for sizes and percentages ([`units`]), the table of what changing each
-//! field takes ([`effects`]), the `restart` field and how an init ended ([`restart`]), and the
-//! `security` field with the system call names both sides
-//! check it against ([`security`]).
+//! field takes ([`effects`]), the `restart` field and how an init ended ([`restart`]), the
+//! `security` field with the system call names both sides check it against ([`security`]), and
+//! OpenVZ's I/O priorities as weights ([`ioprio`]).
 //!
 //! Neighbours: the orchestrator resolves spec files into [`container::ContainerSpec`] values and
 //! sends them in [`message::Request`]s; `fleet-node` answers with [`message::Response`]s. This crate
@@ -12,13 +12,14 @@
 
 pub mod container;
 pub mod effects;
+pub mod ioprio;
 pub mod message;
 pub mod restart;
 pub mod security;
 pub mod units;
 
 pub use container::{
-    ContainerSpec, DEFAULT_PIDS, DesiredState, InitMode, IoLimits, KNOWN_INITS, NetworkMode,
+    ContainerSpec, DEFAULT_PIDS, DesiredState, DiskSpec, InitMode, IoLimits, KNOWN_INITS, NetworkMode,
     NetworkSpec, Resources, TemplateRef,
 };
 pub use effects::{Effect, FIELDS, FieldRule, Verdict, View};

@@ -149,6 +149,7 @@ fn spec(args: CreateArgs) -> Result<ContainerSpec> {
             policy: restart,
             max_retries,
         },
+        disk: Default::default(),
         name,
     })
 }

@@ -9,6 +9,7 @@ pub mod destroy;
 pub mod exec;
 pub mod get;
 pub mod get_hosts;
+pub mod import;
 pub mod plan;
 pub mod render;
 pub mod status;

@@ -35,6 +35,7 @@ pub fn spec(fleet: &str, name: &str) -> ContainerSpec {
         security: Default::default(),
         init: Default::default(),
         restart: Default::default(),
+        disk: Default::default(),
     }
 }
 

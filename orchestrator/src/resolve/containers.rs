@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use fleet_protocol::{IoLimits, Resources, TemplateRef};
+use fleet_protocol::{DiskSpec, IoLimits, Resources, TemplateRef};
 
 use crate::model::{DesiredContainer, Placement};
 use crate::spec::node::Pos;
@@ -129,6 +129,8 @@ pub struct Base {
     pub resources: Resources,
     /// The init's argv.
     pub command: Vec<String>,
+    /// The disk's first content.
+    pub disk: DiskSpec,
 }
 
 fn container_base(
@@ -217,6 +219,9 @@ fn container_base(
         template: template?,
         resources: resources(&merged),
         command,
+        disk: DiskSpec {
+            from: merged.disk_from.as_ref().map(|f| f.value.clone()),
+        },
     })
 }
 

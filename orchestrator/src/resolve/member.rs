@@ -99,5 +99,6 @@ pub fn member_spec(
         security: raw.security.clone(),
         init: raw.init,
         restart: raw.restart,
+        disk: base.disk.clone(),
     }
 }

@@ -231,11 +231,18 @@ fn profile(node: &Node, d: &mut Diagnostics) -> Option<RawProfile> {
     if let Some(desc) = f.get("description") {
         fields::text(desc, "description", d);
     }
+    let resources = resources_from(&f, d);
+    if let Some(from) = &resources.disk_from {
+        d.push(
+            Diagnostic::at(from.pos, "disk.from belongs to one container, not to a profile")
+                .hint("move it to the container's own resources.disk"),
+        );
+    }
     Some(RawProfile {
         pos: node.pos,
         name: required(&f, node, "name", "a profile", d),
         extends: f.get("extends").and_then(|n| fields::name(n, "extends", d)),
-        resources: resources_from(&f, d),
+        resources,
     })
 }
 
@@ -270,7 +277,7 @@ fn resources_from(f: &Fields<'_>, d: &mut Diagnostics) -> RawResources {
         r.cpus = c.get("cpus").and_then(|n| cpuset(n, d));
     }
     if let Some(disk) = f.get("disk")
-        && let Some(c) = Fields::open(disk, "disk", &["space", "inodes"], d)
+        && let Some(c) = Fields::open(disk, "disk", &["space", "inodes", "from"], d)
     {
         r.disk_space = c
             .get("space")
@@ -278,6 +285,7 @@ fn resources_from(f: &Fields<'_>, d: &mut Diagnostics) -> RawResources {
         r.disk_inodes = c
             .get("inodes")
             .and_then(|n| fields::uint::<u64>(n, "disk.inodes", 64, u32::MAX.into(), d));
+        r.disk_from = c.get("from").and_then(|n| disk_from(n, d));
     }
     if let Some(io) = f.get("io")
         && let Some(c) = Fields::open(
@@ -304,6 +312,25 @@ fn resources_from(f: &Fields<'_>, d: &mut Diagnostics) -> RawResources {
         r.io_write_iops = iops("write_iops", d);
     }
     r
+}
+
+/// `disk.from`: an absolute path on the host, without `..` (the node copies from it as is).
+fn disk_from(node: &Node, d: &mut Diagnostics) -> Option<At<String>> {
+    let t = fields::text(node, "disk.from", d)?;
+    let path = std::path::Path::new(&t.value);
+    let dotdot = path
+        .components()
+        .any(|c| c == std::path::Component::ParentDir);
+    if !path.is_absolute() || dotdot || t.value.contains('\0') {
+        d.push(
+            Diagnostic::at(node.pos, format!("invalid disk.from \"{}\"", t.value)).hint(
+                "give the absolute path of a directory on the host, such as /vz/private/101, \
+                 without \"..\"",
+            ),
+        );
+        return None;
+    }
+    Some(t)
 }
 
 /// A cpuset list such as `0-3,6`.

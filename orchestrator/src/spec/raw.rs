@@ -136,6 +136,8 @@ pub struct RawResources {
     pub disk_space: Option<At<u64>>,
     /// disk.inodes
     pub disk_inodes: Option<At<u64>>,
+    /// disk.from: a host directory copied into the writable layer before the first start
+    pub disk_from: Option<At<String>>,
     /// io.weight
     pub io_weight: Option<At<u16>>,
     /// io.read_bps
@@ -167,6 +169,7 @@ impl RawResources {
             pids,
             disk_space,
             disk_inodes,
+            disk_from,
             io_weight,
             io_read_bps,
             io_write_bps,

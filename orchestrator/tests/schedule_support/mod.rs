@@ -70,6 +70,7 @@ pub fn ct(name: &str, cpu: u32, memory: &str, disk: &str) -> DesiredContainer {
             security: Default::default(),
             init: Default::default(),
             restart: Default::default(),
+            disk: Default::default(),
         },
         host: None,
         placement: Placement::default(),
