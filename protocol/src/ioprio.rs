@@ -33,9 +33,7 @@ pub const DEFAULT: u8 = 4;
 
 /// The `io.weight` of OpenVZ priority `prio`; `None` outside 0..=7.
 pub fn weight(prio: u8) -> Option<u16> {
-    OPENVZ_BLKIO_WEIGHT
-        .get(usize::from(prio))
-        .map(|w| w / 5)
+    OPENVZ_BLKIO_WEIGHT.get(usize::from(prio)).map(|w| w / 5)
 }
 
 #[cfg(test)]
@@ -50,7 +48,10 @@ mod tests {
         assert_eq!(weight(8), None);
         for p in 0..=MAX {
             let w = weight(p).unwrap();
-            assert_eq!(u32::from(w) * 5, u32::from(OPENVZ_BLKIO_WEIGHT[usize::from(p)]));
+            assert_eq!(
+                u32::from(w) * 5,
+                u32::from(OPENVZ_BLKIO_WEIGHT[usize::from(p)])
+            );
         }
     }
 }

@@ -19,8 +19,8 @@ pub mod security;
 pub mod units;
 
 pub use container::{
-    ContainerSpec, DEFAULT_PIDS, DesiredState, DiskSpec, InitMode, IoLimits, KNOWN_INITS, NetworkMode,
-    NetworkSpec, Resources, TemplateRef,
+    ContainerSpec, DEFAULT_PIDS, DesiredState, DiskSpec, InitMode, IoLimits, KNOWN_INITS,
+    NetworkMode, NetworkSpec, Resources, TemplateRef,
 };
 pub use effects::{Effect, FIELDS, FieldRule, Verdict, View};
 pub use message::{

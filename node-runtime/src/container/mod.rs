@@ -19,6 +19,7 @@ mod list;
 mod own_files;
 mod repair;
 mod resources;
+mod seed;
 mod spawn;
 mod start;
 mod status;

@@ -65,6 +65,12 @@ impl Runtime {
         let layout = self.store.layout(name);
         // The overlay's writable layer: on the container's own disk image when it has one.
         let (upper, work) = self.writable_layer(name, &spec.resources)?;
+        // The first content of the layer, copied in once, on host ids (shifted just below).
+        if let Some(from) = &spec.disk.from
+            && super::seed::seed(name, from, &upper, &mut state)?
+        {
+            self.store.write_state(name, &state)?;
+        }
         self.apply_resources(&cgroup, &spec.resources)?;
         // Privileged or not: the layer's owners, the user namespace and the template as the
         // container's ids see it (userns/layer.rs).

@@ -88,6 +88,9 @@ pub struct State {
     /// the back-off doubles on and `max_retries` counts.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub streak: u32,
+    /// The spec's `disk.from` was copied into the writable layer (it is copied once).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub seeded: bool,
 }
 
 /// An end of init that no verb caused, as the supervisor or crash repair found it.

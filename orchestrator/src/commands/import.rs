@@ -122,7 +122,9 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     // What is printed must load as a spec; if it does not, that is the import's bug.
     if let Err(e) = crate::resolve::load_str("<imported spec>", &imported.spec) {
         eprint!("{}", e.render());
-        eprintln!("error: the imported spec does not validate (a bug in fleet import); nothing printed");
+        eprintln!(
+            "error: the imported spec does not validate (a bug in fleet import); nothing printed"
+        );
         return Ok(ExitCode::from(2));
     }
     print!("{}", imported.spec);
@@ -149,7 +151,9 @@ fn summary(imported: &openvz::Imported, errors: usize) {
         .filter(|c| !c.unmapped.is_empty())
         .collect();
     if !with.is_empty() {
-        eprintln!("not imported (no equivalent in Fleet, or invalid; each is listed in the spec's comments):");
+        eprintln!(
+            "not imported (no equivalent in Fleet, or invalid; each is listed in the spec's comments):"
+        );
         for c in with {
             let keys: Vec<&str> = c.unmapped.iter().map(|u| u.key.as_str()).collect();
             eprintln!("  {} (CTID {}): {}", c.name, c.ctid, keys.join(", "));

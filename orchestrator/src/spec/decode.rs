@@ -234,8 +234,11 @@ fn profile(node: &Node, d: &mut Diagnostics) -> Option<RawProfile> {
     let resources = resources_from(&f, d);
     if let Some(from) = &resources.disk_from {
         d.push(
-            Diagnostic::at(from.pos, "disk.from belongs to one container, not to a profile")
-                .hint("move it to the container's own resources.disk"),
+            Diagnostic::at(
+                from.pos,
+                "disk.from belongs to one container, not to a profile",
+            )
+            .hint("move it to the container's own resources.disk"),
         );
     }
     Some(RawProfile {

@@ -24,9 +24,9 @@ const KEYWORDS: &[&str] = &[
 /// double-quoted (JSON's escapes are YAML's).
 pub fn scalar(text: &str) -> String {
     let plain = text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/')
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | ':' | '@' | '+' | '-'))
+        && text.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | ':' | '@' | '+' | '-')
+        })
         && !text.ends_with(':')
         && !KEYWORDS.contains(&text.to_ascii_lowercase().as_str());
     if plain {
@@ -45,12 +45,7 @@ fn argv(list: &[String]) -> String {
 const COMMENT_COLUMN: usize = 40;
 
 /// The whole spec.
-pub fn spec(
-    fleet: &str,
-    header: &[String],
-    host: &HostEntry,
-    containers: &[Container],
-) -> String {
+pub fn spec(fleet: &str, header: &[String], host: &HostEntry, containers: &[Container]) -> String {
     let mut out = String::new();
     for line in header {
         let _ = writeln!(out, "# {line}");
@@ -130,7 +125,10 @@ fn container(out: &mut String, c: &Container) {
         }
     }
     if !c.unmapped.is_empty() {
-        let _ = writeln!(out, "    # Not imported (no equivalent in Fleet, or invalid):");
+        let _ = writeln!(
+            out,
+            "    # Not imported (no equivalent in Fleet, or invalid):"
+        );
         for u in &c.unmapped {
             let _ = writeln!(
                 out,

@@ -113,8 +113,9 @@ fn read(path: &Path, sources: &mut Sources, d: &mut Diagnostics) -> Option<u32> 
         },
         Err(e) => {
             d.push(
-                Diagnostic::general(format!("cannot read {name}: {e}"))
-                    .hint("the other configs are imported; give a readable path to import this one"),
+                Diagnostic::general(format!("cannot read {name}: {e}")).hint(
+                    "the other configs are imported; give a readable path to import this one",
+                ),
             );
             None
         }
@@ -192,8 +193,11 @@ fn container_input(
     for a in parse::parse(&text, file, &mut vars, d) {
         if let Some(first) = seen.insert(a.key.clone(), a.pos) {
             d.warn(
-                Diagnostic::at(a.pos, format!("{} is set twice; this later value is used", a.key))
-                    .related(first, "first set"),
+                Diagnostic::at(
+                    a.pos,
+                    format!("{} is set twice; this later value is used", a.key),
+                )
+                .related(first, "first set"),
             );
         }
         settings.insert(

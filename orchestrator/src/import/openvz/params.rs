@@ -20,15 +20,21 @@ pub const CONTAINER: &[(&str, Fate)] = &[
     ("NUMPROC", Fate::Mapped),
     (
         "KMEMSIZE",
-        Fate::Unmapped("kernel memory: counted (fleet-node counters, kmemsize) inside the memory limit, not limited apart"),
+        Fate::Unmapped(
+            "kernel memory: counted (fleet-node counters, kmemsize) inside the memory limit, not limited apart",
+        ),
     ),
     (
         "LOCKEDPAGES",
-        Fate::Unmapped("mlocked memory: counted (lockedpages) inside the memory limit, not limited apart"),
+        Fate::Unmapped(
+            "mlocked memory: counted (lockedpages) inside the memory limit, not limited apart",
+        ),
     ),
     (
         "SHMPAGES",
-        Fate::Unmapped("shared memory: counted (shmpages) inside the memory limit, not limited apart"),
+        Fate::Unmapped(
+            "shared memory: counted (shmpages) inside the memory limit, not limited apart",
+        ),
     ),
     (
         "VMGUARPAGES",
@@ -44,15 +50,21 @@ pub const CONTAINER: &[(&str, Fate)] = &[
     ),
     (
         "NUMOTHERSOCK",
-        Fate::Unmapped("other sockets: not limited by count (socket memory is counted, othersockbuf)"),
+        Fate::Unmapped(
+            "other sockets: not limited by count (socket memory is counted, othersockbuf)",
+        ),
     ),
     (
         "TCPSNDBUF",
-        Fate::Unmapped("TCP send buffers: counted inside the memory limit (tcpsockbuf), not limited apart"),
+        Fate::Unmapped(
+            "TCP send buffers: counted inside the memory limit (tcpsockbuf), not limited apart",
+        ),
     ),
     (
         "TCPRCVBUF",
-        Fate::Unmapped("TCP receive buffers: counted inside the memory limit (tcpsockbuf), not limited apart"),
+        Fate::Unmapped(
+            "TCP receive buffers: counted inside the memory limit (tcpsockbuf), not limited apart",
+        ),
     ),
     (
         "OTHERSOCKBUF",
@@ -60,11 +72,15 @@ pub const CONTAINER: &[(&str, Fate)] = &[
     ),
     (
         "DGRAMRCVBUF",
-        Fate::Unmapped("datagram receive buffers: counted inside the memory limit, not limited apart"),
+        Fate::Unmapped(
+            "datagram receive buffers: counted inside the memory limit, not limited apart",
+        ),
     ),
     (
         "DCACHESIZE",
-        Fate::Unmapped("dentry cache: counted inside the memory limit (kmemsize), not limited apart"),
+        Fate::Unmapped(
+            "dentry cache: counted inside the memory limit (kmemsize), not limited apart",
+        ),
     ),
     (
         "NUMFILE",
@@ -84,11 +100,15 @@ pub const CONTAINER: &[(&str, Fate)] = &[
     ),
     (
         "NUMIPTENT",
-        Fate::Unmapped("iptables entries: no equivalent (the network namespace has its own tables)"),
+        Fate::Unmapped(
+            "iptables entries: no equivalent (the network namespace has its own tables)",
+        ),
     ),
     (
         "MEMINFO",
-        Fate::Unmapped("/proc/meminfo view: no equivalent (the container sees the host's /proc/meminfo)"),
+        Fate::Unmapped(
+            "/proc/meminfo view: no equivalent (the container sees the host's /proc/meminfo)",
+        ),
     ),
     (
         "VM_OVERCOMMIT",
@@ -128,7 +148,9 @@ pub const CONTAINER: &[(&str, Fate)] = &[
     ("HOSTNAME", Fate::Mapped),
     (
         "NAMESERVER",
-        Fate::Unmapped("DNS servers: vzctl wrote them into the container's /etc/resolv.conf, which comes along with --private; else put them in the template's"),
+        Fate::Unmapped(
+            "DNS servers: vzctl wrote them into the container's /etc/resolv.conf, which comes along with --private; else put them in the template's",
+        ),
     ),
     (
         "SEARCHDOMAIN",
@@ -181,22 +203,20 @@ pub const CONTAINER: &[(&str, Fate)] = &[
         "FEATURES",
         Fate::Unmapped("OpenVZ features (nfs, sysfs, ...): no equivalent"),
     ),
-    (
-        "DEVICES",
-        Fate::Unmapped("device access: not imported"),
-    ),
-    (
-        "DEVNODES",
-        Fate::Unmapped("device nodes: not imported"),
-    ),
+    ("DEVICES", Fate::Unmapped("device access: not imported")),
+    ("DEVNODES", Fate::Unmapped("device nodes: not imported")),
     ("PCI", Fate::Unmapped("PCI devices: no equivalent")),
     (
         "LOCAL_UID",
-        Fate::Unmapped("user namespace of vzctl 4: Fleet gives each container a uid range of its own"),
+        Fate::Unmapped(
+            "user namespace of vzctl 4: Fleet gives each container a uid range of its own",
+        ),
     ),
     (
         "LOCAL_GID",
-        Fate::Unmapped("user namespace of vzctl 4: Fleet gives each container a uid range of its own"),
+        Fate::Unmapped(
+            "user namespace of vzctl 4: Fleet gives each container a uid range of its own",
+        ),
     ),
     (
         "APPLY_IPONLY",
@@ -251,7 +271,10 @@ pub fn is_vzctl_setting(key: &str) -> bool {
 
 /// Every name the import knows, for suggestions.
 pub fn known() -> impl Iterator<Item = &'static str> + Clone {
-    CONTAINER.iter().map(|(k, _)| *k).chain(VZCTL.iter().copied())
+    CONTAINER
+        .iter()
+        .map(|(k, _)| *k)
+        .chain(VZCTL.iter().copied())
 }
 
 #[cfg(test)]

@@ -124,7 +124,8 @@ pub fn parse(
         }
         if key.is_empty() || c.peek() != Some('=') || !is_name(&key) {
             let found = if key.is_empty() {
-                c.peek().map_or("the end of the file".into(), |ch| format!("{ch:?}"))
+                c.peek()
+                    .map_or("the end of the file".into(), |ch| format!("{ch:?}"))
             } else {
                 format!("\"{key}\"")
             };
@@ -155,14 +156,11 @@ pub fn parse(
                     Some(_) => {
                         let at = c.pos();
                         d.push(
-                            Diagnostic::at(
-                                at,
-                                format!("unquoted space in the value of {key}"),
-                            )
-                            .hint(format!(
-                                "a shell reads this as a command run with {key} set, not as an \
+                            Diagnostic::at(at, format!("unquoted space in the value of {key}"))
+                                .hint(format!(
+                                    "a shell reads this as a command run with {key} set, not as an \
                                  assignment; quote the whole value: {key}=\"{value} ...\""
-                            )),
+                                )),
                         );
                         c.resume_after(at.line);
                     }
@@ -324,8 +322,11 @@ fn expand(c: &mut Cursor, vars: &HashMap<String, String>, out: &mut String, d: &
     match vars.get(&name) {
         Some(v) => out.push_str(v),
         None => d.warn(
-            Diagnostic::at(at, format!("${name} is not set here; a shell expands it to nothing"))
-                .hint("set it earlier in the file, or write the value out"),
+            Diagnostic::at(
+                at,
+                format!("${name} is not set here; a shell expands it to nothing"),
+            )
+            .hint("set it earlier in the file, or write the value out"),
         ),
     }
 }

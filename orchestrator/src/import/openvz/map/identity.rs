@@ -28,7 +28,10 @@ pub(super) fn name(m: &mut Mapper, taken: &mut Taken) -> String {
             m.adjusted(
                 "NAME",
                 s,
-                format!("{:?} is the name of an earlier container; this one is named {ctid}", s.value),
+                format!(
+                    "{:?} is the name of an earlier container; this one is named {ctid}",
+                    s.value
+                ),
             );
         } else {
             name = s.value.clone();
@@ -36,7 +39,11 @@ pub(super) fn name(m: &mut Mapper, taken: &mut Taken) -> String {
     }
     if taken.names.contains(&name) || !valid_name(&name) {
         let fallback = format!("ct{ctid}");
-        let fallback = if valid_name(&fallback) { fallback } else { "ct".to_string() };
+        let fallback = if valid_name(&fallback) {
+            fallback
+        } else {
+            "ct".to_string()
+        };
         let mut n = 2;
         let mut candidate = fallback.clone();
         while taken.names.contains(&candidate) {
@@ -69,7 +76,9 @@ pub(super) fn description(m: &mut Mapper) {
 /// - else the `host` template and `sleep infinity`, which validate and run, with a comment
 ///   saying what to put there (the OS tarball as a template, or `--private`).
 pub(super) fn template(m: &mut Mapper) -> (Template, Vec<String>) {
-    let os = m.take("OSTEMPLATE").map(|s| (s.value.clone(), shown("OSTEMPLATE", s)));
+    let os = m
+        .take("OSTEMPLATE")
+        .map(|s| (s.value.clone(), shown("OSTEMPLATE", s)));
     let init = vec!["/sbin/init".to_string()];
     if m.options.private.is_some() && private_path(m).is_some_and(|p| !is_ploop(m, &p)) {
         if let Some((_, said)) = &os {
@@ -129,11 +138,21 @@ pub(super) fn template(m: &mut Mapper) -> (Template, Vec<String>) {
 fn template_name(os: &str) -> String {
     let cleaned: String = os
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(64)
         .collect::<String>()
         .replace("..", ".");
-    if valid_name(&cleaned) { cleaned } else { "openvz-template".to_string() }
+    if valid_name(&cleaned) {
+        cleaned
+    } else {
+        "openvz-template".to_string()
+    }
 }
 
 fn sha256_file(path: &Path) -> std::io::Result<String> {
@@ -149,7 +168,11 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// HOSTNAME, when it is one the node accepts.
@@ -158,7 +181,8 @@ pub(super) fn hostname(m: &mut Mapper) {
         let h = s.value.trim();
         let ok = !h.is_empty()
             && h.len() <= 64
-            && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'));
+            && h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'));
         if ok {
             m.field("hostname", scalar(h), shown("HOSTNAME", s));
         } else {
@@ -166,7 +190,8 @@ pub(super) fn hostname(m: &mut Mapper) {
                 "HOSTNAME",
                 s,
                 format!("{h:?} is not a hostname Fleet sets"),
-                "hostnames are up to 64 letters, digits, '-' and '.'; the container's name is used".into(),
+                "hostnames are up to 64 letters, digits, '-' and '.'; the container's name is used"
+                    .into(),
             );
         }
     }
@@ -188,7 +213,11 @@ pub(super) fn boot(m: &mut Mapper) {
     }
     if let Some(s) = m.take("DISABLED") {
         match s.value.trim() {
-            "yes" => m.field("state", "stopped", format!("{}: made, not started", shown("DISABLED", s))),
+            "yes" => m.field(
+                "state",
+                "stopped",
+                format!("{}: made, not started", shown("DISABLED", s)),
+            ),
             "no" => {}
             other => m.invalid(
                 "DISABLED",
@@ -208,7 +237,11 @@ fn private_path(m: &Mapper) -> Option<std::path::PathBuf> {
         .input
         .settings
         .get("VE_PRIVATE")
-        .and_then(|s| Path::new(s.value.trim_end_matches('/')).file_name().map(|n| n.to_owned()))
+        .and_then(|s| {
+            Path::new(s.value.trim_end_matches('/'))
+                .file_name()
+                .map(|n| n.to_owned())
+        })
         .unwrap_or_else(|| m.input.ctid.clone().into());
     Some(dir.join(last))
 }
@@ -216,8 +249,7 @@ fn private_path(m: &Mapper) -> Option<std::path::PathBuf> {
 /// Whether the private area is a ploop image (its `root.hdd`), or VE_LAYOUT says so.
 fn is_ploop(m: &Mapper, path: &Path) -> bool {
     path.join("root.hdd").exists()
-        || m
-            .input
+        || m.input
             .settings
             .get("VE_LAYOUT")
             .is_some_and(|s| s.value.starts_with("ploop"))
@@ -231,7 +263,11 @@ pub(super) fn private_area(m: &mut Mapper) {
     let layout = m.take("VE_LAYOUT").cloned();
     let Some(path) = private_path(m) else {
         if let Some(s) = &layout {
-            m.skip("VE_LAYOUT", s, "the private area's layout: give --private DIR to bring its data");
+            m.skip(
+                "VE_LAYOUT",
+                s,
+                "the private area's layout: give --private DIR to bring its data",
+            );
         }
         return;
     };
@@ -250,8 +286,9 @@ pub(super) fn private_area(m: &mut Mapper) {
                  --numeric-ids) and import again",
             ),
         );
-        m.notes
-            .push("the private area is a ploop image: not imported (see the error on stderr)".into());
+        m.notes.push(
+            "the private area is a ploop image: not imported (see the error on stderr)".into(),
+        );
         return;
     }
     if !path.is_dir() {
@@ -262,10 +299,17 @@ pub(super) fn private_area(m: &mut Mapper) {
         )));
     }
     let note = match &layout {
-        Some(s) => format!("the simfs private area ({}), copied in before the first start", shown("VE_LAYOUT", s)),
+        Some(s) => format!(
+            "the simfs private area ({}), copied in before the first start",
+            shown("VE_LAYOUT", s)
+        ),
         None => "the simfs private area, copied in before the first start".to_string(),
     };
-    m.field("resources.disk.from", scalar(&path.display().to_string()), note);
+    m.field(
+        "resources.disk.from",
+        scalar(&path.display().to_string()),
+        note,
+    );
 }
 
 /// IP_ADDRESS (several, with or without a prefix) and NETIF's bridge.
@@ -303,8 +347,14 @@ pub(super) fn network(m: &mut Mapper, name: &str, taken: &mut Taken) {
             .filter_map(|kv| kv.strip_prefix("bridge="))
             .collect();
         match bridges.first() {
-            Some(b) if valid_name(b) && b.len() <= 15 => bridge = Some((b.to_string(), shown("NETIF", s))),
-            Some(b) => m.adjusted("NETIF", s, format!("bridge {b:?} is not a bridge name Fleet uses; fleet0 is used")),
+            Some(b) if valid_name(b) && b.len() <= 15 => {
+                bridge = Some((b.to_string(), shown("NETIF", s)))
+            }
+            Some(b) => m.adjusted(
+                "NETIF",
+                s,
+                format!("bridge {b:?} is not a bridge name Fleet uses; fleet0 is used"),
+            ),
             None => {}
         }
         m.skip(
@@ -318,11 +368,19 @@ pub(super) fn network(m: &mut Mapper, name: &str, taken: &mut Taken) {
     }
     match bridge {
         Some((b, note)) => m.field("network.bridge", scalar(&b), note),
-        None => m.field("network.bridge", "fleet0", "venet has no bridge: Fleet's default"),
+        None => m.field(
+            "network.bridge",
+            "fleet0",
+            "venet has no bridge: Fleet's default",
+        ),
     }
     if !addresses.is_empty() {
         let list: Vec<String> = addresses.iter().map(|a| scalar(a)).collect();
-        let s = m.input.settings.get("IP_ADDRESS").expect("addresses came from it");
+        let s = m
+            .input
+            .settings
+            .get("IP_ADDRESS")
+            .expect("addresses came from it");
         m.field(
             "network.addresses",
             format!("[{}]", list.join(", ")),
@@ -349,7 +407,10 @@ fn address(word: &str) -> Result<(IpAddr, String), String> {
         None => max,
         Some(p) => match (p.parse::<u32>(), p.parse::<std::net::Ipv4Addr>()) {
             (Ok(n), _) if n <= max => n,
-            (_, Ok(mask)) if ip.is_ipv4() && (u32::from(mask).leading_ones() == u32::from(mask).count_ones()) => {
+            (_, Ok(mask))
+                if ip.is_ipv4()
+                    && (u32::from(mask).leading_ones() == u32::from(mask).count_ones()) =>
+            {
                 u32::from(mask).count_ones()
             }
             _ => return Err(format!("{word:?} has a bad prefix: use /0 to /{max}")),

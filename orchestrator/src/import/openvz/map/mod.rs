@@ -144,7 +144,15 @@ impl<'a> Mapper<'a> {
         match values::pair(&s.value, unit) {
             Ok(p) => Some((p, s)),
             Err(e) => {
-                self.invalid(key, s, e, format!("write {key}=\"barrier:limit\" in {}, or unlimited", unit.describe()));
+                self.invalid(
+                    key,
+                    s,
+                    e,
+                    format!(
+                        "write {key}=\"barrier:limit\" in {}, or unlimited",
+                        unit.describe()
+                    ),
+                );
                 None
             }
         }

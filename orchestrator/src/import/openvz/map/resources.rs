@@ -22,11 +22,22 @@ pub(super) fn memory(m: &mut Mapper) {
     let privvm = m.pair("PRIVVMPAGES", Unit::Pages);
     match (phys, privvm) {
         (Some((p, s)), privvm) if p.limit != Amount::Unlimited => {
-            let bytes = raise(m, "PHYSPAGES", s, p.limit.value().unwrap_or(0), MEMORY_MIN, "memory");
+            let bytes = raise(
+                m,
+                "PHYSPAGES",
+                s,
+                p.limit.value().unwrap_or(0),
+                MEMORY_MIN,
+                "memory",
+            );
             m.field(
                 "resources.memory",
                 format_size(bytes),
-                format!("{} (4 KiB pages; the limit)", shown("PHYSPAGES", s)),
+                format!(
+                    "{} ({}; the limit)",
+                    shown("PHYSPAGES", s),
+                    units(s, "4 KiB pages")
+                ),
             );
             if let Some((_, s)) = privvm {
                 m.skip(
@@ -37,7 +48,14 @@ pub(super) fn memory(m: &mut Mapper) {
             }
         }
         (phys, Some((p, s))) if p.limit != Amount::Unlimited => {
-            let bytes = raise(m, "PRIVVMPAGES", s, p.limit.value().unwrap_or(0), MEMORY_MIN, "memory");
+            let bytes = raise(
+                m,
+                "PRIVVMPAGES",
+                s,
+                p.limit.value().unwrap_or(0),
+                MEMORY_MIN,
+                "memory",
+            );
             m.field(
                 "resources.memory",
                 format_size(bytes),
@@ -47,7 +65,10 @@ pub(super) fn memory(m: &mut Mapper) {
                 ),
             );
             if let Some((_, s)) = phys {
-                m.notes.push(format!("{}: unlimited, so memory comes from PRIVVMPAGES", shown("PHYSPAGES", s)));
+                m.notes.push(format!(
+                    "{}: unlimited, so memory comes from PRIVVMPAGES",
+                    shown("PHYSPAGES", s)
+                ));
             }
         }
         (phys, privvm) => {
@@ -56,7 +77,8 @@ pub(super) fn memory(m: &mut Mapper) {
                 .filter_map(|(k, v)| v.map(|(_, s)| shown(k, s)))
                 .collect();
             if !said.is_empty() {
-                m.notes.push(format!("memory: unlimited ({})", said.join(", ")));
+                m.notes
+                    .push(format!("memory: unlimited ({})", said.join(", ")));
             }
         }
     }
@@ -65,9 +87,11 @@ pub(super) fn memory(m: &mut Mapper) {
             Some(bytes) => m.field(
                 "resources.swap",
                 format_size(bytes),
-                format!("{} (4 KiB pages)", shown("SWAPPAGES", s)),
+                format!("{} ({})", shown("SWAPPAGES", s), units(s, "4 KiB pages")),
             ),
-            None => m.notes.push(format!("swap: unlimited ({})", shown("SWAPPAGES", s))),
+            None => m
+                .notes
+                .push(format!("swap: unlimited ({})", shown("SWAPPAGES", s))),
         }
     }
     match m.pair("NUMPROC", Unit::Count) {
@@ -123,8 +147,12 @@ pub(super) fn cpu(m: &mut Mapper) {
             );
         } else {
             match text.trim_end_matches('%').parse::<u64>() {
-                Ok(0) => m.notes.push(format!("cpu.limit: unlimited ({})", shown("CPULIMIT", s))),
-                Ok(n) => limit = Some((n, format!("{} (percent of one CPU)", shown("CPULIMIT", s)))),
+                Ok(0) => m
+                    .notes
+                    .push(format!("cpu.limit: unlimited ({})", shown("CPULIMIT", s))),
+                Ok(n) => {
+                    limit = Some((n, format!("{} (percent of one CPU)", shown("CPULIMIT", s))))
+                }
                 Err(_) => m.invalid(
                     "CPULIMIT",
                     s,
@@ -158,7 +186,11 @@ pub(super) fn cpu(m: &mut Mapper) {
         }
     }
     if let Some((percent, note)) = limit {
-        let s = m.input.settings.get("CPULIMIT").or(m.input.settings.get("CPUS"));
+        let s = m
+            .input
+            .settings
+            .get("CPULIMIT")
+            .or(m.input.settings.get("CPUS"));
         let percent = match s {
             Some(s) => lower(m, "CPULIMIT", s, percent, 102_400, "cpu.limit"),
             None => percent,
@@ -169,7 +201,11 @@ pub(super) fn cpu(m: &mut Mapper) {
         let text = s.value.trim();
         if text != "all" {
             if cpuset_ok(text) {
-                m.field("resources.cpu.cpus", super::super::emit::scalar(text), shown("CPUMASK", s));
+                m.field(
+                    "resources.cpu.cpus",
+                    super::super::emit::scalar(text),
+                    shown("CPUMASK", s),
+                );
             } else {
                 m.invalid(
                     "CPUMASK",
@@ -207,8 +243,9 @@ pub(super) fn disk(m: &mut Mapper) {
                     "resources.disk.space",
                     format_size(bytes),
                     format!(
-                        "{} (1 KiB blocks; the hard limit. ext4's own metadata takes a few percent of it)",
-                        shown("DISKSPACE", s)
+                        "{} ({}; the hard limit. ext4's own metadata takes a few percent of it)",
+                        shown("DISKSPACE", s),
+                        units(s, "1 KiB blocks")
                     ),
                 );
             }
@@ -222,8 +259,19 @@ pub(super) fn disk(m: &mut Mapper) {
         match (p.limit.value(), space) {
             (Some(n), Some(space)) => {
                 let n = raise(m, "DISKINODES", s, n, 64, "disk.inodes");
-                let n = lower(m, "DISKINODES", s, n, (space / 1024).min(u32::MAX.into()), "disk.inodes (one per KiB of disk.space at most)");
-                m.field("resources.disk.inodes", n.to_string(), shown("DISKINODES", s));
+                let n = lower(
+                    m,
+                    "DISKINODES",
+                    s,
+                    n,
+                    (space / 1024).min(u32::MAX.into()),
+                    "disk.inodes (one per KiB of disk.space at most)",
+                );
+                m.field(
+                    "resources.disk.inodes",
+                    n.to_string(),
+                    shown("DISKINODES", s),
+                );
             }
             (Some(_), None) => m.skip(
                 "DISKINODES",
@@ -286,7 +334,10 @@ pub(super) fn io(m: &mut Mapper) {
             Ok(0) => {}
             Ok(n) => {
                 let n = lower(m, "IOPSLIMIT", s, n, u32::MAX.into(), "io.read_iops");
-                let note = format!("{} (OpenVZ caps reads and writes together, Fleet each)", shown("IOPSLIMIT", s));
+                let note = format!(
+                    "{} (OpenVZ caps reads and writes together, Fleet each)",
+                    shown("IOPSLIMIT", s)
+                );
                 m.field("resources.io.read_iops", n.to_string(), note.clone());
                 m.field("resources.io.write_iops", n.to_string(), note);
             }
@@ -300,16 +351,39 @@ pub(super) fn io(m: &mut Mapper) {
     }
 }
 
+/// The unit a setting was read in, for its comment: `plain` for a bare number, else the
+/// suffix's (a value such as `512M` is in bytes whatever the parameter's own unit).
+fn units(s: &super::Setting, plain: &'static str) -> &'static str {
+    let suffixed = s.value.split(':').map(str::trim).any(|part| {
+        !part.eq_ignore_ascii_case("unlimited") && part.ends_with(|c: char| c.is_ascii_alphabetic())
+    });
+    if suffixed {
+        "size suffixes, powers of 1024"
+    } else {
+        plain
+    }
+}
+
 /// `value` raised to `min` (with a warning) when below it.
 fn raise(m: &mut Mapper, key: &str, s: &super::Setting, value: u64, min: u64, field: &str) -> u64 {
     if value >= min {
         return value;
     }
-    let show = |v: u64| if field.starts_with("memory") || field.starts_with("disk.space") { format_size(v) } else { v.to_string() };
+    let show = |v: u64| {
+        if field.starts_with("memory") || field.starts_with("disk.space") {
+            format_size(v)
+        } else {
+            v.to_string()
+        }
+    };
     m.adjusted(
         key,
         s,
-        format!("{} is below the smallest {field} Fleet sets; imported as {}", show(value), show(min)),
+        format!(
+            "{} is below the smallest {field} Fleet sets; imported as {}",
+            show(value),
+            show(min)
+        ),
     );
     min
 }
