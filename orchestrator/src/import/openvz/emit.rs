@@ -179,7 +179,7 @@ mod tests {
     fn scalars_are_plain_only_when_they_read_back_the_same() {
         assert_eq!(scalar("web.example.com"), "web.example.com");
         assert_eq!(scalar("/vz/private/101"), "/vz/private/101");
-        assert_eq!(scalar("2001:db8::5/128"), "2001:db8::5/128");
+        assert_eq!(scalar("2001:db8::5/128"), "\"2001:db8::5/128\"");
         assert_eq!(scalar("101"), "\"101\"");
         assert_eq!(scalar("yes"), "\"yes\"");
         assert_eq!(scalar("a b"), "\"a b\"");

@@ -31,6 +31,7 @@ pub struct Assignment {
 }
 
 /// A cursor over the text that knows its line and column.
+#[derive(Clone)]
 struct Cursor<'a> {
     chars: std::iter::Peekable<std::str::Chars<'a>>,
     file: u32,
@@ -143,7 +144,22 @@ pub fn parse(
         match value(&mut c, vars, d) {
             Ok(value) => {
                 c.skip_blanks();
+                // `A=1 B=2` is two assignments: the word after a blank is another NAME=.
+                let another = {
+                    let mut look = c.clone();
+                    let w = word(&mut look);
+                    is_name(&w) && look.peek() == Some('=')
+                };
                 match c.peek() {
+                    _ if another => {
+                        vars.insert(key.clone(), value.clone());
+                        out.push(Assignment {
+                            key,
+                            pos: start,
+                            value,
+                            value_pos,
+                        });
+                    }
                     None | Some('\n' | ';' | '#') => {
                         vars.insert(key.clone(), value.clone());
                         out.push(Assignment {
