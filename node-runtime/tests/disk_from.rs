@@ -30,6 +30,7 @@ fn spec(name: &str, from: &str) -> ContainerSpec {
         privileged: false,
         security: Default::default(),
         init: Default::default(),
+        restart: Default::default(),
         disk: DiskSpec {
             from: Some(from.into()),
         },
