@@ -81,6 +81,7 @@ fn parent(
     let mut go = File::from(go);
     let mut init = None;
     let mut between = Some(between);
+    let mut failed = None;
     loop {
         let mut tag = [0u8; 1];
         match report.read(&mut tag) {
@@ -105,18 +106,24 @@ fn parent(
             b'P' => {
                 let pid: i32 = text.parse().map_err(|_| format!("bad pid {text:?}"))?;
                 init = Some(pid);
+                // Init builds its root before it waits for the go: when that failed, init is
+                // gone, the steps here fail for that reason (its namespaces are gone), and its
+                // own reason is still on the pipe: read on, and report that one first.
                 if let Some(f) = between.take()
                     && let Err(e) = f(pid)
                 {
                     let _ = process::kill(pid, nix::sys::signal::Signal::SIGKILL);
-                    return Err(e);
+                    failed = Some(e);
+                } else if let Err(e) = go.write_all(b"G") {
+                    failed = Some(format!("signal init: {e}"));
                 }
-                go.write_all(b"G")
-                    .map_err(|e| format!("signal init: {e}"))?;
             }
             b'E' => return Err(text),
             other => return Err(format!("unexpected message {other} from child")),
         }
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     init.ok_or_else(|| "child exited before reporting init's pid".to_owned())
 }

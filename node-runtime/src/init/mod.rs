@@ -68,12 +68,17 @@ pub fn install(root: &Path) -> Result<PathBuf> {
 }
 
 /// Binds `program` (a path this process can open: the caller pins it) read-only at
-/// [`INSIDE`] under the container's new /dev, `dev`. Runs in init before pivot_root.
-pub fn bind_into(dev: &Path, program: &Path) -> std::result::Result<(), String> {
-    let node = dev.join(INSIDE.trim_start_matches("/dev/"));
-    fs::write(&node, b"").map_err(|e| format!("create {}: {e}", node.display()))?;
-    crate::sys::mount::bind(program, &node, true)
-        .map_err(|e| format!("bind the builtin init at {}: {e}", node.display()))
+/// [`INSIDE`] on the container's new /dev, found in the tree `root`. Runs in init before
+/// pivot_root.
+pub fn bind_into(
+    root: &crate::sys::beneath::Root,
+    program: &Path,
+) -> std::result::Result<(), String> {
+    let node = root
+        .file(INSIDE.trim_start_matches('/'), 0o444)
+        .map_err(|e| e.to_string())?;
+    crate::sys::mount::bind(program, &node, true, false)
+        .map_err(|e| format!("bind the builtin init at {INSIDE}: {e}"))
 }
 
 /// The argv that runs `command` under the builtin init, which reports a command it cannot

@@ -10,6 +10,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::sys::beneath::{Root, Target};
 use crate::sys::mount::{self, Flags};
 
 /// One cgroup filesystem to mount inside, as the host has it under /sys/fs/cgroup.
@@ -111,41 +112,40 @@ pub fn host_layout(dirs: &[PathBuf]) -> CgroupLayout {
     CgroupLayout { mounts, links }
 }
 
-/// Mounts the layout at `<root>/sys/fs/cgroup` (in the child, after its cgroup namespace and
-/// the read-only sysfs are in place).
-pub fn mount_inside(root: &Path, layout: &CgroupLayout) -> Result<(), String> {
-    let dir = root.join("sys/fs/cgroup");
+/// Mounts the layout at `/sys/fs/cgroup` of the tree (in the child, after its cgroup namespace
+/// and the read-only sysfs are in place).
+pub fn mount_inside(root: &Root, layout: &CgroupLayout) -> Result<(), String> {
+    const DIR: &str = "sys/fs/cgroup";
     let ro = Flags::MS_RDONLY | Flags::MS_NOSUID | Flags::MS_NODEV | Flags::MS_NOEXEC;
-    let err = |what: &str, path: &Path| {
-        let what = format!("{what} {}", path.display());
-        move |e: std::io::Error| format!("{what}: {e}")
-    };
     if let Some(unified) = layout.mounts.iter().find(|m| m.rel.is_empty() && m.v2) {
-        return mount_one(&dir, unified, ro).map_err(err("mount cgroup2 on", &dir));
+        let dir = super::dir(root, DIR)?;
+        return mount_one(&dir, unified, ro).map_err(super::at_err("mount cgroup2 on", &dir));
     }
     if layout.mounts.is_empty() {
         return Ok(());
     }
+    let dir = super::dir(root, DIR)?;
     let tmpfs = Flags::MS_NOSUID | Flags::MS_NODEV | Flags::MS_NOEXEC;
-    mount::mount_fs("tmpfs", &dir, "tmpfs", tmpfs, Some("mode=755,size=64k"))
-        .map_err(err("mount tmpfs on", &dir))?;
+    mount::mount_fs_at("tmpfs", &dir, "tmpfs", tmpfs, Some("mode=755,size=64k"))
+        .map_err(super::at_err("mount tmpfs on", &dir))?;
     for m in layout.mounts.iter().filter(|m| !m.rel.is_empty()) {
-        let at = dir.join(&m.rel);
-        fs::create_dir_all(&at).map_err(err("create", &at))?;
-        mount_one(&at, m, ro).map_err(err("mount cgroup on", &at))?;
+        let at = super::dir(root, &format!("{DIR}/{}", m.rel))?;
+        mount_one(&at, m, ro).map_err(super::at_err("mount cgroup on", &at))?;
     }
     for (name, target) in &layout.links {
-        let at = dir.join(name);
-        std::os::unix::fs::symlink(target, &at).map_err(err("link", &at))?;
+        root.symlink(&format!("{DIR}/{name}"), target)
+            .map_err(|e| e.to_string())?;
     }
-    mount::remount(&dir, tmpfs | Flags::MS_RDONLY).map_err(err("make read-only", &dir))
+    // Found again: the tmpfs now, not the sysfs directory it covers.
+    let dir = super::dir(root, DIR)?;
+    mount::remount(&dir, tmpfs | Flags::MS_RDONLY).map_err(super::at_err("make read-only", &dir))
 }
 
-fn mount_one(at: &Path, m: &CgroupMount, flags: Flags) -> std::io::Result<()> {
+fn mount_one(at: &Target, m: &CgroupMount, flags: Flags) -> std::io::Result<()> {
     if m.v2 {
-        mount::mount_fs("cgroup2", at, "cgroup2", flags, None)
+        mount::mount_fs_at("cgroup2", at, "cgroup2", flags, None)
     } else {
-        mount::mount_fs("cgroup", at, "cgroup", flags, Some(&m.options))
+        mount::mount_fs_at("cgroup", at, "cgroup", flags, Some(&m.options))
     }
 }
 

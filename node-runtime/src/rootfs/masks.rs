@@ -13,11 +13,9 @@
 //! nested namespace (`security.nesting`) the kernel locks mounts inherited from a more
 //! privileged one.
 
-use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
 
+use crate::sys::beneath::{Root, Target};
 use crate::sys::mount::{self, Flags};
 
 /// Where the mask source is mounted, relative to the container's root.
@@ -68,77 +66,76 @@ pub const MASKED_DIRS: &[&str] = &[
 /// /proc subtrees bound read-only (kernel tunables, buses, filesystems, interrupt routing).
 pub const READONLY: &[&str] = &["proc/sys", "proc/bus", "proc/fs", "proc/irq"];
 
-/// The mask source's flags (which a read-only bind remount keeps, `sys::mount::bind`).
+/// The mask source's flags.
 const NO_EXEC: Flags = Flags::MS_NOSUID
     .union(Flags::MS_NODEV)
     .union(Flags::MS_NOEXEC);
 
-/// The mask source mounted inside a container's tree.
+/// The mask source mounted inside a container's tree: its empty file, empty directory and the
+/// builtin init's mount point, held as descriptors.
 #[derive(Debug)]
 pub struct Source {
-    file: PathBuf,
-    dir: PathBuf,
-    init: PathBuf,
+    file: Target,
+    dir: Target,
+    init: Target,
 }
 
 impl Source {
-    /// Mounts the source at `<root>/`[`SOURCE`] (after the container's /dev is mounted): an
+    /// Mounts the source at [`SOURCE`] of the tree (after the container's /dev is mounted): an
     /// empty 0444 file `null`, an empty 0555 directory `empty` and a 0555 mount point `init`
     /// (for the builtin init's directory, `rootfs::InitLayer`) on a tmpfs of at most one block
     /// and five inodes, then made read-only.
-    pub fn mount(root: &Path) -> io::Result<Source> {
-        let at = root.join(SOURCE);
-        fs::DirBuilder::new().mode(0o555).create(&at)?;
-        mount::mount_fs(
+    pub fn mount(root: &Root) -> Result<Source, String> {
+        let named = |e: crate::sys::beneath::TargetError| e.to_string();
+        let at = root.dir(SOURCE, 0o555).map_err(named)?;
+        mount::mount_fs_at(
             "tmpfs",
             &at,
             "tmpfs",
             NO_EXEC,
             Some("mode=0555,nr_blocks=1,nr_inodes=5"),
-        )?;
-        let file = at.join("null");
-        fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o444)
-            .open(&file)?;
-        let dir = at.join("empty");
-        fs::DirBuilder::new().mode(0o555).create(&dir)?;
-        let init = at.join("init");
-        fs::DirBuilder::new().mode(0o555).create(&init)?;
-        mount::remount(&at, NO_EXEC | Flags::MS_RDONLY)?;
+        )
+        .map_err(super::at_err("mount the mask source on", &at))?;
+        let file = root.file(&format!("{SOURCE}/null"), 0o444).map_err(named)?;
+        let dir = root.dir(&format!("{SOURCE}/empty"), 0o555).map_err(named)?;
+        let init = root.dir(&format!("{SOURCE}/init"), 0o555).map_err(named)?;
+        // Found again: the tmpfs now, not the directory it covers.
+        let at = root.dir(SOURCE, 0o555).map_err(named)?;
+        mount::remount(&at, NO_EXEC | Flags::MS_RDONLY)
+            .map_err(super::at_err("make read-only", &at))?;
         Ok(Source { file, dir, init })
     }
 
     /// The mount point of the builtin init's directory.
-    pub fn init_dir(&self) -> &Path {
+    pub fn init_dir(&self) -> &Target {
         &self.init
     }
 
-    /// Hides `path` behind the empty file or directory, as `path` is a file or a directory.
-    pub fn hide(&self, path: &Path) -> io::Result<()> {
-        let from = if path.is_dir() { &self.dir } else { &self.file };
-        mount::bind(from, path, true)
+    /// Hides `target` behind the empty file or directory, as it is a file or a directory.
+    pub fn hide(&self, target: &Target) -> io::Result<()> {
+        let from = if target.is_dir() {
+            &self.dir
+        } else {
+            &self.file
+        };
+        mount::bind(&from.fd_path(), target, true, false)
     }
 }
 
-/// Masks [`MASKED_FILES`] and [`MASKED_DIRS`] that exist under `root` and makes [`READONLY`]
+/// Masks [`MASKED_FILES`] and [`MASKED_DIRS`] that exist in the tree and makes [`READONLY`]
 /// read-only (after /proc and /sys are mounted).
-pub fn apply(root: &Path, source: &Source) -> Result<(), String> {
-    let err = |what: &'static str, path: &Path| {
-        let path = path.display().to_string();
-        move |e: io::Error| format!("{what} {path}: {e}")
-    };
+pub fn apply(root: &Root, source: &Source) -> Result<(), String> {
     for rel in MASKED_FILES.iter().chain(MASKED_DIRS) {
-        let path = root.join(rel);
-        if path.exists() {
-            source.hide(&path).map_err(err("mask", &path))?;
+        if let Some(target) = root.find(rel).map_err(|e| e.to_string())? {
+            source
+                .hide(&target)
+                .map_err(super::at_err("mask", &target))?;
         }
     }
     for rel in READONLY {
-        let path = root.join(rel);
-        if path.exists() {
-            mount::bind(&path, &path, true).map_err(err("make read-only", &path))?;
+        if let Some(target) = root.find(rel).map_err(|e| e.to_string())? {
+            mount::bind(&target.fd_path(), &target, true, true)
+                .map_err(super::at_err("make read-only", &target))?;
         }
     }
     Ok(())

@@ -5,15 +5,19 @@
 //! /sys ([`masks`]), then pivot_root. Nothing is mounted in the host's namespace, so a dead
 //! container leaves no mount.
 //!
+//! Every name in the tree is resolved through one `sys::beneath::Root`, the overlay's root as a
+//! descriptor: no symlink the container left at a mount target is followed, and no mount or
+//! directory is made by a path string (docs/security.md, mount targets).
+//!
 //! Neighbours: `container/start.rs` fills a [`Plan`] in the parent and calls [`setup`] in the
 //! forked child; every mount goes through `sys::mount`.
 
 pub mod cgroupfs;
 pub mod masks;
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::sys::beneath::{Root, Target};
 use crate::sys::mount::{self, Flags};
 
 /// Device nodes bound from the host into the container's /dev.
@@ -72,7 +76,7 @@ pub fn setup(plan: &Plan) -> Result<(), String> {
     };
     mount::make_rprivate().map_err(ctx("make private", Path::new("/")))?;
     if let Some(fd) = plan.lower_mount {
-        crate::sys::idmap::attach(fd, &plan.lower).map_err(ctx("attach idmapped", &plan.lower))?;
+        mount::attach_path(fd, &plan.lower).map_err(ctx("attach idmapped", &plan.lower))?;
     }
     let mut data = format!(
         "lowerdir={},upperdir={},workdir={}",
@@ -83,6 +87,7 @@ pub fn setup(plan: &Plan) -> Result<(), String> {
     if plan.userxattr {
         data.push_str(",userxattr");
     }
+    // The mount point is the store's (host-controlled); everything below it is the container's.
     mount::mount_fs(
         "overlay",
         &plan.target,
@@ -91,93 +96,105 @@ pub fn setup(plan: &Plan) -> Result<(), String> {
         Some(&data),
     )
     .map_err(ctx("mount overlay on", &plan.target))?;
-    let t = &plan.target;
+    let root = Root::open(&plan.target).map_err(ctx("open the root", &plan.target))?;
     for host in &plan.host_binds {
-        let inside = t.join(host.strip_prefix("/").unwrap_or(host));
-        let _ = fs::create_dir_all(&inside);
-        mount::bind(host, &inside, true).map_err(ctx("bind read-only", &inside))?;
+        let at = root.dir(&rel(host), 0o755).map_err(|e| e.to_string())?;
+        mount::bind(host, &at, true, true).map_err(at_err("bind read-only", &at))?;
     }
-    let proc_dir = t.join("proc");
-    let _ = fs::create_dir_all(&proc_dir);
     let nosuid = Flags::MS_NOSUID | Flags::MS_NODEV | Flags::MS_NOEXEC;
-    mount::mount_fs("proc", &proc_dir, "proc", nosuid, None)
-        .map_err(ctx("mount proc on", &proc_dir))?;
-    let sys_dir = t.join("sys");
-    let _ = fs::create_dir_all(&sys_dir);
-    mount::mount_fs("sysfs", &sys_dir, "sysfs", nosuid | Flags::MS_RDONLY, None)
-        .map_err(ctx("mount sysfs on", &sys_dir))?;
-    cgroupfs::mount_inside(t, &plan.cgroup)?;
-    dev(t)?;
-    let source =
-        masks::Source::mount(t).map_err(ctx("mount the mask source on", &t.join(masks::SOURCE)))?;
+    let proc_dir = dir(&root, "proc")?;
+    mount::mount_fs_at("proc", &proc_dir, "proc", nosuid, None)
+        .map_err(at_err("mount proc on", &proc_dir))?;
+    let sys_dir = dir(&root, "sys")?;
+    mount::mount_fs_at("sysfs", &sys_dir, "sysfs", nosuid | Flags::MS_RDONLY, None)
+        .map_err(at_err("mount sysfs on", &sys_dir))?;
+    cgroupfs::mount_inside(&root, &plan.cgroup)?;
+    dev(&root)?;
+    let source = masks::Source::mount(&root)?;
     if let Some(layer) = &plan.init_layer {
         let at = source.init_dir();
-        crate::sys::idmap::attach(layer.mount, at)
-            .map_err(ctx("attach the builtin init's directory at", at))?;
+        mount::attach(layer.mount, at)
+            .map_err(at_err("attach the builtin init's directory at", at))?;
         let program = PathBuf::from(format!("/proc/self/fd/{}", layer.program));
-        crate::init::bind_into(&t.join("dev"), &program)?;
+        crate::init::bind_into(&root, &program)?;
     }
     for host in &plan.hide {
-        let inside = t.join(host.strip_prefix("/").unwrap_or(host));
-        if inside.exists() {
-            source.hide(&inside).map_err(ctx("hide", &inside))?;
+        if let Some(inside) = root.find(&rel(host)).map_err(|e| e.to_string())? {
+            source.hide(&inside).map_err(at_err("hide", &inside))?;
         }
     }
-    masks::apply(t, &source)?;
-    mount::pivot_into(t).map_err(ctx("pivot_root into", t))?;
+    masks::apply(&root, &source)?;
+    mount::pivot_into(&root).map_err(ctx("pivot_root into", &plan.target))?;
     Ok(())
+}
+
+/// A host path as a name in the tree (`/usr` -> `usr`).
+fn rel(host: &Path) -> String {
+    host.strip_prefix("/").unwrap_or(host).display().to_string()
+}
+
+/// Directory `rel` of the tree, made (0755) when missing; never through a link.
+pub(crate) fn dir(root: &Root, rel: &str) -> Result<Target, String> {
+    root.dir(rel, 0o755).map_err(|e| e.to_string())
+}
+
+/// An error about `target` (named as inside the container).
+pub(crate) fn at_err<'a>(
+    what: &'a str,
+    target: &'a Target,
+) -> impl FnOnce(std::io::Error) -> String + 'a {
+    move |e| format!("{what} {}: {e}", target.path().display())
 }
 
 /// A tmpfs /dev with the allowed nodes bound from the host (binding works inside a user
 /// namespace too, where mknod does not), a private devpts and /dev/shm.
-fn dev(t: &Path) -> Result<(), String> {
-    let dev = t.join("dev");
-    let _ = fs::create_dir_all(&dev);
-    mount::mount_fs(
+fn dev(root: &Root) -> Result<(), String> {
+    let dev = dir(root, "dev")?;
+    mount::mount_fs_at(
         "tmpfs",
         &dev,
         "tmpfs",
         Flags::MS_NOSUID | Flags::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
     )
-    .map_err(|e| format!("mount tmpfs on {}: {e}", dev.display()))?;
+    .map_err(at_err("mount tmpfs on", &dev))?;
     for name in DEVICES {
         let host = Path::new("/dev").join(name);
         if !host.exists() {
             continue;
         }
-        let node = dev.join(name);
-        fs::write(&node, b"").map_err(|e| format!("create {}: {e}", node.display()))?;
-        mount::bind(&host, &node, false).map_err(|e| format!("bind {}: {e}", node.display()))?;
+        let node = root
+            .file(&format!("dev/{name}"), 0o666)
+            .map_err(|e| e.to_string())?;
+        mount::bind(&host, &node, false, false).map_err(at_err("bind", &node))?;
     }
-    let pts = dev.join("pts");
-    let _ = fs::create_dir_all(&pts);
-    mount::mount_fs(
+    let pts = dir(root, "dev/pts")?;
+    mount::mount_fs_at(
         "devpts",
         &pts,
         "devpts",
         Flags::MS_NOSUID | Flags::MS_NOEXEC,
         Some("newinstance,ptmxmode=0666,mode=0620"),
     )
-    .map_err(|e| format!("mount devpts on {}: {e}", pts.display()))?;
-    let shm = dev.join("shm");
-    let _ = fs::create_dir_all(&shm);
-    mount::mount_fs(
+    .map_err(at_err("mount devpts on", &pts))?;
+    let shm = dir(root, "dev/shm")?;
+    mount::mount_fs_at(
         "shm",
         &shm,
         "tmpfs",
         Flags::MS_NOSUID | Flags::MS_NODEV | Flags::MS_NOEXEC,
         Some("mode=1777,size=65536k"),
     )
-    .map_err(|e| format!("mount tmpfs on {}: {e}", shm.display()))?;
+    .map_err(at_err("mount tmpfs on", &shm))?;
     for (link, to) in [
-        ("ptmx", "pts/ptmx"),
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
+        ("dev/ptmx", "pts/ptmx"),
+        ("dev/fd", "/proc/self/fd"),
+        ("dev/stdin", "/proc/self/fd/0"),
+        ("dev/stdout", "/proc/self/fd/1"),
+        ("dev/stderr", "/proc/self/fd/2"),
     ] {
-        let _ = std::os::unix::fs::symlink(to, dev.join(link));
+        root.symlink(link, Path::new(to))
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

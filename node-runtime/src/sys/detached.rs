@@ -2,7 +2,7 @@
 //! `fsmount`; Linux 5.2+, and for filesystems without their own mount context, such as overlayfs
 //! before 6.5, the kernel passes the options on as a legacy mount would). The mount exists only
 //! behind its descriptor, propagates nowhere, and is attached later with
-//! [`super::idmap::attach`]. It is made with the caller's credentials at the time, which is the
+//! [`super::mount::attach`]. It is made with the caller's credentials at the time, which is the
 //! point: init makes one while it is still host uid 0 and attaches it after it became root of the
 //! container's user namespace. nix wraps none of these calls, so they are raw syscalls with libc's
 //! numbers.

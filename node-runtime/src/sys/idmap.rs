@@ -1,12 +1,12 @@
 //! Idmapped mounts through the new mount API (Linux 5.12+; under overlayfs 5.19+): a detached
 //! copy of the mount at a path, whose files are seen through a user namespace's id map
-//! (`open_tree(OPEN_TREE_CLONE)` then `mount_setattr(MOUNT_ATTR_IDMAP)`), and attaching such a
-//! detached mount at a path of the caller's mount namespace (`move_mount`). nix wraps none of
-//! these, so they are raw syscalls with libc's numbers.
+//! (`open_tree(OPEN_TREE_CLONE)` then `mount_setattr(MOUNT_ATTR_IDMAP)`), attached later by
+//! `super::mount::attach_path`. nix wraps neither call, so they are raw syscalls with libc's
+//! numbers.
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -54,28 +54,4 @@ pub fn idmapped_clone(path: &Path, userns: BorrowedFd<'_>) -> io::Result<OwnedFd
         return Err(io::Error::last_os_error());
     }
     Ok(tree)
-}
-
-/// Attaches the detached mount behind descriptor `tree` at `target` in the caller's mount
-/// namespace. A raw number, as it is inherited across fork (a closed or wrong one is EBADF or
-/// EINVAL from the kernel, nothing worse).
-pub fn attach(tree: RawFd, target: &Path) -> io::Result<()> {
-    let c = c_path(target)?;
-    let empty = c"";
-    // SAFETY: move_mount reads two NUL-terminated paths that live for the call; `tree` is only
-    // a number to the kernel.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            tree,
-            empty.as_ptr(),
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            libc::MOVE_MOUNT_F_EMPTY_PATH,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }

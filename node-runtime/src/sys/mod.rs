@@ -7,6 +7,7 @@
 //! function over one syscall or one short sequence of them, so the rest of the crate stays safe.
 #![allow(unsafe_code)]
 
+pub mod beneath;
 pub mod caps;
 pub mod detached;
 pub mod idmap;
