@@ -66,8 +66,11 @@ impl Runtime {
             )
         };
         let pty = if options.tty {
-            let pts = std::path::PathBuf::from(format!("/proc/{init}/root/dev/pts"));
-            Some(crate::sys::pty::open_pair(&pts).map_err(io_err("open a pty in", &pts))?)
+            let pts = std::path::PathBuf::from(format!("/proc/{init}/root"));
+            Some(
+                crate::sys::pty::open_pair(&pts)
+                    .map_err(io_err("open a pty in /dev/pts of", &pts))?,
+            )
         } else {
             None
         };
