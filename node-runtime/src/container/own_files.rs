@@ -1,7 +1,10 @@
 //! The files fleet-node itself puts into a container's own tree at each start, written into the
 //! overlay's upper layer before it is mounted: the host template's /etc/hostname (the spec's
-//! hostname, every start) and /etc/machine-id (fresh and random the first time, then kept: the
-//! template carries none, so no two containers and not the host share one).
+//! hostname, every start) and /etc/machine-id (fresh and random the first time, then kept in
+//! the upper layer) for the host template and for every template that carries one. So no two
+//! containers share one, nor with the host (whose id the host template leaves out) or with the
+//! system a tarball was made from (whose id the container's own file covers). A template
+//! without one (busybox) gets none: nothing there reads it.
 //!
 //! The container's root may have shaped that layer to attack the host (a symlink or hard link
 //! where a file goes, a directory symlink to a host path), so every write goes through
@@ -9,25 +12,37 @@
 
 use std::path::Path;
 
-use fleet_protocol::ContainerSpec;
+use fleet_protocol::{ContainerSpec, TemplateRef};
 
 use crate::error::Result;
 use crate::safe_write::{Owner, Tree};
 
-/// Writes the per-container files of a host-template container into `upper`. `owner` is the
-/// user namespace's base uid, which must own what the container may change.
-pub(crate) fn write(upper: &Path, spec: &ContainerSpec, owner: Option<u32>) -> Result<()> {
+/// Writes the per-container files into `upper`, over the template's tree `lower` (the node's
+/// cache, not the container's). `owner` is the user namespace's base uid, which must own what
+/// the container may change.
+pub(crate) fn write(
+    upper: &Path,
+    lower: &Path,
+    spec: &ContainerSpec,
+    owner: Option<u32>,
+) -> Result<()> {
     let owner = owner.map(|base| Owner {
         uid: base,
         gid: base,
     });
     let tree = Tree::open(upper)?;
-    tree.write(
-        "etc/hostname",
-        format!("{}\n", spec.hostname).as_bytes(),
-        0o644,
-        owner,
-    )?;
+    if spec.template == TemplateRef::Host {
+        tree.write(
+            "etc/hostname",
+            format!("{}\n", spec.hostname).as_bytes(),
+            0o644,
+            owner,
+        )?;
+    }
+    let carries_one = std::fs::symlink_metadata(lower.join("etc/machine-id")).is_ok();
+    if spec.template != TemplateRef::Host && !carries_one {
+        return Ok(());
+    }
     // Kept once made (systemd and D-Bus expect it stable); anything else there (missing, a
     // link, a fifo, an empty file) is replaced.
     let kept = tree

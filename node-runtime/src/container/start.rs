@@ -6,7 +6,7 @@ use std::fs::OpenOptions;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 
-use fleet_protocol::{ContainerSpec, NetworkMode, TemplateRef};
+use fleet_protocol::{ContainerSpec, NetworkMode};
 
 use super::ids::Ids;
 use super::spawn::{IDMAPPED_LOWER, InitPlan, init_env, spawn_init};
@@ -80,9 +80,7 @@ impl Runtime {
             lower_mount,
             template: prepared,
         } = self.prepare_ids(name, spec, &mut state, &upper, &work)?;
-        if spec.template == TemplateRef::Host {
-            own_files::write(&upper, spec, base)?;
-        }
+        own_files::write(&upper, &prepared.lower, spec, base)?;
         secure_layout(&layout, base)?;
         if lower_mount.is_some() {
             // Where init attaches the idmapped template, below the container's own directory
