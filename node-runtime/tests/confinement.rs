@@ -342,10 +342,21 @@ fn cgroups_inside_are_read_only_and_show_only_the_container() {
             "mkdir -p /tmp/cg2 && mount -t cgroup2 none /tmp/cg2".to_owned(),
             "mkdir -p /tmp/sd && mount -t cgroup -o none,name=systemd none /tmp/sd".to_owned(),
             "unshare -U -m -C sh -c 'mount -t cgroup -o memory none /tmp'".to_owned(),
+            // The release_agent of a v1 hierarchy runs as host root: only its root cgroup has
+            // one, and the container sees its own cgroup as the root.
+            format!(
+                "echo /tmp/x > /sys/fs/cgroup/{}/release_agent",
+                limit.split('/').next().unwrap()
+            ),
         ] {
             let out = node.run(&["exec", &name, "--", "sh", "-c", &attack]);
             assert!(!out.status.success(), "{attack} must fail (mode {mode:?})");
         }
+        assert_eq!(
+            node.exec(&name, &["find", "/sys/fs/cgroup", "-name", "release_agent"]),
+            "",
+            "no release_agent inside"
+        );
         let err = node.run(&[
             "exec",
             &name,
@@ -360,4 +371,23 @@ fn cgroups_inside_are_read_only_and_show_only_the_container() {
         assert_eq!(host_file("memory", mem_file).as_deref(), Some("67108864"));
         assert_eq!(host_file("pids", "pids.max").as_deref(), Some("100"));
     }
+}
+
+#[test]
+fn nesting_is_refused_for_a_privileged_container_and_nothing_is_made() {
+    let Some(node) = Node::new() else { return };
+    let err = node.fails(&[
+        "create",
+        "np",
+        "--template",
+        "busybox",
+        "--privileged",
+        "--nesting",
+    ]);
+    assert!(
+        err.contains("security.nesting needs a user namespace"),
+        "{err}"
+    );
+    assert!(!node.run(&["status", "np"]).status.success());
+    assert!(!node.container_dir("np").exists());
 }

@@ -269,6 +269,20 @@ fleet.yaml:8:21: error: "user_namespace: true" contradicts "privileged: true"
 }
 
 #[test]
+fn nesting_with_privileged_is_refused_at_the_security_field() {
+    let input = spec(
+        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    privileged: true\n    security:\n      nesting: true\n",
+    );
+    let got = headlines(&input);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].starts_with("fleet.yaml:9:"), "{got:?}");
+    assert!(
+        got[0].ends_with(fleet_protocol::security::NESTING_NEEDS_USERNS),
+        "{got:?}"
+    );
+}
+
+#[test]
 fn unknown_syscall_names_suggest_the_right_one() {
     check(
         &spec(
