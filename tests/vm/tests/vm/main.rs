@@ -2,4 +2,5 @@
 //! drives them through `fleet` only. One test binary, so the tests share one image lookup and
 //! run side by side (`--test-threads`), each with its own VMs.
 
+mod cgroup_v2_attack;
 mod smoke;
