@@ -8,6 +8,7 @@
 
 pub mod decode;
 pub mod diagnostic;
+pub mod events;
 pub mod fields;
 pub mod keys;
 pub mod node;

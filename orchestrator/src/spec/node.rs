@@ -146,7 +146,7 @@ pub fn parse_streaming(
     file: u32,
     items: &mut dyn Items,
 ) -> Result<Vec<Node>, ParseError> {
-    use serde_saphyr::granit_parser::{Event, Parser};
+    use serde_saphyr::granit_parser::Event;
     let mut b = Builder {
         file,
         items,
@@ -156,7 +156,7 @@ pub fn parse_streaming(
         expanded: 0,
         docs: Vec::new(),
     };
-    for item in Parser::new_from_str(text) {
+    super::events::for_each_event(text, &mut |item| {
         let (event, span) = item.map_err(|e| {
             let m = e.marker();
             ParseError {
@@ -207,7 +207,8 @@ pub fn parse_streaming(
             }
             _ => {}
         }
-    }
+        Ok(())
+    })?;
     Ok(b.docs)
 }
 
