@@ -41,6 +41,9 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
                 plural(counts.profiles, "profile"),
                 plural(counts.templates, "tarball template"),
             );
+            // The process ends here: freeing a 100,000-container fleet value by value would
+            // cost a tenth of a second for nothing.
+            std::mem::forget(fleet);
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

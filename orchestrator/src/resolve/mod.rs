@@ -13,6 +13,7 @@ pub mod expand;
 pub mod hosts;
 pub mod member;
 pub mod profiles;
+pub mod render;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -97,11 +98,16 @@ fn finish(loaded: Loaded, mut d: Diagnostics) -> Result<Fleet, LoadError> {
     }
     debug_assert!(builtin_diags.is_empty(), "built-in profiles must be valid");
     let mut loaded = loaded;
-    let raws = loaded
-        .documents
-        .iter_mut()
-        .flat_map(|doc| std::mem::take(&mut doc.containers))
-        .collect();
+    // The first document's list is taken as it is: collecting 100,000 entries into a new list
+    // would copy every one of them.
+    let mut raws: Vec<RawContainer> = Vec::new();
+    for doc in &mut loaded.documents {
+        if raws.is_empty() {
+            raws = std::mem::take(&mut doc.containers);
+        } else {
+            raws.append(&mut doc.containers);
+        }
+    }
     let fleet = resolve(&loaded, raws, &builtins, &mut d);
     match fleet {
         Some(mut fleet) if d.is_empty() => {
