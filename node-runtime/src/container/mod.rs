@@ -97,6 +97,11 @@ impl Runtime {
     /// Applies the spec's resource limits to the container's cgroup (and grows its disk), live.
     /// This is the one place the limits module plugs in (`resources.rs`).
     pub fn apply_resources(&self, cgroup: &Cgroup, resources: &Resources) -> Result<()> {
+        // v1 counts TCP buffers (the tcpsockbuf beancounter) only in a group whose TCP limit
+        // was written once; best effort, as it only feeds a counter.
+        if let Some(dir) = cgroup.controller_dir("memory") {
+            let _ = crate::counters::enable_tcp_accounting(&dir);
+        }
         self.apply_limits(cgroup, resources)
     }
 

@@ -12,15 +12,22 @@
 //! - pids: `pids.current`, `pids.peak`, `pids.max`, `pids.events max` (forks refused).
 //! - diskspace, diskinodes: statvfs of the mounted image; the kernel keeps neither a peak nor a
 //!   count of ENOSPC, so maxheld and failcnt are unknown (`null` in JSON, `-` in text).
+//! - kmemsize, shmpages, lockedpages, tcpsockbuf (v1) / sockbuf (v2): what the memory
+//!   controller charges inside the one memory limit (`kernel.rs`).
+//! - numfile, numpty, numflock, numsiginfo: counted from the container's processes, which the
+//!   kernel does not count per cgroup (`tasks.rs`, with what a read costs).
 //!
 //! Neighbours: [`crate::limits`] writes the limits these rows show; [`render_text`] and JSON
 //! (serde) are what `fleet-node counters` prints.
 
+mod kernel;
 mod read;
+mod tasks;
 mod text;
 
 use serde::Serialize;
 
+pub use kernel::enable_tcp_accounting;
 pub use read::read;
 pub use text::render_text;
 

@@ -15,13 +15,19 @@ pub fn read(
     disk_mount: Option<&Path>,
 ) -> Result<ContainerCounters, LimitError> {
     let version = cgroup.version();
-    let mut counters = Vec::with_capacity(6);
+    let mut counters = Vec::with_capacity(16);
     counters.push(cpu(version, cgroup)?);
     if let Some(dir) = cgroup.controller_dir(Controller::Memory) {
         counters.extend(memory(version, &dir)?);
+        counters.extend(super::kernel::rows(version, &dir)?);
     }
-    if let Some(dir) = cgroup.controller_dir(Controller::Pids) {
-        counters.push(pids(&dir)?);
+    let pids_dir = cgroup.controller_dir(Controller::Pids);
+    if let Some(dir) = &pids_dir {
+        counters.push(pids(dir)?);
+    }
+    if let Some(dir) = pids_dir.or_else(|| cgroup.controller_dir(Controller::Memory)) {
+        let procs = super::tasks::procs(&dir);
+        counters.extend(super::tasks::rows(Path::new("/proc"), &procs));
     }
     if let Some(mount) = disk_mount {
         let usage = disk::usage_at(mount).map_err(|e| LimitError::Read {
