@@ -61,6 +61,8 @@ pub enum Command {
     ManPages(cli_docs::ManPagesArgs),
     /// Print a spec made from another system's configs (OpenVZ).
     Import(commands::import::Args),
+    /// Suggest memory limits from what containers used (a diff of the spec; applies nothing).
+    Advise(commands::advise::Args),
 }
 
 impl Command {
@@ -94,6 +96,7 @@ impl Command {
                 Ok(std::process::ExitCode::SUCCESS)
             }
             Command::Import(args) => commands::import::run(args),
+            Command::Advise(args) => commands::advise::run(args),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! effectful edges (observe, apply, transport), the pipeline that joins them (`reconcile`), and
 //! the CLI's commands. docs/ARCHITECTURE.md is the map.
 #![forbid(unsafe_code)]
+pub mod advise;
 pub mod apply;
 pub mod capacity;
 pub mod cli;

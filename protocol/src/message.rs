@@ -324,4 +324,10 @@ pub struct Usage {
     pub memory: u64,
     /// Space in use on its disk image, in bytes; `None` without an image.
     pub disk: Option<u64>,
+    /// Most memory used since it started, when the kernel keeps it (`fleet advise`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_peak: Option<u64>,
+    /// Times it hit its memory limit since it started, when the kernel counts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_failcnt: Option<u64>,
 }

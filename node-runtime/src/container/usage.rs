@@ -35,6 +35,8 @@ impl Runtime {
             cpu_percent: age_usec.map_or(0, |age| (cpu_usec * 100 / age) as u32),
             memory: held("memory").unwrap_or(0),
             disk: held("diskspace"),
+            memory_peak: counters.get("memory").and_then(|c| c.maxheld),
+            memory_failcnt: counters.get("memory").and_then(|c| c.failcnt),
         })
     }
 }

@@ -2,6 +2,7 @@
 //! files, connection options, the reconciling commands' options, output) and the helpers the
 //! commands share (runtime, loading with rendered errors, confirmation) live here.
 
+pub mod advise;
 pub mod apply;
 pub mod bootstrap;
 pub mod capacity;
