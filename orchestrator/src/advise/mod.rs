@@ -77,21 +77,24 @@ pub fn advise(
 ) -> Advice {
     let mut advice = Advice::default();
     // Containers grouped by the written value their limit comes from.
-    let mut groups: BTreeMap<(u32, u32, u32), (String, Pos, Vec<&str>)> = BTreeMap::new();
+    let mut groups: BTreeMap<Pos, Group> = BTreeMap::new();
     for (name, (_, place)) in &located.containers {
         if !figures.contains_key(name) {
             advice.unobserved.push(name.clone());
         }
         if let Some(p) = place {
             groups
-                .entry((p.pos.file, p.pos.line, p.pos.column))
-                .or_insert_with(|| (p.holder.clone(), p.pos, Vec::new()))
-                .2
+                .entry(p.pos)
+                .or_insert_with(|| Group {
+                    holder: p.holder.clone(),
+                    members: Vec::new(),
+                })
+                .members
                 .push(name);
         }
     }
     let mut edits: BTreeMap<u32, Vec<edit::Edit>> = BTreeMap::new();
-    for (holder, pos, members) in groups.into_values() {
+    for (pos, Group { holder, members }) in groups {
         let verdicts: Vec<(&str, &MemoryFigures, Option<Verdict>)> = members
             .iter()
             .filter_map(|m| figures.get(*m).map(|f| (*m, f, rules::memory(f))))
@@ -121,6 +124,12 @@ pub fn advise(
             .push_str(&edit::unified(&file.name, &file.text, &new));
     }
     advice
+}
+
+/// The containers whose limit is one written value.
+struct Group<'a> {
+    holder: String,
+    members: Vec<&'a str>,
 }
 
 /// The one suggestion for a written value shared by `members`, of which `verdicts` were
