@@ -75,6 +75,9 @@ pub enum Error {
         /// What it printed on stderr.
         stderr: String,
     },
+    /// Installing the systemd unit failed, or a setting cannot go into it.
+    #[error("fleet-node.service: {0}")]
+    Unit(String),
     /// Another supervisor already watches this node root.
     #[error(
         "a supervisor already runs for {root}: {holder}; one per node (stop it, or use another --root)"

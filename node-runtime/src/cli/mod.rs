@@ -14,6 +14,7 @@ mod lifecycle;
 mod set;
 mod show;
 mod supervise;
+mod unit;
 
 use std::path::PathBuf;
 
@@ -127,6 +128,14 @@ pub enum Command {
                               fleet-node supervise"
     )]
     Supervise(supervise::SuperviseArgs),
+    /// Install fleet-node.service for this node (this binary, --root, --cgroup-parent), enable
+    /// and (re)start it: onboot containers at boot, restarts by policy, a clean stop at shutdown.
+    ///
+    /// A restart of the unit (an upgrade) leaves every container running. On a host without
+    /// systemd it says so and changes nothing. `fleet bootstrap` runs it on every host.
+    #[command(after_help = "Examples:\n  fleet-node install-unit\n  \
+                            fleet-node --root /srv/node2 --cgroup-parent node2 install-unit --print   # review it first")]
+    InstallUnit(unit::InstallUnitArgs),
     /// Serve the orchestrator's protocol.
     #[command(
         after_help = "The orchestrator runs this over SSH; by hand it reads length-delimited JSON frames:\n  \
@@ -180,6 +189,11 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Supervise(args) => {
             drop(out);
             supervise::run(&runtime, &args)?;
+        }
+        Command::InstallUnit(args) => {
+            let pool = (runtime.uid_pool != crate::userns::DEFAULT_POOL)
+                .then(|| runtime.uid_pool.to_string());
+            return unit::run(&runtime, pool, &args, &mut out);
         }
         Command::Serve { .. } => {
             drop(out);

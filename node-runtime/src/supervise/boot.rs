@@ -36,3 +36,15 @@ fn read_marker(path: &Path) -> Option<String> {
         .ok()
         .map(|s| s.trim().to_owned())
 }
+
+/// Records the current boot as done (when nothing is recorded yet), so that a supervisor started
+/// now by `install-unit` does not take the moment for a boot and start the onboot containers.
+pub fn mark_this_boot(runtime: &Runtime) -> Result<()> {
+    let marker = runtime.store.root().join("booted");
+    if read_marker(&marker).is_none()
+        && let Some(boot) = process::boot_id()
+    {
+        crate::store::atomic_write(&marker, format!("{boot}\n").as_bytes())?;
+    }
+    Ok(())
+}

@@ -12,9 +12,10 @@
 //! Neighbours: `cli/supervise.rs` starts it; the `fleet-node.service` unit runs it with
 //! `--boot` (`boot.rs`: the onboot containers, once per host boot).
 
-mod boot;
+pub mod boot;
 mod exits;
 mod record;
+pub mod unit;
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;

@@ -1,7 +1,7 @@
 //! The Debian package (scripts/build-deb), built from the binary under test and checked the
 //! way an operator meets it: `dpkg-deb --info` and `--contents`, then `dpkg -i` into a Debian 11
 //! root, where the installed fleet-node runs, its bash completion completes a verb, its man
-//! pages render, the unit's stop helper stops a running container and `fleet-node boot` (the
+//! pages render, the unit's stop (`stop --all`) stops a running container and `fleet-node boot` (the
 //! unit's start) brings the onboot one back; `dpkg -r` leaves the containers' state alone.
 //! systemd itself runs the unit in the VM tier.
 
@@ -88,7 +88,6 @@ fn the_package_carries_the_static_binary_unit_completions_and_man_pages() {
     let binary = entry("usr/bin/fleet-node");
     assert!(binary.starts_with("-rwxr-xr-x root/root"), "{binary}");
     assert!(entry("usr/lib/systemd/system/fleet-node.service").starts_with("-rw-r--r-- root/root"));
-    assert!(entry("usr/lib/fleet-node/stop-running").starts_with("-rwxr-xr-x"));
     for path in [
         "usr/share/bash-completion/completions/fleet-node",
         "usr/share/zsh/vendor-completions/_fleet-node",
@@ -223,8 +222,8 @@ fn installed_in_a_debian_11_root_the_package_gives_a_working_node() {
         Err(e) => eprintln!("man pages not rendered: man: {e}"),
     }
 
-    // What the unit runs: stop-running at shutdown stops every running container, boot at boot
-    // starts the onboot ones.
+    // What the unit runs: stop --all at shutdown stops every running container; boot (the first
+    // step of supervise --boot) starts the onboot ones.
     let parent = node.parent.as_str();
     let node_args = ["--root", "/var/lib/fleet-node", "--cgroup-parent", parent];
     let fleet_node = |args: &[&str]| -> String {
@@ -247,12 +246,15 @@ fn installed_in_a_debian_11_root_the_package_gives_a_working_node() {
         s["init_pid"].as_i64()
     };
     let before = pid("keep").expect("keep runs");
-    let mut stop = vec!["/usr/lib/fleet-node/stop-running"];
-    stop.extend_from_slice(&node_args);
-    root.sh(&stop);
+    // The unit's ExecStop outside a shutdown (an upgrade's restart) leaves containers running;
+    // `stop --all` is what it does while the host shuts down.
+    let out = fleet_node(&["stop", "--all", "--if-shutting-down", "--timeout", "10"]);
+    assert!(out.contains("not shutting down"), "{out}");
+    assert!(alive(before as i32), "keep was stopped outside a shutdown");
+    fleet_node(&["stop", "--all", "--timeout", "10"]);
     assert!(
         !alive(before as i32),
-        "stop-running left keep's init {before}"
+        "stop --all left keep's init {before}"
     );
     assert_eq!(pid("other"), None, "other is stopped");
     assert!(fleet_node(&["boot"]).contains("keep: started"));
