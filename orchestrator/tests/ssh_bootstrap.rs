@@ -54,6 +54,15 @@ fn bootstrap_installs_then_is_idempotent_and_the_node_answers() {
     let node_arg = node.display().to_string();
     let out = expect("bootstrap", &spec, &["--node-binary", &node_arg], 0);
     assert_eq!(out.matches(": installed (sha256 ").count(), 2, "{out}");
+    // This machine runs no systemd: the unit is not installed, and each host says so.
+    assert_eq!(
+        out.matches(
+            ": no systemd on this host (no /run/systemd/system): fleet-node.service not installed"
+        )
+        .count(),
+        2,
+        "{out}"
+    );
     let runs = format!("; runs fleet-node {} (protocol ", env!("CARGO_PKG_VERSION"));
     assert_eq!(
         out.matches(&runs).count(),

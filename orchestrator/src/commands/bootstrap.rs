@@ -7,7 +7,8 @@
 //! same sha256 is left alone. Then the installed binary's `--version` and the node's hello
 //! (through the host's transport, as plan and apply reach it) must name the same version. The
 //! copying is `transport::install`'s (only transport knows SSH); this file reads the binary and
-//! reports.
+//! reports. Over SSH, `fleet-node install-unit` then writes, enables and (re)starts
+//! fleet-node.service on the host, in the same session (`transport::unit`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,7 +28,9 @@ use crate::transport::{self, ConnectOptions};
     after_help = "Examples:\n  fleet bootstrap -f fleet.yaml\n  fleet bootstrap -f fleet.yaml --node-binary target/release/fleet-node\n\n\
 Each host's node.path receives the binary; nothing is replaced until the copy's sha256 matches.\n\
 A host whose `uname -m` is not the binary's machine (x86_64) is refused and left as it was.\n\
-Each host's line ends with the fleet-node version that answers there.\n\
+Each host's line ends with the fleet-node version that answers there; a second line says\n\
+whether fleet-node.service (onboot containers, restarts by policy, a clean stop at shutdown)\n\
+was installed, enabled and started there (over SSH, where systemd runs).\n\
 Exit status: 0 when every host has the binary and its node answers, 1 otherwise."
 )]
 pub struct Args {
@@ -80,12 +83,17 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     let mut failed = false;
     for (host, r) in &results {
         match r {
-            Ok(Report { outcome, version }) => {
+            Ok(Report {
+                outcome,
+                version,
+                unit,
+            }) => {
                 let what = match outcome {
                     Installed::UpToDate => "up to date",
                     Installed::Written => "installed",
                 };
                 println!("{host}: {what} (sha256 {digest}); runs {version}");
+                println!("{host}: {unit}");
             }
             Err(e) => {
                 failed = true;
@@ -101,7 +109,8 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
 }
 
 /// Installs, then checks that the node answering through the host's transport is the version
-/// the installed binary names; the report carries the hello's protocol too.
+/// the installed binary names; the report carries the hello's protocol too, and what installing
+/// fleet-node.service said.
 async fn install_and_ask(
     host: &Host,
     binary: &NodeBinary,

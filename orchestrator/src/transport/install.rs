@@ -2,7 +2,8 @@
 //! the binary's first; over SSH the binary then travels on the session's channel into a
 //! temporary file beside its destination, its sha256 is checked on the host, and only then is it
 //! renamed over the old one (atomic within a directory); for a local host the same in the file
-//! system. Last, the installed binary is asked for its version. `fleet bootstrap` calls
+//! system. Then the installed binary is asked for its version, and over SSH it installs
+//! fleet-node.service ([`super::unit`]). `fleet bootstrap` calls
 //! [`install`] per host.
 
 use std::path::Path;
@@ -32,6 +33,8 @@ pub struct Report {
     pub outcome: Installed,
     /// `node.path --version` on the host (`fleet-node 0.1.0`).
     pub version: String,
+    /// What installing fleet-node.service said (`super::unit`).
+    pub unit: String,
 }
 
 /// Puts `binary` at the host's node.path, unless it is there already, after checking that the
@@ -53,7 +56,12 @@ pub async fn install(
                 .output()
                 .map_err(|e| format!("cannot run {} --version: {e}", program.display()))?;
             let version = version_of(&dest, out.status.code().unwrap_or(255) as u32, &out.stdout)?;
-            Ok(Report { outcome, version })
+            let unit = super::unit::LOCAL.to_owned();
+            Ok(Report {
+                outcome,
+                version,
+                unit,
+            })
         }
         Transport::Ssh(target) => {
             let handle = login(&host.name, target, opts)
@@ -77,7 +85,12 @@ pub async fn install(
                 .await
                 .map_err(io)?;
             let version = version_of(&dest, asked.status, &asked.stdout)?;
-            Ok(Report { outcome, version })
+            let unit = super::unit::install_unit(&handle, &host.node).await?;
+            Ok(Report {
+                outcome,
+                version,
+                unit,
+            })
         }
     }
 }

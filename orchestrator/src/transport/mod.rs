@@ -15,6 +15,7 @@ pub mod local;
 pub mod memory;
 pub mod session;
 pub mod ssh;
+pub mod unit;
 
 use std::time::Duration;
 
