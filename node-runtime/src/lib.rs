@@ -27,6 +27,7 @@ pub mod store;
 pub mod supervise;
 pub mod sys;
 pub mod template;
+pub mod transfer;
 pub mod userns;
 
 pub use container::Runtime;

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod diff;
 pub mod import;
+pub mod migrate;
 pub mod model;
 pub mod node_binary;
 pub mod observe;

@@ -2,8 +2,8 @@
 //! ([`container`]), the messages `fleet` and `fleet-node` exchange ([`message`]), the unit syntax
 //! both sides accept for sizes and percentages ([`units`]), the table of what changing each
 //! field takes ([`effects`]), the `restart` field and how an init ended ([`restart`]), the
-//! `security` field with the system call names both sides check it against ([`security`]), and
-//! OpenVZ's I/O priorities as weights ([`ioprio`]).
+//! `security` field with the system call names both sides check it against ([`security`]), OpenVZ's I/O priorities
+//! as weights ([`ioprio`]), and what a move between hosts sends ([`transfer`]).
 //!
 //! Neighbours: the orchestrator resolves spec files into [`container::ContainerSpec`] values and
 //! sends them in [`message::Request`]s; `fleet-node` answers with [`message::Response`]s. This crate
@@ -16,6 +16,7 @@ pub mod ioprio;
 pub mod message;
 pub mod restart;
 pub mod security;
+pub mod transfer;
 pub mod units;
 
 pub use container::{

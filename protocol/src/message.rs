@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::container::{ContainerSpec, Resources};
 use crate::restart::{LastExit, SupervisorInfo};
+use crate::transfer::{Chunk, Export, ImageInfo};
 
 /// Version of this message set. A node refuses a client whose hello names another.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -68,6 +69,79 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         progress: bool,
     },
+    /// Source of a move: stop the container, detach its disk, record that it moves to `to`,
+    /// and open its image for reading. Answered with [`Response::Exporting`]. Takes the node's
+    /// apply lock like a batch (same `fleet`, `user`, `lock_timeout_secs`).
+    ExportBegin {
+        /// Fleet on whose behalf the move runs.
+        fleet: String,
+        /// Container name.
+        name: String,
+        /// Host it moves to (recorded beside the container until the move ends).
+        to: String,
+        /// Seconds to wait for the apply lock.
+        #[serde(default)]
+        lock_timeout_secs: u32,
+        /// Who runs the apply.
+        #[serde(default)]
+        user: String,
+    },
+    /// Source of a move: the next chunk of the image `ExportBegin` opened, in order.
+    /// Answered with [`Response::ExportData`].
+    ExportRead {
+        /// Container name.
+        name: String,
+    },
+    /// Source of a move: the target runs the container; destroy the copy here.
+    ExportFinish {
+        /// Container name.
+        name: String,
+    },
+    /// Source of a move: the move failed; forget it and start the container again if it ran.
+    ExportAbort {
+        /// Container name.
+        name: String,
+    },
+    /// Target of a move: get ready to receive container `spec.name` (the name must be free,
+    /// the image must fit). Takes the node's apply lock like a batch.
+    ImportBegin {
+        /// Fleet on whose behalf the move runs.
+        fleet: String,
+        /// The spec the container gets here.
+        spec: Box<ContainerSpec>,
+        /// Host it comes from.
+        from: String,
+        /// The image that will arrive.
+        image: ImageInfo,
+        /// Seconds to wait for the apply lock.
+        #[serde(default)]
+        lock_timeout_secs: u32,
+        /// Who runs the apply.
+        #[serde(default)]
+        user: String,
+    },
+    /// Target of a move: one chunk of the image, in order.
+    ImportChunk {
+        /// Container name.
+        name: String,
+        /// The bytes.
+        chunk: Chunk,
+    },
+    /// Target of a move: every chunk was sent; verify the checksum, make the container from
+    /// the image and start it if its spec says running.
+    ImportCommit {
+        /// Container name.
+        name: String,
+        /// The source's checksum of the image (`transfer::DIGEST`), hex.
+        digest: String,
+        /// The side the layer's owners are on at the source (`Export::layer_ids`).
+        layer_ids: u32,
+    },
+    /// Target of a move: drop what was received.
+    ImportAbort {
+        /// Container name.
+        name: String,
+    },
 }
 
 /// What a node answers.
@@ -95,6 +169,23 @@ pub enum Response {
     Applied {
         /// Results.
         results: Vec<ActionResult>,
+    },
+    /// Answer to [`Request::ExportBegin`].
+    Exporting(Box<Export>),
+    /// Answer to [`Request::ExportRead`]: the next chunk, or none and the checksum at the end.
+    ExportData {
+        /// The next run of the image; `None` when everything was sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        chunk: Option<Chunk>,
+        /// At the end: the checksum of the whole image (`transfer::DIGEST`), hex.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digest: Option<String>,
+    },
+    /// Answer to the other move requests: done; `changed` is false when there was nothing to
+    /// do (an abort of a move that was not under way).
+    Moved {
+        /// Whether anything was changed.
+        changed: bool,
     },
     /// The request could not be handled at all (malformed frame, wrong version, ...).
     Error {
@@ -309,6 +400,10 @@ pub struct ContainerStatus {
     /// How its init last ended on its own (not stopped by a verb), when it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_exit: Option<LastExit>,
+    /// A move to this host began and did not end (the source stopped the container for it):
+    /// when that host holds the container, the move finished and this copy is left over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moving_to: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -26,6 +26,7 @@ impl Runtime {
                             usage: None,
                             restarts: 0,
                             last_exit: None,
+                            moving_to: None,
                         });
                     }
                 }

@@ -39,6 +39,7 @@ use crate::error::Result;
 use crate::store::Store;
 use crate::template::Sources;
 
+pub use create::validate_spec;
 pub use exec::ExecOptions;
 pub use exited::{Step, Supervised, now_ms};
 pub use ids::{LowerLayers, SHIFTED_ENV, lower_layers};

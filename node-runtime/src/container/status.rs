@@ -35,6 +35,7 @@ impl Runtime {
             usage: None,
             restarts: found.state.restarts,
             last_exit: super::exited::last_exit(&found.state),
+            moving_to: crate::transfer::moving_to(&self.store.layout(name)),
             spec: found.spec,
         })
     }

@@ -75,6 +75,7 @@ struct Session {
     greeted: bool,
     client: String,
     lock: Option<lock::ApplyLock>,
+    transfers: crate::transfer::Transfers,
 }
 
 /// What a request asks for: an answer at once, or a batch to run (which may send progress first).
@@ -157,6 +158,42 @@ impl Session {
                     progress,
                 },
             ),
+            // A move's two begins take the apply lock as a batch does; the rest of the move
+            // runs under it.
+            request => {
+                if let Request::ExportBegin {
+                    fleet,
+                    lock_timeout_secs,
+                    user,
+                    ..
+                }
+                | Request::ImportBegin {
+                    fleet,
+                    lock_timeout_secs,
+                    user,
+                    ..
+                } = &request
+                    && self.lock.is_none()
+                {
+                    let holder = LockHolder {
+                        fleet: fleet.clone(),
+                        user: user.clone(),
+                        client: self.client.clone(),
+                        pid: std::process::id(),
+                        since: lock::now_utc(),
+                    };
+                    let timeout = std::time::Duration::from_secs(u64::from(*lock_timeout_secs));
+                    match lock::acquire(runtime.store.root(), &holder, timeout) {
+                        Ok(held) => self.lock = Some(held),
+                        Err(e) => return Handled::Reply(error(id, e.to_string())),
+                    }
+                }
+                reply(crate::transfer::handle(
+                    runtime,
+                    &mut self.transfers,
+                    request,
+                ))
+            }
         }
     }
 

@@ -1,5 +1,5 @@
 //! Why a step of an apply failed, typed: the node failed the action, refused the whole batch,
-//! answered out of protocol, or the session was lost or never there. The report shows each as
+//! answered out of protocol, a move failed, or the session was lost or never there. The report shows each as
 //! its message (the JSON keeps a string), and code can tell them apart (a refused batch keeps
 //! its session, a lost one does not).
 
@@ -19,6 +19,9 @@ pub enum StepError {
     /// The batch failed as a whole; see [`BatchError`].
     #[error(transparent)]
     Batch(#[from] BatchError),
+    /// A move between hosts failed; the error says where the container is now.
+    #[error(transparent)]
+    Move(#[from] crate::migrate::error::MoveError),
     /// No session was open with the host (it was not observed, or was lost before this wave).
     #[error("no session with {host}")]
     NoSession {

@@ -1,6 +1,6 @@
 //! What `apply` knows of the nodes' apply locks and journals: who this apply says it is (the
 //! lock's holder record), the per-host note for a batch a previous apply left cut off (the node's
-//! hello reports its journal), and the empty batch that clears such a journal on a host this run
+//! hello reports its journal), the note for a move a node reports as cut off, and the empty batch that clears such a journal on a host this run
 //! has nothing else to send to.
 //!
 //! Neighbours: [`super::apply`] sends the batches; the node's `server::lock` and
@@ -61,6 +61,32 @@ pub fn interrupted(observed: &Observed) -> Vec<(String, InterruptedBatch)> {
             _ => None,
         })
         .collect()
+}
+
+/// The moves a node reports as cut off (a container it stopped for a move that did not end),
+/// one note each: `node-0: the move of web-1 to node-1 was cut off (web-1 is stopped on node-0);
+/// <then>`. The plan decides from both hosts what finishes or rolls it back (`migrate`).
+pub fn moves_cut_off(observed: &Observed, then: &str) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (host, obs) in &observed.hosts {
+        let HostObservation::Reachable { containers, .. } = obs else {
+            continue;
+        };
+        for c in containers {
+            if let Some(to) = &c.moving_to {
+                let state = match c.state {
+                    fleet_protocol::ContainerState::Running => "running",
+                    fleet_protocol::ContainerState::Stopped => "stopped",
+                    fleet_protocol::ContainerState::Broken => "half-made",
+                };
+                notes.push(format!(
+                    "{host}: the move of {} to {to} was cut off ({} is {state} on {host}); {then}",
+                    c.name, c.name
+                ));
+            }
+        }
+    }
+    notes
 }
 
 /// `node-1: the apply of <time> by <user> (fleet F) was cut off after 12 of 30 actions; <then>`.

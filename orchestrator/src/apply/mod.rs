@@ -11,6 +11,7 @@
 mod batch;
 pub mod error;
 pub mod journal;
+mod moves;
 pub mod progress;
 pub mod report;
 #[cfg(test)]
@@ -51,8 +52,10 @@ pub async fn apply<S: NodeSession>(
     let mut outcome: Vec<Option<Outcome>> = vec![None; plan.steps.len()];
     let mut lost: BTreeMap<String, String> = BTreeMap::new();
     let mut refused: Vec<String> = Vec::new();
+    let mut move_notes: Vec<String> = Vec::new();
     for wave in 0..plan.waves() {
         let mut sends = Vec::new();
+        let mut moves: Vec<usize> = Vec::new();
         for batch in plan.batches.iter().filter(|b| b.wave == wave) {
             let mut sent = Sent::new(&batch.host);
             for &id in &batch.steps {
@@ -72,6 +75,10 @@ pub async fn apply<S: NodeSession>(
                 if let Some(&d) = failed_dep {
                     outcome[id] = Some(skipped_for(plan, d));
                     progress.step_finished(&batch.host, &step.change.name, false);
+                    continue;
+                }
+                if step.kind == StepKind::Move {
+                    moves.push(id);
                     continue;
                 }
                 let needs: Vec<u32> = step
@@ -156,6 +163,35 @@ pub async fn apply<S: NodeSession>(
                 sessions.insert(sent.host.clone(), client);
             }
         }
+        drop(running);
+        // Moves run after the wave's batches (the plan puts whatever depends on a move, or
+        // that it depends on, in another wave), one at a time.
+        for id in moves {
+            let step = &plan.steps[id];
+            let from = step.change.from.as_deref().unwrap_or_default();
+            if let Some(reason) = lost.get(from) {
+                outcome[id] = Some(Outcome::Skipped {
+                    reason: format!("session with {from} lost earlier: {reason}"),
+                });
+                progress.step_finished(&step.change.host, &step.change.name, false);
+                continue;
+            }
+            let (result, lost_hosts) = moves::run(fleet, step, sessions, &opts).await;
+            for (host, why) in lost_hosts {
+                lost.insert(host, why);
+            }
+            let ok = result.is_ok();
+            outcome[id] = Some(match result {
+                Ok(moved) => {
+                    move_notes.push(moves::note(step, &moved));
+                    Outcome::Done { changed: true }
+                }
+                Err(error) => Outcome::Failed {
+                    error: StepError::Move(error),
+                },
+            });
+            progress.step_finished(&step.change.host, &step.change.name, ok);
+        }
     }
     let steps = plan
         .steps
@@ -173,6 +209,7 @@ pub async fn apply<S: NodeSession>(
     let hosts: BTreeSet<String> = plan.batches.iter().map(|b| b.host.clone()).collect();
     let mut report = Report::new(fleet, steps, lost, hosts.len());
     report.notes.extend(refused);
+    report.notes.extend(move_notes);
     // An update the node calls a no-op although fields differed means the drift is still there
     // (a node that compares the stored spec rather than the live values): say so.
     let unchanged: Vec<String> = report

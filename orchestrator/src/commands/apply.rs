@@ -83,10 +83,14 @@ pub fn execute(
     let plan = &prepared.plan;
     let output = opts.output;
     let interrupted = journal::interrupted(&prepared.observed);
-    let cut_notes: Vec<String> = interrupted
+    let mut cut_notes: Vec<String> = interrupted
         .iter()
         .map(|(host, batch)| journal::note(host, batch, "this apply finishes it"))
         .collect();
+    cut_notes.extend(journal::moves_cut_off(
+        &prepared.observed,
+        "this apply finishes or rolls it back",
+    ));
     if output == Output::Text {
         for note in &cut_notes {
             println!("note: {note}");

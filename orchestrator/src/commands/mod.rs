@@ -121,7 +121,7 @@ pub struct ReconcileArgs {
     #[arg(long)]
     pub prune: bool,
     /// Let a container whose host changed be destroyed on the old host and created on the new
-    /// one (its data is lost; migration does not exist yet).
+    /// one instead of moved (its data is lost; the only way for a container without a disk).
     #[arg(long)]
     pub allow_recreate: bool,
 }

@@ -34,8 +34,18 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     };
     let rt = runtime()?;
     let prepared = rt.block_on(args.reconcile.reconcile(fleet))?;
+    let moves = crate::apply::journal::moves_cut_off(
+        &prepared.observed,
+        "the next apply finishes or rolls it back",
+    );
     for (host, batch) in crate::apply::journal::interrupted(&prepared.observed) {
         let note = crate::apply::journal::note(&host, &batch, "the next apply finishes it");
+        match args.output {
+            Output::Text => println!("note: {note}"),
+            Output::Json => eprintln!("note: {note}"),
+        }
+    }
+    for note in moves {
         match args.output {
             Output::Text => println!("note: {note}"),
             Output::Json => eprintln!("note: {note}"),

@@ -36,7 +36,7 @@ pub struct DiffOptions {
 }
 
 /// One container's decision.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Change {
     /// Host the action runs on.
     pub host: String,
@@ -48,6 +48,9 @@ pub struct Change {
     /// Why, when it is not obvious (repair of a broken container, part of a move).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// For a move: the host it leaves (`host` is where it goes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     /// The container is stopped and stays so: its changes are applied offline, so the update
     /// may restart it (there is no running init to lose).
     #[serde(skip)]
@@ -86,8 +89,12 @@ pub struct Diff {
     pub update_restart: Vec<Change>,
     /// Containers destroyed and created again (template changed): their data is lost.
     pub recreate: Vec<Change>,
-    /// Containers destroyed (pruned, or the old half of a move).
+    /// Containers destroyed (pruned, the old half of a move with `allow_recreate`, or the copy
+    /// a finished move left on its old host).
     pub destroy: Vec<Change>,
+    /// Containers that change host: stopped on `from`, their disk and config sent, started on
+    /// `host` (`migrate`).
+    pub moves: Vec<Change>,
     /// Containers left alone on purpose.
     pub refused: Vec<Refusal>,
     /// Containers placed on a host that could not be observed.
@@ -113,6 +120,7 @@ impl Diff {
             && self.update_restart.is_empty()
             && self.recreate.is_empty()
             && self.destroy.is_empty()
+            && self.moves.is_empty()
     }
 }
 
@@ -188,7 +196,21 @@ pub fn diff(
             });
             continue;
         }
-        let copies = found.get(name).map(Vec::as_slice).unwrap_or(&[]);
+        let mut copies: Vec<(&str, &ContainerStatus)> =
+            found.get(name).cloned().unwrap_or_default();
+        // A copy its node marks as moving to a host that holds the container now is what a
+        // finished move left behind: the new copy is the container.
+        for (from, to) in crate::migrate::left_over(&fleet.name, &copies) {
+            out.destroy.push(Change {
+                host: from.into(),
+                name: name.into(),
+                note: Some(format!(
+                    "left on {from} by its move to {to}, which finished"
+                )),
+                ..Change::default()
+            });
+            copies.retain(|(h, _)| *h != from);
+        }
         let here = copies.iter().find(|(h, _)| *h == host.as_str());
         let elsewhere: Vec<&str> = copies
             .iter()
@@ -212,14 +234,22 @@ pub fn diff(
             }
             None if !elsewhere.is_empty() => {
                 let from = elsewhere[0];
-                if opts.allow_recreate {
+                let old = copies
+                    .iter()
+                    .find(|(h, _)| *h == from)
+                    .map(|(_, c)| *c)
+                    .expect("elsewhere is taken from the copies");
+                let features = observed.features(host).unwrap_or(&no_features);
+                let planned = crate::migrate::plan_move(&desired.spec, old, from, host, features);
+                if let (false, Ok(change)) = (opts.allow_recreate, &planned) {
+                    out.moves.push(change.clone());
+                } else if opts.allow_recreate {
                     out.destroy.push(Change {
                         host: from.into(),
                         name: name.into(),
                         fields: Vec::new(),
                         note: Some(format!("moves to {host}; its data is lost")),
-                        spec: None,
-                        offline: false,
+                        ..Change::default()
                     });
                     out.create.push(Change {
                         host: host.clone(),
@@ -227,27 +257,21 @@ pub fn diff(
                         fields: Vec::new(),
                         note: Some(format!("moved from {from}; its data is lost")),
                         spec: Some(desired.spec.clone()),
-                        offline: false,
+                        ..Change::default()
                     });
-                } else {
+                } else if let Err(reason) = planned {
                     out.refused.push(Refusal {
                         name: name.into(),
                         host: host.clone(),
-                        reason: format!(
-                            "moves from {from} to {host}: migration does not exist yet; \
-                             pass --allow-recreate to destroy it on {from} and create it on {host} \
-                             (its data is lost)"
-                        ),
+                        reason,
                     });
                 }
             }
             None => out.create.push(Change {
                 host: host.clone(),
                 name: name.into(),
-                fields: Vec::new(),
-                note: None,
                 spec: Some(desired.spec.clone()),
-                offline: false,
+                ..Change::default()
             }),
         }
     }
@@ -271,10 +295,7 @@ pub fn diff(
                 out.destroy.push(Change {
                     host: host.clone(),
                     name: c.name.clone(),
-                    fields: Vec::new(),
-                    note: None,
-                    spec: None,
-                    offline: false,
+                    ..Change::default()
                 });
             } else {
                 out.not_in_spec.push((host.clone(), c.name.clone()));
@@ -289,6 +310,7 @@ pub fn diff(
         &mut out.update_restart,
         &mut out.recreate,
         &mut out.destroy,
+        &mut out.moves,
     ] {
         bucket.sort_by(|a, b| (&a.host, &a.name).cmp(&(&b.host, &b.name)));
     }
@@ -316,7 +338,7 @@ fn decide_existing(
             fields,
             note,
             spec: Some(spec.clone()),
-            offline: false,
+            ..Change::default()
         };
         if let Some(n) = privileged::note(&c) {
             c.note = Some(match c.note.take() {

@@ -95,6 +95,7 @@ pub fn running(spec: &ContainerSpec, pid: i32) -> ContainerStatus {
         usage: None,
         restarts: 0,
         last_exit: None,
+        moving_to: None,
     }
 }
 

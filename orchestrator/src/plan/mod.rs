@@ -48,6 +48,9 @@ pub enum StepKind {
     Create,
     /// Start.
     Start,
+    /// Change host: the apply runs it over both hosts' sessions (`migrate`), not as actions in
+    /// a batch; it is listed under the host it goes to.
+    Move,
 }
 
 impl StepKind {
@@ -55,7 +58,11 @@ impl StepKind {
     fn starts(self) -> bool {
         matches!(
             self,
-            StepKind::Create | StepKind::Start | StepKind::Recreate | StepKind::UpdateRestart
+            StepKind::Create
+                | StepKind::Start
+                | StepKind::Recreate
+                | StepKind::UpdateRestart
+                | StepKind::Move
         )
     }
 }
@@ -118,6 +125,8 @@ pub struct Summary {
     pub restart: usize,
     /// Destroys, including the destroy half of a recreate.
     pub destroy: usize,
+    /// Moves to another host.
+    pub moves: usize,
 }
 
 impl Plan {
@@ -134,6 +143,7 @@ impl Plan {
             update_live: d.update_live.len() + d.start.len() + d.stop.len(),
             restart: d.update_restart.len(),
             destroy: d.destroy.len() + d.recreate.len(),
+            moves: d.moves.len(),
         }
     }
 
@@ -147,7 +157,7 @@ impl Plan {
         self.steps.iter().any(|s| {
             matches!(
                 s.kind,
-                StepKind::Destroy | StepKind::Recreate | StepKind::UpdateRestart
+                StepKind::Destroy | StepKind::Recreate | StepKind::UpdateRestart | StepKind::Move
             )
         })
     }
@@ -156,7 +166,7 @@ impl Plan {
 /// Orders the diff's decisions into steps, waves and per-host batches.
 pub fn plan(fleet: &Fleet, mut diff: Diff) -> Result<Plan, PlanError> {
     let mut steps: Vec<Step> = Vec::new();
-    let buckets: [(StepKind, &mut Vec<Change>); 7] = [
+    let buckets: [(StepKind, &mut Vec<Change>); 8] = [
         (StepKind::Destroy, &mut diff.destroy),
         (StepKind::Stop, &mut diff.stop),
         (StepKind::UpdateLive, &mut diff.update_live),
@@ -164,6 +174,7 @@ pub fn plan(fleet: &Fleet, mut diff: Diff) -> Result<Plan, PlanError> {
         (StepKind::Recreate, &mut diff.recreate),
         (StepKind::Create, &mut diff.create),
         (StepKind::Start, &mut diff.start),
+        (StepKind::Move, &mut diff.moves),
     ];
     for (kind, bucket) in buckets {
         for change in bucket.iter_mut() {
@@ -208,9 +219,10 @@ pub fn plan(fleet: &Fleet, mut diff: Diff) -> Result<Plan, PlanError> {
                 }
             }
         }
-        if s.kind == StepKind::Create
-            && let Some(&j) = destroyer.get(s.change.name.as_str())
-            && steps[j].change.host != s.change.host
+        // A move waits for any destroy of the same name (the copy a finished move left).
+        if let Some(&j) = destroyer.get(s.change.name.as_str())
+            && ((s.kind == StepKind::Create && steps[j].change.host != s.change.host)
+                || s.kind == StepKind::Move)
         {
             graph.add_edge(nodes[j], nodes[i], ());
         }
@@ -229,7 +241,13 @@ pub fn plan(fleet: &Fleet, mut diff: Diff) -> Result<Plan, PlanError> {
         order.push(i);
         for next in graph.neighbors_directed(nodes[i], Direction::Outgoing) {
             let j = graph[next];
-            let hop = usize::from(steps[i].change.host != steps[j].change.host);
+            // A move runs after its wave's batches, over two hosts: whatever waits for it, or
+            // it for, is in another wave.
+            let hop = usize::from(
+                steps[i].change.host != steps[j].change.host
+                    || steps[i].kind == StepKind::Move
+                    || steps[j].kind == StepKind::Move,
+            );
             wave[j] = wave[j].max(wave[i] + hop);
             steps[j].after.push(i);
             indegree[j] -= 1;
@@ -323,6 +341,9 @@ fn actions_for(kind: StepKind, change: &Change, spec: Option<ContainerSpec>) -> 
             }
             out.push(Action::Start { name });
         }
+        // The spec travels with the move (`apply` hands it to `migrate::cold`), as a create
+        // would carry it; no action goes into a batch.
+        StepKind::Move => out.extend(spec.map(|spec| Action::Create { spec })),
     }
     out
 }

@@ -1,5 +1,5 @@
 //! A [`Plan`] as people read it (per host, `+` create, `~` live change, `!` restart, `-`
-//! destroy, `-/+` recreate, field diffs, a summary line) and as machines read it (JSON).
+//! destroy, `-/+` recreate, `>` move from another host, field diffs, a summary line) and as machines read it (JSON).
 //!
 //! Used by `fleet plan` and by `fleet apply` before it asks for confirmation.
 
@@ -11,10 +11,15 @@ use serde::Serialize;
 use super::{Plan, Step, StepKind, Summary};
 use crate::diff::{Effect, FieldDiff, Refusal};
 
-/// The summary line: `Plan: 1 to create, 2 to update live, 0 to restart, 0 to destroy.`
+/// The summary line: `Plan: 1 to create, 2 to update live, 0 to restart, 0 to destroy.`, with
+/// `, 1 to move` before the period when there are moves.
 pub fn summary_line(s: &Summary) -> String {
+    let moves = match s.moves {
+        0 => String::new(),
+        n => format!(", {n} to move"),
+    };
     format!(
-        "Plan: {} to create, {} to update live, {} to restart, {} to destroy.",
+        "Plan: {} to create, {} to update live, {} to restart, {} to destroy{moves}.",
         s.create, s.update_live, s.restart, s.destroy
     )
 }
@@ -104,6 +109,14 @@ fn step_text(out: &mut String, s: &Step) {
             format!("recreate for {}; its data is lost", restart_fields()),
         ),
         StepKind::Destroy => ("-", "destroy".to_string()),
+        StepKind::Move => (
+            ">",
+            format!(
+                "move {} -> {}, cold",
+                s.change.from.as_deref().unwrap_or("?"),
+                s.change.host
+            ),
+        ),
     };
     let note = s
         .change
@@ -128,6 +141,8 @@ struct JsonStep<'a> {
     fields: &'a [FieldDiff],
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from: Option<&'a str>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     after: Vec<&'a str>,
 }
@@ -160,6 +175,7 @@ pub fn json(plan: &Plan) -> serde_json::Value {
             wave: s.wave,
             fields: &s.change.fields,
             note: s.change.note.as_deref(),
+            from: s.change.from.as_deref(),
             after: s
                 .after
                 .iter()

@@ -277,7 +277,7 @@ Plan: 1 to create, 0 to update live, 0 to restart, 0 to destroy."#,
 }
 
 #[test]
-fn move_is_refused_unless_recreate_is_allowed() {
+fn a_move_without_a_disk_is_refused_unless_recreate_is_allowed() {
     let f = two_hosts();
     let mut obs = empty_observation(&f);
     put(&mut obs, "b", running(&spec("demo", "web-1"), 9));
@@ -288,7 +288,7 @@ fn move_is_refused_unless_recreate_is_allowed() {
         DiffOptions::default(),
         "
 Refused (left as they are):
-  web-1 on a: moves from b to a: migration does not exist yet; pass --allow-recreate to destroy it on b and create it on a (its data is lost)
+  web-1 on a: moves from b to a, but it has no disk image to move (its files are in b's store): give it resources.disk_space first (a restart), or pass --allow-recreate to destroy it on b and create it on a (its data is lost)
 No changes.",
     );
     let opts = DiffOptions {

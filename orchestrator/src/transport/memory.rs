@@ -4,12 +4,15 @@
 //! break the session at a given call. It records each batch it was sent, so tests can check
 //! waves and order, skips an action whose prerequisite in the batch failed, and reports each
 //! action as it finishes when asked, like the real node.
+//! It also plays both ends of a move (`memory_transfer.rs` beside it): a container's disk is
+//! a string that travels in chunks, with scripted faults of its own.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use fleet_protocol::{
-    Action, ActionOutcome, ActionResult, ContainerSpec, DesiredState, Request, Response,
+    Action, ActionOutcome, ActionResult, ContainerSpec, ContainerState, ContainerStatus,
+    DesiredState, Request, Response,
 };
 
 use super::frame::FrameError;
@@ -22,6 +25,10 @@ pub struct Held {
     pub spec: ContainerSpec,
     /// Whether init "runs".
     pub running: bool,
+    /// What its disk holds.
+    pub disk: String,
+    /// Stopped for a move to this host that has not ended: (host, whether it ran before).
+    pub moving_to: Option<(String, bool)>,
 }
 
 /// The node's state, shared between the session handed to apply and the test.
@@ -37,6 +44,15 @@ pub struct State {
     pub refuse: Option<String>,
     /// The session breaks at this call (0-based, counting every call).
     pub break_at: Option<usize>,
+    /// Move requests received, in order (`import-begin web-1`, `export-read web-1`, ...).
+    pub moves: Vec<String>,
+    /// Imports are refused with this message (no room, say).
+    pub refuse_import: Option<String>,
+    /// The import's chunk with this index (0-based) fails with "no space left on device".
+    pub full_at_chunk: Option<usize>,
+    pub(super) exports: BTreeMap<String, usize>,
+    /// Imports under way: name -> (spec, what arrived).
+    pub imports: BTreeMap<String, (ContainerSpec, String)>,
     calls: usize,
 }
 
@@ -56,6 +72,30 @@ impl MemoryNode {
             host: host.to_owned(),
             state: Arc::default(),
         }
+    }
+
+    /// What a `List` would report: every container, running or stopped, with its move mark.
+    pub fn list(&self) -> Vec<ContainerStatus> {
+        let state = self.state();
+        state
+            .containers
+            .values()
+            .map(|h| ContainerStatus {
+                name: h.spec.name.clone(),
+                fleet: h.spec.fleet.clone(),
+                state: match h.running {
+                    true => ContainerState::Running,
+                    false => ContainerState::Stopped,
+                },
+                init_pid: h.running.then_some(100),
+                spec: h.spec.clone(),
+                live: h.spec.resources.clone(),
+                usage: None,
+                restarts: 0,
+                last_exit: None,
+                moving_to: h.moving_to.as_ref().map(|(to, _)| to.clone()),
+            })
+            .collect()
     }
 
     /// The node's state, to script faults or read what happened.
@@ -85,6 +125,8 @@ impl State {
                 let held = Held {
                     spec: spec.clone(),
                     running,
+                    disk: String::new(),
+                    moving_to: None,
                 };
                 self.containers.insert(spec.name.clone(), held);
                 Ok(true)
@@ -193,9 +235,7 @@ impl NodeSession for MemoryNode {
                 }
                 Ok(Response::Applied { results })
             }
-            other => Ok(Response::Error {
-                message: format!("the in-memory node does not answer {other:?}"),
-            }),
+            other => Ok(state.transfer(other)),
         }
     }
 }

@@ -13,6 +13,8 @@ pub mod known_hosts;
 pub mod local;
 #[cfg(test)]
 pub mod memory;
+#[cfg(test)]
+mod memory_transfer;
 pub mod session;
 pub mod ssh;
 pub mod unit;

@@ -1,0 +1,134 @@
+//! The node's side of a move between hosts: as the source it stops a container, reads its disk
+//! image through a descriptor and hands it out in compressed, checksummed chunks
+//! ([`export`]); as the target it writes what it receives apart from its containers, verifies
+//! the checksum and only then makes the container from the image ([`import`]).
+//!
+//! Neither side trusts the other: the image is the tenant's bytes and the orchestrator only
+//! relays. Every length a message carries is checked against the bounds both sides share
+//! (`fleet_protocol::transfer`), decompression is capped at the length announced, chunks must
+//! come in order and inside the image, and nothing received is used before the checksum of the
+//! whole matches. A move's state is kept where the next apply can read it: the source marks
+//! the container (`moving.json` in its store directory, reported as `moving_to`), and the
+//! target keeps the image under `<root>/incoming/` until the commit makes it a container.
+//!
+//! Neighbours: `server/` hands the move requests here with the session's [`Transfers`];
+//! the orchestrator's `migrate/` drives both ends.
+
+mod digest;
+mod export;
+mod extents;
+mod import;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use fleet_protocol::{Request, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::container::Runtime;
+use crate::store::{Layout, atomic_write};
+
+pub use digest::Digest;
+
+/// Moves under way in one session (what the source exports, what the target receives). Dropped
+/// with the session: an export's container stays stopped and marked, an import's file is
+/// replaced by the next `ImportBegin` and never used without a commit.
+#[derive(Debug, Default)]
+pub struct Transfers {
+    exports: BTreeMap<String, export::Exporting>,
+    imports: BTreeMap<String, import::Importing>,
+}
+
+/// What the source records beside a container it stopped for a move.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    /// Host it moves to.
+    pub to: String,
+    /// Whether it ran before the move stopped it (an abort starts it again).
+    pub was_running: bool,
+}
+
+fn mark_path(layout: &Layout) -> PathBuf {
+    layout.dir.join("moving.json")
+}
+
+/// The mark of a move of this container that began and did not end.
+pub fn read_mark(layout: &Layout) -> Option<Mark> {
+    let bytes = std::fs::read(mark_path(layout)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The host a move of this container is under way to, when one began and did not end.
+pub fn moving_to(layout: &Layout) -> Option<String> {
+    read_mark(layout).map(|m| m.to)
+}
+
+fn write_mark(layout: &Layout, mark: &Mark) -> crate::error::Result<()> {
+    atomic_write(
+        &mark_path(layout),
+        &serde_json::to_vec(mark).expect("a mark serializes"),
+    )
+}
+
+fn clear_mark(layout: &Layout) {
+    let _ = std::fs::remove_file(mark_path(layout));
+}
+
+/// Answers a move request (the server took the apply lock for the begins).
+pub fn handle(runtime: &Runtime, transfers: &mut Transfers, request: Request) -> Response {
+    let result = match request {
+        Request::ExportBegin { name, to, .. } => {
+            export::begin(runtime, &name, &to).map(|(answer, exporting)| {
+                transfers.exports.insert(name, exporting);
+                Response::Exporting(Box::new(answer))
+            })
+        }
+        Request::ExportRead { name } => match transfers.exports.get_mut(&name) {
+            Some(exporting) => exporting
+                .read()
+                .map(|(chunk, digest)| Response::ExportData { chunk, digest }),
+            None => Err(not_under_way("export", &name)),
+        },
+        Request::ExportFinish { name } => {
+            transfers.exports.remove(&name);
+            export::finish(runtime, &name).map(|changed| Response::Moved { changed })
+        }
+        Request::ExportAbort { name } => {
+            transfers.exports.remove(&name);
+            export::abort(runtime, &name).map(|changed| Response::Moved { changed })
+        }
+        Request::ImportBegin {
+            spec, from, image, ..
+        } => import::Importing::begin(runtime, *spec, &from, image).map(|importing| {
+            transfers
+                .imports
+                .insert(importing.name().to_owned(), importing);
+            Response::Moved { changed: true }
+        }),
+        Request::ImportChunk { name, chunk } => match transfers.imports.get_mut(&name) {
+            Some(importing) => importing
+                .write(&chunk)
+                .map(|()| Response::Moved { changed: true }),
+            None => Err(not_under_way("import", &name)),
+        },
+        Request::ImportCommit {
+            name,
+            digest,
+            layer_ids,
+        } => match transfers.imports.remove(&name) {
+            Some(importing) => importing
+                .commit(runtime, &digest, layer_ids)
+                .map(|()| Response::Moved { changed: true }),
+            None => Err(not_under_way("import", &name)),
+        },
+        Request::ImportAbort { name } => Ok(Response::Moved {
+            changed: transfers.imports.remove(&name).is_some(),
+        }),
+        other => Err(format!("not a move request: {other:?}")),
+    };
+    result.unwrap_or_else(|message| Response::Error { message })
+}
+
+fn not_under_way(what: &str, name: &str) -> String {
+    format!("no {what} of {name} is under way in this session (it begins with {what}_begin)")
+}

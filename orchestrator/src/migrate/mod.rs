@@ -1,0 +1,90 @@
+//! Moves between hosts: which containers whose host changed can be moved and how (the plan's
+//! `> NAME (move h1 -> h2, cold; ...)`), what a finished move left behind, and the driver that
+//! carries a cold move out over the two hosts' sessions ([`cold`]).
+//!
+//! A move's state lives on the nodes, never here: the source marks the container as moving
+//! (`ContainerStatus::moving_to`) when it stops it for the move, and the target keeps what it
+//! received apart from its containers until the checksum is verified and the container is made.
+//! So a move cut off anywhere (either session lost, the orchestrator killed, the target's disk
+//! full) is read back by the next observe: when the target holds the container, the move is
+//! finished and the source's copy is destroyed ([`left_over`]); otherwise the source's copy is
+//! the container, and the plan moves it again or leaves it where the spec now wants it.
+//!
+//! Neighbours: `diff` calls [`plan_move`] and [`left_over`]; `apply` runs [`cold::run`] for
+//! each move step; the node side is `node-runtime/src/transfer/`.
+
+pub mod cold;
+pub mod error;
+
+use fleet_protocol::{ContainerSpec, ContainerState, ContainerStatus, Features};
+
+use crate::diff::{Change, Effect, compare};
+
+/// Why a move is cold: shown in the plan until live moves exist.
+pub const COLD_REASON: &str = "live moves are not available yet";
+
+/// The move of `desired` from `from` (where `old` is found) to `to`, or why it cannot be made.
+pub fn plan_move(
+    desired: &ContainerSpec,
+    old: &ContainerStatus,
+    from: &str,
+    to: &str,
+    target: &Features,
+) -> Result<Change, String> {
+    let name = &desired.name;
+    if old.spec.resources.disk_space.is_none() {
+        return Err(format!(
+            "moves from {from} to {to}, but it has no disk image to move (its files are in \
+             {from}'s store): give it resources.disk_space first (a restart), or pass \
+             --allow-recreate to destroy it on {from} and create it on {to} (its data is lost)"
+        ));
+    }
+    if old.state == ContainerState::Broken {
+        return Err(format!(
+            "moves from {from} to {to}, but {name} is half-made on {from}: run `fleet apply` \
+             with it pinned to {from} first to repair it"
+        ));
+    }
+    let fields = compare(desired, old, target);
+    if let Some(f) = fields.iter().find(|f| f.effect == Effect::Recreate) {
+        return Err(format!(
+            "moves from {from} to {to} and changes {} (which recreates it): change one of them \
+             per apply",
+            f.field
+        ));
+    }
+    Ok(Change {
+        host: to.to_owned(),
+        name: name.clone(),
+        fields,
+        note: Some(COLD_REASON.to_owned()),
+        from: Some(from.to_owned()),
+        spec: Some(desired.clone()),
+        offline: false,
+    })
+}
+
+/// The copies among `copies` (host, status) that a finished move left behind: a copy of
+/// `fleet`'s whose node marks it as moving to a host that holds a whole copy now. Returns
+/// (left-over host, host it moved to).
+pub fn left_over<'a>(
+    fleet: &str,
+    copies: &[(&'a str, &'a ContainerStatus)],
+) -> Vec<(&'a str, &'a str)> {
+    copies
+        .iter()
+        .filter(|(_, c)| c.fleet == fleet)
+        .filter_map(|(host, c)| {
+            let to = c.moving_to.as_deref()?;
+            copies
+                .iter()
+                .find(|(h, n)| {
+                    *h == to && *h != *host && n.fleet == fleet && n.state != ContainerState::Broken
+                })
+                .map(|(h, _)| (*host, *h))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,345 @@
+//! Moves in the plan and in apply, against in-memory nodes: a container whose host changes is
+//! planned as a move (or refused with why), apply carries it out over both sessions, and a
+//! move cut off at any point leaves the container on the source, where the next apply finds it
+//! and finishes the move.
+
+use std::collections::BTreeMap;
+
+use fleet_protocol::Capacity;
+
+use crate::apply::report::{Outcome, Report};
+use crate::apply::{ApplyOptions, apply};
+use crate::diff::{DiffOptions, HostObservation, Observed};
+use crate::model::{DesiredContainer, Fleet, Placement};
+use crate::plan::fixture::{fleet, hello, host, pinned, spec};
+use crate::plan::{Plan, StepKind, render};
+use crate::reconcile::decide;
+use crate::transport::memory::{Held, MemoryNode};
+
+/// `web-1` with a 1Gi disk, pinned to `to`.
+fn web(to: &str) -> DesiredContainer {
+    let mut s = spec("demo", "web-1");
+    s.resources.disk_space = Some(1 << 30);
+    pinned(s, to)
+}
+
+fn nodes(hosts: &[&str]) -> BTreeMap<String, MemoryNode> {
+    hosts
+        .iter()
+        .map(|h| (h.to_string(), MemoryNode::new(h)))
+        .collect()
+}
+
+/// Puts `c`'s spec on `node` as a running container whose disk holds `disk`.
+fn running_on(node: &MemoryNode, c: &DesiredContainer, disk: &str) {
+    node.state().containers.insert(
+        c.spec.name.clone(),
+        Held {
+            spec: c.spec.clone(),
+            running: true,
+            disk: disk.into(),
+            moving_to: None,
+        },
+    );
+}
+
+/// What observe would find on the in-memory nodes.
+fn observe(nodes: &BTreeMap<String, MemoryNode>) -> Observed {
+    Observed {
+        hosts: nodes
+            .iter()
+            .map(|(h, n)| {
+                (
+                    h.clone(),
+                    HostObservation::Reachable {
+                        node: Some(hello(h)),
+                        containers: n.list(),
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+fn plan(f: &Fleet, nodes: &BTreeMap<String, MemoryNode>) -> Plan {
+    decide(f, &observe(nodes), DiffOptions::default()).expect("no cycle")
+}
+
+fn run(f: &Fleet, plan: &Plan, sessions: &mut BTreeMap<String, MemoryNode>) -> Report {
+    let opts = ApplyOptions {
+        parallel: 4,
+        lock_timeout_secs: 0,
+        user: "test@here".into(),
+    };
+    let progress = crate::apply::progress::Progress::Quiet;
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(apply(&f.name, plan, sessions, opts, &progress))
+}
+
+fn held(nodes: &BTreeMap<String, MemoryNode>, host: &str) -> Option<Held> {
+    nodes[host].state().containers.get("web-1").cloned()
+}
+
+#[test]
+fn a_new_pin_is_planned_as_a_cold_move() {
+    let f = fleet("demo", vec![host("a"), host("b")], vec![web("b")]);
+    let n = nodes(&["a", "b"]);
+    running_on(&n["a"], &web("a"), "data");
+    let p = plan(&f, &n);
+    assert_eq!(
+        render::text(&p).trim(),
+        "b:\n  > web-1 (move a -> b, cold; live moves are not available yet)\n\
+         Plan: 0 to create, 0 to update live, 0 to restart, 0 to destroy, 1 to move."
+    );
+    assert!(
+        p.is_destructive(),
+        "a cold move stops the container: it asks first"
+    );
+    let json = render::json(&p);
+    assert_eq!(json["steps"][0]["action"], "move");
+    assert_eq!(json["steps"][0]["from"], "a");
+    assert_eq!(json["summary"]["moves"], 1);
+}
+
+#[test]
+fn a_selector_that_no_longer_matches_is_a_move() {
+    let mut a = host("a");
+    a.labels.insert("zone".into(), "x".into());
+    let mut b = host("b");
+    b.labels.insert("zone".into(), "y".into());
+    let mut c = web("b");
+    c.host = None;
+    c.placement = Placement {
+        selector: [("zone".to_string(), "y".to_string())].into(),
+        ..Placement::default()
+    };
+    let f = fleet("demo", vec![a, b], vec![c.clone()]);
+    let n = nodes(&["a", "b"]);
+    running_on(&n["a"], &c, "data");
+    let p = plan(&f, &n);
+    assert_eq!(p.steps.len(), 1, "{}", render::text(&p));
+    assert_eq!(p.steps[0].kind, StepKind::Move);
+    assert_eq!(p.steps[0].change.from.as_deref(), Some("a"));
+    assert_eq!(p.steps[0].change.host, "b");
+}
+
+#[test]
+fn a_move_without_a_disk_or_with_a_template_change_is_refused() {
+    let mut no_disk = web("b");
+    no_disk.spec.resources.disk_space = None;
+    let f = fleet("demo", vec![host("a"), host("b")], vec![no_disk.clone()]);
+    let n = nodes(&["a", "b"]);
+    running_on(&n["a"], &no_disk, "");
+    let p = plan(&f, &n);
+    assert!(p.is_empty());
+    let reason = &p.diff.refused[0].reason;
+    assert!(
+        reason.contains("no disk image to move") && reason.contains("--allow-recreate"),
+        "{reason}"
+    );
+
+    let mut other = web("b");
+    other.spec.template = fleet_protocol::TemplateRef::Host;
+    let f = fleet("demo", vec![host("a"), host("b")], vec![other]);
+    let n = nodes(&["a", "b"]);
+    running_on(&n["a"], &web("a"), "");
+    let p = plan(&f, &n);
+    assert!(p.is_empty());
+    assert!(
+        p.diff.refused[0].reason.contains("changes template"),
+        "{:?}",
+        p.diff.refused
+    );
+}
+
+#[test]
+fn a_move_to_a_host_without_room_is_a_plan_error_and_nothing_is_sent() {
+    let f = fleet("demo", vec![host("a"), host("b")], vec![web("b")]);
+    let n = nodes(&["a", "b"]);
+    running_on(&n["a"], &web("a"), "data");
+    let mut observed = observe(&n);
+    if let Some(HostObservation::Reachable {
+        node: Some(info), ..
+    }) = observed.hosts.get_mut("b")
+    {
+        info.capacity = Capacity {
+            cpus: 1,
+            memory: 1 << 30,
+            disk_free: 1 << 20,
+            uid_ranges_free: None,
+        };
+    }
+    let p = decide(&f, &observed, DiffOptions::default()).unwrap();
+    assert!(p.is_empty(), "{}", render::text(&p));
+    let reason = &p.diff.refused[0].reason;
+    assert!(
+        reason.contains("cannot be placed") && reason.contains("disk"),
+        "{reason}"
+    );
+    let report = run(&f, &p, &mut n.clone());
+    assert!(report.steps.is_empty());
+    assert!(n["a"].state().moves.is_empty() && n["b"].state().moves.is_empty());
+    assert!(held(&n, "a").unwrap().running);
+}
+
+#[test]
+fn apply_moves_the_disk_and_removes_the_source_only_once_the_target_runs_it() {
+    let f = fleet("demo", vec![host("a"), host("b")], vec![web("b")]);
+    let n = nodes(&["a", "b"]);
+    running_on(&n["a"], &web("a"), "hello, world");
+    let p = plan(&f, &n);
+    let report = run(&f, &p, &mut n.clone());
+    assert!(report.ok(), "{report:?}");
+    let moved = held(&n, "b").expect("web-1 on b");
+    assert_eq!(moved.disk, "hello, world");
+    assert!(moved.running);
+    assert!(held(&n, "a").is_none(), "the source copy is gone");
+    assert_eq!(
+        n["a"].state().moves.last().map(String::as_str),
+        Some("export-finish web-1")
+    );
+    assert!(
+        report.notes[0].starts_with("web-1 moved a -> b (cold): "),
+        "{:?}",
+        report.notes
+    );
+    assert!(report.notes[0].contains("(3 chunks)"), "{:?}", report.notes);
+    assert!(plan(&f, &n).is_empty(), "{}", render::text(&plan(&f, &n)));
+}
+
+#[test]
+fn a_refused_import_or_a_full_disk_restarts_the_container_on_the_source() {
+    for fault in ["refuse", "full"] {
+        let f = fleet("demo", vec![host("a"), host("b")], vec![web("b")]);
+        let n = nodes(&["a", "b"]);
+        running_on(&n["a"], &web("a"), "hello, world");
+        match fault {
+            "refuse" => n["b"].state().refuse_import = Some("disk: 1Mi free".into()),
+            _ => n["b"].state().full_at_chunk = Some(1),
+        }
+        let p = plan(&f, &n);
+        let report = run(&f, &p, &mut n.clone());
+        let Outcome::Failed { error } = &report.steps[0].outcome else {
+            panic!("{report:?}")
+        };
+        let message = error.to_string();
+        assert!(
+            message.ends_with("web-1 runs on a again"),
+            "{fault}: {message}"
+        );
+        let back = held(&n, "a").expect("still on a");
+        assert!(
+            back.running && back.moving_to.is_none(),
+            "{fault}: {back:?}"
+        );
+        assert!(held(&n, "b").is_none());
+        assert!(
+            n["b"].state().imports.is_empty(),
+            "{fault}: the target dropped it"
+        );
+    }
+}
+
+#[test]
+fn a_session_lost_midway_leaves_the_container_on_the_source_and_the_next_apply_finishes() {
+    for broken in ["a", "b"] {
+        let f = fleet("demo", vec![host("a"), host("b")], vec![web("b")]);
+        let n = nodes(&["a", "b"]);
+        running_on(&n["a"], &web("a"), "hello, world");
+        // Call 0 begins the move; the break comes while the chunks travel.
+        n[broken].state().break_at = Some(2);
+        let p = plan(&f, &n);
+        let report = run(&f, &p, &mut n.clone());
+        assert!(!report.ok());
+        assert!(
+            report.lost_hosts.contains_key(broken),
+            "{broken}: {report:?}"
+        );
+        assert!(held(&n, "b").is_none(), "{broken}: nothing made on b");
+        let left = held(&n, "a").expect("still on a");
+        if broken == "b" {
+            assert!(left.running, "the source was told to start it again");
+        } else {
+            assert!(
+                !left.running,
+                "the source could not be told: stopped, marked"
+            );
+            assert_eq!(left.moving_to, Some(("b".into(), true)));
+            assert_eq!(
+                crate::apply::journal::moves_cut_off(&observe(&n), "then"),
+                ["a: the move of web-1 to b was cut off (web-1 is stopped on a); then"]
+            );
+        }
+        // The next apply: new sessions, the same nodes.
+        for node in n.values() {
+            node.state().break_at = None;
+        }
+        let again = plan(&f, &n);
+        assert_eq!(again.steps.len(), 1, "{}", render::text(&again));
+        let report = run(&f, &again, &mut n.clone());
+        assert!(report.ok(), "{broken}: {report:?}");
+        let moved = held(&n, "b").expect("on b");
+        assert!(
+            moved.running && moved.disk == "hello, world",
+            "{broken}: {moved:?}"
+        );
+        assert!(held(&n, "a").is_none());
+    }
+}
+
+#[test]
+fn a_move_cut_off_after_the_target_made_it_is_finished_by_destroying_the_left_over() {
+    let f = fleet("demo", vec![host("a"), host("b")], vec![web("b")]);
+    let n = nodes(&["a", "b"]);
+    running_on(&n["a"], &web("a"), "old");
+    running_on(&n["b"], &web("b"), "old");
+    if let Some(h) = n["a"].state().containers.get_mut("web-1") {
+        h.running = false;
+        h.moving_to = Some(("b".into(), true));
+    }
+    let p = plan(&f, &n);
+    assert_eq!(
+        render::text(&p).trim(),
+        "a:\n  - web-1 (destroy; left on a by its move to b, which finished)\n\
+         Plan: 0 to create, 0 to update live, 0 to restart, 1 to destroy."
+    );
+    assert!(run(&f, &p, &mut n.clone()).ok());
+    assert!(held(&n, "a").is_none());
+    assert!(held(&n, "b").unwrap().running);
+    assert!(plan(&f, &n).is_empty());
+}
+
+#[test]
+fn a_move_rolled_back_in_the_spec_starts_the_container_where_it_was() {
+    // The move was cut off with web-1 stopped on a; the spec now pins it back to a.
+    let f = fleet("demo", vec![host("a"), host("b")], vec![web("a")]);
+    let n = nodes(&["a", "b"]);
+    running_on(&n["a"], &web("a"), "data");
+    if let Some(h) = n["a"].state().containers.get_mut("web-1") {
+        h.running = false;
+        h.moving_to = Some(("b".into(), true));
+    }
+    let p = plan(&f, &n);
+    assert_eq!(p.steps.len(), 1);
+    assert_eq!(p.steps[0].kind, StepKind::Start);
+    assert!(run(&f, &p, &mut n.clone()).ok());
+    assert!(held(&n, "a").unwrap().running);
+}
+
+#[test]
+fn dependants_of_a_moved_container_wait_for_the_move() {
+    let mut app = pinned(spec("demo", "app"), "b");
+    app.depends_on = vec!["web-1".into()];
+    let f = fleet("demo", vec![host("a"), host("b")], vec![web("b"), app]);
+    let n = nodes(&["a", "b"]);
+    running_on(&n["a"], &web("a"), "x");
+    let p = plan(&f, &n);
+    let mv = p.steps.iter().find(|s| s.kind == StepKind::Move).unwrap();
+    let create = p.steps.iter().find(|s| s.kind == StepKind::Create).unwrap();
+    assert_eq!(create.after, vec![mv.id]);
+    assert!(create.wave > mv.wave);
+    assert!(run(&f, &p, &mut n.clone()).ok());
+    assert_eq!(n["b"].state().containers.len(), 2);
+}
