@@ -44,6 +44,10 @@ pub enum Command {
     Destroy(commands::destroy::Args),
     /// Run a command in a container on whichever host it is.
     Exec(commands::exec::Args),
+    /// Move every container of this fleet off a host (cold moves; --dry-run to plan only).
+    Drain(commands::drain::DrainArgs),
+    /// Move one container to another host (a cold move; --dry-run to plan only).
+    Move(commands::drain::MoveArgs),
     /// Install or upgrade fleet-node on every host of the spec.
     Bootstrap(commands::bootstrap::Args),
     /// Density planning: allocated versus capacity per host, room for more, what-if, drain.
@@ -77,6 +81,8 @@ impl Command {
             Command::Get(args) => commands::get::run(args),
             Command::Destroy(args) => commands::destroy::run(args),
             Command::Exec(args) => commands::exec::run(args),
+            Command::Drain(args) => commands::drain::run_drain(args),
+            Command::Move(args) => commands::drain::run_move(args),
             Command::Bootstrap(args) => commands::bootstrap::run(args),
             Command::Capacity(args) => commands::capacity::run(args),
             Command::Completion(args) => {

@@ -16,6 +16,11 @@ use support::sshd::{Cluster, skip_unless_ready, unique};
 /// Writes the spec: the cluster's hosts and one container `mover` with a 64Mi disk pinned to
 /// `node-<host>`.
 fn write(cluster: &Cluster, fleet: &str, host: usize) -> PathBuf {
+    write_with(cluster, fleet, &format!("\n    host: node-{host}"))
+}
+
+/// The same spec with `placement` (the container's host line, or none) as given.
+fn write_with(cluster: &Cluster, fleet: &str, placement: &str) -> PathBuf {
     let mut yaml = format!("apiVersion: fleet/v1\nfleet: {fleet}\nhosts:\n");
     for h in cluster.hosts() {
         let fleet::model::Transport::Ssh(t) = &h.transport else {
@@ -38,7 +43,7 @@ fn write(cluster: &Cluster, fleet: &str, host: usize) -> PathBuf {
     }
     yaml.push_str(&format!(
         "containers:\n  - name: mover\n    template: busybox\n    \
-         command: [\"/bin/sleep\", \"1000000\"]\n    host: node-{host}\n    \
+         command: [\"/bin/sleep\", \"1000000\"]{placement}\n    \
          resources:\n      memory: 64Mi\n      disk: {{space: 64Mi}}\n"
     ));
     let path = cluster.dir.path().join("move.yaml");
@@ -210,4 +215,50 @@ fn a_move_cut_off_leaves_the_container_running_on_the_source_and_the_next_apply_
         "{out}"
     );
     assert_moved(&cluster, &spec, &sum);
+}
+
+#[test]
+fn drain_moves_an_unpinned_container_off_its_host_and_it_stays_there() {
+    if skip_unless_ready() {
+        return;
+    }
+    let cluster = Cluster::start(2);
+    let fleet = format!("drain-{}", unique());
+    let spec = write_with(&cluster, &fleet, "");
+    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+    expect("apply", &spec, &["--yes"], 0);
+    exec_ok(&spec, "echo kept > /kept.txt");
+    let (from, to) = match running_on(&cluster, 0) {
+        Some(_) => (0, 1),
+        None => (1, 0),
+    };
+    assert!(running_on(&cluster, from).is_some());
+    let host = format!("node-{from}");
+    let spec_arg = spec.to_str().unwrap();
+    let dry = support::fleetctl::run(&["drain", &host, "-f", spec_arg, "--dry-run"]);
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert_eq!(dry.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!("> mover (move node-{from} -> node-{to}, cold")),
+        "{text}"
+    );
+    assert!(
+        running_on(&cluster, from).is_some(),
+        "--dry-run changes nothing"
+    );
+    let unknown = support::fleetctl::run(&["drain", "node-9", "-f", spec_arg]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("the fleet has no host \"node-9\""),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    let out = support::fleetctl::run(&["drain", &host, "-f", spec_arg, "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(running_on(&cluster, to).is_some(), "{text}");
+    assert_eq!(exec_ok(&spec, "cat /kept.txt"), "kept\n");
+    // The scheduler keeps a running container where it runs: the spec's apply leaves it there.
+    let again = expect("plan", &spec, &[], 0);
+    assert!(again.contains("No changes."), "{again}");
 }

@@ -52,6 +52,7 @@ mod tests {
         let path = dir.path().join("img");
         let file = File::options()
             .create(true)
+            .truncate(true)
             .read(true)
             .write(true)
             .open(&path)

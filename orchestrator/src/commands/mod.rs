@@ -7,6 +7,7 @@ pub mod apply;
 pub mod bootstrap;
 pub mod capacity;
 pub mod destroy;
+pub mod drain;
 pub mod exec;
 pub mod get;
 pub mod get_hosts;

@@ -11,10 +11,12 @@
 //! the container, and the plan moves it again or leaves it where the spec now wants it.
 //!
 //! Neighbours: `diff` calls [`plan_move`] and [`left_over`]; `apply` runs [`cold::run`] for
-//! each move step; the node side is `node-runtime/src/transfer/`.
+//! each move step; [`targeted`] plans `fleet drain` and `fleet move`; the node side is
+//! `node-runtime/src/transfer/`.
 
 pub mod cold;
 pub mod error;
+pub mod targeted;
 
 use fleet_protocol::{ContainerSpec, ContainerState, ContainerStatus, Features};
 
@@ -86,5 +88,7 @@ pub fn left_over<'a>(
         .collect()
 }
 
+#[cfg(test)]
+mod targeted_tests;
 #[cfg(test)]
 mod tests;

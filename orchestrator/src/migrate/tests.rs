@@ -23,7 +23,7 @@ fn web(to: &str) -> DesiredContainer {
     pinned(s, to)
 }
 
-fn nodes(hosts: &[&str]) -> BTreeMap<String, MemoryNode> {
+pub(super) fn nodes(hosts: &[&str]) -> BTreeMap<String, MemoryNode> {
     hosts
         .iter()
         .map(|h| (h.to_string(), MemoryNode::new(h)))
@@ -31,7 +31,7 @@ fn nodes(hosts: &[&str]) -> BTreeMap<String, MemoryNode> {
 }
 
 /// Puts `c`'s spec on `node` as a running container whose disk holds `disk`.
-fn running_on(node: &MemoryNode, c: &DesiredContainer, disk: &str) {
+pub(super) fn running_on(node: &MemoryNode, c: &DesiredContainer, disk: &str) {
     node.state().containers.insert(
         c.spec.name.clone(),
         Held {
@@ -44,7 +44,7 @@ fn running_on(node: &MemoryNode, c: &DesiredContainer, disk: &str) {
 }
 
 /// What observe would find on the in-memory nodes.
-fn observe(nodes: &BTreeMap<String, MemoryNode>) -> Observed {
+pub(super) fn observe(nodes: &BTreeMap<String, MemoryNode>) -> Observed {
     Observed {
         hosts: nodes
             .iter()

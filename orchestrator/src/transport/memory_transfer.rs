@@ -108,7 +108,7 @@ impl State {
                     return error(format!("a container named {} exists here", spec.name));
                 }
                 self.imports
-                    .insert(spec.name.clone(), (spec, String::new()));
+                    .insert(spec.name.clone(), (*spec, String::new()));
                 Response::Moved { changed: true }
             }
             Request::ImportChunk { name, chunk } => {
