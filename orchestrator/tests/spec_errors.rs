@@ -369,3 +369,19 @@ fn restart_policies_resolve_into_the_spec() {
         .collect();
     assert_eq!(shown, ["always", "on-failure (max 5)", "no"]);
 }
+
+#[test]
+fn memory_high_above_memory_is_refused_at_memory_high() {
+    check(
+        &spec(
+            "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    resources: {memory: 256Mi, memory_high: 512Mi}\n",
+        ),
+        r#"
+fleet.yaml:7:45: error: memory_high 512Mi is above memory 256Mi
+  |
+7 |     resources: {memory: 256Mi, memory_high: 512Mi}
+  |                                             ^^^^^
+  = hint: memory_high is the soft limit the kernel throttles at; valid is at most memory
+"#,
+    );
+}

@@ -211,6 +211,11 @@ pub struct Resources {
     /// Memory limit in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<u64>,
+    /// Soft memory limit in bytes (OpenVZ's barrier): above it the kernel throttles the
+    /// container and reclaims its memory hard (cgroup v2 `memory.high`; on v1 the soft limit,
+    /// which only steers reclaim when the host runs short).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_high: Option<u64>,
     /// Swap allowed beyond memory, in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swap: Option<u64>,

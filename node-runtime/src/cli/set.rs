@@ -28,6 +28,9 @@ pub struct SetArgs {
     /// Memory limit (`512Mi`, `2G`).
     #[arg(long)]
     pub memory: Option<String>,
+    /// Soft memory limit: the kernel throttles and reclaims above it (v2 memory.high).
+    #[arg(long)]
+    pub memory_high: Option<String>,
     /// Swap allowed beyond memory.
     #[arg(long)]
     pub swap: Option<String>,
@@ -112,6 +115,13 @@ pub fn resolve(args: &SetArgs, current: &Resources) -> Result<Resources> {
     )?;
     Ok(Resources {
         memory: field(n, "memory", &args.memory, current.memory, size)?,
+        memory_high: field(
+            n,
+            "memory-high",
+            &args.memory_high,
+            current.memory_high,
+            size,
+        )?,
         swap: field(n, "swap", &args.swap, current.swap, size)?,
         cpu_units: field(n, "cpu-units", &args.cpu_units, current.cpu_units, number)?,
         cpu_limit: field(n, "cpu-limit", &args.cpu_limit, current.cpu_limit, |t| {

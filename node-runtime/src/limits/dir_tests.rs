@@ -39,6 +39,7 @@ fn v2_tree() -> (tempfile::TempDir, std::path::PathBuf) {
             ),
             ("cpuset.cpus", ""),
             ("memory.max", "max"),
+            ("memory.high", "max"),
             ("memory.swap.max", "max"),
             ("memory.current", "1048576"),
             ("pids.max", "max"),
@@ -60,6 +61,7 @@ fn v2_files_get_v2_values_and_read_back_as_effective() {
         cpu_limit: Some(150),
         cpus: Some("1,2,3".into()),
         memory: Some(512 << 20),
+        memory_high: Some(384 << 20),
         swap: Some(128 << 20),
         pids: Some(64),
         io: IoLimits {
@@ -75,6 +77,7 @@ fn v2_files_get_v2_values_and_read_back_as_effective() {
     assert_eq!(read(&dir, "cpu.max"), "150000 100000");
     assert_eq!(read(&dir, "cpuset.cpus"), "1-3");
     assert_eq!(read(&dir, "memory.max"), (512u64 << 20).to_string());
+    assert_eq!(read(&dir, "memory.high"), (384u64 << 20).to_string());
     assert_eq!(read(&dir, "memory.swap.max"), (128u64 << 20).to_string());
     assert_eq!(read(&dir, "pids.max"), "64");
     assert_eq!(read(&dir, "io.weight"), "default 300");
@@ -90,6 +93,7 @@ fn v2_files_get_v2_values_and_read_back_as_effective() {
     assert_eq!(read(&dir, "cpu.max"), "max 100000");
     assert_eq!(read(&dir, "cpuset.cpus"), "");
     assert_eq!(read(&dir, "memory.max"), "max");
+    assert_eq!(read(&dir, "memory.high"), "max");
     assert_eq!(
         read(&dir, "io.max"),
         "7:3 rbps=max wbps=max riops=max wiops=max"

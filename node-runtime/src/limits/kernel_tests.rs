@@ -72,11 +72,16 @@ fn v1_live_update_keeps_the_process_and_the_files_hold_the_new_values() {
         cpu_units: Some(500),
         cpu_limit: Some(150),
         memory: Some(256 << 20),
+        memory_high: Some(192 << 20),
         swap: Some(0),
         pids: Some(100),
         ..Resources::default()
     };
     apply(&cg.dirs, &bigger).unwrap();
+    assert_eq!(
+        read(&mem.join("memory.soft_limit_in_bytes")),
+        (192u64 << 20).to_string()
+    );
     assert_eq!(read(&cpu.join("cpu.shares")), "512");
     assert_eq!(read(&cpu.join("cpu.cfs_quota_us")), "150000");
     assert_eq!(

@@ -4,6 +4,9 @@
 //! when the kernel accounts swap), with the kernel's rule that memory ≤ memory+swap at every
 //! moment, so the order of the two writes depends on whether the limits grow or shrink.
 //! v2: `memory.max` and `memory.swap.max` (swap alone).
+//! The soft limit `memory_high` (OpenVZ's barrier) is `memory.high` on v2, where the kernel
+//! throttles and reclaims above it, and `memory.soft_limit_in_bytes` on v1, where it only steers
+//! reclaim when the host runs short.
 //! A limit under what the cgroup uses now is refused up front rather than left to the kernel,
 //! which on v1 would spend seconds reclaiming before failing with EBUSY.
 
@@ -35,6 +38,14 @@ fn files(version: CgroupVersion) -> (&'static str, &'static str, &'static str) {
     }
 }
 
+/// The soft limit's file.
+fn high_file(version: CgroupVersion) -> &'static str {
+    match version {
+        CgroupVersion::V1 => "memory.soft_limit_in_bytes",
+        CgroupVersion::V2 => "memory.high",
+    }
+}
+
 /// Whether the cgroup at `dir` can limit swap.
 pub fn swap_supported(version: CgroupVersion, dir: &Path) -> bool {
     dir.join(files(version).1).exists()
@@ -53,6 +64,28 @@ pub(crate) fn plan(ctx: &Ctx, res: &Resources, plan: &mut Plan) -> Result<(), Li
             ),
         ));
     }
+    if let Some(high) = res.memory_high {
+        if high < MEMORY_MIN {
+            return Err(LimitError::invalid(
+                "memory_high",
+                format_size(high),
+                format!(
+                    "the soft limit must be at least {}",
+                    format_size(MEMORY_MIN)
+                ),
+            ));
+        }
+        if let Some(memory) = res.memory.filter(|&m| high > m) {
+            return Err(LimitError::invalid(
+                "memory_high",
+                format_size(high),
+                format!(
+                    "above memory {}: the soft limit could never be reached; valid is at most memory",
+                    format_size(memory)
+                ),
+            ));
+        }
+    }
     if res.swap.is_some() && res.memory.is_none() {
         return Err(LimitError::invalid(
             "swap",
@@ -64,8 +97,19 @@ pub(crate) fn plan(ctx: &Ctx, res: &Resources, plan: &mut Plan) -> Result<(), Li
         if res.memory.is_some() {
             ctx.require("memory", Controller::Memory)?;
         }
+        if res.memory_high.is_some() {
+            ctx.require("memory_high", Controller::Memory)?;
+        }
         return Ok(());
     };
+    let high_path = dir.join(high_file(ctx.version));
+    let old_high = file::read(&high_path)?;
+    let new_high = match (ctx.version, res.memory_high) {
+        (_, Some(h)) => h.to_string(),
+        (CgroupVersion::V1, None) => "-1".to_string(),
+        (CgroupVersion::V2, None) => "max".to_string(),
+    };
+    plan.push(high_path, new_high, Some(old_high));
     let (limit_file, swap_file, usage_file) = files(ctx.version);
     let has_swap = swap_supported(ctx.version, dir);
     if res.swap.is_some() && !has_swap {
@@ -140,6 +184,7 @@ pub(crate) fn read(
     match version {
         CgroupVersion::V1 => {
             out.memory = file::read_v1_bytes_limit(&dir.join(limit_file))?;
+            out.memory_high = file::read_v1_bytes_limit(&dir.join(high_file(version)))?;
             out.swap = if has_swap {
                 file::read_v1_bytes_limit(&dir.join(swap_file))?
                     .map(|memsw| memsw.saturating_sub(out.memory.unwrap_or(0)))
@@ -149,6 +194,7 @@ pub(crate) fn read(
         }
         CgroupVersion::V2 => {
             out.memory = file::read_max(&dir.join(limit_file))?;
+            out.memory_high = file::read_max(&dir.join(high_file(version)))?;
             out.swap = if has_swap {
                 file::read_max(&dir.join(swap_file))?
             } else {

@@ -350,6 +350,7 @@ pub fn effective(resources: &Resources, version: CgroupVersion, host_cpus: &str)
         .filter(|c| cpuset::canonical(host_cpus).ok().as_deref() != Some(c.as_str()));
     out.pids = Some(resources.pids.unwrap_or(fleet_protocol::DEFAULT_PIDS));
     out.memory = resources.memory.map(memory::page_round);
+    out.memory_high = resources.memory_high.map(memory::page_round);
     out.swap = match (resources.memory, resources.swap) {
         (Some(_), Some(s)) => Some(memory::page_round(s)),
         _ => None,

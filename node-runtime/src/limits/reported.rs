@@ -42,6 +42,7 @@ pub fn in_spec_terms(live: Resources, spec: &Resources, version: CgroupVersion) 
         cpu_limit: pick(live.cpu_limit, &want.cpu_limit, &spec.cpu_limit),
         cpus,
         memory: pick(live.memory, &want.memory, &spec.memory),
+        memory_high: pick(live.memory_high, &want.memory_high, &spec.memory_high),
         swap: pick(live.swap, &want.swap, &spec.swap),
         pids: pick(live.pids, &want.pids, &spec.pids),
         disk_space: pick(live.disk_space, &want.disk_space, &spec.disk_space),

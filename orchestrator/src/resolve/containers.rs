@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use fleet_protocol::units::format_size;
 use fleet_protocol::{DiskSpec, IoLimits, Resources, TemplateRef};
 
 use crate::model::{DesiredContainer, Placement};
@@ -195,6 +196,7 @@ fn container_base(
         }
     }
     merged.overlay(&raw.resources);
+    check_memory_high(&merged, d);
     if let Some(h) = &raw.host
         && !hosts.contains_key(&h.value)
     {
@@ -225,6 +227,25 @@ fn container_base(
     })
 }
 
+/// `memory_high` is a soft limit below the hard one: above `memory` it could never be reached.
+fn check_memory_high(r: &RawResources, d: &mut Diagnostics) {
+    if let (Some(high), Some(max)) = (&r.memory_high, &r.memory)
+        && high.value > max.value
+    {
+        d.push(
+            Diagnostic::at(
+                high.pos,
+                format!(
+                    "memory_high {} is above memory {}",
+                    format_size(high.value),
+                    format_size(max.value)
+                ),
+            )
+            .hint("memory_high is the soft limit the kernel throttles at; valid is at most memory"),
+        );
+    }
+}
+
 fn resources(r: &RawResources) -> Resources {
     let v = |a: &Option<At<u64>>| a.as_ref().map(|a| a.value);
     Resources {
@@ -232,6 +253,7 @@ fn resources(r: &RawResources) -> Resources {
         cpu_limit: r.cpu_limit.as_ref().map(|a| a.value),
         cpus: r.cpus.as_ref().map(|a| a.value.clone()),
         memory: v(&r.memory),
+        memory_high: v(&r.memory_high),
         swap: v(&r.swap),
         // No task ceiling set: the node's default, written out so plan and render show it.
         pids: v(&r.pids).or(Some(fleet_protocol::DEFAULT_PIDS)),

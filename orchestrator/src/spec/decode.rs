@@ -38,13 +38,15 @@ const HOST_FIELDS: &[&str] = &[
 ];
 const TEMPLATE_FIELDS: &[&str] = &["name", "tarball", "sha256"];
 /// Resource fields, shared by profiles and containers' `resources`.
-pub const RESOURCE_FIELDS: &[&str] = &["cpu", "memory", "swap", "pids", "disk", "io"];
+pub const RESOURCE_FIELDS: &[&str] =
+    &["cpu", "memory", "memory_high", "swap", "pids", "disk", "io"];
 const PROFILE_FIELDS: &[&str] = &[
     "name",
     "extends",
     "description",
     "cpu",
     "memory",
+    "memory_high",
     "swap",
     "pids",
     "disk",
@@ -262,6 +264,9 @@ fn resources_from(f: &Fields<'_>, d: &mut Diagnostics) -> RawResources {
         memory: f
             .get("memory")
             .and_then(|n| fields::size(n, "memory", 4 << 20, d)),
+        memory_high: f
+            .get("memory_high")
+            .and_then(|n| fields::size(n, "memory_high", 4 << 20, d)),
         swap: f.get("swap").and_then(|n| fields::size(n, "swap", 0, d)),
         pids: f
             .get("pids")

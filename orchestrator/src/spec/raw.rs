@@ -128,6 +128,8 @@ pub struct RawResources {
     pub cpus: Option<At<String>>,
     /// memory bytes
     pub memory: Option<At<u64>>,
+    /// memory_high bytes
+    pub memory_high: Option<At<u64>>,
     /// swap bytes
     pub swap: Option<At<u64>>,
     /// pids
@@ -165,6 +167,7 @@ impl RawResources {
             cpu_limit,
             cpus,
             memory,
+            memory_high,
             swap,
             pids,
             disk_space,
