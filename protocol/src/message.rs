@@ -338,8 +338,13 @@ pub struct Features {
     pub criu: bool,
     /// busybox-static is installed (for the busybox template).
     pub busybox: bool,
-    /// io weight can be set (needs a weight file in the io/blkio controller).
+    /// io weight counts here: the disk under the node's root runs a scheduler that reads the
+    /// weight file (BFQ, or iocost on v2).
     pub io_weight: bool,
+    /// The cgroup file that scheduler reads weights from (`io.bfq.weight` under BFQ, `io.weight`
+    /// under iocost, `blkio.bfq.weight` on v1); empty where none does. Older nodes do not say.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub io_weight_file: String,
     /// A running container's disk can grow live (ext4 online resize needs CAP_SYS_RESOURCE);
     /// where it cannot, a grow is a restart. Older nodes do not say: taken as false.
     #[serde(default)]

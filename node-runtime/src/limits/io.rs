@@ -16,16 +16,34 @@ use super::file;
 use super::{CgroupVersion, Controller, Ctx, DevNum, LimitError, Plan};
 
 /// The weight file this cgroup offers and its valid range, or `None` when no proportional I/O
-/// scheduler is active.
+/// scheduler is active. On v2 both files can exist at once (iocost built in, BFQ loaded): the
+/// weight goes to `io.weight` when iocost is switched on for some disk (the root's
+/// `io.cost.qos` says `enable=1`), else to `io.bfq.weight` where BFQ is loaded, else to
+/// `io.weight` (which nothing reads then; the hello says so, see [`super::io_scheduler`]).
 pub fn weight_file(version: CgroupVersion, dir: &Path) -> Option<(PathBuf, u64, u64)> {
+    const IO: (&str, u64, u64) = ("io.weight", 1, 10_000);
+    const BFQ: (&str, u64, u64) = ("io.bfq.weight", 1, 1000);
     let candidates: &[(&str, u64, u64)] = match version {
         CgroupVersion::V1 => &[("blkio.bfq.weight", 1, 1000)],
-        CgroupVersion::V2 => &[("io.weight", 1, 10_000), ("io.bfq.weight", 1, 1000)],
+        CgroupVersion::V2 if iocost_on_above(dir) => &[IO, BFQ],
+        CgroupVersion::V2 => &[BFQ, IO],
     };
     candidates
         .iter()
         .map(|(name, lo, hi)| (dir.join(name), *lo, *hi))
         .find(|(path, _, _)| path.exists())
+}
+
+/// Whether the v2 root above `dir` (the ancestor with `io.cost.qos`) enables iocost anywhere.
+fn iocost_on_above(dir: &Path) -> bool {
+    dir.ancestors()
+        .map(|d| d.join("io.cost.qos"))
+        .find(|qos| qos.exists())
+        .and_then(|qos| std::fs::read_to_string(qos).ok())
+        .is_some_and(|text| {
+            text.lines()
+                .any(|l| l.split_whitespace().any(|w| w == "enable=1"))
+        })
 }
 
 fn scale(weight: u16, lo: u64, hi: u64) -> u64 {
@@ -45,13 +63,12 @@ fn unscale(value: u64, hi: u64) -> u64 {
     }
 }
 
-/// The spec weight read back after writing `weight` on a host of `version` (exact on v2's
-/// `io.weight`; to the nearest ten where the kernel's scale is 1..=1000).
-pub fn weight_round_trip(weight: u16, version: CgroupVersion) -> u16 {
-    match version {
-        CgroupVersion::V2 => weight,
-        CgroupVersion::V1 => unscale(scale(weight, 1, 1000), 1000) as u16,
-    }
+/// The spec weight as the node compares it: to BFQ's precision (1..=1000, so weights above
+/// 100 to about the nearest eleven) on every host, whichever file holds it. The node cannot know
+/// from the spec alone which scale a host's scheduler uses, and [`read`] brings an exact
+/// `io.weight` to the same precision, so a weight never reads as drift on either.
+pub fn weight_round_trip(weight: u16) -> u16 {
+    unscale(scale(weight, 1, 1000), 1000) as u16
 }
 
 const CAPS: [(&str, &str, &str); 4] = [
@@ -194,7 +211,8 @@ pub(crate) fn read(
         let number = first.strip_prefix("default ").unwrap_or(first).trim();
         if let Ok(w) = number.parse::<u64>() {
             let w = unscale(w, hi);
-            out.weight = (w != 100).then_some(w as u16);
+            let w = weight_round_trip(w.min(10_000) as u16);
+            out.weight = (w != 100).then_some(w);
         }
     }
     let Some(dev) = device else { return Ok(out) };

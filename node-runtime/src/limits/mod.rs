@@ -18,6 +18,7 @@ pub mod error;
 pub mod file;
 pub mod host;
 pub mod io;
+pub mod io_scheduler;
 pub mod memory;
 pub mod pids;
 pub mod reported;
@@ -358,7 +359,7 @@ pub fn effective(resources: &Resources, version: CgroupVersion, host_cpus: &str)
     out.io.weight = resources
         .io
         .weight
-        .map(|w| io::weight_round_trip(w, version))
+        .map(io::weight_round_trip)
         .filter(|&w| w != 100);
     // The runtime's live view reads the disk back as asked (see `Runtime::live_resources`);
     // an unset inode count means mke2fs's default ratio.

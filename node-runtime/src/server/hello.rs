@@ -7,6 +7,7 @@ use fleet_protocol::{Capacity, Features, NodeInfo, PROTOCOL_VERSION};
 
 use crate::cgroups::Version;
 use crate::container::Runtime;
+use crate::limits::io_scheduler::{self, WeightHonour};
 
 /// Describes this node.
 pub fn node_info(runtime: &Runtime) -> NodeInfo {
@@ -37,25 +38,28 @@ fn features(runtime: &Runtime) -> Features {
     let filesystems = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
     let overlayfs = filesystems.lines().any(|l| l.ends_with("overlay"));
     let mount = runtime.cgroups.mount();
-    let io_weight = match runtime.cgroups.version() {
-        Version::V1 => {
-            mount.join("blkio/blkio.weight").exists()
-                || mount.join("blkio/blkio.bfq.weight").exists()
-        }
+    let mut notes = Vec::new();
+    let io_weight_file = match runtime.cgroups.version() {
+        Version::V1 => ["blkio/blkio.weight", "blkio/blkio.bfq.weight"]
+            .into_iter()
+            .find(|f| mount.join(f).exists())
+            .map(|f| f.trim_start_matches("blkio/").to_owned())
+            .unwrap_or_default(),
         Version::V2 => {
-            runtime.cgroups.mount().join("cgroup.controllers").exists()
-                && std::fs::read_to_string(mount.join("cgroup.controllers"))
-                    .unwrap_or_default()
-                    .contains("io")
+            let honour = io_scheduler::detect(Path::new("/sys"), mount, runtime.store.root());
+            if let WeightHonour::Ignored(why) = &honour {
+                notes.push(format!("io.weight is ignored on this host: {why}"));
+            }
+            honour.v2_file().unwrap_or_default().to_owned()
         }
     };
+    let io_weight = !io_weight_file.is_empty();
     let criu = std::process::Command::new("criu")
         .arg("check")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    let mut notes = Vec::new();
     if runtime.cgroups.version() == Version::V2 {
         notes.push("devices allow-list not enforced on cgroup v2 (needs eBPF)".to_owned());
     }
@@ -81,6 +85,7 @@ fn features(runtime: &Runtime) -> Features {
         criu,
         busybox: runtime.sources.busybox.is_file(),
         io_weight,
+        io_weight_file,
         online_disk_grow: crate::disk::online_grow_supported(),
         notes,
     }

@@ -9,6 +9,7 @@
 //! nothing is decided about a host that could not be observed.
 
 mod fields;
+mod io_weight;
 mod privileged;
 mod supervisor;
 
@@ -320,6 +321,8 @@ pub fn diff(
     out.warnings = privileged::warnings(&out);
     out.warnings
         .extend(supervisor::warnings(fleet, placement, observed));
+    out.warnings
+        .extend(io_weight::warnings(fleet, placement, observed));
     out
 }
 

@@ -114,6 +114,7 @@ pub fn hello(host: &str) -> NodeInfo {
             criu: true,
             busybox: true,
             io_weight: true,
+            io_weight_file: "io.bfq.weight".into(),
             online_disk_grow: true,
             notes: Vec::new(),
         },

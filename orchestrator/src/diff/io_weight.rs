@@ -1,0 +1,97 @@
+//! The plan's warning for an I/O weight a host will not honour: the node's hello says whether
+//! the disk under its root runs a scheduler that reads weights (BFQ, or iocost on cgroup v2).
+//! Where none does, the weight is still written (so it counts once the operator switches the
+//! scheduler) but would silently do nothing, so the plan names the host, the containers and the
+//! fix, rather than stay silent.
+
+use std::collections::BTreeMap;
+
+use super::{Assignment, Observed};
+use crate::model::Fleet;
+
+/// One warning per host that ignores weights and has containers asking for one.
+pub fn warnings(fleet: &Fleet, placement: &Assignment, observed: &Observed) -> Vec<String> {
+    let mut asking: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for c in &fleet.containers {
+        if c.spec.resources.io.weight.is_none() {
+            continue;
+        }
+        let Some(host) = placement.get(&c.spec.name) else {
+            continue;
+        };
+        // A host not observed, or whose node did not say, is not judged.
+        if observed.features(host).is_some_and(|f| !f.io_weight) {
+            asking
+                .entry(host.as_str())
+                .or_default()
+                .push(c.spec.name.as_str());
+        }
+    }
+    asking
+        .into_iter()
+        .map(|(host, names)| {
+            let note = observed
+                .features(host)
+                .and_then(|f| f.notes.iter().find(|n| n.starts_with("io.weight")))
+                .map(|n| {
+                    format!(
+                        ": {}",
+                        n.split_once(": ").map_or(n.as_str(), |(_, why)| why)
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "io.weight of {} is ignored on {host}: no I/O scheduler there reads weights{note}",
+                names.join(", ")
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::HostObservation;
+    use crate::plan::fixture::{
+        converged_observation, fleet, host, pinned, pinned_assignment, spec,
+    };
+
+    #[test]
+    fn a_weight_on_a_host_that_reads_none_is_warned_naming_host_and_why() {
+        let mut heavy = spec("f", "db");
+        heavy.resources.io.weight = Some(500);
+        let f = fleet(
+            "f",
+            vec![host("a"), host("b")],
+            vec![
+                pinned(heavy.clone(), "a"),
+                pinned(spec("f", "web"), "a"),
+                pinned(
+                    {
+                        let mut s = heavy;
+                        s.name = "db2".into();
+                        s
+                    },
+                    "b",
+                ),
+            ],
+        );
+        let mut obs = converged_observation(&f);
+        assert!(warnings(&f, &pinned_assignment(&f), &obs).is_empty());
+        if let Some(HostObservation::Reachable { node: Some(n), .. }) = obs.hosts.get_mut("a") {
+            n.features.io_weight = false;
+            n.features.io_weight_file.clear();
+            n.features.notes.push(
+                "io.weight is ignored on this host: the I/O scheduler of vda (254:0) is none"
+                    .into(),
+            );
+        }
+        assert_eq!(
+            warnings(&f, &pinned_assignment(&f), &obs),
+            [
+                "io.weight of db is ignored on a: no I/O scheduler there reads weights: \
+              the I/O scheduler of vda (254:0) is none"
+            ]
+        );
+    }
+}
