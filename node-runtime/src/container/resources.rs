@@ -312,6 +312,7 @@ impl Runtime {
                 out.push(ContainerCounters {
                     name,
                     counters: Vec::new(),
+                    pressure: Vec::new(),
                 });
                 continue;
             }

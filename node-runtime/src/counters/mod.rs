@@ -16,11 +16,13 @@
 //!   controller charges inside the one memory limit (`kernel.rs`).
 //! - numfile, numpty, numflock, numsiginfo: counted from the container's processes, which the
 //!   kernel does not count per cgroup (`tasks.rs`, with what a read costs).
+//! - pressure (v2): `cpu.pressure`, `memory.pressure`, `io.pressure` ([`psi`]), beside the rows.
 //!
 //! Neighbours: [`crate::limits`] writes the limits these rows show; [`render_text`] and JSON
 //! (serde) are what `fleet-node counters` prints.
 
 mod kernel;
+pub mod psi;
 mod read;
 mod tasks;
 mod text;
@@ -55,6 +57,9 @@ pub struct ContainerCounters {
     pub name: String,
     /// Rows, in a fixed order.
     pub counters: Vec<Beancounter>,
+    /// Pressure stall information, cpu, memory and io (cgroup v2 only; [`psi`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pressure: Vec<psi::Pressure>,
 }
 
 impl ContainerCounters {

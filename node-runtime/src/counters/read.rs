@@ -51,9 +51,15 @@ pub fn read(
             failcnt: None,
         });
     }
+    // Every v2 cgroup has the pressure files, whichever controllers it has.
+    let pressure = cgroup
+        .controller_dir(Controller::Cpuacct)
+        .map(|dir| super::psi::read(version, &dir))
+        .unwrap_or_default();
     Ok(ContainerCounters {
         name: name.to_string(),
         counters,
+        pressure,
     })
 }
 

@@ -38,7 +38,45 @@ pub fn render_text(containers: &[ContainerCounters]) -> String {
             );
         }
     }
+    pressure(containers, &mut out);
     out
+}
+
+/// PSI below the table (cgroup v2 hosts): stalled share of time in percent over 10, 60 and
+/// 300 s, and the total stalled time in µs.
+fn pressure(containers: &[ContainerCounters], out: &mut String) {
+    if containers.iter().all(|c| c.pressure.is_empty()) {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nPressure (percent of time stalled; total in µs):\n{:>16}  {:<8}{:<6}{:>8} {:>8} {:>8} {:>16}",
+        "name", "resource", "kind", "avg10", "avg60", "avg300", "total"
+    );
+    let pct = |h: u32| format!("{}.{:02}", h / 100, h % 100);
+    for c in containers {
+        for (i, p) in c.pressure.iter().enumerate() {
+            let stalls = std::iter::once(("some", p.some)).chain(p.full.map(|f| ("full", f)));
+            for (j, (kind, s)) in stalls.enumerate() {
+                let name = if i == 0 && j == 0 {
+                    format!("{}:", c.name)
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    out,
+                    "{:>16}  {:<8}{:<6}{:>8} {:>8} {:>8} {:>16}",
+                    name,
+                    if j == 0 { p.resource } else { "" },
+                    kind,
+                    pct(s.avg10),
+                    pct(s.avg60),
+                    pct(s.avg300),
+                    s.total_us
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -68,6 +106,7 @@ mod tests {
                     failcnt: None,
                 },
             ],
+            pressure: Vec::new(),
         };
         let text = render_text(&[counters]);
         let lines: Vec<&str> = text.lines().collect();
