@@ -35,11 +35,9 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("objcopy", "binutils"),
 ];
 
-/// Whether `program` is on PATH.
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| is_executable(&dir.join(program)))
-    })
+/// Whether `program` is in one of the `PATH`-style directory list `paths`.
+fn on_path(paths: &std::ffi::OsStr, program: &str) -> bool {
+    std::env::split_paths(paths).any(|dir| is_executable(&dir.join(program)))
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -49,8 +47,13 @@ fn is_executable(path: &Path) -> bool {
 
 /// The newest cloud kernel with its initrd and modules, or what is missing.
 pub fn kernel() -> Result<Kernel, String> {
-    let mut releases: Vec<String> = std::fs::read_dir("/boot")
-        .map_err(|e| format!("cannot read /boot: {e}"))?
+    kernel_in(Path::new("/boot"))
+}
+
+/// [`kernel`], looking in `boot` for the kernel images.
+fn kernel_in(boot: &Path) -> Result<Kernel, String> {
+    let mut releases: Vec<String> = std::fs::read_dir(boot)
+        .map_err(|e| format!("cannot read {}: {e}", boot.display()))?
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
@@ -61,7 +64,10 @@ pub fn kernel() -> Result<Kernel, String> {
         })
         .collect();
     let Some(release) = newest(&mut releases) else {
-        return Err("no Debian cloud kernel in /boot (vmlinuz-*-cloud-amd64)".into());
+        return Err(format!(
+            "no Debian cloud kernel in {} (vmlinuz-*-cloud-amd64)",
+            boot.display()
+        ));
     };
     let kernel = Kernel {
         vmlinuz: PathBuf::from(format!("/boot/vmlinuz-{release}")),
@@ -106,28 +112,10 @@ fn package_version(package: &str) -> Result<String, String> {
 
 /// Everything missing for the VM tier, each with how to get it; empty when ready.
 pub fn missing() -> Vec<String> {
-    let mut out = Vec::new();
-    let mut packages = Vec::new();
-    for (program, package) in PROGRAMS {
-        if !on_path(program) {
-            out.push(format!("{program} (package {package})"));
-            if !packages.contains(package) {
-                packages.push(*package);
-            }
-        }
-    }
-    if let Err(why) = kernel() {
-        out.push(format!("the guest kernel: {why}"));
-        packages.push("linux-image-cloud-amd64");
-    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut out = missing_in(&path, Path::new("/boot"));
     if !is_root() {
         out.push("root (mmdebstrap and the image's file owners need it)".into());
-    }
-    if !packages.is_empty() {
-        out.push(format!(
-            "install with: apt-get install --no-install-recommends {} (./scripts/test does this)",
-            packages.join(" ")
-        ));
     }
     for bin in [crate::bins::fleet(), crate::bins::fleet_node()] {
         if !bin.exists() {
@@ -136,6 +124,32 @@ pub fn missing() -> Vec<String> {
                 bin.display()
             ));
         }
+    }
+    out
+}
+
+/// The programs missing from `path` and the kernel missing from `boot`, then the one
+/// `apt-get install` line that brings them all.
+fn missing_in(path: &std::ffi::OsStr, boot: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut packages = Vec::new();
+    for (program, package) in PROGRAMS {
+        if !on_path(path, program) {
+            out.push(format!("{program} (package {package})"));
+            if !packages.contains(package) {
+                packages.push(*package);
+            }
+        }
+    }
+    if let Err(why) = kernel_in(boot) {
+        out.push(format!("the guest kernel: {why}"));
+        packages.push("linux-image-cloud-amd64");
+    }
+    if !packages.is_empty() {
+        out.push(format!(
+            "install with: apt-get install --no-install-recommends {} (./scripts/test does this)",
+            packages.join(" ")
+        ));
     }
     out
 }
@@ -152,19 +166,28 @@ fn is_root() -> bool {
 /// Returns true (after printing why) when a VM test should be skipped; with `CI=true` it panics
 /// instead, naming what is missing and how to install it.
 pub fn skip_unless_ready() -> bool {
-    let missing = missing();
+    match verdict(&missing(), std::env::var("CI").as_deref() == Ok("true")) {
+        Ok(skip) => skip,
+        Err(why) => panic!("{why}"),
+    }
+}
+
+/// Skip (`Ok(true)`, after printing why), run (`Ok(false)`), or fail under CI (`Err`).
+fn verdict(missing: &[String], ci: bool) -> Result<bool, String> {
     if missing.is_empty() {
-        return false;
+        return Ok(false);
     }
     let why = format!(
         "the VM tier cannot run here; missing:\n  - {}",
         missing.join("\n  - ")
     );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{why}\n(CI=true: the VM tier fails rather than skips)");
+    if ci {
+        return Err(format!(
+            "{why}\n(CI=true: the VM tier fails rather than skips)"
+        ));
     }
     eprintln!("skipped: {why}");
-    true
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -182,5 +205,43 @@ mod tests {
         .to_vec();
         assert_eq!(newest(&mut r).as_deref(), Some("6.1.0-57-cloud-amd64"));
         assert_eq!(newest(&mut []), None);
+    }
+
+    #[test]
+    fn a_host_without_qemu_or_kernel_is_told_what_to_install_and_fails_under_ci() {
+        let empty = tempfile::tempdir().unwrap();
+        let missing = missing_in(empty.path().as_os_str(), empty.path());
+        let text = missing.join("\n");
+        for want in [
+            "qemu-system-x86_64 (package qemu-system-x86)",
+            "qemu-img (package qemu-utils)",
+            "mmdebstrap (package mmdebstrap)",
+            "the guest kernel: no Debian cloud kernel in",
+        ] {
+            assert!(text.contains(want), "{want}: {text}");
+        }
+        let install = missing.last().unwrap();
+        assert!(
+            install.starts_with("install with: apt-get install --no-install-recommends qemu-system-x86 qemu-utils mmdebstrap")
+                && install.ends_with("linux-image-cloud-amd64 (./scripts/test does this)"),
+            "{install}"
+        );
+        let err = verdict(&missing, true).unwrap_err();
+        assert!(
+            err.contains("CI=true: the VM tier fails rather than skips"),
+            "{err}"
+        );
+        assert!(err.contains("apt-get install"), "{err}");
+        assert_eq!(verdict(&missing, false), Ok(true));
+        assert_eq!(verdict(&[], true), Ok(false));
+    }
+
+    #[test]
+    fn a_kernel_without_its_modules_is_named() {
+        let boot = tempfile::tempdir().unwrap();
+        std::fs::write(boot.path().join("vmlinuz-0.0.0-1-cloud-amd64"), "").unwrap();
+        let err = kernel_in(boot.path()).unwrap_err();
+        // Either dpkg does not know the package, or the initrd or modules are missing.
+        assert!(err.contains("linux-image-0.0.0-1-cloud-amd64"), "{err}");
     }
 }

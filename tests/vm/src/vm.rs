@@ -284,6 +284,12 @@ impl Vm {
         )
     }
 
+    /// Whether the serial console has printed `text` (read from the start: a few KiB).
+    fn console_has(&self, text: &str) -> bool {
+        std::fs::read(self.dir.path().join("console.log"))
+            .is_ok_and(|log| log.windows(text.len()).any(|w| w == text.as_bytes()))
+    }
+
     fn exited(&mut self) -> Option<ExitStatus> {
         let status = self.child.as_mut()?.try_wait().ok()??;
         self.child = None;
@@ -312,6 +318,13 @@ impl Vm {
             if let Some(status) = self.exited() {
                 panic!(
                     "QEMU of {} exited ({status})\n{}",
+                    self.name,
+                    self.console_tail()
+                );
+            }
+            if self.console_has("Kernel panic") {
+                panic!(
+                    "{}: the guest kernel panicked\n{}",
                     self.name,
                     self.console_tail()
                 );
