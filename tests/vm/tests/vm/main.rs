@@ -3,4 +3,5 @@
 //! run side by side (`--test-threads`), each with its own VMs.
 
 mod cgroup_v2_attack;
+mod limits_v2;
 mod smoke;
