@@ -4,7 +4,8 @@
 //! as one protocol `Apply` batch runs them, then `Runtime::counters` and `Runtime::list`).
 //!
 //! Run as root: `cargo bench -p fleet-node --bench limits_batch` (`FLEET_BENCH_N` changes the
-//! count; `FLEET_BENCH_CONTAINERS=0` skips the container phase). Each cgroup holds one `sleep`
+//! count; `FLEET_BENCH_CONTAINERS=0` skips the container phase, `FLEET_BENCH_CGROUPS=0` the raw
+//! cgroup phase, which makes its groups without enabling v2 controllers in them). Each cgroup holds one `sleep`
 //! so that it is a running group, as a container's would. Everything made (cgroups under
 //! `fleet-bench-<pid>`, the sleeps, the containers and their temp root) is removed at the end,
 //! also on a panic. Figures go to docs/limits.md by hand.
@@ -74,6 +75,16 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(500);
+    if std::env::var("FLEET_BENCH_CGROUPS").as_deref() != Ok("0") {
+        cgroups_phase(n);
+    }
+    if std::env::var("FLEET_BENCH_CONTAINERS").as_deref() != Ok("0") {
+        containers_phase(n);
+    }
+}
+
+/// Limits and counters on `n` bare cgroups, each holding one `sleep`.
+fn cgroups_phase(n: usize) {
     let host = HostCgroups::detect();
     let parent = format!("fleet-bench-{}", std::process::id());
     let root = host.cgroup(&parent);
@@ -161,9 +172,6 @@ fn main() {
         );
     }
     drop(bench);
-    if std::env::var("FLEET_BENCH_CONTAINERS").as_deref() != Ok("0") {
-        containers_phase(n);
-    }
 }
 
 /// Containers made by the container phase, destroyed on drop.
