@@ -27,6 +27,7 @@ pub use effects::{Effect, FIELDS, FieldRule, Verdict, View};
 pub use message::{
     Action, ActionOutcome, ActionResult, Capacity, ContainerState, ContainerStatus, Envelope,
     Features, InterruptedBatch, LockHolder, NodeInfo, PROTOCOL_VERSION, Request, Response,
+    WeightFile,
 };
 pub use restart::{Decision, ExitStatus, LastExit, RestartPolicy, RestartSpec, SupervisorInfo};
 pub use security::{SecuritySpec, SyscallRules};

@@ -341,10 +341,10 @@ pub struct Features {
     /// io weight counts here: the disk under the node's root runs a scheduler that reads the
     /// weight file (BFQ, or iocost on v2).
     pub io_weight: bool,
-    /// The cgroup file that scheduler reads weights from (`io.bfq.weight` under BFQ, `io.weight`
-    /// under iocost, `blkio.bfq.weight` on v1); empty where none does. Older nodes do not say.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub io_weight_file: String,
+    /// The cgroup file that scheduler reads weights from; none where none does. Older nodes do
+    /// not say.
+    #[serde(default, skip_serializing_if = "WeightFile::is_none")]
+    pub io_weight_file: WeightFile,
     /// A running container's disk can grow live (ext4 online resize needs CAP_SYS_RESOURCE);
     /// where it cannot, a grow is a restart. Older nodes do not say: taken as false.
     #[serde(default)]
@@ -352,6 +352,35 @@ pub struct Features {
     /// Anything else worth telling an operator (missing controllers and the like).
     #[serde(default)]
     pub notes: Vec<String>,
+}
+
+/// The cgroup file a host's I/O scheduler reads container weights from (serialized as the
+/// file's name; `""` for none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WeightFile {
+    /// No scheduler there reads a weight.
+    #[default]
+    #[serde(rename = "")]
+    None,
+    /// cgroup v2 under iocost.
+    #[serde(rename = "io.weight")]
+    IoWeight,
+    /// cgroup v2 under BFQ.
+    #[serde(rename = "io.bfq.weight")]
+    IoBfqWeight,
+    /// cgroup v1 under BFQ.
+    #[serde(rename = "blkio.bfq.weight")]
+    BlkioBfqWeight,
+    /// cgroup v1 under CFQ (kernels before 5.0).
+    #[serde(rename = "blkio.weight")]
+    BlkioWeight,
+}
+
+impl WeightFile {
+    /// Whether no scheduler reads a weight.
+    pub fn is_none(&self) -> bool {
+        *self == WeightFile::None
+    }
 }
 
 /// A host's capacity.

@@ -11,6 +11,8 @@
 
 use std::path::{Path, PathBuf};
 
+use fleet_protocol::WeightFile;
+
 use super::DevNum;
 
 /// How the disk under the node's root treats I/O weights.
@@ -25,12 +27,12 @@ pub enum WeightHonour {
 }
 
 impl WeightHonour {
-    /// The cgroup v2 file weights must go to, or `None` when ignored.
-    pub fn v2_file(&self) -> Option<&'static str> {
+    /// The cgroup v2 file weights must go to ([`WeightFile::None`] when ignored).
+    pub fn v2_file(&self) -> WeightFile {
         match self {
-            WeightHonour::Bfq => Some("io.bfq.weight"),
-            WeightHonour::IoCost => Some("io.weight"),
-            WeightHonour::Ignored(_) => None,
+            WeightHonour::Bfq => WeightFile::IoBfqWeight,
+            WeightHonour::IoCost => WeightFile::IoWeight,
+            WeightHonour::Ignored(_) => WeightFile::None,
         }
     }
 }

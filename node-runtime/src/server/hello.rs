@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use fleet_protocol::{Capacity, Features, NodeInfo, PROTOCOL_VERSION};
+use fleet_protocol::{Capacity, Features, NodeInfo, PROTOCOL_VERSION, WeightFile};
 
 use crate::cgroups::Version;
 use crate::container::Runtime;
@@ -40,20 +40,18 @@ fn features(runtime: &Runtime) -> Features {
     let mount = runtime.cgroups.mount();
     let mut notes = Vec::new();
     let io_weight_file = match runtime.cgroups.version() {
-        Version::V1 => ["blkio/blkio.weight", "blkio/blkio.bfq.weight"]
-            .into_iter()
-            .find(|f| mount.join(f).exists())
-            .map(|f| f.trim_start_matches("blkio/").to_owned())
-            .unwrap_or_default(),
+        Version::V1 if mount.join("blkio/blkio.bfq.weight").exists() => WeightFile::BlkioBfqWeight,
+        Version::V1 if mount.join("blkio/blkio.weight").exists() => WeightFile::BlkioWeight,
+        Version::V1 => WeightFile::None,
         Version::V2 => {
             let honour = io_scheduler::detect(Path::new("/sys"), mount, runtime.store.root());
             if let WeightHonour::Ignored(why) = &honour {
                 notes.push(format!("io.weight is ignored on this host: {why}"));
             }
-            honour.v2_file().unwrap_or_default().to_owned()
+            honour.v2_file()
         }
     };
-    let io_weight = !io_weight_file.is_empty();
+    let io_weight = !io_weight_file.is_none();
     let criu = std::process::Command::new("criu")
         .arg("check")
         .stdout(std::process::Stdio::null())

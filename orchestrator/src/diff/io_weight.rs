@@ -80,7 +80,7 @@ mod tests {
         assert!(warnings(&f, &pinned_assignment(&f), &obs).is_empty());
         if let Some(HostObservation::Reachable { node: Some(n), .. }) = obs.hosts.get_mut("a") {
             n.features.io_weight = false;
-            n.features.io_weight_file.clear();
+            n.features.io_weight_file = fleet_protocol::WeightFile::None;
             n.features.notes.push(
                 "io.weight is ignored on this host: the I/O scheduler of vda (254:0) is none"
                     .into(),

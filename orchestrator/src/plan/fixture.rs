@@ -114,7 +114,7 @@ pub fn hello(host: &str) -> NodeInfo {
             criu: true,
             busybox: true,
             io_weight: true,
-            io_weight_file: "io.bfq.weight".into(),
+            io_weight_file: fleet_protocol::WeightFile::IoBfqWeight,
             online_disk_grow: true,
             notes: Vec::new(),
         },

@@ -3,8 +3,9 @@
 //! listing exactly the keys the harness made), `fleet bootstrap`, `fleet apply` and the other
 //! verbs run as the real `fleet` binary.
 //!
-//! Boot is parallel: every QEMU is started from the calling thread (their parent-death signal is
-//! tied to it), then the harness waits for all sshds at once.
+//! Boot is parallel within a cluster: every QEMU is started from the calling thread (their
+//! parent-death signal is tied to it), then the harness waits for all sshds at once. Clusters of
+//! tests running side by side boot one after the other.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -12,6 +13,9 @@ use std::time::Instant;
 
 use crate::image::Image;
 use crate::vm::{LinkEnd, Vm, VmOptions, client_key, free_udp_port};
+
+/// Held while a cluster boots (see [`Cluster::boot_linked`]).
+static BOOTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// VMs that share a test.
 #[derive(Debug)]
@@ -66,6 +70,12 @@ impl Cluster {
                 address: link_address(k, 1),
             });
         }
+        // One cluster boots at a time: a boot is 30-60 s of guest CPU under TCG, and three VMs
+        // booting at once on a loaded 2-core machine overran the boot timeout. The VMs of one
+        // cluster still boot together; a cluster that is up runs its checks beside the next boot.
+        let _booting = BOOTING
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut vms: Vec<Vm> = ends
             .into_iter()
             .enumerate()
