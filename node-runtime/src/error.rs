@@ -171,6 +171,17 @@ pub enum Error {
         /// What the disk module reported (boxed: it is large, and rare).
         source: Box<crate::disk::DiskError>,
     },
+    /// A checkpoint, restore, snapshot or clone failed or was refused (`crate::checkpoint`);
+    /// the message names what was wrong and, for CRIU, its log file.
+    #[error("{verb} of container {name:?}: {message}")]
+    Checkpoint {
+        /// `checkpoint`, `restore`, `snapshot`, `clone`.
+        verb: &'static str,
+        /// Container name.
+        name: String,
+        /// What happened, and what would be right.
+        message: String,
+    },
     /// The spec has an invalid value.
     #[error("invalid spec for container {name:?}: {message}")]
     InvalidSpec {

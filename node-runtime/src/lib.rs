@@ -9,8 +9,10 @@
 //! resource limits in a cgroup, `disk/` owns each container's ext4 disk image (its writable
 //! layer), `counters/` reads beancounters from both. `userns/` allocates each
 //! unprivileged container's uid/gid range. `supervise/` is the optional restart supervisor.
+//! `checkpoint/` dumps and restores a running container with CRIU (the live move's node side), and makes snapshots and clones of its disk.
 
 pub mod cgroups;
+pub mod checkpoint;
 pub mod cli;
 pub mod container;
 pub mod counters;

@@ -336,6 +336,10 @@ pub struct Features {
     pub overlayfs: bool,
     /// `criu check` passes.
     pub criu: bool,
+    /// The version of that working criu (`4.2`); `None` when there is none (the notes then say
+    /// why: missing, or which binary fails `criu check`) or from an older node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub criu_version: Option<String>,
     /// busybox-static is installed (for the busybox template).
     pub busybox: bool,
     /// io weight counts here: the disk under the node's root runs a scheduler that reads the

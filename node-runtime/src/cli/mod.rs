@@ -6,6 +6,7 @@
 //! Neighbours: `main.rs` calls [`run`]; the work is in `container/` and `server/`.
 
 mod boot;
+mod checkpoint;
 mod counters;
 mod create;
 mod docs;
@@ -52,6 +53,10 @@ pub struct Cli {
     /// Ranges in /etc/subuid, /etc/subgid and local accounts' ids are always skipped.
     #[arg(long, global = true, value_name = "START-END")]
     pub uid_pool: Option<crate::userns::Pool>,
+    /// The criu binary for checkpoint and restore; default `criu` on PATH, or $FLEET_NODE_CRIU.
+    /// The hello reports whether it passes `criu check` and its version.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub criu: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -136,6 +141,20 @@ pub enum Command {
     #[command(after_help = "Examples:\n  fleet-node install-unit\n  \
                             fleet-node --root /srv/node2 --cgroup-parent node2 install-unit --print   # review it first")]
     InstallUnit(unit::InstallUnitArgs),
+    /// Dump a running container's processes with CRIU into a host directory.
+    #[command(after_help = "Examples:\n  \
+                            fleet-node checkpoint web1 /var/lib/fleet-checkpoints/web1            # web1 stops\n  \
+                            fleet-node checkpoint web1 /var/lib/fleet-checkpoints/web1 --leave-running\n\n\
+                            The cgroup is frozen for the dump and thawed on any failure. Needs a criu that\n\
+                            passes `criu check` (--criu PATH, or $FLEET_NODE_CRIU, or criu on PATH).")]
+    Checkpoint(checkpoint::CheckpointArgs),
+    /// Bring a stopped container's processes back from a checkpoint directory.
+    #[command(
+        after_help = "Example:\n  fleet-node restore web1 /var/lib/fleet-checkpoints/web1\n\n\
+                            Init continues where it was dumped (memory, open files, TCP connections), in the\n\
+                            container's own cgroup with its limits and its veth and addresses."
+    )]
+    Restore(checkpoint::RestoreArgs),
     /// Serve the orchestrator's protocol.
     #[command(
         after_help = "The orchestrator runs this over SSH; by hand it reads length-delimited JSON frames:\n  \
@@ -169,6 +188,10 @@ pub fn run(cli: Cli) -> Result<i32> {
     if let Some(pool) = uid_pool(cli.uid_pool)? {
         runtime.uid_pool = pool;
     }
+    runtime.criu = cli
+        .criu
+        .or_else(|| std::env::var_os(crate::checkpoint::criu::CRIU_ENV).map(PathBuf::from))
+        .filter(|p| !p.as_os_str().is_empty());
     let mut out = std::io::stdout().lock();
     match cli.command {
         Command::Create(args) => create::run(&runtime, args, &mut out)?,
@@ -195,6 +218,8 @@ pub fn run(cli: Cli) -> Result<i32> {
                 .then(|| runtime.uid_pool.to_string());
             return unit::run(&runtime, pool, &args, &mut out);
         }
+        Command::Checkpoint(args) => checkpoint::checkpoint(&runtime, &args, &mut out)?,
+        Command::Restore(args) => checkpoint::restore(&runtime, &args, &mut out)?,
         Command::Serve { .. } => {
             drop(out);
             crate::server::serve_stdio(&runtime)

@@ -43,6 +43,7 @@ pub use create::validate_spec;
 pub use exec::ExecOptions;
 pub use exited::{Step, Supervised, now_ms};
 pub use ids::{LowerLayers, SHIFTED_ENV, lower_layers};
+pub(crate) use spawn::IDMAPPED_LOWER;
 
 /// Environment variable that makes a command exit right after the named step, to test crash
 /// repair (`dir`, `config`, `cgroup`, `spawned`, `destroying`); read only by builds with the
@@ -65,6 +66,8 @@ pub struct Runtime {
     pub sources: Sources,
     /// Host ids the node hands out as containers' uid/gid ranges (`--uid-pool`).
     pub uid_pool: crate::userns::Pool,
+    /// The criu binary to use (`--criu`, `$FLEET_NODE_CRIU`); `None`: `criu` on PATH.
+    pub criu: Option<PathBuf>,
 }
 
 impl Runtime {
@@ -87,6 +90,7 @@ impl Runtime {
             cgroup_parent: cgroup_parent.to_owned(),
             sources: Sources::default(),
             uid_pool: crate::userns::DEFAULT_POOL,
+            criu: None,
         })
     }
 

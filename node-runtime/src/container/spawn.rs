@@ -189,6 +189,12 @@ fn intermediate(
 /// PID 1 of the new pid namespace: builds the root, then execs the command. Only returns (with
 /// the reason) on failure.
 fn init(plan: &InitPlan, report: &OwnedFd, go: &OwnedFd, last_cap: u32) -> String {
+    // Init leads its own session, inside its pid namespace: CRIU refuses to dump a tree whose
+    // session leader is outside it (the intermediate's session), so without this no container
+    // could be checkpointed.
+    if let Err(e) = process::setsid() {
+        return format!("setsid in init: {e}");
+    }
     let (layers, _held) = match pin_layers(&plan.rootfs) {
         Ok(p) => p,
         Err(e) => return e,

@@ -91,15 +91,46 @@ pub fn attach(init_pid: u32, container: &str, spec: &NetworkSpec) -> Result<(), 
     }
 }
 
+/// Makes a restored container's veth pair ahead of CRIU: the bridge ensured, any stale pair
+/// removed, a fresh pair made on the host with the host end plugged into the bridge and up, and
+/// the container end (the container's MAC) under a temporary name, which is returned. CRIU's
+/// usernsd moves that end into the restored network namespace as eth0 (`--external
+/// netdev[eth0]:NAME`), which works for a namespace owned by the container's user namespace
+/// too, where CRIU cannot make a veth reaching the host itself. `None` for other modes.
+pub fn prepare_restore(
+    container: &str,
+    spec: &NetworkSpec,
+) -> Result<Option<String>, NetworkError> {
+    if spec.mode != NetworkMode::Bridged {
+        return Ok(None);
+    }
+    let plan = plan::plan(spec)?;
+    let host = veth::host_name(container);
+    let peer = veth::restore_peer_name(container);
+    netns::run(Side::Host, |handle| {
+        let (plan, host, peer) = (&plan, &host, &peer);
+        async move {
+            let bridge_index = bridge::ensure(&handle, &plan.bridge, plan.bridge_address).await?;
+            link::delete(&handle, host).await?;
+            link::delete(&handle, peer).await?;
+            veth::create_on_host(&handle, host, peer, veth::container_mac(container)).await?;
+            veth::plug(&handle, host, bridge_index, &plan.bridge).await
+        }
+    })?;
+    Ok(Some(peer))
+}
+
 /// Removes the container's veth pair from the host; true when there was one to remove.
 ///
 /// The bridge stays even when this was its last container: the operator's routes, firewall
 /// rules and the host-side address may refer to it, and the next container reuses it.
 pub fn detach(container: &str) -> Result<bool, NetworkError> {
     let host = veth::host_name(container);
+    let peer = veth::restore_peer_name(container);
     netns::run(Side::Host, |handle| {
-        let host = &host;
-        async move { link::delete(&handle, host).await }
+        let (host, peer) = (&host, &peer);
+        // A pair made for a restore that failed has its container end on the host too.
+        async move { Ok(link::delete(&handle, host).await? | link::delete(&handle, peer).await?) }
     })
 }
 

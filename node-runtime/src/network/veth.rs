@@ -72,6 +72,36 @@ pub async fn create(
         )))
 }
 
+/// The temporary name of a restore's container end while it waits on the host: `fr` and the
+/// same hash as [`host_name`].
+pub fn restore_peer_name(container: &str) -> String {
+    format!("fr{:012x}", fnv1a(container.as_bytes()) >> 16)
+}
+
+/// Creates the pair `host` / `peer` with both ends on the host (the peer with the container's
+/// MAC), for a restore: CRIU moves `peer` into the restored namespace as eth0.
+pub async fn create_on_host(
+    handle: &Handle,
+    host: &str,
+    peer: &str,
+    mac: [u8; 6],
+) -> Result<(), NetworkError> {
+    let peer_msg = LinkUnspec::new_with_name(peer)
+        .address(mac.to_vec())
+        .build();
+    let message = LinkVeth::new(host, peer)
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)))
+        .build();
+    handle
+        .link()
+        .add(message)
+        .execute()
+        .await
+        .map_err(NetworkError::netlink(format!(
+            "create veth {host} with peer {peer} on the host"
+        )))
+}
+
 /// Puts the host end on the bridge (if it is not already) and sets it up.
 pub async fn plug(
     handle: &Handle,

@@ -52,12 +52,8 @@ fn features(runtime: &Runtime) -> Features {
         }
     };
     let io_weight = !io_weight_file.is_none();
-    let criu = std::process::Command::new("criu")
-        .arg("check")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let criu = crate::checkpoint::criu::probe(runtime.criu.as_deref());
+    notes.extend(criu.note());
     if runtime.cgroups.version() == Version::V2 {
         notes.push("devices allow-list not enforced on cgroup v2 (needs eBPF)".to_owned());
     }
@@ -80,7 +76,11 @@ fn features(runtime: &Runtime) -> Features {
     Features {
         loop_devices: Path::new("/dev/loop-control").exists(),
         overlayfs,
-        criu,
+        criu: criu.usable().is_some(),
+        criu_version: match criu {
+            crate::checkpoint::criu::Probe::Works { version, .. } => Some(version),
+            _ => None,
+        },
         busybox: runtime.sources.busybox.is_file(),
         io_weight,
         io_weight_file,

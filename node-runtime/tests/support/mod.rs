@@ -39,6 +39,22 @@ pub fn cannot_run(why: &str) {
     eprintln!("skipping: {why}");
 }
 
+/// A criu that passes `criu check` here: `$FLEET_NODE_CRIU` (which `scripts/test` sets to what
+/// `scripts/criu` found or built), else `criu` on PATH. `None` after [`cannot_run`] otherwise.
+pub fn criu() -> Option<PathBuf> {
+    let configured = std::env::var_os("FLEET_NODE_CRIU").map(PathBuf::from);
+    match node_runtime::checkpoint::criu::probe(configured.as_deref()) {
+        node_runtime::checkpoint::criu::Probe::Works { path, .. } => Some(path),
+        other => {
+            cannot_run(&format!(
+                "no working criu ({other:?}): run scripts/criu, which builds CRIU 4.2, and set \
+                 FLEET_NODE_CRIU to the path it prints"
+            ));
+            None
+        }
+    }
+}
+
 /// A test node: temp root, unique cgroup parent.
 pub struct Node {
     pub root: tempfile::TempDir,
@@ -226,8 +242,15 @@ pub struct ServeSession {
 impl ServeSession {
     /// Starts the server and says hello.
     pub fn open(node: &Node) -> ServeSession {
+        Self::open_with(node, &[])
+    }
+
+    /// [`ServeSession::open`] with global flags before `serve` (`--criu PATH`).
+    pub fn open_with(node: &Node, flags: &[&str]) -> ServeSession {
+        let mut args = flags.to_vec();
+        args.extend(["serve", "--stdio"]);
         let mut child = node
-            .command(&["serve", "--stdio"])
+            .command(&args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()

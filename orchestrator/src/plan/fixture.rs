@@ -112,6 +112,7 @@ pub fn hello(host: &str) -> NodeInfo {
             loop_devices: true,
             overlayfs: true,
             criu: true,
+            criu_version: Some("4.2".into()),
             busybox: true,
             io_weight: true,
             io_weight_file: fleet_protocol::WeightFile::IoBfqWeight,

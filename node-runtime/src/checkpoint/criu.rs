@@ -1,0 +1,168 @@
+//! Finding the CRIU binary and asking it what it can do: a configured path (`--criu`,
+//! `$FLEET_NODE_CRIU`) or `criu` on PATH, its version (`criu --version`), and whether `criu check`
+//! passes on this kernel. Debian 12's 3.17.1 is found but fails the check on kernel 6.18
+//! (docs/decisions.md, "CRIU"), so presence alone is not enough.
+//!
+//! Neighbours: the hello reports [`Probe`]; `dump.rs` and `restore.rs` run the binary found here.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Environment variable naming the criu binary (for nodes the orchestrator starts over SSH,
+/// where no flag is passed); `--criu` wins over it.
+pub const CRIU_ENV: &str = "FLEET_NODE_CRIU";
+
+/// What the node found out about CRIU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// A criu that passes `criu check`.
+    Works {
+        /// The binary.
+        path: PathBuf,
+        /// Its version (`4.2`).
+        version: String,
+    },
+    /// A criu exists but cannot be used here.
+    Fails {
+        /// The binary.
+        path: PathBuf,
+        /// Its version, when it says.
+        version: Option<String>,
+        /// The last line `criu check` printed, or why it could not run.
+        why: String,
+    },
+    /// No criu: none configured and none on PATH.
+    Missing,
+}
+
+impl Probe {
+    /// The usable binary, if any.
+    pub fn usable(&self) -> Option<&Path> {
+        match self {
+            Probe::Works { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// A sentence for the hello's notes when CRIU cannot be used (so a plan can say why a move
+    /// is cold); `None` when it works.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            Probe::Works { .. } => None,
+            Probe::Fails { path, why, version } => Some(format!(
+                "criu: {} (version {}) fails `criu check`: {why}; checkpoint and live moves \
+                 need a working criu (CRIU 4.2 works on kernel 6.18)",
+                path.display(),
+                version.as_deref().unwrap_or("unknown"),
+            )),
+            Probe::Missing => Some(format!(
+                "criu: not found on PATH (nor ${CRIU_ENV}, --criu); checkpoint and live moves \
+                 need it"
+            )),
+        }
+    }
+}
+
+/// The binary to use: `configured` when given, else the first `criu` on PATH.
+pub fn locate(configured: Option<&Path>) -> Option<PathBuf> {
+    if let Some(path) = configured {
+        return Some(path.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("criu"))
+        .find(|candidate| is_executable(candidate))
+}
+
+/// Finds criu and runs `criu check` (about 0.3 s).
+pub fn probe(configured: Option<&Path>) -> Probe {
+    let Some(path) = locate(configured) else {
+        return Probe::Missing;
+    };
+    if !is_executable(&path) {
+        return Probe::Fails {
+            why: "not an executable file".to_owned(),
+            path,
+            version: None,
+        };
+    }
+    let version = version(&path);
+    match Command::new(&path)
+        .arg("check")
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(out) if out.status.success() => Probe::Works {
+            path,
+            version: version.unwrap_or_else(|| "unknown".to_owned()),
+        },
+        Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout);
+            let why = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("no output")
+                .trim()
+                .to_owned();
+            Probe::Fails { path, version, why }
+        }
+        Err(e) => Probe::Fails {
+            why: format!("cannot run it: {e}"),
+            path,
+            version,
+        },
+    }
+}
+
+/// `criu --version` prints `Version: 4.2` (and `GitID: ...` for git builds).
+pub fn version(path: &Path) -> Option<String> {
+    let out = Command::new(path)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    parse_version(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn parse_version(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("Version:"))
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_lines_are_read() {
+        assert_eq!(parse_version("Version: 4.2\n").as_deref(), Some("4.2"));
+        assert_eq!(
+            parse_version("Version: 3.17.1\nGitID: v3.17.1\n").as_deref(),
+            Some("3.17.1")
+        );
+        assert_eq!(parse_version("criu: unknown option\n"), None);
+    }
+
+    #[test]
+    fn a_configured_path_that_is_missing_is_reported_not_searched_past() {
+        let probe = probe(Some(Path::new("/nonexistent/criu")));
+        match &probe {
+            Probe::Fails { path, why, .. } => {
+                assert_eq!(path, Path::new("/nonexistent/criu"));
+                assert!(why.contains("not an executable"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(probe.note().unwrap().contains("/nonexistent/criu"));
+    }
+}

@@ -1,0 +1,158 @@
+//! The dump: under the container's lock, freeze its cgroup, have CRIU dump the tree rooted at
+//! init into the checkpoint directory, then thaw (leave running) or kill the dumped tree and
+//! record the container as stopped. Any failure thaws and leaves it running as before.
+//!
+//! What CRIU is told (docs/decisions.md, "CRIU"): the tree has its own namespaces (mount, pid,
+//! uts, ipc, cgroup, net); the mounts bound in from the host (device nodes, /proc masks, the
+//! host template's directories) are external, found again by path on restore (`mnt[]`); the
+//! builtin init's bind is external under the key `fleet-init`, so a target with another root
+//! binds its own copy; the console log, opened by fleet-node on the host, is an external file
+//! handed back as an inherited descriptor; established TCP connections are dumped
+//! (`--tcp-established`).
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::images::{self, DUMP_LOG, Record};
+use super::{CheckpointOptions, CheckpointReport, criu, freeze};
+use crate::container::Runtime;
+use crate::error::{Error, Result, io_err};
+use crate::store::validate_name;
+
+/// The key CRIU's images use for the builtin init's bind mount.
+pub const INIT_KEY: &str = "fleet-init";
+
+/// See [`super::checkpoint`].
+pub fn checkpoint(
+    runtime: &Runtime,
+    name: &str,
+    dir: &Path,
+    opts: &CheckpointOptions,
+) -> Result<CheckpointReport> {
+    validate_name(name)?;
+    let fail = |message: String| Error::Checkpoint {
+        verb: "checkpoint",
+        name: name.to_owned(),
+        message,
+    };
+    let probe = criu::probe(runtime.criu.as_deref());
+    let (binary, version) = match &probe {
+        criu::Probe::Works { path, version } => (path.clone(), version.clone()),
+        other => return Err(fail(other.note().unwrap_or_default())),
+    };
+    let lock = runtime.store.lock(name)?;
+    let found = runtime
+        .repair(name, &lock)?
+        .ok_or_else(|| Error::NotFound(name.to_owned()))?;
+    let init = found
+        .init
+        .ok_or_else(|| Error::NotRunning(name.to_owned()))?;
+    let dir = images::prepare(runtime, name, dir)?;
+    let layout = runtime.store.layout(name);
+    let log_key = file_key(&layout.log)?;
+    let record = Record {
+        name: name.to_owned(),
+        criu_version: version.clone(),
+        log_key: log_key.clone(),
+        own_netns: found.spec.network.mode != fleet_protocol::NetworkMode::Host,
+    };
+    images::write_record(&dir, &record)?;
+
+    let cgroup = runtime.cgroup(name);
+    let frozen = freeze::freeze(&cgroup)?;
+    let mut cmd = Command::new(&binary);
+    cmd.arg("dump")
+        .arg("--tree")
+        .arg(init.to_string())
+        .arg("--images-dir")
+        .arg(&dir)
+        .arg("--log-file")
+        .arg(DUMP_LOG)
+        .arg("-v4")
+        .arg("--tcp-established")
+        .arg("--file-locks")
+        .arg("--manage-cgroups=soft")
+        .arg("--freeze-cgroup")
+        .arg(frozen.dir())
+        .arg("--external")
+        .arg("mnt[]")
+        .arg("--external")
+        .arg(&log_key);
+    if crate::init::wanted(&found.spec) {
+        cmd.arg("--external")
+            .arg(format!("mnt[/dev/fleet-init]:{INIT_KEY}"));
+    }
+    if opts.leave_running {
+        cmd.arg("--leave-running");
+    }
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(io_err("run", &binary))?;
+    if !out.status.success() {
+        // `frozen` thaws as it drops: the container runs on as before.
+        return Err(fail(format!(
+            "criu dump failed ({}): {}; the container was thawed and runs on (full log: {})",
+            out.status,
+            last_errors(&dir.join(DUMP_LOG)),
+            dir.join(DUMP_LOG).display()
+        )));
+    }
+    let frozen_for = frozen.since.elapsed();
+    if opts.leave_running {
+        frozen.thaw()?;
+    } else {
+        // CRIU killed the dumped tasks; a frozen v1 task dies only once thawed.
+        frozen.thaw()?;
+        cgroup.kill_all(std::time::Duration::from_secs(5))?;
+        let mut state = found.state;
+        state.init_pid = None;
+        state.init_start_time = None;
+        runtime.store.write_state(name, &state)?;
+    }
+    Ok(CheckpointReport {
+        image_bytes: images::size(&dir),
+        dir,
+        criu_version: version,
+        frozen: frozen_for,
+        left_running: opts.leave_running,
+    })
+}
+
+/// CRIU's key for a host file the tree holds open: `file[<mnt_id>:<inode>]`, both hex, with the
+/// mount id as the host's mount namespace numbers it (read from a descriptor of our own).
+fn file_key(path: &Path) -> Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let file = File::open(path).map_err(io_err("open", path))?;
+    let inode = file.metadata().map_err(io_err("stat", path))?.ino();
+    let fdinfo = format!("/proc/self/fdinfo/{}", file.as_raw_fd());
+    let text = std::fs::read_to_string(&fdinfo).map_err(io_err("read", &fdinfo))?;
+    let mnt_id: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| {
+            io_err("read mnt_id from", &fdinfo)(std::io::Error::other("no mnt_id line"))
+        })?;
+    Ok(format!("file[{mnt_id:x}:{inode:x}]"))
+}
+
+/// The last few `Error` lines of a CRIU log, for the message.
+pub(super) fn last_errors(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("Error") || l.contains("FAILED"))
+        .collect();
+    let tail = &errors[errors.len().saturating_sub(3)..];
+    if tail.is_empty() {
+        "no error in its log".to_owned()
+    } else {
+        tail.iter()
+            .map(|l| l.trim())
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
+}

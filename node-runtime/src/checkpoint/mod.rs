@@ -1,0 +1,77 @@
+//! Checkpoint and restore of a running container with CRIU: the node's half of a live move.
+//!
+//! The library API the protocol handlers (and `fleet-node checkpoint`/`restore`) call:
+//! [`checkpoint`] freezes the container's cgroup, has CRIU dump its process tree into a host-side
+//! directory and thaws it on any failure; [`restore`] brings the tree back from such a directory
+//! into the container's cgroup and records the new init. `criu.rs` finds the binary and says
+//! whether it works here (reported in the hello).
+//!
+//! Images are the tenant's bytes: fleet-node hands the directory to CRIU and reads nothing in it
+//! beyond file sizes. The directory is host-side, 0700, and never inside a container's tree.
+
+pub mod criu;
+mod dump;
+mod freeze;
+mod images;
+mod restore;
+
+pub use dump::INIT_KEY;
+pub use freeze::FREEZE_TIMEOUT;
+pub use images::{RECORD, Record};
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::container::Runtime;
+use crate::error::Result;
+
+/// How to checkpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointOptions {
+    /// Keep the container running after the dump (a copy, or a live move's dry run); by default
+    /// the dumped tree is killed, as a move needs.
+    #[serde(default)]
+    pub leave_running: bool,
+}
+
+/// What a checkpoint did and how long the container was frozen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointReport {
+    /// The image directory.
+    pub dir: PathBuf,
+    /// The CRIU that wrote it.
+    pub criu_version: String,
+    /// From the freeze to the end of the dump: what the container's processes lost.
+    pub frozen: Duration,
+    /// Bytes of the image files.
+    pub image_bytes: u64,
+    /// Whether the container still runs here.
+    pub left_running: bool,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreReport {
+    /// Host pid of the restored init, as recorded in the container's state.
+    pub init_pid: i32,
+    /// How long CRIU's restore took, until the tree runs again.
+    pub restore: Duration,
+}
+
+/// Dumps the running container `name` into `dir` (created 0700; it must not exist or be empty).
+pub fn checkpoint(
+    runtime: &Runtime,
+    name: &str,
+    dir: &Path,
+    opts: &CheckpointOptions,
+) -> Result<CheckpointReport> {
+    dump::checkpoint(runtime, name, dir, opts)
+}
+
+/// Restores the stopped container `name` from the images in `dir`, in its own cgroup with its
+/// limits, and records the new init.
+pub fn restore(runtime: &Runtime, name: &str, dir: &Path) -> Result<RestoreReport> {
+    restore::restore(runtime, name, dir)
+}
