@@ -1,7 +1,8 @@
 //! Fleet's shared vocabulary: the resolved, host-independent description of a container
 //! ([`container`]), the messages `fleet` and `fleet-node` exchange ([`message`]), the unit syntax
 //! both sides accept for sizes and percentages ([`units`]), the table of what changing each
-//! field takes ([`effects`]), the `restart` field and how an init ended ([`restart`]), the
+//! field takes ([`effects`]), the `restart` field and how an init ended ([`restart`]), whether a move can be
+//! live ([`live`]), the
 //! `security` field with the system call names both sides check it against ([`security`]), OpenVZ's I/O priorities
 //! as weights ([`ioprio`]), and what a move between hosts sends ([`transfer`]).
 //!
@@ -13,6 +14,7 @@
 pub mod container;
 pub mod effects;
 pub mod ioprio;
+pub mod live;
 pub mod message;
 pub mod restart;
 pub mod security;

@@ -23,6 +23,9 @@ use crate::store::validate_name;
 
 /// The key CRIU's images use for the builtin init's bind mount.
 pub const INIT_KEY: &str = "fleet-init";
+/// The key for the builtin init's directory, mounted under the mask tmpfs
+/// (`rootfs/masks.rs`): an overlay on host descriptors, which CRIU cannot mount again itself.
+pub const INIT_DIR_KEY: &str = "fleet-init-dir";
 
 /// See [`super::checkpoint`].
 pub fn checkpoint(
@@ -46,6 +49,9 @@ pub fn checkpoint(
     let found = runtime
         .repair(name, &lock)?
         .ok_or_else(|| Error::NotFound(name.to_owned()))?;
+    if let Some(why) = fleet_protocol::live::why_not_checkpointable(&found.spec) {
+        return Err(fail(format!("cannot be checkpointed: {why}")));
+    }
     let init = found
         .init
         .ok_or_else(|| Error::NotRunning(name.to_owned()))?;
@@ -70,7 +76,8 @@ pub fn checkpoint(
         .arg(&dir)
         .arg("--log-file")
         .arg(DUMP_LOG)
-        .arg("-v4")
+        // Warnings and errors: -v4 wrote 70 MB per dump here and slowed it down.
+        .arg("-v2")
         .arg("--tcp-established")
         .arg("--file-locks")
         .arg("--manage-cgroups=soft")
@@ -82,7 +89,12 @@ pub fn checkpoint(
         .arg(&log_key);
     if crate::init::wanted(&found.spec) {
         cmd.arg("--external")
-            .arg(format!("mnt[/dev/fleet-init]:{INIT_KEY}"));
+            .arg(format!("mnt[/dev/fleet-init]:{INIT_KEY}"))
+            .arg("--external")
+            .arg(format!(
+                "mnt[/{}/init]:{INIT_DIR_KEY}",
+                crate::rootfs::masks::SOURCE
+            ));
     }
     if opts.leave_running {
         cmd.arg("--leave-running");

@@ -4,17 +4,23 @@
 //! [`checkpoint`] freezes the container's cgroup, has CRIU dump its process tree into a host-side
 //! directory and thaws it on any failure; [`restore`] brings the tree back from such a directory
 //! into the container's cgroup and records the new init. `criu.rs` finds the binary and says
-//! whether it works here (reported in the hello).
+//! whether it works here (reported in the hello). `snapshot.rs` and `clone.rs` copy a
+//! container's data (`copy.rs`: its disk image or upper layer, reflinked where possible).
 //!
 //! Images are the tenant's bytes: fleet-node hands the directory to CRIU and reads nothing in it
 //! beyond file sizes. The directory is host-side, 0700, and never inside a container's tree.
 
+pub mod clone;
+mod copy;
 pub mod criu;
 mod dump;
 mod freeze;
 mod images;
 mod restore;
+pub mod snapshot;
+pub mod stream;
 
+pub use copy::LayerKind;
 pub use dump::INIT_KEY;
 pub use freeze::FREEZE_TIMEOUT;
 pub use images::{RECORD, Record};

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use fleet_protocol::NetworkMode;
 
-use super::dump::{INIT_KEY, last_errors};
+use super::dump::{INIT_DIR_KEY, INIT_KEY, last_errors};
 use super::images::{self, RESTORE_LOG};
 use super::{RestoreReport, criu};
 use crate::container::Runtime;
@@ -29,9 +29,9 @@ use crate::sys::{mount, process};
 
 /// File in the checkpoint directory where CRIU writes the restored init's host pid.
 const PIDFILE: &str = "restore.pid";
-/// Where a restore binds the builtin init for CRIU (an empty file on the host; the bind exists
-/// only in the restoring child's mount namespace).
-const INIT_PLACEHOLDER: &str = "/run/fleet-node/restore-fleet-init";
+/// Where a restore binds the builtin init and its directory for CRIU (an empty file and an empty
+/// directory on the host; the binds exist only in the restoring child's mount namespace).
+const PLACEHOLDERS: &str = "/run/fleet-node";
 
 /// See [`super::restore`].
 pub fn restore(runtime: &Runtime, name: &str, dir: &Path) -> Result<RestoreReport> {
@@ -102,7 +102,7 @@ pub fn restore(runtime: &Runtime, name: &str, dir: &Path) -> Result<RestoreRepor
         path_str(&dir),
         "--log-file".into(),
         RESTORE_LOG.into(),
-        "-v4".into(),
+        "-v2".into(),
         "--restore-detached".into(),
         "--pidfile".into(),
         PIDFILE.into(),
@@ -110,6 +110,8 @@ pub fn restore(runtime: &Runtime, name: &str, dir: &Path) -> Result<RestoreRepor
         path_str(&layout.rootfs),
         "--tcp-established".into(),
         "--file-locks".into(),
+        // The container's cgroup exists (made above with the spec's limits); criu joins it
+        // before it execs, and `soft` puts each task back in it without touching its files.
         "--manage-cgroups=soft".into(),
         "--cgroup-root".into(),
         format!("/{}/{}", runtime.cgroup_parent, name),
@@ -118,22 +120,27 @@ pub fn restore(runtime: &Runtime, name: &str, dir: &Path) -> Result<RestoreRepor
         "--inherit-fd".into(),
         format!("fd[{log_fd}]:{}", record.log_key),
     ];
-    // The builtin init's bind. CRIU's root task makes it after entering the container's user
-    // namespace, whose root cannot search the 0700 store, and only from a path of its own mount
-    // namespace (a copy of criu's): the program is bound (in the child's private mounts only)
-    // on a placeholder under /run/fleet-node, which anyone may search.
-    let mut init_bind = None;
+    // The builtin init's mounts: the program at /dev/fleet-init and its directory under the
+    // mask tmpfs. CRIU's root task makes them after entering the container's user namespace,
+    // whose root cannot search the 0700 store, and only from paths of its own mount namespace
+    // (a copy of criu's): they are bound (in the child's private mounts only) on placeholders
+    // under /run/fleet-node, which anyone may search.
+    let mut binds = Vec::new();
     if crate::init::wanted(spec) {
         let program = crate::init::install(runtime.store.root())?;
-        let source = if ids.base.is_some() {
-            let placeholder = init_placeholder()?;
-            init_bind = Some((program, placeholder.clone()));
-            path_str(&placeholder)
+        let dir = program.parent().map(PathBuf::from).unwrap_or_default();
+        let (program_at, dir_at) = if ids.base.is_some() {
+            let (file, placeholder_dir) = placeholders()?;
+            binds.push((program, file.clone()));
+            binds.push((dir, placeholder_dir.clone()));
+            (file, placeholder_dir)
         } else {
-            path_str(&program)
+            (program, dir)
         };
         args.push("--external".into());
-        args.push(format!("mnt[{INIT_KEY}]:{source}"));
+        args.push(format!("mnt[{INIT_KEY}]:{}", path_str(&program_at)));
+        args.push("--external".into());
+        args.push(format!("mnt[{INIT_DIR_KEY}]:{}", path_str(&dir_at)));
     }
     if let Some(peer) = &peer {
         args.push("--external".into());
@@ -153,7 +160,8 @@ pub fn restore(runtime: &Runtime, name: &str, dir: &Path) -> Result<RestoreRepor
         lower_mount: ids.lower_mount.as_ref().map(|m| m.as_raw_fd()),
         overlay,
         log: (log.as_raw_fd(), log_fd),
-        init_bind: init_bind.clone(),
+        binds,
+        cgroup_join: cgroup.self_join_files(),
     };
     // CRIU's restored tasks read their images and reopen the log after entering the user
     // namespace, as its root (host uid and gid `base`): opened to that group for the restore.
@@ -207,7 +215,9 @@ struct Child {
     /// The console log: (our descriptor, the number criu gets it as).
     log: (i32, i32),
     /// The builtin init and the placeholder to bind it on, for a user-namespaced container.
-    init_bind: Option<(PathBuf, PathBuf)>,
+    binds: Vec<(PathBuf, PathBuf)>,
+    /// Files the child writes `0` to, to join the container's cgroup.
+    cgroup_join: Vec<PathBuf>,
 }
 
 /// Forks; the child makes a private mount namespace, mounts the overlay at the container's
@@ -230,6 +240,10 @@ fn run_in_private_mounts(child: &Child) -> std::io::Result<i32> {
 }
 
 fn in_child(child: &Child) -> std::result::Result<(), String> {
+    // Single-threaded here, so "0" (this thread) moves the whole process.
+    for file in &child.cgroup_join {
+        std::fs::write(file, "0").map_err(|e| format!("join cgroup {}: {e}", file.display()))?;
+    }
     ns::unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare mount namespace: {e}"))?;
     mount::make_rprivate().map_err(|e| format!("make / private: {e}"))?;
     if let Some(fd) = child.lower_mount {
@@ -244,14 +258,9 @@ fn in_child(child: &Child) -> std::result::Result<(), String> {
         Some(&child.overlay),
     )
     .map_err(|e| format!("mount overlay on {}: {e}", child.rootfs.display()))?;
-    if let Some((program, placeholder)) = &child.init_bind {
-        mount::bind(program, placeholder, true).map_err(|e| {
-            format!(
-                "bind {} on {}: {e}",
-                program.display(),
-                placeholder.display()
-            )
-        })?;
+    for (from, to) in &child.binds {
+        mount::bind(from, to, true)
+            .map_err(|e| format!("bind {} on {}: {e}", from.display(), to.display()))?;
     }
     // dup2 clears close-on-exec on the copies.
     process::dup_onto(child.log.0, child.log.1).map_err(|e| format!("pass the log: {e}"))?;
@@ -270,18 +279,20 @@ fn in_child(child: &Child) -> std::result::Result<(), String> {
     ))
 }
 
-/// The placeholder file (and its directory, 0755), made once.
-fn init_placeholder() -> Result<PathBuf> {
+/// The placeholders (a file and a directory under a 0755 directory), made once.
+fn placeholders() -> Result<(PathBuf, PathBuf)> {
     use std::os::unix::fs::PermissionsExt;
-    let path = PathBuf::from(INIT_PLACEHOLDER);
-    let dir = path.parent().expect("has a parent");
-    std::fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
-        .map_err(io_err("chmod 0755", dir))?;
-    if !path.is_file() {
-        std::fs::write(&path, b"").map_err(io_err("create", &path))?;
+    let dir = PathBuf::from(PLACEHOLDERS);
+    std::fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+        .map_err(io_err("chmod 0755", &dir))?;
+    let file = dir.join("restore-fleet-init");
+    if !file.is_file() {
+        std::fs::write(&file, b"").map_err(io_err("create", &file))?;
     }
-    Ok(path)
+    let sub = dir.join("restore-init.d");
+    std::fs::create_dir_all(&sub).map_err(io_err("create directory", &sub))?;
+    Ok((file, sub))
 }
 
 fn cstring(bytes: &[u8]) -> CString {

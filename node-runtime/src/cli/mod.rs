@@ -14,6 +14,7 @@ mod exec;
 mod lifecycle;
 mod set;
 mod show;
+mod snapshot;
 mod supervise;
 mod unit;
 
@@ -155,6 +156,21 @@ pub enum Command {
                             container's own cgroup with its limits and its veth and addresses."
     )]
     Restore(checkpoint::RestoreArgs),
+    /// Snapshots of a container's data: take one, list, restore, delete.
+    #[command(
+        after_help = "Examples:\n  fleet-node snapshot web1 before-upgrade\n  \
+                            fleet-node snapshot list web1 -o json\n  fleet-node stop web1 && \
+                            fleet-node snapshot restore web1 before-upgrade && fleet-node start web1\n  \
+                            fleet-node snapshot delete web1 before-upgrade\n\n\
+                            A snapshot copies the disk image or upper layer (reflinked where the filesystem can,\n\
+                            else sparse); a running container is frozen for the copy."
+    )]
+    Snapshot(snapshot::SnapshotArgs),
+    /// A new container with another's data and config.
+    #[command(after_help = "Examples:\n  fleet-node clone web1 web2 --start\n  \
+                            fleet-node clone db1 db2 --address 10.0.0.12/24\n\n\
+                            The clone gets its own uid range at its first start.")]
+    Clone(snapshot::CloneArgs),
     /// Serve the orchestrator's protocol.
     #[command(
         after_help = "The orchestrator runs this over SSH; by hand it reads length-delimited JSON frames:\n  \
@@ -220,6 +236,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Checkpoint(args) => checkpoint::checkpoint(&runtime, &args, &mut out)?,
         Command::Restore(args) => checkpoint::restore(&runtime, &args, &mut out)?,
+        Command::Snapshot(args) => snapshot::run(&runtime, &args, &mut out)?,
+        Command::Clone(args) => snapshot::clone(&runtime, &args, &mut out)?,
         Command::Serve { .. } => {
             drop(out);
             crate::server::serve_stdio(&runtime)

@@ -1,0 +1,122 @@
+//! Whether a container can move live (CRIU checkpoint on the source, restore on the target) or
+//! only cold, and why: the one rule the orchestrator's plan (`(move h1 -> h2, cold: WHY)`) and
+//! the node's checkpoint both apply.
+
+use crate::container::{ContainerSpec, NetworkMode};
+use crate::message::NodeInfo;
+
+/// Why `spec` cannot be checkpointed on a node at all (`None`: it can, given a working criu).
+pub fn why_not_checkpointable(spec: &ContainerSpec) -> Option<String> {
+    (spec.network.mode == NetworkMode::Host).then(|| {
+        "it shares the host's network namespace (network: host): CRIU would dump and lock the \
+         host's own sockets"
+            .to_owned()
+    })
+}
+
+/// Why a move of `spec` from `source` to `target` cannot be live; `None` when it can.
+pub fn why_not_live(spec: &ContainerSpec, source: &NodeInfo, target: &NodeInfo) -> Option<String> {
+    if let Some(why) = why_not_checkpointable(spec) {
+        return Some(why);
+    }
+    for (side, node) in [("source", source), ("target", target)] {
+        if !node.features.criu {
+            return Some(format!(
+                "CRIU is missing or fails `criu check` on the {side} {}",
+                node.hostname
+            ));
+        }
+    }
+    if let (Some(from), Some(to)) = (&source.features.criu_version, &target.features.criu_version)
+        && version_key(to) < version_key(from)
+    {
+        return Some(format!(
+            "the target's CRIU {to} is older than the source's {from}, which wrote the images"
+        ));
+    }
+    if source.node_version != target.node_version {
+        return Some(format!(
+            "fleet-node versions differ ({} on the source, {} on the target): the restored tree \
+             maps the builtin init it was dumped with",
+            source.node_version, target.node_version
+        ));
+    }
+    None
+}
+
+/// `4.2` -> `[4, 2]`, for comparing CRIU versions; anything not a number counts as 0.
+fn version_key(version: &str) -> Vec<u64> {
+    version
+        .split(['.', '-'])
+        .map(|part| part.parse().unwrap_or(0))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Features;
+
+    fn node(host: &str, criu: Option<&str>, version: &str) -> NodeInfo {
+        NodeInfo {
+            protocol_version: crate::PROTOCOL_VERSION,
+            node_version: version.into(),
+            hostname: host.into(),
+            kernel: String::new(),
+            cgroup_version: 2,
+            features: Features {
+                criu: criu.is_some(),
+                criu_version: criu.map(str::to_owned),
+                ..Features::default()
+            },
+            capacity: Default::default(),
+            interrupted_batch: None,
+        }
+    }
+
+    fn spec(mode: NetworkMode) -> ContainerSpec {
+        ContainerSpec {
+            name: "web".into(),
+            fleet: "f".into(),
+            template: crate::container::TemplateRef::Busybox,
+            command: vec!["/bin/sleep".into(), "1".into()],
+            env: Default::default(),
+            hostname: "web".into(),
+            onboot: false,
+            state: crate::container::DesiredState::Running,
+            labels: Default::default(),
+            resources: Default::default(),
+            network: crate::container::NetworkSpec {
+                mode,
+                ..Default::default()
+            },
+            privileged: false,
+            security: Default::default(),
+            init: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_move_is_live_only_when_both_sides_can_and_say_why_not() {
+        let web = spec(NetworkMode::Bridged);
+        let good = node("h1", Some("4.2"), "0.1.0");
+        assert_eq!(
+            why_not_live(&web, &good, &node("h2", Some("4.2"), "0.1.0")),
+            None
+        );
+        assert_eq!(
+            why_not_live(&web, &good, &node("h2", Some("4.3"), "0.1.0")),
+            None
+        );
+        let why = why_not_live(&web, &good, &node("h2", None, "0.1.0")).unwrap();
+        assert!(why.contains("target h2"), "{why}");
+        let why = why_not_live(&web, &node("h1", None, "0.1.0"), &good).unwrap();
+        assert!(why.contains("source h1"), "{why}");
+        let why = why_not_live(&web, &good, &node("h2", Some("3.17.1"), "0.1.0")).unwrap();
+        assert!(why.contains("older"), "{why}");
+        let why = why_not_live(&web, &good, &node("h2", Some("4.2"), "0.2.0")).unwrap();
+        assert!(why.contains("versions differ"), "{why}");
+        let why = why_not_live(&spec(NetworkMode::Host), &good, &good).unwrap();
+        assert!(why.contains("network: host"), "{why}");
+    }
+}
