@@ -30,6 +30,8 @@ fn spec(name: &str, privileged: bool) -> ContainerSpec {
         privileged,
         security: Default::default(),
         init: Default::default(),
+        restart: Default::default(),
+        disk: Default::default(),
     }
 }
 

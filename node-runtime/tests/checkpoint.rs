@@ -51,6 +51,8 @@ fn counter_spec(name: &str, net: u8, port: u16, privileged: bool) -> ContainerSp
         privileged,
         security: Default::default(),
         init: Default::default(),
+        restart: Default::default(),
+        disk: Default::default(),
     }
 }
 

@@ -31,6 +31,8 @@ fn spec(name: &str, disk: Option<u64>) -> ContainerSpec {
         privileged: false,
         security: Default::default(),
         init: Default::default(),
+        restart: Default::default(),
+        disk: Default::default(),
     }
 }
 

@@ -93,6 +93,8 @@ mod tests {
             privileged: false,
             security: Default::default(),
             init: Default::default(),
+            restart: Default::default(),
+            disk: Default::default(),
         }
     }
 

@@ -110,8 +110,9 @@ pub fn restore(runtime: &Runtime, name: &str, dir: &Path) -> Result<RestoreRepor
         path_str(&layout.rootfs),
         "--tcp-established".into(),
         "--file-locks".into(),
-        // The container's cgroup exists (made above with the spec's limits); criu joins it
-        // before it execs, and `soft` puts each task back in it without touching its files.
+        // The container's cgroup exists (made above with the spec's limits); `soft` puts each
+        // task back in it without touching its files. (criu itself stays out of it: the
+        // container's memory limit would kill it.)
         "--manage-cgroups=soft".into(),
         "--cgroup-root".into(),
         format!("/{}/{}", runtime.cgroup_parent, name),
@@ -161,7 +162,6 @@ pub fn restore(runtime: &Runtime, name: &str, dir: &Path) -> Result<RestoreRepor
         overlay,
         log: (log.as_raw_fd(), log_fd),
         binds,
-        cgroup_join: cgroup.self_join_files(),
     };
     // CRIU's restored tasks read their images and reopen the log after entering the user
     // namespace, as its root (host uid and gid `base`): opened to that group for the restore.
@@ -216,8 +216,6 @@ struct Child {
     log: (i32, i32),
     /// The builtin init and the placeholder to bind it on, for a user-namespaced container.
     binds: Vec<(PathBuf, PathBuf)>,
-    /// Files the child writes `0` to, to join the container's cgroup.
-    cgroup_join: Vec<PathBuf>,
 }
 
 /// Forks; the child makes a private mount namespace, mounts the overlay at the container's
@@ -240,14 +238,10 @@ fn run_in_private_mounts(child: &Child) -> std::io::Result<i32> {
 }
 
 fn in_child(child: &Child) -> std::result::Result<(), String> {
-    // Single-threaded here, so "0" (this thread) moves the whole process.
-    for file in &child.cgroup_join {
-        std::fs::write(file, "0").map_err(|e| format!("join cgroup {}: {e}", file.display()))?;
-    }
     ns::unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare mount namespace: {e}"))?;
     mount::make_rprivate().map_err(|e| format!("make / private: {e}"))?;
     if let Some(fd) = child.lower_mount {
-        crate::sys::idmap::attach(fd, &child.lower)
+        mount::attach_path(fd, &child.lower)
             .map_err(|e| format!("attach idmapped {}: {e}", child.lower.display()))?;
     }
     mount::mount_fs(
@@ -259,7 +253,7 @@ fn in_child(child: &Child) -> std::result::Result<(), String> {
     )
     .map_err(|e| format!("mount overlay on {}: {e}", child.rootfs.display()))?;
     for (from, to) in &child.binds {
-        mount::bind(from, to, true)
+        bind_placeholder(from, to)
             .map_err(|e| format!("bind {} on {}: {e}", from.display(), to.display()))?;
     }
     // dup2 clears close-on-exec on the copies.
@@ -293,6 +287,22 @@ fn placeholders() -> Result<(PathBuf, PathBuf)> {
     let sub = dir.join("restore-init.d");
     std::fs::create_dir_all(&sub).map_err(io_err("create directory", &sub))?;
     Ok((file, sub))
+}
+
+/// Binds `from` read-only on the placeholder `to` (under [`PLACEHOLDERS`], ours), resolved
+/// beneath its directory without following a link.
+fn bind_placeholder(from: &Path, to: &Path) -> std::result::Result<(), String> {
+    let dir = to.parent().unwrap_or(Path::new("/"));
+    let name = to
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let root = crate::sys::beneath::Root::open(dir).map_err(|e| e.to_string())?;
+    let target = root
+        .find(&name)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "the placeholder is missing".to_owned())?;
+    mount::bind(from, &target, true, false).map_err(|e| e.to_string())
 }
 
 fn cstring(bytes: &[u8]) -> CString {
