@@ -71,6 +71,7 @@ mod tests {
             },
             capacity: Default::default(),
             interrupted_batch: None,
+            supervisor: None,
         }
     }
 
