@@ -382,6 +382,36 @@ fleet.yaml:7:45: error: memory_high 512Mi is above memory 256Mi
 7 |     resources: {memory: 256Mi, memory_high: 512Mi}
   |                                             ^^^^^
   = hint: memory_high is the soft limit the kernel throttles at; valid is at most memory
+}
+
+#[test]
+fn a_disk_the_node_would_refuse_is_refused_where_its_values_are_written() {
+    // Issue 13, defect 3: profile small brings 131072 inodes, too many for a 64Mi disk; validate
+    // said valid and apply failed on every container.
+    check(
+        &spec(
+            "containers:\n  - name: web-{1..3}\n    template: busybox\n    profile: small\n    command: [x]\n    resources: {disk: {space: 64Mi}}\n",
+        ),
+        r#"
+fleet.yaml:6:14: error: invalid disk.inodes 131072 (from profile "small")
+  |
+6 |     profile: small
+  |              ^^^^^
+  = hint: valid for a 64Mi disk is 64..=65536 (one inode per KiB at most); the node would refuse this container
+  = note: the disk size it is checked against at fleet.yaml:8:31
+"#,
+    );
+    check(
+        &spec(
+            "containers:\n  - name: db\n    template: busybox\n    command: [x]\n    resources:\n      disk: {space: 1Gi, inodes: 2000000}\n",
+        ),
+        r#"
+fleet.yaml:8:34: error: invalid disk.inodes 2000000
+  |
+8 |       disk: {space: 1Gi, inodes: 2000000}
+  |                                  ^^^^^^^
+  = hint: valid for a 1Gi disk is 64..=1048576 (one inode per KiB at most); the node would refuse this container
+  = note: the disk size it is checked against at fleet.yaml:8:21
 "#,
     );
 }

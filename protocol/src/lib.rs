@@ -1,10 +1,10 @@
 //! Fleet's shared vocabulary: the resolved, host-independent description of a container
 //! ([`container`]), the messages `fleet` and `fleet-node` exchange ([`message`]), the unit syntax
 //! both sides accept for sizes and percentages ([`units`]), the table of what changing each
-//! field takes ([`effects`]), the `restart` field and how an init ended ([`restart`]), whether a move can be
-//! live ([`live`]), the
-//! `security` field with the system call names both sides check it against ([`security`]), OpenVZ's I/O priorities
-//! as weights ([`ioprio`]), and what a move between hosts sends ([`transfer`]).
+//! field takes ([`effects`]), the `restart` field and how an init ended ([`restart`]), whether a
+//! move can be live ([`live`]), the `security` field with the system call names both sides check
+//! it against ([`security`]), OpenVZ's I/O priorities as weights ([`ioprio`]), what a move between
+//! hosts sends ([`transfer`]), and the disk rules both sides enforce ([`disk`]).
 //!
 //! Neighbours: the orchestrator resolves spec files into [`container::ContainerSpec`] values and
 //! sends them in [`message::Request`]s; `fleet-node` answers with [`message::Response`]s. This crate
@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod container;
+pub mod disk;
 pub mod effects;
 pub mod ioprio;
 pub mod live;

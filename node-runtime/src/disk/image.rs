@@ -11,10 +11,8 @@ use super::DiskError;
 use super::command::{run, run_accepting};
 use crate::limits::DevNum;
 
-/// Smallest disk: room for ext4's metadata and journal with space left for files.
-pub const SPACE_MIN: u64 = 16 << 20;
-/// Fewest inodes: ext4 reserves the first eleven, and lost+found takes one more.
-pub const INODES_MIN: u64 = 64;
+/// Smallest disk and fewest inodes: the rules are shared with `fleet validate`.
+pub use fleet_protocol::disk::{INODES_MIN, SPACE_MIN};
 /// Every image uses 4 KiB blocks, so that small and large images behave alike (mke2fs would pick
 /// 1 KiB blocks below 512 MiB) and online growth can reach 1024 times the first size.
 const BLOCK: u64 = 4096;
@@ -48,27 +46,14 @@ fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> D
     }
 }
 
-/// Checks a disk size and inode count before anything is made.
+/// Checks a disk size and inode count before anything is made (the rule `fleet validate`
+/// applies too: `fleet_protocol::disk`).
 pub fn validate(space: u64, inodes: u64) -> Result<(), DiskError> {
-    if space < SPACE_MIN {
-        return Err(DiskError::Invalid {
-            field: "disk.space",
-            value: format_size(space),
-            expected: format!("a disk needs at least {}", format_size(SPACE_MIN)),
-        });
-    }
-    let max_inodes = space / 1024;
-    if !(INODES_MIN..=max_inodes).contains(&inodes) {
-        return Err(DiskError::Invalid {
-            field: "disk.inodes",
-            value: inodes.to_string(),
-            expected: format!(
-                "valid for a {} disk is {INODES_MIN}..={max_inodes} (one inode per KiB at most)",
-                format_size(space)
-            ),
-        });
-    }
-    Ok(())
+    fleet_protocol::disk::check(space, Some(inodes)).map_err(|e| DiskError::Invalid {
+        field: e.field,
+        value: e.value,
+        expected: e.expected,
+    })
 }
 
 /// Options of the image's mount on the host. Nothing on the host side runs, opens devices or

@@ -4,11 +4,9 @@
 
 use std::path::PathBuf;
 
-use super::INODES_MIN;
 use crate::store::Layout;
 
-/// mke2fs's default bytes-per-inode, used when the spec gives a space but no inode count.
-pub const DEFAULT_BYTES_PER_INODE: u64 = 16 << 10;
+pub use fleet_protocol::disk::{DEFAULT_BYTES_PER_INODE, default_inodes};
 
 /// Where the container's image file lives.
 pub fn image_path(layout: &Layout) -> PathBuf {
@@ -24,9 +22,4 @@ pub fn mount_path(layout: &Layout) -> PathBuf {
 /// mke2fs's rounding and from what online growth added).
 pub fn inodes_path(layout: &Layout) -> PathBuf {
     layout.dir.join("disk.inodes")
-}
-
-/// Inodes for a disk of `space` bytes when the spec does not say.
-pub fn default_inodes(space: u64) -> u64 {
-    (space / DEFAULT_BYTES_PER_INODE).max(INODES_MIN)
 }

@@ -14,7 +14,7 @@ use crate::spec::suggest::{Suggester, closest};
 use crate::spec::{Diagnostic, Diagnostics};
 
 use super::definitions::Definitions;
-use super::{check_name, checks, expand, member, profiles};
+use super::{check_name, checks, expand, member, node_rules, profiles};
 
 /// Every container of the spec, expanded, with what the later checks need about them.
 pub struct Expanded {
@@ -197,6 +197,7 @@ fn container_base(
     }
     merged.overlay(&raw.resources);
     check_memory_high(&merged, d);
+    node_rules::disk(raw, &merged, d);
     if let Some(h) = &raw.host
         && !hosts.contains_key(&h.value)
     {

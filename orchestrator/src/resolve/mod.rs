@@ -12,6 +12,7 @@ pub mod depends;
 pub mod expand;
 pub mod hosts;
 pub mod member;
+pub mod node_rules;
 pub mod profiles;
 pub mod render;
 
