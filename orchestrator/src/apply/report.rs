@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::error::StepError;
+use crate::diff::Refusal;
 use crate::plan::StepKind;
 
 /// What happened to one step.
@@ -56,6 +57,9 @@ pub struct Counts {
     pub failed: usize,
     /// Steps skipped.
     pub skipped: usize,
+    /// Containers the plan refused (not placeable, a name another fleet holds, a move that
+    /// needs --allow-recreate): never attempted, and the apply is not complete.
+    pub refused: usize,
 }
 
 /// The whole outcome.
@@ -71,6 +75,8 @@ pub struct Report {
     pub hosts: usize,
     /// Every step.
     pub steps: Vec<StepReport>,
+    /// Containers the plan refused, with why.
+    pub refused: Vec<Refusal>,
     /// Things an operator should know (missing node features and the like).
     pub notes: Vec<String>,
 }
@@ -100,13 +106,20 @@ impl Report {
             lost_hosts,
             hosts,
             steps,
+            refused: Vec::new(),
             notes: Vec::new(),
         }
     }
 
-    /// True when every step was done.
+    /// Records the containers the plan refused: counted, listed, and the apply not complete.
+    pub fn refuse(&mut self, refused: &[Refusal]) {
+        self.refused = refused.to_vec();
+        self.counts.refused = refused.len();
+    }
+
+    /// True when every step was done and nothing was refused.
     pub fn ok(&self) -> bool {
-        self.counts.failed == 0 && self.counts.skipped == 0
+        self.counts.failed == 0 && self.counts.skipped == 0 && self.counts.refused == 0
     }
 
     /// Failures and skips, then the summary line.
@@ -134,6 +147,13 @@ impl Report {
                 Outcome::Done { .. } => {}
             }
         }
+        for r in &self.refused {
+            if r.host.is_empty() {
+                let _ = writeln!(out, "refused: {}: {}", r.name, r.reason);
+            } else {
+                let _ = writeln!(out, "refused: {} on {}: {}", r.name, r.host, r.reason);
+            }
+        }
         for n in &self.notes {
             let _ = writeln!(out, "note: {n}");
         }
@@ -145,8 +165,8 @@ impl Report {
         };
         let _ = writeln!(
             out,
-            "{verdict}: {} done ({} changed), {} failed, {} skipped, on {} host(s).",
-            c.done, c.changed, c.failed, c.skipped, self.hosts
+            "{verdict}: {} done ({} changed), {} failed, {} skipped, {} refused, on {} host(s).",
+            c.done, c.changed, c.failed, c.skipped, c.refused, self.hosts
         );
         if !self.ok() {
             out.push_str(

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use super::{Output, ReconcileArgs, confirm, load, report_unreachable, runtime};
+use super::{Output, ReconcileArgs, confirm, load, report_left_out, runtime};
 use crate::apply::progress::Progress;
 use crate::apply::report::Report;
 use crate::apply::{ApplyOptions, apply, journal};
@@ -19,8 +19,9 @@ Destroys and restarts ask for confirmation on a terminal; without one they need 
 Each node holds an apply lock while it runs a batch: a second apply against the same host fails\n\
 at once naming the holder, or waits up to --lock-timeout seconds.\n\
 A second apply of the same spec prints \"No changes.\" and changes nothing.\n\n\
-Exit status: 0 when everything was applied, 1 when anything failed or a host was unreachable\n\
-(each failure is printed with its host and container)."
+Exit status: 0 when everything was applied, 1 when anything failed, was refused (such as a\n\
+container that cannot be placed) or a host was unreachable (each is printed with its host and\n\
+container, and counted in the summary line)."
 )]
 pub struct Args {
     #[command(flatten)]
@@ -97,7 +98,7 @@ pub fn execute(
         }
         print!("{}", render::text(plan));
     }
-    let unreachable = report_unreachable(plan);
+    let left_out = report_left_out(plan);
     let user = journal::local_user();
     let idle: Vec<String> = interrupted
         .iter()
@@ -115,13 +116,21 @@ pub fn execute(
         for note in &cleared {
             eprintln!("warning: {note}");
         }
-        if output == Output::Json {
-            let mut report = Report::new(&fleet, Vec::new(), Default::default(), 0);
-            report.notes.extend(cut_notes);
-            report.notes.extend(cleared);
-            print_json(&report)?;
+        let mut report = Report::new(&fleet, Vec::new(), Default::default(), 0);
+        report.refuse(&plan.diff.refused);
+        report.notes.extend(cut_notes);
+        report.notes.extend(cleared);
+        match output {
+            Output::Json => print_json(&report)?,
+            // Nothing to do, but not everything is there: say so in the apply's own words
+            // (the notes were printed already).
+            Output::Text if !report.refused.is_empty() => {
+                report.notes.clear();
+                print!("{}", report.text());
+            }
+            Output::Text => {}
         }
-        return Ok(if unreachable {
+        return Ok(if left_out {
             ExitCode::FAILURE
         } else {
             ExitCode::SUCCESS
@@ -143,6 +152,7 @@ pub fn execute(
         &progress,
     ));
     progress.finish();
+    report.refuse(&plan.diff.refused);
     report.notes.extend(cut_notes);
     report.notes.extend(rt.block_on(journal::clear(
         &fleet,
@@ -160,7 +170,7 @@ pub fn execute(
         Output::Text => print!("{}", report.text()),
         Output::Json => print_json(&report)?,
     }
-    Ok(if report.ok() && !unreachable {
+    Ok(if report.ok() && !left_out {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

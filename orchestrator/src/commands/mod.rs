@@ -170,12 +170,20 @@ pub fn load(spec: &SpecArgs) -> Option<Fleet> {
     }
 }
 
-/// Prints the unreachable hosts as errors; true if there was any.
-pub fn report_unreachable(plan: &Plan) -> bool {
+/// Prints as errors what the plan leaves undone although the spec wants it (unreachable hosts,
+/// refused containers); true if there was any, and the command exits 1: a CI job must not go
+/// green while part of the fleet does not exist.
+pub fn report_left_out(plan: &Plan) -> bool {
     for (host, why) in &plan.diff.unreachable {
         eprintln!("error: host {host} is unreachable: {why}");
     }
-    !plan.diff.unreachable.is_empty()
+    let refused = plan.diff.refused.len();
+    if refused > 0 {
+        eprintln!(
+            "error: {refused} container(s) refused and left as they are (listed under \"Refused\")"
+        );
+    }
+    !plan.diff.unreachable.is_empty() || refused > 0
 }
 
 /// Asks on the terminal before destroying or restarting; without a terminal, `yes` must be set.

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use super::{Output, ReconcileArgs, load, report_unreachable, runtime};
+use super::{Output, ReconcileArgs, load, report_left_out, runtime};
 use crate::observe;
 use crate::plan::render;
 
@@ -13,8 +13,8 @@ use crate::plan::render;
     after_help = "Examples:\n  fleet plan -f fleet.yaml\n  fleet plan -f fleet.yaml --prune -o json\n\n\
 Per host: + create, ~ live change (update, start, stop), ! restart, - destroy, -/+ recreate,\n\
 with each changed field as old -> new, then a summary line.\n\n\
-Exit status: 0 success; 1 error (including an unreachable host); with --detailed-exitcode,\n\
-0 no changes, 2 changes pending, 1 error."
+Exit status: 0 success; 1 error (including an unreachable host or a refused container, such as\n\
+one that cannot be placed); with --detailed-exitcode, 0 no changes, 2 changes pending, 1 error."
 )]
 pub struct Args {
     #[command(flatten)]
@@ -60,8 +60,8 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         ),
     }
     rt.block_on(observe::close_all(prepared.sessions));
-    let unreachable = report_unreachable(&prepared.plan);
-    Ok(if unreachable {
+    let left_out = report_left_out(&prepared.plan);
+    Ok(if left_out {
         ExitCode::FAILURE
     } else if args.detailed_exitcode && !prepared.plan.is_empty() {
         ExitCode::from(2)

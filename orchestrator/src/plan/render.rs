@@ -79,11 +79,39 @@ pub fn text(plan: &Plan) -> String {
     for w in &d.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
-    if plan.is_empty() {
-        out.push_str("No changes.\n");
-    } else {
-        out.push_str(&summary_line(&plan.summary()));
-        out.push('\n');
+    let left = left_out(d);
+    match (plan.is_empty(), left.is_empty()) {
+        (true, true) => out.push_str("No changes.\n"),
+        (true, false) => {
+            let _ = writeln!(out, "No changes planned; {}.", left.join(", "));
+        }
+        (false, true) => {
+            out.push_str(&summary_line(&plan.summary()));
+            out.push('\n');
+        }
+        (false, false) => {
+            let line = summary_line(&plan.summary());
+            let line = line.strip_suffix('.').unwrap_or(&line);
+            let _ = writeln!(out, "{line}; {}.", left.join(", "));
+        }
+    }
+    out
+}
+
+/// What the plan leaves undone although the spec wants it, for the summary line: containers
+/// refused, and containers not planned because their host is unreachable. Empty when the plan
+/// covers the whole spec; otherwise `plan` and `apply` exit 1.
+pub fn left_out(d: &crate::diff::Diff) -> Vec<String> {
+    let mut out = Vec::new();
+    if !d.refused.is_empty() {
+        out.push(format!("{} refused", d.refused.len()));
+    }
+    match (d.skipped.len(), d.unreachable.len()) {
+        (_, 0) => {}
+        (0, hosts) => out.push(format!("{hosts} host(s) unreachable")),
+        (skipped, hosts) => out.push(format!(
+            "{skipped} not planned on {hosts} unreachable host(s)"
+        )),
     }
     out
 }

@@ -272,7 +272,7 @@ b:
   + web-2 (create)
 Refused (left as they are):
   web-1 on a: a container of that name on a belongs to fleet "other"; rename one of them
-Plan: 1 to create, 0 to update live, 0 to restart, 0 to destroy."#,
+Plan: 1 to create, 0 to update live, 0 to restart, 0 to destroy; 1 refused."#,
     );
 }
 
@@ -289,7 +289,7 @@ fn a_move_without_a_disk_is_refused_unless_recreate_is_allowed() {
         "
 Refused (left as they are):
   web-1 on a: moves from b to a, but it has no disk image to move (its files are in b's store): give it resources.disk_space first (a restart), or pass --allow-recreate to destroy it on b and create it on a (its data is lost)
-No changes.",
+No changes planned; 1 refused.",
     );
     let opts = DiffOptions {
         allow_recreate: true,
@@ -338,7 +338,30 @@ fn unreachable_host_is_reported_and_the_rest_planned() {
 a:
   + web-1 (create)
 b: unreachable (connection refused); nothing on it is touched, 1 container(s) not planned
-Plan: 1 to create, 0 to update live, 0 to restart, 0 to destroy.",
+Plan: 1 to create, 0 to update live, 0 to restart, 0 to destroy; 1 not planned on 1 unreachable host(s).",
+    );
+}
+
+#[test]
+fn every_host_unreachable_is_not_no_changes() {
+    let f = two_hosts();
+    let mut obs = empty_observation(&f);
+    for h in ["a", "b"] {
+        obs.hosts.insert(
+            h.into(),
+            HostObservation::Unreachable {
+                error: "connection refused".into(),
+            },
+        );
+    }
+    check(
+        &f,
+        &obs,
+        DiffOptions::default(),
+        "
+a: unreachable (connection refused); nothing on it is touched, 1 container(s) not planned
+b: unreachable (connection refused); nothing on it is touched, 1 container(s) not planned
+No changes planned; 2 not planned on 2 unreachable host(s).",
     );
 }
 
