@@ -415,3 +415,23 @@ fleet.yaml:8:34: error: invalid disk.inodes 2000000
 "#,
     );
 }
+
+#[test]
+fn a_malformed_pinned_host_key_is_refused_where_it_is_written() {
+    // Issue 13, defect 4: this passed validate and failed only at connect time.
+    let lines = headlines(&spec(
+        "hosts:\n  - name: h\n    address: 127.0.0.2\n    host_key: \"ssh-ed25519 notbase64!!\"\n",
+    ));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("fleet.yaml:6:15: error: host_key must be an OpenSSH public key: "),
+        "{lines:?}"
+    );
+    // A real key (with its comment) is accepted.
+    let key =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl root@h";
+    let ok = spec(&format!(
+        "hosts:\n  - name: h\n    address: 127.0.0.2\n    host_key: \"{key}\"\n"
+    ));
+    assert!(resolve::load_str("fleet.yaml", &ok).is_ok());
+}

@@ -63,7 +63,7 @@ containers:
 fn host_defaults() {
     let fleet = resolve::load_str(
         "fleet.yaml",
-        "apiVersion: fleet/v1\nfleet: f\nhosts:\n  - name: a\n    address: 127.0.0.2\n  - name: b\n    address: 127.0.0.3\n    port: 2222\n    user: ops\n    host_key: ssh-ed25519 AAAAC3Nza\n    node: {root: /srv/fleet, cgroup_parent: f2}\n",
+        "apiVersion: fleet/v1\nfleet: f\nhosts:\n  - name: a\n    address: 127.0.0.2\n  - name: b\n    address: 127.0.0.3\n    port: 2222\n    user: ops\n    host_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n    node: {root: /srv/fleet, cgroup_parent: f2}\n",
     )
     .unwrap();
     let Transport::Ssh(a) = &fleet.host("a").unwrap().transport else {

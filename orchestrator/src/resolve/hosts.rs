@@ -27,10 +27,13 @@ pub fn host(raw: &RawHost, d: &mut Diagnostics) -> Option<Host> {
             };
             let host_key = match (&raw.host_key, &raw.known_hosts) {
                 (Some(key), _) => {
-                    if !key.value.starts_with("ssh-") && !key.value.starts_with("ecdsa-") {
+                    if let Err(why) = crate::transport::known_hosts::parse_pin(&key.value) {
                         d.push(
-                            Diagnostic::at(key.pos, "host_key must be an OpenSSH public key")
-                                .hint("copy it from /etc/ssh/ssh_host_ed25519_key.pub on the host: \"ssh-ed25519 AAAA...\""),
+                            Diagnostic::at(
+                                key.pos,
+                                format!("host_key must be an OpenSSH public key: {why}"),
+                            )
+                            .hint("copy it from /etc/ssh/ssh_host_ed25519_key.pub on the host: \"ssh-ed25519 AAAA...\""),
                         );
                     }
                     HostKeyPolicy::Pinned {

@@ -98,6 +98,13 @@ pub enum Accepted {
     Recorded,
 }
 
+/// Parses a host key pinned in a spec (`ssh-ed25519 AAAA...`, an optional comment after it):
+/// the one parser `fleet validate` and the connection both use, so a key validate accepts is a
+/// key the connection can check.
+pub fn parse_pin(key: &str) -> Result<PublicKey, String> {
+    PublicKey::from_openssh(key.trim()).map_err(|e| e.to_string())
+}
+
 /// The SHA-256 fingerprint, as `ssh-keygen -l` prints it.
 pub fn fingerprint(key: &PublicKey) -> String {
     key.fingerprint(HashAlg::Sha256).to_string()
@@ -119,10 +126,10 @@ pub fn verify(
 ) -> Result<Accepted, HostKeyError> {
     match policy {
         HostKeyPolicy::Pinned { key } => {
-            let pinned = PublicKey::from_openssh(key.trim()).map_err(|e| HostKeyError::BadPin {
+            let pinned = parse_pin(key).map_err(|reason| HostKeyError::BadPin {
                 host: host.into(),
                 key: key.clone(),
-                reason: e.to_string(),
+                reason,
             })?;
             if pinned.key_data() == offered.key_data() {
                 Ok(Accepted::Known)
