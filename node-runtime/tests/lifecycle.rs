@@ -129,6 +129,24 @@ fn destroy_leaves_no_mount_cgroup_directory_or_process() {
     assert!(!mounts.contains(&node.root.path().display().to_string()));
     assert_eq!(node.ok(&["destroy", "gone"]).trim(), "gone: did not exist");
     assert!(node.ok(&["list", "-o", "json"]).trim() == "[]");
+    // Issue 13, defect 7: the last container gone, its cgroup parent goes too, in every
+    // controller; and a verb refused for a name that does not exist leaves no lock file.
+    for d in &dirs {
+        let parent = d.parent().unwrap();
+        assert!(
+            !parent.exists(),
+            "empty cgroup parent {} left",
+            parent.display()
+        );
+    }
+    node.fails(&["start", "ghost"]);
+    node.fails(&["stop", "ghost"]);
+    let left: Vec<_> = std::fs::read_dir(node.root.path().join("containers"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "refused verbs left {left:?}");
 }
 
 #[test]

@@ -103,6 +103,11 @@ fn a_held_apply_lock_fails_fast_naming_the_holder_or_is_waited_for() {
         containers(&spec).is_empty(),
         "nothing is done under another's lock"
     );
+    assert_eq!(
+        text.matches("held by fleet other-fleet").count(),
+        1,
+        "lock contention is said once, not once per container: {text}"
+    );
 
     // Still held: this apply waits for the holder to let go, then runs.
     assert!(is_held(&root.join("apply.lock")));

@@ -141,7 +141,8 @@ impl CgroupRoot {
         names
     }
 
-    /// Removes the parent group itself if it has no children left (tests clean up with this).
+    /// Removes the parent group itself in every hierarchy if it has no children left (the
+    /// kernel refuses to remove a group with children, so a busy parent stays).
     pub fn remove_parent(&self, parent: &str) {
         for dir in self.hierarchy_dirs() {
             let _ = fs::remove_dir(dir.join(parent));
@@ -227,11 +228,21 @@ impl Cgroup {
             }
             Version::V2 => {
                 let parent = self.root.mount.join(&self.parent);
-                fs::create_dir_all(&parent).map_err(io_err("create cgroup", &parent))?;
-                enable_controllers(&self.root.mount)?;
-                enable_controllers(&parent)?;
                 let dir = parent.join(&self.name);
-                fs::create_dir_all(&dir).map_err(io_err("create cgroup", &dir))?;
+                // The last container's destroy removes an empty parent: made again here, the
+                // child must not be made in a parent without its controllers, so a parent
+                // removed in between is made (and set up) again.
+                loop {
+                    fs::create_dir_all(&parent).map_err(io_err("create cgroup", &parent))?;
+                    enable_controllers(&self.root.mount)?;
+                    enable_controllers(&parent)?;
+                    match fs::create_dir(&dir) {
+                        Ok(()) => break,
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => break,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(io_err("create cgroup", &dir)(e)),
+                    }
+                }
             }
         }
         Ok(())

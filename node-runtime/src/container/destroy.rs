@@ -43,6 +43,8 @@ impl Runtime {
         cgroup.kill_all(std::time::Duration::from_secs(5))?;
         self.release_resources(spec)?;
         cgroup.remove()?;
+        // The last container gone, nothing of the node is left under /sys/fs/cgroup.
+        self.cgroups.remove_parent(&self.cgroup_parent);
         let layout = self.store.layout(name);
         unmount_below(&layout.dir)?;
         match fs::remove_dir_all(&layout.dir) {

@@ -2,7 +2,9 @@
 //!
 //! Destroy removes the lock file while holding it, so a waiter that then gets the lock may hold
 //! it on an unlinked file; [`ContainerLock::acquire`] therefore checks, after locking, that the
-//! path still names the locked inode and retries otherwise.
+//! path still names the locked inode and retries otherwise. The same holds for a lock whose
+//! container does not exist when it is released (a start of a missing name, a create that was
+//! refused): its file is removed then, so refused work leaves no empty lock files behind.
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::MetadataExt;
@@ -16,10 +18,22 @@ use crate::error::{Error, Result, io_err};
 #[derive(Debug)]
 pub struct ContainerLock {
     path: PathBuf,
+    /// The container directory whose absence at release means the lock file goes too.
+    owner: Option<PathBuf>,
     _lock: Flock<File>,
 }
 
 impl ContainerLock {
+    /// Blocks until the lock of container directory `dir` (`<dir>.lock`) is ours; released
+    /// while `dir` does not exist, the lock file is removed.
+    pub fn acquire_for(dir: PathBuf) -> Result<Self> {
+        let mut path = dir.clone().into_os_string();
+        path.push(".lock");
+        let mut lock = Self::acquire(PathBuf::from(path))?;
+        lock.owner = Some(dir);
+        Ok(lock)
+    }
+
     /// Blocks until the lock at `path` is ours.
     pub fn acquire(path: PathBuf) -> Result<Self> {
         Self::take(path, FlockArg::LockExclusive).map(|l| l.expect("a blocking lock is taken"))
@@ -53,15 +67,39 @@ impl ContainerLock {
             let held = lock.metadata().map_err(io_err("stat", &path))?;
             match fs::metadata(&path) {
                 Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => {
-                    return Ok(Some(ContainerLock { path, _lock: lock }));
+                    return Ok(Some(ContainerLock {
+                        path,
+                        owner: None,
+                        _lock: lock,
+                    }));
                 }
                 _ => continue,
             }
         }
     }
 
-    /// Removes the lock file (destroy does this last, still holding the lock).
+    /// Removes the lock file (destroy does this last, still holding the lock), unless the path
+    /// no longer names the locked file (removed already, and maybe made anew by another
+    /// process, whose file this is not to remove).
     pub fn remove_file(&self) {
-        let _ = fs::remove_file(&self.path);
+        let ours = match (self._lock.metadata(), fs::metadata(&self.path)) {
+            (Ok(held), Ok(now)) => held.ino() == now.ino() && held.dev() == now.dev(),
+            _ => false,
+        };
+        if ours {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl Drop for ContainerLock {
+    /// Still holding the lock: removes its file when the container it guards does not exist,
+    /// so that a waiter re-checks (see [`ContainerLock::acquire`]) and nothing is left behind.
+    fn drop(&mut self) {
+        if let Some(dir) = &self.owner
+            && fs::symlink_metadata(dir).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
+            self.remove_file();
+        }
     }
 }

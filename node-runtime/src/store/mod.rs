@@ -185,7 +185,7 @@ impl Store {
     pub fn lock(&self, name: &str) -> Result<ContainerLock> {
         let dir = self.containers_dir();
         private_dir(&dir)?;
-        ContainerLock::acquire(dir.join(format!("{name}.lock")))
+        ContainerLock::acquire_for(dir.join(name))
     }
 
     /// Takes the container's lock if nobody holds it now.

@@ -51,7 +51,6 @@ pub async fn apply<S: NodeSession>(
 ) -> Report {
     let mut outcome: Vec<Option<Outcome>> = vec![None; plan.steps.len()];
     let mut lost: BTreeMap<String, String> = BTreeMap::new();
-    let mut refused: Vec<String> = Vec::new();
     let mut move_notes: Vec<String> = Vec::new();
     for wave in 0..plan.waves() {
         let mut sends = Vec::new();
@@ -139,11 +138,7 @@ pub async fn apply<S: NodeSession>(
                     }
                 }
                 Err(error) => {
-                    // One line per host for a batch refused as a whole (the apply lock is held,
-                    // most often): the steps repeat the error, this names the host once.
-                    if error.keeps_session() {
-                        refused.push(format!("{} refused the batch: {error}", sent.host));
-                    }
+                    // The report says a batch refused as a whole once per host (`Report::text`).
                     for (((id, _), shown), name) in sent.steps.iter().zip(shown).zip(&sent.names) {
                         outcome[*id] = Some(Outcome::Failed {
                             error: error.clone().into(),
@@ -208,7 +203,6 @@ pub async fn apply<S: NodeSession>(
         .collect();
     let hosts: BTreeSet<String> = plan.batches.iter().map(|b| b.host.clone()).collect();
     let mut report = Report::new(fleet, steps, lost, hosts.len());
-    report.notes.extend(refused);
     report.notes.extend(move_notes);
     // An update the node calls a no-op although fields differed means the drift is still there
     // (a node that compares the stored spec rather than the live values): say so.

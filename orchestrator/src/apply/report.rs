@@ -128,8 +128,20 @@ impl Report {
         for (host, why) in &self.lost_hosts {
             let _ = writeln!(out, "error: lost the session with {host}: {why}");
         }
+        // A batch that failed as a whole (a held apply lock, most often) is said once per
+        // host, with how many steps it took along, not once per container.
+        let mut whole: BTreeMap<(&str, String), (usize, bool)> = BTreeMap::new();
         for s in &self.steps {
             match &s.outcome {
+                Outcome::Failed {
+                    error: StepError::Batch(e),
+                } => {
+                    let refused = matches!(e, super::error::BatchError::Refused(_));
+                    whole
+                        .entry((&s.host, e.to_string()))
+                        .or_insert((0, refused))
+                        .0 += 1;
+                }
                 Outcome::Failed { error } => {
                     let _ = writeln!(
                         out,
@@ -145,6 +157,21 @@ impl Report {
                     );
                 }
                 Outcome::Done { .. } => {}
+            }
+        }
+        for ((host, error), (n, refused)) in &whole {
+            if *refused {
+                let _ = writeln!(
+                    out,
+                    "error: {host} refused the batch, {n} step(s) not run: {error}"
+                );
+            } else if !self.lost_hosts.contains_key(*host) {
+                let _ = writeln!(out, "error: {host}: {n} step(s) failed: {error}");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "error: {host}: {n} step(s) not done with the session lost"
+                );
             }
         }
         for r in &self.refused {

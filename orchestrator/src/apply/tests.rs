@@ -309,7 +309,19 @@ fn a_refused_batch_fails_its_steps_names_the_host_once_and_keeps_the_session() {
         );
     }
     assert_eq!(outcome(&report, "b1"), &Outcome::Done { changed: true });
-    assert_eq!(report.notes, [format!("a refused the batch: {held}")]);
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    let text = report.text();
+    assert_eq!(
+        text.matches(held).count(),
+        1,
+        "the lock's holder is named once, not per container: {text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "error: a refused the batch, 2 step(s) not run: {held}"
+        )),
+        "{text}"
+    );
     assert!(report.lost_hosts.is_empty());
     assert!(
         sessions.contains_key("a"),
