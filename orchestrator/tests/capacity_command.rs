@@ -254,3 +254,47 @@ impl Drop for Destroy {
         }
     }
 }
+
+#[test]
+fn unknown_capacity_says_unknown_and_a_one_host_drain_says_why() {
+    // Issue 13, defect 9: without --observe and without declared capacity the table showed
+    // "0% of 0" and --fit "0 more"; --drain on a one-host fleet gave a muddled reason and still
+    // counted the drained host's capacity.
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = dir.path().join("unknown.yaml");
+    std::fs::write(
+        &unknown,
+        "apiVersion: fleet/v1\nfleet: u\nhosts:\n  - {name: here, transport: local}\ncontainers:\n  - name: web-{1..2}\n    template: busybox\n    profile: small\n    command: [\"/bin/sleep\", \"1000\"]\n",
+    )
+    .unwrap();
+    let o = fleet(&["-f", unknown.to_str().unwrap(), "--fit", "small"]);
+    let (out, err) = text(&o);
+    assert!(
+        out.contains("capacity unknown on every host") && !out.contains("0 more"),
+        "{out}\n{err}"
+    );
+    assert!(out.contains("TOTAL (known)"), "{out}");
+    assert!(
+        !out.contains("(0%)"),
+        "no share of an unknown capacity: {out}"
+    );
+
+    let one = dir.path().join("one.yaml");
+    std::fs::write(
+        &one,
+        "apiVersion: fleet/v1\nfleet: o\nhosts:\n  - name: solo\n    transport: local\n    capacity: {cpus: 8, memory: 16Gi, disk: 100Gi}\ncontainers:\n  - name: web-{1..2}\n    template: busybox\n    profile: small\n    command: [\"/bin/sleep\", \"1000\"]\n",
+    )
+    .unwrap();
+    let o = fleet(&["-f", one.to_str().unwrap(), "--drain", "solo"]);
+    let (out, err) = text(&o);
+    assert!(
+        out.contains("drain solo: the fleet has no other host to take its containers")
+            && out.contains("nowhere: the fleet has no host but solo"),
+        "{out}\n{err}"
+    );
+    let after = out.split("after the drain:").nth(1).unwrap_or_default();
+    assert!(
+        after.contains("fleet o: 0 hosts") && !after.contains("16Gi"),
+        "the drained host's capacity is not counted after the drain: {after}"
+    );
+}

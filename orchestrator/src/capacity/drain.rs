@@ -75,6 +75,12 @@ pub fn drain(
             names.join(", ")
         ));
     }
+    let others: Vec<&str> = fleet
+        .hosts
+        .iter()
+        .map(|h| h.name.as_str())
+        .filter(|h| *h != host)
+        .collect();
     let mut drained = fleet.clone();
     let mut pinned = Vec::new();
     for c in &mut drained.containers {
@@ -97,7 +103,13 @@ pub fn drain(
         .map(|(name, _)| DrainMove {
             container: name.to_string(),
             to: after_assignment.host_of(name).map(str::to_string),
-            reason: reasons.get(name).map(|r| r.to_string()),
+            // With no other host, that is the reason, not the scheduler's view of a fleet
+            // whose only host is cordoned.
+            reason: if others.is_empty() {
+                Some(format!("the fleet has no host but {host}"))
+            } else {
+                reasons.get(name).map(|r| r.to_string())
+            },
             pinned: pinned.iter().any(|p| p == name),
         })
         .collect();
@@ -105,9 +117,23 @@ pub fn drain(
         host: host.to_string(),
         fits: moves.iter().all(|m| m.to.is_some()),
         moves,
-        after: Density {
-            hosts: after.hosts.into_iter().filter(|h| h.host != host).collect(),
-            ..after
-        },
+        after: without_host(after, host),
     })
+}
+
+/// The density after a drain: the drained host's row removed, and the totals counted again
+/// without its capacity (a drained host offers none).
+fn without_host(after: Density, host: &str) -> Density {
+    let hosts: Vec<_> = after.hosts.into_iter().filter(|h| h.host != host).collect();
+    let mut totals = crate::schedule::Resource::ALL.map(|r| super::Line::new(r, 0, 0, 0));
+    for h in hosts.iter().filter(|h| h.capacity_known) {
+        for (t, line) in totals.iter_mut().zip(&h.lines) {
+            t.add(line);
+        }
+    }
+    Density {
+        hosts,
+        totals,
+        ..after
+    }
 }

@@ -22,6 +22,9 @@ pub struct FitHost {
     pub count: u64,
     /// The resource that runs out first (`None` for an unknown-capacity or excluded host).
     pub limited_by: Option<Resource>,
+    /// Whether the host's capacity is known (declared or reported); an unknown one counts no
+    /// container and says so.
+    pub capacity_known: bool,
 }
 
 /// The answer to `--fit`.
@@ -46,6 +49,9 @@ impl FitReport {
         self.hosts
             .iter()
             .map(|h| {
+                if !h.capacity_known {
+                    return vec![h.host.clone(), "capacity unknown".into(), "-".into()];
+                }
                 vec![
                     h.host.clone(),
                     h.count.to_string(),
@@ -77,6 +83,7 @@ pub fn fit(
                     host: h.host.clone(),
                     count: 0,
                     limited_by: None,
+                    capacity_known: h.capacity_known,
                 };
             }
             let (count, limited_by) = Resource::ALL
@@ -89,6 +96,7 @@ pub fn fit(
                 host: h.host.clone(),
                 count,
                 limited_by,
+                capacity_known: true,
             }
         })
         .collect();

@@ -163,14 +163,19 @@ pub fn density(
                 used: used.map(|u| u.get(r)),
                 ..Line::new(r, cap.get(r), alloc.get(r), sum.get(r))
             });
-            for (t, line) in totals.iter_mut().zip(&lines) {
-                t.add(line);
+            let capacity_known = l.is_some_and(|l| l.allocatable.is_some());
+            // Totals are over the hosts whose capacity is known: what sits on a host of unknown
+            // size would read as a share of nothing.
+            if capacity_known {
+                for (t, line) in totals.iter_mut().zip(&lines) {
+                    t.add(line);
+                }
             }
             HostDensity {
                 host: h.name.clone(),
                 labels: h.labels.clone(),
                 containers: count,
-                capacity_known: l.is_some_and(|l| l.allocatable.is_some()),
+                capacity_known,
                 observed_fields: l.map(|l| l.observed_fields.clone()).unwrap_or_default(),
                 usage_observed: used.is_some(),
                 by_group: by_group(groups.get(h.name.as_str()), &alloc),

@@ -13,17 +13,29 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     density(&mut out, &report.density);
     if let Some(fit) = &report.fit {
+        let unknown = fit.hosts.iter().filter(|h| !h.capacity_known).count();
+        let total = match unknown {
+            0 => format!("{} more in all", fit.total),
+            n if n == fit.hosts.len() => {
+                "capacity unknown on every host: declare it in the spec or pass --observe".into()
+            }
+            n => format!(
+                "{} more on the hosts whose capacity is known ({n} unknown, not counted)",
+                fit.total
+            ),
+        };
         let _ = writeln!(
             out,
-            "\nfit {} ({}): {} more in all",
+            "\nfit {} ({}): {total}",
             fit.profile,
             fit.shape.describe(),
-            fit.total
         );
         columns(&mut out, &["HOST", "MORE", "LIMITED BY"], &fit.rows());
     }
     if let Some(d) = &report.drain {
-        let verdict = if d.fits {
+        let verdict = if d.after.hosts.is_empty() {
+            "the fleet has no other host to take its containers"
+        } else if d.fits {
             "its containers fit on the other hosts"
         } else {
             "its containers do NOT all fit on the other hosts"
@@ -83,8 +95,22 @@ fn density(out: &mut String, d: &Density) {
         head.push("USED (observed)");
     }
     let mut rows: Vec<Vec<String>> = d.hosts.iter().map(|h| host_row(h, with_usage)).collect();
-    let mut total = vec!["TOTAL".to_string(), d.placed.to_string()];
-    total.extend(d.totals.iter().map(cell));
+    let known = d.hosts.iter().filter(|h| h.capacity_known).count();
+    let label = if known == d.hosts.len() {
+        "TOTAL"
+    } else {
+        "TOTAL (known)"
+    };
+    let mut total = vec![label.to_string(), d.placed.to_string()];
+    if known == 0 {
+        // No capacity anywhere: what is allocated, over an honest "?", not 0% of 0.
+        total.extend(crate::schedule::Resource::ALL.iter().map(|r| {
+            let sum: u64 = d.hosts.iter().map(|h| h.lines[r.index()].allocated).sum();
+            format!("{}/?", r.format(sum))
+        }));
+    } else {
+        total.extend(d.totals.iter().map(cell));
+    }
     if with_usage {
         total.push(used(&d.totals));
     }
