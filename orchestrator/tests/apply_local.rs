@@ -106,3 +106,25 @@ fn local_transport_applies_converges_and_destroys() {
         );
     }
 }
+
+#[test]
+fn the_local_demo_lives_where_fleet_node_looks_by_default() {
+    // Issue 13, defect 8: the demo lived in its own root and cgroup parent, so `fleet-node list`
+    // and `fleet-node boot` on the demo host showed nothing unless told where to look.
+    let demo = fleet::resolve::load_str("demo.yaml", fleet::commands::DEMO_SPEC).unwrap();
+    let node = support::sshd::fleet_node().expect("fleet-node binary");
+    let help = std::process::Command::new(node)
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for h in &demo.hosts {
+        for value in [&h.node.root, &h.node.cgroup_parent] {
+            assert!(
+                help.contains(&format!("[default: {value}]")),
+                "{} uses {value}, which is not a fleet-node default:\n{help}",
+                h.name
+            );
+        }
+    }
+}
