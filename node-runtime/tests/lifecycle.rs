@@ -357,3 +357,86 @@ fn exec_with_a_tty_gets_a_terminal_of_the_containers_devpts() {
         "the pty is gone after the command: {ptys}"
     );
 }
+
+#[test]
+fn exec_with_a_tty_passes_terminal_resizes_to_the_container() {
+    // Issue 13, defect 10: a resize of the caller's terminal reaches the container's pty (the
+    // command sees the new size), not only the size at the start.
+    let Some(node) = Node::new() else { return };
+    node.ok(&["create", "resize", "--template", "busybox"]);
+    let size = nix::pty::Winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&size), None).unwrap();
+    let slave_path = nix::unistd::ttyname(&pty.slave).unwrap();
+    // `setsid -c` makes the pty the caller's controlling terminal, as a shell's would be, so
+    // that the kernel sends fleet-node SIGWINCH when it is resized.
+    let mut cmd = std::process::Command::new("setsid");
+    cmd.arg("-c").arg(Node::bin());
+    cmd.arg("--root").arg(node.root.path());
+    cmd.args([
+        "--cgroup-parent",
+        &node.parent,
+        "exec",
+        "-t",
+        "resize",
+        "--",
+        "sh",
+    ]);
+    let mut child = cmd
+        .stdin(pty.slave.try_clone().unwrap())
+        .stdout(pty.slave.try_clone().unwrap())
+        .stderr(pty.slave.try_clone().unwrap())
+        .spawn()
+        .unwrap();
+    drop(pty.slave);
+    let mut master = std::fs::File::from(pty.master);
+    let mut seen = String::new();
+    let mut read_until = |master: &mut std::fs::File, want: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut buf = [0u8; 4096];
+        while !seen.contains(want) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {want:?} in {seen:?}"
+            );
+            let n = std::io::Read::read(master, &mut buf).unwrap();
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    };
+    use std::io::Write;
+    master.write_all(b"stty size; echo started\n").unwrap();
+    read_until(&mut master, "24 80");
+    read_until(&mut master, "started");
+    let resized = std::process::Command::new("stty")
+        .arg("-F")
+        .arg(&slave_path)
+        .args(["rows", "50", "cols", "132"])
+        .status()
+        .unwrap();
+    assert!(resized.success());
+    // The relay passes the size on when its SIGWINCH arrives; ask until the shell sees it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        master.write_all(b"stty size\n").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let mut probe = String::new();
+        let mut buf = [0u8; 4096];
+        let n = std::io::Read::read(&mut master, &mut buf).unwrap();
+        probe.push_str(&String::from_utf8_lossy(&buf[..n]));
+        seen.push_str(&probe);
+        if seen.contains("50 132") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container never saw the new size: {seen:?}"
+        );
+    }
+    master.write_all(b"exit 0\n").unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?} {seen:?}");
+}

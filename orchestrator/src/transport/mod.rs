@@ -15,6 +15,7 @@ pub mod local;
 pub mod memory;
 #[cfg(test)]
 mod memory_transfer;
+mod resize;
 pub mod session;
 pub mod ssh;
 pub mod unit;

@@ -309,19 +309,25 @@ pub async fn run_streaming(
     let channel = handle.channel_open_session().await.map_err(err)?;
     if tty {
         let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".into());
+        let (cols, rows) = super::resize::window_size().unwrap_or((80, 24));
         channel
-            .request_pty(true, &term, 80, 24, 0, 0, &[])
+            .request_pty(true, &term, cols, rows, 0, 0, &[])
             .await
             .map_err(err)?;
     }
     channel.exec(true, line).await.map_err(err)?;
     let (mut read, write) = channel.split();
+    let write = std::sync::Arc::new(write);
     // stdin is pumped until its end, then the remote side is told; the command may well exit
     // before that, and the caller does not wait for this task.
+    let input = write.clone();
     tokio::spawn(async move {
-        let _ = write.data(tokio::io::stdin()).await;
-        let _ = write.eof().await;
+        let _ = input.data(tokio::io::stdin()).await;
+        let _ = input.eof().await;
     });
+    if tty {
+        tokio::spawn(super::resize::forward(write.clone()));
+    }
     let mut stdout = tokio::io::stdout();
     let mut stderr = tokio::io::stderr();
     let mut status = 255;
