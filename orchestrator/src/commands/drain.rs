@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use super::apply::{ExecuteOptions, execute};
-use super::{ConnectArgs, Output, SpecArgs, load, report_unreachable, runtime};
+use super::{ConnectArgs, Output, SpecArgs, load, report_left_out, runtime};
 use crate::diff::DiffOptions;
 use crate::migrate::targeted;
 use crate::observe;
@@ -123,7 +123,7 @@ fn run(
                     .map_err(|e| miette::miette!("{e}"))?
             ),
         }
-        match report_unreachable(&prepared.plan) || incomplete {
+        match report_left_out(&prepared.plan) || incomplete {
             true => ExitCode::FAILURE,
             false => ExitCode::SUCCESS,
         }
