@@ -382,6 +382,8 @@ fleet.yaml:7:45: error: memory_high 512Mi is above memory 256Mi
 7 |     resources: {memory: 256Mi, memory_high: 512Mi}
   |                                             ^^^^^
   = hint: memory_high is the soft limit the kernel throttles at; valid is at most memory
+"#,
+    );
 }
 
 #[test]
