@@ -8,7 +8,8 @@
 //! `prune` (or a move with `allow_recreate`) asks for it, and never a container of another fleet;
 //! nothing is decided about a host that could not be observed.
 
-mod fields;
+pub mod change;
+pub mod fields;
 mod io_weight;
 mod privileged;
 mod supervisor;
@@ -19,6 +20,7 @@ use fleet_protocol::{ContainerSpec, ContainerState, ContainerStatus, DesiredStat
 use serde::Serialize;
 
 pub use crate::observe::{HostObservation, Observed};
+pub use change::{Change, Refusal};
 pub use fields::{Effect, FieldDiff, compare};
 
 use crate::model::Fleet;
@@ -34,43 +36,6 @@ pub struct DiffOptions {
     pub prune: bool,
     /// Allow moving a container to another host by destroying and recreating it.
     pub allow_recreate: bool,
-}
-
-/// One container's decision.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Change {
-    /// Host the action runs on.
-    pub host: String,
-    /// Container name.
-    pub name: String,
-    /// Differing fields, for updates (and for start/stop/recreate when the spec changed too).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<FieldDiff>,
-    /// Why, when it is not obvious (repair of a broken container, part of a move).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    /// For a move: the host it leaves (`host` is where it goes).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
-    /// The container is stopped and stays so: its changes are applied offline, so the update
-    /// may restart it (there is no running init to lose).
-    #[serde(skip)]
-    pub offline: bool,
-    /// The desired spec; absent for destroys, and once `plan` has moved it into the step's
-    /// actions.
-    #[serde(skip)]
-    pub spec: Option<ContainerSpec>,
-}
-
-/// A container the diff will not touch, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Refusal {
-    /// Container name.
-    pub name: String,
-    /// Host concerned.
-    pub host: String,
-    /// What is wrong and what would make it possible.
-    pub reason: String,
 }
 
 /// Every decision, by bucket. Each bucket is sorted by host, then container name.

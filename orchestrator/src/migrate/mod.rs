@@ -20,7 +20,8 @@ pub mod targeted;
 
 use fleet_protocol::{ContainerSpec, ContainerState, ContainerStatus, Features};
 
-use crate::diff::{Change, Effect, compare};
+use crate::diff::change::Change;
+use crate::diff::fields::{Effect, compare};
 
 /// Why a move is cold: shown in the plan until live moves exist.
 pub const COLD_REASON: &str = "live moves are not available yet";
