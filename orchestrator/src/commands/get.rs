@@ -9,8 +9,7 @@ use fleet_protocol::ContainerStatus;
 use fleet_protocol::units::format_size;
 use serde::Serialize;
 
-use super::SpecArgs;
-use super::{ConnectArgs, load, runtime};
+use super::{ConnectArgs, GetOutput, SpecArgs, load, runtime};
 use crate::diff::HostObservation;
 use crate::observe;
 
@@ -21,17 +20,6 @@ pub enum Resource {
     Containers,
     /// Hosts: the fleet-node version that answers, kernel, cgroup version, capacity.
     Hosts,
-}
-
-/// Output of `get`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum GetOutput {
-    /// Name, host, state, PID, template, memory.
-    Text,
-    /// Also fleet, CPU, pids, disk.
-    Wide,
-    /// JSON.
-    Json,
 }
 
 /// Arguments of `fleet get`.

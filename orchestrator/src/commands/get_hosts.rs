@@ -9,7 +9,7 @@ use crate::schedule::Resource;
 use fleet_protocol::NodeInfo;
 use serde::Serialize;
 
-use super::get::GetOutput;
+use super::GetOutput;
 use crate::observe::{HostObservation, Observed};
 
 #[derive(Serialize)]

@@ -78,6 +78,17 @@ pub enum Output {
     Json,
 }
 
+/// Output of `get` (containers and hosts alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GetOutput {
+    /// Name, host, state, PID, template, memory.
+    Text,
+    /// Also fleet, CPU, pids, disk.
+    Wide,
+    /// JSON.
+    Json,
+}
+
 /// Options shared by every command that talks to the hosts.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConnectArgs {
