@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::map::{Container, Field, Template};
+use super::yaml::scalar;
 
 /// The host entry the containers are pinned to.
 #[derive(Debug, Clone, Default)]
@@ -13,27 +14,6 @@ pub struct HostEntry {
     pub name: String,
     /// Its SSH address; `None` writes a local host (this machine, no SSH).
     pub address: Option<String>,
-}
-
-/// Words YAML reads as something other than a string.
-const KEYWORDS: &[&str] = &[
-    "true", "false", "yes", "no", "on", "off", "null", "y", "n", "~",
-];
-
-/// `text` as a YAML scalar: plain when it can only be read back as the same string, else
-/// double-quoted (JSON's escapes are YAML's).
-pub fn scalar(text: &str) -> String {
-    let plain = text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/')
-        && text.chars().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | ':' | '@' | '+' | '-')
-        })
-        && !text.ends_with(':')
-        && !KEYWORDS.contains(&text.to_ascii_lowercase().as_str());
-    if plain {
-        text.to_string()
-    } else {
-        serde_json::to_string(text).expect("a string serializes")
-    }
 }
 
 /// A flow list of strings: `["/sbin/init"]`.
@@ -174,19 +154,6 @@ fn indent(depth: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scalars_are_plain_only_when_they_read_back_the_same() {
-        assert_eq!(scalar("web.example.com"), "web.example.com");
-        assert_eq!(scalar("/vz/private/101"), "/vz/private/101");
-        assert_eq!(scalar("2001:db8::5/128"), "\"2001:db8::5/128\"");
-        assert_eq!(scalar("101"), "\"101\"");
-        assert_eq!(scalar("yes"), "\"yes\"");
-        assert_eq!(scalar("a b"), "\"a b\"");
-        assert_eq!(scalar("10.0.0.5/32"), "\"10.0.0.5/32\"");
-        assert_eq!(scalar("x: y"), "\"x: y\"");
-        assert_eq!(scalar("q\"\n"), "\"q\\\"\\n\"");
-    }
 
     #[test]
     fn fields_nest_under_their_mappings() {

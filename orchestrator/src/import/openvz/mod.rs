@@ -3,8 +3,8 @@
 //!
 //! The stages: `parse` reads each file's shell-variable syntax into located assignments;
 //! `map` turns one container's settings into spec fields, each with the setting it came from
-//! (units converted exactly by `values`, the fate of every known parameter in `params`); `emit`
-//! writes the spec as YAML with those comments. The result is checked by loading it as any spec
+//! (units converted exactly by `values`, the fate of every known parameter in `params`, each
+//! value quoted by `yaml`); `emit` writes the spec as YAML with those comments. The result is checked by loading it as any spec
 //! is, so what is printed is what `fleet validate` accepts.
 //!
 //! Bad input never stops the import: an unreadable file, a broken line, a value out of range or
@@ -15,6 +15,7 @@ pub mod map;
 pub mod params;
 pub mod parse;
 pub mod values;
+pub mod yaml;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::path::Path;
 
-use super::super::emit::scalar;
+use super::super::yaml::scalar;
 use super::{Mapper, Taken, Template, shown};
 use crate::resolve::valid_name;
 use crate::spec::Diagnostic;

@@ -228,7 +228,7 @@ pub fn map(input: &Input, options: &Options, taken: &mut Taken, d: &mut Diagnost
     identity::description(&mut m);
     let (template, command) = identity::template(&mut m);
     identity::hostname(&mut m);
-    m.field("host", super::emit::scalar(&options.host), "");
+    m.field("host", super::yaml::scalar(&options.host), "");
     identity::boot(&mut m);
     resources::memory(&mut m);
     resources::cpu(&mut m);

@@ -203,7 +203,7 @@ pub(super) fn cpu(m: &mut Mapper) {
             if cpuset_ok(text) {
                 m.field(
                     "resources.cpu.cpus",
-                    super::super::emit::scalar(text),
+                    super::super::yaml::scalar(text),
                     shown("CPUMASK", s),
                 );
             } else {
