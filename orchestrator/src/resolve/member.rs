@@ -11,7 +11,7 @@ use crate::spec::node::Pos;
 use crate::spec::raw::RawContainer;
 use crate::spec::{Diagnostic, Diagnostics};
 
-use super::containers::Base;
+use super::base::Base;
 use super::{checks, expand};
 
 /// The spec of `member` of entry `raw`, whose shared parts are `base`; addresses it takes are

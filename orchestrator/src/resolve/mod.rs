@@ -5,6 +5,7 @@
 //! Upstream is `crate::spec` (files to raw documents); downstream everything that plans works on
 //! the [`Fleet`] this returns, whose values need no further checking.
 
+pub mod base;
 pub mod checks;
 pub mod containers;
 pub mod definitions;
