@@ -14,6 +14,23 @@ use std::time::Instant;
 use crate::image::Image;
 use crate::vm::{LinkEnd, Vm, VmOptions, client_key, free_udp_port};
 
+/// The `fleet` verbs that open sessions to hosts (and so take `--connect-timeout`).
+const CONNECTING: &[&str] = &[
+    "plan",
+    "apply",
+    "get",
+    "exec",
+    "status",
+    "bootstrap",
+    "destroy",
+];
+
+/// Seconds fleet may take to open a session to a VM. fleet's default (10 s) bounds the TCP
+/// connect, the handshake and the hello; a TCG guest that has just booted, starting its onboot
+/// containers on one emulated vCPU while other builds load the machine, took longer than that
+/// (seen at load 20). A TCG guest is a slow host, not a broken one.
+pub const CONNECT_TIMEOUT: &str = "120";
+
 /// Held while a cluster boots (see [`Cluster::boot_linked`]).
 static BOOTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -37,14 +54,15 @@ pub fn link_address(link: usize, side: usize) -> String {
 impl Cluster {
     /// Boots `n` VMs of size `opts`, with no links between them.
     pub fn boot(n: usize, opts: VmOptions) -> Cluster {
-        Cluster::boot_linked(n, opts, &[])
+        Cluster::boot_linked(&vec![opts; n], &[])
     }
 
-    /// Boots `n` VMs; each `(a, b)` in `links` is a point-to-point Ethernet link between VM `a`
-    /// and VM `b` (a `-netdev socket` UDP pair on 127.0.0.1), link `k` with the subnet
-    /// 10.250.k.0/24: `a` is .1 and `b` is .2 ([`link_address`]). A VM's links are its eth1,
-    /// eth2, ... in the order they are listed.
-    pub fn boot_linked(n: usize, opts: VmOptions, links: &[(usize, usize)]) -> Cluster {
+    /// Boots one VM per entry of `sizes` (`vm-0` the first); each `(a, b)` in `links` is a
+    /// point-to-point Ethernet link between VM `a` and VM `b` (a `-netdev socket` UDP pair on
+    /// 127.0.0.1), link `k` with the subnet 10.250.k.0/24: `a` is .1 and `b` is .2
+    /// ([`link_address`]). A VM's links are its eth1, eth2, ... in the order they are listed.
+    pub fn boot_linked(sizes: &[VmOptions], links: &[(usize, usize)]) -> Cluster {
+        let n = sizes.len();
         let image = Image::get();
         let dir = tempfile::Builder::new()
             .prefix("fleet-vms-")
@@ -79,7 +97,7 @@ impl Cluster {
         let mut vms: Vec<Vm> = ends
             .into_iter()
             .enumerate()
-            .map(|(i, links)| Vm::spawn(image, i, opts, &identity, links))
+            .map(|(i, links)| Vm::spawn(image, i, sizes[i], &identity, links))
             .collect();
         std::thread::scope(|s| {
             for vm in vms.iter_mut() {
@@ -107,15 +125,27 @@ impl Cluster {
 
     /// The `hosts:` entries of a fleet spec for every VM (`vm-0`, ...), verified against
     /// [`Cluster::known_hosts`]; node settings are the defaults (`/usr/local/bin/fleet-node`,
-    /// root `/var/lib/fleet-node`, cgroup parent `fleet`), as on a host an operator set up.
+    /// root `/var/lib/fleet-node`, cgroup parent `fleet`), as on a host an operator set up,
+    /// except a VM's [`Vm::node_path`] when it differs (a host with the .deb).
     pub fn hosts_yaml(&self) -> String {
+        self.hosts_yaml_of(&[])
+    }
+
+    /// [`Cluster::hosts_yaml`] for the VMs named in `only` (every VM when it is empty).
+    pub fn hosts_yaml_of(&self, only: &[&str]) -> String {
         self.vms
             .iter()
+            .filter(|vm| only.is_empty() || only.contains(&vm.name.as_str()))
             .map(|vm| {
+                let node = if vm.node_path == crate::vm::DEFAULT_NODE_PATH {
+                    String::new()
+                } else {
+                    format!("    node: {{path: {}}}\n", vm.node_path)
+                };
                 format!(
                     "  - name: {name}\n    transport: ssh\n    address: 127.0.0.1\n    \
                      port: {port}\n    user: root\n    identity_file: {id}\n    \
-                     known_hosts: {kh}\n",
+                     known_hosts: {kh}\n{node}",
                     name = vm.name,
                     port = vm.port,
                     id = self.identity.display(),
@@ -128,20 +158,43 @@ impl Cluster {
     /// Writes `<file>` in the scratch directory: a spec for fleet `fleet` over every VM with the
     /// given `containers:` entries (YAML, indented by two spaces). Returns its path.
     pub fn write_spec(&self, file: &str, fleet: &str, containers: &str) -> PathBuf {
+        self.write_spec_on(file, fleet, &[], containers)
+    }
+
+    /// [`Cluster::write_spec`] over the VMs named in `hosts` only (every VM when it is empty):
+    /// `fleet` then connects to no other VM.
+    pub fn write_spec_on(
+        &self,
+        file: &str,
+        fleet: &str,
+        hosts: &[&str],
+        containers: &str,
+    ) -> PathBuf {
         let path = self.dir.path().join(file);
+        let containers = if containers.is_empty() {
+            " []\n".to_owned()
+        } else {
+            format!("\n{containers}")
+        };
         let yaml = format!(
-            "apiVersion: fleet/v1\nfleet: {fleet}\nhosts:\n{}containers:\n{containers}",
-            self.hosts_yaml()
+            "apiVersion: fleet/v1\nfleet: {fleet}\nhosts:\n{}containers:{containers}",
+            self.hosts_yaml_of(hosts)
         );
         std::fs::write(&path, yaml).expect("write spec");
         path
     }
 
-    /// Runs the `fleet` binary with `args`.
+    /// Runs the `fleet` binary with `args`. Commands that connect to hosts get
+    /// `--connect-timeout` [`CONNECT_TIMEOUT`] (before a `--`, if any).
     pub fn fleet(&self, args: &[&str]) -> Output {
         let started = Instant::now();
+        let mut argv: Vec<&str> = args.to_vec();
+        if args.first().is_some_and(|verb| CONNECTING.contains(verb)) {
+            let at = argv.iter().position(|a| *a == "--").unwrap_or(argv.len());
+            argv.splice(at..at, ["--connect-timeout", CONNECT_TIMEOUT]);
+        }
         let out = Command::new(crate::bins::fleet())
-            .args(args)
+            .args(&argv)
             .env("NO_COLOR", "1")
             .output()
             .expect("run fleet");

@@ -9,6 +9,7 @@
 //! - [`ssh`]: the harness's own OpenSSH client for checks (read cgroup files, copy a file in).
 //! - [`cluster`]: N VMs booted in parallel, optional links between them, and the `fleet` CLI
 //!   run against them.
+//! - [`phase`]: the tier's named, timed phases (one boot of the pair for every check).
 //! - [`prereq`]: what the tier needs here; fails under `CI=true`, skips elsewhere.
 //!
 //! The tests are in `tests/vm/tests/vm/`. See docs/decisions.md ("VM test tier").
@@ -16,6 +17,7 @@
 pub mod bins;
 pub mod cluster;
 pub mod image;
+pub mod phase;
 pub mod prereq;
 pub mod recipe;
 pub mod ssh;

@@ -73,6 +73,22 @@ pub fn free_udp_port() -> u16 {
     s.local_addr().expect("local address").port()
 }
 
+/// fleet-node's path on a host when the spec says nothing (`fleet bootstrap` puts it there).
+pub const DEFAULT_NODE_PATH: &str = "/usr/local/bin/fleet-node";
+
+/// What the kernel prints on the console as a shutdown for a reboot ends.
+const RESTARTING: &str = "reboot: Restarting system";
+
+/// How long a [`Vm::reboot`] took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reboot {
+    /// From `systemctl reboot` until the kernel restarts: the shutdown (stopping every unit and
+    /// what is left; an init that ignores SIGTERM would hold it for systemd's 90 s).
+    pub shutdown: Duration,
+    /// From `systemctl reboot` until sshd answers again in the new boot.
+    pub total: Duration,
+}
+
 /// A running (or powered-off) VM.
 #[derive(Debug)]
 pub struct Vm {
@@ -86,6 +102,11 @@ pub struct Vm {
     pub ssh: Ssh,
     /// Addresses of its links, in NIC order (eth1, eth2, ...).
     pub links: Vec<LinkEnd>,
+    /// Where fleet-node is on this VM: [`DEFAULT_NODE_PATH`] (where `fleet bootstrap` puts it)
+    /// unless a test installed it otherwise (the .deb's `/usr/bin/fleet-node`).
+    pub node_path: String,
+    /// How long the last [`Vm::wait_ready`] waited for sshd (the first one: the boot).
+    pub ready_after: Option<Duration>,
     qemu: Vec<OsString>,
     child: Option<Child>,
     dir: tempfile::TempDir,
@@ -237,6 +258,8 @@ impl Vm {
             host_key,
             ssh,
             links,
+            node_path: DEFAULT_NODE_PATH.to_owned(),
+            ready_after: None,
             qemu,
             child: None,
             dir,
@@ -332,11 +355,13 @@ impl Vm {
             if self.sshd_answers() {
                 match self.ssh.start_master(Duration::from_secs(60)) {
                     Ok(()) => {
+                        let took = started.elapsed();
                         eprintln!(
                             "fleet-vm: {} answers over SSH after {:.1} s",
                             self.name,
-                            started.elapsed().as_secs_f64()
+                            took.as_secs_f64()
                         );
+                        self.ready_after = Some(took);
                         return;
                     }
                     Err(e) if Instant::now() > deadline => {
@@ -366,18 +391,34 @@ impl Vm {
 
     /// Reboots the guest (`systemctl reboot`; QEMU stays, so do port and PID) and waits until it
     /// is back with a new boot id.
-    pub fn reboot(&mut self) {
+    pub fn reboot(&mut self) -> Reboot {
         let before = self.boot_id();
+        let restarts = self.console_count(RESTARTING);
+        let started = Instant::now();
         // The session dies with the guest's sshd: its exit status means nothing.
         let _ = self.ssh.run(&["systemctl", "reboot"]);
         self.ssh.stop_master();
-        let deadline = Instant::now() + boot_timeout();
+        let deadline = started + boot_timeout();
+        // The shutdown ends where the kernel says it restarts (printed even with `quiet`).
+        while self.console_count(RESTARTING) == restarts {
+            assert!(
+                Instant::now() < deadline,
+                "{} did not shut down for its reboot\n{}",
+                self.name,
+                self.console_tail()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let shutdown = started.elapsed();
         loop {
             self.wait_ready();
             let out = self.ssh.run(&["cat", "/proc/sys/kernel/random/boot_id"]);
             let now = String::from_utf8_lossy(&out.stdout).trim().to_owned();
             if out.status.success() && !now.is_empty() && now != before {
-                return;
+                return Reboot {
+                    shutdown,
+                    total: started.elapsed(),
+                };
             }
             self.ssh.stop_master();
             assert!(
@@ -386,8 +427,17 @@ impl Vm {
                 self.name,
                 self.console_tail()
             );
-            std::thread::sleep(Duration::from_secs(1));
+            std::thread::sleep(Duration::from_millis(500));
         }
+    }
+
+    /// How many times the serial console has printed `text`.
+    fn console_count(&self, text: &str) -> usize {
+        std::fs::read(self.dir.path().join("console.log")).map_or(0, |log| {
+            log.windows(text.len())
+                .filter(|w| *w == text.as_bytes())
+                .count()
+        })
     }
 
     /// Powers the guest off (`systemctl poweroff`) and waits for QEMU to exit; returns its exit

@@ -3,10 +3,13 @@
 //! (write memory.max and pids.max, make a cgroup, remount /sys/fs/cgroup writable, mount a
 //! fresh cgroup2, and the same from nested user, mount and cgroup namespaces where the spec
 //! allows nesting). Every attempt fails, and the host's cgroup files still hold the spec's
-//! limits. One VM for every check; the containers use the host template, whose util-linux
+//! limits. On vm-1 of the pair; the containers use the host template, whose util-linux
 //! `unshare` knows `-C`.
 
-use fleet_vm::{Cluster, VmOptions, skip_unless_ready};
+use fleet_vm::Cluster;
+
+/// The VM this phase runs on (its only host in the spec).
+const HOST: &str = "vm-1";
 
 /// Each line an attack, run by `sh -c` inside; the script prints `ESCAPED` when one succeeds.
 const ATTACKS: &[&str] = &[
@@ -40,19 +43,9 @@ fn script() -> String {
     s
 }
 
-#[test]
-fn container_root_cannot_raise_its_own_cgroup_v2_limits() {
-    if skip_unless_ready() {
-        return;
-    }
-    let cluster = Cluster::boot(1, VmOptions::default());
-    let vm = &cluster.vms[0];
-    assert_eq!(
-        vm.ssh
-            .ok(&["stat", "-f", "-c", "%T", "/sys/fs/cgroup"])
-            .trim(),
-        "cgroup2fs"
-    );
+/// The phase: two containers (one allowed nesting) on vm-1, every attack from inside each.
+pub fn container_root_cannot_raise_its_own_cgroup_v2_limits(cluster: &Cluster) {
+    let vm = cluster.vm(HOST);
     let containers = [
         ("cg-plain", ""),
         ("cg-nested", "    security: {nesting: true}\n"),
@@ -61,14 +54,13 @@ fn container_root_cannot_raise_its_own_cgroup_v2_limits() {
     .map(|(name, extra)| {
         format!(
             "  - name: {name}\n    template: host\n    \
-                 command: [\"/bin/sleep\", \"1000000\"]\n    host: vm-0\n    \
+                 command: [\"/bin/sleep\", \"1000000\"]\n    host: {HOST}\n    \
                  resources: {{memory: 64Mi, pids: 100, cpu: {{limit: 20%}}}}\n{extra}"
         )
     })
     .collect::<String>();
-    let spec = cluster.write_spec("cgroup-v2.yaml", "cgv2", &containers);
+    let spec = cluster.write_spec_on("cgroup-v2.yaml", "cgv2", &[HOST], &containers);
     let spec_arg = spec.to_str().unwrap();
-    cluster.bootstrap(&spec);
     let applied = cluster.fleet_ok(&["apply", "-f", spec_arg, "--yes"]);
     let rows: Vec<serde_json::Value> = serde_json::from_str(&cluster.fleet_ok(&[
         "get",
@@ -83,6 +75,24 @@ fn container_root_cannot_raise_its_own_cgroup_v2_limits() {
     assert_eq!(
         running, 2,
         "apply printed:\n{applied}\nget containers: {rows:?}"
+    );
+    // Each init is in its own cgroup under the node's parent, and apply converged.
+    for row in &rows {
+        let name = row["name"].as_str().unwrap();
+        let pid = row["init_pid"].as_i64().unwrap().to_string();
+        let procs = vm
+            .ssh
+            .ok(&["cat", &format!("/sys/fs/cgroup/fleet/{name}/cgroup.procs")]);
+        assert!(
+            procs.lines().any(|l| l == pid),
+            "{name}: init {pid} not in {procs}"
+        );
+    }
+    assert!(
+        cluster
+            .fleet_ok(&["plan", "-f", spec_arg])
+            .contains("No changes."),
+        "apply converged"
     );
 
     let script = script();

@@ -1,11 +1,11 @@
-//! Every limit on a real cgroup v2 host (issue 11), on one VM shared by every check (a boot costs
-//! minutes under load): set by `fleet apply`, changed live with the same init PID, and read back
+//! Every limit on a real cgroup v2 host (issue 11), on vm-0 of the pair (2 vCPUs, for cpusets),
+//! every check in order on the same two containers: set by `fleet apply`, changed live with the same init PID, and read back
 //! from the cgroup files inside the VM; the I/O weight into the file the disk's scheduler reads
 //! (no scheduler reads one at first: the plan warns naming the host; then BFQ); failcnt from
 //! memory.events and pids.events under real hogs; PSI in `fleet-node counters`; the disk grown
 //! live, the bigger file system visible inside with `df`.
 
-use fleet_vm::{Cluster, Vm, VmOptions, skip_unless_ready};
+use fleet_vm::{Cluster, Vm};
 
 /// The container's cgroup file `file`, trimmed.
 fn cg(vm: &Vm, name: &str, file: &str) -> String {
@@ -60,6 +60,9 @@ fn df_kib(cluster: &Cluster, spec: &str, name: &str) -> u64 {
 
 const SLEEP: &str = "command: [\"/bin/sleep\", \"1000000\"]";
 
+/// The VM this phase runs on (its only host in the specs).
+const HOST: &str = "vm-0";
+
 fn spec_of(cluster: &Cluster, file: &str, lim: &str, weight: &str) -> String {
     let containers = format!(
         "  - name: lim\n    template: busybox\n    {SLEEP}\n    host: vm-0\n    \
@@ -68,33 +71,22 @@ fn spec_of(cluster: &Cluster, file: &str, lim: &str, weight: &str) -> String {
          resources: {{memory: 32Mi, pids: 8{weight}}}\n"
     );
     cluster
-        .write_spec(file, "limits", &containers)
+        .write_spec_on(file, "limits", &[HOST], &containers)
         .display()
         .to_string()
 }
 
-#[test]
-fn every_v2_limit_is_set_and_changed_live_and_counted() {
-    if skip_unless_ready() {
-        return;
-    }
-    let cluster = Cluster::boot(
-        1,
-        VmOptions {
-            cpus: 2,
-            memory_mib: 2048,
-        },
-    );
-    let vm = &cluster.vms[0];
+/// The phase: on vm-0 (bootstrapped, with 2 vCPUs), every limit set, changed live, counted.
+pub fn every_v2_limit_is_set_and_changed_live_and_counted(cluster: &Cluster) {
+    let vm = cluster.vm(HOST);
 
     let first = spec_of(
-        &cluster,
+        cluster,
         "first.yaml",
         "{cpu: {units: 2000, limit: 50%, cpus: \"1\"}, memory: 256Mi, memory_high: 192Mi, \
          swap: 64Mi, pids: 64, disk: {space: 128Mi}, io: {read_bps: 10Mi, write_iops: 200}}",
         ", io: {weight: 500}",
     );
-    cluster.bootstrap(std::path::Path::new(&first));
 
     // The disk runs none or mq-deadline, neither of which reads weights: the plan says so,
     // naming the host and the scheduler.
@@ -121,7 +113,7 @@ fn every_v2_limit_is_set_and_changed_live_and_counted() {
     assert!(!plan.contains("io.weight of"), "{plan}");
     cluster.fleet_ok(&["apply", "-f", &first, "--yes"]);
 
-    let pid = init_pid(&cluster, &first, "lim");
+    let pid = init_pid(cluster, &first, "lim");
     let dev = disk_device(vm, "lim");
     assert!(dev.starts_with("7:"), "the disk is a loop device: {dev}");
     assert_eq!(cg(vm, "lim", "cpu.weight"), "200");
@@ -147,12 +139,12 @@ fn every_v2_limit_is_set_and_changed_live_and_counted() {
             .contains("No changes."),
         "apply converged"
     );
-    let small = df_kib(&cluster, &first, "lim");
+    let small = df_kib(cluster, &first, "lim");
     assert!((100 << 10..=128 << 10).contains(&small), "df: {small} KiB");
 
     // Change every limit (and grow the disk) live: same init, new values in the files.
     let second = spec_of(
-        &cluster,
+        cluster,
         "second.yaml",
         "{cpu: {units: 500, limit: 80%, cpus: \"0-1\"}, memory: 384Mi, memory_high: 320Mi, \
          swap: 128Mi, pids: 100, disk: {space: 256Mi}, io: {read_bps: 20Mi, write_bps: 5Mi}}",
@@ -166,7 +158,7 @@ fn every_v2_limit_is_set_and_changed_live_and_counted() {
     );
     let applied = cluster.fleet_ok(&["apply", "-f", &second, "--yes"]);
     eprintln!("{applied}");
-    assert_eq!(init_pid(&cluster, &second, "lim"), pid, "the same init");
+    assert_eq!(init_pid(cluster, &second, "lim"), pid, "the same init");
     assert_eq!(cg(vm, "lim", "cpu.weight"), "50");
     assert_eq!(cg(vm, "lim", "cpu.max"), "80000 100000");
     assert_eq!(cg(vm, "lim", "cpuset.cpus"), "0-1");
@@ -183,7 +175,7 @@ fn every_v2_limit_is_set_and_changed_live_and_counted() {
     );
     assert_eq!(cg(vm, "hog", "io.bfq.weight"), "default 50");
     // The disk grew while mounted: the file system inside is about 256Mi now.
-    let big = df_kib(&cluster, &second, "lim");
+    let big = df_kib(cluster, &second, "lim");
     assert!((228 << 10..=256 << 10).contains(&big), "df: {big} KiB");
     assert!(
         cluster

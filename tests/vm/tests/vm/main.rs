@@ -1,7 +1,98 @@
-//! The VM tier: every test boots real Debian 12 hosts under QEMU (see the `fleet_vm` crate) and
-//! drives them through `fleet` only. One test binary, so the tests share one image lookup and
-//! run side by side (`--test-threads`), each with its own VMs.
+//! The VM tier: one linked pair of real Debian 12 hosts (see the `fleet_vm` crate), booted once,
+//! and every VM check run on it in phases, driven through `fleet` only. One boot and one
+//! bootstrap for the whole tier: a boot under TCG costs 16 s of wall time on an idle machine and
+//! minutes under load, and a bootstrap pushes fleet-node through an emulated sshd. Phases on
+//! different VMs run side by side; each prints its time, and a failure names its phase.
+//!
+//! - both: the harness ([`smoke`]): real hosts, no way out, the link, pinned host keys, bootstrap.
+//! - vm-0 (2 vCPUs): every cgroup v2 limit ([`limits_v2`]).
+//! - vm-1 (1 vCPU): the cgroup v2 attack ([`cgroup_v2_attack`]), crashes by restart policy, then
+//!   the tier's one reboot (the shutdown not held up by container inits), then a poweroff.
+//!
+//! See docs/decisions.md, "VM test tier", for the figures.
 
 mod cgroup_v2_attack;
 mod limits_v2;
+mod reboot;
 mod smoke;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use fleet_vm::image::Image;
+use fleet_vm::phase::{Phases, parallel};
+use fleet_vm::{Cluster, VmOptions, skip_unless_ready};
+
+#[test]
+fn the_vm_tier_on_one_linked_pair() {
+    if skip_unless_ready() {
+        return;
+    }
+    let mut phases = Phases::new();
+    phases.run("image", || {
+        Image::get();
+    });
+    let mut cluster = phases.run("boot", || {
+        let big = VmOptions {
+            cpus: 2,
+            memory_mib: 2048,
+        };
+        Cluster::boot_linked(&[big, VmOptions::default()], &[(0, 1)])
+    });
+    phases.run("harness", || smoke::hosts_are_real_and_closed(&cluster));
+    phases.run("host keys", || smoke::host_keys_are_pinned(&cluster));
+    phases.run("bootstrap", || smoke::bootstrap(&cluster, &[]));
+
+    let reboot_spec = reboot::spec(&cluster);
+    let before_reboot = Mutex::new(Vec::new());
+    let c = &cluster;
+    let (spec, before) = (&reboot_spec, &before_reboot);
+    let results = parallel(vec![
+        (
+            "vm-0",
+            Box::new(move || {
+                Phases::new().run("limits (vm-0)", || {
+                    limits_v2::every_v2_limit_is_set_and_changed_live_and_counted(c)
+                })
+            }),
+        ),
+        (
+            "vm-1",
+            Box::new(move || {
+                let mut p = Phases::new();
+                p.run("cgroup v2 attack (vm-1)", || {
+                    cgroup_v2_attack::container_root_cannot_raise_its_own_cgroup_v2_limits(c)
+                });
+                let rows = p.run("crash by policy (vm-1)", || {
+                    reboot::crash_by_policy(c, spec)
+                });
+                *before.lock().unwrap() = rows;
+            }),
+        ),
+    ]);
+    phases.record_parallel(results);
+
+    let boot = cluster.vms[1].ready_after.unwrap_or_default();
+    let took = phases.run("reboot (vm-1)", || {
+        let took = smoke::reboot(&mut cluster.vms[1]);
+        // A shutdown held up by an init that ignores SIGTERM waits out systemd's 90 s stop
+        // timeout; a clean one takes seconds even under TCG.
+        assert!(
+            took.shutdown < Duration::from_secs(85),
+            "the shutdown took {:?}: held up by a container's init?",
+            took.shutdown
+        );
+        took
+    });
+    eprintln!(
+        "fleet-vm: vm-1: first boot {:.1} s (beside vm-0's), reboot with 6 containers (2 onboot) \
+         {:.1} s, {:.1} s of it the shutdown",
+        boot.as_secs_f64(),
+        took.total.as_secs_f64(),
+        took.shutdown.as_secs_f64()
+    );
+    // What the reboot did to the containers (the onboot ones back): the next step of the tier.
+    drop(before_reboot.into_inner().unwrap());
+    phases.run("poweroff (vm-1)", || smoke::power_off(&mut cluster.vms[1]));
+    eprintln!("fleet-vm: the VM tier's phases: {}", phases.summary());
+}

@@ -1,17 +1,14 @@
-//! The harness itself, end to end on two linked VMs: boot in parallel, pinned host keys (a wrong
-//! one is refused), no way out of this machine, the link between them, copying a file in,
-//! `fleet bootstrap` and `fleet apply` of a container per host on cgroup v2, reboot and poweroff.
+//! The harness itself on the linked pair: real hosts (systemd on the unified hierarchy, each
+//! with its own name), no way out of this machine, the link between them, copying a file in,
+//! pinned host keys (a wrong one is refused), `fleet bootstrap` of both hosts at once, a reboot
+//! and at the end a poweroff.
 
-use fleet_vm::{Cluster, VmOptions, skip_unless_ready};
+use fleet_vm::vm::Reboot;
+use fleet_vm::{Cluster, Vm};
 
-#[test]
-fn two_linked_vms_are_fleet_hosts_and_reboot_and_power_off() {
-    if skip_unless_ready() {
-        return;
-    }
-    let mut cluster = Cluster::boot_linked(2, VmOptions::default(), &[(0, 1)]);
-
-    // Real hosts: systemd on the unified hierarchy, each with its own name.
+/// Each VM is a real systemd host on cgroup v2 with its own name; nothing outside this machine
+/// is reachable from it; vm-0 reaches vm-1 over their link; a file copied in arrives whole.
+pub fn hosts_are_real_and_closed(cluster: &Cluster) {
     for vm in &cluster.vms {
         let fs = vm.ssh.ok(&["stat", "-f", "-c", "%T", "/sys/fs/cgroup"]);
         assert_eq!(fs.trim(), "cgroup2fs", "{}", vm.name);
@@ -49,21 +46,12 @@ fn two_linked_vms_are_fleet_hosts_and_reboot_and_power_off() {
             .trim(),
         "600"
     );
+}
 
-    // fleet verifies host keys: a known_hosts with the keys swapped is refused.
-    let spec = cluster.write_spec(
-        "smoke.yaml",
-        "smoke",
-        &(0..2)
-            .map(|i| {
-                format!(
-                    "  - name: box-{i}\n    template: busybox\n    \
-                     command: [\"/bin/sleep\", \"1000000\"]\n    host: vm-{i}\n    \
-                     resources: {{memory: 64Mi}}\n"
-                )
-            })
-            .collect::<String>(),
-    );
+/// fleet verifies host keys: with a known_hosts whose keys are swapped between the two VMs,
+/// `fleet plan` is refused ("has changed") and exits 1.
+pub fn host_keys_are_pinned(cluster: &Cluster) {
+    let spec = cluster.write_spec("pinned.yaml", "pinned", "");
     let swapped = cluster.dir().join("swapped_known_hosts");
     std::fs::write(
         &swapped,
@@ -90,65 +78,68 @@ fn two_linked_vms_are_fleet_hosts_and_reboot_and_power_off() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("has changed"), "{stderr}");
+}
 
-    // bootstrap, then apply one container on each host.
-    let spec_arg = spec.to_str().unwrap();
+/// One `fleet bootstrap` of every host in `hosts` (all VMs when empty): each gets fleet-node
+/// (its sha256 said) and fleet-node.service, enabled and running.
+pub fn bootstrap(cluster: &Cluster, hosts: &[&str]) {
+    let spec = cluster.write_spec_on("bootstrap.yaml", "bootstrap", hosts, "");
     let installed = cluster.bootstrap(&spec);
+    let n = if hosts.is_empty() {
+        cluster.vms.len()
+    } else {
+        hosts.len()
+    };
     assert_eq!(
         installed.matches(": installed (sha256 ").count(),
-        2,
+        n,
         "{installed}"
     );
-    cluster.fleet_ok(&["apply", "-f", spec_arg, "--yes"]);
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&cluster.fleet_ok(&[
-        "get",
-        "containers",
-        "-f",
-        spec_arg,
-        "-o",
-        "json",
-    ]))
-    .unwrap();
-    assert_eq!(rows.len(), 2, "{rows:?}");
-    for row in &rows {
-        assert_eq!(row["state"], "running", "{row}");
-        let vm = cluster.vm(row["host"].as_str().unwrap());
-        let name = row["name"].as_str().unwrap();
-        let pid = row["init_pid"].as_i64().unwrap().to_string();
-        let procs = vm
-            .ssh
-            .ok(&["cat", &format!("/sys/fs/cgroup/fleet/{name}/cgroup.procs")]);
-        assert!(
-            procs.lines().any(|l| l == pid),
-            "{name}: init {pid} not in {procs}"
-        );
-        let max = vm
-            .ssh
-            .ok(&["cat", &format!("/sys/fs/cgroup/fleet/{name}/memory.max")]);
-        assert_eq!(max.trim(), (64u64 << 20).to_string(), "{name}");
-    }
-    assert!(
-        cluster
-            .fleet_ok(&["plan", "-f", spec_arg])
-            .contains("No changes."),
-        "apply converged"
-    );
-
-    // Reboot: same QEMU process, a new boot.
-    let vm1 = &mut cluster.vms[1];
-    let pid = vm1.pid();
-    let before = vm1.boot_id();
-    vm1.reboot();
-    assert_eq!(vm1.pid(), pid, "the reboot happened inside the same QEMU");
-    assert_ne!(vm1.boot_id(), before);
     assert_eq!(
-        vm1.ssh.ok(&["hostname"]).trim(),
-        "vm-1",
+        installed
+            .matches("fleet-node.service: enabled and started")
+            .count(),
+        n,
+        "{installed}"
+    );
+    for vm in cluster
+        .vms
+        .iter()
+        .filter(|vm| hosts.is_empty() || hosts.contains(&vm.name.as_str()))
+    {
+        assert_eq!(
+            vm.ssh.ok(&["systemctl", "is-enabled", "fleet-node"]).trim(),
+            "enabled",
+            "{}",
+            vm.name
+        );
+        assert_eq!(
+            vm.ssh.ok(&["systemctl", "is-active", "fleet-node"]).trim(),
+            "active",
+            "{}",
+            vm.name
+        );
+    }
+}
+
+/// Reboot: the same QEMU process, a new boot id, the same identity. Returns how long it took.
+pub fn reboot(vm: &mut Vm) -> Reboot {
+    let pid = vm.pid();
+    let before = vm.boot_id();
+    let took = vm.reboot();
+    assert_eq!(vm.pid(), pid, "the reboot happened inside the same QEMU");
+    assert_ne!(vm.boot_id(), before);
+    assert_eq!(
+        vm.ssh.ok(&["hostname"]).trim(),
+        vm.name,
         "identity kept across reboots"
     );
+    took
+}
 
-    // Poweroff: QEMU exits cleanly.
-    let status = vm1.poweroff();
+/// Poweroff: QEMU exits cleanly (the unit's ExecStop stops the containers still running).
+pub fn power_off(vm: &mut Vm) {
+    let status = vm.poweroff();
     assert!(status.success(), "QEMU exited with {status}");
-    assert_eq!(vm1.pid(), None);
+    assert_eq!(vm.pid(), None);
 }

@@ -1,0 +1,116 @@
+//! A host's reboot with Fleet on it (issue 11), on vm-1 of the pair, whose fleet-node.service
+//! runs (`fleet-node supervise --boot`): after `fleet apply`, kill -9 of an init brings it back by
+//! its restart policy and not without one. The tier's one reboot of vm-1 follows (its shutdown
+//! is not held up by an init that ignores SIGTERM).
+
+use std::time::{Duration, Instant};
+
+use fleet_vm::Cluster;
+
+/// The VM this phase runs on (its only host in the spec).
+pub const HOST: &str = "vm-1";
+
+/// fleet-node on [`HOST`].
+const NODE: &str = "/usr/local/bin/fleet-node";
+
+/// The containers: two onboot (one of them an init that ignores SIGTERM, as a `sleep` in a pid
+/// namespace does), one not onboot that the spec wants running, one the spec wants stopped.
+/// Each has a cpu limit: vm-1 has one vCPU, and a container without one is placed as needing a
+/// whole CPU (docs/placement.md), so only one of them would fit.
+const CONTAINERS: &str = "  - name: on-1
+    template: busybox
+    command: [\"/bin/sleep\", \"1000000\"]
+    host: vm-1
+    onboot: true
+    restart: on-failure
+    resources: {cpu: {limit: 10%}, memory: 64Mi, pids: 100, disk: {space: 64Mi}}
+    network: {bridge: fleet0, addresses: [\"10.77.0.11/24\"], gateway: 10.77.0.1}
+  - name: on-2
+    template: busybox
+    command: [\"/bin/sleep\", \"1000000\"]
+    init: none
+    host: vm-1
+    onboot: true
+    resources: {cpu: {limit: 10%}, memory: 32Mi}
+  - name: off-1
+    template: busybox
+    command: [\"/bin/sleep\", \"1000000\"]
+    host: vm-1
+    resources: {cpu: {limit: 10%}, memory: 32Mi}
+  - name: off-2
+    template: busybox
+    command: [\"/bin/sleep\", \"1000000\"]
+    host: vm-1
+    state: stopped
+    resources: {cpu: {limit: 10%}, memory: 32Mi}
+";
+
+/// The spec of this phase, written once.
+pub fn spec(cluster: &Cluster) -> String {
+    cluster
+        .write_spec_on("reboot.yaml", "reboot", &[HOST], CONTAINERS)
+        .display()
+        .to_string()
+}
+
+/// `fleet get containers -o json` rows.
+pub fn status_rows(cluster: &Cluster, spec: &str) -> Vec<serde_json::Value> {
+    serde_json::from_str(&cluster.fleet_ok(&["get", "containers", "-f", spec, "-o", "json"]))
+        .unwrap()
+}
+
+fn row<'a>(rows: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
+    rows.iter()
+        .find(|r| r["name"] == name || r["container"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {rows:?}"))
+}
+
+/// Waits (polling `fleet-node status` in the VM every 200 ms) until `name` runs an init other
+/// than `old`.
+fn wait_new_init(cluster: &Cluster, name: &str, old: &str, within: Duration) -> String {
+    let vm = cluster.vm(HOST);
+    let start = Instant::now();
+    loop {
+        let out = vm.ssh.run(&[NODE, "status", name, "-o", "json"]);
+        let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let pid = s["init_pid"].to_string();
+        if s["state"] == "running" && pid != old && pid != "null" {
+            return pid;
+        }
+        assert!(start.elapsed() < within, "{name} did not run again: {s}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The phase before the reboot: apply the four containers (no plan warning: the supervisor
+/// runs), then kill -9 of on-1's init (restart: on-failure) and off-1's (no policy): on-1 comes
+/// back with one restart and its last exit, off-1 stays stopped with its last exit; apply starts
+/// off-1 again. Returns the rows as they were before the reboot.
+pub fn crash_by_policy(cluster: &Cluster, spec: &str) -> Vec<serde_json::Value> {
+    let vm = cluster.vm(HOST);
+    let plan: serde_json::Value =
+        serde_json::from_str(&cluster.fleet_ok(&["plan", "-f", spec, "-o", "json"])).unwrap();
+    assert_eq!(plan["warnings"], serde_json::json!([]), "{plan}");
+    cluster.fleet_ok(&["apply", "-f", spec, "--yes"]);
+    let rows = status_rows(cluster, spec);
+    for name in ["on-1", "on-2", "off-1"] {
+        assert_eq!(row(&rows, name)["state"], "running", "{name}: {rows:?}");
+    }
+    assert_eq!(row(&rows, "off-2")["state"], "stopped");
+
+    let on1 = row(&rows, "on-1")["init_pid"].to_string();
+    let off1 = row(&rows, "off-1")["init_pid"].to_string();
+    vm.ssh.ok(&["kill", "-9", &on1, &off1]);
+    wait_new_init(cluster, "on-1", &on1, Duration::from_secs(120));
+    let status: Vec<serde_json::Value> =
+        serde_json::from_str(&cluster.fleet_expect(&["status", "-f", spec, "-o", "json"], 2))
+            .unwrap();
+    let on1_line = row(&status, "on-1");
+    assert_eq!(on1_line["restarts"], 1, "{status:?}");
+    assert_eq!(on1_line["last_exit"]["status"]["signal"], 9, "{status:?}");
+    let off1_line = row(&status, "off-1");
+    assert_eq!(off1_line["status"], "stopped", "{status:?}");
+    assert_eq!(off1_line["last_exit"]["status"]["signal"], 9, "{status:?}");
+    cluster.fleet_ok(&["apply", "-f", spec, "--yes"]);
+    status_rows(cluster, spec)
+}
