@@ -7,7 +7,8 @@
 //! (`cargo run --release -p fleet --example spec_bench`), where its time is measured.
 
 use fleet::resolve;
-use fleet::spec::node::{self, ALIAS_ALLOWANCE, ALIAS_FACTOR, MAX_VALUES};
+use fleet::spec::build::{self, ALIAS_ALLOWANCE, ALIAS_FACTOR, MAX_VALUES};
+use fleet::spec::node;
 
 #[path = "../examples/gen_spec.rs"]
 #[allow(dead_code)]
@@ -20,7 +21,7 @@ fn values(text: &str) -> Result<usize, node::ParseError> {
         items += item.values();
         None
     };
-    let docs = node::parse_streaming(text, 0, &mut count)?;
+    let docs = build::parse_streaming(text, 0, &mut count)?;
     Ok(items + docs.iter().map(node::Node::values).sum::<usize>())
 }
 

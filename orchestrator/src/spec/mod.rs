@@ -6,6 +6,7 @@
 //! located `Diagnostic`. Its neighbour downstream is `crate::resolve`, which checks references and
 //! turns raw documents into the resolved `crate::model::Fleet`.
 
+pub mod build;
 pub mod decode;
 pub mod diagnostic;
 pub mod events;
@@ -13,6 +14,7 @@ pub mod fields;
 pub mod keys;
 pub mod node;
 pub mod raw;
+pub mod resources;
 pub mod restart;
 pub mod security;
 pub mod source;
@@ -86,7 +88,7 @@ pub fn load_text(loaded: &mut Loaded, name: String, text: String, d: &mut Diagno
             Some(item)
         }
     };
-    match node::parse_streaming(text, id, &mut take) {
+    match build::parse_streaming(text, id, &mut take) {
         Ok(docs) => {
             d.append(entry_problems);
             entries.resize_with(docs.len(), Default::default);
