@@ -51,6 +51,11 @@ pub struct CgroupRoot {
     version: Version,
     /// v1: controller name -> its hierarchy's mount directory.
     hierarchies: Vec<(String, PathBuf)>,
+    /// v1: the other hierarchies the host mounts (`name=systemd`, the unified one of a hybrid
+    /// host, `net_cls`, ...), whose files fleet-node never writes.
+    others: Vec<PathBuf>,
+    /// v1: those of `others` that are cgroup2 (the hybrid host's unified hierarchy).
+    others_v2: Vec<PathBuf>,
 }
 
 impl CgroupRoot {
@@ -63,9 +68,13 @@ impl CgroupRoot {
                 mount,
                 version: Version::V2,
                 hierarchies: Vec::new(),
+                others: Vec::new(),
+                others_v2: Vec::new(),
             });
         }
         let mut hierarchies = Vec::new();
+        let mut others = Vec::new();
+        let mut others_v2 = Vec::new();
         let entries = fs::read_dir(&mount).map_err(io_err("read cgroup mount", &mount))?;
         for entry in entries.flatten() {
             let path = entry.path();
@@ -77,19 +86,30 @@ impl CgroupRoot {
                 continue;
             }
             let name = entry.file_name().to_string_lossy().into_owned();
+            let mut used = false;
             for controller in name.split(',') {
                 if V1_CONTROLLERS.contains(&controller)
                     && !hierarchies.iter().any(|(c, _)| c == controller)
                 {
                     hierarchies.push((controller.to_owned(), path.clone()));
+                    used = true;
                 }
+            }
+            if !used {
+                if path.join("cgroup.controllers").exists() {
+                    others_v2.push(path.clone());
+                }
+                others.push(path);
             }
         }
         hierarchies.sort();
+        others.sort();
         Ok(CgroupRoot {
             mount,
             version: Version::V1,
             hierarchies,
+            others,
+            others_v2,
         })
     }
 
@@ -112,7 +132,11 @@ impl CgroupRoot {
         }
     }
 
-    /// Every distinct hierarchy directory (v1) or the unified mount (v2).
+    /// Every distinct hierarchy directory (v1) or the unified mount (v2). On v1 a container has
+    /// a group in every hierarchy the host mounts, as runc does: left in fleet-node's own group
+    /// of `name=systemd` or the hybrid unified hierarchy, it would share that group with the
+    /// host, and CRIU, which saves the whole subtree of a task's group, saved and restored the
+    /// host's ~1,000 systemd groups with every checkpoint.
     fn hierarchy_dirs(&self) -> Vec<PathBuf> {
         match self.version {
             Version::V2 => vec![self.mount.clone()],
@@ -120,6 +144,7 @@ impl CgroupRoot {
                 let mut dirs: Vec<PathBuf> =
                     self.hierarchies.iter().map(|(_, p)| p.clone()).collect();
                 dirs.dedup();
+                dirs.extend(self.others.iter().cloned());
                 dirs
             }
         }
@@ -259,12 +284,17 @@ impl Cgroup {
     /// Files a single-threaded process writes `0` to, to move itself into the group: v1 `tasks`
     /// (moving only the calling thread lets the kernel skip the global threadgroup lock and the
     /// RCU grace period it waits for, about 10 ms per start), v2 `cgroup.procs`.
+    /// The unified hierarchy of a hybrid host has no `tasks`: `cgroup.procs` there.
     pub fn self_join_files(&self) -> Vec<PathBuf> {
-        let file = match self.root.version {
-            Version::V1 => "tasks",
-            Version::V2 => "cgroup.procs",
-        };
-        self.dirs().into_iter().map(|d| d.join(file)).collect()
+        self.dirs()
+            .into_iter()
+            .map(|d| match self.root.version {
+                Version::V1 if !self.root.others_v2.iter().any(|h| d.starts_with(h)) => {
+                    d.join("tasks")
+                }
+                _ => d.join("cgroup.procs"),
+            })
+            .collect()
     }
 
     /// Moves `pid` into the group in every hierarchy.
@@ -408,10 +438,10 @@ mod tests {
         );
         assert_eq!(cg.controller_dir("blkio"), None, "not mounted here");
         assert_eq!(
-            cg.dirs().len(),
-            3,
-            "one directory per real hierarchy: {:?}",
-            cg.dirs()
+            cg.dirs(),
+            ["cpu,cpuacct", "memory", "pids", "unified"]
+                .map(|h| root.path().join(h).join("fleet-x/web")),
+            "one directory per real hierarchy, those without fleet-node's controllers too"
         );
         assert!(
             cg.procs_files()

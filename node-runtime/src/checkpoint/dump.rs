@@ -81,6 +81,10 @@ pub fn checkpoint(
         .arg("--tcp-established")
         .arg("--file-locks")
         .arg("--manage-cgroups=soft")
+        .args(super::cgroups::yard_args(runtime.cgroups.mount()))
+        .args(super::cgroups::dump_externals(
+            &crate::rootfs::cgroupfs::host_layout(&cgroup.dirs()),
+        ))
         .arg("--freeze-cgroup")
         .arg(frozen.dir())
         .arg("--external")

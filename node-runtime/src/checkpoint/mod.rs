@@ -10,6 +10,7 @@
 //! Images are the tenant's bytes: fleet-node hands the directory to CRIU and reads nothing in it
 //! beyond file sizes. The directory is host-side, 0700, and never inside a container's tree.
 
+mod cgroups;
 pub mod clone;
 mod copy;
 pub mod criu;

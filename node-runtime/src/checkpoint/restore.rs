@@ -121,6 +121,10 @@ pub fn restore(runtime: &Runtime, name: &str, dir: &Path) -> Result<RestoreRepor
         "--inherit-fd".into(),
         format!("fd[{log_fd}]:{}", record.log_key),
     ];
+    args.extend(super::cgroups::yard_args(runtime.cgroups.mount()));
+    args.extend(super::cgroups::restore_externals(
+        &crate::rootfs::cgroupfs::host_layout(&cgroup.dirs()),
+    ));
     // The builtin init's mounts: the program at /dev/fleet-init and its directory under the
     // mask tmpfs. CRIU's root task makes them after entering the container's user namespace,
     // whose root cannot search the 0700 store, and only from paths of its own mount namespace

@@ -11,8 +11,9 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use nix::fcntl::{FdFlag, OFlag};
 
@@ -65,10 +66,54 @@ pub(crate) fn spawn_init(
         process::ForkResult::Parent { child } => {
             drop(report_wr);
             drop(go_rd);
-            let result = parent(report_rd, go_wr, between);
-            let _ = process::wait_child(child.as_raw());
+            let result = parent(report_rd, go_wr, between, SETUP_TIMEOUT);
+            reap(child.as_raw(), result.is_err());
             result
         }
+    }
+}
+
+/// How long the children may take to build the container and exec (well under a second
+/// normally, seconds under load). Past it the start fails and the node's lock is released: a
+/// child once sat in the kernel for over ten minutes on a cgroup mount, and the node waiting
+/// for it held the host's apply lock all that time.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Reaps the intermediate child; after a failure it is killed first, and not waited for past a
+/// few seconds (a child stuck in the kernel is left to be reaped by whoever inherits it).
+fn reap(child: i32, failed: bool) {
+    if failed {
+        let _ = process::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let gone = process::pidfd_open(child)
+            .and_then(|fd| process::wait_pidfd(&fd, Duration::from_secs(5)))
+            .unwrap_or(true);
+        if !gone {
+            return;
+        }
+    }
+    let _ = process::wait_child(child);
+}
+
+/// Reads the report pipe, failing once `deadline` has passed with nothing to read.
+struct Report {
+    pipe: File,
+    deadline: Instant,
+}
+
+impl Read for Report {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if !process::wait_readable(self.pipe.as_fd(), left)? {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "the container's setup did not finish within {} s (its children may be \
+                     stuck in the kernel: see their stacks in /proc/PID/stack)",
+                    SETUP_TIMEOUT.as_secs()
+                ),
+            ));
+        }
+        self.pipe.read(buf)
     }
 }
 
@@ -76,8 +121,12 @@ fn parent(
     report: OwnedFd,
     go: OwnedFd,
     between: impl FnOnce(i32) -> Result<(), String>,
+    timeout: Duration,
 ) -> Result<i32, String> {
-    let mut report = File::from(report);
+    let mut report = Report {
+        pipe: File::from(report),
+        deadline: Instant::now() + timeout,
+    };
     let mut go = File::from(go);
     let mut init = None;
     let mut between = Some(between);
@@ -88,16 +137,16 @@ fn parent(
             Ok(0) => break,
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("read from child: {e}")),
+            Err(e) => return Err(kill_init(init, format!("read from child: {e}"))),
         }
         let mut len = [0u8; 4];
         report
             .read_exact(&mut len)
-            .map_err(|e| format!("read from child: {e}"))?;
+            .map_err(|e| kill_init(init, format!("read from child: {e}")))?;
         let mut payload = vec![0u8; u32::from_be_bytes(len) as usize];
         report
             .read_exact(&mut payload)
-            .map_err(|e| format!("read from child: {e}"))?;
+            .map_err(|e| kill_init(init, format!("read from child: {e}")))?;
         let text = String::from_utf8_lossy(&payload).into_owned();
         match tag[0] {
             // One pid, from the intermediate: anything later on the pipe comes from init's side
@@ -126,6 +175,14 @@ fn parent(
         return Err(e);
     }
     init.ok_or_else(|| "child exited before reporting init's pid".to_owned())
+}
+
+/// Kills init (when it reported its pid) before the start gives up on it, returning `why`.
+fn kill_init(init: Option<i32>, why: String) -> String {
+    if let Some(pid) = init {
+        let _ = process::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    }
+    why
 }
 
 fn send(fd: &OwnedFd, tag: u8, payload: &[u8]) {
@@ -400,4 +457,18 @@ pub(crate) fn init_env(
         .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
         .collect();
     (env, path_dirs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_that_never_reports_fails_the_start_at_the_deadline() {
+        // The write ends stay open, as a stuck child holds them: no end of file ever comes.
+        let (report_rd, _report_wr) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
+        let (_go_rd, go_wr) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
+        let err = parent(report_rd, go_wr, |_| Ok(()), Duration::from_millis(200)).unwrap_err();
+        assert!(err.contains("did not finish within"), "{err}");
+    }
 }

@@ -1,46 +1,48 @@
 //! /sys/fs/cgroup inside the container: read-only, and showing only the container's own cgroup.
 //!
-//! Init unshares its cgroup namespace after joining the container's cgroup, so a cgroup
-//! filesystem it mounts has that cgroup as its root. The host's layout is mirrored: on a v1 host
-//! a read-only tmpfs holds one read-only mount per hierarchy the container has a cgroup in (with
-//! the host's symlinks such as `cpu -> cpu,cpuacct`); on a v2 host cgroup2 is mounted read-only
-//! at /sys/fs/cgroup itself. Nothing in the container can write a limit file or make a cgroup
-//! (finding 3 raised its own memory limit that way).
+//! The host's layout is mirrored with binds of the container's own group directories: on a v1
+//! host a read-only tmpfs holds one read-only bind per hierarchy (the container has a group in
+//! every one, see `cgroups`), with the host's symlinks such as `cpu -> cpu,cpuacct`; on a v2
+//! host the container's group is bound read-only at /sys/fs/cgroup itself. Init unshares its
+//! cgroup namespace after joining its groups, so /proc/self/cgroup and mountinfo inside show
+//! each bind as the root `/`. Nothing in the container can write a limit file or make a
+//! cgroup (finding 3 raised its own memory limit that way).
+//!
+//! Binds, not fresh cgroup mounts (as crun does): a fresh v1 mount in a new cgroup namespace
+//! makes a new superblock per hierarchy, about 70 ms each here, and the kernel's v1 mount path
+//! retries without end while a hierarchy root is being torn down; a container's setup once hung
+//! there for over ten minutes, holding the node's apply lock.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::sys::beneath::{Root, Target};
+use crate::sys::beneath::Root;
 use crate::sys::mount::{self, Flags};
 
-/// One cgroup filesystem to mount inside, as the host has it under /sys/fs/cgroup.
+/// One cgroup hierarchy to show inside, as the host has it under /sys/fs/cgroup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CgroupMount {
     /// Path below /sys/fs/cgroup (`memory`, `cpu,cpuacct`, `unified`), empty for the root.
     pub rel: String,
-    /// cgroup2 rather than a v1 hierarchy.
-    pub v2: bool,
-    /// The v1 hierarchy's controllers and `name=`, as mount data (`cpu,cpuacct`).
-    pub options: String,
+    /// The container's group directory in that hierarchy (a host path fleet-node made).
+    pub source: PathBuf,
 }
 
-/// What the child mounts at /sys/fs/cgroup, computed by the parent.
+/// What the child binds at /sys/fs/cgroup, computed by the parent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CgroupLayout {
-    /// The filesystems, in the host's mount order.
+    /// The hierarchies, in the host's mount order.
     pub mounts: Vec<CgroupMount>,
     /// Symlinks directly in the host's /sys/fs/cgroup (name, target).
     pub links: Vec<(String, PathBuf)>,
 }
 
-/// The cgroup filesystems of the host's /sys/fs/cgroup from `/proc/self/mountinfo`, keeping only
-/// those under which `has_group` says the container has a cgroup (a hierarchy it was not put in
-/// would show the caller's cgroup instead). `controllers` are the names in /proc/cgroups: a v1
-/// mount's data keeps those and `name=`, not options like `release_agent=`.
+/// The cgroup filesystems of the host's /sys/fs/cgroup from `/proc/self/mountinfo`, each with
+/// the container's group in it; `group_in` gives that directory for a mount point, `None` where
+/// the container has none (a hierarchy it was not put in would show the caller's group).
 pub fn from_mountinfo(
     mountinfo: &str,
-    controllers: &[String],
-    has_group: impl Fn(&Path) -> bool,
+    group_in: impl Fn(&Path) -> Option<PathBuf>,
 ) -> Vec<CgroupMount> {
     let base = Path::new("/sys/fs/cgroup");
     let mut out = Vec::new();
@@ -51,38 +53,20 @@ pub fn from_mountinfo(
         let Some(point) = left.split(' ').nth(4) else {
             continue;
         };
-        let mut right = right.split(' ');
-        let (Some(fstype), Some(_source), Some(superopts)) =
-            (right.next(), right.next(), right.next())
-        else {
+        if !matches!(right.split(' ').next(), Some("cgroup" | "cgroup2")) {
             continue;
-        };
-        let v2 = match fstype {
-            "cgroup2" => true,
-            "cgroup" => false,
-            _ => continue,
-        };
+        }
         let point = Path::new(point);
         let rel = match point.strip_prefix(base) {
             Ok(rel) if rel.components().count() <= 1 => rel,
             _ => continue,
         };
-        if !has_group(point) {
+        let Some(source) = group_in(point) else {
             continue;
-        }
-        let options = if v2 {
-            String::new()
-        } else {
-            superopts
-                .split(',')
-                .filter(|o| o.starts_with("name=") || controllers.iter().any(|c| c == o))
-                .collect::<Vec<_>>()
-                .join(",")
         };
         out.push(CgroupMount {
             rel: rel.display().to_string(),
-            v2,
-            options,
+            source,
         });
     }
     out
@@ -91,14 +75,8 @@ pub fn from_mountinfo(
 /// The host's layout for a container whose cgroup directories are `dirs`.
 pub fn host_layout(dirs: &[PathBuf]) -> CgroupLayout {
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let controllers: Vec<String> = fs::read_to_string("/proc/cgroups")
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
-        .collect();
-    let mounts = from_mountinfo(&mountinfo, &controllers, |point| {
-        dirs.iter().any(|d| d.starts_with(point))
+    let mounts = from_mountinfo(&mountinfo, |point| {
+        dirs.iter().find(|d| d.starts_with(point)).cloned()
     });
     let links = fs::read_dir("/sys/fs/cgroup")
         .into_iter()
@@ -112,14 +90,15 @@ pub fn host_layout(dirs: &[PathBuf]) -> CgroupLayout {
     CgroupLayout { mounts, links }
 }
 
-/// Mounts the layout at `/sys/fs/cgroup` of the tree (in the child, after its cgroup namespace
-/// and the read-only sysfs are in place).
+/// Binds the layout at `/sys/fs/cgroup` of the tree (in the child, after it joined its groups
+/// and the read-only sysfs is in place; before pivot_root, while the host's groups are in
+/// sight).
 pub fn mount_inside(root: &Root, layout: &CgroupLayout) -> Result<(), String> {
     const DIR: &str = "sys/fs/cgroup";
-    let ro = Flags::MS_RDONLY | Flags::MS_NOSUID | Flags::MS_NODEV | Flags::MS_NOEXEC;
-    if let Some(unified) = layout.mounts.iter().find(|m| m.rel.is_empty() && m.v2) {
+    if let Some(own) = layout.mounts.iter().find(|m| m.rel.is_empty()) {
         let dir = super::dir(root, DIR)?;
-        return mount_one(&dir, unified, ro).map_err(super::at_err("mount cgroup2 on", &dir));
+        return mount::bind_locked(&own.source, &dir)
+            .map_err(super::at_err("bind the container's cgroup on", &dir));
     }
     if layout.mounts.is_empty() {
         return Ok(());
@@ -128,9 +107,9 @@ pub fn mount_inside(root: &Root, layout: &CgroupLayout) -> Result<(), String> {
     let tmpfs = Flags::MS_NOSUID | Flags::MS_NODEV | Flags::MS_NOEXEC;
     mount::mount_fs_at("tmpfs", &dir, "tmpfs", tmpfs, Some("mode=755,size=64k"))
         .map_err(super::at_err("mount tmpfs on", &dir))?;
-    for m in layout.mounts.iter().filter(|m| !m.rel.is_empty()) {
+    for m in &layout.mounts {
         let at = super::dir(root, &format!("{DIR}/{}", m.rel))?;
-        mount_one(&at, m, ro).map_err(super::at_err("mount cgroup on", &at))?;
+        mount::bind_locked(&m.source, &at).map_err(super::at_err("bind cgroup on", &at))?;
     }
     for (name, target) in &layout.links {
         root.symlink(&format!("{DIR}/{name}"), target)
@@ -139,14 +118,6 @@ pub fn mount_inside(root: &Root, layout: &CgroupLayout) -> Result<(), String> {
     // Found again: the tmpfs now, not the sysfs directory it covers.
     let dir = super::dir(root, DIR)?;
     mount::remount(&dir, tmpfs | Flags::MS_RDONLY).map_err(super::at_err("make read-only", &dir))
-}
-
-fn mount_one(at: &Target, m: &CgroupMount, flags: Flags) -> std::io::Result<()> {
-    if m.v2 {
-        mount::mount_fs_at("cgroup2", at, "cgroup2", flags, None)
-    } else {
-        mount::mount_fs_at("cgroup", at, "cgroup", flags, Some(&m.options))
-    }
 }
 
 #[cfg(test)]
@@ -162,34 +133,44 @@ mod tests {
 50 23 0:40 / /mnt/other rw,relatime - cgroup cgroup rw,pids
 ";
 
+    fn dirs(hierarchies: &[&str]) -> Vec<PathBuf> {
+        hierarchies
+            .iter()
+            .map(|h| Path::new("/sys/fs/cgroup").join(h).join("fleet/web"))
+            .collect()
+    }
+
     #[test]
-    fn v1_hierarchies_keep_their_controllers_only() {
-        let controllers = ["cpu", "cpuacct", "memory", "pids"].map(String::from);
-        let got = from_mountinfo(V1, &controllers, |p| !p.ends_with("unified"));
+    fn each_v1_hierarchy_shows_the_containers_own_group() {
+        let groups = dirs(&["cpu,cpuacct", "memory", "systemd"]);
+        let got = from_mountinfo(V1, |point| {
+            groups.iter().find(|d| d.starts_with(point)).cloned()
+        });
         let rels: Vec<_> = got
             .iter()
-            .map(|m| (m.rel.as_str(), m.options.as_str()))
+            .map(|m| (m.rel.as_str(), m.source.clone()))
             .collect();
         assert_eq!(
             rels,
             [
-                ("cpu,cpuacct", "cpu,cpuacct"),
-                ("memory", "memory"),
-                ("systemd", "name=systemd")
-            ]
+                ("cpu,cpuacct", groups[0].clone()),
+                ("memory", groups[1].clone()),
+                ("systemd", groups[2].clone())
+            ],
+            "unified and the mount outside /sys/fs/cgroup are left out"
         );
     }
 
     #[test]
-    fn a_v2_host_mounts_cgroup2_at_the_root() {
+    fn a_v2_host_binds_the_group_at_the_root() {
         let v2 = "30 23 0:27 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
-        let got = from_mountinfo(v2, &[], |_| true);
+        let group = PathBuf::from("/sys/fs/cgroup/fleet/web");
+        let got = from_mountinfo(v2, |_| Some(group.clone()));
         assert_eq!(
             got,
             [CgroupMount {
                 rel: String::new(),
-                v2: true,
-                options: String::new()
+                source: group
             }]
         );
     }

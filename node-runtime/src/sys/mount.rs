@@ -58,6 +58,23 @@ pub fn mount_fs_at(
 /// /usr) or a [`Target::fd_path`]. Only the read-only flag is added: the flags the kernel locks
 /// on a mount inside a user namespace (nosuid, nodev, noexec, atime) are kept as they are.
 pub fn bind(source: &Path, target: &Target, readonly: bool, recursive: bool) -> io::Result<()> {
+    let attrs = if readonly { libc::MOUNT_ATTR_RDONLY } else { 0 };
+    bind_with(source, target, attrs, recursive)
+}
+
+/// Binds the single mount at `source` (no mounts below it) onto `target` read-only, nosuid,
+/// nodev and noexec: a view of host state the container may read and nothing more (its cgroup
+/// directories).
+pub fn bind_locked(source: &Path, target: &Target) -> io::Result<()> {
+    let attrs = libc::MOUNT_ATTR_RDONLY
+        | libc::MOUNT_ATTR_NOSUID
+        | libc::MOUNT_ATTR_NODEV
+        | libc::MOUNT_ATTR_NOEXEC;
+    bind_with(source, target, attrs, false)
+}
+
+/// [`bind`] with the mount attributes `attrs` (`MOUNT_ATTR_*`) added before the attach.
+fn bind_with(source: &Path, target: &Target, attrs: u64, recursive: bool) -> io::Result<()> {
     let c = c_path(source)?;
     let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
     if recursive {
@@ -71,9 +88,9 @@ pub fn bind(source: &Path, target: &Target, readonly: bool, recursive: bool) -> 
     }
     // SAFETY: the kernel just returned this descriptor; nobody else owns it.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    if readonly {
+    if attrs != 0 {
         let attr = libc::mount_attr {
-            attr_set: libc::MOUNT_ATTR_RDONLY,
+            attr_set: attrs,
             attr_clr: 0,
             propagation: 0,
             userns_fd: 0,

@@ -2,7 +2,7 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
@@ -41,8 +41,13 @@ pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
 
 /// Waits until the process behind `pidfd` exits or `timeout` passes; true when it exited.
 pub fn wait_pidfd(pidfd: &OwnedFd, timeout: Duration) -> io::Result<bool> {
+    wait_readable(pidfd.as_fd(), timeout)
+}
+
+/// Waits until `fd` is readable (or at its end) or `timeout` passes; true when it is.
+pub fn wait_readable(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> {
     let mut pfd = libc::pollfd {
-        fd: pidfd.as_raw_fd(),
+        fd: fd.as_raw_fd(),
         events: libc::POLLIN,
         revents: 0,
     };
