@@ -8,63 +8,31 @@
 //! `target/release/examples/apply_bench [HOSTS PER_HOST]`. Figures go in docs/reconciler.md;
 //! this is a benchmark, not a test.
 
-#[path = "../tests/support/sshd.rs"]
-mod sshd;
+mod support;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fleet::model::Transport;
-
-fn fleet(args: &[&str]) -> (Duration, String) {
-    let bin = sshd::target_dir().join("fleet");
-    let start = Instant::now();
-    let out = Command::new(&bin)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", bin.display()));
-    let took = start.elapsed();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "fleet {args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (took, stdout)
-}
+use support::{fleet, sshd, write_spec};
 
 fn spec(cluster: &sshd::Cluster, per_host: usize, memory: &str) -> String {
-    let mut yaml = "apiVersion: fleet/v1\nfleet: bench\nhosts:\n".to_string();
-    for h in cluster.hosts() {
-        let Transport::Ssh(t) = &h.transport else {
-            unreachable!()
-        };
-        yaml.push_str(&format!(
-            "  - name: {}\n    transport: ssh\n    address: {}\n    port: {}\n    identity_file: {}\n    \
-             known_hosts: {}\n    capacity: {{cpus: 64, memory: 64Gi}}\n    node:\n      path: {}\n      \
-             root: {}\n      cgroup_parent: {}\n",
-            h.name,
-            t.address,
-            t.port,
-            cluster.identity.display(),
-            cluster.known_hosts.display(),
-            h.node.path,
-            h.node.root,
-            h.node.cgroup_parent
-        ));
-    }
-    yaml.push_str("containers:\n");
+    let mut containers = "containers:\n".to_string();
     for i in 0..cluster.sshds.len() {
-        yaml.push_str(&format!(
+        containers.push_str(&format!(
             "  - name: b{i}-{{01..{per_host:02}}}\n    template: busybox\n    \
              command: [\"/bin/sleep\", \"1000000\"]\n    host: node-{i}\n    resources:\n      \
              memory: {memory}\n      cpu: {{limit: 1%}}\n"
         ));
     }
-    let path = cluster.dir.path().join(format!("bench-{memory}.yaml"));
-    std::fs::write(&path, yaml).expect("write spec");
-    path.display().to_string()
+    write_spec(
+        cluster,
+        &format!("bench-{memory}.yaml"),
+        "bench",
+        cluster.sshds.len(),
+        "{cpus: 64, memory: 64Gi}",
+        &containers,
+    )
 }
 
 fn ansible(cluster: &sshd::Cluster, per_host: usize, value: u64) -> Option<Duration> {

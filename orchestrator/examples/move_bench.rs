@@ -8,58 +8,25 @@
 //! `target/release/examples/move_bench`. Figures go in docs/reconciler.md; this is a benchmark,
 //! not a test.
 
-#[path = "../tests/support/sshd.rs"]
-mod sshd;
+mod support;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use fleet::model::Transport;
-
-fn fleet(args: &[&str]) -> (Duration, String) {
-    let bin = sshd::target_dir().join("fleet");
-    let start = Instant::now();
-    let out = Command::new(&bin)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", bin.display()));
-    let took = start.elapsed();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "fleet {args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (took, stdout)
-}
+use support::{fleet, sshd, write_spec};
 
 fn spec(cluster: &sshd::Cluster, fleet: &str, host: usize) -> String {
-    let mut yaml = format!("apiVersion: fleet/v1\nfleet: {fleet}\nhosts:\n");
-    for h in cluster.hosts() {
-        let Transport::Ssh(t) = &h.transport else {
-            unreachable!()
-        };
-        yaml.push_str(&format!(
-            "  - name: {}\n    transport: ssh\n    address: {}\n    port: {}\n    user: root\n    \
-             identity_file: {}\n    known_hosts: {}\n    capacity: {{cpus: 64, memory: 64Gi, disk: 100Gi}}\n    \
-             node:\n      path: {}\n      root: {}\n      cgroup_parent: {}\n",
-            h.name,
-            t.address,
-            t.port,
-            cluster.identity.display(),
-            cluster.known_hosts.display(),
-            h.node.path,
-            h.node.root,
-            h.node.cgroup_parent
-        ));
-    }
-    yaml.push_str(&format!(
+    let containers = format!(
         "containers:\n  - name: big\n    template: busybox\n    command: [\"/bin/sleep\", \"1000000\"]\n    \
          host: node-{host}\n    resources: {{memory: 256Mi, disk: {{space: 2Gi}}}}\n"
-    ));
-    let path = cluster.dir.path().join("bench.yaml");
-    std::fs::write(&path, yaml).expect("write spec");
-    path.display().to_string()
+    );
+    write_spec(
+        cluster,
+        "bench.yaml",
+        fleet,
+        cluster.sshds.len(),
+        "{cpus: 64, memory: 64Gi, disk: 100Gi}",
+        &containers,
+    )
 }
 
 fn main() {

@@ -12,14 +12,13 @@
 //! 256). On a machine shared with other work the wall time says as much about the neighbours as
 //! about fleet: read the CPU times. This is a benchmark, not a test.
 
-#[path = "../tests/support/sshd.rs"]
-mod sshd;
+mod support;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fleet::model::Transport;
+use support::{sshd, write_spec};
 
 /// User plus system CPU time of reaped children (`cutime + cstime` of /proc/PID/stat).
 fn children_cpu(pid: u32) -> Duration {
@@ -106,29 +105,14 @@ fn apply(cluster: &sshd::Cluster, spec: &str, parallel: usize) -> Run {
 }
 
 fn spec(cluster: &sshd::Cluster, hosts: usize) -> String {
-    let mut yaml = "apiVersion: fleet/v1\nfleet: sshbench\nhosts:\n".to_string();
-    for h in cluster.hosts().into_iter().take(hosts) {
-        let Transport::Ssh(t) = &h.transport else {
-            unreachable!()
-        };
-        yaml.push_str(&format!(
-            "  - name: {}\n    transport: ssh\n    address: {}\n    port: {}\n    identity_file: {}\n    \
-             known_hosts: {}\n    capacity: {{cpus: 64, memory: 64Gi}}\n    node:\n      path: {}\n      \
-             root: {}\n      cgroup_parent: {}\n",
-            h.name,
-            t.address,
-            t.port,
-            cluster.identity.display(),
-            cluster.known_hosts.display(),
-            h.node.path,
-            h.node.root,
-            h.node.cgroup_parent
-        ));
-    }
-    yaml.push_str("containers: []\n");
-    let path = cluster.dir.path().join(format!("hosts-{hosts}.yaml"));
-    std::fs::write(&path, yaml).expect("write spec");
-    path.display().to_string()
+    write_spec(
+        cluster,
+        &format!("hosts-{hosts}.yaml"),
+        "sshbench",
+        hosts,
+        "{cpus: 64, memory: 64Gi}",
+        "containers: []\n",
+    )
 }
 
 fn median(mut runs: Vec<Run>) -> Run {

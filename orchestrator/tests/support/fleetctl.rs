@@ -47,25 +47,7 @@ pub fn write_spec(cluster: &Cluster, file: &str, fleet: &str, sets: &[Set]) -> P
 /// (its entries, indented by two); returns its path.
 pub fn write_spec_yaml(cluster: &Cluster, file: &str, fleet: &str, containers: &str) -> PathBuf {
     let mut yaml = format!("apiVersion: fleet/v1\nfleet: {fleet}\nhosts:\n");
-    for h in cluster.hosts() {
-        let fleet::model::Transport::Ssh(t) = &h.transport else {
-            unreachable!("the cluster's hosts are ssh hosts")
-        };
-        yaml.push_str(&format!(
-            "  - name: {name}\n    transport: ssh\n    address: {addr}\n    port: {port}\n    \
-             user: root\n    identity_file: {id}\n    known_hosts: {kh}\n    \
-             capacity: {{cpus: 64, memory: 64Gi}}\n    node:\n      path: {path}\n      \
-             root: {root}\n      cgroup_parent: {cg}\n",
-            name = h.name,
-            addr = t.address,
-            port = t.port,
-            id = cluster.identity.display(),
-            kh = cluster.known_hosts.display(),
-            path = h.node.path,
-            root = h.node.root,
-            cg = h.node.cgroup_parent,
-        ));
-    }
+    yaml.push_str(&cluster.hosts_yaml(cluster.sshds.len(), "{cpus: 64, memory: 64Gi}"));
     yaml.push_str("containers:\n");
     yaml.push_str(containers);
     let path = cluster.dir.path().join(file);

@@ -277,6 +277,33 @@ impl Cluster {
             .collect()
     }
 
+    /// The `hosts:` entries of a spec for the first `count` of [`Cluster::hosts`], as YAML list
+    /// items indented by two, each with `capacity` as written (a flow mapping such as
+    /// `{cpus: 64, memory: 64Gi}`).
+    pub fn hosts_yaml(&self, count: usize, capacity: &str) -> String {
+        let mut yaml = String::new();
+        for h in self.hosts().into_iter().take(count) {
+            let Transport::Ssh(t) = &h.transport else {
+                unreachable!("the cluster's hosts are ssh hosts")
+            };
+            yaml.push_str(&format!(
+                "  - name: {name}\n    transport: ssh\n    address: {addr}\n    port: {port}\n    \
+                 user: root\n    identity_file: {id}\n    known_hosts: {kh}\n    \
+                 capacity: {capacity}\n    node:\n      path: {path}\n      \
+                 root: {root}\n      cgroup_parent: {cg}\n",
+                name = h.name,
+                addr = t.address,
+                port = t.port,
+                id = self.identity.display(),
+                kh = self.known_hosts.display(),
+                path = h.node.path,
+                root = h.node.root,
+                cg = h.node.cgroup_parent,
+            ));
+        }
+        yaml
+    }
+
     /// One host entry with a chosen key policy and node binary path.
     pub fn host(&self, i: usize, host_key: HostKeyPolicy, node_path: &str) -> Host {
         let s = &self.sshds[i];
