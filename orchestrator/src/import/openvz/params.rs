@@ -11,222 +11,97 @@ pub enum Fate {
     Unmapped(&'static str),
 }
 
+/// The text of `LOCAL_UID` and `LOCAL_GID`, which share a fate.
+const VZCTL4_USERNS: &str =
+    "user namespace of vzctl 4: Fleet gives each container a uid range of its own";
+
+/// A table of [`Fate`]s: `NAME` alone is mapped, `NAME => "why"` has no equivalent and says why.
+macro_rules! fates {
+    (@fate) => { Fate::Mapped };
+    (@fate $why:expr) => { Fate::Unmapped($why) };
+    ($($name:ident $(=> $why:expr)?,)*) => {
+        &[$((stringify!($name), fates!(@fate $($why)?))),*]
+    };
+}
+
 /// The container parameters vzctl documents, in the order the summary lists them.
-pub const CONTAINER: &[(&str, Fate)] = &[
+pub const CONTAINER: &[(&str, Fate)] = fates! {
     // Memory and processes (VSwap and the old UBC set).
-    ("PHYSPAGES", Fate::Mapped),
-    ("SWAPPAGES", Fate::Mapped),
-    ("PRIVVMPAGES", Fate::Mapped),
-    ("NUMPROC", Fate::Mapped),
-    (
-        "KMEMSIZE",
-        Fate::Unmapped(
-            "kernel memory: counted (fleet-node counters, kmemsize) inside the memory limit, not limited apart",
-        ),
-    ),
-    (
-        "LOCKEDPAGES",
-        Fate::Unmapped(
-            "mlocked memory: counted (lockedpages) inside the memory limit, not limited apart",
-        ),
-    ),
-    (
-        "SHMPAGES",
-        Fate::Unmapped(
-            "shared memory: counted (shmpages) inside the memory limit, not limited apart",
-        ),
-    ),
-    (
-        "VMGUARPAGES",
-        Fate::Unmapped("memory guarantee: Fleet sets limits, not guarantees"),
-    ),
-    (
-        "OOMGUARPAGES",
-        Fate::Unmapped("OOM guarantee: Fleet sets limits, not guarantees"),
-    ),
-    (
-        "NUMTCPSOCK",
-        Fate::Unmapped("TCP sockets: not limited by count (socket memory is counted, tcpsockbuf)"),
-    ),
-    (
-        "NUMOTHERSOCK",
-        Fate::Unmapped(
-            "other sockets: not limited by count (socket memory is counted, othersockbuf)",
-        ),
-    ),
-    (
-        "TCPSNDBUF",
-        Fate::Unmapped(
-            "TCP send buffers: counted inside the memory limit (tcpsockbuf), not limited apart",
-        ),
-    ),
-    (
-        "TCPRCVBUF",
-        Fate::Unmapped(
-            "TCP receive buffers: counted inside the memory limit (tcpsockbuf), not limited apart",
-        ),
-    ),
-    (
-        "OTHERSOCKBUF",
-        Fate::Unmapped("other socket buffers: counted inside the memory limit, not limited apart"),
-    ),
-    (
-        "DGRAMRCVBUF",
-        Fate::Unmapped(
-            "datagram receive buffers: counted inside the memory limit, not limited apart",
-        ),
-    ),
-    (
-        "DCACHESIZE",
-        Fate::Unmapped(
-            "dentry cache: counted inside the memory limit (kmemsize), not limited apart",
-        ),
-    ),
-    (
-        "NUMFILE",
-        Fate::Unmapped("open files: counted (numfile), not limited"),
-    ),
-    (
-        "NUMFLOCK",
-        Fate::Unmapped("file locks: counted (numflock), not limited"),
-    ),
-    (
-        "NUMPTY",
-        Fate::Unmapped("pseudo-terminals: counted (numpty), not limited"),
-    ),
-    (
-        "NUMSIGINFO",
-        Fate::Unmapped("pending signals: counted (numsiginfo), not limited"),
-    ),
-    (
-        "NUMIPTENT",
-        Fate::Unmapped(
-            "iptables entries: no equivalent (the network namespace has its own tables)",
-        ),
-    ),
-    (
-        "MEMINFO",
-        Fate::Unmapped(
-            "/proc/meminfo view: no equivalent (the container sees the host's /proc/meminfo)",
-        ),
-    ),
-    (
-        "VM_OVERCOMMIT",
-        Fate::Unmapped("overcommit of privvmpages: no equivalent (memory is limited as used)"),
-    ),
+    PHYSPAGES,
+    SWAPPAGES,
+    PRIVVMPAGES,
+    NUMPROC,
+    KMEMSIZE => "kernel memory: counted (fleet-node counters, kmemsize) inside the memory limit, \
+        not limited apart",
+    LOCKEDPAGES => "mlocked memory: counted (lockedpages) inside the memory limit, not limited \
+        apart",
+    SHMPAGES => "shared memory: counted (shmpages) inside the memory limit, not limited apart",
+    VMGUARPAGES => "memory guarantee: Fleet sets limits, not guarantees",
+    OOMGUARPAGES => "OOM guarantee: Fleet sets limits, not guarantees",
+    NUMTCPSOCK => "TCP sockets: not limited by count (socket memory is counted, tcpsockbuf)",
+    NUMOTHERSOCK => "other sockets: not limited by count (socket memory is counted, othersockbuf)",
+    TCPSNDBUF => "TCP send buffers: counted inside the memory limit (tcpsockbuf), not limited \
+        apart",
+    TCPRCVBUF => "TCP receive buffers: counted inside the memory limit (tcpsockbuf), not limited \
+        apart",
+    OTHERSOCKBUF => "other socket buffers: counted inside the memory limit, not limited apart",
+    DGRAMRCVBUF => "datagram receive buffers: counted inside the memory limit, not limited apart",
+    DCACHESIZE => "dentry cache: counted inside the memory limit (kmemsize), not limited apart",
+    NUMFILE => "open files: counted (numfile), not limited",
+    NUMFLOCK => "file locks: counted (numflock), not limited",
+    NUMPTY => "pseudo-terminals: counted (numpty), not limited",
+    NUMSIGINFO => "pending signals: counted (numsiginfo), not limited",
+    NUMIPTENT => "iptables entries: no equivalent (the network namespace has its own tables)",
+    MEMINFO => "/proc/meminfo view: no equivalent (the container sees the host's /proc/meminfo)",
+    VM_OVERCOMMIT => "overcommit of privvmpages: no equivalent (memory is limited as used)",
     // Disk.
-    ("DISKSPACE", Fate::Mapped),
-    ("DISKINODES", Fate::Mapped),
-    ("VE_LAYOUT", Fate::Mapped),
-    (
-        "QUOTATIME",
-        Fate::Unmapped("grace period of the soft disk limit: Fleet's disk limit is the hard one"),
-    ),
-    (
-        "QUOTAUGIDLIMIT",
-        Fate::Unmapped("second-level (per-user) quotas inside: not imported"),
-    ),
-    (
-        "DISK_QUOTA",
-        Fate::Unmapped("vzquota on or off: a Fleet disk always limits its space and inodes"),
-    ),
-    ("IOPRIO", Fate::Mapped),
-    ("IOLIMIT", Fate::Mapped),
-    ("IOPSLIMIT", Fate::Mapped),
+    DISKSPACE,
+    DISKINODES,
+    VE_LAYOUT,
+    QUOTATIME => "grace period of the soft disk limit: Fleet's disk limit is the hard one",
+    QUOTAUGIDLIMIT => "second-level (per-user) quotas inside: not imported",
+    DISK_QUOTA => "vzquota on or off: a Fleet disk always limits its space and inodes",
+    IOPRIO,
+    IOLIMIT,
+    IOPSLIMIT,
     // CPU.
-    ("CPUUNITS", Fate::Mapped),
-    ("CPULIMIT", Fate::Mapped),
-    ("CPUS", Fate::Mapped),
-    ("CPUMASK", Fate::Mapped),
-    (
-        "NODEMASK",
-        Fate::Unmapped("NUMA nodes: no equivalent (cpu.cpus pins CPUs)"),
-    ),
+    CPUUNITS,
+    CPULIMIT,
+    CPUS,
+    CPUMASK,
+    NODEMASK => "NUMA nodes: no equivalent (cpu.cpus pins CPUs)",
     // Network.
-    ("IP_ADDRESS", Fate::Mapped),
-    ("NETIF", Fate::Mapped),
-    ("HOSTNAME", Fate::Mapped),
-    (
-        "NAMESERVER",
-        Fate::Unmapped(
-            "DNS servers: vzctl wrote them into the container's /etc/resolv.conf, which comes along with --private; else put them in the template's",
-        ),
-    ),
-    (
-        "SEARCHDOMAIN",
-        Fate::Unmapped("DNS search domains: in the container's /etc/resolv.conf, as NAMESERVER"),
-    ),
-    (
-        "NETDEV",
-        Fate::Unmapped("host network devices moved in: no equivalent"),
-    ),
-    (
-        "IPTABLES",
-        Fate::Unmapped("iptables modules: the container's network namespace has every table"),
-    ),
-    (
-        "NETFILTER",
-        Fate::Unmapped("netfilter access: the container's network namespace has every table"),
-    ),
+    IP_ADDRESS,
+    NETIF,
+    HOSTNAME,
+    NAMESERVER => "DNS servers: vzctl wrote them into the container's /etc/resolv.conf, which \
+        comes along with --private; else put them in the template's",
+    SEARCHDOMAIN => "DNS search domains: in the container's /etc/resolv.conf, as NAMESERVER",
+    NETDEV => "host network devices moved in: no equivalent",
+    IPTABLES => "iptables modules: the container's network namespace has every table",
+    NETFILTER => "netfilter access: the container's network namespace has every table",
     // Identity, boot, templates.
-    ("NAME", Fate::Mapped),
-    ("ONBOOT", Fate::Mapped),
-    ("DISABLED", Fate::Mapped),
-    ("OSTEMPLATE", Fate::Mapped),
-    ("DESCRIPTION", Fate::Mapped),
-    ("VE_PRIVATE", Fate::Mapped),
-    (
-        "VE_ROOT",
-        Fate::Unmapped("mount point of the running container: fleet-node chooses its own"),
-    ),
-    (
-        "ORIGIN_SAMPLE",
-        Fate::Unmapped("the sample config it was made from: the limits above came from it"),
-    ),
-    (
-        "CONFIG_CUSTOMIZED",
-        Fate::Unmapped("vzctl bookkeeping: nothing to carry over"),
-    ),
-    (
-        "BOOTORDER",
-        Fate::Unmapped("start order at boot: express order with depends_on"),
-    ),
-    (
-        "STOP_TIMEOUT",
-        Fate::Unmapped("seconds allowed to stop: fleet stop takes a timeout per call"),
-    ),
-    (
-        "CAPABILITY",
-        Fate::Unmapped("extra capabilities: Fleet keeps one bounding set (docs/security.md)"),
-    ),
-    (
-        "FEATURES",
-        Fate::Unmapped("OpenVZ features (nfs, sysfs, ...): no equivalent"),
-    ),
-    ("DEVICES", Fate::Unmapped("device access: not imported")),
-    ("DEVNODES", Fate::Unmapped("device nodes: not imported")),
-    ("PCI", Fate::Unmapped("PCI devices: no equivalent")),
-    (
-        "LOCAL_UID",
-        Fate::Unmapped(
-            "user namespace of vzctl 4: Fleet gives each container a uid range of its own",
-        ),
-    ),
-    (
-        "LOCAL_GID",
-        Fate::Unmapped(
-            "user namespace of vzctl 4: Fleet gives each container a uid range of its own",
-        ),
-    ),
-    (
-        "APPLY_IPONLY",
-        Fate::Unmapped("vzctl's config scripts: nothing to carry over"),
-    ),
-    (
-        "VEID",
-        Fate::Unmapped("the container's id: taken from the file name"),
-    ),
-];
+    NAME,
+    ONBOOT,
+    DISABLED,
+    OSTEMPLATE,
+    DESCRIPTION,
+    VE_PRIVATE,
+    VE_ROOT => "mount point of the running container: fleet-node chooses its own",
+    ORIGIN_SAMPLE => "the sample config it was made from: the limits above came from it",
+    CONFIG_CUSTOMIZED => "vzctl bookkeeping: nothing to carry over",
+    BOOTORDER => "start order at boot: express order with depends_on",
+    STOP_TIMEOUT => "seconds allowed to stop: fleet stop takes a timeout per call",
+    CAPABILITY => "extra capabilities: Fleet keeps one bounding set (docs/security.md)",
+    FEATURES => "OpenVZ features (nfs, sysfs, ...): no equivalent",
+    DEVICES => "device access: not imported",
+    DEVNODES => "device nodes: not imported",
+    PCI => "PCI devices: no equivalent",
+    LOCAL_UID => VZCTL4_USERNS,
+    LOCAL_GID => VZCTL4_USERNS,
+    APPLY_IPONLY => "vzctl's config scripts: nothing to carry over",
+    VEID => "the container's id: taken from the file name",
+};
 
 /// Settings of vzctl itself in vz.conf(5): they say how vzctl works on the old host, not what
 /// a container is, so they are listed once and never carried over.
