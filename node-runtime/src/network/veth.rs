@@ -18,7 +18,7 @@ pub const CONTAINER_IFNAME: &str = "eth0";
 /// between Rust releases, and these names must stay the same across node upgrades so that
 /// `detach` finds what an older `attach` made.
 pub fn host_name(container: &str) -> String {
-    format!("fl{:012x}", fnv1a(container.as_bytes()) >> 16)
+    hashed_name("fl", container)
 }
 
 /// The MAC address of a container's eth0: locally administered, unicast, from its name.
@@ -26,15 +26,24 @@ pub fn host_name(container: &str) -> String {
 /// A fixed MAC keeps neighbours' ARP entries valid across a restart (new init, new veth, same
 /// address); with a random one, peers would send to the old MAC for up to a minute.
 pub fn container_mac(container: &str) -> [u8; 6] {
-    let h = fnv1a(format!("eth0/{container}").as_bytes()).to_be_bytes();
-    [0x02, h[0], h[1], h[2], h[3], h[4]]
+    hashed_mac(&format!("eth0/{container}"))
 }
 
 /// The bridge's MAC address, from its name. Set explicitly so that the bridge does not take
 /// the lowest MAC of its ports, which changes as containers come and go and would break the
 /// containers' ARP entries for their gateway.
 pub fn bridge_mac(bridge: &str) -> [u8; 6] {
-    let h = fnv1a(format!("bridge/{bridge}").as_bytes()).to_be_bytes();
+    hashed_mac(&format!("bridge/{bridge}"))
+}
+
+/// `prefix` and 12 hex digits of `key`'s hash: 14 bytes, within the kernel's 15.
+fn hashed_name(prefix: &str, key: &str) -> String {
+    format!("{prefix}{:012x}", fnv1a(key.as_bytes()) >> 16)
+}
+
+/// A locally administered unicast MAC (first byte 0x02) from `key`'s hash.
+fn hashed_mac(key: &str) -> [u8; 6] {
+    let h = fnv1a(key.as_bytes()).to_be_bytes();
     [0x02, h[0], h[1], h[2], h[3], h[4]]
 }
 
@@ -55,27 +64,13 @@ pub async fn create(
     pid: u32,
     mac: [u8; 6],
 ) -> Result<(), NetworkError> {
-    let peer = LinkUnspec::new_with_name(CONTAINER_IFNAME)
-        .address(mac.to_vec())
-        .setns_by_pid(pid)
-        .build();
-    let message = LinkVeth::new(host, CONTAINER_IFNAME)
-        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
-        .build();
-    handle
-        .link()
-        .add(message)
-        .execute()
-        .await
-        .map_err(NetworkError::netlink(format!(
-            "create veth {host} with peer {CONTAINER_IFNAME} in init pid {pid}'s namespace"
-        )))
+    add_pair(handle, host, CONTAINER_IFNAME, mac, Some(pid)).await
 }
 
 /// The temporary name of a restore's container end while it waits on the host: `fr` and the
 /// same hash as [`host_name`].
 pub fn restore_peer_name(container: &str) -> String {
-    format!("fr{:012x}", fnv1a(container.as_bytes()) >> 16)
+    hashed_name("fr", container)
 }
 
 /// Creates the pair `host` / `peer` with both ends on the host (the peer with the container's
@@ -86,19 +81,36 @@ pub async fn create_on_host(
     peer: &str,
     mac: [u8; 6],
 ) -> Result<(), NetworkError> {
-    let peer_msg = LinkUnspec::new_with_name(peer)
-        .address(mac.to_vec())
-        .build();
+    add_pair(handle, host, peer, mac, None).await
+}
+
+/// Adds the veth pair `host` / `peer` (the peer with `mac`), the peer made directly in the
+/// network namespace of `in_netns_of` (an init's PID) when given, else on the host.
+async fn add_pair(
+    handle: &Handle,
+    host: &str,
+    peer: &str,
+    mac: [u8; 6],
+    in_netns_of: Option<u32>,
+) -> Result<(), NetworkError> {
+    let mut peer_msg = LinkUnspec::new_with_name(peer).address(mac.to_vec());
+    if let Some(pid) = in_netns_of {
+        peer_msg = peer_msg.setns_by_pid(pid);
+    }
     let message = LinkVeth::new(host, peer)
-        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)))
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg.build())))
         .build();
+    let place = match in_netns_of {
+        Some(pid) => format!("in init pid {pid}'s namespace"),
+        None => "on the host".to_string(),
+    };
     handle
         .link()
         .add(message)
         .execute()
         .await
         .map_err(NetworkError::netlink(format!(
-            "create veth {host} with peer {peer} on the host"
+            "create veth {host} with peer {peer} {place}"
         )))
 }
 
@@ -161,5 +173,17 @@ mod tests {
         assert_eq!(container_mac("a"), container_mac("a"));
         assert_ne!(container_mac("a"), container_mac("b"));
         assert_ne!(container_mac("fleet0"), bridge_mac("fleet0"));
+        // Pinned, as the names are: the ARP entries of neighbours outlive a node upgrade.
+        assert_eq!(
+            container_mac("web-01"),
+            [0x02, 0x13, 0x5d, 0x48, 0x40, 0x17]
+        );
+        assert_eq!(bridge_mac("fleet0"), [0x02, 0x2f, 0xed, 0xad, 0x30, 0x0b]);
+    }
+
+    #[test]
+    fn restore_peer_names_share_the_host_names_hash() {
+        assert_eq!(host_name("web-01"), "fl6c059e39e78a");
+        assert_eq!(restore_peer_name("web-01"), "fr6c059e39e78a");
     }
 }
