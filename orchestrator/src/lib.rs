@@ -15,6 +15,7 @@ pub mod node_binary;
 pub mod observe;
 pub mod plan;
 pub mod reconcile;
+pub mod render;
 pub mod resolve;
 pub mod schedule;
 pub mod spec;

@@ -86,6 +86,29 @@ fn bootstrap_installs_then_is_idempotent_and_the_node_answers() {
     let again = expect("bootstrap", &spec, &["--node-binary", &node_arg], 0);
     assert_eq!(again.matches(": up to date").count(), 2, "{again}");
     assert_eq!(again.matches(&runs).count(), 2, "{again}");
+    let json = expect(
+        "bootstrap",
+        &spec,
+        &["--node-binary", &node_arg, "-o", "json"],
+        0,
+    );
+    let rows: serde_json::Value = serde_json::from_str(&json).expect("bootstrap -o json");
+    let rows = rows.as_array().expect("one object per host");
+    assert_eq!(rows.len(), 2, "{json}");
+    for (row, host) in rows.iter().zip(["node-0", "node-1"]) {
+        assert_eq!(row["host"], host, "{json}");
+        assert_eq!(row["outcome"], "up_to_date", "{json}");
+        assert!(row["error"].is_null(), "{json}");
+        assert!(
+            row["version"]
+                .as_str()
+                .is_some_and(|v| v.starts_with(&format!(
+                    "fleet-node {} (protocol ",
+                    env!("CARGO_PKG_VERSION")
+                ))),
+            "{json}"
+        );
+    }
 
     let hosts = expect("get", &spec, &["hosts"], 0);
     let version = env!("CARGO_PKG_VERSION");

@@ -15,8 +15,10 @@ use std::process::ExitCode;
 
 use futures_util::StreamExt;
 
+use serde::Serialize;
+
 use super::SpecArgs;
-use super::{ConnectArgs, load, runtime};
+use super::{ConnectArgs, Output, load, runtime};
 use crate::model::Host;
 use crate::node_binary::NodeBinary;
 use crate::transport::install::{Installed, Report, install};
@@ -25,7 +27,8 @@ use crate::transport::{self, ConnectOptions};
 /// Arguments of `fleet bootstrap`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  fleet bootstrap -f fleet.yaml\n  fleet bootstrap -f fleet.yaml --node-binary target/release/fleet-node\n\n\
+    after_help = "Examples:\n  fleet bootstrap -f fleet.yaml\n  fleet bootstrap -f fleet.yaml --node-binary target/release/fleet-node\n  \
+fleet bootstrap -f fleet.yaml -o json | jq '.[] | select(.error)'\n\n\
 Each host's node.path receives the binary; nothing is replaced until the copy's sha256 matches.\n\
 A host whose `uname -m` is not the binary's machine (x86_64) is refused and left as it was.\n\
 Each host's line ends with the fleet-node version that answers there; a second line says\n\
@@ -41,6 +44,21 @@ pub struct Args {
     /// The fleet-node binary to install (default: the one beside this fleet binary).
     #[arg(long, value_name = "PATH")]
     node_binary: Option<PathBuf>,
+    /// Output format: a line per host, or a JSON array of one object per host.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+/// One host in `-o json`.
+#[derive(Debug, Serialize)]
+struct HostJson<'a> {
+    host: &'a str,
+    /// `installed`, `up_to_date`, or absent when the host failed.
+    outcome: Option<&'static str>,
+    sha256: &'a str,
+    version: Option<&'a str>,
+    unit: Option<&'a str>,
+    error: Option<&'a str>,
 }
 
 /// Runs `fleet bootstrap`.
@@ -80,8 +98,26 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     });
     let mut results = results;
     results.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut failed = false;
-    for (host, r) in &results {
+    let failed = results.iter().any(|(_, r)| r.is_err());
+    if args.output == Output::Json {
+        let rows: Vec<HostJson> = results
+            .iter()
+            .map(|(host, r)| HostJson {
+                host,
+                outcome: r.as_ref().ok().map(|rep| match rep.outcome {
+                    Installed::UpToDate => "up_to_date",
+                    Installed::Written => "installed",
+                }),
+                sha256: digest,
+                version: r.as_ref().ok().map(|rep| rep.version.as_str()),
+                unit: r.as_ref().ok().map(|rep| rep.unit.as_str()),
+                error: r.as_ref().err().map(String::as_str),
+            })
+            .collect();
+        let text = serde_json::to_string_pretty(&rows).map_err(|e| miette::miette!("{e}"))?;
+        println!("{text}");
+    }
+    for (host, r) in results.iter().filter(|_| args.output == Output::Text) {
         match r {
             Ok(Report {
                 outcome,
@@ -95,10 +131,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
                 println!("{host}: {what} (sha256 {digest}); runs {version}");
                 println!("{host}: {unit}");
             }
-            Err(e) => {
-                failed = true;
-                eprintln!("error: {host}: {e}");
-            }
+            Err(e) => eprintln!("error: {host}: {e}"),
         }
     }
     Ok(if failed {

@@ -1,4 +1,5 @@
-//! `fleet render`: the resolved desired state, sorted and deterministic, for reviewers to diff.
+//! `fleet render`: the resolved desired state, sorted and deterministic, for reviewers to diff:
+//! as a spec that loads back to the same fleet (YAML, the default) or as the model (JSON).
 
 use std::process::ExitCode;
 
@@ -9,12 +10,16 @@ use super::{Format, SpecArgs};
 /// Arguments of `fleet render`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  fleet render -f fleet.yaml > rendered.yaml\n  fleet render -f specs/ -o json | jq '.containers | length'"
+    after_help = "Examples:\n  fleet render -f fleet.yaml > rendered.yaml\n  fleet plan -f rendered.yaml\n  \
+fleet render -f specs/ -o json | jq '.containers | length'\n\n\
+-o yaml (the default) writes a spec: one entry per container, sets expanded, profiles merged into\n\
+resources, sizes in the spec's units, defaults left out. It validates, and plan and apply act on\n\
+it exactly as on the files it came from. -o json writes the resolved model (what the nodes get)."
 )]
 pub struct Args {
     #[command(flatten)]
     spec: SpecArgs,
-    /// Output format.
+    /// Output format: yaml (a spec that loads back to the same fleet) or json (the model).
     #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
     output: Format,
 }
@@ -31,7 +36,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     };
     let text = match args.output {
         Format::Json => serde_json::to_string_pretty(&fleet).into_diagnostic()? + "\n",
-        Format::Yaml | Format::Text => crate::resolve::render::yaml(&fleet).into_diagnostic()?,
+        Format::Yaml | Format::Text => crate::render::spec_yaml(&fleet).into_diagnostic()?,
     };
     print!("{text}");
     // The process ends here: freeing a 100,000-container fleet and its text one value at a time

@@ -104,8 +104,9 @@ pub fn expand_all(
                 placement: Placement {
                     selector: raw.selector.clone(),
                     spread: raw.spread.as_ref().map(|s| s.value.clone()),
-                    group: (members.len() > 1 || raw.count.is_some())
-                        .then(|| pattern.value.clone()),
+                    group: raw.group.as_ref().map(|g| g.value.clone()).or_else(|| {
+                        (members.len() > 1 || raw.count.is_some()).then(|| pattern.value.clone())
+                    }),
                 },
                 depends_on: Vec::new(),
             });

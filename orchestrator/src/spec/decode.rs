@@ -305,7 +305,7 @@ fn container(node: &Node, d: &mut Diagnostics) -> Option<RawContainer> {
         };
     }
     if let Some(p) = f.get("placement")
-        && let Some(pf) = Fields::open(p, "placement", &["selector", "spread"], d)
+        && let Some(pf) = Fields::open(p, "placement", &["selector", "spread", "group"], d)
     {
         c.selector = pf
             .get("selector")
@@ -314,6 +314,9 @@ fn container(node: &Node, d: &mut Diagnostics) -> Option<RawContainer> {
         c.spread = pf
             .get("spread")
             .and_then(|n| fields::name(n, "placement.spread", d));
+        c.group = pf
+            .get("group")
+            .and_then(|n| fields::text(n, "placement.group", d));
     }
     if let Some(n) = f.get("network") {
         c.network = network(n, d);

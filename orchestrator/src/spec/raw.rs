@@ -224,6 +224,8 @@ pub struct RawContainer {
     pub selector: BTreeMap<String, String>,
     /// Placement spread key.
     pub spread: Option<At<String>>,
+    /// The spread group, when the entry names one (`placement.group`); else its set's pattern.
+    pub group: Option<At<String>>,
     /// Dependencies.
     pub depends_on: Vec<At<String>>,
     /// Start at host boot.
