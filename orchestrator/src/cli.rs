@@ -40,8 +40,14 @@ pub enum Command {
     Status(commands::status::Args),
     /// List what runs on the spec's hosts.
     Get(commands::get::Args),
-    /// Remove every container this fleet owns on the spec's hosts.
+    /// Remove every container this fleet owns on the spec's hosts (or only the named ones).
     Destroy(commands::destroy::Args),
+    /// Start the named containers, wherever they are (the spec is not changed).
+    Start(commands::lifecycle::Args),
+    /// Stop the named containers, wherever they are (the spec is not changed).
+    Stop(commands::lifecycle::Args),
+    /// Stop and start the named containers, wherever they are.
+    Restart(commands::lifecycle::Args),
     /// Run a command in a container on whichever host it is.
     Exec(commands::exec::Args),
     /// Move every container of this fleet off a host (cold moves; --dry-run to plan only).
@@ -80,6 +86,13 @@ impl Command {
             Command::Status(args) => commands::status::run(args),
             Command::Get(args) => commands::get::run(args),
             Command::Destroy(args) => commands::destroy::run(args),
+            Command::Start(args) => {
+                commands::lifecycle::run(commands::lifecycle::Verb::Start, args)
+            }
+            Command::Stop(args) => commands::lifecycle::run(commands::lifecycle::Verb::Stop, args),
+            Command::Restart(args) => {
+                commands::lifecycle::run(commands::lifecycle::Verb::Restart, args)
+            }
             Command::Exec(args) => commands::exec::run(args),
             Command::Drain(args) => commands::drain::run_drain(args),
             Command::Move(args) => commands::drain::run_move(args),

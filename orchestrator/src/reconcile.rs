@@ -19,6 +19,7 @@
 use crate::diff::{self, DiffOptions};
 use crate::model::Fleet;
 use crate::observe::{self, Observed, Sessions};
+use crate::plan::target::{self, TargetError, Targets};
 use crate::plan::{self, Plan, PlanError};
 use crate::schedule;
 use crate::transport::ConnectOptions;
@@ -52,18 +53,71 @@ pub async fn reconcile(
     })
 }
 
+/// Why [`decide_targeted`] made no plan.
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    /// The plan could not be ordered.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// A target names nothing.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+}
+
+/// [`reconcile`] limited to `targets` (`--target`, `-l`): the others' work is left out and listed
+/// in [`Plan::untargeted`].
+pub async fn reconcile_targeted(
+    fleet: Fleet,
+    connect: &ConnectOptions,
+    parallel: usize,
+    opts: DiffOptions,
+    targets: &Targets,
+) -> Result<Reconciled, DecideError> {
+    let (observed, sessions) = observe::observe(&fleet, connect, parallel).await;
+    let plan = match decide_targeted(&fleet, &observed, opts, targets) {
+        Ok(p) => p,
+        Err(e) => {
+            observe::close_all(sessions).await;
+            return Err(e);
+        }
+    };
+    Ok(Reconciled {
+        fleet,
+        observed,
+        plan,
+        sessions,
+    })
+}
+
 /// The pure stages after observing: place with the observed capacities (a host whose node did
 /// not report one keeps the spec's figures) and the containers' current hosts, diff with the
 /// scheduler's unplaced containers, plan.
 pub fn decide(fleet: &Fleet, observed: &Observed, opts: DiffOptions) -> Result<Plan, PlanError> {
+    plan::plan(fleet, decide_diff(fleet, observed, opts))
+}
+
+/// [`decide`], then the diff narrowed to `targets` before it is planned.
+pub fn decide_targeted(
+    fleet: &Fleet,
+    observed: &Observed,
+    opts: DiffOptions,
+    targets: &Targets,
+) -> Result<Plan, DecideError> {
+    let mut d = decide_diff(fleet, observed, opts);
+    let untargeted = target::narrow(&mut d, fleet, observed, targets)?;
+    let mut plan = plan::plan(fleet, d)?;
+    plan.untargeted = untargeted;
+    Ok(plan)
+}
+
+fn decide_diff(fleet: &Fleet, observed: &Observed, opts: DiffOptions) -> diff::Diff {
     let capacities = observed.capacities();
     let current = observed.current(&fleet.name);
     let (assignment, unplaced) = match schedule::place(fleet, &capacities, &current) {
         Ok(a) => (a, Vec::new()),
         Err(infeasible) => (infeasible.partial, infeasible.unplaced),
     };
-    let d = diff::diff(fleet, &assignment.as_current(), &unplaced, observed, opts);
-    plan::plan(fleet, d)
+    diff::diff(fleet, &assignment.as_current(), &unplaced, observed, opts)
 }
 
 #[cfg(test)]

@@ -14,7 +14,9 @@ use crate::reconcile::Reconciled;
 /// Arguments of `fleet apply`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  fleet apply -f fleet.yaml\n  fleet apply -f fleet.yaml --prune --yes -o json\n\n\
+    after_help = "Examples:\n  fleet apply -f fleet.yaml\n  fleet apply -f fleet.yaml --prune --yes -o json\n  \
+fleet apply -f fleet.yaml --target web-01   (only web-01; the rest is listed, not touched)\n  \
+fleet apply -f fleet.yaml -l tier=front\n\n\
 Destroys and restarts ask for confirmation on a terminal; without one they need --yes.\n\
 Each node holds an apply lock while it runs a batch: a second apply against the same host fails\n\
 at once naming the holder, or waits up to --lock-timeout seconds.\n\

@@ -1,25 +1,34 @@
-//! `fleet destroy`: remove every container this fleet owns on the spec's hosts (like
-//! `terraform destroy`); other fleets' containers are never touched.
+//! `fleet destroy [NAME...]`: remove every container this fleet owns on the spec's hosts (like
+//! `terraform destroy`), or only the named or selected ones; other fleets' containers are never
+//! touched.
 
 use std::process::ExitCode;
 
 use super::SpecArgs;
 use super::apply::{ExecuteOptions, execute};
-use super::{ConnectArgs, Output, load, runtime};
+use super::{ConnectArgs, Output, SelectArgs, load, runtime};
 use crate::diff::DiffOptions;
 use crate::observe;
-use crate::reconcile::reconcile;
+use crate::reconcile::reconcile_targeted;
 
 /// Arguments of `fleet destroy`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  fleet destroy -f fleet.yaml\n  fleet destroy -f fleet.yaml --yes\n\n\
+    after_help = "Examples:\n  fleet destroy -f fleet.yaml\n  fleet destroy -f fleet.yaml --yes\n  \
+fleet destroy -f fleet.yaml web-03 --yes\n  fleet destroy -f fleet.yaml -l tier=batch --yes\n\n\
 Asks for confirmation on a terminal; without one it needs --yes. Only containers whose fleet\n\
-is this spec's fleet are destroyed. Exit status: 0 when all were destroyed, else 1."
+is this spec's fleet are destroyed; with NAMEs, --target or -l, only those (the spec still\n\
+names them: the next apply creates them again). A NAME on no host is an error and nothing is\n\
+destroyed. Exit status: 0 when all were destroyed, else 1."
 )]
 pub struct Args {
+    /// Only these containers (names or set patterns, as --target).
+    #[arg(value_name = "NAME")]
+    names: Vec<String>,
     #[command(flatten)]
     spec: SpecArgs,
+    #[command(flatten)]
+    select: SelectArgs,
     #[command(flatten)]
     connect: ConnectArgs,
     /// Destroy without asking.
@@ -45,11 +54,20 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         prune: true,
         allow_recreate: false,
     };
+    let mut select = args.select.clone();
+    select.targets.extend(args.names.iter().cloned());
+    let targets = select.targets()?;
     let rt = runtime()?;
     let connect = &args.connect;
     let mut prepared = rt
-        .block_on(reconcile(fleet, &connect.options(), connect.parallel, opts))
-        .map_err(|e| miette::miette!("{e}"))?;
+        .block_on(reconcile_targeted(
+            fleet,
+            &connect.options(),
+            connect.parallel,
+            opts,
+            &targets,
+        ))
+        .map_err(|e| miette::miette!("{e}; nothing was destroyed"))?;
     let code = execute(
         &rt,
         &mut prepared,

@@ -9,7 +9,7 @@ use fleet_protocol::ContainerStatus;
 use fleet_protocol::units::format_size;
 use serde::Serialize;
 
-use super::{ConnectArgs, GetOutput, SpecArgs, load, runtime};
+use super::{ConnectArgs, GetOutput, SelectArgs, SpecArgs, load, runtime};
 use crate::diff::HostObservation;
 use crate::observe;
 
@@ -25,7 +25,11 @@ pub enum Resource {
 /// Arguments of `fleet get`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  fleet get containers -f fleet.yaml\n  fleet get containers -f fleet.yaml -o wide\n  fleet get containers -f fleet.yaml -o json\n  fleet get hosts -f fleet.yaml -o wide"
+    after_help = "Examples:\n  fleet get containers -f fleet.yaml\n  fleet get containers -f fleet.yaml -o wide\n  fleet get containers -f fleet.yaml -o json\n  \
+fleet get containers -f fleet.yaml -l app=web\n  fleet get containers -f fleet.yaml --target 'web-{01..03}'\n  \
+fleet get hosts -f fleet.yaml -o wide\n\n\
+--target and -l (containers only) keep the rows of the named containers or of those whose\n\
+labels match; a --target name found on no host is an error."
 )]
 pub struct Args {
     /// What to list.
@@ -35,6 +39,8 @@ pub struct Args {
     spec: SpecArgs,
     #[command(flatten)]
     connect: ConnectArgs,
+    #[command(flatten)]
+    select: SelectArgs,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = GetOutput::Text)]
     output: GetOutput,
@@ -52,6 +58,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     let Some(fleet) = load(&args.spec) else {
         return Ok(ExitCode::FAILURE);
     };
+    let targets = args.select.targets()?;
     let rt = runtime()?;
     let (observed, sessions) = rt.block_on(observe::observe(
         &fleet,
@@ -79,6 +86,20 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
                 failed = true;
             }
         }
+    }
+    rows.retain(|r| {
+        let group = fleet
+            .container(&r.status.name)
+            .filter(|_| r.status.fleet == fleet.name)
+            .and_then(|c| c.placement.group.as_deref());
+        targets.matches(&r.status.name, group, &r.status.spec.labels)
+    });
+    if let Some(missing) = targets
+        .names()
+        .find(|n| !rows.iter().any(|r| r.status.name == **n))
+    {
+        eprintln!("error: no container named {missing:?} on the spec's hosts");
+        failed = true;
     }
     rows.sort_by(|a, b| (&a.status.name, a.host).cmp(&(&b.status.name, b.host)));
     let opt = |v: Option<u64>, f: fn(u64) -> String| v.map_or_else(|| "-".to_string(), f);

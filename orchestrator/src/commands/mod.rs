@@ -12,6 +12,7 @@ pub mod exec;
 pub mod get;
 pub mod get_hosts;
 pub mod import;
+pub mod lifecycle;
 pub mod plan;
 pub mod render;
 pub mod status;
@@ -26,6 +27,7 @@ use clap::Args;
 use crate::diff::DiffOptions;
 use crate::model::Fleet;
 use crate::plan::Plan;
+use crate::plan::target::Targets;
 use crate::reconcile::{self, Reconciled};
 use crate::resolve::{self, LoadError};
 use crate::transport::ConnectOptions;
@@ -136,6 +138,29 @@ pub struct ReconcileArgs {
     /// one instead of moved (its data is lost; the only way for a container without a disk).
     #[arg(long)]
     pub allow_recreate: bool,
+    #[command(flatten)]
+    /// Which containers to work on.
+    pub select: SelectArgs,
+}
+
+/// `--target` and `-l`: limit the work to some containers (the plan lists what it left out).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SelectArgs {
+    /// Only this container, or a set's members (`web-{01..03}`, or a set's pattern as written);
+    /// repeat for several.
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+    /// Only containers with these labels (`app=web`, several joined by commas, all must match);
+    /// with --target, containers matching both.
+    #[arg(short = 'l', long = "selector", value_name = "KEY=VALUE")]
+    pub selectors: Vec<String>,
+}
+
+impl SelectArgs {
+    /// As a [`Targets`] filter, or the error naming the bad value.
+    pub fn targets(&self) -> miette::Result<Targets> {
+        Targets::parse(&self.targets, &self.selectors).map_err(|e| miette::miette!("{e}"))
+    }
 }
 
 impl ReconcileArgs {
@@ -147,16 +172,18 @@ impl ReconcileArgs {
         }
     }
 
-    /// Runs the reconcile pipeline for `fleet` with these options.
+    /// Runs the reconcile pipeline for `fleet` with these options, narrowed to the selected
+    /// containers. A target that names nothing is an error, and nothing is planned.
     pub async fn reconcile(&self, fleet: Fleet) -> miette::Result<Reconciled> {
-        reconcile::reconcile(
+        reconcile::reconcile_targeted(
             fleet,
             &self.connect.options(),
             self.connect.parallel,
             self.diff_options(),
+            &self.select.targets()?,
         )
         .await
-        .map_err(|e| miette::miette!("{e}"))
+        .map_err(|e| miette::miette!("{e}; nothing was changed"))
     }
 }
 

@@ -10,9 +10,11 @@ use crate::plan::render;
 /// Arguments of `fleet plan`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  fleet plan -f fleet.yaml\n  fleet plan -f fleet.yaml --prune -o json\n\n\
+    after_help = "Examples:\n  fleet plan -f fleet.yaml\n  fleet plan -f fleet.yaml --prune -o json\n  \
+fleet plan -f fleet.yaml --target web-01 --target 'db-{1..2}'\n  fleet plan -f fleet.yaml -l app=web\n\n\
 Per host: + create, ~ live change (update, start, stop), ! restart, - destroy, -/+ recreate,\n\
-with each changed field as old -> new, then a summary line.\n\n\
+with each changed field as old -> new, then a summary line. With --target or -l, only the\n\
+matching containers are planned; the others' pending work is listed under \"Not targeted\".\n\n\
 Exit status: 0 success; 1 error (including an unreachable host or a refused container, such as\n\
 one that cannot be placed); with --detailed-exitcode, 0 no changes, 2 changes pending, 1 error."
 )]

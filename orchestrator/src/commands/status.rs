@@ -10,12 +10,13 @@ use serde::Serialize;
 use super::{Output, ReconcileArgs, load, runtime};
 use crate::diff::{Change, Diff, DiffOptions};
 use crate::observe;
-use crate::reconcile::reconcile;
+use crate::reconcile::reconcile_targeted;
 
 /// Arguments of `fleet status`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  fleet status -f fleet.yaml\n  fleet status -f fleet.yaml -o json\n\n\
+    after_help = "Examples:\n  fleet status -f fleet.yaml\n  fleet status -f fleet.yaml -o json\n  \
+fleet status -f fleet.yaml -l app=web\n\n\
 Exit status: 0 when every container is in sync, 2 when some are not, 1 on error."
 )]
 pub struct Args {
@@ -150,7 +151,13 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     let rt = runtime()?;
     let connect = &args.reconcile.connect;
     let prepared = rt
-        .block_on(reconcile(fleet, &connect.options(), connect.parallel, opts))
+        .block_on(reconcile_targeted(
+            fleet,
+            &connect.options(),
+            connect.parallel,
+            opts,
+            &args.reconcile.select.targets()?,
+        ))
         .map_err(|e| miette::miette!("{e}"))?;
     rt.block_on(observe::close_all(prepared.sessions));
     let d = &prepared.plan.diff;

@@ -14,6 +14,7 @@ mod converge_tests;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fixture;
 pub mod render;
+pub mod target;
 #[cfg(test)]
 mod tests;
 
@@ -104,6 +105,8 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Batches, by wave then host.
     pub batches: Vec<Batch>,
+    /// Work left out because `--target`/`-l` did not ask for it (`target::narrow`).
+    pub untargeted: Vec<target::Untargeted>,
 }
 
 /// Why a plan could not be made.
@@ -301,6 +304,7 @@ pub fn plan(fleet: &Fleet, mut diff: Diff) -> Result<Plan, PlanError> {
         diff,
         steps: ordered,
         batches,
+        untargeted: Vec::new(),
     })
 }
 

@@ -76,6 +76,23 @@ pub fn text(plan: &Plan) -> String {
             let _ = writeln!(out, "  {host}: {name}");
         }
     }
+    if !plan.untargeted.is_empty() {
+        let _ = writeln!(
+            out,
+            "Not targeted ({} left as they are, for a later apply):",
+            plan.untargeted.len()
+        );
+        for u in &plan.untargeted {
+            match u.host.as_str() {
+                "" => {
+                    let _ = writeln!(out, "  {} ({})", u.name, u.action);
+                }
+                host => {
+                    let _ = writeln!(out, "  {host}: {} ({})", u.name, u.action);
+                }
+            }
+        }
+    }
     for w in &d.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
@@ -189,6 +206,7 @@ struct JsonPlan<'a> {
     not_in_spec: &'a [(String, String)],
     in_sync: usize,
     warnings: &'a [String],
+    untargeted: &'a [super::target::Untargeted],
 }
 
 /// The plan as a JSON document (stable field names, for scripts).
@@ -223,6 +241,7 @@ pub fn json(plan: &Plan) -> serde_json::Value {
         not_in_spec: &plan.diff.not_in_spec,
         in_sync: plan.diff.in_sync.len(),
         warnings: &plan.diff.warnings,
+        untargeted: &plan.untargeted,
     };
     serde_json::to_value(doc).unwrap_or(serde_json::Value::Null)
 }

@@ -1,0 +1,158 @@
+//! `fleet start|stop|restart NAME...`: one verb on named containers, wherever they run, without
+//! touching the rest of the fleet or the spec (like `incus start` or `docker stop`). The names
+//! must be the spec's; each is found on the host that holds it, and the verb travels as a plan
+//! of start and stop steps through the same apply as `fleet apply` (per-host batches, the apply
+//! lock, progress, the report and its exit status).
+
+use std::process::ExitCode;
+
+use fleet_protocol::ContainerState;
+
+use super::apply::{ExecuteOptions, execute};
+use super::{ConnectArgs, Output, SpecArgs, load, runtime};
+use crate::diff::{Change, Diff, HostObservation};
+use crate::observe;
+use crate::plan::target::Targets;
+use crate::reconcile::Reconciled;
+
+/// Which verb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// Start stopped containers.
+    Start,
+    /// Stop running ones.
+    Stop,
+    /// Stop (if running), then start.
+    Restart,
+}
+
+/// Arguments of `fleet start`, `fleet stop` and `fleet restart`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  fleet stop -f fleet.yaml web-01\n  \
+fleet restart -f fleet.yaml 'web-{01..03}' db\n  fleet start -f fleet.yaml web-01 -o json\n\n\
+Names are the spec's (or a set's pattern); a name the spec does not have is an error and nothing\n\
+is changed. The spec is not edited: the next `fleet apply` brings a container back to its\n\
+spec's state (write `state: stopped` to keep it stopped). A container already in the state asked\n\
+for is left alone (said so). Exit status: 0 when every verb succeeded, 1 otherwise.")]
+pub struct Args {
+    /// Containers (names or set patterns such as `web-{01..03}`).
+    #[arg(value_name = "NAME", required = true)]
+    names: Vec<String>,
+    #[command(flatten)]
+    spec: SpecArgs,
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Output format of the report.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
+    output: Output,
+    /// Seconds to wait for a host's apply lock when another apply holds it (0: fail at once,
+    /// naming the holder).
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    lock_timeout: u32,
+}
+
+/// Runs the verb.
+pub fn run(verb: Verb, args: Args) -> miette::Result<ExitCode> {
+    let Some(fleet) = load(&args.spec) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let targets = Targets::parse(&args.names, &[]).map_err(|e| miette::miette!("{e}"))?;
+    let chosen: Vec<String> = fleet
+        .containers
+        .iter()
+        .filter(|c| targets.matches(&c.spec.name, c.placement.group.as_deref(), &c.spec.labels))
+        .map(|c| c.spec.name.clone())
+        .collect();
+    let spec_names = || fleet.containers.iter().map(|c| c.spec.name.as_str());
+    if let Some(name) = targets.names().find(|n| fleet.container(n).is_none()) {
+        let hint = crate::spec::suggest::closest(name, spec_names())
+            .map(|s| format!(" (did you mean {s:?}?)"))
+            .unwrap_or_default();
+        return Err(miette::miette!(
+            "the spec has no container named {name:?}{hint}; nothing was changed"
+        ));
+    }
+    if chosen.is_empty() {
+        return Err(miette::miette!(
+            "no container of the spec matches {}; nothing was changed",
+            args.names.join(" ")
+        ));
+    }
+    let rt = runtime()?;
+    let (observed, sessions) = rt.block_on(observe::observe(
+        &fleet,
+        &args.connect.options(),
+        args.connect.parallel,
+    ));
+    let mut diff = Diff {
+        fleet: fleet.name.clone(),
+        ..Diff::default()
+    };
+    let mut missing = Vec::new();
+    for name in &chosen {
+        let found = observed.hosts.iter().find_map(|(host, obs)| match obs {
+            HostObservation::Reachable { containers, .. } => containers
+                .iter()
+                .find(|c| &c.name == name && c.fleet == fleet.name)
+                .map(|c| (host.clone(), c.state)),
+            HostObservation::Unreachable { .. } => None,
+        });
+        let Some((host, state)) = found else {
+            missing.push(name.as_str());
+            continue;
+        };
+        let change = Change {
+            host: host.clone(),
+            name: name.clone(),
+            ..Change::default()
+        };
+        let running = state == ContainerState::Running;
+        match verb {
+            Verb::Start | Verb::Stop if running == (verb == Verb::Start) => {
+                let already = if running { "running" } else { "stopped" };
+                eprintln!("note: {name} on {host} is already {already}; left alone");
+            }
+            Verb::Start => diff.start.push(change),
+            Verb::Stop => diff.stop.push(change),
+            Verb::Restart => {
+                if running {
+                    diff.stop.push(change.clone());
+                }
+                diff.start.push(change);
+            }
+        }
+    }
+    if !missing.is_empty() {
+        rt.block_on(observe::close_all(sessions));
+        for (host, obs) in &observed.hosts {
+            if let HostObservation::Unreachable { error } = obs {
+                eprintln!("error: host {host} is unreachable: {error}");
+            }
+        }
+        return Err(miette::miette!(
+            "not found on any reachable host: {} (run `fleet apply` to create it); nothing was \
+             changed",
+            missing.join(", ")
+        ));
+    }
+    let plan = crate::plan::plan(&fleet, diff).map_err(|e| miette::miette!("{e}"))?;
+    let mut prepared = Reconciled {
+        fleet,
+        observed,
+        plan,
+        sessions,
+    };
+    let code = execute(
+        &rt,
+        &mut prepared,
+        ExecuteOptions {
+            parallel: args.connect.parallel,
+            // The user named the containers on the command line: that is the confirmation.
+            yes: true,
+            output: args.output,
+            lock_timeout_secs: args.lock_timeout,
+        },
+    )?;
+    rt.block_on(observe::close_all(prepared.sessions));
+    Ok(code)
+}
