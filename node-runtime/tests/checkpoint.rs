@@ -2,8 +2,9 @@
 //! in-memory counter and streams it over an established TCP connection to a listener the test
 //! runs on the node's side (a network namespace of the test's own). After `checkpoint` (which
 //! stops it) and `restore`, the counter goes on from where it was, over the same connection,
-//! in the same cgroup with the same limit, with a new init recorded. Unprivileged (the default)
-//! and privileged. A dump that fails thaws the container and leaves it running.
+//! in the same cgroup with the same limit, with a new init recorded, and its destroy leaves no
+//! cgroup (in any hierarchy), mount or process behind. Unprivileged (the default) and
+//! privileged. A dump that fails thaws the container and leaves it running.
 
 mod network_support;
 mod support;
@@ -162,6 +163,10 @@ fn live_checkpoint_and_restore_keep_counter_and_connection(privileged: bool, net
     let restored = host
         .run(|| checkpoint::restore(&runtime, &name, &dir))
         .unwrap_or_else(|e| panic!("restore: {e}\n{}", log_tail(&dir.join("restore.log"))));
+    eprintln!(
+        "restore of {name} (privileged: {privileged}) took {} ms",
+        restored.restore.as_millis()
+    );
     assert_eq!(
         node.init_pid(&name),
         restored.init_pid,
@@ -208,6 +213,12 @@ fn live_checkpoint_and_restore_keep_counter_and_connection(privileged: bool, net
         "no mount of the container's is left in the host's namespace"
     );
     host.run(|| runtime.destroy(&name)).expect("destroy");
+    // Nothing of it is left: no group of the test's parent in any hierarchy (the unified and
+    // name=systemd ones included, where CRIU once recreated the host's whole tree), no mount,
+    // no process of either init.
+    let left = node.leftovers();
+    assert!(left.is_empty(), "left after destroy: {left:#?}");
+    assert!(!support::alive(old_pid) && !support::alive(restored.init_pid));
 }
 
 #[test]

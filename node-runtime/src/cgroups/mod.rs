@@ -318,13 +318,34 @@ impl Cgroup {
             .collect()
     }
 
-    /// SIGKILLs every process in the group until it is empty (new forks are caught by the next
-    /// round), giving up after `timeout`.
+    /// Pids in the group and every group below it, in every hierarchy (a task may sit in a
+    /// subgroup of one hierarchy only).
+    fn tree_pids(&self) -> Vec<i32> {
+        fn walk(dir: &Path, out: &mut Vec<i32>) {
+            let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            out.extend(procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+            for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    walk(&entry.path(), out);
+                }
+            }
+        }
+        let mut pids = Vec::new();
+        for dir in self.dirs() {
+            walk(&dir, &mut pids);
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    /// SIGKILLs every process in the group and its subgroups until they are empty (new forks
+    /// are caught by the next round), giving up after `timeout`.
     pub fn kill_all(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         let freezer = self.controller_dir("freezer");
         loop {
-            let pids = self.pids();
+            let pids = self.tree_pids();
             if pids.is_empty() {
                 return Ok(());
             }
@@ -355,25 +376,40 @@ impl Cgroup {
         }
     }
 
-    /// Removes the group everywhere (it must be empty); idempotent. Retries briefly because the
-    /// kernel may still hold exiting tasks.
+    /// Removes the group everywhere, with every group below it, children first (a container's
+    /// init, or CRIU restoring it, may make groups of its own inside); it must be empty of
+    /// tasks. Idempotent. Retries briefly because the kernel may still hold exiting tasks.
     pub fn remove(&self) -> Result<()> {
         for dir in self.dirs() {
-            let deadline = Instant::now() + Duration::from_secs(2);
-            loop {
-                match fs::remove_dir(&dir) {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                    Err(e)
-                        if Instant::now() < deadline && e.raw_os_error() == Some(libc::EBUSY) =>
-                    {
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                    Err(e) => return Err(io_err("remove cgroup", &dir)(e)),
-                }
-            }
+            remove_tree(&dir)?;
         }
         Ok(())
+    }
+}
+
+/// Removes the group directory `dir` and its subgroups, deepest first. Only directories are
+/// walked (a cgroup's files are the kernel's and go with it), and no symlink is followed.
+fn remove_tree(dir: &Path) -> Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("read cgroup", dir)(e)),
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_tree(&entry.path())?;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if Instant::now() < deadline && e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(io_err("remove cgroup", dir)(e)),
+        }
     }
 }
 

@@ -195,6 +195,91 @@ impl Drop for Node {
             let _ = cg.remove();
         }
         rt.cgroups.remove_parent(&self.parent);
+        // Whatever is left of the parent in any hierarchy (one fleet-node does not use, or
+        // groups a failed restore made), deepest first, its tasks killed by pid.
+        for dir in self.parent_dirs() {
+            remove_cgroup_tree(&dir);
+        }
+    }
+}
+
+impl Node {
+    /// The test's cgroup parent in every hierarchy mounted under /sys/fs/cgroup (`unified` and
+    /// `systemd` included) where it exists.
+    pub fn parent_dirs(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let root = Path::new(node_runtime::cgroups::DEFAULT_MOUNT);
+        if root.join(&self.parent).is_dir() {
+            found.push(root.join(&self.parent));
+        }
+        for h in std::fs::read_dir(root).into_iter().flatten().flatten() {
+            let dir = h.path().join(&self.parent);
+            if !h.file_type().is_ok_and(|t| t.is_symlink()) && dir.is_dir() {
+                found.push(dir);
+            }
+        }
+        found
+    }
+
+    /// What the node left on the host after its containers were destroyed: cgroup directories
+    /// of its parent in any hierarchy, mounts under its root, processes in its groups. Empty
+    /// when it cleaned up.
+    pub fn leftovers(&self) -> Vec<String> {
+        let mut left: Vec<String> = Vec::new();
+        for dir in self.parent_dirs() {
+            let mut groups = 0;
+            let mut pids = Vec::new();
+            walk_cgroups(&dir, &mut |d| {
+                groups += 1;
+                let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+                pids.extend(procs.lines().map(str::to_owned));
+            });
+            left.push(format!(
+                "cgroup {} ({groups} groups, pids {pids:?})",
+                dir.display()
+            ));
+        }
+        let root = self.root.path().to_string_lossy().into_owned();
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        for line in mounts.lines() {
+            if line.split(' ').nth(4).is_some_and(|t| t.starts_with(&root)) {
+                left.push(format!("mount {line}"));
+            }
+        }
+        left
+    }
+}
+
+/// Calls `f` on `dir` and every directory below it, deepest last.
+fn walk_cgroups(dir: &Path, f: &mut impl FnMut(&Path)) {
+    f(dir);
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            walk_cgroups(&e.path(), f);
+        }
+    }
+}
+
+/// Removes a cgroup directory and everything below it, deepest first, after killing by pid the
+/// tasks in it (all the test's own: the groups are under its unique parent).
+pub fn remove_cgroup_tree(dir: &Path) {
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_cgroup_tree(&e.path());
+        }
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::fs::remove_dir(dir).is_err_and(|e| e.kind() != std::io::ErrorKind::NotFound)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
