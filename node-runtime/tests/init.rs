@@ -150,3 +150,110 @@ fn a_container_without_limits_gets_the_default_pids_ceiling() {
     node.ok(&["set", "nolim", "--pids", "100"]);
     assert_eq!(pids_max().trim(), "100");
 }
+
+/// The attacker of the exe test: container root loops over every process's /proc/PID/exe
+/// (skipping its own busybox and the read-only builtin init), opens each for writing, and
+/// holds the others open read-only (as good as O_PATH: the check is the open of the link) to reopen them for writing through
+/// /proc/self/fd while the host's fleet-node exec runs and after it exits. Every success is
+/// logged; the host also checks the binary's bytes.
+const EXE_ATTACKER: &str = r#"
+: > /tmp/exe-attack.log
+while [ ! -e /tmp/exe-attack.stop ]; do
+  for d in /proc/[0-9]*; do
+    [ "$d" = "/proc/$$" ] && continue
+    [ "$d/exe" -ef /bin/busybox ] && continue
+    [ "$d/exe" -ef /dev/fleet-init ] && continue
+    if { printf PWNED >> "$d/exe"; } 2>/dev/null; then echo "direct $d" >> /tmp/exe-attack.log; fi
+    # A failed redirection of `exec` ends the shell: the holder is a subshell.
+    (
+      exec 3< "$d/exe" || exit 0
+      echo "held $d" >> /tmp/exe-attack.log
+      i=0
+      while [ $i -lt 50 ]; do
+        if { printf PWNED >> /proc/self/fd/3; } 2>/dev/null; then
+          echo "reopened $d" >> /tmp/exe-attack.log
+          exit 0
+        fi
+        i=$((i + 1))
+        sleep 0.01
+      done
+    ) 2>/dev/null
+  done
+done
+echo done >> /tmp/exe-attack.log
+"#;
+
+/// CVE-2019-5736 against `fleet-node exec`: the exec's children are non-dumpable until they run
+/// the container's command, and the command's `#!/proc/self/exe` (the classic move: the kernel
+/// then runs the host's fleet-node binary inside the container, as container root) must not
+/// give the container a writable handle on that binary. A privileged container (root is host
+/// root: the case where the binary's owner and caps match) is the one at risk; the binary is a
+/// copy in a temp dir, so a successful attack damages only the copy.
+#[test]
+fn exec_never_lets_the_container_open_the_fleet_node_binary_for_writing() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(node) = Node::new() else { return };
+    let bin_dir = tempfile::tempdir().unwrap();
+    let bin = bin_dir.path().join("fleet-node");
+    std::fs::copy(Node::bin(), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let before = std::fs::read(&bin).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(&bin)
+            .arg("--root")
+            .arg(node.root.path())
+            .arg("--cgroup-parent")
+            .arg(&node.parent)
+            .args(args)
+            .output()
+    };
+    node.ok(&[
+        "create",
+        "exe",
+        "--template",
+        "busybox",
+        "--privileged",
+        "--",
+        "sleep",
+        "100000",
+    ]);
+    node.exec(
+        "exe",
+        &[
+            "sh",
+            "-c",
+            "printf '#!/proc/self/exe\\n' > /bin/victim && chmod 755 /bin/victim",
+        ],
+    );
+    let mut attacker = node
+        .command(&["exec", "exe", "--", "sh", "-c", EXE_ATTACKER])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    for i in 0..24 {
+        // The hashbang way in, and plain commands (the window before their exec).
+        let argv: &[&str] = match i % 2 {
+            0 => &["exec", "exe", "--", "/bin/victim"],
+            _ => &["exec", "exe", "--", "true"],
+        };
+        // ETXTBSY here means the container holds the binary open for writing: the log says.
+        let _ = run(argv);
+    }
+    // Let a held descriptor try again once no fleet-node process runs the binary.
+    std::thread::sleep(Duration::from_millis(500));
+    node.exec("exe", &["touch", "/tmp/exe-attack.stop"]);
+    let _ = attacker.wait();
+    let log = node.exec("exe", &["cat", "/tmp/exe-attack.log"]);
+    eprintln!("attacker log:\n{log}");
+    assert!(log.contains("done"), "the attacker did not finish: {log}");
+    assert!(
+        !log.contains("direct") && !log.contains("reopened"),
+        "container root opened the fleet-node binary for writing:\n{log}"
+    );
+    assert!(
+        std::fs::read(&bin).unwrap() == before,
+        "the fleet-node binary changed (log:\n{log})"
+    );
+}

@@ -200,6 +200,14 @@ pub fn run(cli: Cli) -> Result<i32> {
     if let Some(answer) = docs::run(&cli.command) {
         return answer;
     }
+    if matches!(cli.command, Command::Exec(_)) {
+        // Before anything is opened: the command runs from a read-only bind of this binary, so
+        // a container cannot write it through /proc/PID/exe (sys/sealed_exe.rs).
+        crate::sys::sealed_exe::reexec_read_only().map_err(crate::error::io_err(
+            "execute itself read-only",
+            "/proc/self/exe",
+        ))?;
+    }
     let mut runtime = Runtime::new(&cli.root, &cli.cgroup_parent)?;
     if let Some(pool) = uid_pool(cli.uid_pool)? {
         runtime.uid_pool = pool;
