@@ -4,15 +4,18 @@
 //! minutes under load, and a bootstrap pushes fleet-node through an emulated sshd. Phases on
 //! different VMs run side by side; each prints its time, and a failure names its phase.
 //!
-//! - both: the harness ([`smoke`]): real hosts, no way out, the link, pinned host keys, bootstrap.
-//! - vm-0 (2 vCPUs): every cgroup v2 limit ([`limits_v2`]).
-//! - vm-1 (1 vCPU): the cgroup v2 attack ([`cgroup_v2_attack`]), crashes by restart policy, then
-//!   the tier's one reboot (the shutdown not held up by container inits), then a poweroff.
+//! - both: the harness ([`smoke`]): real hosts, no way out, the link, pinned host keys.
+//! - vm-0 (2 vCPUs): `fleet bootstrap`, then every cgroup v2 limit ([`limits_v2`]).
+//! - vm-1 (1 vCPU): the .deb installed with `apt install` ([`package`]), then, driven by `fleet
+//!   apply` through the packaged node: the cgroup v2 attack ([`cgroup_v2_attack`]), crashes by
+//!   restart policy ([`reboot`]), the tier's one reboot (its shutdown not held up by container
+//!   inits); then a poweroff.
 //!
 //! See docs/decisions.md, "VM test tier", for the figures.
 
 mod cgroup_v2_attack;
 mod limits_v2;
+mod package;
 mod reboot;
 mod smoke;
 
@@ -32,6 +35,17 @@ fn the_vm_tier_on_one_linked_pair() {
     phases.run("image", || {
         Image::get();
     });
+    // The .deb is made on this side while the VMs boot (QEMU must start from this thread).
+    let deb_dir = tempfile::Builder::new()
+        .prefix("fleet-vm-deb-")
+        .tempdir()
+        .expect("temp dir");
+    let out = deb_dir.path().to_owned();
+    let building = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let deb = package::build(&out);
+        (deb, started.elapsed())
+    });
     let mut cluster = phases.run("boot", || {
         let big = VmOptions {
             cpus: 2,
@@ -39,9 +53,41 @@ fn the_vm_tier_on_one_linked_pair() {
         };
         Cluster::boot_linked(&[big, VmOptions::default()], &[(0, 1)])
     });
+    let (deb, built_in) = phases.run("build-deb (beside the boot)", || {
+        building.join().expect("scripts/build-deb")
+    });
+    eprintln!(
+        "fleet-vm: scripts/build-deb took {:.1} s beside the boot",
+        built_in.as_secs_f64()
+    );
     phases.run("harness", || smoke::hosts_are_real_and_closed(&cluster));
     phases.run("host keys", || smoke::host_keys_are_pinned(&cluster));
-    phases.run("bootstrap", || smoke::bootstrap(&cluster, &[]));
+    let c = &cluster;
+    let deb_path = &deb;
+    let version = Mutex::new(String::new());
+    let v = &version;
+    let results = parallel(vec![
+        (
+            "vm-0",
+            Box::new(move || {
+                Phases::new().run("bootstrap (vm-0)", || smoke::bootstrap(c, &["vm-0"]))
+            }),
+        ),
+        (
+            "vm-1",
+            Box::new(move || {
+                let got = Phases::new().run("apt install ./fleet-node_*.deb (vm-1)", || {
+                    package::install(c, "vm-1", deb_path)
+                });
+                *v.lock().unwrap() = got;
+            }),
+        ),
+    ]);
+    phases.record_parallel(results);
+    let version = version.into_inner().unwrap();
+    phases.run("fleet sees the packaged node (vm-1)", || {
+        package::fleet_sees_the_packaged_node(&mut cluster, "vm-1", &version)
+    });
 
     let reboot_spec = reboot::spec(&cluster);
     let before_reboot = Mutex::new(Vec::new());
@@ -91,7 +137,8 @@ fn the_vm_tier_on_one_linked_pair() {
         took.total.as_secs_f64(),
         took.shutdown.as_secs_f64()
     );
-    // What the reboot did to the containers (the onboot ones back): the next step of the tier.
+    // Not yet checked here: the onboot containers after the reboot (the non-onboot ones read
+    // `broken` instead of `stopped` after a reboot; see docs/node-runtime.md).
     drop(before_reboot.into_inner().unwrap());
     phases.run("poweroff (vm-1)", || smoke::power_off(&mut cluster.vms[1]));
     eprintln!("fleet-vm: the VM tier's phases: {}", phases.summary());

@@ -1,7 +1,9 @@
 //! A host's reboot with Fleet on it (issue 11), on vm-1 of the pair, whose fleet-node.service
-//! runs (`fleet-node supervise --boot`): after `fleet apply`, kill -9 of an init brings it back by
-//! its restart policy and not without one. The tier's one reboot of vm-1 follows (its shutdown
-//! is not held up by an init that ignores SIGTERM).
+//! (the .deb's, see [`crate::package`]) runs `fleet-node supervise --boot`: after `fleet apply`, kill -9 of an init brings it back by
+//! its restart policy and not without one; then the tier's reboot of vm-1 (one reboot for every
+//! check that needs one), after which the onboot containers run again with their limits, disk and
+//! address, the others stay stopped, the shutdown was not held up by an init that ignores
+//! SIGTERM, and `fleet plan` shows only the start the spec still wants.
 
 use std::time::{Duration, Instant};
 
@@ -9,9 +11,6 @@ use fleet_vm::Cluster;
 
 /// The VM this phase runs on (its only host in the spec).
 pub const HOST: &str = "vm-1";
-
-/// fleet-node on [`HOST`].
-const NODE: &str = "/usr/local/bin/fleet-node";
 
 /// The containers: two onboot (one of them an init that ignores SIGTERM, as a `sleep` in a pid
 /// namespace does), one not onboot that the spec wants running, one the spec wants stopped.
@@ -71,7 +70,7 @@ fn wait_new_init(cluster: &Cluster, name: &str, old: &str, within: Duration) -> 
     let vm = cluster.vm(HOST);
     let start = Instant::now();
     loop {
-        let out = vm.ssh.run(&[NODE, "status", name, "-o", "json"]);
+        let out = vm.ssh.run(&[&vm.node_path, "status", name, "-o", "json"]);
         let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         let pid = s["init_pid"].to_string();
         if s["state"] == "running" && pid != old && pid != "null" {
