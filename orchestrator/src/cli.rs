@@ -50,6 +50,8 @@ pub enum Command {
     Restart(commands::lifecycle::Args),
     /// Run a command in a container on whichever host it is.
     Exec(commands::exec::Args),
+    /// Print a container's console log from whichever host it is (--follow to keep printing).
+    Logs(commands::logs::Args),
     /// Move every container of this fleet off a host (cold moves; --dry-run to plan only).
     Drain(commands::drain::DrainArgs),
     /// Move one container to another host (a cold move; --dry-run to plan only).
@@ -94,6 +96,7 @@ impl Command {
                 commands::lifecycle::run(commands::lifecycle::Verb::Restart, args)
             }
             Command::Exec(args) => commands::exec::run(args),
+            Command::Logs(args) => commands::logs::run(args),
             Command::Drain(args) => commands::drain::run_drain(args),
             Command::Move(args) => commands::drain::run_move(args),
             Command::Bootstrap(args) => commands::bootstrap::run(args),

@@ -5,7 +5,12 @@
 
 mod support;
 
-use support::fleetctl::{Cleanup, containers, expect, run, write_local_spec};
+use std::io::BufRead as _;
+use std::path::Path;
+
+use support::fleetctl::{
+    Cleanup, containers, expect, memory_limit, memory_limit_file, run, write_local_spec,
+};
 use support::sshd::{Cluster, skip_unless_ready, unique};
 
 #[test]
@@ -63,8 +68,8 @@ fn an_operators_session_on_a_local_node() {
         &cluster,
         &fleet,
         "  - name: rt-{1..2}\n    template: busybox\n    profile: small\n    \
-         command: [\"/bin/sleep\", \"1000000\"]\n    placement: {spread: host}\n    \
-         labels: {tier: front}\n    env: {SLOT: \"{index}\"}\n    resources:\n      \
+         command: [/bin/sh, -c, \"echo hello from $(hostname); while sleep 1; do echo tick; done\"]\n    \
+         placement: {spread: host}\n    labels: {tier: front}\n    env: {SLOT: \"{index}\"}\n    resources:\n      \
          memory: 33554433\n      disk: {space: 256Mi}\n",
     );
     let _cleanup = Cleanup::new(&cluster, &[&spec]);
@@ -177,6 +182,9 @@ fn an_operators_session_on_a_local_node() {
         String::from_utf8_lossy(&nope.stderr)
     );
 
+    saved_plans(&cluster, &spec, &fleet);
+    logs(&spec);
+
     // get and destroy by name.
     let one = expect(
         "get",
@@ -188,4 +196,151 @@ fn an_operators_session_on_a_local_node() {
     assert_eq!(rows.as_array().map(Vec::len), Some(1), "{one}");
     expect("destroy", &spec, &["rt-2", "--yes"], 0);
     assert_eq!(names(&spec), ["rt-1"]);
+}
+
+fn stderr_of(args: &[&str], code: i32) -> String {
+    let out = run(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "fleet {args:?}\n--- stdout ---\n{}\n--- stderr ---\n{stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
+
+/// `fleet plan --out` and `fleet apply FILE`: exactly the saved plan, or a refusal naming what
+/// changed (exit 3), an edited file or another fleet's plan refused (exit 1), nothing changed.
+fn saved_plans(cluster: &Cluster, spec: &Path, fleet: &str) {
+    let text = std::fs::read_to_string(spec).unwrap();
+    let bigger = cluster.dir.path().join("bigger.yaml");
+    std::fs::write(&bigger, text.replace("memory: 33554433", "memory: 48Mi")).unwrap();
+    let file = cluster.dir.path().join("plan.json");
+    let file_s = file.to_str().unwrap();
+    let plan = expect("plan", &bigger, &["--out", file_s], 0);
+    assert!(plan.contains("~ rt-1 (update live)") && plan.contains("~ rt-2 (update live)"));
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the plan holds env values: owner only");
+    let pid = |name: &str| {
+        containers(spec)
+            .into_iter()
+            .find(|c| c.name == name)
+            .and_then(|c| c.pid)
+            .unwrap()
+    };
+    let limit_file = memory_limit_file(pid("rt-1"));
+    let before = memory_limit(pid("rt-1"));
+
+    // Edited by hand: refused before any host is asked.
+    let saved = std::fs::read_to_string(&file).unwrap();
+    let edited = cluster.dir.path().join("edited.json");
+    std::fs::write(
+        &edited,
+        saved.replace("\"prune\": false", "\"prune\": true"),
+    )
+    .unwrap();
+    let err = stderr_of(&["apply", edited.to_str().unwrap()], 1);
+    assert!(
+        err.contains("was changed after `fleet plan` wrote it"),
+        "{err}"
+    );
+    std::fs::write(&edited, "{not json").unwrap();
+    let err = stderr_of(&["apply", edited.to_str().unwrap()], 1);
+    assert!(err.contains("not a plan file"), "{err}");
+    // Another fleet's spec.
+    let other = cluster.dir.path().join("other.yaml");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&bigger)
+            .unwrap()
+            .replace(&format!("fleet: {fleet}"), "fleet: another"),
+    )
+    .unwrap();
+    let err = stderr_of(&["apply", file_s, "-f", other.to_str().unwrap()], 1);
+    assert!(
+        err.contains(&format!("the plan is for fleet \"{fleet}\"")),
+        "{err}"
+    );
+    // The spec changed since: refused, naming the containers.
+    std::fs::write(&bigger, text.replace("memory: 33554433", "memory: 40Mi")).unwrap();
+    let err = stderr_of(&["apply", file_s], 3);
+    assert!(
+        err.contains("is stale; nothing was changed")
+            && err
+                .contains("the spec changed since the plan: container rt-1 changed, rt-2 changed"),
+        "{err}"
+    );
+    std::fs::write(&bigger, text.replace("memory: 33554433", "memory: 48Mi")).unwrap();
+    // A host changed since (a limit written by hand): refused, naming host and container.
+    std::fs::write(&limit_file, (16u64 << 20).to_string()).unwrap();
+    let err = stderr_of(&["apply", file_s], 3);
+    assert!(err.contains("on here: rt-1 changed"), "{err}");
+    std::fs::write(&limit_file, before.to_string()).unwrap();
+    assert_eq!(memory_limit(pid("rt-1")), before, "nothing was applied");
+    // As it was: applied exactly, without asking.
+    let applied = run(&["apply", file_s]);
+    let out = String::from_utf8_lossy(&applied.stdout);
+    assert_eq!(applied.status.code(), Some(0), "{out}");
+    assert!(out.contains("Apply complete: 2 done"), "{out}");
+    assert_eq!(memory_limit(pid("rt-1")), 48 << 20);
+    // Once applied, the hosts have changed: applying it again is refused.
+    let err = stderr_of(&["apply", file_s], 3);
+    assert!(err.contains("on here: rt-1 changed, rt-2 changed"), "{err}");
+    // Back to the spec the rest of the session uses.
+    expect("apply", spec, &[], 0);
+}
+
+/// `fleet logs`: the console log from the container's host, its last lines, and `--follow`
+/// streaming until the user stops it, the node's follower ending with it.
+fn logs(spec: &Path) {
+    let all = expect("logs", spec, &["rt-1"], 0);
+    assert!(all.starts_with("hello from rt-1\n"), "{all}");
+    let last = expect("logs", spec, &["rt-1", "--tail", "1"], 0);
+    assert_eq!(last.lines().count(), 1, "{last}");
+    let mut child = std::process::Command::new(support::fleetctl::fleet_bin())
+        .args([
+            "logs",
+            "-f",
+            spec.to_str().unwrap(),
+            "rt-2",
+            "--follow",
+            "--tail",
+            "0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    // Two lines written after the follow began (the container ticks every second).
+    for _ in 0..2 {
+        let line = rx.recv_timeout(std::time::Duration::from_secs(30));
+        assert_eq!(line.as_deref(), Ok("tick"), "followed output");
+    }
+    let followers = support::fleetctl::descendants(child.id());
+    assert!(!followers.is_empty(), "fleet-node logs runs under fleet");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let gone = |pid: &u32| !Path::new(&format!("/proc/{pid}")).exists();
+    for _ in 0..50 {
+        if followers.iter().all(gone) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        followers.iter().all(gone),
+        "the node's follower outlived fleet logs: {followers:?}"
+    );
+    let err = stderr_of(&["logs", "-f", spec.to_str().unwrap(), "rt-7"], 1);
+    assert!(err.contains("no container named rt-7"), "{err}");
 }

@@ -12,6 +12,7 @@ mod create;
 mod docs;
 mod exec;
 mod lifecycle;
+mod logs;
 mod set;
 mod show;
 mod snapshot;
@@ -112,9 +113,11 @@ pub enum Command {
                             The command's exit status is fleet-node's."
     )]
     Exec(exec::ExecArgs),
-    /// Print init's console log.
-    #[command(after_help = "Example:\n  fleet-node logs web1 | tail")]
-    Logs(lifecycle::NameArg),
+    /// Print init's console log (its stdout and stderr); -f keeps printing what it writes.
+    #[command(
+        after_help = "Examples:\n  fleet-node logs web1\n  fleet-node logs web1 --tail 20\n  fleet-node logs web1 -f"
+    )]
+    Logs(logs::LogsArgs),
     /// Start every onboot container.
     #[command(
         after_help = "Run it from the host's boot (a systemd unit or rc.local):\n  fleet-node boot"
@@ -231,7 +234,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             drop(out);
             return exec::exec(&runtime, &args);
         }
-        Command::Logs(args) => exec::logs(&runtime, &args, &mut out)?,
+        Command::Logs(args) => logs::logs(&runtime, &args, &mut out)?,
         Command::Boot => return boot::run(&runtime, &mut out),
         Command::Supervise(args) => {
             drop(out);

@@ -75,7 +75,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
 
 /// The host running container `name`: where the nodes report it (this fleet's first, then
 /// another fleet's), else the host the spec pins it to when that host could not be observed.
-async fn find_host<'f>(
+pub(super) async fn find_host<'f>(
     fleet: &'f Fleet,
     name: &str,
     connect: &ConnectArgs,

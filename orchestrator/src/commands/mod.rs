@@ -4,6 +4,7 @@
 
 pub mod advise;
 pub mod apply;
+pub mod apply_saved;
 pub mod bootstrap;
 pub mod capacity;
 pub mod destroy;
@@ -13,6 +14,7 @@ pub mod get;
 pub mod get_hosts;
 pub mod import;
 pub mod lifecycle;
+pub mod logs;
 pub mod plan;
 pub mod render;
 pub mod status;

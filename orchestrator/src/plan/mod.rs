@@ -14,6 +14,7 @@ mod converge_tests;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fixture;
 pub mod render;
+pub mod saved;
 pub mod target;
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,27 @@ pub async fn run(
     command: &[String],
     opts: &ConnectOptions,
 ) -> Result<u32, TransportError> {
-    let argv = exec_argv(&host.node, name, tty, command);
+    run_argv(host, exec_argv(&host.node, name, tty, command), tty, opts).await
+}
+
+/// Runs `fleet-node --root R --cgroup-parent P ARGS...` on `host` with the caller's stdin,
+/// stdout and stderr; returns its exit status.
+pub async fn run_node(
+    host: &Host,
+    args: &[String],
+    opts: &ConnectOptions,
+) -> Result<u32, TransportError> {
+    let mut argv = node_argv(&host.node);
+    argv.extend(args.iter().cloned());
+    run_argv(host, argv, false, opts).await
+}
+
+async fn run_argv(
+    host: &Host,
+    argv: Vec<String>,
+    tty: bool,
+    opts: &ConnectOptions,
+) -> Result<u32, TransportError> {
     match &host.transport {
         Transport::Local => {
             let (program, rest) = argv.split_first().expect("argv has the node path");
@@ -38,14 +58,8 @@ pub async fn run(
 
 /// `fleet-node --root R --cgroup-parent P exec [-t] NAME -- CMD...` for a host's node.
 pub fn exec_argv(node: &NodeSettings, name: &str, tty: bool, command: &[String]) -> Vec<String> {
-    let mut argv = vec![
-        node.path.clone(),
-        "--root".into(),
-        node.root.clone(),
-        "--cgroup-parent".into(),
-        node.cgroup_parent.clone(),
-        "exec".into(),
-    ];
+    let mut argv = node_argv(node);
+    argv.push("exec".into());
     if tty {
         argv.push("-t".into());
     }
@@ -53,6 +67,17 @@ pub fn exec_argv(node: &NodeSettings, name: &str, tty: bool, command: &[String])
     argv.push("--".into());
     argv.extend(command.iter().cloned());
     argv
+}
+
+/// `fleet-node --root R --cgroup-parent P` for a host's node.
+fn node_argv(node: &NodeSettings) -> Vec<String> {
+    vec![
+        node.path.clone(),
+        "--root".into(),
+        node.root.clone(),
+        "--cgroup-parent".into(),
+        node.cgroup_parent.clone(),
+    ]
 }
 
 fn exit_status(status: std::process::ExitStatus) -> u32 {

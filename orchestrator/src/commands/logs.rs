@@ -1,0 +1,73 @@
+//! `fleet logs NAME [-f] [--tail N]`: a container's console log (its init's stdout and stderr)
+//! from whichever host holds it. The host is found as `fleet exec` finds it; then
+//! `fleet-node logs NAME ...` runs there through `transport::exec` (its own SSH exec channel, or
+//! a child for `transport: local`), streaming to this terminal; with `-f` it keeps streaming
+//! until interrupted, and the node's follower ends when the session does.
+
+use std::process::ExitCode;
+
+use super::exec::find_host;
+use super::{ConnectArgs, SpecArgs, load, runtime};
+use crate::transport;
+
+/// Arguments of `fleet logs`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  fleet logs web-01\n  fleet logs -f fleet.yaml db --tail 50\n  \
+fleet logs -f fleet.yaml web-01 --follow\n\n\
+The log is what the container's init wrote to stdout and stderr, kept on its host at\n\
+<root>/containers/NAME/console.log (`fleet-node logs NAME` there prints the same). With\n\
+--follow it goes on until Ctrl-C. Exit status: 0, or 1 when the container cannot be found or\n\
+its host reached."
+)]
+pub struct Args {
+    /// Container name.
+    name: String,
+    #[command(flatten)]
+    spec: SpecArgs,
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Only the last N lines.
+    #[arg(long, value_name = "N")]
+    tail: Option<u64>,
+    /// Keep printing what the container writes, until interrupted.
+    #[arg(long)]
+    follow: bool,
+}
+
+/// Runs `fleet logs`.
+pub fn run(args: Args) -> miette::Result<ExitCode> {
+    let Some(fleet) = load(&args.spec) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let rt = runtime()?;
+    let host = match rt.block_on(find_host(&fleet, &args.name, &args.connect)) {
+        Ok(h) => h,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut node_args = vec!["logs".to_string(), args.name.clone()];
+    if let Some(n) = args.tail {
+        node_args.extend(["--tail".to_string(), n.to_string()]);
+    }
+    if args.follow {
+        node_args.push("--follow".into());
+    }
+    let ran = rt.block_on(transport::exec::run_node(
+        host,
+        &node_args,
+        &args.connect.options(),
+    ));
+    // The stdin pump may still be blocked reading a terminal: do not wait for it.
+    rt.shutdown_background();
+    match ran {
+        Ok(0) => Ok(ExitCode::SUCCESS),
+        Ok(status) => Ok(ExitCode::from(u8::try_from(status).unwrap_or(1))),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
