@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::model::Fleet;
 
+mod choose;
 mod explain;
 mod fill;
 pub mod hosts;

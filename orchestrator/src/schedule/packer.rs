@@ -2,16 +2,18 @@
 //! deterministic order, each onto the best host that passes every constraint.
 //!
 //! Neighbours: `hosts` gives each slot its limits, `resources` each container its demand,
-//! `explain` says why a container found no host, `state` holds the slots and bindings. `mod.rs` wraps the result.
+//! `choose` picks the host of a container placed on its own, `fill` packs the rest host by
+//! host, `explain` says why a container found no host, `state` holds the slots and bindings.
+//! `mod.rs` wraps the result.
 
 use std::collections::BTreeMap;
 
 use fleet_protocol::Capacity;
 
 use super::resources::{Amounts, Resource, demand};
-use super::state::{Slot, State, group_of, matches, mean_allocatable, origin};
+use super::state::{Slot, State, matches, mean_allocatable, origin};
 use super::{Assignment, Current, Options, Origin, Strategy, Unplaced};
-use super::{explain, fill};
+use super::{choose, explain, fill};
 use crate::model::{DesiredContainer, Fleet};
 
 pub(super) fn run(
@@ -91,13 +93,37 @@ pub(super) fn run(
     let mut spread = spread;
     order(&mut spread, &st.slots, options.strategy);
     for (c, d) in spread {
-        let eligible = st.eligible(&c.placement.selector);
-        match choose(&mut st, c, &d, &eligible, options.strategy) {
-            Some(i) => st.bind(c, i, d, origin(current, c, st.slots[i].host)),
-            None => unplaced.push(Unplaced {
-                container: c.spec.name.clone(),
-                reason: explain::why(c, &d, &st.slots, &eligible),
-            }),
+        let selector = &c.placement.selector;
+        let choice = match options.strategy {
+            Strategy::Pack => choose::packed(&mut st, c, &d),
+            Strategy::FirstFit => {
+                let eligible = st.eligible(selector);
+                choose::scan(&mut st, c, &d, &eligible, Strategy::FirstFit)
+            }
+        };
+        // Test builds hold the indexed choice to the scan of every eligible host.
+        #[cfg(test)]
+        if options.strategy == Strategy::Pack {
+            let eligible = st.eligible(selector);
+            let scanned = choose::scan(&mut st, c, &d, &eligible, Strategy::Pack);
+            assert_eq!(
+                choice, scanned,
+                "packed and scanned choices differ for {}",
+                c.spec.name
+            );
+        }
+        match choice {
+            Some((i, warning)) => {
+                st.assignment.warnings.extend(warning);
+                st.bind(c, i, d, origin(current, c, st.slots[i].host));
+            }
+            None => {
+                let eligible = st.eligible(selector);
+                unplaced.push(Unplaced {
+                    container: c.spec.name.clone(),
+                    reason: explain::why(c, &d, &st.slots, &eligible),
+                });
+            }
         }
     }
     for (c, d) in fill::fill(&mut st, plain, current) {
@@ -131,91 +157,4 @@ fn order(rest: &mut [(&DesiredContainer, Amounts)], slots: &[Slot], strategy: St
             });
         }
     }
-}
-
-/// Picks a host for one container among `eligible` (selector already applied).
-///
-/// Preference, in order: the spread value holding fewest members of the container's group;
-/// then (packing) a host already in use over an empty one; then the host left fullest (least
-/// sum of squared free shares); then the host's name. First-fit keeps the spread rule and then
-/// takes the first host by name.
-fn choose<'a>(
-    st: &mut State<'a>,
-    c: &'a DesiredContainer,
-    d: &Amounts,
-    eligible: &[usize],
-    strategy: Strategy,
-) -> Option<usize> {
-    let spread = c
-        .placement
-        .spread
-        .as_deref()
-        .map(|key| st.spread.counts_for(group_of(c), key, &st.slots));
-    let mut best: Option<(u32, u8, f64, usize)> = None;
-    let mut fewest_anywhere: Option<u32> = None;
-    for &i in eligible {
-        let s = &st.slots[i];
-        let members = match &spread {
-            Some((ids, counts)) => match ids[i] {
-                Some(v) => counts[v],
-                None => continue,
-            },
-            None => 0,
-        };
-        fewest_anywhere = Some(fewest_anywhere.map_or(members, |m| m.min(members)));
-        let Some(alloc) = s.allocatable else {
-            continue;
-        };
-        let after = s.used.plus(d);
-        if !after.fits_within(&alloc) {
-            continue;
-        }
-        let key = match strategy {
-            Strategy::FirstFit => (members, 0, 0.0, i),
-            Strategy::Pack => (members, u8::from(s.count == 0), leftover(&alloc, &after), i),
-        };
-        let better = best.is_none_or(|b| {
-            (key.0, key.1)
-                .cmp(&(b.0, b.1))
-                .then(key.2.total_cmp(&b.2))
-                .is_lt()
-        });
-        if better {
-            best = Some(key);
-            if strategy == Strategy::FirstFit && members == 0 {
-                break;
-            }
-        }
-    }
-    let (members, _, _, i) = best?;
-    if let (Some(key), Some(fewest)) = (c.placement.spread.as_deref(), fewest_anywhere)
-        && members > fewest
-    {
-        let host = st.slots[i].host;
-        let value = if key == "host" {
-            host.name.as_str()
-        } else {
-            host.labels.get(key).map_or("", String::as_str)
-        };
-        st.assignment.warnings.push(format!(
-            "{} goes to {} ({key}={value}), which already holds {members} of group {}: the {key} \
-             values holding fewer ({fewest}) have no room",
-            c.spec.name,
-            host.name,
-            group_of(c)
-        ));
-    }
-    Some(i)
-}
-
-/// Sum of squared free shares after placing: small when the host is left full.
-fn leftover(alloc: &Amounts, after: &Amounts) -> f64 {
-    Resource::ALL
-        .iter()
-        .filter(|r| alloc.get(**r) > 0)
-        .map(|r| {
-            let free = (alloc.get(*r) - after.get(*r)) as f64 / alloc.get(*r) as f64;
-            free * free
-        })
-        .sum()
 }

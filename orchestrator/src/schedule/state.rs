@@ -3,7 +3,7 @@
 //! bookkeeping, and the bindings made so far. Pure data and small queries; the placement rules
 //! are in the modules that read it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use fleet_protocol::Capacity;
 
@@ -39,11 +39,22 @@ impl Slot<'_> {
 #[derive(Default)]
 pub(super) struct Spread<'a> {
     values: HashMap<&'a str, (Vec<Option<usize>>, usize)>,
-    counts: HashMap<(&'a str, &'a str), Vec<u32>>,
+    counts: HashMap<(&'a str, &'a str), Held>,
+}
+
+/// How many members of one group each value of one spread key holds.
+#[derive(Clone)]
+pub(super) struct Held {
+    /// Members per value id.
+    pub per_value: Vec<u32>,
+    /// The value ids holding at least one member, in the order they first did.
+    pub values: Vec<usize>,
 }
 
 impl<'a> Spread<'a> {
-    fn value_ids(&mut self, key: &'a str, slots: &[Slot<'a>]) -> &(Vec<Option<usize>>, usize) {
+    /// Each host's value of `key` as a small integer (`None`: the host lacks the label), and how
+    /// many values there are; worked out once per key.
+    pub fn value_ids(&mut self, key: &'a str, slots: &[Slot<'a>]) -> &(Vec<Option<usize>>, usize) {
         self.values.entry(key).or_insert_with(|| {
             let mut names: BTreeMap<&str, usize> = BTreeMap::new();
             let ids = slots
@@ -72,22 +83,39 @@ impl<'a> Spread<'a> {
         let (ids, n) = self.value_ids(key, slots).clone();
         let counts = self
             .counts
-            .entry((group, key))
-            .or_insert_with(|| vec![0; n])
-            .clone();
+            .get(&(group, key))
+            .map_or_else(|| vec![0; n], |held| held.per_value.clone());
         (ids, counts)
+    }
+
+    /// The value ids of `key` once [`Spread::value_ids`] has worked them out.
+    pub fn ids(&self, key: &str) -> &[Option<usize>] {
+        &self.values[key].0
+    }
+
+    /// Where the members of `group` are by the values of `key`; `None` while it has none.
+    pub fn held(&self, group: &'a str, key: &'a str) -> Option<&Held> {
+        self.counts.get(&(group, key))
     }
 
     fn record(&mut self, group: &'a str, key: &'a str, slot: usize, slots: &[Slot<'a>]) {
         let (ids, n) = self.value_ids(key, slots);
         let (id, n) = (ids[slot], *n);
         if let Some(id) = id {
-            self.counts
-                .entry((group, key))
-                .or_insert_with(|| vec![0; n])[id] += 1;
+            let held = self.counts.entry((group, key)).or_insert_with(|| Held {
+                per_value: vec![0; n],
+                values: Vec::new(),
+            });
+            if held.per_value[id] == 0 {
+                held.values.push(id);
+            }
+            held.per_value[id] += 1;
         }
     }
 }
+
+/// The value ids of one spread key among one selector's hosts: listed, and as a mask.
+pub(super) type ValuesIn = (Vec<usize>, Vec<bool>);
 
 /// Placement in progress: every host's slot, the spread bookkeeping, and the bindings so far.
 pub(super) struct State<'a> {
@@ -96,6 +124,14 @@ pub(super) struct State<'a> {
     pub index: HashMap<&'a str, usize>,
     pub spread: Spread<'a>,
     eligible: HashMap<&'a BTreeMap<String, String>, Vec<usize>>,
+    /// Per (selector, spread key): the value ids the selector's hosts have (listed, and as a
+    /// mask over the value ids).
+    values_in: HashMap<(&'a BTreeMap<String, String>, &'a str), ValuesIn>,
+    /// Hosts holding at least one container.
+    pub busy: BTreeSet<usize>,
+    /// Schedulable hosts of known capacity that hold nothing, by capacity and labels: within a
+    /// class they differ only by index, so the first stands for all when choosing.
+    pub idle: BTreeMap<(Amounts, &'a BTreeMap<String, String>), BTreeSet<usize>>,
     pub assignment: Assignment,
 }
 
@@ -119,11 +155,20 @@ impl<'a> State<'a> {
             .enumerate()
             .map(|(i, s)| (s.host.name.as_str(), i))
             .collect();
+        let mut idle: BTreeMap<_, BTreeSet<usize>> = BTreeMap::new();
+        for (i, s) in slots.iter().enumerate() {
+            if let (true, Some(alloc)) = (s.schedulable, s.allocatable) {
+                idle.entry((alloc, &s.host.labels)).or_default().insert(i);
+            }
+        }
         State {
             slots,
             index,
             spread: Spread::default(),
             eligible: HashMap::new(),
+            values_in: HashMap::new(),
+            busy: BTreeSet::new(),
+            idle,
             assignment: Assignment::default(),
         }
     }
@@ -146,8 +191,51 @@ impl<'a> State<'a> {
             .clone()
     }
 
+    /// The value ids of `key` that the hosts `selector` admits have (listed, and as a mask over
+    /// the value ids), worked out once per pair.
+    pub fn values_in(&mut self, selector: &'a BTreeMap<String, String>, key: &'a str) -> &ValuesIn {
+        let (ids, n) = self.spread.value_ids(key, &self.slots);
+        let slots = &self.slots;
+        self.values_in.entry((selector, key)).or_insert_with(|| {
+            let mut mask = vec![false; *n];
+            let mut list = Vec::new();
+            for (s, id) in slots.iter().zip(ids) {
+                if let Some(id) = *id
+                    && s.schedulable
+                    && matches(s.host, selector)
+                    && !mask[id]
+                {
+                    mask[id] = true;
+                    list.push(id);
+                }
+            }
+            (list, mask)
+        })
+    }
+
+    /// What [`State::values_in`] worked out for the pair.
+    pub fn values_in_cached(
+        &self,
+        selector: &'a BTreeMap<String, String>,
+        key: &'a str,
+    ) -> &ValuesIn {
+        &self.values_in[&(selector, key)]
+    }
+
     pub fn bind(&mut self, c: &'a DesiredContainer, slot: usize, d: Amounts, origin: Origin) {
         let s = &mut self.slots[slot];
+        if s.count == 0 {
+            self.busy.insert(slot);
+            if let (true, Some(alloc)) = (s.schedulable, s.allocatable) {
+                let class = (alloc, &s.host.labels);
+                if let Some(hosts) = self.idle.get_mut(&class) {
+                    hosts.remove(&slot);
+                    if hosts.is_empty() {
+                        self.idle.remove(&class);
+                    }
+                }
+            }
+        }
         s.used = s.used.plus(&d);
         s.count += 1;
         if let Some(key) = c.placement.spread.as_deref() {
