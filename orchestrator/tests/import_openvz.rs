@@ -152,9 +152,10 @@ fn a_vswap_config_keeps_its_limits_exactly() {
     assert_eq!(r["cpu_units"], 1000);
     assert_eq!(r["cpu_limit"], 150, "percent of one CPU");
     assert_eq!(r["pids"], 240);
-    assert_eq!(
-        r["io"]["weight"], 120,
-        "IOPRIO 6 through fleet_protocol::ioprio"
+    assert_eq!(r["io"]["priority"], 6, "IOPRIO as OpenVZ wrote it");
+    assert!(
+        spec.contains("IOPRIO=6 (io.weight 120, OpenVZ's blkio weight 600"),
+        "the weight it is written as, in the comment:\n{spec}"
     );
     assert_eq!(c["hostname"], "web1.example.com");
     assert_eq!(c["onboot"], true);
@@ -315,7 +316,7 @@ fn vz_conf_gives_defaults_and_the_container_overrides_them() {
     let (spec, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stderr}");
     assert!(
-        spec.contains("weight: 82") && spec.contains("IOPRIO=2 (vz.conf)"),
+        spec.contains("priority: 2") && spec.contains("IOPRIO=2 (vz.conf)"),
         "{spec}"
     );
     assert!(

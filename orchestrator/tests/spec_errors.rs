@@ -437,3 +437,30 @@ fn a_malformed_pinned_host_key_is_refused_where_it_is_written() {
     ));
     assert!(resolve::load_str("fleet.yaml", &ok).is_ok());
 }
+
+#[test]
+fn io_priority_is_openvz_s_0_to_7_and_not_beside_a_weight() {
+    check(
+        &spec(
+            "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    resources: {io: {priority: 8}}\n",
+        ),
+        r#"
+fleet.yaml:7:32: error: "io.priority" must be between 0 and 7, found 8
+  |
+7 |     resources: {io: {priority: 8}}
+  |                                ^
+"#,
+    );
+    check(
+        &spec(
+            "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    resources: {io: {weight: 200, priority: 6}}\n",
+        ),
+        r#"
+fleet.yaml:7:45: error: io.priority 6 and io.weight 200 are both set
+  |
+7 |     resources: {io: {weight: 200, priority: 6}}
+  |                                             ^
+  = hint: io.priority 0..7 is written as an I/O weight (docs/limits.md); keep one of the two
+"#,
+    );
+}

@@ -259,12 +259,23 @@ pub struct IoLimits {
     /// Write operations per second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_iops: Option<u64>,
+    /// OpenVZ's I/O priority (0..=7, default 4), written as the weight
+    /// [`crate::ioprio::weight`] gives; a spec sets it or `weight`, not both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
 }
 
 impl IoLimits {
     /// True when no I/O limit is set.
     pub fn is_empty(&self) -> bool {
         *self == IoLimits::default()
+    }
+
+    /// The weight the node writes: `weight` as given, else the priority's (see
+    /// [`crate::ioprio`]); `None` for neither or a priority outside 0..=7.
+    pub fn effective_weight(&self) -> Option<u16> {
+        self.weight
+            .or_else(|| self.priority.and_then(crate::ioprio::weight))
     }
 }
 

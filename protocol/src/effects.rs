@@ -148,6 +148,8 @@ pub static FIELDS: &[FieldRule] = &[
     // change is stored and copies nothing (the container's files are its own by then).
     field!("disk.from" => spec.disk.from, show::text, live),
     field!("io.weight" as "resources.io.weight" => resources.io.weight, show::plain, live, drifts),
+    // Written as the weight `ioprio` maps it to, where the host's scheduler reads weights.
+    field!("io.priority" as "resources.io.priority" => resources.io.priority, show::plain, live, drifts),
     field!("io.read_bps" as "resources.io.read_bps" => resources.io.read_bps, show::size, live, drifts),
     field!("io.write_bps" as "resources.io.write_bps" => resources.io.write_bps, show::size, live, drifts),
     field!("io.read_iops" as "resources.io.read_iops" => resources.io.read_iops, show::plain, live, drifts),
@@ -215,6 +217,7 @@ pub fn observed_resources(live: &Resources, stored: &Resources) -> Resources {
             write_bps: seen(&live.io.write_bps, &stored.io.write_bps),
             read_iops: seen(&live.io.read_iops, &stored.io.read_iops),
             write_iops: seen(&live.io.write_iops, &stored.io.write_iops),
+            priority: seen(&live.io.priority, &stored.io.priority),
         },
     }
 }

@@ -55,6 +55,10 @@ pub struct SetArgs {
     /// I/O weight (1..=10000, default 100).
     #[arg(long)]
     pub io_weight: Option<String>,
+    /// OpenVZ's I/O priority (0..=7, vzctl's --ioprio), written as an I/O weight; replaces
+    /// --io-weight (and the other way round).
+    #[arg(long)]
+    pub io_priority: Option<String>,
     /// Read bandwidth cap on the container's disk, bytes per second (`10Mi`).
     #[arg(long)]
     pub io_read_bps: Option<String>,
@@ -103,6 +107,14 @@ pub fn resolve(args: &SetArgs, current: &Resources) -> Result<Resources> {
     let n = args.name.as_str();
     let mut io = current.io.clone();
     io.weight = field(n, "io-weight", &args.io_weight, io.weight, number)?;
+    io.priority = field(n, "io-priority", &args.io_priority, io.priority, number)?;
+    // Two spellings of one setting: the one given now replaces the other.
+    if args.io_priority.is_some() && args.io_weight.is_none() {
+        io.weight = None;
+    }
+    if args.io_weight.is_some() && args.io_priority.is_none() {
+        io.priority = None;
+    }
     io.read_bps = field(n, "io-read-bps", &args.io_read_bps, io.read_bps, size)?;
     io.write_bps = field(n, "io-write-bps", &args.io_write_bps, io.write_bps, size)?;
     io.read_iops = field(n, "io-read-iops", &args.io_read_iops, io.read_iops, number)?;

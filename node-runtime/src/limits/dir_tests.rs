@@ -220,3 +220,63 @@ fn effective_applies_kernel_rounding_and_defaults() {
     assert_eq!(eff.disk_space, Some(1 << 30));
     assert_eq!(eff.disk_inodes, Some(65536), "mke2fs's default ratio");
 }
+
+#[test]
+fn an_openvz_priority_is_written_as_its_weight_and_read_back_as_the_priority() {
+    let (_root, dir) = v2_tree();
+    let cg = Dirs::v2(&dir);
+    let wanted = Resources {
+        io: IoLimits {
+            priority: Some(7),
+            ..IoLimits::default()
+        },
+        ..Resources::default()
+    };
+    apply(&cg, &wanted).unwrap();
+    // 640 / 5, on io.weight's own scale.
+    assert_eq!(read(&dir, "io.weight"), "default 128");
+    let live = read_live(&cg).unwrap();
+    assert_eq!(
+        live.io.weight,
+        Some(io::weight_round_trip(128)),
+        "BFQ's precision"
+    );
+    assert_eq!(
+        reported::in_spec_terms(live, &wanted, CgroupVersion::V2).io,
+        wanted.io,
+        "reported as the spec wrote it"
+    );
+    // v1 with BFQ: the same weight on BFQ's 1..=1000 scale.
+    let root = tempfile::tempdir().unwrap();
+    let blkio = root.path().join("blkio/c");
+    std::fs::create_dir_all(&blkio).unwrap();
+    seed(&blkio, &[("blkio.bfq.weight", "100")]);
+    let cg = Dirs::v1(root.path(), "c");
+    apply(&cg, &wanted).unwrap();
+    assert_eq!(read(&blkio, "blkio.bfq.weight"), "102");
+    // Without a weight file the priority is not written and not refused (the plan warns);
+    // a weight is refused as before.
+    std::fs::remove_file(blkio.join("blkio.bfq.weight")).unwrap();
+    apply(&cg, &wanted).unwrap();
+    let weight = Resources {
+        io: IoLimits {
+            weight: Some(128),
+            ..IoLimits::default()
+        },
+        ..Resources::default()
+    };
+    let err = apply(&cg, &weight).unwrap_err().to_string();
+    assert!(err.contains("io.weight is not supported"), "{err}");
+    let bad = Resources {
+        io: IoLimits {
+            priority: Some(8),
+            ..IoLimits::default()
+        },
+        ..Resources::default()
+    };
+    let err = apply(&cg, &bad).unwrap_err().to_string();
+    assert!(
+        err.contains("io.priority") && err.contains("0..=7"),
+        "{err}"
+    );
+}

@@ -95,6 +95,13 @@ pub(crate) fn plan(
             "valid I/O weights are 1..=10000 (default 100)",
         ));
     }
+    if let Some(p) = io.priority.filter(|&p| p > fleet_protocol::ioprio::MAX) {
+        return Err(LimitError::invalid(
+            "io.priority",
+            p,
+            "valid I/O priorities are 0..=7 (OpenVZ's; 4 is the default)",
+        ));
+    }
     for ((field, _, _), value) in CAPS.iter().zip(caps(io)) {
         if value == Some(0) {
             return Err(LimitError::invalid(
@@ -119,7 +126,7 @@ pub(crate) fn plan(
         }
         return Ok(());
     };
-    match (weight_file(ctx.version, dir), io.weight) {
+    match (weight_file(ctx.version, dir), io.effective_weight()) {
         (Some((path, lo, hi)), weight) => {
             let old = file::read(&path)?;
             let value = scale(weight.unwrap_or(100), lo, hi);
@@ -131,6 +138,9 @@ pub(crate) fn plan(
             };
             plan.push(path, value, Some(old).filter(|o| !o.contains('\n')));
         }
+        // A priority is a preference every imported OpenVZ container carries: where no file
+        // takes a weight it is not written, and the plan warns (orchestrator diff/io_weight.rs).
+        (None, Some(_)) if io.weight.is_none() => {}
         (None, Some(_)) => {
             return Err(LimitError::unsupported(
                 "io.weight",

@@ -325,6 +325,29 @@ fn io_weight_is_applied_or_refused_as_unsupported_per_host() {
 }
 
 #[test]
+fn io_priority_is_written_as_its_weight_or_left_out_per_host() {
+    let Some(cg) = TestCgroup::v1() else { return };
+    let io_dir = cg.dir(Controller::Io);
+    let wanted = Resources {
+        io: IoLimits {
+            priority: Some(7),
+            ..IoLimits::default()
+        },
+        ..Resources::default()
+    };
+    // Accepted either way: a priority is a preference (the plan warns where nothing reads it).
+    apply(&cg.dirs, &wanted).unwrap();
+    let live = read_live(&cg.dirs).unwrap();
+    if let Some((path, _, _)) = io::weight_file(CgroupVersion::V1, &io_dir) {
+        assert_eq!(read(&path), "102", "128 on BFQ's scale");
+    }
+    assert_eq!(
+        reported::in_spec_terms(live, &wanted, CgroupVersion::V1).io,
+        wanted.io
+    );
+}
+
+#[test]
 fn v1_io_caps_go_to_the_containers_loop_device() {
     let Some(cg) = TestCgroup::v1() else { return };
     let Some(disk) = crate::disk::test_support::TestDisk::new(16 << 20, 256) else {

@@ -356,11 +356,13 @@ pub fn effective(resources: &Resources, version: CgroupVersion, host_cpus: &str)
         (Some(_), Some(s)) => Some(memory::page_round(s)),
         _ => None,
     };
+    // A priority is read back as the weight it was written as.
     out.io.weight = resources
         .io
-        .weight
+        .effective_weight()
         .map(io::weight_round_trip)
         .filter(|&w| w != 100);
+    out.io.priority = None;
     // The runtime's live view reads the disk back as asked (see `Runtime::live_resources`);
     // an unset inode count means mke2fs's default ratio.
     out.disk_inodes = resources.disk_space.map(|space| {

@@ -32,6 +32,10 @@ pub fn in_spec_terms(live: Resources, spec: &Resources, version: CgroupVersion) 
         live.cpus
     };
     let mut io = live.io;
+    // The priority's weight read back as it was written is reported as the priority.
+    if io.weight == want.io.weight {
+        io.priority = spec.io.priority;
+    }
     io.weight = pick(io.weight, &want.io.weight, &spec.io.weight);
     io.read_bps = pick(io.read_bps, &want.io.read_bps, &spec.io.read_bps);
     io.write_bps = pick(io.write_bps, &want.io.write_bps, &spec.io.write_bps);

@@ -2,34 +2,39 @@
 //! the disk under its root runs a scheduler that reads weights (BFQ, or iocost on cgroup v2).
 //! Where none does, the weight is still written (so it counts once the operator switches the
 //! scheduler) but would silently do nothing, so the plan names the host, the containers and the
-//! fix, rather than stay silent.
+//! fix, rather than stay silent. OpenVZ's `io.priority` is a weight too and is warned the same
+//! way (the node does not refuse it there: it writes no weight and the container starts).
 
 use std::collections::BTreeMap;
 
 use super::{Assignment, Observed};
 use crate::model::Fleet;
 
-/// One warning per host that ignores weights and has containers asking for one.
+/// One warning per host and field (`io.weight`, or OpenVZ's `io.priority` that the node writes
+/// as a weight) that ignores weights and has containers asking for one.
 pub fn warnings(fleet: &Fleet, placement: &Assignment, observed: &Observed) -> Vec<String> {
-    let mut asking: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut asking: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
     for c in &fleet.containers {
-        if c.spec.resources.io.weight.is_none() {
-            continue;
-        }
+        let io = &c.spec.resources.io;
+        let field = match (io.weight, io.priority) {
+            (Some(_), _) => "io.weight",
+            (None, Some(_)) => "io.priority",
+            (None, None) => continue,
+        };
         let Some(host) = placement.get(&c.spec.name) else {
             continue;
         };
         // A host not observed, or whose node did not say, is not judged.
         if observed.features(host).is_some_and(|f| !f.io_weight) {
             asking
-                .entry(host.as_str())
+                .entry((host.as_str(), field))
                 .or_default()
                 .push(c.spec.name.as_str());
         }
     }
     asking
         .into_iter()
-        .map(|(host, names)| {
+        .map(|((host, field), names)| {
             let note = observed
                 .features(host)
                 .and_then(|f| f.notes.iter().find(|n| n.starts_with("io.weight")))
@@ -41,7 +46,7 @@ pub fn warnings(fleet: &Fleet, placement: &Assignment, observed: &Observed) -> V
                 })
                 .unwrap_or_default();
             format!(
-                "io.weight of {} is ignored on {host}: no I/O scheduler there reads weights{note}",
+                "{field} of {} is ignored on {host}: no I/O scheduler there reads weights{note}",
                 names.join(", ")
             )
         })
@@ -91,6 +96,29 @@ mod tests {
             [
                 "io.weight of db is ignored on a: no I/O scheduler there reads weights: \
               the I/O scheduler of vda (254:0) is none"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_openvz_priority_on_a_host_that_reads_no_weights_is_warned_as_priority() {
+        let mut old_vz = spec("f", "vz");
+        old_vz.resources.io.priority = Some(6);
+        let f = fleet("f", vec![host("a")], vec![pinned(old_vz, "a")]);
+        let mut obs = converged_observation(&f);
+        assert!(warnings(&f, &pinned_assignment(&f), &obs).is_empty());
+        if let Some(HostObservation::Reachable { node: Some(n), .. }) = obs.hosts.get_mut("a") {
+            n.features.io_weight = false;
+            n.features.notes.push(
+                "io.weight: no I/O weight file (needs the BFQ scheduler with group scheduling)"
+                    .into(),
+            );
+        }
+        assert_eq!(
+            warnings(&f, &pinned_assignment(&f), &obs),
+            [
+                "io.priority of vz is ignored on a: no I/O scheduler there reads weights: \
+              no I/O weight file (needs the BFQ scheduler with group scheduling)"
             ]
         );
     }

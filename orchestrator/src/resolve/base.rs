@@ -90,6 +90,7 @@ pub fn container_base(
     }
     merged.overlay(&raw.resources);
     check_memory_high(&merged, d);
+    check_io_priority(&merged, d);
     node_rules::disk(raw, &merged, d);
     if let Some(h) = &raw.host
         && !hosts.contains_key(&h.value)
@@ -140,6 +141,25 @@ fn check_memory_high(r: &RawResources, d: &mut Diagnostics) {
     }
 }
 
+/// `io.priority` is OpenVZ's spelling of `io.weight`: one entry sets one of them.
+fn check_io_priority(r: &RawResources, d: &mut Diagnostics) {
+    if let (Some(prio), Some(weight)) = (&r.io_priority, &r.io_weight) {
+        d.push(
+            Diagnostic::at(
+                prio.pos,
+                format!(
+                    "io.priority {} and io.weight {} are both set",
+                    prio.value, weight.value
+                ),
+            )
+            .hint(
+                "io.priority 0..7 is written as an I/O weight (docs/limits.md); \
+                 keep one of the two",
+            ),
+        );
+    }
+}
+
 fn resources(r: &RawResources) -> Resources {
     let v = |a: &Option<At<u64>>| a.as_ref().map(|a| a.value);
     Resources {
@@ -159,6 +179,7 @@ fn resources(r: &RawResources) -> Resources {
             write_bps: v(&r.io_write_bps),
             read_iops: v(&r.io_read_iops),
             write_iops: v(&r.io_write_iops),
+            priority: r.io_priority.as_ref().map(|a| a.value),
         },
     }
 }

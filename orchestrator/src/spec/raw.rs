@@ -142,6 +142,8 @@ pub struct RawResources {
     pub disk_from: Option<At<String>>,
     /// io.weight
     pub io_weight: Option<At<u16>>,
+    /// io.priority (OpenVZ's 0..=7)
+    pub io_priority: Option<At<u8>>,
     /// io.read_bps
     pub io_read_bps: Option<At<u64>>,
     /// io.write_bps
@@ -174,11 +176,19 @@ impl RawResources {
             disk_inodes,
             disk_from,
             io_weight,
+            io_priority,
             io_read_bps,
             io_write_bps,
             io_read_iops,
             io_write_iops
         );
+        // Weight and priority are two spellings of one setting: the later level's wins whole.
+        if over.io_priority.is_some() && over.io_weight.is_none() {
+            self.io_weight = None;
+        }
+        if over.io_weight.is_some() && over.io_priority.is_none() {
+            self.io_priority = None;
+        }
     }
 }
 

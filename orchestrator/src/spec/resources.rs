@@ -60,13 +60,23 @@ pub fn resources_from(f: &Fields<'_>, d: &mut Diagnostics) -> RawResources {
         && let Some(c) = Fields::open(
             io,
             "io",
-            &["weight", "read_bps", "write_bps", "read_iops", "write_iops"],
+            &[
+                "weight",
+                "priority",
+                "read_bps",
+                "write_bps",
+                "read_iops",
+                "write_iops",
+            ],
             d,
         )
     {
         r.io_weight = c
             .get("weight")
             .and_then(|n| fields::uint::<u16>(n, "io.weight", 1, 10_000, d));
+        r.io_priority = c.get("priority").and_then(|n| {
+            fields::uint::<u8>(n, "io.priority", 0, fleet_protocol::ioprio::MAX.into(), d)
+        });
         r.io_read_bps = c
             .get("read_bps")
             .and_then(|n| fields::size(n, "io.read_bps", 1, d));

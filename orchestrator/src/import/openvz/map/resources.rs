@@ -283,7 +283,8 @@ pub(super) fn disk(m: &mut Mapper) {
     }
 }
 
-/// io.weight (IOPRIO through the mapping in `fleet_protocol::ioprio`), bandwidth and IOPS caps.
+/// io.priority (IOPRIO, which the node writes as a weight through `fleet_protocol::ioprio`),
+/// bandwidth and IOPS caps.
 pub(super) fn io(m: &mut Mapper) {
     if let Some(s) = m.take("IOPRIO") {
         match s
@@ -294,10 +295,10 @@ pub(super) fn io(m: &mut Mapper) {
             .and_then(|p| fleet_protocol::ioprio::weight(p).map(|w| (p, w)))
         {
             Some((p, w)) => m.field(
-                "resources.io.weight",
-                w.to_string(),
+                "resources.io.priority",
+                p.to_string(),
                 format!(
-                    "{} (OpenVZ's blkio weight {}; fleet_protocol::ioprio)",
+                    "{} (io.weight {w}, OpenVZ's blkio weight {}; fleet_protocol::ioprio)",
                     shown("IOPRIO", s),
                     fleet_protocol::ioprio::OPENVZ_BLKIO_WEIGHT[usize::from(p)]
                 ),
