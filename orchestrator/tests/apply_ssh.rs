@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use support::fleetctl::{
-    Cleanup, Seen, Set, containers, descendants, expect, memory_limit, write_spec, write_spec_yaml,
+    Cleanup, Seen, Set, containers, descendants, expect, memory_limit, wait_within, write_spec,
+    write_spec_yaml,
 };
 use support::sshd::{Cluster, skip_unless_ready};
 
@@ -203,7 +204,7 @@ fn sshd_killed_mid_apply_fails_clearly_and_the_next_apply_converges() {
             .args(["-KILL", &p.to_string()])
             .status();
     }
-    let out = apply.wait_with_output().unwrap();
+    let out = wait_within(apply, Duration::from_secs(300), "the cut-off apply");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");

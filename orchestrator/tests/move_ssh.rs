@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::fleetctl::{Cleanup, expect, fleet_bin};
+use support::fleetctl::{Cleanup, expect, fleet_bin, wait_within};
 use support::sshd::{Cluster, skip_unless_ready, unique};
 
 /// Writes the spec: the cluster's hosts and one container `mover` with a 64Mi disk pinned to
@@ -194,7 +194,8 @@ fn a_move_cut_off_leaves_the_container_running_on_the_source_and_the_next_apply_
         .status()
         .unwrap();
     assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
+    // A cut-off move once hung here (a write to the killed node waited for its window).
+    let out = wait_within(child, Duration::from_secs(300), "the cut-off apply");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(

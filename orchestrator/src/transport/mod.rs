@@ -6,6 +6,7 @@
 //! `<path> --root <root> --cgroup-parent <parent> serve --stdio` from the host's
 //! [`NodeSettings`].
 
+mod closing;
 pub mod exec;
 pub mod frame;
 pub mod install;

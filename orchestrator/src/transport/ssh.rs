@@ -19,7 +19,9 @@ use russh::keys::agent::AgentIdentity;
 use russh::keys::agent::client::AgentClient;
 use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate, load_secret_key};
 use tokio::io::AsyncWriteExt;
+use tokio_util::sync::CancellationToken;
 
+use super::closing::ClosingWriter;
 use super::frame::{NodeStream, StderrTail, push_stderr};
 use super::known_hosts::{self, Accepted, HostKeyError};
 use super::{ConnectOptions, TransportError};
@@ -149,13 +151,17 @@ async fn open_once(
     let channel = handle.channel_open_session().await.map_err(ssh_err)?;
     channel.exec(true, command).await.map_err(ssh_err)?;
     let (mut read, write) = channel.split();
-    let writer = write.make_writer();
+    let closed = CancellationToken::new();
+    let writer = ClosingWriter::new(write.make_writer(), closed.clone());
     let stderr = StderrTail::default();
     let tail = stderr.clone();
     let (ours, mut theirs) = tokio::io::duplex(256 << 10);
     tokio::spawn(async move {
         // Keeps the write half (and so the channel) open as long as the pump runs.
         let _write = write;
+        // However the pump ends (close, lost connection), a writer waiting on the channel's
+        // window is woken with an error instead of waiting forever.
+        let _closed = closed.drop_guard();
         while let Some(msg) = read.wait().await {
             match msg {
                 ChannelMsg::Data { data } if theirs.write_all(&data).await.is_err() => break,

@@ -4,8 +4,10 @@
 
 #![allow(dead_code)]
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use super::sshd::Cluster;
 
@@ -77,13 +79,69 @@ pub fn write_local_spec(cluster: &Cluster, fleet: &str, containers: &str) -> (Pa
     (spec, root)
 }
 
-/// Runs `fleet <args>` and returns its output.
+/// How long one `fleet` command of a test may run: far beyond any command's time on a loaded
+/// machine, so that a hang fails the test with what the command printed instead of holding CI.
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(600);
+
+/// Runs `fleet <args>` and returns its output; panics if it runs past [`COMMAND_LIMIT`].
 pub fn run(args: &[&str]) -> Output {
-    Command::new(fleet_bin())
+    let child = Command::new(fleet_bin())
         .args(args)
         .env("NO_COLOR", "1")
-        .output()
-        .expect("run fleet")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run fleet");
+    wait_within(child, COMMAND_LIMIT, &format!("fleet {}", args.join(" ")))
+}
+
+/// Waits for `child` (stdout and stderr piped) and returns its output; past `limit` it kills
+/// the child and panics with what it printed, so a hang fails the test instead of holding CI.
+pub fn wait_within(mut child: Child, limit: Duration, what: &str) -> Output {
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let out = String::from_utf8_lossy(&stdout.join().unwrap_or_default()).to_string();
+            let err = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).to_string();
+            panic!(
+                "{what} still ran after {}s (killed)\n--- stdout ---\n{out}\n--- stderr ---\n{err}",
+                limit.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
 }
 
 /// Runs `fleet <verb> -f spec <extra>`; panics with both streams unless the exit code is `want`.
