@@ -104,7 +104,9 @@ fn json_and_html_outputs() {
     assert!(o.status.success(), "{:?}", text(&o));
     assert!(o.stdout.is_empty(), "the report goes to the file");
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(page.contains("<svg") && page.contains("What if") && !page.contains("<script"));
+    assert!(
+        page.contains("class=\"bar\"") && page.contains("What if") && !page.contains("<script")
+    );
 }
 
 #[test]

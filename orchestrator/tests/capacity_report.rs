@@ -300,13 +300,18 @@ fn html_is_self_contained_with_bars_per_resource() {
         assert!(html.contains(r), "{r}");
     }
     assert_eq!(
-        html.matches("<svg").count(),
-        4,
-        "fleet summary and three resources"
+        html.matches("class=\"row\"").count(),
+        9,
+        "bars of three hosts for three resources"
     );
+    assert_eq!(html.matches("class=\"card\"").count(), 3, "a card each");
     assert!(html.contains("Room for more"));
-    // h1's overcommit draws the raw-capacity marker inside its cpu bar.
-    assert!(html.contains("stroke-dasharray"));
+    // h1's overcommit draws the raw-capacity marker inside its cpu bar, and its figures say so.
+    assert!(html.contains("class=\"raw\""));
+    assert!(html.contains("800% allocatable") || html.contains("of 800% allocated"));
+    // h3's capacity is unknown: said, not drawn as a share of nothing.
+    assert!(html.contains("capacity unknown"));
+    assert!(html.contains("1 unknown, not counted"));
 }
 
 #[test]

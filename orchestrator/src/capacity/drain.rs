@@ -40,6 +40,17 @@ pub struct DrainReport {
 }
 
 impl DrainReport {
+    /// Whether the drain works, in words, for the table and HTML views alike.
+    pub fn verdict(&self) -> &'static str {
+        if self.after.hosts.is_empty() {
+            "the fleet has no other host to take its containers"
+        } else if self.fits {
+            "its containers fit on the other hosts"
+        } else {
+            "its containers do NOT all fit on the other hosts"
+        }
+    }
+
     /// Rows of container, where it goes (or why nowhere), and whether it is pinned to the drained
     /// host, for the table and HTML views alike.
     pub fn rows(&self) -> Vec<Vec<String>> {

@@ -43,6 +43,22 @@ pub struct FitReport {
 }
 
 impl FitReport {
+    /// How many more fit in all, honest about hosts of unknown capacity (they count none and
+    /// are not a "0 more"): the table's and the HTML's one sentence.
+    pub fn total_text(&self) -> String {
+        let unknown = self.hosts.iter().filter(|h| !h.capacity_known).count();
+        match unknown {
+            0 => format!("{} more in all", self.total),
+            n if n == self.hosts.len() => {
+                "capacity unknown on every host: declare it in the spec or pass --observe".into()
+            }
+            n => format!(
+                "{} more on the hosts whose capacity is known ({n} unknown, not counted)",
+                self.total
+            ),
+        }
+    }
+
     /// Rows of host, how many more fit, and the resource that limits it, for the table and HTML
     /// views alike.
     pub fn rows(&self) -> Vec<Vec<String>> {

@@ -13,34 +13,17 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     density(&mut out, &report.density);
     if let Some(fit) = &report.fit {
-        let unknown = fit.hosts.iter().filter(|h| !h.capacity_known).count();
-        let total = match unknown {
-            0 => format!("{} more in all", fit.total),
-            n if n == fit.hosts.len() => {
-                "capacity unknown on every host: declare it in the spec or pass --observe".into()
-            }
-            n => format!(
-                "{} more on the hosts whose capacity is known ({n} unknown, not counted)",
-                fit.total
-            ),
-        };
         let _ = writeln!(
             out,
-            "\nfit {} ({}): {total}",
+            "\nfit {} ({}): {}",
             fit.profile,
             fit.shape.describe(),
+            fit.total_text(),
         );
         columns(&mut out, &["HOST", "MORE", "LIMITED BY"], &fit.rows());
     }
     if let Some(d) = &report.drain {
-        let verdict = if d.after.hosts.is_empty() {
-            "the fleet has no other host to take its containers"
-        } else if d.fits {
-            "its containers fit on the other hosts"
-        } else {
-            "its containers do NOT all fit on the other hosts"
-        };
-        let _ = writeln!(out, "\ndrain {}: {verdict}", d.host);
+        let _ = writeln!(out, "\ndrain {}: {}", d.host, d.verdict());
         columns(&mut out, &["CONTAINER", "GOES TO", ""], &d.rows());
         out.push_str("\nafter the drain:\n");
         density(&mut out, &d.after);
