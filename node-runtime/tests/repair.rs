@@ -135,3 +135,80 @@ fn concurrent_commands_on_one_container_are_serialized() {
     .unwrap();
     assert_eq!(state["init_pid"], pid);
 }
+
+/// Sets `boot_id` in a container's state.json, as if its init had been started in another boot.
+fn started_in_an_earlier_boot(node: &Node, name: &str) {
+    let path = node.container_dir(name).join("state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    state["boot_id"] = "00000000-0000-0000-0000-000000000000".into();
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+}
+
+/// What a reboot leaves (issue 11): every init gone (one stopped cleanly by the shutdown, one
+/// killed as by a power cut, one never started) and no cgroup at all, the store intact. Each is
+/// stopped, not broken; `boot` starts the onboot one with its limits; a start makes the cgroup
+/// again; only a store entry missing its writable layer is broken.
+#[test]
+fn after_a_reboot_the_containers_without_init_and_cgroups_are_stopped() {
+    let Some(node) = Node::new() else { return };
+    let busybox = ["--template", "busybox"];
+    node.ok(&[
+        &["create", "on"][..],
+        &busybox,
+        &["--onboot", "--restart", "on-failure"],
+    ]
+    .concat());
+    node.ok(&["set", "on", "--memory", "64Mi", "--pids", "50"]);
+    node.ok(&[&["create", "off"][..], &busybox].concat());
+    node.ok(&[&["create", "idle"][..], &busybox, &["--stopped"]].concat());
+
+    // The shutdown stopped `off` cleanly; `on` lost its init with the host (kill -9 here, its
+    // state saying it was started in the boot that ended).
+    node.ok(&["stop", "off", "--timeout", "0"]);
+    let on_init = node.init_pid("on");
+    started_in_an_earlier_boot(&node, "on");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(on_init),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while alive(on_init) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "init {on_init} did not die"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The new boot has no cgroup of the node at all.
+    for dir in node.parent_dirs() {
+        support::remove_cgroup_tree(&dir);
+    }
+    assert!(node.cgroup_dirs("on").iter().all(|d| !d.exists()));
+
+    for name in ["on", "off", "idle"] {
+        let s = node.status(name);
+        assert_eq!(s["state"], "stopped", "{name} after the reboot: {s}");
+        // An init that ended with the boot did not end on its own: nothing for the policy.
+        assert_eq!(s["last_exit"], serde_json::Value::Null, "{name}: {s}");
+    }
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&node.ok(&["list", "-o", "json"])).unwrap();
+    assert!(list.iter().all(|c| c["state"] == "stopped"), "{list:?}");
+
+    // The boot starts the onboot one, with its limits, in a cgroup made again.
+    assert_eq!(node.ok(&["boot"]).trim(), "on: started");
+    let on = node.status("on");
+    assert_eq!(on["state"], "running", "{on}");
+    assert_eq!(on["live"]["memory"], 64u64 << 20, "{on}");
+    assert_eq!(on["live"]["pids"], 50, "{on}");
+    assert!(node.cgroup_dirs("on").iter().all(|d| d.is_dir()));
+    assert_eq!(node.status("off")["state"], "stopped");
+    node.ok(&["start", "off"]);
+    node.init_pid("off");
+
+    // A real inconsistency: the writable layer of `idle` is gone.
+    std::fs::remove_dir_all(node.container_dir("idle").join("upper")).unwrap();
+    assert_eq!(node.status("idle")["state"], "broken");
+}

@@ -15,9 +15,12 @@ impl Runtime {
             .repair(name, &lock)?
             .ok_or_else(|| Error::NotFound(name.to_owned()))?;
         let cgroup = self.cgroup(name);
+        // Not the cgroup: like init, its mounts and its veth, it does not survive a reboot,
+        // and the next start makes it again (a container stopped by the shutdown, or never
+        // started since the boot, has none and is simply stopped).
         let state = if found.init.is_some() {
             ContainerState::Running
-        } else if cgroup.exists() {
+        } else if self.store.layout(name).is_whole() {
             ContainerState::Stopped
         } else {
             ContainerState::Broken

@@ -42,6 +42,18 @@ pub struct Layout {
     pub log: PathBuf,
 }
 
+impl Layout {
+    /// Whether everything create made on disk for the container is there (the overlay's upper,
+    /// work and mount directories). Only those outlive a reboot: a container whose init and
+    /// cgroup are gone but whose layout is whole is stopped, and one with a part missing is
+    /// broken (its writable layer cannot be made again without losing what it held).
+    pub fn is_whole(&self) -> bool {
+        [&self.upper, &self.work, &self.rootfs]
+            .iter()
+            .all(|dir| dir.is_dir())
+    }
+}
+
 /// What fleet-node recorded about a container beyond its spec.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
