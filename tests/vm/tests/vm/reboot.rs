@@ -113,3 +113,92 @@ pub fn crash_by_policy(cluster: &Cluster, spec: &str) -> Vec<serde_json::Value> 
     cluster.fleet_ok(&["apply", "-f", spec, "--yes"]);
     status_rows(cluster, spec)
 }
+
+/// The phase after the reboot: the unit started the onboot containers as the host booted (new
+/// inits, their limits, their own disk, their address on the bridge); the others are stopped;
+/// the plan wants exactly off-1 started and warns of nothing.
+pub fn onboot_containers_came_back(cluster: &Cluster, spec: &str, before: &[serde_json::Value]) {
+    let vm = cluster.vm(HOST);
+    // The unit starts them as the host boots: wait for both (asking the node over the harness's
+    // own connection, every 500 ms), then look through fleet.
+    let start = Instant::now();
+    for name in ["on-1", "on-2"] {
+        loop {
+            let out = vm.ssh.run(&[&vm.node_path, "status", name, "-o", "json"]);
+            let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            if s["state"] == "running" {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(300),
+                "{name} not running after the reboot: {s}\n{}",
+                vm.ssh
+                    .sh("journalctl -b -u fleet-node --no-pager | tail -n 40")
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+    eprintln!(
+        "fleet-vm: both onboot containers ran {:.1} s after sshd answered",
+        start.elapsed().as_secs_f64()
+    );
+    let rows = status_rows(cluster, spec);
+    for name in ["on-1", "on-2"] {
+        assert_ne!(
+            row(&rows, name)["init_pid"],
+            row(before, name)["init_pid"],
+            "{name}"
+        );
+    }
+    assert_eq!(row(&rows, "off-1")["state"], "stopped", "{rows:?}");
+    assert_eq!(row(&rows, "off-2")["state"], "stopped", "{rows:?}");
+    // With their limits, disk and address.
+    let cg = |name: &str, file: &str| {
+        vm.ssh
+            .ok(&["cat", &format!("/sys/fs/cgroup/fleet/{name}/{file}")])
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(cg("on-1", "memory.max"), (64u64 << 20).to_string());
+    assert_eq!(cg("on-1", "pids.max"), "100");
+    assert_eq!(cg("on-1", "cpu.max"), "10000 100000");
+    assert_eq!(cg("on-2", "memory.max"), (32u64 << 20).to_string());
+    let node = vm.node_path.as_str();
+    let df = vm.ssh.ok(&[node, "exec", "on-1", "--", "df", "-k", "/"]);
+    let total_kib: u64 = df
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("df: {df}"));
+    assert!(
+        (40_000..=66_000).contains(&total_kib),
+        "on-1's root is its own 64Mi disk: {df}"
+    );
+    let addrs = vm.ssh.ok(&[
+        node, "exec", "on-1", "--", "ip", "-4", "addr", "show", "eth0",
+    ]);
+    assert!(addrs.contains("10.77.0.11/24"), "{addrs}");
+    let ping = vm
+        .ssh
+        .ok(&["busybox", "ping", "-c", "1", "-W", "10", "10.77.0.11"]);
+    assert!(ping.contains("1 packets received"), "{ping}");
+
+    // The plan wants exactly what the reboot undid and the spec still asks for: off-1 started.
+    let plan: serde_json::Value =
+        serde_json::from_str(&cluster.fleet_ok(&["plan", "-f", spec, "-o", "json"])).unwrap();
+    let steps: Vec<(String, String)> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["container"].as_str().unwrap().to_owned(),
+                s["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(steps, [("off-1".to_owned(), "start".to_owned())], "{plan}");
+    assert_eq!(plan["in_sync"], 3, "{plan}");
+    assert_eq!(plan["warnings"], serde_json::json!([]), "{plan}");
+}
