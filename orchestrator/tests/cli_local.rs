@@ -342,5 +342,8 @@ fn logs(spec: &Path) {
         "the node's follower outlived fleet logs: {followers:?}"
     );
     let err = stderr_of(&["logs", "-f", spec.to_str().unwrap(), "rt-7"], 1);
-    assert!(err.contains("no container named rt-7"), "{err}");
+    assert!(
+        err.contains("the spec has no container named \"rt-7\""),
+        "{err}"
+    );
 }

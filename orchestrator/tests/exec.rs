@@ -2,14 +2,17 @@
 //! and over a real sshd. The command runs inside the container's PID namespace (PID 1 there is
 //! the container's init, so the exec'd shell's `$$` is 2, not 1), words with spaces and quotes
 //! arrive unchanged, stdin is streamed in, stderr comes back, and the command's exit status is
-//! fleet's.
+//! fleet's. Over sshd also `fleet logs`, the other per-container stream: `--follow` delivers
+//! what the container writes after it began, with `--timestamps`, and Ctrl-C ends the follower
+//! on the host.
 
 mod support;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
-use support::fleetctl::{Cleanup, Set, expect, fleet_bin, write_local_spec, write_spec};
+use support::fleetctl::{Cleanup, expect, fleet_bin, write_local_spec, write_spec_yaml};
 use support::sshd::{Cluster, skip_unless_ready, unique};
 
 /// Runs `fleet exec -f spec name -- command...` with `input` on stdin.
@@ -113,18 +116,141 @@ fn exec_runs_in_the_container_over_ssh() {
     }
     let cluster = Cluster::start(1);
     let fleet = format!("exec-ssh-{}", unique());
-    let spec = write_spec(
+    let spec = write_spec_yaml(
         &cluster,
         "ssh.yaml",
         &fleet,
-        &[Set {
-            prefix: "x".into(),
-            count: 1,
-            host: 0,
-            memory: "32Mi".into(),
-        }],
+        "  - name: x-01\n    template: busybox\n    command: [\"/bin/sleep\", \"1000000\"]\n    \
+         host: node-0\n    resources: {memory: 32Mi, cpu: {limit: 5%}}\n  \
+         - name: ticker\n    template: busybox\n    host: node-0\n    resources: {memory: 32Mi}\n    \
+         command: [\"/bin/sh\", \"-c\", \"echo hello; while :; do echo tick; sleep 1; done\"]\n",
     );
     let _cleanup = Cleanup::new(&cluster, &[&spec]);
     expect("apply", &spec, &[], 0);
     check_exec(&spec, "x-01");
+    follow_logs(&cluster, &spec);
+}
+
+/// UTC now to the second, as the node's stamps begin (`YYYY-MM-DDTHH:MM:SS`).
+fn utc_now() -> String {
+    let out = Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%S"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The `fleet-node logs --follow` processes of this cluster's node-0 (found by its root, which
+/// no other test shares).
+fn followers(cluster: &Cluster) -> Vec<u32> {
+    let root = cluster.dir.path().join("node-0").display().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse().ok()) else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.contains(&root)
+            && args.iter().any(|a| a == "logs")
+            && args.iter().any(|a| a == "--follow")
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// `fleet logs` over sshd: the last line stamped with a bound, then `--follow --timestamps`
+/// streaming lines written after it began, until Ctrl-C, which leaves no follower on the host.
+fn follow_logs(cluster: &Cluster, spec: &std::path::Path) {
+    let last = expect("logs", spec, &["ticker", "--tail", "1", "--timestamps"], 0);
+    let line = last.trim_end();
+    assert!(
+        line.starts_with("<=20") && (line.ends_with("Z tick") || line.ends_with("Z hello")),
+        "{last}"
+    );
+
+    let began = utc_now();
+    let mut child = Command::new(fleet_bin())
+        .args(["logs", "-f", spec.to_str().unwrap(), "ticker"])
+        .args(["--follow", "--tail", "0", "--timestamps"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    // With --tail 0 every line that arrives was written after the follow began: the container
+    // ticks once a second. Each is stamped with when the node read it.
+    for _ in 0..2 {
+        let line = rx.recv_timeout(Duration::from_secs(60));
+        let Ok(line) = line else {
+            let _ = child.kill();
+            panic!("no followed line over ssh: {:?}", child.wait_with_output());
+        };
+        let (stamp, text) = line.split_once(' ').unwrap_or_default();
+        assert_eq!(text, "tick", "{line}");
+        assert!(
+            stamp.len() == 24
+                && stamp.ends_with('Z')
+                && stamp[..19] >= *began
+                && stamp[..19] <= *utc_now(),
+            "stamp {stamp} not between {began} and now"
+        );
+    }
+    let remote = followers(cluster);
+    assert!(
+        !remote.is_empty(),
+        "fleet-node logs --follow runs on the host under sshd"
+    );
+    // Ctrl-C: SIGINT to fleet, as a terminal sends it.
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "fleet logs --follow ignored Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let gone = |pid: &u32| !std::path::Path::new(&format!("/proc/{pid}")).exists();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !remote.iter().all(gone) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        remote.iter().all(gone) && followers(cluster).is_empty(),
+        "the follower outlived fleet logs on the host: {:?}",
+        followers(cluster)
+    );
+
+    // A name the spec does not have: refused before any host is asked, with the closest name.
+    let out = Command::new(fleet_bin())
+        .args(["logs", "-f", spec.to_str().unwrap(), "tikcer"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the spec has no container named \"tikcer\" (did you mean \"ticker\"?)"),
+        "{err}"
+    );
 }

@@ -1,7 +1,9 @@
-//! `fleet-node logs NAME [--tail N] [-f]`: init's console log (its stdout and stderr, as
-//! fleet-node appends them to `<root>/containers/NAME/console.log`), the last N lines of it, and
-//! with `-f` what is appended after, until the caller goes away. `fleet logs` runs this on the
-//! container's host (over SSH, or as a child for a local host).
+//! `fleet-node logs NAME [--tail N] [-f] [--timestamps]`: init's console log (its stdout and
+//! stderr, as fleet-node appends them to `<root>/containers/NAME/console.log`), the last N lines
+//! of it, and with `-f` what is appended after, until the caller goes away; `--timestamps` puts
+//! a time before each line (`logs_stamp`: when it was read, or for what was already there a
+//! bound). `fleet logs` runs this on the container's host (over SSH, or as a child for a local
+//! host).
 //!
 //! Following polls the file (a console log grows in bursts; a quarter second is soon enough)
 //! and ends when nobody reads any more: stdout's reader closed it (the SSH channel or the local
@@ -13,10 +15,11 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::Args;
 
+use super::logs_stamp::{Stamped, utc_millis};
 use crate::container::Runtime;
 use crate::error::{Result, io_err};
 
@@ -37,6 +40,10 @@ pub struct LogsArgs {
     /// Keep printing what the container writes, until interrupted.
     #[arg(short = 'f', long)]
     pub follow: bool,
+    /// Put a UTC time before each line: when `-f` read it (within 0.25 s of its writing), or,
+    /// for lines already in the log, `<=` the log's last write (the log keeps no time per line).
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
 }
 
 fn open(path: &Path) -> std::io::Result<File> {
@@ -108,6 +115,8 @@ fn reader_gone() -> bool {
 /// Runs `logs`: nothing when the container has written nothing yet.
 pub fn logs(runtime: &Runtime, args: &LogsArgs, out: &mut impl Write) -> Result<()> {
     let path = runtime.log_path(&args.name)?;
+    let mut out = Stamped::new(out);
+    let out = &mut out;
     let parent = std::os::unix::process::parent_id();
     let mut file = match open(&path) {
         Ok(f) => Some(f),
@@ -120,6 +129,13 @@ pub fn logs(runtime: &Runtime, args: &LogsArgs, out: &mut impl Write) -> Result<
             Some(n) => tail_start(f, n).map_err(io_err("read", &path))?,
             None => 0,
         };
+        if args.timestamps {
+            let written = f.metadata().and_then(|m| m.modified());
+            out.stamp(format!(
+                "<={}",
+                utc_millis(written.unwrap_or_else(|_| SystemTime::now()))
+            ));
+        }
         // A reader that went away (a closed pipe) ends the command quietly.
         match copy_from(f, start, out) {
             Ok(end) => at = end,
@@ -154,6 +170,9 @@ pub fn logs(runtime: &Runtime, args: &LogsArgs, out: &mut impl Write) -> Result<
             at = 0;
         }
         if len > at {
+            if args.timestamps {
+                out.stamp(utc_millis(SystemTime::now()));
+            }
             match copy_from(f, at, out) {
                 Ok(end) => at = end,
                 Err(_) => return Ok(()),

@@ -13,6 +13,7 @@ mod docs;
 mod exec;
 mod lifecycle;
 mod logs;
+mod logs_stamp;
 mod set;
 mod show;
 mod snapshot;
@@ -115,7 +116,7 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Print init's console log (its stdout and stderr); -f keeps printing what it writes.
     #[command(
-        after_help = "Examples:\n  fleet-node logs web1\n  fleet-node logs web1 --tail 20\n  fleet-node logs web1 -f"
+        after_help = "Examples:\n  fleet-node logs web1\n  fleet-node logs web1 --tail 20\n  fleet-node logs web1 -f --timestamps"
     )]
     Logs(logs::LogsArgs),
     /// Start every onboot container.

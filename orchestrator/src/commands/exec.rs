@@ -73,6 +73,19 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     Ok(ExitCode::from(u8::try_from(status).unwrap_or(255)))
 }
 
+/// Why `name` is refused when the spec has no container of that name (with the closest name the
+/// spec has), or `None` when it has one. Shared by the verbs that take a container name.
+pub(super) fn not_in_spec(fleet: &Fleet, name: &str) -> Option<String> {
+    if fleet.container(name).is_some() {
+        return None;
+    }
+    let hint =
+        crate::spec::suggest::closest(name, fleet.containers.iter().map(|c| c.spec.name.as_str()))
+            .map(|s| format!(" (did you mean {s:?}?)"))
+            .unwrap_or_default();
+    Some(format!("the spec has no container named {name:?}{hint}"))
+}
+
 /// The host running container `name`: where the nodes report it (this fleet's first, then
 /// another fleet's), else the host the spec pins it to when that host could not be observed.
 pub(super) async fn find_host<'f>(

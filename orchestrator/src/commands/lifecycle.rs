@@ -63,14 +63,11 @@ pub fn run(verb: Verb, args: Args) -> miette::Result<ExitCode> {
         .filter(|c| targets.matches(&c.spec.name, c.placement.group.as_deref(), &c.spec.labels))
         .map(|c| c.spec.name.clone())
         .collect();
-    let spec_names = || fleet.containers.iter().map(|c| c.spec.name.as_str());
-    if let Some(name) = targets.names().find(|n| fleet.container(n).is_none()) {
-        let hint = crate::spec::suggest::closest(name, spec_names())
-            .map(|s| format!(" (did you mean {s:?}?)"))
-            .unwrap_or_default();
-        return Err(miette::miette!(
-            "the spec has no container named {name:?}{hint}; nothing was changed"
-        ));
+    if let Some(why) = targets
+        .names()
+        .find_map(|n| super::exec::not_in_spec(&fleet, n))
+    {
+        return Err(miette::miette!("{why}; nothing was changed"));
     }
     if chosen.is_empty() {
         return Err(miette::miette!(

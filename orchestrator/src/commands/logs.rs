@@ -1,5 +1,6 @@
-//! `fleet logs NAME [-f] [--tail N]`: a container's console log (its init's stdout and stderr)
-//! from whichever host holds it. The host is found as `fleet exec` finds it; then
+//! `fleet logs NAME [--follow] [--tail N] [--timestamps]`: a container's console log (its
+//! init's stdout and stderr) from whichever host holds it. A name the spec does not have is
+//! refused before any host is asked. The host is found as `fleet exec` finds it; then
 //! `fleet-node logs NAME ...` runs there through `transport::exec` (its own SSH exec channel, or
 //! a child for `transport: local`), streaming to this terminal; with `-f` it keeps streaming
 //! until interrupted, and the node's follower ends when the session does.
@@ -14,11 +15,14 @@ use crate::transport;
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  fleet logs web-01\n  fleet logs -f fleet.yaml db --tail 50\n  \
-fleet logs -f fleet.yaml web-01 --follow\n\n\
+fleet logs -f fleet.yaml web-01 --follow --timestamps\n\n\
 The log is what the container's init wrote to stdout and stderr, kept on its host at\n\
 <root>/containers/NAME/console.log (`fleet-node logs NAME` there prints the same). With\n\
---follow it goes on until Ctrl-C. Exit status: 0, or 1 when the container cannot be found or\n\
-its host reached."
+--follow it goes on until Ctrl-C, which also ends the follower on the host. -f is the spec\n\
+file, as on every verb. The log keeps no time per line: --timestamps shows when a followed\n\
+line was read (within 0.25 s of its writing) and, for lines already in the log, `<=` its last\n\
+write. Exit status: 0, or 1 when the spec has no such container, or it cannot be found or its\n\
+host reached."
 )]
 pub struct Args {
     /// Container name.
@@ -33,6 +37,9 @@ pub struct Args {
     /// Keep printing what the container writes, until interrupted.
     #[arg(long)]
     follow: bool,
+    /// Put a UTC time before each line (see below for what it means).
+    #[arg(short = 't', long)]
+    timestamps: bool,
 }
 
 /// Runs `fleet logs`.
@@ -40,6 +47,10 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     let Some(fleet) = load(&args.spec) else {
         return Ok(ExitCode::FAILURE);
     };
+    if let Some(message) = super::exec::not_in_spec(&fleet, &args.name) {
+        eprintln!("error: {message}");
+        return Ok(ExitCode::FAILURE);
+    }
     let rt = runtime()?;
     let host = match rt.block_on(find_host(&fleet, &args.name, &args.connect)) {
         Ok(h) => h,
@@ -54,6 +65,9 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     }
     if args.follow {
         node_args.push("--follow".into());
+    }
+    if args.timestamps {
+        node_args.push("--timestamps".into());
     }
     let ran = rt.block_on(transport::exec::run_node(
         host,
