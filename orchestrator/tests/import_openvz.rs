@@ -328,3 +328,32 @@ fn vz_conf_gives_defaults_and_the_container_overrides_them() {
         "{stderr}"
     );
 }
+
+#[test]
+fn devnodes_and_devices_become_granted_devices_by_path() {
+    // vzctl writes both for `--devnodes fuse:rw`; DEVICES also names tun by number, and one
+    // device Fleet cannot name by path.
+    let conf = "PHYSPAGES=\"0:262144\"\nDEVNODES=\"fuse:rw net/tun:r \"\nDEVICES=\"c:10:229:rw c:10:232:rw b:8:16:rw \"\n";
+    let (spec, stderr, containers) = import(&[("106.conf", conf)], true);
+    let devices = &container(&containers, "106")["security"]["devices"];
+    assert_eq!(
+        devices,
+        &serde_json::json!([
+            {"path": "/dev/fuse", "access": "rw"},
+            {"path": "/dev/net/tun", "access": "r"},
+            {"path": "/dev/kvm", "access": "rw"},
+        ]),
+        "{spec}"
+    );
+    assert!(
+        stderr.contains("106.conf:3:9: warning: DEVICES: \"b:8:16:rw\" is not imported"),
+        "{stderr}"
+    );
+    assert!(spec.contains("b:8:16:rw: grant it by path"), "{spec}");
+    let bad = "DEVNODES=\"fuse:rx\"\n";
+    let (_, stderr, _) = import(&[("107.conf", bad)], false);
+    assert!(
+        stderr.contains("107.conf:1:10: error: DEVNODES: \"fuse:rx\": access \"rx\""),
+        "{stderr}"
+    );
+}

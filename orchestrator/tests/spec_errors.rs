@@ -464,3 +464,31 @@ fleet.yaml:7:45: error: io.priority 6 and io.weight 200 are both set
 "#,
     );
 }
+
+#[test]
+fn bad_device_grants_are_located_with_what_would_be_valid() {
+    let input = spec(
+        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    security:\n      devices:\n        - /etc/passwd\n        - {path: /dev/fuse, access: rwx}\n        - {path: /dev/net/tun, acess: rw}\n        - /dev/kvm\n        - {path: /dev/kvm, access: r}\n",
+    );
+    assert_eq!(
+        headlines(&input),
+        [
+            "fleet.yaml:9:11: error: \"/etc/passwd\" is not under /dev/; a device is named by its node's path on the host, such as /dev/fuse",
+            "fleet.yaml:10:37: error: access \"rwx\" is not some of r (read), w (write) and m (mknod), each once",
+            "fleet.yaml:11:32: error: unknown field \"acess\" in security.devices",
+            "fleet.yaml:13:18: error: device /dev/kvm is granted twice",
+        ]
+    );
+    check(
+        &spec(
+            "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    security:\n      devices: [{path: /dev/fuse, access: rwq}]\n",
+        ),
+        r#"
+fleet.yaml:8:43: error: access "rwq" is not some of r (read), w (write) and m (mknod), each once
+  |
+8 |       devices: [{path: /dev/fuse, access: rwq}]
+  |                                           ^^^
+  = hint: such as rw, or rwm (the default)
+"#,
+    );
+}

@@ -173,7 +173,15 @@ pub static FIELDS: &[FieldRule] = &[
     },
     // The node shifts the writable layer's owners between host ids and the range at the start.
     field!("privileged" => spec.privileged, show::display, restart),
-    field!("security" => spec.security, show::json, restart),
+    FieldRule {
+        differs: |a, b| {
+            let (a, b) = (&a.spec.security, &b.spec.security);
+            a.nesting != b.nesting || a.syscalls != b.syscalls
+        },
+        ..field!("security" => spec.security, show::json, restart)
+    },
+    // The device guard and the nodes in the container's /dev change live where the node can.
+    field!("security.devices" => spec.security.devices, show::json, devices),
     // Another PID 1 is another process tree.
     field!("init" => spec.init, show::init, restart),
     field!("onboot" => spec.onboot, show::display, live),
@@ -277,6 +285,21 @@ pub fn disk_space(old: &View, new: &View, host: &Features) -> Verdict {
         (Some(o), Some(n)) if n > o => restart("grow: ext4 needs CAP_SYS_RESOURCE to grow live"),
         (Some(_), Some(_)) => restart("shrink"),
         _ => restart("add or remove the disk"),
+    }
+}
+
+/// Granting or taking back a device is live where the node can change the running group's
+/// device guard ([`Features::devices_live`]), else a restart.
+pub fn devices(_: &View, _: &View, host: &Features) -> Verdict {
+    match host.devices_live {
+        true => Verdict {
+            effect: Effect::Live,
+            why: None,
+        },
+        false => Verdict {
+            effect: Effect::Restart,
+            why: Some("no live device guard on this host"),
+        },
     }
 }
 
@@ -403,6 +426,29 @@ mod tests {
         assert_eq!(
             verdicts(&old, &new, &Features::default()),
             [("security", Effect::Restart)]
+        );
+    }
+
+    #[test]
+    fn granted_devices_change_live_only_where_the_node_has_a_live_guard() {
+        let old = spec();
+        let mut new = spec();
+        new.security.devices = vec![crate::devices::DeviceGrant {
+            path: "/dev/fuse".into(),
+            access: "rw".into(),
+        }];
+        let able = Features {
+            devices_live: true,
+            ..Features::default()
+        };
+        // Only the devices row: the `security` row (filter, nesting) does not see them.
+        assert_eq!(
+            verdicts(&old, &new, &able),
+            [("security.devices", Effect::Live)]
+        );
+        assert_eq!(
+            verdicts(&new, &old, &Features::default()),
+            [("security.devices", Effect::Restart)]
         );
     }
 

@@ -3,7 +3,7 @@
 //! both sides accept for sizes and percentages ([`units`]), the table of what changing each
 //! field takes ([`effects`]), the `restart` field and how an init ended ([`restart`]), whether a
 //! move can be live ([`live`]), the `security` field with the system call names both sides check
-//! it against ([`security`]), OpenVZ's I/O priorities as weights ([`ioprio`]), what a move between
+//! it against ([`security`]) and the host devices it grants ([`devices`]), OpenVZ's I/O priorities as weights ([`ioprio`]), what a move between
 //! hosts sends ([`transfer`]), and the disk rules both sides enforce ([`disk`]).
 //!
 //! Neighbours: the orchestrator resolves spec files into [`container::ContainerSpec`] values and
@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod container;
+pub mod devices;
 pub mod disk;
 pub mod effects;
 pub mod ioprio;

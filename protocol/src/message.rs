@@ -353,6 +353,12 @@ pub struct Features {
     /// where it cannot, a grow is a restart. Older nodes do not say: taken as false.
     #[serde(default)]
     pub online_disk_grow: bool,
+    /// A running container's granted devices (`security.devices`) change live: the node has a
+    /// device guard it can change on a running group (v1's devices controller, or on v2 its
+    /// eBPF device program) and adds or removes the node in the container's /dev. Where it
+    /// cannot, a change is a restart. Older nodes do not say: taken as false.
+    #[serde(default)]
+    pub devices_live: bool,
     /// Anything else worth telling an operator (missing controllers and the like).
     #[serde(default)]
     pub notes: Vec<String>,

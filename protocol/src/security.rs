@@ -20,6 +20,9 @@ pub struct SecuritySpec {
     /// System calls allowed or denied on top of the default seccomp filter.
     #[serde(default)]
     pub syscalls: SyscallRules,
+    /// Host device nodes the container may use beyond the default few ([`crate::devices`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<crate::devices::DeviceGrant>,
 }
 
 impl SecuritySpec {

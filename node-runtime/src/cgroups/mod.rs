@@ -6,7 +6,7 @@
 //! container; `limits/` writes limit files into [`Cgroup::controller_dir`]. The files are written
 //! directly, youki style (see docs/decisions.md).
 
-mod devices;
+pub mod devices;
 
 use std::fs;
 use std::io;
@@ -111,6 +111,11 @@ impl CgroupRoot {
             others,
             others_v2,
         })
+    }
+
+    /// Whether v1 `controller` has a hierarchy here (always false on v2).
+    pub fn has_controller(&self, controller: &str) -> bool {
+        self.hierarchies.iter().any(|(c, _)| c == controller)
     }
 
     /// v1 or v2.

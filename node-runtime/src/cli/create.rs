@@ -18,7 +18,8 @@ use crate::error::{Error, Result};
                         fleet-node create app --template host --hostname app.internal --env ROLE=app -- /usr/bin/sleep infinity\n  \
                         fleet-node create alp --template /srv/alpine.tar.gz --sha256 0f3c... --onboot -- /sbin/init\n  \
                         fleet-node create legacy --template host --privileged   # container root is host root\n  \
-                        fleet-node create worker --template busybox --restart on-failure --max-retries 5 -- /bin/worker"
+                        fleet-node create worker --template busybox --restart on-failure --max-retries 5 -- /bin/worker\n  \
+                        fleet-node create fs --template busybox --device /dev/fuse --device /dev/net/tun:rw"
 )]
 pub struct CreateArgs {
     /// Container name.
@@ -70,6 +71,10 @@ pub struct CreateArgs {
     /// Restarts in a row after which the supervisor gives up (default: never).
     #[arg(long, value_name = "N")]
     pub max_retries: Option<u32>,
+    /// A host device node the container may use, PATH or PATH:ACCESS with ACCESS some of r, w,
+    /// m (default rwm); repeatable (spec `security.devices`, vzctl's --devnodes).
+    #[arg(long = "device", value_name = "PATH[:ACCESS]")]
+    pub device: Vec<String>,
     /// Environment for init, KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
@@ -109,9 +114,11 @@ fn spec(args: CreateArgs) -> Result<ContainerSpec> {
         init,
         restart,
         max_retries,
+        device,
         env,
         command,
     } = args;
+    let devices = device.iter().map(|d| super::set::device_flag(d)).collect();
     if user_namespace {
         eprintln!(
             "fleet-node: --user-namespace is the default now (unprivileged); it can be left out"
@@ -143,6 +150,7 @@ fn spec(args: CreateArgs) -> Result<ContainerSpec> {
                 allow: allow_syscall.into_iter().collect(),
                 deny: deny_syscall.into_iter().collect(),
             },
+            devices,
         },
         init,
         restart: RestartSpec {

@@ -7,6 +7,7 @@
 use std::io::Write;
 
 use clap::Args;
+use fleet_protocol::devices::{DEFAULT_ACCESS, DeviceGrant};
 use fleet_protocol::units::{parse_percent, parse_size};
 use fleet_protocol::{ContainerState, DesiredState, Resources};
 
@@ -18,7 +19,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Args)]
 #[command(
     after_help = "Examples:\n  fleet-node set web1 --memory 512Mi --cpu-units 2000 --cpu-limit 50%\n  \
-                        fleet-node set web1 --pids none          # remove the limit\n\n\
+                        fleet-node set web1 --pids none          # remove the limit\n  \
+                        fleet-node set web1 --device /dev/fuse:rw --device /dev/kvm:none\n\n\
                         A change that cannot be made live (shrinking the disk, new inodes) is refused with \"needs restart\";\n\
                         the init PID never changes on a live update."
 )]
@@ -71,9 +73,37 @@ pub struct SetArgs {
     /// Write operations per second.
     #[arg(long)]
     pub io_write_iops: Option<String>,
+    /// Grant a host device node, PATH or PATH:ACCESS (ACCESS some of r, w, m; default rwm),
+    /// or take it back with PATH:none; repeatable (vzctl's --devnodes). Live where the host's
+    /// device guard can change on a running container (cgroup v1's devices controller).
+    #[arg(long = "device", value_name = "PATH[:ACCESS|none]")]
+    pub device: Vec<String>,
     /// Allow a restart for changes that cannot be made live.
     #[arg(long)]
     pub restart: bool,
+}
+
+/// A `--device PATH[:ACCESS]` flag as a grant (checked later with the spec's rules).
+pub(crate) fn device_flag(text: &str) -> DeviceGrant {
+    let (path, access) = text.split_once(':').unwrap_or((text, DEFAULT_ACCESS));
+    DeviceGrant {
+        path: path.to_owned(),
+        access: access.to_owned(),
+    }
+}
+
+/// `grants` with each `--device` flag applied: a grant added or its access replaced, or, with
+/// `:none`, taken back.
+fn apply_device_flags(grants: &[DeviceGrant], flags: &[String]) -> Vec<DeviceGrant> {
+    let mut out = grants.to_vec();
+    for flag in flags {
+        let grant = device_flag(flag);
+        out.retain(|g| g.path != grant.path);
+        if grant.access != "none" {
+            out.push(grant);
+        }
+    }
+    out
 }
 
 fn field<T>(
@@ -162,6 +192,7 @@ pub fn run(runtime: &Runtime, args: &SetArgs, out: &mut impl Write) -> Result<()
         .read_config(&args.name)?
         .ok_or_else(|| Error::NotFound(args.name.clone()))?;
     spec.resources = resolve(args, &spec.resources)?;
+    spec.security.devices = apply_device_flags(&spec.security.devices, &args.device);
     // `set` changes limits only: the container keeps running, or stays stopped, whatever the
     // stored spec's state says (a container started by hand after `create --stopped` runs on).
     spec.state = match runtime.status(&args.name)?.state {
@@ -222,6 +253,17 @@ mod tests {
         assert_eq!(new.pids, None);
         assert_eq!(new.disk_space, Some(2 << 30));
         assert_eq!(new.swap, None);
+    }
+
+    #[test]
+    fn device_flags_add_replace_and_take_back_grants() {
+        let now = vec![device_flag("/dev/fuse:rw"), device_flag("/dev/kvm")];
+        let flags = ["/dev/fuse:r", "/dev/kvm:none", "/dev/net/tun"].map(String::from);
+        let new = apply_device_flags(&now, &flags);
+        assert_eq!(
+            new,
+            [device_flag("/dev/fuse:r"), device_flag("/dev/net/tun:rwm")]
+        );
     }
 
     #[test]

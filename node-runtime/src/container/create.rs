@@ -94,6 +94,9 @@ pub fn validate_spec(spec: &ContainerSpec) -> Result<()> {
     if let Some(problem) = fleet_protocol::security::check_rules(&spec.security.syscalls).first() {
         return bad(problem.to_string());
     }
+    if let Some(problem) = fleet_protocol::devices::check_grants(&spec.security.devices) {
+        return bad(problem);
+    }
     if spec.env.keys().any(|k| k.is_empty() || k.contains('=')) {
         return bad("env names must be non-empty and must not contain '='".into());
     }

@@ -12,6 +12,7 @@
 mod boot;
 mod create;
 mod destroy;
+mod devices;
 mod exec;
 mod exited;
 mod ids;

@@ -11,6 +11,7 @@ use fleet_protocol::{ContainerSpec, NetworkMode};
 use super::ids::Ids;
 use super::spawn::{IDMAPPED_LOWER, InitPlan, init_env, spawn_init};
 use super::{Runtime, crash_point, own_files};
+use crate::cgroups::devices::HostDevice;
 use crate::error::{Error, Result, io_err};
 use crate::rootfs;
 use crate::store::{ContainerLock, DIR_MODE, FILE_MODE, Layout, State, tighten, validate_name};
@@ -59,8 +60,14 @@ impl Runtime {
         cgroup_ready: bool,
     ) -> Result<()> {
         let cgroup = self.cgroup(name);
+        // The granted host devices, found before anything is made: a missing one fails the start.
+        let devices = HostDevice::find_all(name, &spec.security.devices)?;
         if !cgroup_ready {
             cgroup.create()?;
+        }
+        // v1: on top of the deny-all and default list `create` wrote (v2: see cgroups/devices.rs).
+        if let Some(dir) = cgroup.controller_dir("devices") {
+            crate::cgroups::devices::allow(&dir, &devices)?;
         }
         let layout = self.store.layout(name);
         // The overlay's writable layer: on the container's own disk image when it has one.
@@ -121,6 +128,7 @@ impl Runtime {
                     .then(|| crate::init::install(self.store.root()))
                     .transpose()?,
                 init_layer: None,
+                devices: devices.into_iter().map(|d| d.path).collect(),
             },
             hostname: spec.hostname.clone(),
             argv: spec

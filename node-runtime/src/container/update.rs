@@ -7,23 +7,29 @@ use fleet_protocol::{ContainerSpec, DesiredState, Features};
 
 use super::Runtime;
 use super::create::validate_spec;
+use crate::cgroups::CgroupRoot;
 use crate::error::{Error, Result};
 
 /// What this host can do that the table of field effects asks about (the same bits the hello
 /// reports, so the orchestrator's plan and this update agree).
-pub fn host_features() -> Features {
+pub fn host_features(cgroups: &CgroupRoot) -> Features {
     Features {
         online_disk_grow: crate::disk::online_grow_supported(),
+        devices_live: crate::cgroups::devices::live_supported(cgroups),
         ..Features::default()
     }
 }
 
-/// The fields of a change from `old` to `new` that take at least `effect` on this host, as
-/// `ContainerSpec` names them, each with why when its effect depends on the values or the host
-/// (`resources.disk_space (shrink)`).
-pub fn fields_needing(old: &ContainerSpec, new: &ContainerSpec, effect: Effect) -> Vec<String> {
-    let host = host_features();
-    effects::changes(&View::of(old), &View::of(new), &host)
+/// The fields of a change from `old` to `new` that take at least `effect` on a host with
+/// `host`'s features, as `ContainerSpec` names them, each with why when its effect depends on
+/// the values or the host (`resources.disk_space (shrink)`).
+pub fn fields_needing(
+    old: &ContainerSpec,
+    new: &ContainerSpec,
+    effect: Effect,
+    host: &Features,
+) -> Vec<String> {
+    effects::changes(&View::of(old), &View::of(new), host)
         .filter(|(_, verdict)| verdict.effect >= effect)
         .map(|(rule, verdict)| match verdict.why {
             Some(why) => format!("{} ({why})", rule.key),
@@ -32,9 +38,9 @@ pub fn fields_needing(old: &ContainerSpec, new: &ContainerSpec, effect: Effect) 
         .collect()
 }
 
-/// Spec fields that cannot change while init runs.
-pub fn restart_fields(old: &ContainerSpec, new: &ContainerSpec) -> Vec<String> {
-    fields_needing(old, new, Effect::Restart)
+/// Spec fields that cannot change while init runs on a host with `host`'s features.
+pub fn restart_fields(old: &ContainerSpec, new: &ContainerSpec, host: &Features) -> Vec<String> {
+    fields_needing(old, new, Effect::Restart, host)
 }
 
 impl Runtime {
@@ -48,14 +54,15 @@ impl Runtime {
         let running = found.init.is_some();
         let mut changed = false;
         if found.spec != *spec {
-            let recreate = fields_needing(&found.spec, spec, Effect::Recreate);
+            let host = host_features(&self.cgroups);
+            let recreate = fields_needing(&found.spec, spec, Effect::Recreate, &host);
             if !recreate.is_empty() {
                 return Err(Error::NeedsRecreate {
                     name: spec.name.clone(),
                     fields: recreate.join(", "),
                 });
             }
-            let needs_restart = restart_fields(&found.spec, spec);
+            let needs_restart = restart_fields(&found.spec, spec, &host);
             if running && !needs_restart.is_empty() && !allow_restart {
                 return Err(Error::NeedsRestart {
                     name: spec.name.clone(),
@@ -70,6 +77,19 @@ impl Runtime {
             {
                 crate::network::update_addresses(init as u32, &found.spec.network, &spec.network)
                     .map_err(super::network_error(&spec.name))?;
+            }
+            // Granted devices change live where the host's guard can (else they restart below),
+            // before the config is written, as the addresses are.
+            if let Some(init) = found.init
+                && found.spec.security.devices != spec.security.devices
+                && host.devices_live
+            {
+                self.update_devices_live(
+                    &spec.name,
+                    init,
+                    &found.spec.security.devices,
+                    &spec.security.devices,
+                )?;
             }
             // Bad limits are refused before the new spec is stored: nothing changes.
             if found.spec.resources != spec.resources {

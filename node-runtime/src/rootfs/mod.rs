@@ -53,6 +53,8 @@ pub struct Plan {
     /// Where [`setup`] finds the builtin init: set by `container/spawn.rs` in the child, from
     /// `init`, while it is still host uid 0.
     pub init_layer: Option<InitLayer>,
+    /// Host device nodes the spec grants (`security.devices`), bound at the same name in /dev.
+    pub devices: Vec<PathBuf>,
 }
 
 /// The builtin init's host directory as a detached read-only overlay, and the program opened
@@ -109,7 +111,7 @@ pub fn setup(plan: &Plan) -> Result<(), String> {
     mount::mount_fs_at("sysfs", &sys_dir, "sysfs", nosuid | Flags::MS_RDONLY, None)
         .map_err(at_err("mount sysfs on", &sys_dir))?;
     cgroupfs::mount_inside(&root, &plan.cgroup)?;
-    dev(&root)?;
+    dev(&root, &plan.devices)?;
     let source = masks::Source::mount(&root)?;
     if let Some(layer) = &plan.init_layer {
         let at = source.init_dir();
@@ -147,8 +149,9 @@ pub(crate) fn at_err<'a>(
 }
 
 /// A tmpfs /dev with the allowed nodes bound from the host (binding works inside a user
-/// namespace too, where mknod does not), a private devpts and /dev/shm.
-fn dev(root: &Root) -> Result<(), String> {
+/// namespace too, where mknod does not), the granted ones (`granted`, host paths under /dev,
+/// their directories made in the fresh tmpfs), a private devpts and /dev/shm.
+fn dev(root: &Root, granted: &[PathBuf]) -> Result<(), String> {
     let dev = dir(root, "dev")?;
     mount::mount_fs_at(
         "tmpfs",
@@ -167,6 +170,14 @@ fn dev(root: &Root) -> Result<(), String> {
             .file(&format!("dev/{name}"), 0o666)
             .map_err(|e| e.to_string())?;
         mount::bind(&host, &node, false, false).map_err(at_err("bind", &node))?;
+    }
+    for host in granted {
+        let name = rel(host);
+        if let Some((parent, _)) = name.rsplit_once('/') {
+            dir(root, parent)?;
+        }
+        let node = root.file(&name, 0o666).map_err(|e| e.to_string())?;
+        mount::bind(host, &node, false, false).map_err(at_err("bind", &node))?;
     }
     let pts = dir(root, "dev/pts")?;
     mount::mount_fs_at(

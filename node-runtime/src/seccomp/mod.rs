@@ -185,6 +185,7 @@ mod tests {
                 allow: ["io_uring_setup".to_owned()].into(),
                 deny: ["personality".to_owned(), "chroot".to_owned()].into(),
             },
+            ..SecuritySpec::default()
         };
         let entries = entries(&custom);
         assert!(!entries.iter().any(|d| d.name == "io_uring_setup"));

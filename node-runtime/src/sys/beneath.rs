@@ -173,6 +173,19 @@ impl Root {
         Ok(target)
     }
 
+    /// Removes the name `rel` (not a directory) from its parent, found as [`Root::find`] finds
+    /// names; a missing name is no error.
+    pub fn unlink(&self, rel: &str) -> Result<(), TargetError> {
+        let (parent, name) = split(rel)?;
+        let Some(dir) = optional(self.walk_path(parent, None, Want::Dir))? else {
+            return Ok(());
+        };
+        match nix::unistd::unlinkat(&dir.fd, name, nix::unistd::UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => Ok(()),
+            Err(e) => Err(io_error("remove", &Path::new("/").join(rel), e)),
+        }
+    }
+
     /// Makes symlink `rel` pointing at `to` (fleet-node's own links in a fresh tmpfs), in the
     /// descriptor of its parent.
     pub fn symlink(&self, rel: &str, to: &Path) -> Result<(), TargetError> {

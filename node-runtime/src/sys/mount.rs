@@ -8,7 +8,7 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -75,19 +75,11 @@ pub fn bind_locked(source: &Path, target: &Target) -> io::Result<()> {
 
 /// [`bind`] with the mount attributes `attrs` (`MOUNT_ATTR_*`) added before the attach.
 fn bind_with(source: &Path, target: &Target, attrs: u64, recursive: bool) -> io::Result<()> {
-    let c = c_path(source)?;
     let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
     if recursive {
         flags |= libc::AT_RECURSIVE as u32;
     }
-    // SAFETY: open_tree reads the NUL-terminated path `c` (alive for the call) and returns a new
-    // descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this descriptor; nobody else owns it.
-    let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let tree = open_tree(source, flags)?;
     if attrs != 0 {
         let attr = libc::mount_attr {
             attr_set: attrs,
@@ -116,6 +108,40 @@ fn bind_with(source: &Path, target: &Target, attrs: u64, recursive: bool) -> io:
         }
     }
     attach(tree.as_raw_fd(), target)
+}
+
+/// `open_tree(AT_FDCWD, source, flags)`: a descriptor of the mount at `source`, or of a detached
+/// copy of it with `OPEN_TREE_CLONE`.
+fn open_tree(source: &Path, flags: u32) -> io::Result<OwnedFd> {
+    let c = c_path(source)?;
+    // SAFETY: open_tree reads the NUL-terminated path `c` (alive for the call) and returns a new
+    // descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// A detached bind of the single file `source` (a host device node), its last component never
+/// followed as a symlink: attach it with [`attach`] (in another mount namespace too, as the
+/// mount belongs to none until then), `fstat` it to see what was cloned.
+pub fn clone_node(source: &Path) -> io::Result<OwnedFd> {
+    open_tree(
+        source,
+        libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_SYMLINK_NOFOLLOW as u32,
+    )
+}
+
+/// Lazily unmounts the mount whose root `target` is, by its descriptor: the path given to
+/// umount2 is `self/fd/N` relative to `proc`, a descriptor of the host's procfs opened before
+/// the caller joined a container's mount namespace, so nothing in that namespace (which
+/// container root may mount over) is looked up.
+pub fn unmount_target(target: &Target, proc: BorrowedFd<'_>) -> io::Result<()> {
+    nix::unistd::fchdir(proc)?;
+    let link = format!("self/fd/{}", target.as_fd().as_raw_fd());
+    nix::mount::umount2(link.as_str(), MntFlags::MNT_DETACH).map_err(io::Error::from)
 }
 
 /// Attaches the detached mount behind descriptor `tree` onto `target`'s descriptor.

@@ -117,6 +117,7 @@ pub fn hello(host: &str) -> NodeInfo {
             io_weight: true,
             io_weight_file: fleet_protocol::WeightFile::IoBfqWeight,
             online_disk_grow: true,
+            devices_live: true,
             notes: Vec::new(),
         },
         capacity: Capacity {

@@ -1,20 +1,22 @@
 //! The container's `security` mapping: nesting and the system calls allowed or denied on top of
 //! the default seccomp filter. Each name is checked against the protocol's x86_64 table (the list
-//! `fleet-node` builds its filter from), so a typo fails at validate time with its position.
+//! `fleet-node` builds its filter from), so a typo fails at validate time with its position; and
+//! the host devices granted (`devices`), checked by `fleet_protocol::devices`' rules.
 
 use std::collections::BTreeMap;
 
+use fleet_protocol::devices::{DeviceGrant, canonical_access, check_access, check_path};
 use fleet_protocol::security::{RuleProblem, check_name, syscall_names};
 use fleet_protocol::{SecuritySpec, SyscallRules};
 
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::fields::{self, Fields};
-use super::node::{Node, Pos};
+use super::node::{Node, Pos, Value};
 use super::suggest::closest;
 
 /// Decodes `security:`; problems are recorded and the bad parts left out.
 pub fn security(node: &Node, d: &mut Diagnostics) -> SecuritySpec {
-    let Some(f) = Fields::open(node, "security", &["nesting", "syscalls"], d) else {
+    let Some(f) = Fields::open(node, "security", &["nesting", "syscalls", "devices"], d) else {
         return SecuritySpec::default();
     };
     SecuritySpec {
@@ -26,7 +28,67 @@ pub fn security(node: &Node, d: &mut Diagnostics) -> SecuritySpec {
             .get("syscalls")
             .map(|n| syscalls(n, d))
             .unwrap_or_default(),
+        devices: f.get("devices").map(|n| devices(n, d)).unwrap_or_default(),
     }
+}
+
+/// `devices:`: each item a node's path (`/dev/fuse`, access rwm) or `{path, access}`.
+fn devices(node: &Node, d: &mut Diagnostics) -> Vec<DeviceGrant> {
+    const FIELD: &str = "security.devices";
+    let mut out: Vec<DeviceGrant> = Vec::new();
+    let mut seen: BTreeMap<String, Pos> = BTreeMap::new();
+    for item in fields::list(node, FIELD, d) {
+        let (path, access) = match &item.value {
+            Value::Map(_) => {
+                let Some(f) = Fields::open(item, FIELD, &["path", "access"], d) else {
+                    continue;
+                };
+                let Some(path) = f.get("path").and_then(|n| fields::text(n, FIELD, d)) else {
+                    d.push(
+                        Diagnostic::at(item.pos, "a device needs its `path`")
+                            .hint("such as {path: /dev/fuse, access: rw}"),
+                    );
+                    continue;
+                };
+                let access = f.get("access").and_then(|n| fields::text(n, FIELD, d));
+                (path, access)
+            }
+            _ => match fields::text(item, FIELD, d) {
+                Some(path) => (path, None),
+                None => continue,
+            },
+        };
+        if let Some(why) = check_path(&path.value) {
+            d.push(Diagnostic::at(path.pos, why).hint(
+                "name a device node on the host under /dev (/dev/fuse, /dev/net/tun, /dev/kvm)",
+            ));
+            continue;
+        }
+        let access = match access {
+            Some(a) => match check_access(&a.value) {
+                Some(why) => {
+                    d.push(Diagnostic::at(a.pos, why).hint("such as rw, or rwm (the default)"));
+                    continue;
+                }
+                None => canonical_access(&a.value),
+            },
+            None => fleet_protocol::devices::default_access(),
+        };
+        if let Some(first) = seen.get(&path.value) {
+            d.push(
+                Diagnostic::at(path.pos, format!("device {} is granted twice", path.value))
+                    .related(*first, "first granted here")
+                    .hint("keep one entry per device"),
+            );
+            continue;
+        }
+        seen.insert(path.value.clone(), path.pos);
+        out.push(DeviceGrant {
+            path: path.value,
+            access,
+        });
+    }
+    out
 }
 
 fn syscalls(node: &Node, d: &mut Diagnostics) -> SyscallRules {

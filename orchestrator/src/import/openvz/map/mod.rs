@@ -3,6 +3,7 @@
 //! limits, `identity.rs` the name, hostname, boot, template, private area and network. Whatever
 //! is left when both are done is listed as not imported, with why: nothing is dropped silently.
 
+mod devices;
 mod identity;
 mod resources;
 
@@ -235,6 +236,7 @@ pub fn map(input: &Input, options: &Options, taken: &mut Taken, d: &mut Diagnost
     resources::disk(&mut m);
     identity::private_area(&mut m);
     resources::io(&mut m);
+    devices::devices(&mut m);
     identity::network(&mut m, &name, taken);
     leftovers(&mut m);
     Container {

@@ -1,0 +1,225 @@
+//! `security.devices` on this host (cgroup v1): a granted host device node is bound into the
+//! container's /dev and opens there with the access granted, and nothing more: the devices
+//! controller refuses a write the grant does not allow, a node the container makes itself for a
+//! device nobody granted does not open, and container root cannot widen its own rules. Grants
+//! change live (`fleet-node set --device`), with the same init. Real containers, as root; never
+//! skipped in CI.
+
+mod support;
+
+use support::Node;
+
+fn sh(node: &Node, name: &str, script: &str) -> String {
+    node.exec(name, &["/bin/sh", "-c", script])
+}
+
+/// `opened` or `refused: <the shell's error>` for a redirection `what` inside `name`.
+fn open(node: &Node, name: &str, what: &str) -> String {
+    sh(
+        node,
+        name,
+        &format!("if err=$( ({what}) 2>&1); then echo opened; else echo \"refused: $err\"; fi"),
+    )
+}
+
+fn needs(devices: &[&str]) -> bool {
+    for dev in devices {
+        if !std::path::Path::new(dev).exists() {
+            support::cannot_run(&format!("needs {dev} on the host"));
+            return false;
+        }
+    }
+    true
+}
+
+#[test]
+fn a_granted_device_opens_inside_and_an_ungranted_one_does_not() {
+    let Some(node) = Node::new() else { return };
+    if !needs(&["/dev/fuse", "/dev/net/tun"]) {
+        return;
+    }
+    // Privileged, so that container root may mknod (CAP_MKNOD, no user namespace): the
+    // cgroup, not the missing node, must be what refuses the device nobody granted.
+    node.ok(&[
+        "create",
+        "dev",
+        "--template",
+        "busybox",
+        "--privileged",
+        "--device",
+        "/dev/fuse",
+        "--device",
+        "/dev/net/tun:r",
+    ]);
+    assert_eq!(open(&node, "dev", "exec 3<>/dev/fuse"), "opened\n", "rwm");
+    assert_eq!(open(&node, "dev", "exec 3</dev/net/tun"), "opened\n", "r");
+    let write = open(&node, "dev", "exec 3<>/dev/net/tun");
+    assert!(
+        write.contains("refused") && write.contains("Operation not permitted"),
+        "r only: the devices cgroup refuses a write: {write}"
+    );
+    // The default set still works beside the grants.
+    assert_eq!(
+        sh(
+            &node,
+            "dev",
+            "head -c 4 /dev/zero | wc -c; head -c 4 /dev/urandom | wc -c; echo x > /dev/null && echo null"
+        ),
+        "4\n4\nnull\n"
+    );
+    // /dev/loop-control (10:237) was not granted: the container's own node for it is inert.
+    assert_eq!(
+        sh(&node, "dev", "mknod /dev/lc c 10 237 && echo made"),
+        "made\n"
+    );
+    let lc = open(&node, "dev", "exec 3</dev/lc");
+    assert!(lc.contains("Operation not permitted"), "{lc}");
+
+    // Container root cannot widen its own list: the group's files are read-only inside, a
+    // remount is refused, and the ungranted device stays closed after the attempts.
+    let widen = sh(
+        &node,
+        "dev",
+        "echo a > /sys/fs/cgroup/devices/devices.allow 2>&1 || echo write-refused; \
+         mount -o remount,rw /sys/fs/cgroup/devices 2>&1 || echo remount-refused; \
+         echo 'c 10:237 rwm' > /sys/fs/cgroup/devices/devices.allow 2>&1 || echo rule-refused",
+    );
+    assert!(
+        widen.contains("write-refused")
+            && widen.contains("remount-refused")
+            && widen.contains("rule-refused"),
+        "{widen}"
+    );
+    let host_rules = node
+        .cgroup_dirs("dev")
+        .into_iter()
+        .find(|d| d.join("devices.list").exists())
+        .map(|d| std::fs::read_to_string(d.join("devices.list")).unwrap())
+        .expect("a devices group");
+    assert!(
+        !host_rules.contains("10:237") && !host_rules.contains("a *:* rwm"),
+        "{host_rules}"
+    );
+    assert!(
+        open(&node, "dev", "exec 3</dev/lc").contains("Operation not permitted"),
+        "still refused"
+    );
+}
+
+#[test]
+fn grants_change_live_with_the_same_init() {
+    let Some(node) = Node::new() else { return };
+    if !needs(&["/dev/fuse", "/dev/net/tun"]) {
+        return;
+    }
+    node.ok(&[
+        "create",
+        "live",
+        "--template",
+        "busybox",
+        "--device",
+        "/dev/fuse:rw",
+    ]);
+    let pid = node.init_pid("live");
+    assert_eq!(open(&node, "live", "exec 3<>/dev/fuse"), "opened\n");
+    assert_eq!(
+        sh(&node, "live", "test -e /dev/net/tun || echo none"),
+        "none\n"
+    );
+
+    // Granted while it runs: the node appears (in /dev/net, made in the container's /dev) and
+    // opens; taken back: the node is gone and nothing the container does opens the device.
+    let out = node.ok(&[
+        "set",
+        "live",
+        "--device",
+        "/dev/net/tun:rw",
+        "--device",
+        "/dev/fuse:none",
+    ]);
+    assert_eq!(out, "live: updated\n");
+    assert_eq!(node.init_pid("live"), pid, "no restart");
+    assert_eq!(open(&node, "live", "exec 3<>/dev/net/tun"), "opened\n");
+    assert_eq!(
+        sh(&node, "live", "test -e /dev/fuse || echo gone"),
+        "gone\n"
+    );
+    let rules = node
+        .cgroup_dirs("live")
+        .into_iter()
+        .find(|d| d.join("devices.list").exists())
+        .map(|d| std::fs::read_to_string(d.join("devices.list")).unwrap())
+        .expect("a devices group");
+    assert!(
+        rules.contains("c 10:200 rw") && !rules.contains("10:229"),
+        "{rules}"
+    );
+    let status = node.status("live");
+    assert_eq!(
+        status["spec"]["security"]["devices"],
+        serde_json::json!([{"path": "/dev/net/tun", "access": "rw"}]),
+        "{status}"
+    );
+
+    // The node never follows what the container made in its /dev. Moved away and replaced by
+    // a symlink to /sys, the granted node is not unmounted through the link when the grant
+    // goes: the rule is taken back, and the moved node no longer opens.
+    sh(
+        &node,
+        "live",
+        "mv /dev/net /dev/moved && ln -s /sys /dev/net",
+    );
+    node.ok(&["set", "live", "--device", "/dev/net/tun:none"]);
+    let moved = open(&node, "live", "exec 3<>/dev/moved/tun");
+    assert!(moved.contains("Operation not permitted"), "{moved}");
+    // Granting through the link is refused, naming it; no rule is left behind, and nothing
+    // appeared under /sys.
+    let err = node.fails(&["set", "live", "--device", "/dev/net/tun:rw"]);
+    assert!(err.contains("symbolic link"), "{err}");
+    let rules = node
+        .cgroup_dirs("live")
+        .into_iter()
+        .find(|d| d.join("devices.list").exists())
+        .map(|d| std::fs::read_to_string(d.join("devices.list")).unwrap())
+        .unwrap();
+    assert!(!rules.contains("10:200"), "{rules}");
+    assert_eq!(
+        sh(&node, "live", "test -e /sys/tun || echo clean"),
+        "clean\n"
+    );
+    assert!(!std::path::Path::new("/sys/tun").exists());
+    assert_eq!(node.init_pid("live"), pid, "still the same init");
+}
+
+#[test]
+fn bad_grants_are_refused_with_the_reason_and_nothing_is_made() {
+    let Some(node) = Node::new() else { return };
+    for (device, why) in [
+        ("/etc/passwd", "not under /dev/"),
+        ("/dev/fuse:rwx", "access \"rwx\""),
+        ("/dev/../etc/shadow", "not a plain path"),
+    ] {
+        let err = node.fails(&["create", "bad", "--template", "busybox", "--device", device]);
+        assert!(
+            err.contains("security.devices") && err.contains(why),
+            "{device}: {err}"
+        );
+        assert!(
+            !node.container_dir("bad").exists(),
+            "{device}: nothing made"
+        );
+    }
+    // A path that is not a device node on the host is refused when the container starts.
+    let err = node.fails(&[
+        "create",
+        "nodev",
+        "--template",
+        "busybox",
+        "--device",
+        "/dev/no-such-device",
+    ]);
+    assert!(
+        err.contains("security.devices") && err.contains("/dev/no-such-device"),
+        "{err}"
+    );
+}
