@@ -104,7 +104,9 @@ fn two_busybox_containers_ping_each_other_and_change_address_live() {
         .collect();
     assert_eq!(
         veths,
-        vec![node_runtime::network::host_veth_name("net-b")],
+        vec![node_runtime::network::host_veth_name(
+            &runtime.link_key("net-b")
+        )],
         "destroy removed net-a's veth, net-b's remains"
     );
 }

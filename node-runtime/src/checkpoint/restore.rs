@@ -88,7 +88,7 @@ pub fn restore(runtime: &Runtime, name: &str, dir: &Path) -> Result<RestoreRepor
         .map_err(io_err("open log", &layout.log))?;
     // The veth pair, made ahead (see `network::prepare_restore`); a stale one is replaced.
     let peer = if record.own_netns {
-        crate::network::prepare_restore(name, &spec.network)
+        crate::network::prepare_restore(&runtime.link_key(name), &spec.network)
             .map_err(crate::container::network_error(name))?
     } else {
         None
@@ -181,7 +181,7 @@ pub fn restore(runtime: &Runtime, name: &str, dir: &Path) -> Result<RestoreRepor
     if status != 0 {
         let _ = cgroup.kill_all(std::time::Duration::from_secs(5));
         if peer.is_some() {
-            let _ = crate::network::detach(name);
+            let _ = crate::network::detach(&runtime.link_key(name));
         }
         return Err(fail(format!(
             "criu restore failed (exit {status}): {}; the container stays stopped (full log: {})",

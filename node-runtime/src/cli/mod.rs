@@ -46,7 +46,7 @@ use crate::error::{Error, Result};
 )]
 pub struct Cli {
     /// State directory (containers, templates, logs).
-    #[arg(long, global = true, default_value = "/var/lib/fleet-node")]
+    #[arg(long, global = true, default_value = crate::store::DEFAULT_ROOT)]
     pub root: PathBuf,
     /// Parent cgroup of every container.
     #[arg(long, global = true, default_value = "fleet")]

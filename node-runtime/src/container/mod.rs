@@ -120,8 +120,23 @@ impl Runtime {
     /// Runs after init exists (host pid `init_pid`, all namespaces made) and before it execs the
     /// spec's command: the place to attach networking.
     pub fn before_init_exec(&self, spec: &ContainerSpec, init_pid: i32) -> Result<()> {
-        crate::network::attach(init_pid as u32, &spec.name, &spec.network)
+        crate::network::attach(init_pid as u32, &self.link_key(&spec.name), &spec.network)
             .map_err(network_error(&spec.name))
+    }
+
+    /// What a container's host-side interface names and eth0's MAC are made from
+    /// (`network::veth`): its name on a node with the default root, so that they stay what older
+    /// nodes made; on a node with another root (a second node on one machine, as the tests run
+    /// two) the root as well, so that two nodes never take or delete each other's interfaces for
+    /// containers of the same name: a move between them would otherwise lose the target's pair
+    /// when the source's copy is destroyed.
+    pub fn link_key(&self, name: &str) -> String {
+        let root = self.store.root();
+        if root == std::path::Path::new(crate::store::DEFAULT_ROOT) {
+            name.to_owned()
+        } else {
+            format!("{}\0{name}", root.display())
+        }
     }
 
     /// Runs at destroy after the container's processes are gone and before its directory is
@@ -130,7 +145,8 @@ impl Runtime {
         // Init is gone, so the kernel has normally deleted the veth pair already; this removes
         // one an interrupted attach may have left.
         if let Some(spec) = spec {
-            crate::network::detach(&spec.name).map_err(network_error(&spec.name))?;
+            crate::network::detach(&self.link_key(&spec.name))
+                .map_err(network_error(&spec.name))?;
         }
         Ok(())
     }

@@ -23,6 +23,9 @@ use crate::error::{Error, Result, io_err};
 pub use lock::ContainerLock;
 pub use private::{DIR_MODE, FILE_MODE, Pinned, private_dir, secure_root, tighten};
 
+/// The node's root when `--root` is not given.
+pub const DEFAULT_ROOT: &str = "/var/lib/fleet-node";
+
 /// Where a container's pieces live. Other modules (disk, network) add their files here.
 #[derive(Debug, Clone)]
 pub struct Layout {
