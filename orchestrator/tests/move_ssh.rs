@@ -6,115 +6,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::fleetctl::{Cleanup, expect, fleet_bin, wait_within};
+use support::moves::{assert_moved, exec_ok, root, running_on, start_on_node_0, write, write_with};
 use support::sshd::{Cluster, skip_unless_ready, unique};
-
-/// Writes the spec: the cluster's hosts and one container `mover` with a 64Mi disk pinned to
-/// `node-<host>`.
-fn write(cluster: &Cluster, fleet: &str, host: usize) -> PathBuf {
-    write_with(cluster, fleet, &format!("\n    host: node-{host}"))
-}
-
-/// The same spec with `placement` (the container's host line, or none) as given.
-fn write_with(cluster: &Cluster, fleet: &str, placement: &str) -> PathBuf {
-    let mut yaml = format!("apiVersion: fleet/v1\nfleet: {fleet}\nhosts:\n");
-    for h in cluster.hosts() {
-        let fleet::model::Transport::Ssh(t) = &h.transport else {
-            unreachable!("the cluster's hosts are ssh hosts")
-        };
-        yaml.push_str(&format!(
-            "  - name: {name}\n    transport: ssh\n    address: {addr}\n    port: {port}\n    \
-             user: root\n    identity_file: {id}\n    known_hosts: {kh}\n    \
-             capacity: {{cpus: 64, memory: 64Gi, disk: 100Gi}}\n    node:\n      path: {path}\n      \
-             root: {root}\n      cgroup_parent: {cg}\n",
-            name = h.name,
-            addr = t.address,
-            port = t.port,
-            id = cluster.identity.display(),
-            kh = cluster.known_hosts.display(),
-            path = h.node.path,
-            root = h.node.root,
-            cg = h.node.cgroup_parent,
-        ));
-    }
-    yaml.push_str(&format!(
-        "containers:\n  - name: mover\n    template: busybox\n    \
-         command: [\"/bin/sleep\", \"1000000\"]{placement}\n    \
-         resources:\n      memory: 64Mi\n      disk: {{space: 64Mi}}\n"
-    ));
-    let path = cluster.dir.path().join("move.yaml");
-    std::fs::write(&path, yaml).expect("write spec");
-    path
-}
-
-fn root(cluster: &Cluster, host: usize) -> PathBuf {
-    cluster.dir.path().join(format!("node-{host}"))
-}
-
-/// The PID of `mover`'s init on node `host` when it is alive, from the node's store.
-fn running_on(cluster: &Cluster, host: usize) -> Option<i64> {
-    let state = root(cluster, host).join("containers/mover/state.json");
-    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(state).ok()?).ok()?;
-    let pid = state["init_pid"].as_i64()?;
-    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
-}
-
-fn exec(spec: &Path, command: &str) -> Output {
-    Command::new(fleet_bin())
-        .args(["exec", "-f", spec.to_str().unwrap(), "mover", "--"])
-        .args(["/bin/sh", "-c", command])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-#[track_caller]
-fn exec_ok(spec: &Path, command: &str) -> String {
-    let out = exec(spec, command);
-    assert!(
-        out.status.success(),
-        "exec {command}: {:?}\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-/// Starts `mover` on node-0 with a file written inside and `noise_mib` MiB of random data.
-fn start_on_node_0(cluster: &Cluster, fleet: &str, noise_mib: u32) -> (PathBuf, String) {
-    let spec = write(cluster, fleet, 0);
-    expect("apply", &spec, &["--yes"], 0);
-    let sum = exec_ok(
-        &spec,
-        &format!(
-            "echo kept > /kept.txt && dd if=/dev/urandom of=/noise bs=1048576 count={noise_mib} \
-             2>/dev/null && sync && md5sum /noise"
-        ),
-    );
-    assert!(running_on(cluster, 0).is_some());
-    (spec, sum)
-}
-
-#[track_caller]
-fn assert_moved(cluster: &Cluster, spec: &Path, sum: &str) {
-    assert!(running_on(cluster, 1).is_some(), "mover runs on node-1");
-    assert!(
-        !root(cluster, 0).join("containers/mover").exists(),
-        "the source's copy is gone"
-    );
-    assert_eq!(exec_ok(spec, "cat /kept.txt"), "kept\n");
-    // Owned by the container's root on the new host too (its range there).
-    assert_eq!(exec_ok(spec, "stat -c %u:%g /kept.txt"), "0:0\n");
-    assert_eq!(exec_ok(spec, "md5sum /noise"), sum);
-    let again = expect("plan", spec, &[], 0);
-    assert!(again.contains("No changes."), "{again}");
-}
 
 #[test]
 fn a_cold_move_keeps_the_files_written_inside() {
@@ -225,7 +122,7 @@ fn drain_moves_an_unpinned_container_off_its_host_and_it_stays_there() {
     }
     let cluster = Cluster::start(2);
     let fleet = format!("drain-{}", unique());
-    let spec = write_with(&cluster, &fleet, "");
+    let spec = write_with(&cluster, &fleet, "", "");
     let _cleanup = Cleanup::new(&cluster, &[&spec]);
     expect("apply", &spec, &["--yes"], 0);
     exec_ok(&spec, "echo kept > /kept.txt");

@@ -1,3 +1,4 @@
 //! Shared helpers of the end-to-end tests.
 pub mod fleetctl;
+pub mod moves;
 pub mod sshd;

@@ -1,0 +1,110 @@
+//! Helpers of the move tests over real sshd hosts: a spec with one container `mover` (busybox,
+//! 64Mi memory and disk) over a [`Cluster`]'s hosts, where it runs (from each node's store),
+//! running commands inside it through `fleet exec`, and what a finished move must leave.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use super::fleetctl::{expect, fleet_bin};
+use super::sshd::Cluster;
+
+/// Writes the spec: the cluster's hosts and `mover` pinned to `node-<host>`.
+pub fn write(cluster: &Cluster, fleet: &str, host: usize) -> PathBuf {
+    write_with(cluster, fleet, &format!("\n    host: node-{host}"), "")
+}
+
+/// The same spec with `placement` (the container's host line, or none) and `more` (further
+/// lines of the container's entry, each starting with a newline and four spaces) as given.
+pub fn write_with(cluster: &Cluster, fleet: &str, placement: &str, more: &str) -> PathBuf {
+    let mut yaml = format!("apiVersion: fleet/v1\nfleet: {fleet}\nhosts:\n");
+    yaml.push_str(
+        &cluster.hosts_yaml(cluster.sshds.len(), "{cpus: 64, memory: 64Gi, disk: 100Gi}"),
+    );
+    yaml.push_str(&format!(
+        "containers:\n  - name: mover\n    template: busybox\n    \
+         command: [\"/bin/sleep\", \"1000000\"]{placement}\n    \
+         resources:\n      memory: 64Mi\n      disk: {{space: 64Mi}}{more}\n"
+    ));
+    let path = cluster.dir.path().join("move.yaml");
+    std::fs::write(&path, yaml).expect("write spec");
+    path
+}
+
+/// Node `host`'s root directory.
+pub fn root(cluster: &Cluster, host: usize) -> PathBuf {
+    cluster.dir.path().join(format!("node-{host}"))
+}
+
+/// The PID of `mover`'s init on node `host` when it is alive, from the node's store.
+pub fn running_on(cluster: &Cluster, host: usize) -> Option<i64> {
+    let state = root(cluster, host).join("containers/mover/state.json");
+    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(state).ok()?).ok()?;
+    let pid = state["init_pid"].as_i64()?;
+    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+}
+
+/// Runs `sh -c command` inside `mover` through `fleet exec`.
+pub fn exec(spec: &Path, command: &str) -> Output {
+    Command::new(fleet_bin())
+        .args(["exec", "-f", spec.to_str().unwrap(), "mover", "--"])
+        .args(["/bin/sh", "-c", command])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// [`exec`], asserting success; returns its stdout.
+#[track_caller]
+pub fn exec_ok(spec: &Path, command: &str) -> String {
+    let out = exec(spec, command);
+    assert!(
+        out.status.success(),
+        "exec {command}: {:?}\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Applies `spec` (mover on node-0) and writes a file and `noise_mib` MiB of random data inside;
+/// returns the noise's md5sum line.
+pub fn fill(cluster: &Cluster, spec: &Path, noise_mib: u32) -> String {
+    expect("apply", spec, &["--yes"], 0);
+    let sum = exec_ok(
+        spec,
+        &format!(
+            "echo kept > /kept.txt && dd if=/dev/urandom of=/noise bs=1048576 count={noise_mib} \
+             2>/dev/null && sync && md5sum /noise"
+        ),
+    );
+    assert!(running_on(cluster, 0).is_some());
+    sum
+}
+
+/// Starts `mover` on node-0 with a file written inside and `noise_mib` MiB of random data.
+pub fn start_on_node_0(cluster: &Cluster, fleet: &str, noise_mib: u32) -> (PathBuf, String) {
+    let spec = write(cluster, fleet, 0);
+    let sum = fill(cluster, &spec, noise_mib);
+    (spec, sum)
+}
+
+/// What a finished move to node-1 leaves: it runs there, the source's copy is gone, the data
+/// arrived whole and owned by the container's root, and the spec has nothing left to do.
+#[track_caller]
+pub fn assert_moved(cluster: &Cluster, spec: &Path, sum: &str) {
+    assert!(running_on(cluster, 1).is_some(), "mover runs on node-1");
+    assert!(
+        !root(cluster, 0).join("containers/mover").exists(),
+        "the source's copy is gone"
+    );
+    assert_eq!(exec_ok(spec, "cat /kept.txt"), "kept\n");
+    // Owned by the container's root on the new host too (its range there).
+    assert_eq!(exec_ok(spec, "stat -c %u:%g /kept.txt"), "0:0\n");
+    assert_eq!(exec_ok(spec, "md5sum /noise"), sum);
+    let again = expect("plan", spec, &[], 0);
+    assert!(again.contains("No changes."), "{again}");
+}
