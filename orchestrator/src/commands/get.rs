@@ -60,11 +60,15 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     };
     let targets = args.select.targets()?;
     let rt = runtime()?;
-    let (observed, sessions) = rt.block_on(observe::observe(
-        &fleet,
-        &args.connect.options(),
-        args.connect.parallel,
-    ));
+    // Hosts show what their containers use, which nodes read only when asked.
+    let (opts, parallel) = (args.connect.options(), args.connect.parallel);
+    let (observed, sessions) = rt.block_on(async {
+        if args.resource == Resource::Hosts {
+            observe::observe_usage(&fleet, &opts, parallel).await
+        } else {
+            observe::observe(&fleet, &opts, parallel).await
+        }
+    });
     rt.block_on(observe::close_all(sessions));
     if args.resource == Resource::Hosts {
         let failed = super::get_hosts::print(&observed, args.output)?;

@@ -1,11 +1,11 @@
 //! `fleet get hosts`: every host of the spec as its node describes itself in the hello: the
-//! fleet-node version and protocol that answer there, kernel, cgroup version, capacity and how
-//! many containers it holds; `-o wide` adds the features found at run time, `-o json` the whole
-//! hello. An unreachable host gets a row saying so and makes the exit status 1.
+//! fleet-node version and protocol that answer there, kernel, cgroup version, capacity, how
+//! many containers it holds and what they use (cpu, memory, disk, summed over every container
+//! there); `-o wide` adds the features found at run time, `-o json` the whole hello. An unreachable host gets a row saying so and makes the exit status 1.
 
 use std::fmt::Write as _;
 
-use crate::schedule::Resource;
+use crate::schedule::{Amounts, Resource};
 use fleet_protocol::NodeInfo;
 use serde::Serialize;
 
@@ -21,10 +21,14 @@ struct Row<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     node: Option<&'a NodeInfo>,
     containers: usize,
+    /// What the host's containers use (cpu in percent of one CPU, memory and disk in bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    used: Option<Amounts>,
 }
 
 /// Prints the hosts in `output`'s form; returns whether any host was unreachable.
 pub fn print(observed: &Observed, output: GetOutput) -> miette::Result<bool> {
+    let usage = observed.usage();
     let rows: Vec<Row> = observed
         .hosts
         .iter()
@@ -35,6 +39,7 @@ pub fn print(observed: &Observed, output: GetOutput) -> miette::Result<bool> {
                 error: None,
                 node: node.as_ref(),
                 containers: containers.len(),
+                used: usage.get(host.as_str()).copied(),
             },
             HostObservation::Unreachable { error } => Row {
                 host,
@@ -42,6 +47,7 @@ pub fn print(observed: &Observed, output: GetOutput) -> miette::Result<bool> {
                 error: Some(error),
                 node: None,
                 containers: 0,
+                used: None,
             },
         })
         .collect();
@@ -53,7 +59,7 @@ pub fn print(observed: &Observed, output: GetOutput) -> miette::Result<bool> {
     }
     let wide = output == GetOutput::Wide;
     let mut out = format!(
-        "{:<16} {:<11} {:<12} {:>5} {:<24} {:>6} {:>4} {:>8} {:>9} {:>10}",
+        "{:<16} {:<11} {:<12} {:>5} {:<24} {:>6} {:>4} {:>8} {:>9} {:>10} {:>8} {:>8} {:>9}",
         "HOST",
         "STATE",
         "NODE",
@@ -63,7 +69,10 @@ pub fn print(observed: &Observed, output: GetOutput) -> miette::Result<bool> {
         "CPUS",
         "MEMORY",
         "DISK FREE",
-        "CONTAINERS"
+        "CONTAINERS",
+        "CPU USED",
+        "MEM USED",
+        "DISK USED"
     );
     if wide {
         out.push_str(" FEATURES");
@@ -74,7 +83,7 @@ pub fn print(observed: &Observed, output: GetOutput) -> miette::Result<bool> {
             Some(n) => {
                 let _ = write!(
                     out,
-                    "{:<16} {:<11} {:<12} {:>5} {:<24} {:>6} {:>4} {:>8} {:>9} {:>10}",
+                    "{:<16} {:<11} {:<12} {:>5} {:<24} {:>6} {:>4} {:>8} {:>9} {:>10} {:>8} {:>8} {:>9}",
                     r.host,
                     "reachable",
                     n.node_version,
@@ -84,7 +93,10 @@ pub fn print(observed: &Observed, output: GetOutput) -> miette::Result<bool> {
                     n.capacity.cpus,
                     Resource::Memory.format(n.capacity.memory),
                     Resource::Disk.format(n.capacity.disk_free),
-                    r.containers
+                    r.containers,
+                    used(r.used, Resource::Cpu),
+                    used(r.used, Resource::Memory),
+                    used(r.used, Resource::Disk),
                 );
                 if wide {
                     let f = &n.features;
@@ -122,4 +134,9 @@ pub fn print(observed: &Observed, output: GetOutput) -> miette::Result<bool> {
         );
     }
     Ok(failed)
+}
+
+/// One resource of what a host's containers use, or `-` when the host could not say.
+fn used(amounts: Option<Amounts>, r: Resource) -> String {
+    amounts.map_or_else(|| "-".into(), |a| r.format(a.get(r)))
 }
