@@ -103,6 +103,14 @@ fn a_held_apply_lock_fails_fast_naming_the_holder_or_is_waited_for() {
         containers(&spec).is_empty(),
         "nothing is done under another's lock"
     );
+    // Issue 13, defect 7: the refused batch left an empty lock file per container behind.
+    let left: Vec<_> = std::fs::read_dir(root.join("containers"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "the refused apply left {left:?}");
     assert_eq!(
         text.matches("held by fleet other-fleet").count(),
         1,

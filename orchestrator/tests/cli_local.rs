@@ -184,6 +184,7 @@ fn an_operators_session_on_a_local_node() {
 
     saved_plans(&cluster, &spec, &fleet);
     logs(&spec);
+    hosts_and_json(&spec);
 
     // get and destroy by name.
     let one = expect(
@@ -290,6 +291,60 @@ fn saved_plans(cluster: &Cluster, spec: &Path, fleet: &str) {
     assert!(err.contains("on here: rt-1 changed, rt-2 changed"), "{err}");
     // Back to the spec the rest of the session uses.
     expect("apply", spec, &[], 0);
+}
+
+/// `fleet get hosts` says what each node is and what its containers use; `status` and `stop`
+/// print JSON for scripts, as every verb that prints state does.
+fn hosts_and_json(spec: &Path) {
+    let hosts = expect("get", spec, &["hosts", "-o", "json"], 0);
+    let hosts: serde_json::Value = serde_json::from_str(&hosts).unwrap();
+    let here = &hosts[0];
+    assert_eq!(here["host"], "here", "{hosts}");
+    assert_eq!(here["containers"], 2, "{here}");
+    let node = &here["node"];
+    assert!(
+        matches!(node["cgroup_version"].as_u64(), Some(1 | 2)),
+        "{here}"
+    );
+    assert!(
+        node["kernel"].as_str().is_some_and(|k| !k.is_empty()),
+        "{here}"
+    );
+    assert!(node["capacity"]["cpus"].as_u64() > Some(0), "{here}");
+    assert_eq!(node["features"]["overlayfs"], true, "{here}");
+    assert!(
+        here["used"]["memory"].as_u64() > Some(0),
+        "two running containers use memory: {here}"
+    );
+    let wide = expect("get", spec, &["hosts", "-o", "wide"], 0);
+    let head = wide.lines().next().unwrap_or_default();
+    for column in ["KERNEL", "CGROUP", "CPUS", "MEMORY", "MEM USED", "FEATURES"] {
+        assert!(head.contains(column), "{column}: {wide}");
+    }
+    assert!(wide.contains("overlayfs"), "{wide}");
+
+    let status = expect("status", spec, &["-o", "json"], 0);
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let rows = status.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{status}");
+    assert!(
+        rows.iter()
+            .all(|r| r["host"] == "here" && r["status"] == "in sync"),
+        "{status}"
+    );
+    // --target takes set patterns and repeats, as on plan and apply (one parser).
+    let count = |targets: &[&str]| {
+        let mut args = targets.to_vec();
+        args.extend(["-o", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&expect("status", spec, &args, 0)).unwrap();
+        v.as_array().map(Vec::len)
+    };
+    assert_eq!(count(&["--target", "rt-{1..1}"]), Some(1));
+    assert_eq!(count(&["--target", "rt-1", "--target", "rt-2"]), Some(2));
+    let stopped = expect("stop", spec, &["rt-1", "-o", "json"], 0);
+    let stopped: serde_json::Value = serde_json::from_str(&stopped).unwrap();
+    assert_eq!(stopped["counts"]["done"], 1, "{stopped}");
+    expect("start", spec, &["rt-1"], 0);
 }
 
 /// `fleet logs`: the console log from the container's host, its last lines, and `--follow`
