@@ -7,7 +7,12 @@ use std::process::Command;
 
 fn main() {
     let src = "src/init/program.rs";
-    for path in [src, "src/init/report.rs", "src/sys/init_ffi.rs"] {
+    for path in [
+        src,
+        "src/init/console.rs",
+        "src/init/report.rs",
+        "src/sys/init_ffi.rs",
+    ] {
         println!("cargo::rerun-if-changed={path}");
     }
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("fleet-init");

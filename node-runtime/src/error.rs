@@ -145,6 +145,9 @@ pub enum Error {
     /// `--uid-pool` or `$FLEET_NODE_UID_POOL` is not a usable pool.
     #[error("{0}")]
     UidPool(String),
+    /// A node setting from the environment (such as `$FLEET_NODE_CONSOLE_LOG_MAX`) is not usable.
+    #[error("{0}")]
+    Setting(String),
     /// The record of held uid ranges cannot be read.
     #[error(
         "the uid range record {path} is damaged ({reason}); fleet-node will not guess which ranges are free: restore it, or move it away and it is rebuilt from each container's state.json"

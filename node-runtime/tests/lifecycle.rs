@@ -178,8 +178,8 @@ fn exec_streams_stdio_and_passes_the_exit_code_through() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-program"));
     assert_eq!(
         cg.pids().len(),
-        2,
-        "exec'd processes are gone, init and its command remain"
+        3,
+        "exec'd processes are gone; init, its command and the console keeper remain"
     );
     node.ok(&["stop", "ex", "--timeout", "0"]);
     let stderr = node.fails(&["exec", "ex", "--", "true"]);

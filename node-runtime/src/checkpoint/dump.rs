@@ -12,7 +12,7 @@
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::images::{self, DUMP_LOG, Record};
@@ -57,7 +57,7 @@ pub fn checkpoint(
         .ok_or_else(|| Error::NotRunning(name.to_owned()))?;
     let dir = images::prepare(runtime, name, dir)?;
     let layout = runtime.store.layout(name);
-    let log_key = file_key(&layout.log)?;
+    let log_key = console_key(init, &layout.log)?;
     let record = Record {
         name: name.to_owned(),
         criu_version: version.clone(),
@@ -88,9 +88,12 @@ pub fn checkpoint(
         .arg("--freeze-cgroup")
         .arg(frozen.dir())
         .arg("--external")
-        .arg("mnt[]")
-        .arg("--external")
-        .arg(&log_key);
+        .arg("mnt[]");
+    // A console log file (a container started before the console pipe) is external; the pipe
+    // needs no mark: the restore hands a new one in under its key.
+    if log_key.starts_with("file[") {
+        cmd.arg("--external").arg(&log_key);
+    }
     if crate::init::wanted(&found.spec) {
         cmd.arg("--external")
             .arg(format!("mnt[/dev/fleet-init]:{INIT_KEY}"))
@@ -139,6 +142,18 @@ pub fn checkpoint(
 
 /// CRIU's key for a host file the tree holds open: `file[<mnt_id>:<inode>]`, both hex, with the
 /// mount id as the host's mount namespace numbers it (read from a descriptor of our own).
+/// CRIU's key for what init's stdout is: its console pipe (`pipe:[inode]`), or for a container
+/// started before the pipe, the console log file.
+fn console_key(init: i32, log: &Path) -> Result<String> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let stdout = PathBuf::from(format!("/proc/{init}/fd/1"));
+    let meta = std::fs::metadata(&stdout).map_err(io_err("stat", &stdout))?;
+    if meta.file_type().is_fifo() {
+        return Ok(format!("pipe:[{}]", meta.ino()));
+    }
+    file_key(log)
+}
+
 fn file_key(path: &Path) -> Result<String> {
     use std::os::unix::fs::MetadataExt;
     let file = File::open(path).map_err(io_err("open", path))?;

@@ -9,10 +9,8 @@
 //! namespace dies with the child: no mount of the container's is left in the host's.
 
 use std::ffi::CString;
-use std::fs::OpenOptions;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -80,12 +78,8 @@ pub fn restore(runtime: &Runtime, name: &str, dir: &Path) -> Result<RestoreRepor
     if ids.base.is_some() {
         overlay.push_str(",userxattr");
     }
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(FILE_MODE)
-        .open(&layout.log)
-        .map_err(io_err("open log", &layout.log))?;
+    // The console pipe, drained by a new keeper, stands in for the dumped tree's (by its key).
+    let log = runtime.console(name, &cgroup)?;
     // The veth pair, made ahead (see `network::prepare_restore`); a stale one is replaced.
     let peer = if record.own_netns {
         crate::network::prepare_restore(&runtime.link_key(name), &spec.network)

@@ -5,6 +5,9 @@
 //! bound). `fleet logs` runs this on the container's host (over SSH, or as a child for a local
 //! host).
 //!
+//! A log the console keeper rotated (`container/console.rs`) is read from its older file
+//! (`console.log.1`) first, as far as the lines asked for reach into it.
+//!
 //! Following polls the file (a console log grows in bursts; a quarter second is soon enough)
 //! and ends when nobody reads any more: stdout's reader closed it (the SSH channel or the local
 //! `fleet` went away; poll reports it before anything is written), or this process's parent
@@ -90,6 +93,21 @@ fn tail_start(file: &mut File, lines: u64) -> std::io::Result<u64> {
     Ok(0)
 }
 
+/// How many lines `file` holds (a last line without its newline counts).
+fn count_lines(file: &mut File) -> std::io::Result<u64> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut buf = vec![0u8; CHUNK as usize];
+    let (mut lines, mut last) = (0, b'\n');
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(lines + u64::from(last != b'\n'));
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        last = buf[n - 1];
+    }
+}
+
 /// Copies `file` from `from` to its end onto `out`; returns where it stopped.
 fn copy_from(file: &mut File, from: u64, out: &mut impl Write) -> std::io::Result<u64> {
     file.seek(SeekFrom::Start(from))?;
@@ -125,6 +143,24 @@ pub fn logs(runtime: &Runtime, args: &LogsArgs, out: &mut impl Write) -> Result<
     };
     let mut at = 0;
     if let Some(f) = file.as_mut() {
+        // The older file of a rotated log first, as far as the lines asked for reach into it.
+        let in_current = match args.tail {
+            Some(n) => count_lines(f).map_err(io_err("read", &path))?.min(n),
+            None => 0,
+        };
+        let wanted = args.tail.map(|n| n - in_current);
+        if wanted != Some(0) {
+            let older = path.with_file_name(crate::container::console::OLDER);
+            if let Ok(mut o) = open(&older) {
+                let start = match wanted {
+                    Some(n) => tail_start(&mut o, n).map_err(io_err("read", &older))?,
+                    None => 0,
+                };
+                if copy_from(&mut o, start, out).is_err() {
+                    return Ok(());
+                }
+            }
+        }
         let start = match args.tail {
             Some(n) => tail_start(f, n).map_err(io_err("read", &path))?,
             None => 0,
@@ -156,6 +192,12 @@ pub fn logs(runtime: &Runtime, args: &LogsArgs, out: &mut impl Write) -> Result<
             _ => false,
         };
         if !same {
+            // Rotated (or removed): what was written to the old file before that first.
+            if let Some(f) = file.as_mut()
+                && copy_from(f, at, out).is_err()
+            {
+                return Ok(());
+            }
             if now.is_none() {
                 file = None;
                 continue;

@@ -56,6 +56,11 @@ pub struct Cli {
     /// Ranges in /etc/subuid, /etc/subgid and local accounts' ids are always skipped.
     #[arg(long, global = true, value_name = "START-END")]
     pub uid_pool: Option<crate::userns::Pool>,
+    /// Bound of each container's console log: console.log and the rotated console.log.1
+    /// together hold at most SIZE bytes, the latest (such as 16Mi; default 4Mi, or
+    /// $FLEET_NODE_CONSOLE_LOG_MAX). Read at each start.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_log_max)]
+    pub console_log_max: Option<u64>,
     /// The criu binary for checkpoint and restore; default `criu` on PATH, or $FLEET_NODE_CRIU.
     /// The hello reports whether it passes `criu check` and its version.
     #[arg(long, global = true, value_name = "PATH")]
@@ -216,6 +221,14 @@ pub fn run(cli: Cli) -> Result<i32> {
     if let Some(pool) = uid_pool(cli.uid_pool)? {
         runtime.uid_pool = pool;
     }
+    runtime.console_log_max = match cli.console_log_max {
+        Some(max) => max,
+        None => match std::env::var(CONSOLE_LOG_MAX_ENV) {
+            Ok(text) if !text.is_empty() => parse_log_max(&text)
+                .map_err(|e| Error::Setting(format!("${CONSOLE_LOG_MAX_ENV}: {e}")))?,
+            _ => crate::container::console::DEFAULT_MAX,
+        },
+    };
     runtime.criu = cli
         .criu
         .or_else(|| std::env::var_os(crate::checkpoint::criu::CRIU_ENV).map(PathBuf::from))
@@ -259,6 +272,20 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Completion(_) | Command::ManPages(_) => {}
     }
     Ok(0)
+}
+
+/// The environment's console log bound, for a node started over SSH.
+const CONSOLE_LOG_MAX_ENV: &str = "FLEET_NODE_CONSOLE_LOG_MAX";
+
+/// A console log bound: a size of at least 8Ki (two files of a few lines).
+fn parse_log_max(text: &str) -> std::result::Result<u64, String> {
+    let size = fleet_protocol::units::parse_size(text).map_err(|e| e.to_string())?;
+    if size < 8 << 10 {
+        return Err(format!(
+            "{text} is too small for a console log: give at least 8Ki"
+        ));
+    }
+    Ok(size)
 }
 
 /// `--uid-pool`, else `$FLEET_NODE_UID_POOL` (for nodes the orchestrator starts over SSH).

@@ -10,6 +10,7 @@
 //! and [`Runtime::release_resources`] (disk and network teardown at destroy).
 
 mod boot;
+pub(crate) mod console;
 mod create;
 mod destroy;
 mod devices;
@@ -69,6 +70,8 @@ pub struct Runtime {
     pub uid_pool: crate::userns::Pool,
     /// The criu binary to use (`--criu`, `$FLEET_NODE_CRIU`); `None`: `criu` on PATH.
     pub criu: Option<PathBuf>,
+    /// Bound of each container's two console log files together (`--console-log-max`).
+    pub console_log_max: u64,
 }
 
 impl Runtime {
@@ -92,7 +95,22 @@ impl Runtime {
             sources: Sources::default(),
             uid_pool: crate::userns::DEFAULT_POOL,
             criu: None,
+            console_log_max: console::DEFAULT_MAX,
         })
+    }
+
+    /// The console of container `name` (its cgroup made): the pipe init writes to, drained by
+    /// a keeper into the container's bounded log files (`console.rs`).
+    pub(crate) fn console(&self, name: &str, cgroup: &Cgroup) -> Result<std::fs::File> {
+        let program = crate::init::install(self.store.root())?;
+        let layout = self.store.layout(name);
+        console::open(
+            name,
+            &layout.dir,
+            &program,
+            &cgroup.self_join_files(),
+            self.console_log_max,
+        )
     }
 
     /// The container's cgroup (which may not exist yet).

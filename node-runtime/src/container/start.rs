@@ -2,9 +2,7 @@
 //! fleet-node, with stdout and stderr appended to the container's console log.
 
 use std::ffi::CString;
-use std::fs::OpenOptions;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 
 use fleet_protocol::{ContainerSpec, NetworkMode};
 
@@ -95,12 +93,7 @@ impl Runtime {
             let at = layout.dir.join(IDMAPPED_LOWER);
             std::fs::create_dir_all(&at).map_err(io_err("create directory", &at))?;
         }
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(FILE_MODE)
-            .open(&layout.log)
-            .map_err(io_err("open log", &layout.log))?;
+        let log = self.console(name, &cgroup)?;
         let (env, path_dirs) = init_env(&spec.env);
         let hide = std::env::current_exe()
             .ok()

@@ -98,15 +98,26 @@ impl Runtime {
         if !timeout.is_zero() && catches_sigterm(init) {
             let _ = process::pidfd_signal(&pidfd, Signal::SIGTERM);
             if process::wait_pidfd(&pidfd, timeout).map_err(io_err("wait for", &proc_path))? {
-                return cgroup.kill_all(Duration::from_secs(5));
+                return drain_then_kill(&cgroup);
             }
         }
         let _ = process::pidfd_signal(&pidfd, Signal::SIGKILL);
-        cgroup.kill_all(Duration::from_secs(5))?;
+        drain_then_kill(&cgroup)?;
         process::wait_pidfd(&pidfd, Duration::from_secs(5))
             .map_err(io_err("wait for", &proc_path))?;
         Ok(())
     }
+}
+
+/// Once init is gone the kernel ends its pid namespace, and the console keeper (in the
+/// container's cgroup, outside that namespace) ends by itself when it has written the last
+/// bytes: a short wait for that, then SIGKILL for whatever is left.
+fn drain_then_kill(cgroup: &crate::cgroups::Cgroup) -> Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_millis(500);
+    while !cgroup.pids().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    cgroup.kill_all(Duration::from_secs(5))
 }
 
 /// Whether `pid` has a handler for SIGTERM (bit 15 of `SigCgt` in /proc/PID/status), or is the

@@ -14,6 +14,7 @@
 //! binds it ([`bind_into`]); `container/spawn.rs` execs it ([`argv`]); `container/stop.rs`
 //! knows it forwards SIGTERM ([`is_running_as`]).
 
+pub mod console;
 pub mod report;
 
 // Built by build.rs as a program of its own, never as part of this crate; declared here only

@@ -10,20 +10,29 @@
 //! cannot be started is reported to fleet-node on that descriptor (an `E` frame) and the
 //! descriptor is closed once the command runs, so `fleet-node start` fails the same way as
 //! without the builtin init.
+//!
+//! `fleet-init --console MAX` is its other mode, on the host: a container's console keeper
+//! (`init/console.rs`).
 
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, exit};
 
+#[path = "console.rs"]
+mod console;
 #[path = "../sys/init_ffi.rs"]
 mod ffi;
 #[path = "report.rs"]
 mod report;
 
 fn main() {
-    let waited = ffi::block_signals();
     let mut args = std::env::args_os().skip(1).peekable();
+    if args.peek().and_then(|a| a.to_str()) == Some("--console") {
+        let max = args.nth(1).and_then(|v| v.to_str()?.parse().ok());
+        keep_console(max.unwrap_or_else(|| usage()));
+    }
+    let waited = ffi::block_signals();
     let mut report_fd = None;
     while let Some(arg) = args.next() {
         match arg.to_str() {
@@ -80,6 +89,34 @@ fn main() {
     }
 }
 
+/// The console log files in the store directory fleet-node passed as descriptor 3.
+struct StoreDir;
+
+impl console::Files for StoreDir {
+    type Out = std::fs::File;
+    fn open(&mut self) -> std::io::Result<(std::fs::File, u64)> {
+        let file = ffi::open_append_in(3, c"console.log")?;
+        let size = file.metadata()?.len();
+        Ok((file, size))
+    }
+    fn rotate(&mut self) -> std::io::Result<()> {
+        ffi::rename_in(3, c"console.log", c"console.log.1")
+    }
+}
+
+/// Console keeper mode: the pipe on stdin into the store directory's log files, until every
+/// writer is gone.
+fn keep_console(max: u64) -> ! {
+    let mut pipe = ffi::inherited_fd(0);
+    match console::keep(&mut pipe, &mut StoreDir, max) {
+        Ok(()) => exit(0),
+        Err(e) => {
+            eprintln!("fleet-init --console: {e}");
+            exit(1)
+        }
+    }
+}
+
 /// The shell's convention: the exit code, or 128 + the signal that killed the command.
 fn exit_code(status: ExitStatus) -> i32 {
     status
@@ -89,6 +126,6 @@ fn exit_code(status: ExitStatus) -> i32 {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: fleet-init [--report-fd N] -- COMMAND [ARG...]");
+    eprintln!("usage: fleet-init [--report-fd N] -- COMMAND [ARG...] | fleet-init --console MAX");
     exit(2)
 }

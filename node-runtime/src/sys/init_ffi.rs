@@ -1,10 +1,12 @@
 //! The libc calls of `fleet-init`, the builtin PID 1 (`init/program.rs`): signal masks, waiting
-//! for signals, reaping, forwarding, the subreaper flag. That program is built on its own by
+//! for signals, reaping, forwarding, the subreaper flag, and the directory-relative open and
+//! rename of its console keeper mode (`init/console.rs`). That program is built on its own by
 //! build.rs (static, std only, no crates), so it declares these few glibc functions itself; they
 //! live here because this directory is the only place with `unsafe`.
 #![allow(unsafe_code)]
 
-use std::os::raw::{c_int, c_ulong};
+use std::ffi::CStr;
+use std::os::raw::{c_char, c_int, c_uint, c_ulong};
 
 /// glibc's `sigset_t` (1024 bits).
 #[repr(C)]
@@ -26,6 +28,8 @@ unsafe extern "C" {
     fn kill(pid: c_int, sig: c_int) -> c_int;
     fn prctl(option: c_int, arg2: c_ulong, arg3: c_ulong, arg4: c_ulong, arg5: c_ulong) -> c_int;
     fn getpid() -> c_int;
+    fn openat(dirfd: c_int, path: *const c_char, flags: c_int, mode: c_uint) -> c_int;
+    fn renameat(olddirfd: c_int, old: *const c_char, newdirfd: c_int, new: *const c_char) -> c_int;
 }
 
 const SIG_BLOCK: c_int = 0;
@@ -124,4 +128,39 @@ pub fn inherited_fd(fd: i32) -> std::fs::File {
     use std::os::fd::FromRawFd;
     // SAFETY: fleet-node passes this descriptor open, and nothing else in this process owns it.
     unsafe { std::fs::File::from_raw_fd(fd) }
+}
+
+const O_WRONLY: c_int = 0o1;
+const O_CREAT: c_int = 0o100;
+const O_APPEND: c_int = 0o2000;
+const O_NOFOLLOW: c_int = 0o400000;
+const O_CLOEXEC: c_int = 0o2000000;
+
+/// Opens `name` in directory `dir` for appending, made 0600 when missing; a symbolic link there
+/// is refused (ELOOP), never followed.
+pub fn open_append_in(dir: i32, name: &CStr) -> std::io::Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: `name` is a NUL-terminated string that outlives the call.
+    let fd = unsafe {
+        openat(
+            dir,
+            name.as_ptr(),
+            O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+            0o600,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and nothing else owns it.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+}
+
+/// Renames `from` to `to`, both in directory `dir` (replacing `to`).
+pub fn rename_in(dir: i32, from: &CStr, to: &CStr) -> std::io::Result<()> {
+    // SAFETY: both names are NUL-terminated strings that outlive the call.
+    if unsafe { renameat(dir, from.as_ptr(), dir, to.as_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }

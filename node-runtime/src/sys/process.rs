@@ -153,6 +153,18 @@ pub fn dup_onto(from: i32, to: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// A close-on-exec copy of `fd` numbered `min` or above, so that later dup2s onto lower numbers
+/// never overwrite it.
+pub fn dup_above(fd: BorrowedFd<'_>, min: i32) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC only adds a descriptor to the table.
+    let raw = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` was just made by fcntl and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
 /// Writes all of `buf` to a raw descriptor (used by forked children, which avoid std's locks).
 pub fn write_all_raw(fd: i32, mut buf: &[u8]) {
     while !buf.is_empty() {
