@@ -156,6 +156,13 @@ pub fn logs(runtime: &Runtime, args: &LogsArgs, out: &mut impl Write) -> Result<
                     Some(n) => tail_start(&mut o, n).map_err(io_err("read", &older))?,
                     None => 0,
                 };
+                if args.timestamps {
+                    let written = o.metadata().and_then(|m| m.modified());
+                    out.stamp(format!(
+                        "<={}",
+                        utc_millis(written.unwrap_or_else(|_| SystemTime::now()))
+                    ));
+                }
                 if copy_from(&mut o, start, out).is_err() {
                     return Ok(());
                 }
