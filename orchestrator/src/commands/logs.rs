@@ -69,11 +69,16 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     if args.timestamps {
         node_args.push("--timestamps".into());
     }
-    let ran = rt.block_on(transport::exec::run_node(
-        host,
-        &node_args,
-        &args.connect.options(),
-    ));
+    let options = args.connect.options();
+    let ran = rt.block_on(async {
+        tokio::select! {
+            ran = transport::exec::run_node(host, &node_args, &options) => ran,
+            // Ctrl-C is handled, not left to SIGINT's default action: a shell that starts fleet
+            // in the background has it ignore SIGINT, and an interrupt must still end the
+            // follow. Dropping the session ends the follower on the host.
+            _ = tokio::signal::ctrl_c() => Ok(130),
+        }
+    });
     // The stdin pump may still be blocked reading a terminal: do not wait for it.
     rt.shutdown_background();
     match ran {
