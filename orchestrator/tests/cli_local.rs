@@ -182,6 +182,18 @@ fn an_operators_session_on_a_local_node() {
         String::from_utf8_lossy(&nope.stderr)
     );
 
+    // destroy NAME takes a name the spec dropped (an orphan still on a host), but a name on no
+    // host is refused and nothing goes.
+    let err = stderr_of(
+        &["destroy", "-f", spec.to_str().unwrap(), "rt-9", "--yes"],
+        1,
+    );
+    assert!(
+        err.contains("no container named \"rt-9\"") && err.contains("nothing was destroyed"),
+        "{err}"
+    );
+    assert_eq!(containers(&spec).len(), 2, "nothing destroyed");
+
     saved_plans(&cluster, &spec, &fleet);
     logs(&spec);
     hosts_and_json(&spec);
