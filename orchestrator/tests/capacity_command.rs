@@ -299,4 +299,26 @@ fn unknown_capacity_says_unknown_and_a_one_host_drain_says_why() {
         after.contains("fleet o: 0 hosts") && !after.contains("16Gi"),
         "the drained host's capacity is not counted after the drain: {after}"
     );
+    // The HTML says the same, and calls nothing unknown.
+    let page = dir.path().join("one.html");
+    let o = fleet(&[
+        "-f",
+        one.to_str().unwrap(),
+        "--drain",
+        "solo",
+        "-o",
+        "html",
+        "--out",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    let page = std::fs::read_to_string(&page).unwrap();
+    let after = page.split("After the drain").nth(1).unwrap_or_default();
+    assert!(
+        page.contains("the fleet has no other host to take its containers")
+            && after.contains("0 hosts, 0 in use")
+            && !after.contains("unknown")
+            && !after.contains("16Gi"),
+        "{after}"
+    );
 }

@@ -312,6 +312,8 @@ fn html_is_self_contained_with_bars_per_resource() {
     // h3's capacity is unknown: said, not drawn as a share of nothing.
     assert!(html.contains("capacity unknown"));
     assert!(html.contains("1 unknown, not counted"));
+    // h2's node reported what its containers use: written beside its bars.
+    assert!(html.contains("3Gi in use"), "{html}");
 }
 
 #[test]

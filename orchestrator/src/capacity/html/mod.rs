@@ -152,6 +152,11 @@ fn density(
             )
         }
     );
+    if d.hosts.is_empty() {
+        // A drain of the only host, or a what-if without hosts: nothing to draw, and no
+        // capacity to call unknown.
+        return problems(out, d);
+    }
     bars::cards(out, d);
     // One grid for the three resources, so that their bars line up and share one scale of
     // widths.
