@@ -1,7 +1,7 @@
 //! `fleet-node logs --timestamps`: a writer that puts a time before every line it passes on.
 //!
-//! The console log is init's stdout and stderr written straight into a file, so it records no
-//! time per line. What can be said honestly is when a line was read: for what `-f` reads as it
+//! The console log is init's stdout and stderr as the console keeper copied them, with no time
+//! recorded per line. What can be said honestly is when a line was read: for what `-f` reads as it
 //! arrives that is within one poll of when it was written; for what was already in the log it is
 //! only a bound, the log's last write, shown as `<=TIME`.
 //!
