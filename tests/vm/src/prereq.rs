@@ -141,6 +141,10 @@ fn missing_in(path: &std::ffi::OsStr, boot: &Path) -> Vec<String> {
             }
         }
     }
+    if let Some(why) = qemu_unusable(path) {
+        out.push(why);
+        packages.push("qemu-system-x86 qemu-system-common");
+    }
     if let Err(why) = kernel_in(boot) {
         out.push(format!("the guest kernel: {why}"));
         packages.push("linux-image-cloud-amd64");
@@ -152,6 +156,38 @@ fn missing_in(path: &std::ffi::OsStr, boot: &Path) -> Vec<String> {
         ));
     }
     out
+}
+
+/// What is wrong with the QEMU found on `path`, when one is there but cannot boot a VM: it
+/// does not run (a library or its `qemu-system-common` out of step with it, as a backported
+/// qemu-utils once left it here) or offers no TCG, the only accelerator that works here.
+fn qemu_unusable(path: &std::ffi::OsStr) -> Option<String> {
+    let qemu = std::env::split_paths(path)
+        .map(|dir| dir.join("qemu-system-x86_64"))
+        .find(|p| is_executable(p))?;
+    let why = match Command::new(&qemu).args(["-accel", "help"]).output() {
+        Err(e) => format!("cannot run: {e}"),
+        Ok(out) if !out.status.success() => {
+            let err = String::from_utf8_lossy(&out.stderr);
+            format!(
+                "`-accel help` failed ({}): {}",
+                out.status,
+                err.lines().next().unwrap_or("no message")
+            )
+        }
+        Ok(out)
+            if !String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l.trim() == "tcg") =>
+        {
+            "it offers no TCG accelerator (`-accel help`)".to_owned()
+        }
+        Ok(_) => return None,
+    };
+    Some(format!(
+        "a usable {}: {why} (the package qemu-system-x86, with its qemu-system-common)",
+        qemu.display()
+    ))
 }
 
 fn is_root() -> bool {
@@ -234,6 +270,42 @@ mod tests {
         assert!(err.contains("apt-get install"), "{err}");
         assert_eq!(verdict(&missing, false), Ok(true));
         assert_eq!(verdict(&[], true), Ok(false));
+    }
+
+    #[test]
+    fn a_qemu_that_does_not_run_is_named_with_its_packages() {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = tempfile::tempdir().unwrap();
+        let qemu = bin.path().join("qemu-system-x86_64");
+        for (script, want) in [
+            (
+                "echo 'qemu-system-x86_64: error while loading shared libraries' >&2; exit 127",
+                "`-accel help` failed (exit status: 127): qemu-system-x86_64: error while loading",
+            ),
+            (
+                "echo 'Accelerators supported in QEMU binary:'; echo kvm",
+                "it offers no TCG accelerator",
+            ),
+        ] {
+            std::fs::write(&qemu, format!("#!/bin/sh\n{script}\n")).unwrap();
+            std::fs::set_permissions(&qemu, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let missing = missing_in(bin.path().as_os_str(), bin.path());
+            let text = missing.join("\n");
+            assert!(text.contains(want), "{want}: {text}");
+            assert!(
+                !text.contains("qemu-system-x86_64 (package"),
+                "it is there: {text}"
+            );
+            assert!(
+                missing
+                    .last()
+                    .unwrap()
+                    .contains("qemu-system-x86 qemu-system-common"),
+                "{text}"
+            );
+        }
+        std::fs::write(&qemu, "#!/bin/sh\necho tcg\n").unwrap();
+        assert_eq!(qemu_unusable(bin.path().as_os_str()), None);
     }
 
     #[test]

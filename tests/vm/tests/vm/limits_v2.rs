@@ -3,7 +3,8 @@
 //! from the cgroup files inside the VM; the I/O weight into the file the disk's scheduler reads
 //! (no scheduler reads one at first: the plan warns naming the host; then BFQ); failcnt from
 //! memory.events and pids.events under real hogs; PSI in `fleet-node counters`; the disk grown
-//! live, the bigger file system visible inside with `df`.
+//! live, the bigger file system visible inside with `df`; last, iocost instead of BFQ: the hello
+//! names `io.weight` and a weight changed live lands there.
 
 use fleet_vm::{Cluster, Vm};
 
@@ -261,4 +262,24 @@ pub fn every_v2_limit_is_set_and_changed_live_and_counted(cluster: &Cluster) {
     );
     let text = vm.ssh.ok(&["/usr/local/bin/fleet-node", "counters", "hog"]);
     assert!(text.contains("Pressure"), "{text}");
+
+    // iocost instead of BFQ: the hello names io.weight, and a weight changed live goes there.
+    vm.ssh
+        .sh("echo mq-deadline > /sys/block/vda/queue/scheduler && \
+         echo \"$(cat /sys/block/vda/dev) enable=1\" > /sys/fs/cgroup/io.cost.qos");
+    let hosts: Vec<serde_json::Value> =
+        serde_json::from_str(&cluster.fleet_ok(&["get", "hosts", "-f", &second, "-o", "json"]))
+            .unwrap();
+    let file = &hosts[0]["node"]["features"]["io_weight_file"];
+    assert_eq!(file, "io.weight", "the hello under iocost: {hosts:?}");
+    let third = spec_of(
+        cluster,
+        "third.yaml",
+        "{cpu: {units: 500, limit: 80%, cpus: \"0-1\"}, memory: 384Mi, memory_high: 320Mi, \
+         swap: 128Mi, pids: 100, disk: {space: 256Mi}, io: {read_bps: 20Mi, write_bps: 5Mi}}",
+        ", io: {weight: 300}",
+    );
+    let applied = cluster.fleet_ok(&["apply", "-f", &third, "--yes"]);
+    assert!(!applied.contains("io.weight of"), "{applied}");
+    assert_eq!(cg(vm, "hog", "io.weight"), "default 300");
 }
