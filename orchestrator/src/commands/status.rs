@@ -77,6 +77,36 @@ fn restarts_text(l: &Line) -> String {
     parts.join(", ")
 }
 
+/// The text table: one row per line, restarts and last exit after the detail.
+fn table(lines: &[Line]) -> String {
+    let mut out = String::new();
+    let w = lines
+        .iter()
+        .map(|l| l.container.len())
+        .max()
+        .unwrap_or(9)
+        .max(9);
+    let hw = lines.iter().map(|l| l.host.len()).max().unwrap_or(4).max(4);
+    let _ = writeln!(
+        out,
+        "{:<hw$}  {:<w$}  {:<11}  DETAIL",
+        "HOST", "CONTAINER", "STATUS"
+    );
+    for l in lines {
+        let detail = match (l.detail.as_str(), restarts_text(l)) {
+            (d, r) if r.is_empty() => d.to_owned(),
+            ("", r) => r,
+            (d, r) => format!("{d}; {r}"),
+        };
+        let _ = writeln!(
+            out,
+            "{:<hw$}  {:<w$}  {:<11}  {}",
+            l.host, l.container, l.status, detail
+        );
+    }
+    out
+}
+
 /// Status lines from a diff, sorted by host then container.
 pub fn lines(d: &Diff) -> Vec<Line> {
     let mut out = Vec::new();
@@ -168,34 +198,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
             "{}",
             serde_json::to_string_pretty(&lines).map_err(|e| miette::miette!("{e}"))?
         ),
-        Output::Text => {
-            let mut out = String::new();
-            let w = lines
-                .iter()
-                .map(|l| l.container.len())
-                .max()
-                .unwrap_or(9)
-                .max(9);
-            let hw = lines.iter().map(|l| l.host.len()).max().unwrap_or(4).max(4);
-            let _ = writeln!(
-                out,
-                "{:<hw$}  {:<w$}  {:<11}  DETAIL",
-                "HOST", "CONTAINER", "STATUS"
-            );
-            for l in &lines {
-                let detail = match (l.detail.as_str(), restarts_text(l)) {
-                    (d, r) if r.is_empty() => d.to_owned(),
-                    ("", r) => r,
-                    (d, r) => format!("{d}; {r}"),
-                };
-                let _ = writeln!(
-                    out,
-                    "{:<hw$}  {:<w$}  {:<11}  {}",
-                    l.host, l.container, l.status, detail
-                );
-            }
-            print!("{out}");
-        }
+        Output::Text => print!("{}", table(&lines)),
     }
     for (host, batch) in crate::apply::journal::interrupted(&prepared.observed) {
         let note = crate::apply::journal::note(&host, &batch, "the next apply finishes it");
@@ -211,4 +214,53 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     } else {
         ExitCode::from(2)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use fleet_protocol::{ExitStatus, LastExit};
+
+    use super::{Line, table};
+
+    #[test]
+    fn the_table_shows_restarts_and_the_last_exit() {
+        let line = |container: &str, status: &str, detail: &str| Line {
+            host: "vm-1".into(),
+            container: container.into(),
+            status: status.into(),
+            detail: detail.into(),
+            ..Line::default()
+        };
+        let crashed = Line {
+            restarts: 3,
+            last_exit: Some(LastExit {
+                status: ExitStatus::Killed { signal: 9 },
+                at: "2026-12-01T16:02:11Z".into(),
+                gave_up: false,
+            }),
+            ..line("on-1", "in sync", "")
+        };
+        let gave_up = Line {
+            last_exit: Some(LastExit {
+                status: ExitStatus::Exited { code: 3 },
+                at: "2026-12-01T16:05:00Z".into(),
+                gave_up: true,
+            }),
+            ..line("off-1", "stopped", "spec wants running")
+        };
+        let text = table(&[crashed, gave_up, line("off-2", "in sync", "")]);
+        let rows: Vec<&str> = text.lines().collect();
+        assert!(rows[0].starts_with("HOST"), "{text}");
+        assert!(
+            rows[1].ends_with("restarts 3, last exit killed by SIGKILL at 2026-12-01T16:02:11Z"),
+            "{text}"
+        );
+        assert!(
+            rows[2].ends_with(
+                "spec wants running; last exit exited 3 at 2026-12-01T16:05:00Z (gave up)"
+            ),
+            "{text}"
+        );
+        assert!(rows[3].trim_end().ends_with("in sync"), "{text}");
+    }
 }
