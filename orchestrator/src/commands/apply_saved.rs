@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::apply::{ExecuteOptions, execute};
+use super::execute::{ExecuteOptions, execute};
 use super::{Output, ReconcileArgs, SpecArgs, load, runtime};
 use crate::observe;
 use crate::plan::saved::{self, SavedPlan, SavedPlanError};

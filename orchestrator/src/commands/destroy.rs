@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use super::SpecArgs;
-use super::apply::{ExecuteOptions, execute};
+use super::execute::{ExecuteOptions, execute};
 use super::{ConnectArgs, Output, SelectArgs, load, runtime};
 use crate::diff::DiffOptions;
 use crate::observe;

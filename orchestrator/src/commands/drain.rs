@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use super::apply::{ExecuteOptions, execute};
+use super::execute::{ExecuteOptions, execute};
 use super::{ConnectArgs, Output, SpecArgs, load, report_left_out, runtime};
 use crate::diff::DiffOptions;
 use crate::migrate::targeted;

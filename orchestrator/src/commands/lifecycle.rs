@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use fleet_protocol::ContainerState;
 
-use super::apply::{ExecuteOptions, execute};
+use super::execute::{ExecuteOptions, execute};
 use super::{ConnectArgs, Output, SpecArgs, load, runtime};
 use crate::diff::{Change, Diff, HostObservation};
 use crate::observe;

@@ -10,6 +10,7 @@ pub mod capacity;
 pub mod destroy;
 pub mod drain;
 pub mod exec;
+pub mod execute;
 pub mod get;
 pub mod get_hosts;
 pub mod import;
