@@ -13,6 +13,7 @@ pub mod migrate;
 pub mod model;
 pub mod node_binary;
 pub mod observe;
+pub mod parallel;
 pub mod plan;
 pub mod reconcile;
 pub mod render;

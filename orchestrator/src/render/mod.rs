@@ -351,38 +351,18 @@ pub fn spec_yaml(fleet: &Fleet) -> Result<String, serde_saphyr::ser::Error> {
         hosts: fleet.hosts.iter().map(host_entry).collect(),
         templates: templates.into_values().collect(),
     })?;
-    let slices: Vec<&[DesiredContainer]> = fleet.containers.chunks(SLICE).collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(slices.len().max(1));
-    let rendered: Vec<Vec<(usize, String)>> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let slices = &slices;
-                s.spawn(move || {
-                    (t..slices.len())
-                        .step_by(threads)
-                        .map(|i| {
-                            let entries: Vec<Entry<'_>> = slices[i].iter().map(entry).collect();
-                            serde_saphyr::to_string(&entries).map(|text| (i, text))
-                        })
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("a render thread panicked"))
-            .collect::<Result<_, _>>()
-    })?;
-    let mut parts: Vec<(usize, String)> = rendered.into_iter().flatten().collect();
-    parts.sort_unstable_by_key(|(i, _)| *i);
+    let parts = crate::parallel::in_slices(
+        &fleet.containers,
+        SLICE,
+        crate::parallel::cores(),
+        |slice| serde_saphyr::to_string(&slice.iter().map(entry).collect::<Vec<_>>()),
+    )?;
     let mut out = head;
     if parts.is_empty() {
         out.push_str("containers: []\n");
     } else {
         out.push_str("containers:\n");
-        for (_, text) in parts {
+        for text in parts {
             out.push_str(&text);
         }
     }

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::model::{DesiredContainer, Fleet, Host};
+use crate::model::{Fleet, Host};
 
 /// Containers per slice rendered on its own; below two slices the fleet is rendered whole.
 const SLICE: usize = 2_048;
@@ -29,8 +29,7 @@ struct Tail<'a> {
 
 /// `fleet` as YAML: byte for byte `serde_saphyr::to_string(fleet)`.
 pub fn yaml(fleet: &Fleet) -> Result<String, serde_saphyr::ser::Error> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    yaml_in_slices(fleet, SLICE, threads)
+    yaml_in_slices(fleet, SLICE, crate::parallel::cores())
 }
 
 fn yaml_in_slices(
@@ -48,32 +47,14 @@ fn yaml_in_slices(
     let tail = serde_saphyr::to_string(&Tail {
         warnings: &fleet.warnings,
     })?;
-    let slices: Vec<&[DesiredContainer]> = fleet.containers.chunks(slice).collect();
-    // Each thread takes every `threads`-th slice, so the work stays even when sizes vary.
-    let rendered: Vec<Vec<(usize, String)>> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let slices = &slices;
-                s.spawn(move || {
-                    (t..slices.len())
-                        .step_by(threads)
-                        .map(|i| serde_saphyr::to_string(&slices[i]).map(|text| (i, text)))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("a render thread panicked"))
-            .collect::<Result<_, _>>()
+    let parts = crate::parallel::in_slices(&fleet.containers, slice, threads, |slice| {
+        serde_saphyr::to_string(&slice)
     })?;
-    let mut parts: Vec<(usize, String)> = rendered.into_iter().flatten().collect();
-    parts.sort_unstable_by_key(|(i, _)| *i);
-    let body: usize = parts.iter().map(|(_, t)| t.len()).sum();
+    let body: usize = parts.iter().map(String::len).sum();
     let mut out = String::with_capacity(head.len() + body + tail.len() + 16);
     out.push_str(&head);
     out.push_str("containers:\n");
-    for (_, text) in parts {
+    for text in parts {
         out.push_str(&text);
     }
     out.push_str(&tail);
