@@ -1,14 +1,18 @@
 //! Data-driven tests of diff and plan together: desired and observed state in, plan text out.
+//! The shared set-up and the field and lifecycle changes are here; `waves.rs` orders
+//! dependencies, `privileged.rs` plans user namespaces.
 
 use fleet_protocol::{Action, ContainerState, DesiredState, TemplateRef};
 
 use super::fixture::{
-    converged_observation, empty_observation, fleet, host, large, pinned, pinned_assignment,
-    running, spec,
+    converged_observation, empty_observation, fleet, host, pinned, pinned_assignment, running, spec,
 };
 use super::{Plan, StepKind, plan, render};
 use crate::diff::{DiffOptions, HostObservation, Observed, diff};
 use crate::model::Fleet;
+
+mod privileged;
+mod waves;
 
 fn make(fleet: &Fleet, observed: &Observed, opts: DiffOptions) -> Plan {
     let d = diff(fleet, &pinned_assignment(fleet), &[], observed, opts);
@@ -362,151 +366,5 @@ fn every_host_unreachable_is_not_no_changes() {
 a: unreachable (connection refused); nothing on it is touched, 1 container(s) not planned
 b: unreachable (connection refused); nothing on it is touched, 1 container(s) not planned
 No changes planned; 2 not planned on 2 unreachable host(s).",
-    );
-}
-
-#[test]
-fn dependencies_order_waves_across_hosts_but_not_within_one() {
-    let mut f = fleet(
-        "demo",
-        vec![host("a"), host("b")],
-        vec![
-            pinned(spec("demo", "db"), "a"),
-            pinned(spec("demo", "cache"), "a"),
-            pinned(spec("demo", "app"), "b"),
-        ],
-    );
-    // app (b) needs db (a); db needs cache on its own host.
-    f.containers
-        .iter_mut()
-        .find(|c| c.spec.name == "app")
-        .unwrap()
-        .depends_on = vec!["db".into()];
-    f.containers
-        .iter_mut()
-        .find(|c| c.spec.name == "db")
-        .unwrap()
-        .depends_on = vec!["cache".into()];
-    let p = make(&f, &empty_observation(&f), DiffOptions::default());
-    let batches: Vec<(usize, &str, Vec<&str>)> = p
-        .batches
-        .iter()
-        .map(|b| {
-            (
-                b.wave,
-                b.host.as_str(),
-                b.steps
-                    .iter()
-                    .map(|&s| p.steps[s].change.name.as_str())
-                    .collect(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        batches,
-        vec![(0, "a", vec!["cache", "db"]), (1, "b", vec!["app"])]
-    );
-    let json = render::json(&p);
-    assert_eq!(json["summary"]["create"], 3);
-    assert_eq!(json["waves"], 2);
-    assert_eq!(json["steps"][2]["after"][0], "db");
-}
-
-#[test]
-fn dependency_already_running_adds_no_wave() {
-    let mut f = two_hosts();
-    f.containers[1].depends_on = vec!["web-1".into()];
-    let mut obs = empty_observation(&f);
-    put(&mut obs, "a", running(&f.containers[0].spec, 5));
-    let p = make(&f, &obs, DiffOptions::default());
-    assert_eq!(p.waves(), 1);
-}
-
-#[test]
-fn plan_is_idempotent_over_a_large_fleet() {
-    let f = large(50, 1000);
-    let first = make(&f, &empty_observation(&f), DiffOptions::default());
-    assert_eq!(first.summary().create, 1000);
-    // One in ten containers depends on one on the next host: two waves.
-    assert_eq!(first.waves(), 2);
-    let again = make(&f, &converged_observation(&f), DiffOptions::default());
-    assert!(again.is_empty());
-    assert_eq!(again.diff.in_sync.len(), 1000);
-}
-
-#[test]
-fn an_old_privileged_container_restarts_into_its_own_range_with_a_note() {
-    // What a node reports for a container made before unprivileged became the default: its
-    // stored config reads as privileged.
-    let f = two_hosts();
-    let mut obs = converged_observation(&f);
-    if let Some(HostObservation::Reachable { containers, .. }) = obs.hosts.get_mut("a") {
-        containers[0].spec.privileged = true;
-    }
-    check(
-        &f,
-        &obs,
-        DiffOptions::default(),
-        "
-a:
-  ! web-1 (restart for privileged; becomes unprivileged: at the restart its files move into a uid range of its own (a container made before unprivileged became the default was privileged))
-      privileged: true -> false
-Plan: 0 to create, 0 to update live, 1 to restart, 0 to destroy.",
-    );
-}
-
-#[test]
-fn privileged_containers_are_warned_about_by_name() {
-    let mut f = two_hosts();
-    f.containers[1].spec.privileged = true;
-    let obs = converged_observation(&f);
-    f.containers[0].spec.privileged = true;
-    let plan = make(&f, &obs, DiffOptions::default());
-    let text = render::text(&plan);
-    assert!(
-        text.contains("! web-1 (restart for privileged; becomes privileged: at the restart its files move to host ids)"),
-        "{text}"
-    );
-    assert!(
-        text.contains(
-            "warning: web-1 on a is privileged: its root is host root (no user namespace), so \
-             whatever escapes it is root on a; drop privileged: true unless it must own host resources"
-        ),
-        "{text}"
-    );
-    // Only containers with work in the plan: web-2 is privileged and already in sync.
-    assert!(!text.contains("web-2 on b"), "{text}");
-    assert_eq!(render::json(&plan)["warnings"].as_array().unwrap().len(), 1);
-}
-
-#[test]
-fn a_host_without_free_uid_ranges_refuses_what_needs_one_and_plans_the_rest() {
-    let mut f = fleet(
-        "demo",
-        vec![host("a")],
-        vec![
-            pinned(spec("demo", "web-1"), "a"),
-            pinned(spec("demo", "web-2"), "a"),
-            pinned(spec("demo", "root"), "a"),
-        ],
-    );
-    f.containers[0].spec.privileged = true; // "root", sorted first: needs no range
-    let mut obs = empty_observation(&f);
-    if let Some(HostObservation::Reachable {
-        node: Some(node), ..
-    }) = obs.hosts.get_mut("a")
-    {
-        node.capacity.uid_ranges_free = Some(1);
-    }
-    let plan = make(&f, &obs, DiffOptions::default());
-    let text = render::text(&plan);
-    assert!(text.contains("+ root (create)"), "{text}");
-    assert!(text.contains("+ web-1 (create)"), "{text}");
-    assert!(!text.contains("+ web-2"), "{text}");
-    assert!(
-        text.contains(
-            "web-2 on a: privileged: false needs a uid range of its own and a has none free"
-        ),
-        "{text}"
     );
 }

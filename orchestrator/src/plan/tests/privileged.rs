@@ -1,0 +1,84 @@
+//! Privileged containers and user namespaces in the plan: the restart into a range of its own,
+//! the warning by name, a host without free uid ranges.
+
+use super::super::fixture::{converged_observation, empty_observation, fleet, host, pinned, spec};
+use super::{check, make, two_hosts};
+use crate::diff::{DiffOptions, HostObservation};
+use crate::plan::render;
+
+#[test]
+fn an_old_privileged_container_restarts_into_its_own_range_with_a_note() {
+    // What a node reports for a container made before unprivileged became the default: its
+    // stored config reads as privileged.
+    let f = two_hosts();
+    let mut obs = converged_observation(&f);
+    if let Some(HostObservation::Reachable { containers, .. }) = obs.hosts.get_mut("a") {
+        containers[0].spec.privileged = true;
+    }
+    check(
+        &f,
+        &obs,
+        DiffOptions::default(),
+        "
+a:
+  ! web-1 (restart for privileged; becomes unprivileged: at the restart its files move into a uid range of its own (a container made before unprivileged became the default was privileged))
+      privileged: true -> false
+Plan: 0 to create, 0 to update live, 1 to restart, 0 to destroy.",
+    );
+}
+
+#[test]
+fn privileged_containers_are_warned_about_by_name() {
+    let mut f = two_hosts();
+    f.containers[1].spec.privileged = true;
+    let obs = converged_observation(&f);
+    f.containers[0].spec.privileged = true;
+    let plan = make(&f, &obs, DiffOptions::default());
+    let text = render::text(&plan);
+    assert!(
+        text.contains("! web-1 (restart for privileged; becomes privileged: at the restart its files move to host ids)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "warning: web-1 on a is privileged: its root is host root (no user namespace), so \
+             whatever escapes it is root on a; drop privileged: true unless it must own host resources"
+        ),
+        "{text}"
+    );
+    // Only containers with work in the plan: web-2 is privileged and already in sync.
+    assert!(!text.contains("web-2 on b"), "{text}");
+    assert_eq!(render::json(&plan)["warnings"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_host_without_free_uid_ranges_refuses_what_needs_one_and_plans_the_rest() {
+    let mut f = fleet(
+        "demo",
+        vec![host("a")],
+        vec![
+            pinned(spec("demo", "web-1"), "a"),
+            pinned(spec("demo", "web-2"), "a"),
+            pinned(spec("demo", "root"), "a"),
+        ],
+    );
+    f.containers[0].spec.privileged = true; // "root", sorted first: needs no range
+    let mut obs = empty_observation(&f);
+    if let Some(HostObservation::Reachable {
+        node: Some(node), ..
+    }) = obs.hosts.get_mut("a")
+    {
+        node.capacity.uid_ranges_free = Some(1);
+    }
+    let plan = make(&f, &obs, DiffOptions::default());
+    let text = render::text(&plan);
+    assert!(text.contains("+ root (create)"), "{text}");
+    assert!(text.contains("+ web-1 (create)"), "{text}");
+    assert!(!text.contains("+ web-2"), "{text}");
+    assert!(
+        text.contains(
+            "web-2 on a: privileged: false needs a uid range of its own and a has none free"
+        ),
+        "{text}"
+    );
+}
