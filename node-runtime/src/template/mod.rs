@@ -84,13 +84,7 @@ pub fn prepare(cache: &Path, template: &TemplateRef, sources: &Sources) -> Resul
     };
     if !lower.is_dir() {
         crate::store::private_dir(cache)?;
-        let lock_path = cache.join(format!("{key}.lock"));
-        let file = fs::File::create(&lock_path).map_err(io_err("create", &lock_path))?;
-        let _lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
-            action: "lock",
-            path: lock_path.clone(),
-            source: e.into(),
-        })?;
+        let _lock = build_lock(cache, key.as_str())?;
         if !lower.is_dir() {
             remove_stale_builds(cache, &key);
             let tmp = cache.join(format!(".{key}.tmp-{}", std::process::id()));
@@ -115,19 +109,25 @@ pub fn prepare(cache: &Path, template: &TemplateRef, sources: &Sources) -> Resul
     Ok(Prepared { lower, host_binds })
 }
 
+/// Takes the exclusive lock of the cache entry `key` (`KEY.lock` beside it), held while the
+/// entry is built or scrubbed, so that two containers starting at once build it once.
+fn build_lock(cache: &Path, key: &str) -> Result<Flock<fs::File>> {
+    let lock_path = cache.join(format!("{key}.lock"));
+    let file = fs::File::create(&lock_path).map_err(io_err("create", &lock_path))?;
+    Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
+        action: "lock",
+        path: lock_path,
+        source: e.into(),
+    })
+}
+
 /// A host template cached before /etc was scrubbed of the host's secrets (no [`host_etc::MARKER`])
 /// is scrubbed in place, under its build lock, before any container uses it again.
 fn scrub_old_host_cache(cache: &Path, key: &str, lower: &Path) -> Result<()> {
     if host_etc::is_scrubbed(lower) {
         return Ok(());
     }
-    let lock_path = cache.join(format!("{key}.lock"));
-    let file = fs::File::create(&lock_path).map_err(io_err("create", &lock_path))?;
-    let _lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
-        action: "lock",
-        path: lock_path.clone(),
-        source: e.into(),
-    })?;
+    let _lock = build_lock(cache, key)?;
     if host_etc::is_scrubbed(lower) {
         return Ok(());
     }
@@ -152,13 +152,7 @@ pub fn prepare_shifted(
         }
         return Ok(Prepared { lower, ..plain });
     }
-    let lock_path = cache.join(format!("{key}.lock"));
-    let file = fs::File::create(&lock_path).map_err(io_err("create", &lock_path))?;
-    let _lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
-        action: "lock",
-        path: lock_path.clone(),
-        source: e.into(),
-    })?;
+    let _lock = build_lock(cache, &key)?;
     if !lower.is_dir() {
         remove_stale_builds(cache, &key);
         let tmp = cache.join(format!(".{key}.tmp-{}", std::process::id()));
