@@ -195,22 +195,13 @@ impl Drop for Containers {
 
 fn container_spec(name: &str, resources: Resources) -> ContainerSpec {
     ContainerSpec {
-        name: name.to_owned(),
-        fleet: "bench".into(),
-        template: TemplateRef::Busybox,
-        command: vec!["sleep".into(), "infinity".into()],
-        env: Default::default(),
-        hostname: name.to_owned(),
-        onboot: false,
-        state: Default::default(),
-        labels: Default::default(),
         resources,
-        network: Default::default(),
-        privileged: false,
-        security: Default::default(),
-        init: Default::default(),
-        restart: Default::default(),
-        disk: Default::default(),
+        ..ContainerSpec::new(
+            "bench",
+            name,
+            TemplateRef::Busybox,
+            vec!["sleep".into(), "infinity".into()],
+        )
     }
 }
 

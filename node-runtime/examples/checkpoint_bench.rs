@@ -7,31 +7,21 @@
 //! Run as root: `FLEET_NODE_CRIU=$(scripts/criu) cargo run --release -p fleet-node --example
 //! checkpoint_bench [ROUNDS]` (default 5 rounds, unprivileged then privileged).
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use fleet_protocol::{ContainerSpec, DesiredState, NetworkSpec, TemplateRef};
+use fleet_protocol::{ContainerSpec, TemplateRef};
 use node_runtime::Runtime;
 use node_runtime::checkpoint::{self, CheckpointOptions, stream};
 
 fn spec(name: &str, privileged: bool) -> ContainerSpec {
     ContainerSpec {
-        name: name.into(),
-        fleet: "bench".into(),
-        template: TemplateRef::Busybox,
-        command: vec!["sleep".into(), "infinity".into()],
-        env: BTreeMap::new(),
-        hostname: name.into(),
-        onboot: false,
-        state: DesiredState::Running,
-        labels: BTreeMap::new(),
-        resources: Default::default(),
-        network: NetworkSpec::default(),
         privileged,
-        security: Default::default(),
-        init: Default::default(),
-        restart: Default::default(),
-        disk: Default::default(),
+        ..ContainerSpec::new(
+            "bench",
+            name,
+            TemplateRef::Busybox,
+            vec!["sleep".into(), "infinity".into()],
+        )
     }
 }
 

@@ -8,22 +8,8 @@ use support::Node;
 
 fn spec(name: &str, template: TemplateRef) -> ContainerSpec {
     ContainerSpec {
-        name: name.into(),
-        fleet: "t".into(),
-        template,
-        command: vec!["sleep".into(), "1000".into()],
-        env: Default::default(),
         hostname: "h".into(),
-        onboot: false,
-        state: Default::default(),
-        labels: Default::default(),
-        resources: Default::default(),
-        network: Default::default(),
-        privileged: false,
-        security: Default::default(),
-        init: Default::default(),
-        restart: Default::default(),
-        disk: Default::default(),
+        ..ContainerSpec::new("t", name, template, vec!["sleep".into(), "1000".into()])
     }
 }
 

@@ -48,24 +48,12 @@ fn lifecycle_on_the_unified_hierarchy() {
     let rt = Runtime::with_cgroup_mount(root.path(), &mount, &parent).unwrap();
     assert_eq!(rt.cgroups.version(), Version::V2);
     let rt = Cleanup(rt);
-    let spec = ContainerSpec {
-        name: "v2".into(),
-        fleet: "t".into(),
-        template: TemplateRef::Busybox,
-        command: vec!["sh".into(), "-c".into(), "sleep 1000 & sleep 1000".into()],
-        env: Default::default(),
-        hostname: "v2".into(),
-        onboot: false,
-        state: Default::default(),
-        labels: Default::default(),
-        resources: Default::default(),
-        network: Default::default(),
-        privileged: false,
-        security: Default::default(),
-        init: Default::default(),
-        restart: Default::default(),
-        disk: Default::default(),
-    };
+    let spec = ContainerSpec::new(
+        "t",
+        "v2",
+        TemplateRef::Busybox,
+        vec!["sh".into(), "-c".into(), "sleep 1000 & sleep 1000".into()],
+    );
     assert!(rt.0.create(&spec).unwrap());
     let status = rt.0.status("v2").unwrap();
     let init = status.init_pid.expect("running");

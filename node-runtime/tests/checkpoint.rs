@@ -9,13 +9,12 @@
 mod network_support;
 mod support;
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fleet_protocol::{ContainerSpec, DesiredState, NetworkMode, NetworkSpec, TemplateRef};
+use fleet_protocol::{ContainerSpec, NetworkMode, NetworkSpec, TemplateRef};
 use network_support::{TestNetns, prerequisites};
 use node_runtime::checkpoint::{self, CheckpointOptions};
 use support::Node;
@@ -30,15 +29,6 @@ fn counter_spec(name: &str, net: u8, port: u16, privileged: bool) -> ContainerSp
          | nc 10.84.{net}.1 {port}"
     );
     ContainerSpec {
-        name: name.to_string(),
-        fleet: "criutest".to_string(),
-        template: TemplateRef::Busybox,
-        command: vec!["/bin/sh".into(), "-c".into(), script],
-        env: BTreeMap::new(),
-        hostname: name.to_string(),
-        onboot: false,
-        state: DesiredState::Running,
-        labels: BTreeMap::new(),
         resources: fleet_protocol::Resources {
             memory: Some(MEMORY),
             ..Default::default()
@@ -50,10 +40,12 @@ fn counter_spec(name: &str, net: u8, port: u16, privileged: bool) -> ContainerSp
             gateway: Some(format!("10.84.{net}.1")),
         },
         privileged,
-        security: Default::default(),
-        init: Default::default(),
-        restart: Default::default(),
-        disk: Default::default(),
+        ..ContainerSpec::new(
+            "criutest",
+            name,
+            TemplateRef::Busybox,
+            vec!["/bin/sh".into(), "-c".into(), script],
+        )
     }
 }
 

@@ -13,27 +13,20 @@ use support::Node;
 
 fn spec(name: &str, from: &str) -> ContainerSpec {
     ContainerSpec {
-        name: name.into(),
-        fleet: "t".into(),
-        template: TemplateRef::Busybox,
-        command: vec!["sleep".into(), "1000".into()],
-        env: Default::default(),
         hostname: "h".into(),
-        onboot: false,
-        state: Default::default(),
-        labels: Default::default(),
         resources: fleet_protocol::Resources {
             disk_space: Some(64 << 20),
             ..Default::default()
         },
-        network: Default::default(),
-        privileged: false,
-        security: Default::default(),
-        init: Default::default(),
-        restart: Default::default(),
         disk: DiskSpec {
             from: Some(from.into()),
         },
+        ..ContainerSpec::new(
+            "t",
+            name,
+            TemplateRef::Busybox,
+            vec!["sleep".into(), "1000".into()],
+        )
     }
 }
 

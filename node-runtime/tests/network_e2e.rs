@@ -6,35 +6,24 @@
 mod network_support;
 mod support;
 
-use std::collections::BTreeMap;
-
-use fleet_protocol::{ContainerSpec, DesiredState, NetworkMode, NetworkSpec, TemplateRef};
+use fleet_protocol::{ContainerSpec, NetworkMode, NetworkSpec, TemplateRef};
 use network_support::{TestNetns, prerequisites};
 use support::Node;
 
 fn busybox(name: &str, addresses: &[&str]) -> ContainerSpec {
     ContainerSpec {
-        name: name.to_string(),
-        fleet: "nettest".to_string(),
-        template: TemplateRef::Busybox,
-        command: vec!["sleep".into(), "infinity".into()],
-        env: BTreeMap::new(),
-        hostname: name.to_string(),
-        onboot: false,
-        state: DesiredState::Running,
-        labels: BTreeMap::new(),
-        resources: Default::default(),
         network: NetworkSpec {
             mode: NetworkMode::Bridged,
             bridge: Some("fltest-e2e".to_string()),
             addresses: addresses.iter().map(|s| s.to_string()).collect(),
             gateway: Some("10.83.0.1".to_string()),
         },
-        privileged: false,
-        security: Default::default(),
-        init: Default::default(),
-        restart: Default::default(),
-        disk: Default::default(),
+        ..ContainerSpec::new(
+            "nettest",
+            name,
+            TemplateRef::Busybox,
+            vec!["sleep".into(), "infinity".into()],
+        )
     }
 }
 

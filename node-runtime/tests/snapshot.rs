@@ -6,33 +6,22 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-
 use fleet_protocol::{ContainerSpec, DesiredState, NetworkMode, NetworkSpec, TemplateRef};
 use node_runtime::checkpoint::clone::{self, CloneOptions};
 use support::Node;
 
 fn spec(name: &str, disk: Option<u64>) -> ContainerSpec {
     ContainerSpec {
-        name: name.into(),
-        fleet: "snaptest".into(),
-        template: TemplateRef::Busybox,
-        command: vec!["sleep".into(), "infinity".into()],
-        env: BTreeMap::new(),
-        hostname: name.into(),
-        onboot: false,
-        state: DesiredState::Running,
-        labels: BTreeMap::new(),
         resources: fleet_protocol::Resources {
             disk_space: disk,
             ..Default::default()
         },
-        network: NetworkSpec::default(),
-        privileged: false,
-        security: Default::default(),
-        init: Default::default(),
-        restart: Default::default(),
-        disk: Default::default(),
+        ..ContainerSpec::new(
+            "snaptest",
+            name,
+            TemplateRef::Busybox,
+            vec!["sleep".into(), "infinity".into()],
+        )
     }
 }
 

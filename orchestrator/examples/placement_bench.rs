@@ -15,7 +15,7 @@ use fleet::model::{
 use fleet::schedule::{
     Current, DemandDefaults, HostShape, Options, Strategy, hosts_needed, place, place_with,
 };
-use fleet_protocol::{ContainerSpec, DesiredState, NetworkSpec, Resources, TemplateRef};
+use fleet_protocol::{ContainerSpec, Resources, TemplateRef};
 
 const GI: u64 = 1 << 30;
 const MI: u64 = 1 << 20;
@@ -57,27 +57,18 @@ fn host(name: String, cpus: u32, memory: u64, disk: u64, cpu_oc: f64, zone: &str
 fn container(name: String, cpu: u32, memory: u64, disk: u64) -> DesiredContainer {
     DesiredContainer {
         spec: ContainerSpec {
-            name: name.clone(),
-            fleet: "bench".into(),
-            template: TemplateRef::Busybox,
-            command: vec!["/bin/sleep".into(), "1000".into()],
-            env: BTreeMap::new(),
-            hostname: name,
-            onboot: false,
-            state: DesiredState::Running,
-            labels: BTreeMap::new(),
             resources: Resources {
                 cpu_limit: Some(cpu),
                 memory: Some(memory),
                 disk_space: Some(disk),
                 ..Resources::default()
             },
-            network: NetworkSpec::default(),
-            privileged: false,
-            security: Default::default(),
-            init: Default::default(),
-            restart: Default::default(),
-            disk: Default::default(),
+            ..ContainerSpec::new(
+                "bench",
+                &name,
+                TemplateRef::Busybox,
+                vec!["/bin/sleep".into(), "1000".into()],
+            )
         },
         host: None,
         placement: Placement::default(),

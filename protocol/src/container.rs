@@ -64,6 +64,33 @@ pub struct ContainerSpec {
     pub disk: DiskSpec,
 }
 
+impl ContainerSpec {
+    /// A container of `fleet` named `name` (its hostname too) from `template` running
+    /// `command`, with every other field at its default: running, no limits, no network,
+    /// unprivileged. Fixtures and tools start from it and set what they need with struct update
+    /// syntax, so that a new field is one default here rather than a line in every literal.
+    pub fn new(fleet: &str, name: &str, template: TemplateRef, command: Vec<String>) -> Self {
+        ContainerSpec {
+            name: name.into(),
+            fleet: fleet.into(),
+            template,
+            command,
+            env: BTreeMap::new(),
+            hostname: name.into(),
+            onboot: false,
+            state: DesiredState::Running,
+            labels: BTreeMap::new(),
+            resources: Resources::default(),
+            network: NetworkSpec::default(),
+            privileged: false,
+            security: SecuritySpec::default(),
+            init: InitMode::Auto,
+            restart: RestartSpec::default(),
+            disk: DiskSpec::default(),
+        }
+    }
+}
+
 /// The container's writable layer beyond its limits (the spec's `resources.disk.from`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -317,25 +344,17 @@ mod tests {
     #[test]
     fn spec_round_trips_through_json() {
         let spec = ContainerSpec {
-            name: "web-01".into(),
-            fleet: "demo".into(),
-            template: TemplateRef::Busybox,
-            command: vec!["/bin/sleep".into(), "1000".into()],
-            env: BTreeMap::new(),
-            hostname: "web-01".into(),
             onboot: true,
-            state: DesiredState::Running,
-            labels: BTreeMap::new(),
             resources: Resources {
                 memory: Some(256 << 20),
                 ..Resources::default()
             },
-            network: NetworkSpec::default(),
-            privileged: false,
-            security: SecuritySpec::default(),
-            init: InitMode::Auto,
-            restart: RestartSpec::default(),
-            disk: DiskSpec::default(),
+            ..ContainerSpec::new(
+                "demo",
+                "web-01",
+                TemplateRef::Busybox,
+                vec!["/bin/sleep".into(), "1000".into()],
+            )
         };
         let json = serde_json::to_string(&spec).unwrap();
         let back: ContainerSpec = serde_json::from_str(&json).unwrap();

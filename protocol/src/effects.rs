@@ -361,27 +361,15 @@ pub mod show {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::{DesiredState, TemplateRef};
+    use crate::container::TemplateRef;
 
     fn spec() -> ContainerSpec {
-        ContainerSpec {
-            name: "c".into(),
-            fleet: "f".into(),
-            template: TemplateRef::Busybox,
-            command: vec!["/bin/sleep".into(), "1".into()],
-            env: Default::default(),
-            hostname: "c".into(),
-            onboot: false,
-            state: DesiredState::Running,
-            labels: Default::default(),
-            resources: Resources::default(),
-            network: NetworkSpec::default(),
-            privileged: false,
-            security: Default::default(),
-            init: Default::default(),
-            restart: Default::default(),
-            disk: Default::default(),
-        }
+        ContainerSpec::new(
+            "f",
+            "c",
+            TemplateRef::Busybox,
+            vec!["/bin/sleep".into(), "1".into()],
+        )
     }
 
     fn verdicts(

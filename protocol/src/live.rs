@@ -77,25 +77,16 @@ mod tests {
 
     fn spec(mode: NetworkMode) -> ContainerSpec {
         ContainerSpec {
-            name: "web".into(),
-            fleet: "f".into(),
-            template: crate::container::TemplateRef::Busybox,
-            command: vec!["/bin/sleep".into(), "1".into()],
-            env: Default::default(),
-            hostname: "web".into(),
-            onboot: false,
-            state: crate::container::DesiredState::Running,
-            labels: Default::default(),
-            resources: Default::default(),
             network: crate::container::NetworkSpec {
                 mode,
                 ..Default::default()
             },
-            privileged: false,
-            security: Default::default(),
-            init: Default::default(),
-            restart: Default::default(),
-            disk: Default::default(),
+            ..ContainerSpec::new(
+                "f",
+                "web",
+                crate::container::TemplateRef::Busybox,
+                vec!["/bin/sleep".into(), "1".into()],
+            )
         }
     }
 

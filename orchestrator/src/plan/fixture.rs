@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use fleet_protocol::{
-    Capacity, ContainerSpec, ContainerState, ContainerStatus, DesiredState, Features, NetworkSpec,
-    NodeInfo, PROTOCOL_VERSION, Resources, TemplateRef,
+    Capacity, ContainerSpec, ContainerState, ContainerStatus, Features, NodeInfo, PROTOCOL_VERSION,
+    Resources, TemplateRef,
 };
 
 use crate::diff::{Assignment, HostObservation, Observed};
@@ -17,25 +17,16 @@ use crate::model::{DesiredContainer, Fleet, Host, NodeSettings, Placement, Trans
 /// A busybox container running `sleep`, 64Mi of memory.
 pub fn spec(fleet: &str, name: &str) -> ContainerSpec {
     ContainerSpec {
-        name: name.into(),
-        fleet: fleet.into(),
-        template: TemplateRef::Busybox,
-        command: vec!["/bin/sleep".into(), "100000".into()],
-        env: BTreeMap::new(),
-        hostname: name.into(),
-        onboot: false,
-        state: DesiredState::Running,
-        labels: BTreeMap::new(),
         resources: Resources {
             memory: Some(64 << 20),
             ..Resources::default()
         },
-        network: NetworkSpec::default(),
-        privileged: false,
-        security: Default::default(),
-        init: Default::default(),
-        restart: Default::default(),
-        disk: Default::default(),
+        ..ContainerSpec::new(
+            fleet,
+            name,
+            TemplateRef::Busybox,
+            vec!["/bin/sleep".into(), "100000".into()],
+        )
     }
 }
 

@@ -8,7 +8,7 @@ use fleet::model::{
     DesiredContainer, Fleet, Host, HostCapacity, NodeSettings, Overcommit, Placement, Transport,
 };
 use fleet_protocol::units::parse_size;
-use fleet_protocol::{ContainerSpec, DesiredState, NetworkSpec, Resources, TemplateRef};
+use fleet_protocol::{ContainerSpec, Resources, TemplateRef};
 
 /// A size such as `4Gi`.
 pub fn size(text: &str) -> u64 {
@@ -50,27 +50,18 @@ pub fn unknown_host(name: &str) -> Host {
 pub fn ct(name: &str, cpu: u32, memory: &str, disk: &str) -> DesiredContainer {
     DesiredContainer {
         spec: ContainerSpec {
-            name: name.into(),
-            fleet: "test".into(),
-            template: TemplateRef::Busybox,
-            command: vec!["/bin/sleep".into(), "1000".into()],
-            env: BTreeMap::new(),
-            hostname: name.into(),
-            onboot: false,
-            state: DesiredState::Running,
-            labels: BTreeMap::new(),
             resources: Resources {
                 cpu_limit: Some(cpu),
                 memory: Some(size(memory)),
                 disk_space: Some(size(disk)),
                 ..Resources::default()
             },
-            network: NetworkSpec::default(),
-            privileged: false,
-            security: Default::default(),
-            init: Default::default(),
-            restart: Default::default(),
-            disk: Default::default(),
+            ..ContainerSpec::new(
+                "test",
+                name,
+                TemplateRef::Busybox,
+                vec!["/bin/sleep".into(), "1000".into()],
+            )
         },
         host: None,
         placement: Placement::default(),
