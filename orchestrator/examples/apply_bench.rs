@@ -10,7 +10,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -94,18 +93,7 @@ fn ansible(cluster: &sshd::Cluster, per_host: usize, value: u64) -> Option<Durat
 }
 
 fn main() {
-    if let Some(why) = sshd::prerequisites() {
-        eprintln!("cannot run: {why}");
-        std::process::exit(1);
-    }
-    assert!(
-        sshd::fleet_node().is_some() && Path::new(&sshd::target_dir().join("fleet")).exists(),
-        "build fleet and fleet-node in this profile first"
-    );
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let args = support::ready();
     let hosts = args.first().copied().unwrap_or(10);
     let per_host = args.get(1).copied().unwrap_or(50);
     let cluster = sshd::Cluster::start(hosts);

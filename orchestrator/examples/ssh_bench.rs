@@ -14,7 +14,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -121,18 +120,7 @@ fn median(mut runs: Vec<Run>) -> Run {
 }
 
 fn main() {
-    if let Some(why) = sshd::prerequisites() {
-        eprintln!("cannot run: {why}");
-        std::process::exit(1);
-    }
-    assert!(
-        sshd::fleet_node().is_some() && Path::new(&sshd::target_dir().join("fleet")).exists(),
-        "build fleet and fleet-node in this profile first"
-    );
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let args = support::ready();
     let hosts = args.first().copied().unwrap_or(100).clamp(1, 250);
     let parallels = if args.len() > 1 {
         args[1..].to_vec()

@@ -48,3 +48,21 @@ pub fn write_spec(
     std::fs::write(&path, yaml).expect("write spec");
     path.display().to_string()
 }
+
+/// Exits with the reason when the sshd cluster cannot run here, and panics unless `fleet` and
+/// `fleet-node` are built in the bench's own profile (the benches time those binaries); returns
+/// the bench's numeric arguments, in order.
+pub fn ready() -> Vec<usize> {
+    if let Some(why) = sshd::prerequisites() {
+        eprintln!("cannot run: {why}");
+        std::process::exit(1);
+    }
+    assert!(
+        sshd::fleet_node().is_some() && sshd::target_dir().join("fleet").exists(),
+        "build fleet and fleet-node in this profile first"
+    );
+    std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect()
+}
