@@ -61,12 +61,11 @@ impl Root {
         }
     }
 
-    /// Runs `argv` (its first element is the program's path inside the root), traced.
-    pub fn run(&self, argv: &[&str]) -> Run {
-        let n = self.runs.get() + 1;
-        self.runs.set(n);
-        let trace = self.traces.join(format!("run-{n}.strace"));
-        let output = Command::new("unshare")
+    /// `unshare` into a private mount namespace that enters the root (ENTER), writing the trace
+    /// to `trace` (`-`: untraced); the caller adds the argv.
+    fn enter(&self, trace: &std::ffi::OsStr) -> Command {
+        let mut command = Command::new("unshare");
+        command
             .args([
                 "--mount",
                 "--propagation",
@@ -78,7 +77,17 @@ impl Root {
                 "sh",
             ])
             .arg(&self.dir)
-            .arg(&trace)
+            .arg(trace);
+        command
+    }
+
+    /// Runs `argv` (its first element is the program's path inside the root), traced.
+    pub fn run(&self, argv: &[&str]) -> Run {
+        let n = self.runs.get() + 1;
+        self.runs.set(n);
+        let trace = self.traces.join(format!("run-{n}.strace"));
+        let output = self
+            .enter(trace.as_os_str())
             .args(argv)
             .output()
             .expect("run unshare");
@@ -92,19 +101,8 @@ impl Root {
     /// Runs `argv` untraced (for the root's own programs: dpkg, bash) and asserts success;
     /// returns stdout.
     pub fn sh(&self, argv: &[&str]) -> String {
-        let output = Command::new("unshare")
-            .args([
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "sh",
-                "-c",
-                ENTER,
-                "sh",
-            ])
-            .arg(&self.dir)
-            .arg("-")
+        let output = self
+            .enter("-".as_ref())
             .args(argv)
             .output()
             .expect("run unshare");
