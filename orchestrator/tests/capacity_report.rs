@@ -50,6 +50,38 @@ fn report_of(f: &Fleet) -> Report {
     }
 }
 
+/// `drain` of `host` with no usage or current hosts and the default options.
+fn drain_of(
+    f: &Fleet,
+    placement: &fleet::schedule::Assignment,
+    host: &str,
+) -> Result<capacity::DrainReport, String> {
+    drain(
+        f,
+        placement,
+        host,
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+        &Options::default(),
+    )
+}
+
+/// `what_if` from `before` to `after` with no usage or current hosts and the default options.
+fn what_if_of(
+    before: &Fleet,
+    placement: &fleet::schedule::Assignment,
+    after: &Fleet,
+) -> capacity::WhatIf {
+    what_if(
+        before,
+        placement,
+        after,
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+        &Options::default(),
+    )
+}
+
 #[test]
 fn density_per_host_and_in_total() {
     let f = demo();
@@ -150,15 +182,7 @@ fn drain_moves_a_hosts_containers_and_says_where() {
     let on_h1: Vec<&str> = r.placement.on_host("h1").map(|(n, _)| n).collect();
     // Hosts in use are filled first, h1 before h2 by name.
     assert_eq!(on_h1, ["a", "b", "c"]);
-    let dr = drain(
-        &f,
-        &r.placement,
-        "h1",
-        &BTreeMap::new(),
-        &BTreeMap::new(),
-        &Options::default(),
-    )
-    .unwrap();
+    let dr = drain_of(&f, &r.placement, "h1").unwrap();
     assert!(dr.fits);
     let moves: Vec<(String, Option<String>, bool)> = dr
         .moves
@@ -181,15 +205,7 @@ fn drain_moves_a_hosts_containers_and_says_where() {
     // Without h3 the other host cannot hold them.
     let two = fleet(f.hosts[..2].to_vec(), f.containers.clone());
     let r2 = report_of(&two);
-    let dr2 = drain(
-        &two,
-        &r2.placement,
-        "h1",
-        &BTreeMap::new(),
-        &BTreeMap::new(),
-        &Options::default(),
-    )
-    .unwrap();
+    let dr2 = drain_of(&two, &r2.placement, "h1").unwrap();
     assert!(!dr2.fits);
     assert!(dr2.moves.iter().any(|m| {
         m.to.is_none()
@@ -198,15 +214,7 @@ fn drain_moves_a_hosts_containers_and_says_where() {
                 .is_some_and(|r| r.contains("memory on every host is full"))
     }));
 
-    let e = drain(
-        &f,
-        &r.placement,
-        "h9",
-        &BTreeMap::new(),
-        &BTreeMap::new(),
-        &Options::default(),
-    )
-    .unwrap_err();
+    let e = drain_of(&f, &r.placement, "h9").unwrap_err();
     assert_eq!(
         e,
         "cannot drain host h9: the fleet has no such host (hosts: h1, h2, h3)"
@@ -227,14 +235,7 @@ fn what_if_adds_and_removes_without_moving_the_rest() {
     let mut hosts = before.hosts.clone();
     hosts.push(host("h3", 4, "8Gi", "100Gi"));
     let after = fleet(hosts, containers);
-    let w = what_if(
-        &before,
-        &r.placement,
-        &after,
-        &BTreeMap::new(),
-        &BTreeMap::new(),
-        &Options::default(),
-    );
+    let w = what_if_of(&before, &r.placement, &after);
     assert_eq!(w.hosts_added, ["h3"]);
     assert_eq!(w.containers_removed, ["c1"]);
     assert!(w.moved.is_empty(), "{:?}", w.moved);
@@ -346,14 +347,7 @@ fn what_if_a_host_is_removed_lists_what_moves_where() {
     let mut containers = before.containers.clone();
     containers[0].host = Some("h4".into());
     let after = fleet(hosts, containers);
-    let w = what_if(
-        &before,
-        &r.placement,
-        &after,
-        &BTreeMap::new(),
-        &BTreeMap::new(),
-        &Options::default(),
-    );
+    let w = what_if_of(&before, &r.placement, &after);
     assert_eq!(
         (w.hosts_added.as_slice(), w.hosts_removed.as_slice()),
         (&["h4".to_string()][..], &["h1".to_string()][..])
