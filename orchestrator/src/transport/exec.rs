@@ -24,7 +24,7 @@ pub async fn run_node(
     args: &[String],
     opts: &ConnectOptions,
 ) -> Result<u32, TransportError> {
-    let mut argv = node_argv(&host.node);
+    let mut argv = super::node_command(&host.node);
     argv.extend(args.iter().cloned());
     run_argv(host, argv, false, opts).await
 }
@@ -58,7 +58,7 @@ async fn run_argv(
 
 /// `fleet-node --root R --cgroup-parent P exec [-t] NAME -- CMD...` for a host's node.
 pub fn exec_argv(node: &NodeSettings, name: &str, tty: bool, command: &[String]) -> Vec<String> {
-    let mut argv = node_argv(node);
+    let mut argv = super::node_command(node);
     argv.push("exec".into());
     if tty {
         argv.push("-t".into());
@@ -67,17 +67,6 @@ pub fn exec_argv(node: &NodeSettings, name: &str, tty: bool, command: &[String])
     argv.push("--".into());
     argv.extend(command.iter().cloned());
     argv
-}
-
-/// `fleet-node --root R --cgroup-parent P` for a host's node.
-fn node_argv(node: &NodeSettings) -> Vec<String> {
-    vec![
-        node.path.clone(),
-        "--root".into(),
-        node.root.clone(),
-        "--cgroup-parent".into(),
-        node.cgroup_parent.clone(),
-    ]
 }
 
 fn exit_status(status: std::process::ExitStatus) -> u32 {

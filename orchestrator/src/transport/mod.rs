@@ -203,17 +203,22 @@ impl NodeClient {
     }
 }
 
-/// The node's command line for a host.
-pub fn node_argv(node: &NodeSettings) -> Vec<String> {
+/// `fleet-node --root R --cgroup-parent P` for a host's node, before the verb.
+pub fn node_command(node: &NodeSettings) -> Vec<String> {
     vec![
         node.path.clone(),
         "--root".into(),
         node.root.clone(),
         "--cgroup-parent".into(),
         node.cgroup_parent.clone(),
-        "serve".into(),
-        "--stdio".into(),
     ]
+}
+
+/// The node's command line for a host's protocol session (`serve --stdio`).
+pub fn node_argv(node: &NodeSettings) -> Vec<String> {
+    let mut argv = node_command(node);
+    argv.extend(["serve".into(), "--stdio".into()]);
+    argv
 }
 
 /// Opens a session with `host`'s node and exchanges the hello.
