@@ -15,7 +15,7 @@ use super::ConnectArgs;
 use super::SpecArgs;
 use crate::capacity::{self, Report};
 use crate::model::Fleet;
-use crate::resolve;
+use crate::resolve::{self, profile::ProfileError};
 use crate::schedule::{self, Amounts, Current, HostShape, Options};
 
 /// Output form of `fleet capacity`.
@@ -254,79 +254,22 @@ fn request(args: &Args, fleet: &Fleet) -> Result<Request, String> {
 }
 
 /// The demand of one container of profile `name`, as the spec (or the built-in profiles)
-/// define it: resolves the spec together with a probe container using that profile, so that
-/// `extends` chains and the spec's own profiles count exactly as for real containers.
+/// define it, `extends` chains and the spec's own profiles counted exactly as for real
+/// containers (`resolve::profile`).
 fn profile_shape(spec: &SpecArgs, name: &str) -> Result<Amounts, String> {
     if !resolve::valid_name(name) {
         return Err(format!(
             "invalid profile name {name:?}: use a profile name or a shape such as cpu=100%,memory=1Gi,disk=10Gi"
         ));
     }
-    const PROBE: &str = "fleet-capacity-fit-probe";
-    let probe = |fleet_line: &str| {
-        format!(
-            "apiVersion: fleet/v1\n{fleet_line}containers:\n  - name: {PROBE}\n    template: busybox\n    \
-             profile: {name}\n    command: [\"/bin/true\"]\n"
-        )
-    };
-    let loaded = if spec.files.is_empty() {
-        resolve::load_str("<fit-probe>", &probe("fleet: fit-probe\n"))
-    } else {
-        let path = std::env::temp_dir().join(format!(
-            "{PROBE}-{}-{}.yaml",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos())
-        ));
-        std::fs::write(&path, probe(""))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        let mut paths = spec.files.clone();
-        paths.push(path.clone());
-        let result = resolve::load(&paths);
-        let _ = std::fs::remove_file(&path);
-        result
-    };
-    match loaded {
-        Ok(f) => f
-            .container(PROBE)
-            .map(|c| schedule::demand(c, &schedule::DemandDefaults::default()))
-            .ok_or_else(|| format!("profile {name} could not be resolved")),
-        Err(e) => Err(format!("--fit {name}: {}", strip_probe(&e.render()))),
+    match resolve::profile::resources(&spec.files, name) {
+        Ok(r) => Ok(schedule::demand_of(
+            &r,
+            &schedule::DemandDefaults::default(),
+        )),
+        Err(ProfileError::Spec(e)) => Err(format!("--fit {name}: {}", e.render())),
+        Err(e) => Err(format!("--fit {name}: {e}")),
     }
-}
-
-/// Keeps the probe file out of messages, which are about the profile: its diagnostics keep
-/// their message and hints, not the probe's location and source lines.
-fn strip_probe(text: &str) -> String {
-    let mut out = Vec::new();
-    let mut in_probe = false;
-    for line in text.lines() {
-        if line.contains("fleet-capacity-fit-probe") || line.starts_with("<fit-probe>") {
-            in_probe = true;
-            out.push(
-                line.split_once("error: ")
-                    .map_or(line, |(_, m)| m)
-                    .to_string(),
-            );
-        } else if in_probe && line.trim_start().starts_with("= ") {
-            out.push(line.trim_start().trim_start_matches("= ").to_string());
-        } else if !is_snippet(line) {
-            in_probe = false;
-            out.push(line.to_string());
-        }
-    }
-    out.join("\n")
-}
-
-/// A quoted source line, its gutter or its caret line.
-fn is_snippet(line: &str) -> bool {
-    let t = line.trim_start();
-    t.is_empty()
-        || line.starts_with(' ')
-        || t.starts_with('|')
-        || t.trim_start_matches(|c: char| c.is_ascii_digit())
-            .starts_with(" |")
 }
 
 /// Capacity and current placement from the nodes; unreachable hosts are reported and left to

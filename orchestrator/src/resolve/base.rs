@@ -89,8 +89,7 @@ pub fn container_base(
         }
     }
     merged.overlay(&raw.resources);
-    check_memory_high(&merged, d);
-    check_io_priority(&merged, d);
+    let resources = checked_resources(&merged, d);
     node_rules::disk(raw, &merged, d);
     if let Some(h) = &raw.host
         && !hosts.contains_key(&h.value)
@@ -114,12 +113,20 @@ pub fn container_base(
     };
     Some(Base {
         template: template?,
-        resources: resources(&merged),
+        resources,
         command,
         disk: DiskSpec {
             from: merged.disk_from.as_ref().map(|f| f.value.clone()),
         },
     })
+}
+
+/// `merged` (a profile's resources, or a container's merged with its profile's) as the spec's
+/// `Resources`, with the rules between its fields checked into `d`.
+pub fn checked_resources(merged: &RawResources, d: &mut Diagnostics) -> Resources {
+    check_memory_high(merged, d);
+    check_io_priority(merged, d);
+    resources(merged)
 }
 
 /// `memory_high` is a soft limit below the hard one: above `memory` it could never be reached.

@@ -14,6 +14,7 @@ pub mod expand;
 pub mod hosts;
 pub mod member;
 pub mod node_rules;
+pub mod profile;
 pub mod profiles;
 pub mod render;
 
@@ -87,7 +88,8 @@ pub fn load_str(name: &str, text: &str) -> Result<Fleet, LoadError> {
     finish(loaded, d)
 }
 
-fn finish(loaded: Loaded, mut d: Diagnostics) -> Result<Fleet, LoadError> {
+/// The built-in profiles' documents.
+fn builtins() -> Loaded {
     let mut builtins = Loaded::default();
     let mut builtin_diags = Diagnostics::default();
     for (name, text) in profiles::BUILTIN {
@@ -99,6 +101,11 @@ fn finish(loaded: Loaded, mut d: Diagnostics) -> Result<Fleet, LoadError> {
         );
     }
     debug_assert!(builtin_diags.is_empty(), "built-in profiles must be valid");
+    builtins
+}
+
+fn finish(loaded: Loaded, mut d: Diagnostics) -> Result<Fleet, LoadError> {
+    let builtins = builtins();
     let mut loaded = loaded;
     // The first document's list is taken as it is: collecting 100,000 entries into a new list
     // would copy every one of them.

@@ -27,7 +27,7 @@ pub mod validate;
 
 pub use hosts::{HostLimits, all_limits, host_limits};
 pub use hosts_needed::{HostShape, HostsNeeded, hosts_needed};
-pub use resources::{Amounts, DemandDefaults, Resource, demand};
+pub use resources::{Amounts, DemandDefaults, Resource, demand, demand_of};
 pub use validate::{Finding, Subject, validate};
 
 /// Where each container runs now (container name to host name), as observed. Containers listed

@@ -161,7 +161,12 @@ impl Default for DemandDefaults {
 /// Memory is its memory limit (swap is not counted: it lives outside host memory). Disk is its
 /// image size.
 pub fn demand(container: &DesiredContainer, defaults: &DemandDefaults) -> Amounts {
-    let r = container.resources();
+    demand_of(container.resources(), defaults)
+}
+
+/// What a container with resources `r` demands of its host (see [`demand`]): also a profile's,
+/// for `fleet capacity --fit`.
+pub fn demand_of(r: &fleet_protocol::Resources, defaults: &DemandDefaults) -> Amounts {
     let cpu = match (r.cpu_limit, r.cpus.as_deref()) {
         (Some(limit), _) => u64::from(limit),
         (None, Some(set)) => cpuset_len(set).map_or(defaults.cpu_percent, |n| n * 100),
