@@ -246,7 +246,7 @@ fn in_child(child: &Child) -> std::result::Result<(), String> {
         "overlay",
         &child.rootfs,
         "overlay",
-        mount::Flags::empty(),
+        crate::rootfs::ROOT_FLAGS,
         Some(&child.overlay),
     )
     .map_err(|e| format!("mount overlay on {}: {e}", child.rootfs.display()))?;

@@ -90,14 +90,8 @@ pub fn setup(plan: &Plan) -> Result<(), String> {
         data.push_str(",userxattr");
     }
     // The mount point is the store's (host-controlled); everything below it is the container's.
-    mount::mount_fs(
-        "overlay",
-        &plan.target,
-        "overlay",
-        Flags::empty(),
-        Some(&data),
-    )
-    .map_err(ctx("mount overlay on", &plan.target))?;
+    mount::mount_fs("overlay", &plan.target, "overlay", ROOT_FLAGS, Some(&data))
+        .map_err(ctx("mount overlay on", &plan.target))?;
     let root = Root::open(&plan.target).map_err(ctx("open the root", &plan.target))?;
     for host in &plan.host_binds {
         let at = root.dir(&rel(host), 0o755).map_err(|e| e.to_string())?;
@@ -130,6 +124,14 @@ pub fn setup(plan: &Plan) -> Result<(), String> {
     Ok(())
 }
 
+/// Flags of the container's root overlay (a start's and a restore's): `nodev`. No device node
+/// in the container's layers opens, whoever made it (container root keeps CAP_MKNOD; an imported
+/// image, `disk.from` or a tarball template may bring nodes). Only the allowed nodes bound onto
+/// /dev, each a mount of the host's devtmpfs, open; /dev's own tmpfs is `nodev` too. On cgroup
+/// v1 the device allow-list refuses the rest as well; on v2 fleet-node has none, and this is what
+/// keeps a privileged container from a node of a host disk (docs/security.md, "Device nodes").
+pub(crate) const ROOT_FLAGS: Flags = Flags::MS_NODEV;
+
 /// A host path as a name in the tree (`/usr` -> `usr`).
 fn rel(host: &Path) -> String {
     host.strip_prefix("/").unwrap_or(host).display().to_string()
@@ -157,7 +159,7 @@ fn dev(root: &Root, granted: &[PathBuf]) -> Result<(), String> {
         "tmpfs",
         &dev,
         "tmpfs",
-        Flags::MS_NOSUID | Flags::MS_STRICTATIME,
+        Flags::MS_NOSUID | Flags::MS_NODEV | Flags::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
     )
     .map_err(at_err("mount tmpfs on", &dev))?;

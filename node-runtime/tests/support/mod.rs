@@ -401,3 +401,14 @@ impl Drop for ServeSession {
         let _ = self.child.wait();
     }
 }
+
+/// Makes a block device node `major:minor` (0666) at `path`, as a hostile layer would hold one.
+pub fn block_node(path: &Path, major: u64, minor: u64) {
+    nix::sys::stat::mknod(
+        path,
+        nix::sys::stat::SFlag::S_IFBLK,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(major, minor),
+    )
+    .unwrap();
+}
