@@ -8,13 +8,18 @@
 //! land with the host ids they had (a simfs area holds the container's own ids, 0 for its
 //! root); the start then records the layer as on host ids, so `userns/layer.rs` shifts every
 //! owner into the container's range with its no-follow walk, exactly as for a container made
-//! privileged and switched to unprivileged. state.json remembers that the copy was made:
+//! privileged and switched to unprivileged. The directory is resolved once and pinned by a
+//! descriptor (cp copies from it as its working directory), and must be root's and writable by
+//! no one else, so nothing is swapped under the copy. state.json remembers that the copy was made:
 //! later starts copy nothing (the files are the container's own by then), and a copy cut off
 //! by a crash is made again over the partial one.
 
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use nix::fcntl::{OFlag, ResolveFlag};
+
+use crate::error::{Error, Result, io_err};
 use crate::store::State;
 
 /// Copies `from` into the empty writable layer `upper` unless `state` says it was done, and
@@ -28,31 +33,64 @@ pub(crate) fn seed(name: &str, from: &str, upper: &Path, state: &mut State) -> R
         name: name.to_owned(),
         message,
     };
-    match std::fs::metadata(source) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(invalid(format!("disk.from {from} is not a directory"))),
-        Err(e) => {
-            return Err(invalid(format!(
-                "disk.from {from} cannot be read on this host: {e} (copy the private area there first)"
-            )));
-        }
-    }
-    let mut contents = source.as_os_str().to_os_string();
-    contents.push("/.");
-    crate::disk::command::run(
-        "cp",
-        [
-            "-a".as_ref(),
-            "--one-file-system".as_ref(),
-            contents.as_os_str(),
-            upper.as_os_str(),
-        ],
+    // Pinned before it is checked and copied: resolved once (an operator's links are fine), then
+    // opened with no link allowed anywhere on the way, so the directory checked is the one cp
+    // copies, whatever is renamed or swapped on the way meanwhile.
+    let real = source.canonicalize().map_err(|e| {
+        invalid(format!(
+            "disk.from {from} cannot be read on this host: {e} (copy the private area there first)"
+        ))
+    })?;
+    let dir = nix::fcntl::openat2(
+        nix::fcntl::AT_FDCWD,
+        &real,
+        nix::fcntl::OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS),
     )
     .map_err(|e| {
         invalid(format!(
-            "copying disk.from {from} into the container failed: {e}"
+            "disk.from {from} ({}) cannot be opened: {e}",
+            real.display()
         ))
     })?;
+    let meta =
+        nix::sys::stat::fstat(&dir).map_err(|e| invalid(format!("disk.from {from}: stat: {e}")))?;
+    if meta.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(invalid(format!("disk.from {from} is not a directory")));
+    }
+    // cp runs as root: a directory another user owns or may write could hold anything by the
+    // time it is read (and be swapped for another of theirs).
+    if meta.st_uid != 0 {
+        return Err(invalid(format!(
+            "disk.from {from} must be owned by root (it is uid {}): fleet-node copies it as root",
+            meta.st_uid
+        )));
+    }
+    if meta.st_mode & 0o022 != 0 {
+        return Err(invalid(format!(
+            "disk.from {from} is writable by group or others (mode {:o}): make it 0755 or \
+             stricter before it is copied",
+            meta.st_mode & 0o7777
+        )));
+    }
+    let pinned = format!("/proc/self/fd/{}", dir.as_raw_fd());
+    let upper = std::path::absolute(upper).map_err(io_err("resolve", upper))?;
+    let out = std::process::Command::new("cp")
+        .args(["-a", "--one-file-system", "./."])
+        .arg(&upper)
+        // cp's working directory is the very directory opened above (chdir happens in the child
+        // before exec, while the descriptor is still open there).
+        .current_dir(&pinned)
+        .output()
+        .map_err(|e| invalid(format!("copying disk.from {from}: run cp: {e}")))?;
+    if !out.status.success() {
+        return Err(invalid(format!(
+            "copying disk.from {from} into the container failed: cp: {} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
     state.layer_ids = Some(0);
     state.shifting_to = None;
     state.seeded = true;
