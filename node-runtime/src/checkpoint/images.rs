@@ -202,6 +202,40 @@ fn checked(runtime: &Runtime, verb: &'static str, name: &str, dir: &Path) -> Res
         .root()
         .canonicalize()
         .unwrap_or_else(|_| runtime.store.root().to_path_buf());
+    // Every directory above it is root's and writable by no one else (or sticky, as /tmp,
+    // where no one else may rename root's entries): another user who could rename entries
+    // there could swap the directory for a link while CRIU writes or reads it.
+    let mut above = Some(
+        existing
+            .canonicalize()
+            .map_err(io_err("resolve", &existing))?,
+    );
+    if rest.is_empty() {
+        above = above.and_then(|p| p.parent().map(Path::to_path_buf));
+    }
+    while let Some(parent) = above {
+        let meta = fs::metadata(&parent).map_err(io_err("stat", &parent))?;
+        let shared = meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0;
+        if meta.uid() != 0 || shared {
+            return Err(Error::Checkpoint {
+                verb,
+                name: name.to_owned(),
+                message: format!(
+                    "the checkpoint directory {} is below {}, which {}: another user could swap \
+                     the checkpoint for a link there; give a directory whose parents are root's \
+                     (such as /var/lib/fleet-checkpoints/{name})",
+                    dir.display(),
+                    parent.display(),
+                    if meta.uid() != 0 {
+                        format!("uid {} owns", meta.uid())
+                    } else {
+                        "other users may write".to_owned()
+                    }
+                ),
+            });
+        }
+        above = parent.parent().map(Path::to_path_buf);
+    }
     if resolved.starts_with(&store) {
         return Err(Error::Checkpoint {
             verb,

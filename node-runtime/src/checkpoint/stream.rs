@@ -7,7 +7,7 @@
 //! name twice (each file is created with O_EXCL), a size cap per stream. tar would carry all of
 //! those, and each is a way for a hostile sender to write outside the directory.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -45,8 +45,19 @@ pub fn pack(dir: &Path, out: &mut impl Write) -> io::Result<Moved> {
                 name.to_string_lossy()
             )));
         }
-        let mut file = File::open(dir.join(&name))?;
-        let size = file.metadata()?.len();
+        // Not through a link, and a FIFO put there since the listing never blocks the open.
+        let mut file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(dir.join(&name))?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(bad(format!(
+                "{} is no longer a regular file",
+                name.to_string_lossy()
+            )));
+        }
+        let size = meta.len();
         out.write_all(&(bytes.len() as u16).to_be_bytes())?;
         out.write_all(bytes)?;
         out.write_all(&size.to_be_bytes())?;

@@ -101,25 +101,7 @@ pub fn systemd_runs() -> bool {
 /// restarts it (which starts it when it was not running; the restart of a running supervisor
 /// leaves every container running). Returns the unit file's path.
 pub fn install(settings: &Settings, dir: &Path) -> Result<PathBuf> {
-    let text = render(settings)?;
-    std::fs::create_dir_all(dir).map_err(crate::error::io_err("create", dir))?;
-    let path = dir.join(NAME);
-    let tmp = dir.join(format!(".{NAME}.fleet-new"));
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&tmp)
-            .map_err(crate::error::io_err("create", &tmp))?;
-        f.write_all(text.as_bytes())
-            .and_then(|()| f.sync_all())
-            .map_err(crate::error::io_err("write", &tmp))?;
-    }
-    std::fs::rename(&tmp, &path).map_err(crate::error::io_err("rename into", &path))?;
+    let path = write(settings, dir)?;
     for argv in [
         &["daemon-reload"][..],
         &["enable", NAME][..],
@@ -127,6 +109,39 @@ pub fn install(settings: &Settings, dir: &Path) -> Result<PathBuf> {
     ] {
         systemctl(argv)?;
     }
+    Ok(path)
+}
+
+/// Writes the rendered unit into `dir` through a fresh temp file renamed over the unit's name
+/// (a link at either name is replaced, never followed); returns the unit file's path.
+pub fn write(settings: &Settings, dir: &Path) -> Result<PathBuf> {
+    let text = render(settings)?;
+    std::fs::create_dir_all(dir).map_err(crate::error::io_err("create", dir))?;
+    let path = dir.join(NAME);
+    let tmp = dir.join(format!(".{NAME}.fleet-new"));
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        // A fresh file: whatever was left at the temp name (a link to another file included)
+        // is removed, never written through.
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(crate::error::io_err("remove", &tmp)(e));
+            }
+            _ => {}
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)
+            .map_err(crate::error::io_err("create", &tmp))?;
+        f.write_all(text.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(crate::error::io_err("write", &tmp))?;
+    }
+    std::fs::rename(&tmp, &path).map_err(crate::error::io_err("rename into", &path))?;
     Ok(path)
 }
 
