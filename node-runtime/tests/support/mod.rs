@@ -412,3 +412,11 @@ pub fn block_node(path: &Path, major: u64, minor: u64) {
     )
     .unwrap();
 }
+
+/// A process's uid_map (as the host sees it) as its three numbers: inside, host base, count.
+pub fn uid_map(pid: i32) -> (u64, u64, u64) {
+    let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
+    let f: Vec<u64> = map.split_whitespace().map(|n| n.parse().unwrap()).collect();
+    assert_eq!(f.len(), 3, "one mapping line: {map}");
+    (f[0], f[1], f[2])
+}
