@@ -6,15 +6,13 @@
 //! (never follow, open or cross them) and leave nothing of the host changed, read, or owned by
 //! host root in a way a container or host user could use.
 
-mod support;
-
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::Node;
 use fleet_protocol::{ContainerSpec, DiskSpec, TemplateRef};
-use support::Node;
 
 /// What the host's /etc holds (names, sizes and times), to see that nothing there changed.
 fn etc_listing() -> Vec<(String, u64, i64)> {
@@ -193,7 +191,7 @@ fn hostile_area() -> Area {
     )
     .unwrap();
     // (7, 0) is /dev/loop0.
-    support::block_node(&p.join("disk"), 7, 0);
+    crate::support::block_node(&p.join("disk"), 7, 0);
     std::fs::copy("/bin/busybox", p.join("su")).unwrap();
     std::fs::set_permissions(p.join("su"), std::fs::Permissions::from_mode(0o4755)).unwrap();
     // A filesystem mounted inside the area (the copy stays on the area's own).

@@ -4,17 +4,15 @@
 //! the command line, the checkpoint stream's sender side, and `install-unit`'s files. Each
 //! attack is made as that party would make it, and the host is checked untouched.
 
-mod support;
-
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
+use crate::support::Node;
 use base64::Engine as _;
 use fleet_protocol::transfer::{CHUNK_MAX, Chunk, ImageInfo};
 use fleet_protocol::{ContainerSpec, Request, Response, TemplateRef};
 use node_runtime::transfer::{Digest, Transfers, handle};
-use support::Node;
 
 const DISK: u64 = 64 << 20;
 
@@ -58,7 +56,7 @@ fn hostile_image(dir: &Path) -> Vec<u8> {
     )
     .unwrap();
     // (7, 0) is /dev/loop0.
-    support::block_node(&upper.join("disk"), 7, 0);
+    crate::support::block_node(&upper.join("disk"), 7, 0);
     std::fs::copy("/bin/busybox", upper.join("su")).unwrap();
     std::fs::set_permissions(upper.join("su"), std::fs::Permissions::from_mode(0o4755)).unwrap();
     std::fs::create_dir(upper.join("tmp")).unwrap();
@@ -289,7 +287,9 @@ fn a_hostile_incoming_image_and_hostile_move_messages_leave_the_host_untouched()
 #[test]
 fn a_checkpoint_directory_others_could_swap_is_refused() {
     let Some(node) = Node::new() else { return };
-    let Some(criu) = support::criu() else { return };
+    let Some(criu) = crate::support::criu() else {
+        return;
+    };
     let criu = criu.to_str().unwrap().to_owned();
     node.ok(&["create", "ck", "--template", "busybox"]);
     node.ok(&["create", "ck-stopped", "--template", "busybox", "--stopped"]);

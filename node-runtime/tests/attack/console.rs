@@ -3,12 +3,11 @@
 //! bound (`--console-log-max`, 4 MiB by default) in two files, the latest lines kept, and the
 //! keeper that does so is out of the container's reach and gone with it.
 
-mod support;
-
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::Node;
+use crate::support::Node;
 
 /// The node's default bound (`container/console.rs`).
 const DEFAULT_MAX: u64 = 4 << 20;
@@ -64,6 +63,14 @@ fn a_container_writing_without_end_leaves_the_log_within_its_bound_and_its_lates
     wait_for_last_line(&node, "loud", "the-end", DEFAULT_MAX);
     let dir = node.container_dir("loud");
     let (new, old) = sizes(&dir);
+    for name in ["console.log", "console.log.1"] {
+        let mode = std::fs::metadata(dir.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{name} is root's alone");
+    }
     assert!(
         new + old <= DEFAULT_MAX && old > 0,
         "console.log {new} + console.log.1 {old} bytes"
@@ -102,9 +109,12 @@ fn a_container_writing_without_end_leaves_the_log_within_its_bound_and_its_lates
         !kill.status.success(),
         "container root signalled the keeper"
     );
-    assert!(support::alive(pid));
+    assert!(crate::support::alive(pid));
     node.ok(&["stop", "loud"]);
-    assert!(!support::alive(pid), "the keeper outlived its container");
+    assert!(
+        !crate::support::alive(pid),
+        "the keeper outlived its container"
+    );
     for dir in node.cgroup_dirs("loud") {
         let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
         assert!(procs.trim().is_empty(), "{}: {procs}", dir.display());

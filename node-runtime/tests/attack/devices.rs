@@ -6,16 +6,14 @@
 //! device be opened (nodev). Both are tried, privileged (root is host root) and not, against a
 //! loop device holding a marker.
 
-mod support;
-
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::{Node, missing_prerequisite};
 use fleet_protocol::{ContainerSpec, TemplateRef};
 use node_runtime::Runtime;
-use support::{Node, missing_prerequisite};
 
 const MARKER: &str = "fleet-host-disk-marker";
 
@@ -92,7 +90,7 @@ fn assert_no_marker(log: &str, how: &str) {
 /// Plants a node of the disk in a stopped container's upper layer, as a layer brought from
 /// elsewhere would hold it.
 fn plant(upper: &Path, (major, minor): (u64, u64)) {
-    support::block_node(&upper.join("planted"), major, minor);
+    crate::support::block_node(&upper.join("planted"), major, minor);
 }
 
 #[test]
@@ -142,7 +140,7 @@ fn device_nodes_made_or_planted_inside_do_not_open_a_host_disk_without_a_device_
             .then(|| "no cgroup2 mount".to_owned())
     });
     if let Some(why) = why {
-        support::cannot_run(&why);
+        crate::support::cannot_run(&why);
         return;
     }
     let root = tempfile::tempdir().unwrap();
