@@ -2,8 +2,8 @@
 //!
 //! Build: `mmdebstrap` (minbase plus [`recipe::PACKAGES`]) into a directory, the recipe's files,
 //! masks and removals, the host's cloud-kernel modules copied in, then `mkfs.ext4 -d` into a
-//! sparse raw file. Kernel and initrd are copied beside it, so an image directory is complete on
-//! its own.
+//! sparse raw file. The kernel is copied beside it and the harness's own initramfs written there
+//! ([`crate::initramfs`]), so an image directory is complete on its own.
 //!
 //! Cache: `<target>/vm-images/<key>/` (or `$FLEET_VM_CACHE/<key>/`), where the key hashes this
 //! recipe's source text and the kernel package's release and version. A build happens under an
@@ -58,6 +58,7 @@ pub fn key(kernel: &Kernel) -> String {
     h.update(b"fleet-vm image\n");
     h.update(include_str!("recipe.rs").as_bytes());
     h.update(include_str!("image.rs").as_bytes());
+    h.update(include_str!("initramfs.rs").as_bytes());
     h.update(format!("\nkernel {} {}\n", kernel.release, kernel.package_version).as_bytes());
     let digest = h.finalize();
     let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
@@ -165,10 +166,13 @@ fn build(cache: &Path, key: &str, kernel: &Kernel) -> Result<(), String> {
     mm.arg(recipe::SUITE).arg(&root);
     run("mmdebstrap", &mut mm)?;
     configure(&root, kernel)?;
-    for (from, to) in [(&kernel.vmlinuz, "vmlinuz"), (&kernel.initrd, "initrd.img")] {
-        fs::copy(from, partial.join(to))
-            .map_err(|e| format!("cannot copy {}: {e}", from.display()))?;
-    }
+    fs::copy(&kernel.vmlinuz, partial.join("vmlinuz"))
+        .map_err(|e| format!("cannot copy {}: {e}", kernel.vmlinuz.display()))?;
+    crate::initramfs::write(
+        &kernel.modules,
+        &root.join("bin/busybox"),
+        &partial.join("initrd.img"),
+    )?;
     let base = partial.join("base.img");
     run(
         "mkfs.ext4",

@@ -4,6 +4,7 @@
 //!
 //! - [`image`]: the root image, built from Debian packages ([`recipe`]) and cached by what went
 //!   into it; built at most once per recipe and kernel, shared by every VM test.
+//! - [`initramfs`]: the VMs' own small initramfs (busybox, the root disk's modules, `/init`).
 //! - [`vm`]: one QEMU (TCG) VM booted from its own copy-on-write overlay, reachable only on a
 //!   forwarded port on 127.0.0.1; boot, reboot, poweroff, kill.
 //! - [`ssh`]: the harness's own OpenSSH client for checks (read cgroup files, copy a file in).
@@ -17,6 +18,7 @@
 pub mod bins;
 pub mod cluster;
 pub mod image;
+pub mod initramfs;
 pub mod phase;
 pub mod prereq;
 pub mod recipe;
