@@ -33,11 +33,16 @@ fn report_of(f: &Fleet) -> Report {
         "h2".to_string(),
         Amounts::new(150, size("3Gi"), size("20Gi")),
     )]);
+    report_with(f, &usage)
+}
+
+/// The report of `f` with `usage` and nothing else: no fit, drain, what-if or hosts needed.
+fn report_with(f: &Fleet, usage: &BTreeMap<String, Amounts>) -> Report {
     let (placement, density) = assess(
         f,
         &BTreeMap::new(),
         &Current::new(),
-        &usage,
+        usage,
         &Options::default(),
     );
     Report {
@@ -373,21 +378,7 @@ fn table_snapshot() {
             ct("b", 50, "3Gi", "5Gi").pin("h2"),
         ],
     );
-    let (placement, density) = assess(
-        &f,
-        &BTreeMap::new(),
-        &Current::new(),
-        &BTreeMap::new(),
-        &Options::default(),
-    );
-    let report = Report {
-        density,
-        placement,
-        fit: None,
-        drain: None,
-        what_if: None,
-        hosts_needed: None,
-    };
+    let report = report_with(&f, &BTreeMap::new());
     let want = "\
 fleet test: 2 hosts, 2 in use, 2 containers placed
 HOST   CTRS  CPU                     MEMORY               DISK
