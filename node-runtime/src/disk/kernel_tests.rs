@@ -16,6 +16,15 @@ fn dd(target: &std::path::Path, mib: u64) -> std::process::Output {
         .expect("run dd")
 }
 
+/// Asserts that `err` is the refusal that asks for a restart to change `field`.
+#[track_caller]
+fn assert_needs_restart(err: &DiskError, field: &str) {
+    assert!(
+        matches!(err, DiskError::NeedsRestart { field: f, .. } if *f == field),
+        "{err}"
+    );
+}
+
 #[test]
 fn dd_past_the_space_fails_and_growing_online_lets_it_succeed() {
     let Some(disk) = TestDisk::new(16 << 20, 256) else {
@@ -40,16 +49,7 @@ fn dd_past_the_space_fails_and_growing_online_lets_it_succeed() {
         // grow through the stopped path instead.
         eprintln!("no CAP_SYS_RESOURCE here: checking the refusal and the offline path");
         let err = disk.image.grow_online(48 << 20).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                DiskError::NeedsRestart {
-                    field: "disk.space",
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert_needs_restart(&err, "disk.space");
         assert!(err.to_string().contains("CAP_SYS_RESOURCE"), "{err}");
         assert_eq!(
             disk.image.space().unwrap(),
@@ -113,28 +113,10 @@ fn shrinking_or_new_inodes_need_restart_and_too_small_is_invalid() {
         return;
     };
     let err = disk.image.grow_online(16 << 20).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DiskError::NeedsRestart {
-                field: "disk.space",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_needs_restart(&err, "disk.space");
     assert!(err.to_string().contains("needs restart"), "{err}");
     let err = disk.image.check_change(256, 32 << 20, 512).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DiskError::NeedsRestart {
-                field: "disk.inodes",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_needs_restart(&err, "disk.inodes");
     disk.image.check_change(256, 64 << 20, 256).unwrap();
     std::fs::write(disk.mount.join("data"), vec![1u8; 20 << 20]).unwrap();
     let err = disk.image.check_change(256, 16 << 20, 256).unwrap_err();
