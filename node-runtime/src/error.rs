@@ -142,6 +142,17 @@ pub enum Error {
         /// How many ranges the pool holds.
         capacity: u32,
     },
+    /// A live move's restore needs the uid range its tree was dumped with, and it is not free
+    /// here.
+    #[error(
+        "container {name:?} cannot be restored here: its processes keep the user namespace they were dumped with (host ids from {base}), and that range is held by another container of this node or outside its pool; move it cold instead (it restarts)"
+    )]
+    UidRangeTaken {
+        /// The container.
+        name: String,
+        /// First host id of the range it needs.
+        base: u32,
+    },
     /// `--uid-pool` or `$FLEET_NODE_UID_POOL` is not a usable pool.
     #[error("{0}")]
     UidPool(String),

@@ -93,6 +93,14 @@ impl Observed {
         }
     }
 
+    /// The hello of `host`'s node, when it was observed with one.
+    pub fn node(&self, host: &str) -> Option<&NodeInfo> {
+        match self.hosts.get(host)? {
+            HostObservation::Reachable { node, .. } => node.as_ref(),
+            HostObservation::Unreachable { .. } => None,
+        }
+    }
+
     /// The hosts that could not be observed, with why.
     pub fn unreachable(&self) -> impl Iterator<Item = (&str, &str)> {
         self.hosts.iter().filter_map(|(host, obs)| match obs {

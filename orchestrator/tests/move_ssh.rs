@@ -28,7 +28,7 @@ fn a_cold_move_keeps_the_files_written_inside() {
     let plan = expect("plan", &spec, &[], 0);
     assert!(
         plan.contains(
-            "node-1:\n  > mover (move node-0 -> node-1, cold; live moves are not available yet)"
+            "node-1:\n  > mover (move node-0 -> node-1, cold; CRIU is missing or fails `criu check` on the source)"
         ),
         "{plan}"
     );

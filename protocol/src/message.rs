@@ -85,12 +85,32 @@ pub enum Request {
         /// Who runs the apply.
         #[serde(default)]
         user: String,
+        /// A live move: checkpoint the running container with CRIU (freeze, dump, the tree
+        /// ends here) instead of stopping it; the dump travels after the disk
+        /// ([`Request::CheckpointRead`]). `Export::checkpoint` says what was dumped.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        live: bool,
+    },
+    /// Source of a live move: the next chunk of the checkpoint `ExportBegin` dumped (its image
+    /// directory as one stream), in order, after the disk's. Answered with
+    /// [`Response::ExportData`].
+    CheckpointRead {
+        /// Container name.
+        name: String,
+        /// As `ExportRead`'s.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        raw: bool,
     },
     /// Source of a move: the next chunk of the image `ExportBegin` opened, in order.
     /// Answered with [`Response::ExportData`].
     ExportRead {
         /// Container name.
         name: String,
+        /// Send the chunk's bytes raw after the frame's JSON, and stored uncompressed where
+        /// zstd does not make them smaller (asked only when the target reads such chunks:
+        /// `Features::raw_chunks`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        raw: bool,
     },
     /// Source of a move: the target runs the container; destroy the copy here.
     ExportFinish {
@@ -113,6 +133,9 @@ pub enum Request {
         from: String,
         /// The image that will arrive.
         image: ImageInfo,
+        /// A live move: the bytes of the checkpoint stream that will follow the image.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        checkpoint: Option<u64>,
         /// Seconds to wait for the apply lock.
         #[serde(default)]
         lock_timeout_secs: u32,
@@ -127,8 +150,16 @@ pub enum Request {
         /// The bytes.
         chunk: Chunk,
     },
+    /// Target of a live move: one chunk of the checkpoint stream, in order (after the image's).
+    ImportCheckpoint {
+        /// Container name.
+        name: String,
+        /// The bytes.
+        chunk: Chunk,
+    },
     /// Target of a move: every chunk was sent; verify the checksum, make the container from
-    /// the image and start it if its spec says running.
+    /// the image and start it if its spec says running (a live move: restore it from the
+    /// checkpoint, answered with [`Response::Restored`]).
     ImportCommit {
         /// Container name.
         name: String,
@@ -136,6 +167,9 @@ pub enum Request {
         digest: String,
         /// The side the layer's owners are on at the source (`Export::layer_ids`).
         layer_ids: u32,
+        /// A live move: the source's checksum of the checkpoint stream (`transfer::DIGEST`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        checkpoint_digest: Option<String>,
     },
     /// Target of a move: drop what was received.
     ImportAbort {
@@ -186,6 +220,14 @@ pub enum Response {
     Moved {
         /// Whether anything was changed.
         changed: bool,
+    },
+    /// Answer to the [`Request::ImportCommit`] of a live move: the container was restored
+    /// from its checkpoint and runs.
+    Restored {
+        /// Host pid of the restored init.
+        init_pid: i32,
+        /// Milliseconds CRIU's restore took, until the tree ran again.
+        restore_ms: u64,
     },
     /// The request could not be handled at all (malformed frame, wrong version, ...).
     Error {
@@ -359,6 +401,10 @@ pub struct Features {
     /// cannot, a change is a restart. Older nodes do not say: taken as false.
     #[serde(default)]
     pub devices_live: bool,
+    /// The node reads and writes a move's chunks as raw bytes after the frame's JSON
+    /// (`transfer::Chunk::raw`) rather than base64 inside it. Older nodes do not say: base64.
+    #[serde(default)]
+    pub raw_chunks: bool,
     /// Anything else worth telling an operator (missing controllers and the like).
     #[serde(default)]
     pub notes: Vec<String>,

@@ -17,6 +17,7 @@ use std::process::{Command, Stdio};
 
 use super::images::{self, DUMP_LOG, Record};
 use super::{CheckpointOptions, CheckpointReport, criu, freeze};
+use crate::container::Found;
 use crate::container::Runtime;
 use crate::error::{Error, Result, io_err};
 use crate::store::validate_name;
@@ -52,10 +53,37 @@ pub fn checkpoint(
     if let Some(why) = fleet_protocol::live::why_not_checkpointable(&found.spec) {
         return Err(fail(format!("cannot be checkpointed: {why}")));
     }
+    if found.init.is_none() {
+        return Err(Error::NotRunning(name.to_owned()));
+    }
+    let dir = images::prepare(runtime, name, dir)?;
+    dump_locked(runtime, name, found, &dir, opts, (&binary, &version))
+}
+
+/// The dump itself, for a caller that holds the container's lock and made `dir` (fresh,
+/// 0700): the user's checkpoint above, and a live move's export (`transfer/`), which holds
+/// the lock for the whole move.
+pub(crate) fn dump_locked(
+    runtime: &Runtime,
+    name: &str,
+    found: Found,
+    dir: &Path,
+    opts: &CheckpointOptions,
+    (binary, version): (&Path, &str),
+) -> Result<CheckpointReport> {
+    let fail = |message: String| Error::Checkpoint {
+        verb: "checkpoint",
+        name: name.to_owned(),
+        message,
+    };
+    if let Some(why) = fleet_protocol::live::why_not_checkpointable(&found.spec) {
+        return Err(fail(format!("cannot be checkpointed: {why}")));
+    }
     let init = found
         .init
         .ok_or_else(|| Error::NotRunning(name.to_owned()))?;
-    let dir = images::prepare(runtime, name, dir)?;
+    let dir = dir.to_path_buf();
+    let version = version.to_owned();
     let layout = runtime.store.layout(name);
     let log_key = console_key(init, &layout.log)?;
     let record = Record {
@@ -68,7 +96,7 @@ pub fn checkpoint(
 
     let cgroup = runtime.cgroup(name);
     let frozen = freeze::freeze(&cgroup)?;
-    let mut cmd = Command::new(&binary);
+    let mut cmd = Command::new(binary);
     cmd.arg("dump")
         .arg("--tree")
         .arg(init.to_string())
@@ -109,7 +137,7 @@ pub fn checkpoint(
     let out = cmd
         .stdin(Stdio::null())
         .output()
-        .map_err(io_err("run", &binary))?;
+        .map_err(io_err("run", binary))?;
     if !out.status.success() {
         // `frozen` thaws as it drops: the container runs on as before.
         return Err(fail(format!(

@@ -83,6 +83,12 @@ pub fn open(runtime: &Runtime, name: &str, dir: &Path) -> Result<(PathBuf, Recor
             ),
         });
     }
+    let record = read_record(name, &dir)?;
+    Ok((dir, record))
+}
+
+/// Reads fleet-node's record from a checkpoint directory and checks it is `name`'s.
+pub fn read_record(name: &str, dir: &Path) -> Result<Record> {
     let path = dir.join(RECORD);
     let bytes = fs::read(&path).map_err(|e| Error::Checkpoint {
         verb: "restore",
@@ -106,7 +112,22 @@ pub fn open(runtime: &Runtime, name: &str, dir: &Path) -> Result<(PathBuf, Recor
             ),
         });
     }
-    Ok((dir, record))
+    Ok(record)
+}
+
+/// Makes a fresh 0700 directory of the node's own for a live move's dump (whatever an earlier
+/// move left there is removed first). Not a user's path: `<root>/moving/`, see `super::move_dir`.
+pub fn prepare_owned(dir: &Path) -> Result<()> {
+    if let Some(parent) = dir.parent() {
+        crate::store::private_dir(parent)?;
+    }
+    match fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err("remove", dir)(e)),
+    }
+    fs::create_dir(dir).map_err(io_err("create directory", dir))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err("chmod 0700", dir))
 }
 
 /// Host files opened to a user namespace's root group (group `base`) while a restore runs, and

@@ -31,8 +31,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::container::Runtime;
-use crate::error::Result;
+use crate::container::{Found, Runtime};
+use crate::error::{Error, Result};
 
 /// How to checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,4 +81,56 @@ pub fn checkpoint(
 /// limits, and records the new init.
 pub fn restore(runtime: &Runtime, name: &str, dir: &Path) -> Result<RestoreReport> {
     restore::restore(runtime, name, dir)
+}
+
+/// `<root>/moving/<name>`: where a live move's dump waits on the source until the move ends
+/// (and where the target unpacks what it received), the node's own, never a user's path.
+pub fn move_dir(runtime: &Runtime, name: &str) -> PathBuf {
+    runtime.store.root().join("moving").join(name)
+}
+
+/// The working criu, or the reason as a checkpoint error.
+fn working_criu(runtime: &Runtime, verb: &'static str, name: &str) -> Result<(PathBuf, String)> {
+    match criu::probe(runtime.criu.as_deref()) {
+        criu::Probe::Works { path, version } => Ok((path, version)),
+        other => Err(Error::Checkpoint {
+            verb,
+            name: name.to_owned(),
+            message: other.note().unwrap_or_default(),
+        }),
+    }
+}
+
+/// A live move's dump on the source (the caller holds the container's lock): freeze, dump into
+/// a fresh [`move_dir`], the dumped tree killed and the container recorded as stopped; any
+/// failure thaws it and it runs on.
+pub(crate) fn checkpoint_for_move(
+    runtime: &Runtime,
+    name: &str,
+    found: Found,
+) -> Result<CheckpointReport> {
+    let (binary, version) = working_criu(runtime, "checkpoint", name)?;
+    let dir = move_dir(runtime, name);
+    images::prepare_owned(&dir)?;
+    dump::dump_locked(
+        runtime,
+        name,
+        found,
+        &dir,
+        &CheckpointOptions::default(),
+        (&binary, &version),
+    )
+}
+
+/// Restores `name` (stopped; the caller holds its lock) from a directory of the node's own: a
+/// live move's dump, received on the target or kept on the source for an abort.
+pub(crate) fn restore_owned(
+    runtime: &Runtime,
+    name: &str,
+    found: Found,
+    dir: &Path,
+) -> Result<RestoreReport> {
+    let (binary, _) = working_criu(runtime, "restore", name)?;
+    let record = images::read_record(name, dir)?;
+    restore::restore_locked(runtime, name, found, dir, &record, &binary)
 }

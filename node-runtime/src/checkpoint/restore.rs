@@ -17,9 +17,9 @@ use std::time::Instant;
 use fleet_protocol::NetworkMode;
 
 use super::dump::{INIT_DIR_KEY, INIT_KEY, last_errors};
-use super::images::{self, RESTORE_LOG};
+use super::images::{self, RESTORE_LOG, Record};
 use super::{RestoreReport, criu};
-use crate::container::Runtime;
+use crate::container::{Found, Runtime};
 use crate::error::{Error, Result, io_err};
 use crate::store::{FILE_MODE, validate_name};
 use crate::sys::ns::{self, CloneFlags};
@@ -54,6 +54,29 @@ pub fn restore(runtime: &Runtime, name: &str, dir: &Path) -> Result<RestoreRepor
         )));
     }
     let (dir, record) = images::open(runtime, name, dir)?;
+    restore_locked(runtime, name, found, &dir, &record, &binary)
+}
+
+/// The restore itself, for a caller that holds the container's lock, found it stopped, and
+/// checked `dir` and read its record: the user's restore above, and a live move's commit or
+/// abort (`transfer/`), whose directories are the node's own.
+pub(crate) fn restore_locked(
+    runtime: &Runtime,
+    name: &str,
+    found: Found,
+    dir: &Path,
+    record: &Record,
+    binary: &Path,
+) -> Result<RestoreReport> {
+    let fail = |message: String| Error::Checkpoint {
+        verb: "restore",
+        name: name.to_owned(),
+        message,
+    };
+    if let Some(pid) = found.init {
+        return Err(fail(format!("it is running (init pid {pid})")));
+    }
+    let dir = dir.to_path_buf();
     let spec = &found.spec;
     let mut state = found.state;
     let cgroup = runtime.cgroup(name);

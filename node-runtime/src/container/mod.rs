@@ -45,6 +45,7 @@ pub use create::validate_spec;
 pub use exec::ExecOptions;
 pub use exited::{Step, Supervised, now_ms};
 pub use ids::{LowerLayers, SHIFTED_ENV, lower_layers};
+pub(crate) use repair::Found;
 pub(crate) use spawn::IDMAPPED_LOWER;
 
 /// Environment variable that makes a command exit right after the named step, to test crash

@@ -49,6 +49,29 @@ impl Runtime {
         Ok(base)
     }
 
+    /// Gives `name` the range at `base` (a live move's restore needs the range its tree was
+    /// dumped with), when it is one of the pool's and nobody holds or reserves it.
+    pub(crate) fn allocate_uid_range_at(&self, name: &str, base: u32) -> Result<u32> {
+        let _lock = self.ranges_lock()?;
+        let mut ranges = self.load_ranges()?;
+        if ranges.ranges.get(name) == Some(&base) {
+            return Ok(base);
+        }
+        let containers = self.store.containers_dir();
+        ranges
+            .ranges
+            .retain(|holder, _| holder != name && containers.join(holder).is_dir());
+        if !ranges.is_free(&self.uid_pool, &host_reserved(), base) {
+            return Err(Error::UidRangeTaken {
+                name: name.to_owned(),
+                base,
+            });
+        }
+        ranges.ranges.insert(name.to_owned(), base);
+        ranges.write(&self.ranges_path())?;
+        Ok(base)
+    }
+
     /// Gives `name`'s range back to the pool (its files are gone). No-op when it holds none.
     pub(crate) fn free_uid_range(&self, name: &str) -> Result<()> {
         let _lock = self.ranges_lock()?;

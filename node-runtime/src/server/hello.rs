@@ -86,6 +86,7 @@ fn features(runtime: &Runtime) -> Features {
         io_weight_file,
         online_disk_grow: crate::disk::online_grow_supported(),
         devices_live: crate::cgroups::devices::live_supported(&runtime.cgroups),
+        raw_chunks: true,
         notes,
     }
 }

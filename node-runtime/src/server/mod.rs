@@ -47,17 +47,18 @@ where
             Err(e) => {
                 // The length prefix itself is bad: framing is lost, so answer and end.
                 let reply = error(0, format!("unreadable frame, closing the session: {e}"));
-                writer.send(encode(&reply)).await?;
+                writer.send(encode(reply)).await?;
                 break;
             }
         };
-        writer.send(encode(&reply)).await?;
+        writer.send(encode(reply)).await?;
     }
     SinkExt::<Bytes>::flush(&mut writer).await
 }
 
-fn encode(reply: &Envelope<Response>) -> Bytes {
-    Bytes::from(serde_json::to_vec(reply).expect("responses serialize"))
+fn encode(reply: Envelope<Response>) -> Bytes {
+    // A move's chunk travels raw after the JSON (`transfer::frame_with_raw`).
+    Bytes::from(fleet_protocol::transfer::frame_with_raw(reply).expect("responses serialize"))
 }
 
 fn error(id: u64, message: String) -> Envelope<Response> {
@@ -86,10 +87,11 @@ enum Handled {
 
 impl Session {
     fn handle(&mut self, runtime: &Runtime, frame: &[u8]) -> Handled {
-        let request: Envelope<Request> = match serde_json::from_slice(frame) {
+        let request: Envelope<Request> = match fleet_protocol::transfer::parse_frame(frame) {
             Ok(r) => r,
             Err(e) => {
-                let id = serde_json::from_slice::<serde_json::Value>(frame)
+                let json = frame.split(|&b| b == 0).next().unwrap_or_default();
+                let id = serde_json::from_slice::<serde_json::Value>(json)
                     .ok()
                     .and_then(|v| v.get("id")?.as_u64())
                     .unwrap_or(0);
@@ -220,7 +222,7 @@ impl Session {
                 };
                 // A client that went away misses its progress; the batch goes on as it would
                 // without progress, and the answer's write finds the end.
-                report = writer.send(encode(&Envelope { id, body })).await.is_ok();
+                report = writer.send(encode(Envelope { id, body })).await.is_ok();
             }
         }
         Envelope {

@@ -7,18 +7,14 @@ use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::time::Duration;
 
-use base64::Engine as _;
 use fleet_protocol::transfer::{CHUNK_MAX, Chunk, Export, ImageInfo};
 
 use super::digest::{Digest, is_zero};
-use super::{Mark, clear_mark, extents, read_mark, write_mark};
+use super::{Mark, clear_mark, extents, live, read_mark, write_mark};
 use crate::container::Runtime;
 use crate::disk::Image;
 use crate::disk::paths::{default_inodes, image_path, inodes_path};
 use crate::store::{ContainerLock, validate_name};
-
-/// zstd level: 3 is zstd's default, a good trade of speed for size on file system images.
-const LEVEL: i32 = 3;
 
 /// Seconds a container gets to stop after SIGTERM when a move stops it.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,6 +28,8 @@ pub(super) struct Exporting {
     size: u64,
     pos: u64,
     digest: Digest,
+    /// A live move's dump, sent after the image.
+    checkpoint: Option<live::Outgoing>,
 }
 
 /// Stops `name`, marks it as moving to `to` and opens its image.
@@ -39,6 +37,7 @@ pub(super) fn begin(
     runtime: &Runtime,
     name: &str,
     to: &str,
+    live: bool,
 ) -> Result<(Export, Exporting), String> {
     validate_name(name).map_err(|e| e.to_string())?;
     let lock = runtime.store.lock(name).map_err(|e| e.to_string())?;
@@ -53,15 +52,30 @@ pub(super) fn begin(
             "{name} has no disk image to move (its files are in this node's store)"
         ));
     }
-    let was_running = found.init.is_some() || read_mark(&layout).is_some_and(|m| m.was_running);
+    let earlier = read_mark(&layout);
+    if found.init.is_none() && earlier.as_ref().is_some_and(|m| m.live) {
+        // An earlier live move was cut off after its dump: the container is put back first
+        // (restored from that dump), and this move starts from a running container.
+        live::put_back(runtime, name, &lock);
+        clear_mark(&layout);
+        drop(lock);
+        return begin(runtime, name, to, live);
+    }
+    let was_running = found.init.is_some() || earlier.is_some_and(|m| m.was_running);
+    let live = live && found.init.is_some();
     // Marked before it stops, so that a node that dies right after still knows it ran.
     let mark = Mark {
         to: to.to_owned(),
         was_running,
+        live,
     };
     write_mark(&layout, &mark).map_err(|e| e.to_string())?;
+    let init = found.init;
+    let mut checkpoint = None;
     let opened = (|| {
-        if found.init.is_some() {
+        if live {
+            checkpoint = Some(live::dump(runtime, name, found.clone())?);
+        } else if init.is_some() {
             runtime
                 .stop_locked(name, STOP_TIMEOUT, &lock)
                 .map_err(|e| e.to_string())?;
@@ -84,15 +98,22 @@ pub(super) fn begin(
     let (file, meta) = match opened {
         Ok(opened) => opened,
         Err(e) => {
-            // Nothing left here: forget the move and put the container back as it was.
+            // Nothing left here: forget the move and put the container back as it was (a
+            // failed dump has thawed it; one that succeeded is restored from its dump).
             clear_mark(&layout);
-            drop(lock);
-            if was_running {
-                let _ = runtime.start(name);
+            if checkpoint.is_some() {
+                live::put_back(runtime, name, &lock);
+            } else {
+                live::forget(runtime, name);
+                drop(lock);
+                if was_running {
+                    let _ = runtime.start(name);
+                }
             }
             return Err(e);
         }
     };
+    let (checkpoint, outgoing) = checkpoint.unzip();
     let size = meta.len();
     let inodes = std::fs::read_to_string(inodes_path(&layout))
         .ok()
@@ -107,6 +128,7 @@ pub(super) fn begin(
         },
         layer_ids: found.state.layer_side(),
         was_running,
+        checkpoint,
     };
     let exporting = Exporting {
         _lock: lock,
@@ -114,13 +136,14 @@ pub(super) fn begin(
         size,
         pos: 0,
         digest: Digest::default(),
+        checkpoint: outgoing,
     };
     Ok((answer, exporting))
 }
 
 impl Exporting {
     /// The next run with data, compressed; `(None, Some(checksum))` after the last one.
-    pub(super) fn read(&mut self) -> Result<(Option<Chunk>, Option<String>), String> {
+    pub(super) fn read(&mut self, raw: bool) -> Result<(Option<Chunk>, Option<String>), String> {
         while let Some((start, end)) =
             extents::next_run(&self.file, self.pos, self.size).map_err(|e| format!("seek: {e}"))?
         {
@@ -134,13 +157,7 @@ impl Exporting {
             if is_zero(&buf) {
                 continue;
             }
-            let compressed =
-                zstd::bulk::compress(&buf, LEVEL).map_err(|e| format!("compress: {e}"))?;
-            let chunk = Chunk {
-                offset: start,
-                len: buf.len() as u32,
-                data: base64::engine::general_purpose::STANDARD.encode(compressed),
-            };
+            let chunk = super::chunk::encode(start, &buf, raw)?;
             return Ok((Some(chunk), None));
         }
         self.pos = self.size;
@@ -148,9 +165,24 @@ impl Exporting {
     }
 }
 
-/// The target runs the container: destroy the copy here (its mark goes with it).
+impl Exporting {
+    /// The next chunk of a live move's dump (after the image's).
+    pub(super) fn read_checkpoint(
+        &mut self,
+        raw: bool,
+    ) -> Result<(Option<Chunk>, Option<String>), String> {
+        match &mut self.checkpoint {
+            Some(outgoing) => outgoing.read(raw),
+            None => Err("this export is not a live move: it has no checkpoint".to_owned()),
+        }
+    }
+}
+
+/// The target runs the container: destroy the copy here (its mark and dump go with it).
 pub(super) fn finish(runtime: &Runtime, name: &str) -> Result<bool, String> {
-    runtime.destroy(name).map_err(|e| e.to_string())
+    let destroyed = runtime.destroy(name).map_err(|e| e.to_string());
+    live::forget(runtime, name);
+    destroyed
 }
 
 /// The move failed: forget it and start the container again if the move stopped it.
@@ -160,7 +192,20 @@ pub(super) fn abort(runtime: &Runtime, name: &str) -> Result<bool, String> {
     let Some(mark) = read_mark(&layout) else {
         return Ok(false);
     };
+    if mark.live {
+        let lock = runtime.store.lock(name).map_err(|e| e.to_string())?;
+        let running = runtime
+            .repair(name, &lock)
+            .map_err(|e| e.to_string())?
+            .is_some_and(|f| f.init.is_some());
+        if !running && let Some(why) = live::put_back(runtime, name, &lock) {
+            eprintln!("fleet-node: {name}: its restore failed ({why}); it was started afresh");
+        }
+        clear_mark(&layout);
+        return Ok(true);
+    }
     clear_mark(&layout);
+    live::forget(runtime, name);
     if mark.was_running {
         runtime.start(name).map_err(|e| e.to_string())?;
     }

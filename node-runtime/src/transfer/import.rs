@@ -9,11 +9,12 @@ use std::fs::File;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::PathBuf;
 
-use base64::Engine as _;
-use fleet_protocol::transfer::{CHUNK_MAX, Chunk, ImageInfo, check_chunk};
+use fleet_protocol::transfer::{Chunk, ImageInfo};
 use fleet_protocol::{ContainerSpec, DesiredState};
 
 use super::digest::Digest;
+use super::live;
+use crate::checkpoint::RestoreReport;
 use crate::container::Runtime;
 use crate::disk::paths::{image_path, inodes_path};
 use crate::store::{State, atomic_write, private_dir};
@@ -34,6 +35,8 @@ pub(super) struct Importing {
     next: u64,
     digest: Digest,
     committed: bool,
+    /// A live move's dump, received after the image.
+    checkpoint: Option<live::Incoming>,
 }
 
 impl Importing {
@@ -43,6 +46,7 @@ impl Importing {
         spec: ContainerSpec,
         from: &str,
         image: ImageInfo,
+        checkpoint: Option<u64>,
     ) -> Result<Importing, String> {
         crate::container::validate_spec(&spec).map_err(|e| e.to_string())?;
         crate::template::check(&spec.template, &runtime.sources).map_err(|e| e.to_string())?;
@@ -85,7 +89,11 @@ impl Importing {
             .map_err(|e| format!("create {}: {e}", path.display()))?;
         file.set_len(image.size)
             .map_err(|e| format!("size {}: {e}", path.display()))?;
+        let checkpoint = checkpoint
+            .map(|bytes| live::Incoming::begin(runtime, &name, bytes))
+            .transpose()?;
         Ok(Importing {
+            checkpoint,
             spec,
             image,
             path,
@@ -103,38 +111,13 @@ impl Importing {
 
     /// Writes one chunk: inside the image, after the previous one, no longer than announced.
     pub(super) fn write(&mut self, chunk: &Chunk) -> Result<(), String> {
-        check_chunk(&self.image, chunk.offset, chunk.len)?;
         if chunk.offset < self.next {
             return Err(format!(
                 "a chunk at {} overlaps what was received (up to {})",
                 chunk.offset, self.next
             ));
         }
-        // base64 of at most zstd's bound for CHUNK_MAX bytes.
-        let bound = 4 * (zstd::zstd_safe::compress_bound(CHUNK_MAX as usize) / 3 + 2);
-        if chunk.data.len() > bound {
-            return Err(format!(
-                "a chunk of {} encoded bytes: at most {bound} hold {CHUNK_MAX} bytes",
-                chunk.data.len()
-            ));
-        }
-        let compressed = base64::engine::general_purpose::STANDARD
-            .decode(&chunk.data)
-            .map_err(|e| format!("a chunk at {} is not base64: {e}", chunk.offset))?;
-        let data = zstd::bulk::decompress(&compressed, chunk.len as usize).map_err(|e| {
-            format!(
-                "a chunk at {} does not decompress to its {} bytes: {e}",
-                chunk.offset, chunk.len
-            )
-        })?;
-        if data.len() != chunk.len as usize {
-            return Err(format!(
-                "a chunk at {} holds {} bytes, not the {} it announced",
-                chunk.offset,
-                data.len(),
-                chunk.len
-            ));
-        }
+        let data = super::chunk::decode(&self.image, chunk)?;
         self.file
             .write_all_at(&data, chunk.offset)
             .map_err(|e| format!("write the image at {}: {e}", chunk.offset))?;
@@ -143,20 +126,46 @@ impl Importing {
         Ok(())
     }
 
-    /// Verifies the checksum and makes the container from the image (started if its spec says
-    /// running); on any failure nothing of it is left here.
+    /// Writes one chunk of a live move's checkpoint stream.
+    pub(super) fn write_checkpoint(&mut self, chunk: &Chunk) -> Result<(), String> {
+        match &mut self.checkpoint {
+            Some(incoming) => incoming.write(chunk),
+            None => Err(format!(
+                "the import of {} is not a live move: it takes no checkpoint",
+                self.spec.name
+            )),
+        }
+    }
+
+    /// Verifies the checksums and makes the container from the image: restored from the
+    /// checkpoint in a live move (its report returned), else started if its spec says running.
+    /// On any failure nothing of it is left here.
     pub(super) fn commit(
         mut self,
         runtime: &Runtime,
         digest: &str,
         layer_ids: u32,
-    ) -> Result<(), String> {
+        checkpoint_digest: Option<&str>,
+    ) -> Result<Option<RestoreReport>, String> {
         let got = self.digest.hex();
         if got != digest {
             return Err(format!(
                 "the image's checksum is {got}, the source's is {digest}: not used"
             ));
         }
+        let checkpoint = match (self.checkpoint.take(), checkpoint_digest) {
+            (Some(incoming), Some(digest)) => {
+                incoming.verify(digest)?;
+                Some(incoming)
+            }
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err("a live move's commit without the checkpoint's checksum".into());
+            }
+            (None, Some(_)) => {
+                return Err("a checkpoint's checksum for a move that sent none".into());
+            }
+        };
         self.file
             .sync_all()
             .map_err(|e| format!("sync {}: {e}", self.path.display()))?;
@@ -174,9 +183,14 @@ impl Importing {
         let layout = runtime.store.layout(&name);
         let made = (|| -> crate::error::Result<State> {
             private_dir(&layout.dir)?;
-            let base = match self.spec.privileged {
-                true => None,
-                false => Some(runtime.allocate_uid_range(&name)?),
+            // A restored tree keeps the user namespace it was dumped with: the target gives
+            // it the source's range (the layer's owners are on it already), or refuses.
+            let base = match (self.spec.privileged, &checkpoint) {
+                (true, _) => None,
+                (false, Some(_)) if layer_ids != 0 => {
+                    Some(runtime.allocate_uid_range_at(&name, layer_ids)?)
+                }
+                (false, _) => Some(runtime.allocate_uid_range(&name)?),
             };
             let image = image_path(&layout);
             std::fs::rename(&self.path, &image)
@@ -200,15 +214,25 @@ impl Importing {
             runtime.make_dirs_and_cgroup(&name)?;
             Ok(state)
         })();
-        let result = made.and_then(|state| match self.spec.state {
-            DesiredState::Running => runtime.launch(&name, &self.spec, state, true),
-            DesiredState::Stopped => Ok(()),
+        let result = made.map_err(|e| e.to_string()).and_then(|state| {
+            match (&checkpoint, self.spec.state) {
+                (Some(incoming), _) => {
+                    live::restore_received(runtime, &name, incoming, &lock).map(Some)
+                }
+                (None, DesiredState::Running) => runtime
+                    .launch(&name, &self.spec, state, true)
+                    .map(|()| None)
+                    .map_err(|e| e.to_string()),
+                (None, DesiredState::Stopped) => Ok(None),
+            }
         });
-        if let Err(e) = result {
-            let _ = runtime.remove_everything(&name, Some(&self.spec), &lock);
-            return Err(format!("{name} was received but not made here: {e}"));
+        match result {
+            Ok(restored) => Ok(restored),
+            Err(e) => {
+                let _ = runtime.remove_everything(&name, Some(&self.spec), &lock);
+                Err(format!("{name} was received but not made here: {e}"))
+            }
         }
-        Ok(())
     }
 }
 

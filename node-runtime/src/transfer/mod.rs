@@ -14,10 +14,12 @@
 //! Neighbours: `server/` hands the move requests here with the session's [`Transfers`];
 //! the orchestrator's `migrate/` drives both ends.
 
+mod chunk;
 mod digest;
 mod export;
 mod extents;
 mod import;
+mod live;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -46,6 +48,9 @@ pub struct Mark {
     pub to: String,
     /// Whether it ran before the move stopped it (an abort starts it again).
     pub was_running: bool,
+    /// A live move: the dump under `<root>/moving/` is how it is put back (restored) here.
+    #[serde(default)]
+    pub live: bool,
 }
 
 fn mark_path(layout: &Layout) -> PathBuf {
@@ -77,15 +82,20 @@ fn clear_mark(layout: &Layout) {
 /// Answers a move request (the server took the apply lock for the begins).
 pub fn handle(runtime: &Runtime, transfers: &mut Transfers, request: Request) -> Response {
     let result = match request {
-        Request::ExportBegin { name, to, .. } => {
-            export::begin(runtime, &name, &to).map(|(answer, exporting)| {
+        Request::ExportBegin { name, to, live, .. } => export::begin(runtime, &name, &to, live)
+            .map(|(answer, exporting)| {
                 transfers.exports.insert(name, exporting);
                 Response::Exporting(Box::new(answer))
-            })
-        }
-        Request::ExportRead { name } => match transfers.exports.get_mut(&name) {
+            }),
+        Request::ExportRead { name, raw } => match transfers.exports.get_mut(&name) {
             Some(exporting) => exporting
-                .read()
+                .read(raw)
+                .map(|(chunk, digest)| Response::ExportData { chunk, digest }),
+            None => Err(not_under_way("export", &name)),
+        },
+        Request::CheckpointRead { name, raw } => match transfers.exports.get_mut(&name) {
+            Some(exporting) => exporting
+                .read_checkpoint(raw)
                 .map(|(chunk, digest)| Response::ExportData { chunk, digest }),
             None => Err(not_under_way("export", &name)),
         },
@@ -98,8 +108,12 @@ pub fn handle(runtime: &Runtime, transfers: &mut Transfers, request: Request) ->
             export::abort(runtime, &name).map(|changed| Response::Moved { changed })
         }
         Request::ImportBegin {
-            spec, from, image, ..
-        } => import::Importing::begin(runtime, *spec, &from, image).map(|importing| {
+            spec,
+            from,
+            image,
+            checkpoint,
+            ..
+        } => import::Importing::begin(runtime, *spec, &from, image, checkpoint).map(|importing| {
             transfers
                 .imports
                 .insert(importing.name().to_owned(), importing);
@@ -111,14 +125,27 @@ pub fn handle(runtime: &Runtime, transfers: &mut Transfers, request: Request) ->
                 .map(|()| Response::Moved { changed: true }),
             None => Err(not_under_way("import", &name)),
         },
+        Request::ImportCheckpoint { name, chunk } => match transfers.imports.get_mut(&name) {
+            Some(importing) => importing
+                .write_checkpoint(&chunk)
+                .map(|()| Response::Moved { changed: true }),
+            None => Err(not_under_way("import", &name)),
+        },
         Request::ImportCommit {
             name,
             digest,
             layer_ids,
+            checkpoint_digest,
         } => match transfers.imports.remove(&name) {
             Some(importing) => importing
-                .commit(runtime, &digest, layer_ids)
-                .map(|()| Response::Moved { changed: true }),
+                .commit(runtime, &digest, layer_ids, checkpoint_digest.as_deref())
+                .map(|restored| match restored {
+                    Some(r) => Response::Restored {
+                        init_pid: r.init_pid,
+                        restore_ms: r.restore.as_millis() as u64,
+                    },
+                    None => Response::Moved { changed: true },
+                }),
             None => Err(not_under_way("import", &name)),
         },
         Request::ImportAbort { name } => Ok(Response::Moved {

@@ -90,6 +90,11 @@ impl Ranges {
         self.free(pool, reserved).next()
     }
 
+    /// Whether the range at `base` is one of the pool's that nothing holds or reserves.
+    pub fn is_free(&self, pool: &Pool, reserved: &[Span], base: u32) -> bool {
+        self.free(pool, reserved).any(|b| b == base)
+    }
+
     /// How many more containers the pool can give a range to.
     pub fn free_count(&self, pool: &Pool, reserved: &[Span]) -> u32 {
         self.free(pool, reserved).count() as u32

@@ -52,6 +52,7 @@ pub async fn apply<S: NodeSession>(
     let mut outcome: Vec<Option<Outcome>> = vec![None; plan.steps.len()];
     let mut lost: BTreeMap<String, String> = BTreeMap::new();
     let mut move_notes: Vec<String> = Vec::new();
+    let mut move_figures = Vec::new();
     for wave in 0..plan.waves() {
         let mut sends = Vec::new();
         let mut moves: Vec<usize> = Vec::new();
@@ -179,6 +180,7 @@ pub async fn apply<S: NodeSession>(
             outcome[id] = Some(match result {
                 Ok(moved) => {
                     move_notes.push(moves::note(step, &moved));
+                    move_figures.push(moves::figures(step, &moved));
                     Outcome::Done { changed: true }
                 }
                 Err(error) => Outcome::Failed {
@@ -204,6 +206,7 @@ pub async fn apply<S: NodeSession>(
     let hosts: BTreeSet<String> = plan.batches.iter().map(|b| b.host.clone()).collect();
     let mut report = Report::new(fleet, steps, lost, hosts.len());
     report.notes.extend(move_notes);
+    report.moves = move_figures;
     // An update the node calls a no-op although fields differed means the drift is still there
     // (a node that compares the stored spec rather than the live values): say so.
     let unchanged: Vec<String> = report

@@ -1,10 +1,11 @@
-//! Apply's side of a move step: take both hosts' sessions, run the move (`migrate::cold`), put
+//! Apply's side of a move step: take both hosts' sessions, run the move (`migrate::drive`), put
 //! back the sessions that are still usable, and say what the move measured.
 
 use std::collections::BTreeMap;
 
 use super::ApplyOptions;
-use crate::migrate::cold::{self, MoveStep, Moved};
+use super::report::MoveFigures;
+use crate::migrate::drive::{self, MoveStep, Moved};
 use crate::migrate::error::MoveError;
 use crate::plan::Step;
 use crate::transport::NodeSession;
@@ -52,8 +53,9 @@ pub(super) async fn run<S: NodeSession>(
         spec,
         lock_timeout_secs: opts.lock_timeout_secs,
         user: &opts.user,
+        live: step.change.live,
     };
-    let result = cold::run(move_step, &mut source, &mut target).await;
+    let result = drive::run(move_step, &mut source, &mut target).await;
     let mut lost = Vec::new();
     for (host, session) in [(from, source), (to, target)] {
         match &result {
@@ -66,24 +68,56 @@ pub(super) async fn run<S: NodeSession>(
     (result, lost)
 }
 
-/// `web-1 moved b -> a (cold): 12Mi sent for 40Mi of data in a 1Gi image, down 2.1 s`.
+/// `web-1 moved b -> a (cold): 12Mi sent for 40Mi of data in a 1Gi image, down 2.1 s`; a live
+/// move adds the checkpoint and says for how long the container was frozen and restored.
 pub(super) fn note(step: &Step, moved: &Moved) -> String {
     let mut note = format!(
-        "{} moved {} -> {} (cold): {} sent for {} of data in a {} image ({} chunks), down {:.1} s",
+        "{} moved {} -> {} ({}): {} sent for {} of data in a {} image ({} chunks)",
         step.change.name,
         step.change.from.as_deref().unwrap_or("?"),
         step.change.host,
+        if moved.live.is_some() { "live" } else { "cold" },
         human(moved.sent),
         human(moved.logical),
         human(moved.image.size),
         moved.chunks,
-        moved.downtime.as_secs_f64(),
     );
+    if let Some(live) = &moved.live {
+        note.push_str(&format!(
+            ", {} sent for a {} checkpoint; down {} ms (frozen {} ms for the dump, restored in {} ms)",
+            human(live.checkpoint_sent),
+            human(live.checkpoint),
+            moved.downtime.as_millis(),
+            live.frozen.as_millis(),
+            live.restore.as_millis(),
+        ));
+    } else {
+        note.push_str(&format!(", down {:.1} s", moved.downtime.as_secs_f64()));
+    }
     if let Some(left) = &moved.left_over {
         note.push_str("; ");
         note.push_str(left);
     }
     note
+}
+
+/// The same figures as [`note`], as data for the report's JSON.
+pub(super) fn figures(step: &Step, moved: &Moved) -> MoveFigures {
+    let live = moved.live.as_ref();
+    MoveFigures {
+        container: step.change.name.clone(),
+        from: step.change.from.clone().unwrap_or_default(),
+        to: step.change.host.clone(),
+        live: live.is_some(),
+        downtime_ms: moved.downtime.as_millis() as u64,
+        image_bytes: moved.image.size,
+        data_bytes: moved.logical,
+        sent_bytes: moved.sent,
+        frozen_ms: live.map(|l| l.frozen.as_millis() as u64),
+        restore_ms: live.map(|l| l.restore.as_millis() as u64),
+        checkpoint_bytes: live.map(|l| l.checkpoint),
+        checkpoint_sent_bytes: live.map(|l| l.checkpoint_sent),
+    }
 }
 
 /// `12.3 MiB`: a size for people, to one decimal.

@@ -79,6 +79,42 @@ pub struct Report {
     pub refused: Vec<Refusal>,
     /// Things an operator should know (missing node features and the like).
     pub notes: Vec<String>,
+    /// What each finished move measured (its note says the same in words).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<MoveFigures>,
+}
+
+/// A finished move's figures, for `-o json`: sizes in bytes, times in milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MoveFigures {
+    /// Container.
+    pub container: String,
+    /// The host it left.
+    pub from: String,
+    /// The host it runs on now.
+    pub to: String,
+    /// Checkpointed and restored (its processes kept) rather than stopped and started.
+    pub live: bool,
+    /// From the stop (or the freeze) on the source to running on the target, as fleet saw it.
+    pub downtime_ms: u64,
+    /// The disk image's size.
+    pub image_bytes: u64,
+    /// Logical bytes of the image sent (its allocated runs that are not zero).
+    pub data_bytes: u64,
+    /// Bytes of the image that crossed the sessions (compressed where that paid).
+    pub sent_bytes: u64,
+    /// A live move: how long the source was frozen for CRIU's dump.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frozen_ms: Option<u64>,
+    /// A live move: how long CRIU's restore took on the target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_ms: Option<u64>,
+    /// A live move: the dump's size, and the bytes of it that crossed the sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_bytes: Option<u64>,
+    /// As `checkpoint_bytes`, sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_sent_bytes: Option<u64>,
 }
 
 impl Report {
@@ -108,6 +144,7 @@ impl Report {
             steps,
             refused: Vec::new(),
             notes: Vec::new(),
+            moves: Vec::new(),
         }
     }
 

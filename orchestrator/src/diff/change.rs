@@ -24,6 +24,10 @@ pub struct Change {
     /// For a move: the host it leaves (`host` is where it goes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// For a move: live (checkpointed on `from`, restored on `host`, `migrate::plan_move`);
+    /// otherwise cold, with the reason in `note`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub live: bool,
     /// The container is stopped and stays so: its changes are applied offline, so the update
     /// may restart it (there is no running init to lose).
     #[serde(skip)]

@@ -206,7 +206,9 @@ pub fn diff(
                     .map(|(_, c)| *c)
                     .expect("elsewhere is taken from the copies");
                 let features = observed.features(host).unwrap_or(&no_features);
-                let planned = crate::migrate::plan_move(&desired.spec, old, from, host, features);
+                let nodes = (observed.node(from), observed.node(host));
+                let planned =
+                    crate::migrate::plan_move(&desired.spec, old, (from, host), nodes, features);
                 if let (false, Ok(change)) = (opts.allow_recreate, &planned) {
                     out.moves.push(change.clone());
                 } else if opts.allow_recreate {

@@ -1,6 +1,6 @@
 //! Moves between hosts: which containers whose host changed can be moved and how (the plan's
-//! `> NAME (move h1 -> h2, cold; ...)`), what a finished move left behind, and the driver that
-//! carries a cold move out over the two hosts' sessions ([`cold`]).
+//! `> NAME (move h1 -> h2, live)` or `(move h1 -> h2, cold; WHY)`), what a finished move left
+//! behind, and the driver that carries a move out over the two hosts' sessions ([`drive`]).
 //!
 //! A move's state lives on the nodes, never here: the source marks the container as moving
 //! (`ContainerStatus::moving_to`) when it stops it for the move, and the target keeps what it
@@ -10,28 +10,30 @@
 //! finished and the source's copy is destroyed ([`left_over`]); otherwise the source's copy is
 //! the container, and the plan moves it again or leaves it where the spec now wants it.
 //!
-//! Neighbours: `diff` calls [`plan_move`] and [`left_over`]; `apply` runs [`cold::run`] for
+//! Neighbours: `diff` calls [`plan_move`] and [`left_over`]; `apply` runs [`drive::run`] for
 //! each move step; [`targeted`] plans `fleet drain` and `fleet move`; the node side is
 //! `node-runtime/src/transfer/`.
 
-pub mod cold;
+pub mod drive;
 pub mod error;
 pub mod targeted;
 
-use fleet_protocol::{ContainerSpec, ContainerState, ContainerStatus, Features};
+use fleet_protocol::{
+    ContainerSpec, ContainerState, ContainerStatus, DesiredState, Features, NodeInfo,
+};
 
 use crate::diff::change::Change;
 use crate::diff::fields::{Effect, compare};
 
-/// Why a move is cold: shown in the plan until live moves exist.
-pub const COLD_REASON: &str = "live moves are not available yet";
-
-/// The move of `desired` from `from` (where `old` is found) to `to`, or why it cannot be made.
+/// The move of `desired` from `from` (where `old` is found) to `to`, or why it cannot be made:
+/// live when the container runs and stays running and both nodes can
+/// (`fleet_protocol::live::why_not_live`), else cold with the reason in the note. `nodes` are
+/// the two hellos (source, target).
 pub fn plan_move(
     desired: &ContainerSpec,
     old: &ContainerStatus,
-    from: &str,
-    to: &str,
+    (from, to): (&str, &str),
+    nodes: (Option<&NodeInfo>, Option<&NodeInfo>),
     target: &Features,
 ) -> Result<Change, String> {
     let name = &desired.name;
@@ -56,15 +58,35 @@ pub fn plan_move(
             f.field
         ));
     }
+    let cold = why_cold(desired, old, nodes);
     Ok(Change {
         host: to.to_owned(),
         name: name.clone(),
         fields,
-        note: Some(COLD_REASON.to_owned()),
+        live: cold.is_none(),
+        note: cold,
         from: Some(from.to_owned()),
         spec: Some(desired.clone()),
         offline: false,
     })
+}
+
+/// Why the move of a container found as `old` is cold; `None` when it can be live.
+fn why_cold(
+    desired: &ContainerSpec,
+    old: &ContainerStatus,
+    nodes: (Option<&NodeInfo>, Option<&NodeInfo>),
+) -> Option<String> {
+    if old.state != ContainerState::Running {
+        return Some("it is not running: nothing to keep but its disk".to_owned());
+    }
+    if desired.state != DesiredState::Running {
+        return Some("the spec stops it".to_owned());
+    }
+    match nodes {
+        (Some(source), Some(target)) => fleet_protocol::live::why_not_live(desired, source, target),
+        _ => Some("a node's hello is unknown (an older fleet-node?)".to_owned()),
+    }
 }
 
 /// The copies among `copies` (host, status) that a finished move left behind: a copy of

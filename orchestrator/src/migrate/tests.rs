@@ -43,16 +43,23 @@ pub(super) fn running_on(node: &MemoryNode, c: &DesiredContainer, disk: &str) {
     );
 }
 
-/// What observe would find on the in-memory nodes.
+/// What observe would find on the in-memory nodes, which have no CRIU (so their moves are
+/// cold: the in-memory node does not checkpoint).
 pub(super) fn observe(nodes: &BTreeMap<String, MemoryNode>) -> Observed {
+    observe_with(nodes, false)
+}
+
+fn observe_with(nodes: &BTreeMap<String, MemoryNode>, criu: bool) -> Observed {
     Observed {
         hosts: nodes
             .iter()
             .map(|(h, n)| {
+                let mut node = hello(h);
+                node.features.criu = criu;
                 (
                     h.clone(),
                     HostObservation::Reachable {
-                        node: Some(hello(h)),
+                        node: Some(node),
                         containers: n.list(),
                     },
                 )
@@ -90,7 +97,8 @@ fn a_new_pin_is_planned_as_a_cold_move() {
     let p = plan(&f, &n);
     assert_eq!(
         render::text(&p).trim(),
-        "b:\n  > web-1 (move a -> b, cold; live moves are not available yet)\n\
+        "b:\n  > web-1 (move a -> b, cold; CRIU is missing or fails `criu check` on the \
+         source)\n\
          Plan: 0 to create, 0 to update live, 0 to restart, 0 to destroy, 1 to move."
     );
     assert!(
@@ -101,6 +109,28 @@ fn a_new_pin_is_planned_as_a_cold_move() {
     assert_eq!(json["steps"][0]["action"], "move");
     assert_eq!(json["steps"][0]["from"], "a");
     assert_eq!(json["summary"]["moves"], 1);
+}
+
+#[test]
+fn a_running_container_moves_live_when_both_nodes_have_criu_and_cold_when_stopped() {
+    let f = fleet("demo", vec![host("a"), host("b")], vec![web("b")]);
+    let n = nodes(&["a", "b"]);
+    running_on(&n["a"], &web("a"), "data");
+    let p = decide(&f, &observe_with(&n, true), DiffOptions::default()).expect("no cycle");
+    assert_eq!(
+        render::text(&p).trim(),
+        "b:\n  > web-1 (move a -> b, live)\n\
+         Plan: 0 to create, 0 to update live, 0 to restart, 0 to destroy, 1 to move."
+    );
+    assert!(p.steps[0].change.live);
+    assert_eq!(render::json(&p)["steps"][0]["live"], true);
+    n["a"].state().containers.get_mut("web-1").unwrap().running = false;
+    let p = decide(&f, &observe_with(&n, true), DiffOptions::default()).expect("no cycle");
+    assert!(
+        render::text(&p).contains("(move a -> b, cold; it is not running: nothing to keep"),
+        "{}",
+        render::text(&p)
+    );
 }
 
 #[test]

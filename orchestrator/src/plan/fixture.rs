@@ -109,6 +109,7 @@ pub fn hello(host: &str) -> NodeInfo {
             io_weight_file: fleet_protocol::WeightFile::IoBfqWeight,
             online_disk_grow: true,
             devices_live: true,
+            raw_chunks: true,
             notes: Vec::new(),
         },
         capacity: Capacity {

@@ -346,7 +346,7 @@ fn actions_for(kind: StepKind, change: &Change, spec: Option<ContainerSpec>) -> 
             }
             out.push(Action::Start { name });
         }
-        // The spec travels with the move (`apply` hands it to `migrate::cold`), as a create
+        // The spec travels with the move (`apply` hands it to `migrate::drive`), as a create
         // would carry it; no action goes into a batch.
         StepKind::Move => out.extend(spec.map(|spec| Action::Create { spec })),
     }

@@ -157,9 +157,10 @@ fn step_text(out: &mut String, s: &Step) {
         StepKind::Move => (
             ">",
             format!(
-                "move {} -> {}, cold",
+                "move {} -> {}, {}",
                 s.change.from.as_deref().unwrap_or("?"),
-                s.change.host
+                s.change.host,
+                if s.change.live { "live" } else { "cold" }
             ),
         ),
     };
@@ -188,6 +189,8 @@ struct JsonStep<'a> {
     note: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     from: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    live: bool,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     after: Vec<&'a str>,
 }
@@ -222,6 +225,7 @@ pub fn json(plan: &Plan) -> serde_json::Value {
             fields: &s.change.fields,
             note: s.change.note.as_deref(),
             from: s.change.from.as_deref(),
+            live: s.change.live,
             after: s
                 .after
                 .iter()

@@ -26,7 +26,7 @@ impl State {
     pub(super) fn transfer(&mut self, request: Request) -> Response {
         let (what, name) = match &request {
             Request::ExportBegin { name, .. } => ("export-begin", name.clone()),
-            Request::ExportRead { name } => ("export-read", name.clone()),
+            Request::ExportRead { name, .. } => ("export-read", name.clone()),
             Request::ExportFinish { name } => ("export-finish", name.clone()),
             Request::ExportAbort { name } => ("export-abort", name.clone()),
             Request::ImportBegin { spec, .. } => ("import-begin", spec.name.clone()),
@@ -56,11 +56,12 @@ impl State {
                     },
                     layer_ids: 0,
                     was_running,
+                    checkpoint: None,
                 };
                 self.exports.insert(name, 0);
                 Response::Exporting(Box::new(export))
             }
-            Request::ExportRead { name } => {
+            Request::ExportRead { name, .. } => {
                 let (Some(pos), Some(held)) =
                     (self.exports.get_mut(&name), self.containers.get(&name))
                 else {
@@ -77,6 +78,8 @@ impl State {
                     offset: *pos as u64,
                     len: (end - *pos) as u32,
                     data: held.disk[*pos..end].to_owned(),
+                    stored: false,
+                    raw: None,
                 };
                 *pos = end;
                 Response::ExportData {

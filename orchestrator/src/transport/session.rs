@@ -26,6 +26,12 @@ pub trait NodeSession: Send {
         request: Request,
         progress: &OnProgress<'_>,
     ) -> impl Future<Output = Result<Response, TransportError>> + Send;
+
+    /// Whether the node reads a move's chunks as raw bytes after the frame's JSON (its hello's
+    /// `raw_chunks`); a move asks the source for raw chunks only when the target does.
+    fn reads_raw_chunks(&self) -> bool {
+        false
+    }
 }
 
 impl NodeSession for NodeClient {
@@ -42,5 +48,9 @@ impl NodeSession for NodeClient {
         progress: &OnProgress<'_>,
     ) -> impl Future<Output = Result<Response, TransportError>> + Send {
         NodeClient::call_with_progress(self, request, progress)
+    }
+
+    fn reads_raw_chunks(&self) -> bool {
+        self.info().features.raw_chunks
     }
 }

@@ -112,7 +112,7 @@ pub struct Sshd {
 }
 
 impl Sshd {
-    fn start(dir: &Path, index: usize, authorized: &Path, home: &Path) -> Sshd {
+    fn start(dir: &Path, index: usize, authorized: &Path, env: &str) -> Sshd {
         let address = format!("127.0.0.{}", index + 2);
         let key = dir.join(format!("host_key_{index}"));
         keygen(&key);
@@ -134,11 +134,10 @@ impl Sshd {
                  PermitRootLogin prohibit-password\n\
                  PasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\n\
-                 SetEnv HOME={home}\n\
+                 SetEnv {env}\n\
                  LogLevel ERROR\n",
                 key = key.display(),
                 auth = authorized.display(),
-                home = home.display(),
             ),
         )
         .expect("write sshd_config");
@@ -233,6 +232,18 @@ pub struct Cluster {
 impl Cluster {
     /// Starts `n` sshds on 127.0.0.2, .3, ...
     pub fn start(n: usize) -> Cluster {
+        Self::start_with_env(n, &[])
+    }
+
+    /// [`Cluster::start`] with more variables in the environment of what the sshds run (each
+    /// `NAME=VALUE` without spaces), such as `FLEET_NODE_CRIU` for the nodes.
+    pub fn start_with_env(n: usize, env: &[String]) -> Cluster {
+        Self::start_with_host_env(n, |_, _| env.to_vec())
+    }
+
+    /// [`Cluster::start_with_env`] with each sshd's own variables: `env(i, dir)` for the sshd of
+    /// host `i`, `dir` being the cluster's temp dir (for files the test writes there after).
+    pub fn start_with_host_env(n: usize, env: impl Fn(usize, &Path) -> Vec<String>) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let identity = dir.path().join("id_test");
         keygen(&identity);
@@ -241,7 +252,13 @@ impl Cluster {
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).expect("home dir");
         let sshds: Vec<Sshd> = (0..n)
-            .map(|i| Sshd::start(dir.path(), i, &authorized, &home))
+            .map(|i| {
+                let env: String = std::iter::once(format!("HOME={}", home.display()))
+                    .chain(env(i, dir.path()))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                Sshd::start(dir.path(), i, &authorized, &env)
+            })
             .collect();
         let known_hosts = dir.path().join("known_hosts");
         let lines: String = sshds

@@ -1,13 +1,17 @@
-//! A cold move over two open sessions: the source stops the container and opens its disk image
+//! A move over two open sessions, cold or live: the source stops the container (cold) or
+//! checkpoints it with CRIU (live: freeze, dump, the tree ends there) and opens its disk image
 //! (`ExportBegin`), the target gets ready (`ImportBegin`), the image goes across chunk by chunk
 //! (`ExportRead` from the source, `ImportChunk` to the target: the bytes pass through here and
-//! are never decoded), the target verifies the checksum and makes and starts the container
-//! (`ImportCommit`), and only then the source destroys its copy (`ExportFinish`).
+//! are never decoded), then a live move's dump the same way (`CheckpointRead`,
+//! `ImportCheckpoint`), the target verifies the checksums and makes and starts the container,
+//! or restores it from the dump (`ImportCommit`), and only then the source destroys its copy
+//! (`ExportFinish`).
 //!
-//! On a failure before the commit the target drops what it received and the source starts the
-//! container again (`ImportAbort`, `ExportAbort`). When the target's session breaks while it
-//! commits, whether it made the container is unknown: the source keeps its copy stopped, marked
-//! as moving, and the next apply reads which side holds it (`super::left_over`).
+//! On a failure before the commit the target drops what it received and the source puts the
+//! container back: started again (cold) or restored from the dump it kept (live)
+//! (`ImportAbort`, `ExportAbort`). When the target's session breaks while it commits, whether
+//! it made the container is unknown: the source keeps its copy stopped, marked as moving, and
+//! the next apply reads which side holds it (`super::left_over`).
 
 use std::time::{Duration, Instant};
 
@@ -32,6 +36,21 @@ pub struct MoveStep<'a> {
     pub lock_timeout_secs: u32,
     /// Who runs the apply.
     pub user: &'a str,
+    /// Checkpoint and restore rather than stop and start (the plan found both nodes able).
+    pub live: bool,
+}
+
+/// What a live move measured beyond a cold one's figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveFigures {
+    /// How long the source's processes were frozen for the dump.
+    pub frozen: Duration,
+    /// How long CRIU's restore took on the target.
+    pub restore: Duration,
+    /// Bytes of the dump's stream.
+    pub checkpoint: u64,
+    /// Bytes of the dump's chunks that crossed the sessions (compressed, encoded).
+    pub checkpoint_sent: u64,
 }
 
 /// What a finished move measured.
@@ -41,12 +60,15 @@ pub struct Moved {
     pub image: ImageInfo,
     /// Logical bytes sent (the allocated runs of the image).
     pub logical: u64,
-    /// Bytes of chunk data that crossed the sessions (compressed, base64).
+    /// Bytes of chunk data that crossed the sessions (compressed where that paid; raw, or
+    /// base64 to an older node).
     pub sent: u64,
     /// Chunks sent.
     pub chunks: u64,
-    /// From the stop on the source to the start on the target.
+    /// From the stop (or the freeze) on the source to running on the target.
     pub downtime: Duration,
+    /// A live move's figures; `None` for a cold move.
+    pub live: Option<LiveFigures>,
     /// Set when the source's copy could not be removed (the next apply removes it).
     pub left_over: Option<String>,
 }
@@ -72,13 +94,20 @@ pub async fn run<S: NodeSession>(
             ));
         }
     };
-    let back = if export.was_running {
+    let back = if export.checkpoint.is_some() {
+        format!("{name} runs on {from} again, restored from its checkpoint")
+    } else if export.was_running {
         format!("{name} runs on {from} again")
     } else {
         format!("{name} stays on {from}, stopped as it was")
     };
     match copy(step, &export, source, target).await {
-        Ok((logical, sent, chunks)) => {
+        Ok(Copied {
+            logical,
+            sent,
+            chunks,
+            live,
+        }) => {
             let downtime = started.elapsed();
             let left_over = match source
                 .call(Request::ExportFinish { name: name.clone() })
@@ -98,6 +127,7 @@ pub async fn run<S: NodeSession>(
                 sent,
                 chunks,
                 downtime,
+                live,
                 left_over,
             })
         }
@@ -137,13 +167,25 @@ enum Failure {
     Uncertain(MoveError),
 }
 
-/// Everything between the export and the finish; returns (logical bytes, bytes sent, chunks).
+/// What the copy between the export and the finish measured.
+struct Copied {
+    /// Logical bytes of the image sent.
+    logical: u64,
+    /// Bytes of the image's chunks that crossed.
+    sent: u64,
+    /// The image's chunks.
+    chunks: u64,
+    /// A live move's figures.
+    live: Option<LiveFigures>,
+}
+
+/// Everything between the export and the finish.
 async fn copy<S: NodeSession>(
     step: MoveStep<'_>,
     export: &Export,
     source: &mut S,
     target: &mut S,
-) -> Result<(u64, u64, u64), Failure> {
+) -> Result<Copied, Failure> {
     let name = &step.spec.name;
     let (from, to) = (step.from, step.to);
     let pending =
@@ -154,51 +196,46 @@ async fn copy<S: NodeSession>(
         spec: Box::new(step.spec.clone()),
         from: from.to_owned(),
         image: export.image,
+        checkpoint: export.checkpoint.as_ref().map(|c| c.bytes),
         lock_timeout_secs: step.lock_timeout_secs,
         user: step.user.to_owned(),
     };
     expect_moved(target, to, "refused the container", begin, &pending)
         .await
         .map_err(before)?;
-    let (mut logical, mut sent, mut chunks) = (0u64, 0u64, 0u64);
-    let digest = loop {
-        let read = Request::ExportRead { name: name.clone() };
-        match call(source, from, read, &pending).await.map_err(before)? {
-            Response::ExportData {
-                chunk: Some(chunk), ..
-            } => {
-                logical += u64::from(chunk.len);
-                sent += chunk.data.len() as u64;
-                chunks += 1;
-                let write = Request::ImportChunk {
-                    name: name.clone(),
-                    chunk,
-                };
-                expect_moved(target, to, "failed to write the image", write, &pending)
-                    .await
-                    .map_err(before)?;
-            }
-            Response::ExportData {
-                chunk: None,
-                digest: Some(digest),
-            } => break digest,
-            other => {
-                return Err(before(unexpected(
-                    from,
-                    "answered ExportRead",
-                    other,
-                    &pending,
-                )));
-            }
-        }
+    let image = relay(step, Stream::Image, source, target, &pending)
+        .await
+        .map_err(before)?;
+    let checkpoint = match &export.checkpoint {
+        Some(_) => Some(
+            relay(step, Stream::Checkpoint, source, target, &pending)
+                .await
+                .map_err(before)?,
+        ),
+        None => None,
     };
     let commit = Request::ImportCommit {
         name: name.clone(),
-        digest,
+        digest: image.digest,
         layer_ids: export.layer_ids,
+        checkpoint_digest: checkpoint.as_ref().map(|c| c.digest.clone()),
+    };
+    let copied = |restore_ms: Option<u64>| Copied {
+        logical: image.logical,
+        sent: image.sent,
+        chunks: image.chunks,
+        live: export.checkpoint.as_ref().map(|info| LiveFigures {
+            frozen: Duration::from_millis(info.frozen_ms),
+            restore: Duration::from_millis(restore_ms.unwrap_or_default()),
+            checkpoint: info.bytes,
+            checkpoint_sent: checkpoint.as_ref().map(|c| c.sent).unwrap_or_default(),
+        }),
     };
     match target.call(commit).await {
-        Ok(Response::Moved { .. }) => Ok((logical, sent, chunks)),
+        Ok(Response::Moved { .. }) if checkpoint.is_none() => Ok(copied(None)),
+        Ok(Response::Restored { restore_ms, .. }) if checkpoint.is_some() => {
+            Ok(copied(Some(restore_ms)))
+        }
         Ok(Response::Error { message }) => Err(before(MoveError::Node {
             host: to.to_owned(),
             what: "did not make the container",
@@ -222,6 +259,91 @@ async fn copy<S: NodeSession>(
     }
 }
 
+/// Which of the source's streams a relay carries.
+#[derive(Debug, Clone, Copy)]
+enum Stream {
+    /// The disk image (`ExportRead` -> `ImportChunk`).
+    Image,
+    /// A live move's dump (`CheckpointRead` -> `ImportCheckpoint`).
+    Checkpoint,
+}
+
+/// What one stream's relay measured, and the source's checksum at its end.
+struct Relayed {
+    logical: u64,
+    sent: u64,
+    chunks: u64,
+    digest: String,
+}
+
+/// Relays one stream from the source to the target, chunk by chunk, until the source's
+/// checksum ends it.
+async fn relay<S: NodeSession>(
+    step: MoveStep<'_>,
+    stream: Stream,
+    source: &mut S,
+    target: &mut S,
+    pending: &str,
+) -> Result<Relayed, MoveError> {
+    let name = &step.spec.name;
+    let (from, to) = (step.from, step.to);
+    let mut relayed = Relayed {
+        logical: 0,
+        sent: 0,
+        chunks: 0,
+        digest: String::new(),
+    };
+    // Raw bytes after the JSON rather than base64 inside it, when the target reads them (the
+    // source ignores the ask if it is older and sends base64, which the target reads too).
+    let raw = target.reads_raw_chunks();
+    loop {
+        let read = match stream {
+            Stream::Image => Request::ExportRead {
+                name: name.clone(),
+                raw,
+            },
+            Stream::Checkpoint => Request::CheckpointRead {
+                name: name.clone(),
+                raw,
+            },
+        };
+        match call(source, from, read, pending).await? {
+            Response::ExportData {
+                chunk: Some(chunk), ..
+            } => {
+                relayed.logical += u64::from(chunk.len);
+                relayed.sent += chunk.wire_len();
+                relayed.chunks += 1;
+                let (write, what) = match stream {
+                    Stream::Image => (
+                        Request::ImportChunk {
+                            name: name.clone(),
+                            chunk,
+                        },
+                        "failed to write the image",
+                    ),
+                    Stream::Checkpoint => (
+                        Request::ImportCheckpoint {
+                            name: name.clone(),
+                            chunk,
+                        },
+                        "failed to write the checkpoint",
+                    ),
+                };
+                expect_moved(target, to, what, write, pending).await?;
+            }
+            Response::ExportData {
+                chunk: None,
+                digest: Some(digest),
+            } => {
+                relayed.digest = digest;
+                return Ok(relayed);
+            }
+            other => return Err(unexpected(from, "answered a read", other, pending)),
+        }
+    }
+}
+
 fn begin_export(step: MoveStep<'_>) -> Request {
     Request::ExportBegin {
         fleet: step.fleet.to_owned(),
@@ -229,6 +351,7 @@ fn begin_export(step: MoveStep<'_>) -> Request {
         to: step.to.to_owned(),
         lock_timeout_secs: step.lock_timeout_secs,
         user: step.user.to_owned(),
+        live: step.live,
     }
 }
 
@@ -240,8 +363,10 @@ async fn call<S: NodeSession>(
     stays: &str,
 ) -> Result<Response, MoveError> {
     let what = match &request {
-        Request::ExportBegin { .. } => "refused to give up the container",
+        Request::ExportBegin { live: false, .. } => "refused to give up the container",
+        Request::ExportBegin { live: true, .. } => "could not checkpoint the container",
         Request::ExportRead { .. } => "failed to read the image",
+        Request::CheckpointRead { .. } => "failed to read the checkpoint",
         _ => "refused the move",
     };
     match session.call(request).await {

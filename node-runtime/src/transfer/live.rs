@@ -1,0 +1,236 @@
+//! A live move's checkpoint on both ends. The source dumps the running container with CRIU
+//! (`checkpoint::checkpoint_for_move`: freeze, dump, the tree ends, a failure thaws it), packs
+//! the image directory into one stream file (`checkpoint::stream`) and hands it out in zstd
+//! chunks after the disk ([`Outgoing`]); it keeps the dump until the move ends, so an abort
+//! restores the container where it was ([`put_back`]). The target writes the chunks to a file
+//! apart from its containers ([`Incoming`]), and at the commit, after the disk's checksum and
+//! the stream's match, unpacks it (plain names only, bounded) and has CRIU restore the tree
+//! ([`restore_received`]).
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use fleet_protocol::transfer::{CHECKPOINT_MAX, CHUNK_MAX, CheckpointInfo, Chunk, ImageInfo};
+
+use super::digest::Digest;
+use crate::checkpoint::{self, CheckpointReport, RestoreReport, stream};
+use crate::container::{Found, Runtime};
+use crate::store::{ContainerLock, private_dir};
+
+/// The stream file beside a move's image directory (`<root>/moving/<name>.stream`).
+fn stream_path(runtime: &Runtime, name: &str) -> PathBuf {
+    checkpoint::move_dir(runtime, name).with_extension("stream")
+}
+
+/// Removes what a live move kept of `name` on this node (the dump, the stream); idempotent.
+pub(super) fn forget(runtime: &Runtime, name: &str) {
+    let _ = std::fs::remove_dir_all(checkpoint::move_dir(runtime, name));
+    let _ = std::fs::remove_file(stream_path(runtime, name));
+}
+
+/// The source's stream of a dump, read chunk by chunk.
+#[derive(Debug)]
+pub(super) struct Outgoing {
+    file: File,
+    size: u64,
+    pos: u64,
+    digest: Digest,
+}
+
+/// Dumps the running container (the caller holds its lock) and packs the dump into a stream;
+/// returns what the target is told and the stream. On a failed dump the container runs on.
+pub(super) fn dump(
+    runtime: &Runtime,
+    name: &str,
+    found: Found,
+) -> Result<(CheckpointInfo, Outgoing), String> {
+    let report: CheckpointReport =
+        checkpoint::checkpoint_for_move(runtime, name, found).map_err(|e| e.to_string())?;
+    let path = stream_path(runtime, name);
+    let pack = || -> std::io::Result<File> {
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)?;
+        let mut out = BufWriter::new(&file);
+        stream::pack(&report.dir, &mut out)?;
+        drop(out);
+        Ok(file)
+    };
+    let file = pack().map_err(|e| format!("pack the checkpoint into {}: {e}", path.display()))?;
+    let size = file
+        .metadata()
+        .map_err(|e| format!("stat {}: {e}", path.display()))?
+        .len();
+    let info = CheckpointInfo {
+        bytes: size,
+        frozen_ms: report.frozen.as_millis() as u64,
+        criu_version: report.criu_version,
+    };
+    let outgoing = Outgoing {
+        file,
+        size,
+        pos: 0,
+        digest: Digest::default(),
+    };
+    Ok((info, outgoing))
+}
+
+impl Outgoing {
+    /// The next piece of the stream, compressed; `(None, Some(checksum))` after the last.
+    pub(super) fn read(&mut self, raw: bool) -> Result<(Option<Chunk>, Option<String>), String> {
+        if self.pos >= self.size {
+            return Ok((None, Some(self.digest.hex())));
+        }
+        let len = (self.size - self.pos).min(u64::from(CHUNK_MAX)) as usize;
+        let mut buf = vec![0u8; len];
+        self.file
+            .read_exact_at(&mut buf, self.pos)
+            .map_err(|e| format!("read the checkpoint stream at {}: {e}", self.pos))?;
+        self.digest.update(self.pos, &buf);
+        let chunk = super::chunk::encode(self.pos, &buf, raw)?;
+        self.pos += len as u64;
+        Ok((Some(chunk), None))
+    }
+}
+
+/// The target's file of a checkpoint stream under way.
+#[derive(Debug)]
+pub(super) struct Incoming {
+    path: PathBuf,
+    file: File,
+    bounds: ImageInfo,
+    next: u64,
+    digest: Digest,
+}
+
+impl Incoming {
+    /// A fresh file for a stream of `bytes` (bounded by [`CHECKPOINT_MAX`]).
+    pub(super) fn begin(runtime: &Runtime, name: &str, bytes: u64) -> Result<Incoming, String> {
+        if bytes == 0 || bytes > CHECKPOINT_MAX {
+            return Err(format!(
+                "a checkpoint of {bytes} bytes: valid is 1 to {CHECKPOINT_MAX} bytes"
+            ));
+        }
+        let dir = runtime.store.root().join("incoming");
+        private_dir(&dir).map_err(|e| e.to_string())?;
+        let path = dir.join(format!("{name}.checkpoint"));
+        let _ = std::fs::remove_file(&path);
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(|e| format!("create {}: {e}", path.display()))?;
+        Ok(Incoming {
+            path,
+            file,
+            bounds: ImageInfo {
+                size: bytes,
+                allocated: bytes,
+                inodes: 0,
+            },
+            next: 0,
+            digest: Digest::default(),
+        })
+    }
+
+    /// Writes the next piece: exactly where the previous one ended, inside the announced size.
+    pub(super) fn write(&mut self, chunk: &Chunk) -> Result<(), String> {
+        if chunk.offset != self.next {
+            return Err(format!(
+                "a checkpoint chunk at {}: the next one starts at {}",
+                chunk.offset, self.next
+            ));
+        }
+        let data = super::chunk::decode(&self.bounds, chunk)?;
+        self.file
+            .write_all_at(&data, chunk.offset)
+            .map_err(|e| format!("write the checkpoint at {}: {e}", chunk.offset))?;
+        self.digest.update(chunk.offset, &data);
+        self.next += data.len() as u64;
+        Ok(())
+    }
+
+    /// Checks that the whole stream arrived with the source's checksum.
+    pub(super) fn verify(&self, digest: &str) -> Result<(), String> {
+        if self.next != self.bounds.size {
+            return Err(format!(
+                "the checkpoint stream stopped at {} of its {} bytes",
+                self.next, self.bounds.size
+            ));
+        }
+        let got = self.digest.hex();
+        if got != digest {
+            return Err(format!(
+                "the checkpoint's checksum is {got}, the source's is {digest}: not used"
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Unpacks a verified stream into the node's own directory for `name` and restores the
+/// container from it (made and stopped; the caller holds its lock). The dump is removed after.
+pub(super) fn restore_received(
+    runtime: &Runtime,
+    name: &str,
+    incoming: &Incoming,
+    lock: &ContainerLock,
+) -> Result<RestoreReport, String> {
+    let dir = checkpoint::move_dir(runtime, name);
+    forget(runtime, name);
+    if let Some(parent) = dir.parent() {
+        private_dir(parent).map_err(|e| e.to_string())?;
+    }
+    let mut file =
+        File::open(&incoming.path).map_err(|e| format!("open {}: {e}", incoming.path.display()))?;
+    stream::unpack(&mut file, &dir, incoming.bounds.size)
+        .map_err(|e| format!("unpack the checkpoint: {e}"))?;
+    let restored = restore_in(runtime, name, &dir, lock);
+    forget(runtime, name);
+    restored
+}
+
+fn restore_in(
+    runtime: &Runtime,
+    name: &str,
+    dir: &Path,
+    lock: &ContainerLock,
+) -> Result<RestoreReport, String> {
+    let found = runtime
+        .repair(name, lock)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{name} vanished before its restore"))?;
+    checkpoint::restore_owned(runtime, name, found, dir).map_err(|e| e.to_string())
+}
+
+/// A live move that did not happen: the container (stopped by its dump; the caller holds its
+/// lock) is restored from the dump kept here, or, when that fails, started afresh, so that it
+/// runs either way. Returns why the restore failed, when it did.
+pub(super) fn put_back(runtime: &Runtime, name: &str, lock: &ContainerLock) -> Option<String> {
+    let dir = checkpoint::move_dir(runtime, name);
+    let failed = if dir.join(checkpoint::RECORD).is_file() {
+        restore_in(runtime, name, &dir, lock).err()
+    } else {
+        Some("no dump was kept".to_owned())
+    };
+    forget(runtime, name);
+    if failed.is_some() {
+        let _ = runtime.start_locked(name, lock);
+    }
+    failed
+}

@@ -1,0 +1,348 @@
+//! A live move between two real sshd hosts on this machine, each with its own node root and
+//! cgroup parent, both with the CRIU `scripts/test` found (`$FLEET_NODE_CRIU`): `fleet move`
+//! and `fleet drain` carry a running container across without restarting it. Its shell keeps
+//! an in-memory counter and the same PID in its namespace, and the TCP connection it streams
+//! the counter over (to a listener of its own, on its loopback) stays open and loses nothing;
+//! the downtime (freeze on the source to running on the target) is in the output.
+//!
+//! Both nodes share this machine's network namespace, so the test's container has a network
+//! namespace of its own with loopback only (`network: none`): two bridged copies of it would
+//! share one bridge and veth name. The bridged path of a restore is node-runtime's
+//! checkpoint test.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use support::fleetctl::{Cleanup, expect};
+use support::sshd::{Cluster, skip_unless_ready, unique};
+
+/// The criu the nodes use, or `None` after saying why (a failure under CI=true).
+fn criu() -> Option<String> {
+    let path = std::env::var("FLEET_NODE_CRIU").ok();
+    let works = path.as_deref().is_some_and(|p| {
+        Command::new(p)
+            .arg("check")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if works {
+        return path;
+    }
+    let why = format!(
+        "no working criu in $FLEET_NODE_CRIU ({path:?}): run scripts/criu and export what it prints"
+    );
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{why}");
+    }
+    eprintln!("skipped: {why}");
+    None
+}
+
+/// The shell counts in its own memory (each value also to /tmp/counter) and sends each value
+/// down a TCP connection to a listener in the container, which writes what it receives to
+/// /tmp/received.
+///
+/// The listener reads a pipe that never ends: a background job's stdin is /dev/null, and
+/// busybox nc closes the connection at its stdin's end, which ended the counting pipeline
+/// (the container was "not running" by the time of the move).
+const SCRIPT: &str = "echo $$ > /tmp/pid; sleep 2147483647 | nc -l -p 7000 > /tmp/received & \
+                      sleep 0.5; i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; \
+                      echo $i; sleep 0.1; done | nc 127.0.0.1 7000";
+
+fn write(cluster: &Cluster, fleet: &str) -> PathBuf {
+    support::fleetctl::write_spec_yaml(
+        cluster,
+        "live.yaml",
+        fleet,
+        &format!(
+            "  - name: counter\n    template: busybox\n    command: [\"/bin/sh\", \"-c\", {script:?}]\n    \
+             resources:\n      memory: 64Mi\n      disk: {{space: 64Mi}}\n",
+            script = SCRIPT
+        ),
+    )
+}
+
+fn root(cluster: &Cluster, host: usize) -> PathBuf {
+    cluster.dir.path().join(format!("node-{host}"))
+}
+
+/// The host index `counter`'s live init is on.
+fn host_of(cluster: &Cluster) -> Option<usize> {
+    (0..2).find(|&h| {
+        let state = root(cluster, h).join("containers/counter/state.json");
+        let Some(state) = std::fs::read(state)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        else {
+            return false;
+        };
+        state["init_pid"]
+            .as_i64()
+            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+    })
+}
+
+fn exec(spec: &Path, command: &str) -> Output {
+    Command::new(support::fleetctl::fleet_bin())
+        .args(["exec", "-f", spec.to_str().unwrap(), "counter", "--"])
+        .args(["/bin/sh", "-c", command])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[track_caller]
+fn exec_ok(spec: &Path, command: &str) -> String {
+    let out = exec(spec, command);
+    assert!(
+        out.status.success(),
+        "exec {command}: {:?}\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The counter, the counting shell's PID in the container, and the numbers the listener got.
+fn look(spec: &Path) -> (u64, String, Vec<u64>) {
+    let counter = exec_ok(spec, "cat /tmp/counter").parse().expect("a number");
+    let pid = exec_ok(spec, "cat /tmp/pid");
+    let received = exec_ok(spec, "cat /tmp/received")
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    (counter, pid, received)
+}
+
+/// Moves live with `args`, and checks that the counter and the connection went on.
+#[track_caller]
+fn moves_live(cluster: &Cluster, spec: &Path, args: &[&str], from: usize, to: usize) -> String {
+    let (before, pid, _) = look(spec);
+    assert!(before > 0);
+    let out = support::fleetctl::run(args);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = if args.contains(&"json") {
+        // The report's figures as data: a live move with its downtime and dump.
+        let report: serde_json::Value = serde_json::from_str(&text).expect("a JSON report");
+        let m = &report["moves"][0];
+        assert_eq!(m["live"], true, "{report:#}");
+        assert!(
+            m["downtime_ms"].as_u64() >= m["frozen_ms"].as_u64()
+                && m["checkpoint_bytes"].as_u64() > Some(0),
+            "{report:#}"
+        );
+        format!(
+            "counter moved {} -> {} (live) down {} ms (frozen {} ms)",
+            m["from"].as_str().unwrap(),
+            m["to"].as_str().unwrap(),
+            m["downtime_ms"],
+            m["frozen_ms"]
+        )
+    } else {
+        text.lines()
+            .find(|l| l.contains("counter moved"))
+            .unwrap_or_else(|| panic!("no move reported: {text}"))
+            .to_owned()
+    };
+    eprintln!("{line}");
+    assert!(
+        line.contains(&format!("moved node-{from} -> node-{to} (live)")),
+        "{line}"
+    );
+    assert!(
+        line.contains(" down ") && line.contains(" ms (frozen "),
+        "{line}"
+    );
+    assert_eq!(host_of(cluster), Some(to), "runs on node-{to}");
+    assert!(
+        !root(cluster, from).join("containers/counter").exists(),
+        "the source's copy is gone"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let (after, pid_after, received) = look(spec);
+    assert!(
+        after > before,
+        "the counter went on from {before} (not reset): {after}"
+    );
+    assert_eq!(pid_after, pid, "the same shell counts");
+    let alive = exec_ok(spec, &format!("cat /proc/{pid}/cmdline | tr '\\0' ' '"));
+    assert!(
+        alive.contains("i=0"),
+        "PID {pid} is the counting shell: {alive}"
+    );
+    // Every number arrived, in order, none twice, and the last ones after the move: the
+    // connection stayed open across it.
+    assert!(
+        received.iter().enumerate().all(|(i, &n)| n == i as u64 + 1),
+        "the stream has a gap or a repeat: {received:?}"
+    );
+    assert!(
+        received.last().is_some_and(|&n| n > before),
+        "nothing arrived over the connection after the move: {received:?}"
+    );
+    line
+}
+
+#[test]
+fn a_live_move_keeps_the_counter_the_pid_and_an_open_tcp_connection() {
+    if skip_unless_ready() {
+        return;
+    }
+    let Some(criu) = criu() else { return };
+    let cluster = Cluster::start_with_env(2, &[format!("FLEET_NODE_CRIU={criu}")]);
+    let fleet = format!("live-{}", unique());
+    let spec = write(&cluster, &fleet);
+    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+    expect("apply", &spec, &["--yes"], 0);
+    let from = host_of(&cluster).expect("counter runs");
+    let to = 1 - from;
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let spec_arg = spec.to_str().unwrap();
+    let target = format!("node-{to}");
+
+    let dry = support::fleetctl::run(&[
+        "move",
+        "counter",
+        "--to",
+        &target,
+        "-f",
+        spec_arg,
+        "--dry-run",
+    ]);
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        text.contains(&format!("> counter (move node-{from} -> node-{to}, live)")),
+        "{text}"
+    );
+    moves_live(
+        &cluster,
+        &spec,
+        &["move", "counter", "--to", &target, "-f", spec_arg, "--yes"],
+        from,
+        to,
+    );
+    // And back, by draining the host it is on now.
+    moves_live(
+        &cluster,
+        &spec,
+        &["drain", &target, "-f", spec_arg, "--yes", "-o", "json"],
+        to,
+        from,
+    );
+    let again = expect("plan", &spec, &[], 0);
+    assert!(again.contains("No changes."), "{again}");
+}
+
+/// A criu for host `i` of a cluster: the real one, except that `restore` is refused while the
+/// file `refuse-restore-<i>` exists in the cluster's dir (a target whose restore fails).
+fn refusing_criu(dir: &Path, i: usize, criu: &str) -> PathBuf {
+    let path = dir.join(format!("criu-{i}"));
+    let flag = dir.join(format!("refuse-restore-{i}"));
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = restore ] && [ -e '{flag}' ]; then\n  \
+             echo 'restore refused by the test' >&2\n  exit 1\nfi\nexec '{criu}' \"$@\"\n",
+            flag = flag.display(),
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn a_live_move_whose_restore_fails_leaves_the_container_running_on_the_source() {
+    if skip_unless_ready() {
+        return;
+    }
+    let Some(criu) = criu() else { return };
+    let cluster = Cluster::start_with_host_env(2, |i, dir| {
+        vec![format!(
+            "FLEET_NODE_CRIU={}",
+            dir.join(format!("criu-{i}")).display()
+        )]
+    });
+    for i in 0..2 {
+        refusing_criu(cluster.dir.path(), i, &criu);
+    }
+    let fleet = format!("live-{}", unique());
+    let spec = write(&cluster, &fleet);
+    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+    expect("apply", &spec, &["--yes"], 0);
+    let from = host_of(&cluster).expect("counter runs");
+    let to = 1 - from;
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let (before, pid, _) = look(&spec);
+    std::fs::write(cluster.dir.path().join(format!("refuse-restore-{to}")), "").unwrap();
+
+    let spec_arg = spec.to_str().unwrap();
+    let target = format!("node-{to}");
+    let out = support::fleetctl::run(&[
+        "move", "counter", "--to", &target, "-f", spec_arg, "--yes", "-o", "json",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&text).expect("a JSON report");
+    let error = report["steps"][0]["outcome"]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        error.contains("criu restore failed")
+            && error.contains(&format!("runs on node-{from} again")),
+        "the target's reason, and where the container is: {report:#}"
+    );
+    assert!(report.get("moves").is_none(), "nothing moved: {report:#}");
+
+    // Back on the source, restored from the dump it kept: the same shell, the counter not
+    // reset, the connection still carrying it; nothing of it on the target.
+    assert_eq!(host_of(&cluster), Some(from), "runs on node-{from}");
+    let left = root(&cluster, to);
+    assert!(
+        !left.join("containers/counter").exists(),
+        "nothing on node-{to}"
+    );
+    let incoming: Vec<_> = std::fs::read_dir(left.join("incoming"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        incoming.is_empty(),
+        "nothing half-received on node-{to}: {incoming:?}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let (after, pid_after, received) = look(&spec);
+    assert!(
+        after > before,
+        "the counter went on from {before} (not reset): {after}"
+    );
+    assert_eq!(pid_after, pid, "the same shell counts");
+    assert!(
+        received.iter().enumerate().all(|(i, &n)| n == i as u64 + 1)
+            && received.last().is_some_and(|&n| n > before),
+        "the connection carried on without a gap: {received:?}"
+    );
+    // Unpinned, it stays where it runs.
+    let plan = expect("plan", &spec, &[], 0);
+    assert!(
+        plan.contains("No changes."),
+        "it stays where it runs: {plan}"
+    );
+}
