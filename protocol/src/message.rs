@@ -14,6 +14,8 @@ use crate::container::{ContainerSpec, Resources};
 use crate::restart::{LastExit, SupervisorInfo};
 use crate::transfer::{Chunk, Export, ImageInfo};
 
+pub use crate::apply_lock::{InterruptedBatch, LockHolder};
+
 /// Version of this message set. A node refuses a client whose hello names another.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -85,15 +87,13 @@ pub enum Request {
         /// Who runs the apply.
         #[serde(default)]
         user: String,
-        /// A live move: checkpoint the running container with CRIU (freeze, dump, the tree
-        /// ends here) instead of stopping it; the dump travels after the disk
-        /// ([`Request::CheckpointRead`]). `Export::checkpoint` says what was dumped.
+        /// A live move: CRIU dumps the running container (freeze, dump, the tree ends here)
+        /// instead of a stop; the dump follows the disk ([`Request::CheckpointRead`]).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         live: bool,
     },
-    /// Source of a live move: the next chunk of the checkpoint `ExportBegin` dumped (its image
-    /// directory as one stream), in order, after the disk's. Answered with
-    /// [`Response::ExportData`].
+    /// Source of a live move: the next chunk of the dump's stream, after the disk's. Answered
+    /// with [`Response::ExportData`].
     CheckpointRead {
         /// Container name.
         name: String,
@@ -106,9 +106,8 @@ pub enum Request {
     ExportRead {
         /// Container name.
         name: String,
-        /// Send the chunk's bytes raw after the frame's JSON, and stored uncompressed where
-        /// zstd does not make them smaller (asked only when the target reads such chunks:
-        /// `Features::raw_chunks`).
+        /// The chunk's bytes raw after the frame's JSON (asked only when the target reads
+        /// them: `Features::raw_chunks`).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         raw: bool,
     },
@@ -158,8 +157,7 @@ pub enum Request {
         chunk: Chunk,
     },
     /// Target of a move: every chunk was sent; verify the checksum, make the container from
-    /// the image and start it if its spec says running (a live move: restore it from the
-    /// checkpoint, answered with [`Response::Restored`]).
+    /// the image and start it if its spec says running (live: restore it, [`Response::Restored`]).
     ImportCommit {
         /// Container name.
         name: String,
@@ -221,12 +219,11 @@ pub enum Response {
         /// Whether anything was changed.
         changed: bool,
     },
-    /// Answer to the [`Request::ImportCommit`] of a live move: the container was restored
-    /// from its checkpoint and runs.
+    /// Answer to a live move's [`Request::ImportCommit`]: restored from its checkpoint, it runs.
     Restored {
         /// Host pid of the restored init.
         init_pid: i32,
-        /// Milliseconds CRIU's restore took, until the tree ran again.
+        /// Milliseconds CRIU's restore took.
         restore_ms: u64,
     },
     /// The request could not be handled at all (malformed frame, wrong version, ...).
@@ -339,36 +336,6 @@ pub struct NodeInfo {
     pub supervisor: Option<SupervisorInfo>,
 }
 
-/// Who holds (or held) a node's apply lock.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockHolder {
-    /// Fleet the apply ran for.
-    pub fleet: String,
-    /// Who ran it, as the client said (`alice@laptop`).
-    #[serde(default)]
-    pub user: String,
-    /// The client's hello (`fleet 0.1.0`).
-    #[serde(default)]
-    pub client: String,
-    /// PID of the `fleet-node` process serving that apply.
-    #[serde(default)]
-    pub pid: u32,
-    /// When the lock was taken, UTC (`2026-11-26T16:45:03Z`).
-    #[serde(default)]
-    pub since: String,
-}
-
-/// The journal of an apply batch that did not finish.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InterruptedBatch {
-    /// Who ran it and when.
-    pub holder: LockHolder,
-    /// Actions in the batch.
-    pub total: u32,
-    /// Actions finished before it was cut off.
-    pub done: u32,
-}
-
 /// Optional features, detected at run time rather than assumed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Features {
@@ -401,8 +368,8 @@ pub struct Features {
     /// cannot, a change is a restart. Older nodes do not say: taken as false.
     #[serde(default)]
     pub devices_live: bool,
-    /// The node reads and writes a move's chunks as raw bytes after the frame's JSON
-    /// (`transfer::Chunk::raw`) rather than base64 inside it. Older nodes do not say: base64.
+    /// The node reads and writes a move's chunk bytes raw after the frame's JSON, not base64
+    /// (`transfer::Chunk::raw`). Older nodes do not say: base64.
     #[serde(default)]
     pub raw_chunks: bool,
     /// Anything else worth telling an operator (missing controllers and the like).
