@@ -346,3 +346,79 @@ fn a_live_move_whose_restore_fails_leaves_the_container_running_on_the_source() 
         "it stays where it runs: {plan}"
     );
 }
+
+#[test]
+fn a_live_move_cut_off_by_a_killed_fleet_is_rolled_back_by_the_next_apply() {
+    if skip_unless_ready() {
+        return;
+    }
+    let Some(criu) = criu() else { return };
+    let cluster = Cluster::start_with_env(2, &[format!("FLEET_NODE_CRIU={criu}")]);
+    let fleet = format!("live-{}", unique());
+    let spec = write(&cluster, &fleet);
+    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+    expect("apply", &spec, &["--yes"], 0);
+    let from = host_of(&cluster).expect("counter runs");
+    let to = 1 - from;
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let (before, pid, _) = look(&spec);
+
+    // `fleet move`, killed (SIGKILL) as soon as the source has marked the container as moving:
+    // the dump goes on there, and nothing tells either node how the move ends.
+    let spec_arg = spec.to_str().unwrap();
+    let target = format!("node-{to}");
+    let mut child = Command::new(support::fleetctl::fleet_bin())
+        .args(["move", "counter", "--to", &target, "-f", spec_arg, "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mark = root(&cluster, from).join("containers/counter/moving.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !mark.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no move mark within 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The source's node goes on with the dump, which ends the tree; the mark stays.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while host_of(&cluster).is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dump did not end the tree"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(mark.exists(), "the mark stays");
+
+    // The next apply (waiting for the source's apply lock, which the cut-off session holds
+    // until its dump ends) rolls the move back: the container is restored on the source from
+    // the dump, with its processes as they were, and the mark is gone.
+    let plan = expect("plan", &spec, &[], 0);
+    assert!(plan.contains("counter (start)"), "{plan}");
+    let out = expect("apply", &spec, &["--yes", "--lock-timeout", "60"], 0);
+    assert_eq!(host_of(&cluster), Some(from), "runs on node-{from}: {out}");
+    assert!(!mark.exists(), "the mark is cleared");
+    assert!(
+        !root(&cluster, to).join("containers/counter").exists(),
+        "nothing on node-{to}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let (after, pid_after, received) = look(&spec);
+    assert!(
+        after > before,
+        "the counter went on from {before} (not reset): {after}"
+    );
+    assert_eq!(pid_after, pid, "the same shell counts");
+    assert!(
+        received.iter().enumerate().all(|(i, &n)| n == i as u64 + 1)
+            && received.last().is_some_and(|&n| n > before),
+        "the connection carried on without a gap: {received:?}"
+    );
+    let again = expect("plan", &spec, &[], 0);
+    assert!(again.contains("No changes."), "{again}");
+}

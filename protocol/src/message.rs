@@ -461,6 +461,10 @@ pub struct ContainerStatus {
     /// when that host holds the container, the move finished and this copy is left over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moving_to: Option<String>,
+    /// That move was live and its dump is kept here: the processes are in it, so the container
+    /// (stopped) moves live again, or a start here restores it rather than starting it afresh.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub moving_live: bool,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -27,6 +27,7 @@ impl Runtime {
                             restarts: 0,
                             last_exit: None,
                             moving_to: None,
+                            moving_live: false,
                         });
                     }
                 }

@@ -39,6 +39,7 @@ impl Runtime {
             restarts: found.state.restarts,
             last_exit: super::exited::last_exit(&found.state),
             moving_to: crate::transfer::moving_to(&self.store.layout(name)),
+            moving_live: crate::transfer::moving_live(&self.store.layout(name)),
             spec: found.spec,
         })
     }

@@ -97,7 +97,8 @@ impl Run {
 pub fn apply_one(runtime: &Runtime, action: &Action) -> ActionResult {
     let result = match action {
         Action::Create { spec } => runtime.create(spec),
-        Action::Start { name } => runtime.start(name),
+        // A start after a cut-off move rolls it back (a live one's dump restored).
+        Action::Start { name } => crate::transfer::start(runtime, name),
         Action::Stop { name, timeout_secs } => runtime.stop(
             name,
             std::time::Duration::from_secs(u64::from(*timeout_secs)),

@@ -68,6 +68,40 @@ pub fn moving_to(layout: &Layout) -> Option<String> {
     read_mark(layout).map(|m| m.to)
 }
 
+/// Whether that move was live and left its dump here (the processes are in it).
+pub fn moving_live(layout: &Layout) -> bool {
+    read_mark(layout).is_some_and(|m| m.live)
+}
+
+/// A batch's start of `name`: when a move mark is left here (its move was cut off and the plan
+/// keeps the container here), the move is rolled back and the mark cleared. A live move's
+/// container is restored from the dump it left (its processes as they were; started afresh if
+/// that fails); otherwise, and without a mark, this is the plain start.
+pub fn start(runtime: &Runtime, name: &str) -> crate::error::Result<bool> {
+    crate::store::validate_name(name)?;
+    let layout = runtime.store.layout(name);
+    let Some(mark) = read_mark(&layout) else {
+        return runtime.start(name);
+    };
+    let lock = runtime.store.lock(name)?;
+    let running = runtime
+        .repair(name, &lock)?
+        .is_some_and(|found| found.init.is_some());
+    let changed = match (running, mark.live) {
+        (true, _) => false,
+        (false, true) => {
+            if let Some(why) = live::put_back(runtime, name, &lock) {
+                eprintln!("fleet-node: {name}: its restore failed ({why}); it was started afresh");
+            }
+            true
+        }
+        (false, false) => runtime.start_locked(name, &lock)?,
+    };
+    clear_mark(&layout);
+    live::forget(runtime, name);
+    Ok(changed)
+}
+
 fn write_mark(layout: &Layout, mark: &Mark) -> crate::error::Result<()> {
     atomic_write(
         &mark_path(layout),

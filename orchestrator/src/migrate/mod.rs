@@ -77,7 +77,9 @@ fn why_cold(
     old: &ContainerStatus,
     nodes: (Option<&NodeInfo>, Option<&NodeInfo>),
 ) -> Option<String> {
-    if old.state != ContainerState::Running {
+    // A container a cut-off live move left dumped is stopped, but its processes are in the
+    // dump: it moves live again (the source restores it first).
+    if old.state != ContainerState::Running && !old.moving_live {
         return Some("it is not running: nothing to keep but its disk".to_owned());
     }
     if desired.state != DesiredState::Running {

@@ -87,6 +87,7 @@ pub fn running(spec: &ContainerSpec, pid: i32) -> ContainerStatus {
         restarts: 0,
         last_exit: None,
         moving_to: None,
+        moving_live: false,
     }
 }
 

@@ -94,6 +94,7 @@ impl MemoryNode {
                 restarts: 0,
                 last_exit: None,
                 moving_to: h.moving_to.as_ref().map(|(to, _)| to.clone()),
+                moving_live: false,
             })
             .collect()
     }
