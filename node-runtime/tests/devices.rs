@@ -4,9 +4,21 @@
 //! device nobody granted does not open, and container root cannot widen its own rules. Grants
 //! change live (`fleet-node set --device`), with the same init. Real containers, as root; never
 //! skipped in CI.
+//!
+//! The last test is the cgroup v2 guard (`BPF_PROG_TYPE_CGROUP_DEVICE`) on this host's real
+//! unified hierarchy (/sys/fs/cgroup/unified: it offers no controllers, but the kernel runs a
+//! group's device programs for every task in it, as on a v2 host): a shell moved into a group
+//! with the program opens the default devices and the granted one and gets EPERM for the rest;
+//! the program is replaced live (one attached after each change). The VM tier runs the same
+//! through containers on real v2 hosts.
 
 mod support;
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use fleet_protocol::devices::DeviceGrant;
+use node_runtime::cgroups::devices::{HostDevice, install_program};
 use support::Node;
 
 fn sh(node: &Node, name: &str, script: &str) -> String {
@@ -227,5 +239,104 @@ fn bad_grants_are_refused_with_the_reason_and_nothing_is_made() {
     assert!(
         err.contains("security.devices") && err.contains("/dev/no-such-device"),
         "{err}"
+    );
+}
+
+const UNIFIED: &str = "/sys/fs/cgroup/unified";
+
+/// A group of the unified hierarchy, removed (with its tasks gone) on drop.
+struct Group(PathBuf);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// What a shell in `group` gets opening each device: `name=ok` or `name=refused`.
+fn opens(group: &Path) -> String {
+    let script = format!(
+        "echo $$ > {}/cgroup.procs || exit 9; \
+         for d in null:'<>/dev/null' zero:'</dev/zero' urandom:'</dev/urandom' \
+                  fuse:'<>/dev/fuse' tun:'<>/dev/net/tun'; do \
+           n=${{d%%:*}}; r=${{d#*:}}; \
+           if err=$( (eval \"exec 3$r\") 2>&1); then echo $n=ok; \
+           else case $err in *'not permitted'*) echo $n=refused;; *) echo \"$n: $err\";; esac; fi; \
+         done",
+        group.display()
+    );
+    let out = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn grant(path: &str, access: &str) -> HostDevice {
+    HostDevice::find(
+        "t",
+        &DeviceGrant {
+            path: path.into(),
+            access: access.into(),
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_device_program_allows_the_default_set_and_the_grants_only_and_changes_live() {
+    if let Some(why) = support::missing_prerequisite() {
+        support::cannot_run(&why);
+        return;
+    }
+    if !Path::new(UNIFIED).join("cgroup.procs").exists() {
+        support::cannot_run("no cgroup2 mount at /sys/fs/cgroup/unified");
+        return;
+    }
+    let group =
+        Group(Path::new(UNIFIED).join(format!("fleet-test-devprog-{}", std::process::id())));
+    std::fs::create_dir(&group.0).unwrap();
+
+    // Nothing attached: every device opens.
+    assert!(opens(&group.0).contains("tun=ok"));
+
+    install_program(&group.0, &[grant("/dev/fuse", "rw")]).unwrap();
+    assert_eq!(
+        opens(&group.0),
+        "null=ok\nzero=ok\nurandom=ok\nfuse=ok\ntun=refused\n"
+    );
+    let attached = node_runtime::sys::bpf::attached_device_programs(std::os::fd::AsFd::as_fd(
+        &std::fs::File::open(&group.0).unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(attached.len(), 1, "{attached:?}");
+
+    // Live: tun granted read-only, fuse taken back; still one program.
+    install_program(&group.0, &[grant("/dev/net/tun", "r")]).unwrap();
+    assert_eq!(
+        opens(&group.0),
+        "null=ok\nzero=ok\nurandom=ok\nfuse=refused\ntun=refused\n",
+        "tun is opened for writing too, which r does not allow"
+    );
+    let read_tun = Command::new("/bin/sh")
+        .args([
+            "-c",
+            &format!(
+                "echo $$ > {}/cgroup.procs && exec 3</dev/net/tun && echo read-ok",
+                group.0.display()
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&read_tun.stdout), "read-ok\n");
+    let attached = node_runtime::sys::bpf::attached_device_programs(std::os::fd::AsFd::as_fd(
+        &std::fs::File::open(&group.0).unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(
+        attached.len(),
+        1,
+        "the old program was detached: {attached:?}"
     );
 }

@@ -357,3 +357,51 @@ fn devnodes_and_devices_become_granted_devices_by_path() {
         "{stderr}"
     );
 }
+
+#[test]
+fn private_areas_become_the_disk_and_a_ploop_image_is_refused_with_how_to_convert_it() {
+    let dir = Dir::new();
+    let private = dir.0.path().join("private");
+    std::fs::create_dir_all(private.join("201/etc")).unwrap();
+    std::fs::write(private.join("201/etc/hostname"), "old\n").unwrap();
+    std::fs::create_dir_all(private.join("202/root.hdd")).unwrap();
+    let simfs = dir.write("201.conf", "DISKSPACE=\"1G:1G\"\nVE_LAYOUT=\"simfs\"\n");
+    let ploop = dir.write("202.conf", "DISKSPACE=\"1G:1G\"\nVE_LAYOUT=\"ploop\"\n");
+    let out = fleet(
+        &[
+            "import",
+            "openvz",
+            "--no-global",
+            "--private",
+            private.to_str().unwrap(),
+            simfs.to_str().unwrap(),
+            ploop.to_str().unwrap(),
+        ],
+        dir.0.path(),
+    );
+    let (spec, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        !out.status.success(),
+        "the ploop area is an error: {stderr}"
+    );
+    assert!(
+        stderr.contains("is a ploop image (root.hdd)") && stderr.contains("qemu-img convert"),
+        "{stderr}"
+    );
+    let file = dir.write("fleet.yaml", &spec);
+    let render = fleet(
+        &["render", "-f", file.to_str().unwrap(), "-o", "json"],
+        dir.0.path(),
+    );
+    assert!(render.status.success(), "{}", text(&render.stderr));
+    let rendered: Value = serde_json::from_slice(&render.stdout).unwrap();
+    let containers = rendered["containers"].as_array().unwrap().clone();
+    let c201 = container(&containers, "201");
+    assert_eq!(
+        c201["disk"]["from"],
+        private.join("201").to_str().unwrap(),
+        "the simfs area is the disk's first content: {spec}"
+    );
+    assert_eq!(c201["template"]["kind"], "busybox", "{spec}");
+    assert!(container(&containers, "202")["disk"]["from"].is_null());
+}

@@ -2,8 +2,8 @@
 //! devices a container's /dev holds ([`DEVICE_ALLOW_LIST`]) and the host devices its spec grants
 //! (`security.devices`, found on the host as [`HostDevice`]s). On v1 the rules are the devices
 //! controller's `devices.allow` / `devices.deny`, changed live with [`allow`] and [`deny`]. On v2
-//! the same policy needs an eBPF program (`BPF_PROG_TYPE_CGROUP_DEVICE`), which fleet-node does
-//! not load yet (docs/node-runtime.md, "Devices").
+//! they are an eBPF program (`BPF_PROG_TYPE_CGROUP_DEVICE`, `device_program.rs`), which
+//! [`install_program`] attaches at start and replaces on a live change.
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use fleet_protocol::devices::{DeviceGrant, canonical_access, check_access, check_path};
 
-use super::{CgroupRoot, Version};
+use super::{Cgroup, CgroupRoot, Version, device_program};
 use crate::error::{Error, Result, io_err};
+use crate::sys::bpf;
 
 /// Rules written to `devices.allow` after `a` is written to `devices.deny`.
 pub const DEVICE_ALLOW_LIST: &[&str] = &[
@@ -27,6 +28,88 @@ pub const DEVICE_ALLOW_LIST: &[&str] = &[
     "c *:* m",     // mknod may create nodes, but not open them
     "b *:* m",
 ];
+
+/// One device rule: a type (`c`, `b`, or any), numbers (or any) and some of `rwm`, as a v1
+/// `devices.allow` line writes it (`c 1:3 rwm`, `c 136:* rwm`, `b *:* m`, `a`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// `c` or `b`; `None` for any type.
+    pub kind: Option<char>,
+    /// Major number; `None` for any.
+    pub major: Option<u32>,
+    /// Minor number; `None` for any.
+    pub minor: Option<u32>,
+    /// Some of `rwm`.
+    pub access: String,
+}
+
+impl Rule {
+    /// Parses a `devices.allow` line; `None` when it is not one.
+    pub fn parse(line: &str) -> Option<Rule> {
+        let mut words = line.split_whitespace();
+        let kind = match words.next()? {
+            "a" => {
+                return Some(Rule {
+                    kind: None,
+                    major: None,
+                    minor: None,
+                    access: "rwm".into(),
+                });
+            }
+            "c" => 'c',
+            "b" => 'b',
+            _ => return None,
+        };
+        let (major, minor) = words.next()?.split_once(':')?;
+        let number = |n: &str| match n {
+            "*" => Some(None),
+            n => n.parse().ok().map(Some),
+        };
+        let access = words.next()?.to_owned();
+        (check_access(&access).is_none() && words.next().is_none()).then_some(())?;
+        Some(Rule {
+            kind: Some(kind),
+            major: number(major)?,
+            minor: number(minor)?,
+            access,
+        })
+    }
+}
+
+/// The default list and `granted`, as rules (the v2 program's input).
+pub fn rules(granted: &[HostDevice]) -> Vec<Rule> {
+    DEVICE_ALLOW_LIST
+        .iter()
+        .map(|line| Rule::parse(line).expect("the default list parses"))
+        .chain(granted.iter().map(|d| Rule {
+            kind: Some(d.kind),
+            major: Some(d.major as u32),
+            minor: Some(d.minor as u32),
+            access: d.access.clone(),
+        }))
+        .collect()
+}
+
+/// v2: makes the device program for the default list and `granted` the group's only one: the
+/// new program is attached beside the old (while both are there an access needs both, so
+/// nothing is allowed that either list denies), then the old are detached. Live on a running
+/// group, and the same call at start.
+pub fn install_program(dir: &Path, granted: &[HostDevice]) -> Result<()> {
+    use std::os::fd::AsFd;
+    let group = fs::File::open(dir).map_err(io_err("open cgroup", dir))?;
+    let old = bpf::attached_device_programs(group.as_fd())
+        .map_err(io_err("list the device programs of", dir))?;
+    let code = device_program::encode(&device_program::compile(&rules(granted)));
+    let program = bpf::load_device_program(&code, "fleet_devices")
+        .map_err(io_err("load the device program for", dir))?;
+    bpf::attach_device_program(group.as_fd(), program.as_fd())
+        .map_err(io_err("attach the device program to", dir))?;
+    for id in old {
+        bpf::detach_device_program(group.as_fd(), id)
+            .map_err(io_err("detach the old device program from", dir))?;
+    }
+    Ok(())
+}
 
 /// Replaces the group's device rules with the allow-list (v1 `devices.deny` / `devices.allow`).
 pub fn apply_allow_list(dir: &Path) -> Result<()> {
@@ -144,10 +227,46 @@ pub fn deny(dir: &Path, devices: &[HostDevice]) -> Result<()> {
     Ok(())
 }
 
+/// Sets up the guard of a group `Cgroup::create` just made for `granted`: on v1 their rules on
+/// top of the default list create wrote, on v2 the device program.
+pub fn guard(cgroup: &Cgroup, granted: &[HostDevice]) -> Result<()> {
+    match cgroup.version() {
+        Version::V1 => match cgroup.controller_dir("devices") {
+            Some(dir) => allow(&dir, granted),
+            None => Ok(()),
+        },
+        Version::V2 => match cgroup.dirs().first() {
+            Some(dir) => install_program(dir, granted),
+            None => Ok(()),
+        },
+    }
+}
+
+/// Changes a running group's guard from the grants `gone` and `added` to `now` (all of them):
+/// on v1 the rules of `gone` denied and those of `added` allowed, on v2 the program for `now`
+/// put in place.
+pub fn change(
+    cgroup: &Cgroup,
+    gone: &[HostDevice],
+    added: &[HostDevice],
+    now: &[HostDevice],
+) -> Result<()> {
+    match cgroup.version() {
+        Version::V1 => {
+            let dir = cgroup
+                .controller_dir("devices")
+                .ok_or_else(|| invalid(cgroup.name(), "no devices controller here".into()))?;
+            deny(&dir, gone)?;
+            allow(&dir, added)
+        }
+        Version::V2 => guard(cgroup, now),
+    }
+}
+
 /// Whether a running container's grants can change on this host: a v1 host with the devices
-/// controller mounted (v2: see the module's comment).
+/// controller mounted, or a v2 host (the program is replaced live).
 pub fn live_supported(root: &CgroupRoot) -> bool {
-    root.version() == Version::V1 && root.has_controller("devices")
+    root.version() == Version::V2 || root.has_controller("devices")
 }
 
 fn invalid(container: &str, why: String) -> Error {

@@ -6,6 +6,7 @@
 //! container; `limits/` writes limit files into [`Cgroup::controller_dir`]. The files are written
 //! directly, youki style (see docs/decisions.md).
 
+mod device_program;
 pub mod devices;
 mod teardown;
 

@@ -81,6 +81,10 @@ pub(crate) fn restore_locked(
     let mut state = found.state;
     let cgroup = runtime.cgroup(name);
     cgroup.create()?;
+    // The granted devices' rules (v1) or the device program (v2), as a start sets them: the
+    // restored processes open what they opened before, and nothing else.
+    let devices = crate::cgroups::devices::HostDevice::find_all(name, &spec.security.devices)?;
+    crate::cgroups::devices::guard(&cgroup, &devices)?;
     let layout = runtime.store.layout(name);
     let (upper, work) = runtime.writable_layer(name, &spec.resources)?;
     runtime.apply_resources(&cgroup, &spec.resources)?;

@@ -34,8 +34,8 @@ enum NodeJob {
 
 impl Runtime {
     /// Changes the granted devices of container `name`, whose init is `init`, from `old` to
-    /// `new`, live. The caller holds the container's lock and checked that the host allows it
-    /// ([`devices::live_supported`]).
+    /// `new`, live (v1 rules, or v2's program replaced). The caller holds the container's lock
+    /// and checked that the host allows it ([`devices::live_supported`]).
     pub(crate) fn update_devices_live(
         &self,
         name: &str,
@@ -43,29 +43,22 @@ impl Runtime {
         old: &[DeviceGrant],
         new: &[DeviceGrant],
     ) -> Result<()> {
-        let dir =
-            self.cgroup(name)
-                .controller_dir("devices")
-                .ok_or_else(|| Error::InvalidSpec {
-                    name: name.to_owned(),
-                    message: "security.devices: no devices controller on this host".into(),
-                })?;
+        let cgroup = self.cgroup(name);
         let gone: Vec<&DeviceGrant> = old.iter().filter(|g| !new.contains(g)).collect();
         let added: Vec<&DeviceGrant> = new.iter().filter(|g| !old.contains(g)).collect();
         let kept_path =
             |g: &DeviceGrant, list: &[DeviceGrant]| list.iter().any(|o| o.path == g.path);
+        let find = |list: &[&DeviceGrant]| {
+            list.iter()
+                .map(|g| HostDevice::find(name, g))
+                .collect::<Result<Vec<_>>>()
+        };
         // Rules first: what goes is closed before its node goes, what comes is allowed before
         // its node appears. A changed access is a rule taken back and given again.
-        let gone_devices = gone
-            .iter()
-            .map(|g| HostDevice::find(name, g))
-            .collect::<Result<Vec<_>>>()?;
-        devices::deny(&dir, &gone_devices)?;
-        let added_devices = added
-            .iter()
-            .map(|g| HostDevice::find(name, g))
-            .collect::<Result<Vec<_>>>()?;
-        devices::allow(&dir, &added_devices)?;
+        let gone_devices = find(&gone)?;
+        let added_devices = find(&added)?;
+        let now = HostDevice::find_all(name, new)?;
+        devices::change(&cgroup, &gone_devices, &added_devices, &now)?;
         for device in gone_devices.iter().cloned() {
             if !kept_path(&DeviceGrant::from(&device), new) {
                 in_mount_ns(name, init, NodeJob::Unbind { device })?;
@@ -90,10 +83,11 @@ impl Runtime {
                 });
             }
             if let Err(e) = in_mount_ns(name, init, NodeJob::Bind { tree, device }) {
-                // Not granted after all: the rules go back to the old list (best effort; the
-                // next update writes them again).
-                let _ = devices::deny(&dir, &added_devices);
-                let _ = devices::allow(&dir, &gone_devices);
+                // Not granted after all: the guard goes back to the old list (best effort; the
+                // next update writes it again).
+                if let Ok(before) = HostDevice::find_all(name, old) {
+                    let _ = devices::change(&cgroup, &added_devices, &gone_devices, &before);
+                }
                 return Err(e);
             }
         }

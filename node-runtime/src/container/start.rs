@@ -63,10 +63,8 @@ impl Runtime {
         if !cgroup_ready {
             cgroup.create()?;
         }
-        // v1: on top of the deny-all and default list `create` wrote (v2: see cgroups/devices.rs).
-        if let Some(dir) = cgroup.controller_dir("devices") {
-            crate::cgroups::devices::allow(&dir, &devices)?;
-        }
+        // v1: on top of the deny-all and default list `create` wrote; v2: the device program.
+        crate::cgroups::devices::guard(&cgroup, &devices)?;
         let layout = self.store.layout(name);
         // The overlay's writable layer: on the container's own disk image when it has one.
         let (upper, work) = self.writable_layer(name, &spec.resources)?;

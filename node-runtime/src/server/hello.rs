@@ -54,9 +54,6 @@ fn features(runtime: &Runtime) -> Features {
     let io_weight = !io_weight_file.is_none();
     let criu = crate::checkpoint::criu::probe(runtime.criu.as_deref());
     notes.extend(criu.note());
-    if runtime.cgroups.version() == Version::V2 {
-        notes.push("devices allow-list not enforced on cgroup v2 (needs eBPF)".to_owned());
-    }
     // Limits this host cannot enforce, so the orchestrator's plan can show them.
     notes.extend(crate::limits::probe(&runtime.cgroups.group("", "")).notes);
     if crate::container::lower_layers() == crate::container::LowerLayers::ShiftedCopies {

@@ -8,6 +8,7 @@
 #![allow(unsafe_code)]
 
 pub mod beneath;
+pub mod bpf;
 pub mod caps;
 pub mod detached;
 pub mod idmap;

@@ -5,7 +5,8 @@
 //! different VMs run side by side; each prints its time, and a failure names its phase.
 //!
 //! - both: the harness ([`smoke`]): real hosts, no way out, the link, pinned host keys.
-//! - vm-0 (2 vCPUs): `fleet bootstrap`, then every cgroup v2 limit ([`limits_v2`]).
+//! - vm-0 (2 vCPUs): `fleet bootstrap`, then every cgroup v2 limit ([`limits_v2`]), then
+//!   granted devices under the eBPF device program ([`devices_v2`]).
 //! - vm-1 (1 vCPU): the .deb installed with `apt install` ([`package`]), then, driven by `fleet
 //!   apply` through the packaged node: the cgroup v2 attack ([`cgroup_v2_attack`]), crashes by
 //!   restart policy, the tier's one reboot, after which the package's unit has brought the onboot
@@ -14,6 +15,7 @@
 //! See docs/decisions.md, "VM test tier", for the figures.
 
 mod cgroup_v2_attack;
+mod devices_v2;
 mod limits_v2;
 mod package;
 mod reboot;
@@ -97,9 +99,13 @@ fn the_vm_tier_on_one_linked_pair() {
         (
             "vm-0",
             Box::new(move || {
-                Phases::new().run("limits (vm-0)", || {
+                let mut p = Phases::new();
+                p.run("limits (vm-0)", || {
                     limits_v2::every_v2_limit_is_set_and_changed_live_and_counted(c)
-                })
+                });
+                p.run("devices (vm-0)", || {
+                    devices_v2::granted_devices_open_and_others_are_refused_by_the_device_program(c)
+                });
             }),
         ),
         (
