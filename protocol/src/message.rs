@@ -486,4 +486,8 @@ pub struct Usage {
     /// Times it hit its memory limit since it started, when the kernel counts it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_failcnt: Option<u64>,
+    /// Share of the last 60 s in which some of its tasks stalled on memory, in hundredths of a
+    /// percent (PSI `memory.pressure`, `some avg60`; cgroup v2 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_pressure: Option<u32>,
 }

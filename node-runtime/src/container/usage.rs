@@ -37,6 +37,11 @@ impl Runtime {
             disk: held("diskspace"),
             memory_peak: counters.get("memory").and_then(|c| c.maxheld),
             memory_failcnt: counters.get("memory").and_then(|c| c.failcnt),
+            memory_pressure: counters
+                .pressure
+                .iter()
+                .find(|p| p.resource == "memory")
+                .map(|p| p.some.avg60),
         })
     }
 }

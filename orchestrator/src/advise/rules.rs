@@ -1,7 +1,9 @@
 //! The sizing rules: what a container's memory counters say about its limit. A limit that was
-//! hit (failcnt above zero) is raised by half, and at least to a quarter above the peak; a limit
-//! whose peak never reached half of it is lowered to half again above the peak. Both round up
-//! to a whole step (16 MiB below 1 GiB, 64 MiB above), so the edit reads like a person's.
+//! hit (failcnt above zero), or under which the container stalled on memory for a tenth of the
+//! last minute (PSI, where the host has it), is raised by half, and at least to a quarter above
+//! the peak; a limit whose peak never reached half of it, with no memory pressure to speak of, is
+//! lowered to half again above the peak. Both round up to a whole step (16 MiB below 1 GiB, 64
+//! MiB above), so the edit reads like a person's.
 
 use fleet_protocol::units::format_size;
 
@@ -16,7 +18,17 @@ pub struct MemoryFigures {
     pub maxheld: Option<u64>,
     /// Times the limit was hit since the container started.
     pub failcnt: Option<u64>,
+    /// Share of the last minute some task stalled on memory, hundredths of a percent (PSI
+    /// `some avg60`, cgroup v2 hosts only).
+    pub pressure: Option<u32>,
 }
+
+/// Memory pressure (hundredths of a percent of the last minute) from which a limit is raised
+/// even if it was never hit: reclaim near the limit (or `memory_high`) stalls the container.
+pub const PRESSURE_RAISE: u32 = 1000;
+
+/// Memory pressure above which a limit is never lowered.
+pub const PRESSURE_KEEP: u32 = 100;
 
 /// Which way a limit should move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -56,21 +68,40 @@ pub fn round_up(bytes: u64) -> u64 {
 pub fn memory(f: &MemoryFigures) -> Option<Verdict> {
     let peak = f.maxheld.unwrap_or(f.held).max(f.held);
     let percent = |v: u64| v.saturating_mul(100) / f.limit.max(1);
+    let pressure = f.pressure.unwrap_or(0);
+    let stalled = |p: u32| {
+        format!(
+            "memory pressure {}.{:02}% of the last minute",
+            p / 100,
+            p % 100
+        )
+    };
+    let raise = round_up((f.limit + f.limit / 2).max(peak + peak / 4));
     match f.failcnt {
-        Some(hits) if hits > 0 => {
-            let want = round_up((f.limit + f.limit / 2).max(peak + peak / 4));
-            Some(Verdict {
-                direction: Direction::Raise,
-                memory: want,
-                why: format!(
-                    "hit its memory limit {hits} time{} (failcnt {hits}; maxheld {} of limit {})",
-                    if hits == 1 { "" } else { "s" },
-                    format_size(peak),
-                    format_size(f.limit)
-                ),
-            })
-        }
-        _ if f.maxheld.is_some() && peak < f.limit / 2 => {
+        Some(hits) if hits > 0 => Some(Verdict {
+            direction: Direction::Raise,
+            memory: raise,
+            why: format!(
+                "hit its memory limit {hits} time{} (failcnt {hits}; maxheld {} of limit {}{})",
+                if hits == 1 { "" } else { "s" },
+                format_size(peak),
+                format_size(f.limit),
+                f.pressure
+                    .map(|p| format!("; {}", stalled(p)))
+                    .unwrap_or_default()
+            ),
+        }),
+        _ if pressure >= PRESSURE_RAISE => Some(Verdict {
+            direction: Direction::Raise,
+            memory: raise,
+            why: format!(
+                "stalled on memory under its limit ({}, PSI some avg60; maxheld {} of limit {})",
+                stalled(pressure),
+                format_size(peak),
+                format_size(f.limit)
+            ),
+        }),
+        _ if f.maxheld.is_some() && peak < f.limit / 2 && pressure <= PRESSURE_KEEP => {
             let want = round_up(peak + peak / 2);
             (want < f.limit).then(|| Verdict {
                 direction: Direction::Lower,
@@ -99,7 +130,41 @@ mod tests {
             held: maxheld / 2,
             maxheld: Some(maxheld),
             failcnt: Some(failcnt),
+            pressure: None,
         }
+    }
+
+    #[test]
+    fn memory_pressure_raises_a_limit_never_hit_and_keeps_one_from_being_cut() {
+        let stalled = MemoryFigures {
+            pressure: Some(2550),
+            ..figures(256 * MI, 250 * MI, 0)
+        };
+        let v = memory(&stalled).expect("raised");
+        assert_eq!(v.direction, Direction::Raise);
+        assert_eq!(v.memory, 384 * MI);
+        assert!(
+            v.why.contains("memory pressure 25.50% of the last minute"),
+            "{}",
+            v.why
+        );
+        // Half used but under pressure: not lowered.
+        let busy = MemoryFigures {
+            pressure: Some(500),
+            ..figures(1024 * MI, 100 * MI, 0)
+        };
+        assert_eq!(memory(&busy), None);
+        // A hit names the pressure beside the failcnt.
+        let hit = MemoryFigures {
+            pressure: Some(7),
+            ..figures(64 * MI, 64 * MI, 3)
+        };
+        assert!(
+            memory(&hit)
+                .unwrap()
+                .why
+                .contains("; memory pressure 0.07%")
+        );
     }
 
     #[test]

@@ -79,6 +79,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
                             held: usage.memory,
                             maxheld: usage.memory_peak,
                             failcnt: usage.memory_failcnt,
+                            pressure: usage.memory_pressure,
                         },
                     );
                 }
