@@ -405,3 +405,41 @@ fn private_areas_become_the_disk_and_a_ploop_image_is_refused_with_how_to_conver
     assert_eq!(c201["template"]["kind"], "busybox", "{spec}");
     assert!(container(&containers, "202")["disk"]["from"].is_null());
 }
+
+#[test]
+fn host_and_address_name_the_host_every_container_is_pinned_to() {
+    let dir = Dir::new();
+    let conf = dir.write(
+        "301.conf",
+        "PHYSPAGES=\"0:65536\"\nHOSTNAME=\"a.example\"\n",
+    );
+    let out = fleet(
+        &[
+            "import",
+            "openvz",
+            "--no-global",
+            "--host",
+            "old-node-1",
+            "--address",
+            "192.0.2.7",
+            conf.to_str().unwrap(),
+        ],
+        dir.0.path(),
+    );
+    let (spec, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    let file = dir.write("fleet.yaml", &spec);
+    let render = fleet(
+        &["render", "-f", file.to_str().unwrap(), "-o", "json"],
+        dir.0.path(),
+    );
+    assert!(render.status.success(), "{}", text(&render.stderr));
+    let rendered: Value = serde_json::from_slice(&render.stdout).unwrap();
+    let hosts = rendered["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 1, "{spec}");
+    assert_eq!(hosts[0]["name"], "old-node-1", "{spec}");
+    assert_eq!(hosts[0]["transport"]["kind"], "ssh", "{spec}");
+    assert_eq!(hosts[0]["transport"]["address"], "192.0.2.7", "{spec}");
+    let containers = rendered["containers"].as_array().unwrap();
+    assert_eq!(containers[0]["host"], "old-node-1", "{rendered}");
+}
