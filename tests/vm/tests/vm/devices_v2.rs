@@ -1,8 +1,9 @@
 //! Granted devices (`security.devices`, issue 15) on a real cgroup v2 host, where the guard is
-//! fleet-node's eBPF device program: on vm-0, a privileged container (so that its root may
-//! mknod, and only the program can refuse) opens the default set and its granted /dev/fuse, and
-//! gets EPERM for a node it made itself for /dev/net/tun; then `fleet apply` swaps the grants
-//! live (the plan says live, the init PID stays): tun opens, fuse no longer does.
+//! fleet-node's eBPF device program: on vm-0, a privileged container (its root may mknod) opens
+//! the default set and its granted /dev/fuse, opens /dev/net/tun granted read-only for reading
+//! and gets EPERM from the program for writing, and cannot open nodes it made itself; then
+//! `fleet apply` changes the grants live (the plan says live, the init PID stays): tun opens for
+//! writing, fuse is gone and its self-made node stays closed.
 
 use fleet_vm::Cluster;
 
@@ -13,11 +14,12 @@ const HOST: &str = "vm-0";
 /// such node: tested first, as `<>` would create a file), or `name=other` (another error).
 const PROBE: &str = "for d in null:'<>/dev/null' zero:'</dev/zero' urandom:'</dev/urandom' \
      full:'>/dev/full' ptmx:'<>/dev/ptmx' tty:'<>/dev/tty' fuse:'<>/dev/fuse' \
-     tun:'<>/dev/net/tun' mytun:'<>/dev/mytun' myfuse:'<>/dev/myfuse'; do \
+     tun:'<>/dev/net/tun' tunr:'</dev/net/tun' mytun:'<>/dev/mytun' myfuse:'<>/dev/myfuse'; do \
      n=${d%%:*}; r=${d#*:}; p=${r#*/}; \
      if [ ! -c \"/$p\" ]; then echo $n=missing; \
      elif err=$( (eval \"exec 3$r\") 2>&1); then echo $n=ok; else case $err in \
-       *'not permitted'*) echo $n=EPERM;; *) echo \"$n=other\";; esac; fi; done";
+       *'not permitted'*) echo $n=EPERM;; *'ermission denied'*) echo $n=EACCES;; \
+       *) echo \"$n=other\";; esac; fi; done";
 
 fn spec(cluster: &Cluster, devices: &str) -> String {
     let containers = format!(
@@ -46,10 +48,14 @@ pub fn granted_devices_open_and_others_are_refused_by_the_device_program(cluster
     let vm = cluster.vm(HOST);
     // The device nodes exist from boot (systemd's static nodes); opening loads the module.
     vm.ssh.ok(&["modprobe", "-a", "fuse", "tun"]);
-    let first = spec(cluster, "[{path: /dev/fuse, access: rw}]");
+    let first = spec(
+        cluster,
+        "[{path: /dev/fuse, access: rw}, {path: /dev/net/tun, access: r}]",
+    );
     cluster.fleet_ok(&["apply", "-f", &first, "--yes"]);
     let pid = init_pid(cluster, &first);
-    // Container root makes its own nodes for tun and fuse (mknod is allowed, opening is not).
+    // Container root makes its own nodes for tun and fuse: mknod is allowed, opening is not
+    // (the device program, or the nodev /dev under it, refuses).
     cluster.fleet_ok(&[
         "exec",
         "devs",
@@ -60,6 +66,10 @@ pub fn granted_devices_open_and_others_are_refused_by_the_device_program(cluster
         "-c",
         "mknod /dev/mytun c 10 200 && mknod /dev/myfuse c 10 229",
     ]);
+    let refused = |seen: &str, name: &str| {
+        seen.lines()
+            .any(|l| l == format!("{name}=EPERM") || l == format!("{name}=EACCES"))
+    };
     let seen = probe(cluster, &first);
     for want in [
         "null=ok",
@@ -68,16 +78,17 @@ pub fn granted_devices_open_and_others_are_refused_by_the_device_program(cluster
         "full=ok",
         "ptmx=ok",
         "fuse=ok",
-        "myfuse=ok",
-        "tun=missing",
-        "mytun=EPERM",
+        "tunr=ok",
+        // Granted read-only: the program refuses the write.
+        "tun=EPERM",
     ] {
         assert!(seen.lines().any(|l| l == want), "{want}: {seen}");
     }
+    assert!(refused(&seen, "mytun"), "{seen}");
     // /dev/tty opens to ENXIO without a controlling terminal: the program let it through.
     assert!(seen.lines().any(|l| l == "tty=other"), "{seen}");
 
-    // Live: fuse taken back, tun granted.
+    // Live: fuse taken back, tun granted for writing too.
     let second = spec(cluster, "[{path: /dev/net/tun, access: rw}]");
     let plan = cluster.fleet_ok(&["plan", "-f", &second]);
     assert!(
@@ -92,12 +103,12 @@ pub fn granted_devices_open_and_others_are_refused_by_the_device_program(cluster
         "urandom=ok",
         "ptmx=ok",
         "tun=ok",
-        "mytun=ok",
+        "tunr=ok",
         "fuse=missing",
-        "myfuse=EPERM",
     ] {
         assert!(seen.lines().any(|l| l == want), "{want}: {seen}");
     }
+    assert!(refused(&seen, "myfuse"), "{seen}");
     assert!(
         cluster
             .fleet_ok(&["plan", "-f", &second])
