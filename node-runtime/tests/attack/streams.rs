@@ -79,6 +79,8 @@ fn chunk(offset: u64, data: &[u8]) -> Chunk {
         offset,
         len: data.len() as u32,
         data: base64::engine::general_purpose::STANDARD.encode(compressed),
+        stored: false,
+        raw: None,
     }
 }
 
@@ -92,6 +94,7 @@ fn begin(name: &str, size: u64) -> Request {
             allocated: size,
             inodes: 16384,
         },
+        checkpoint: None,
         lock_timeout_secs: 0,
         user: String::new(),
     }
@@ -129,6 +132,7 @@ fn send(rt: &node_runtime::Runtime, t: &mut Transfers, name: &str, image: &[u8])
             name: name.into(),
             digest: digest.hex(),
             layer_ids: 0,
+            checkpoint_digest: None,
         },
     )
 }
@@ -222,6 +226,7 @@ fn a_hostile_incoming_image_and_hostile_move_messages_leave_the_host_untouched()
             name: "bad".into(),
             digest: "00".repeat(32),
             layer_ids: 0,
+            checkpoint_digest: None,
         },
     );
     error(r);
