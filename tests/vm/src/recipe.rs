@@ -17,8 +17,12 @@ pub const SUITE: &str = "bookworm";
 /// template. e2fsprogs, mount: container disks (mkfs.ext4, resize2fs, losetup is in util-linux).
 /// iproute2: link addresses at boot. kmod, udev, systemd-sysv: a systemd host as operators run
 /// it, loading modules (loop, overlay, veth, bridge, bfq) on demand. procps: ps and friends for
-/// checks.
+/// checks. criu: Debian's own (3.17.1), for the live move between the VMs (it passes `criu
+/// check` on Debian's kernel, unlike on this machine's); iptables: criu's network lock for
+/// established TCP connections runs ip6tables-restore (without it the dump fails).
 pub const PACKAGES: &[&str] = &[
+    "criu",
+    "iptables",
     "openssh-server",
     "busybox-static",
     "e2fsprogs",

@@ -11,12 +11,14 @@
 //!   apply` through the packaged node: the cgroup v2 attack ([`cgroup_v2_attack`]), crashes by
 //!   restart policy, the tier's one reboot, after which the package's unit has brought the onboot
 //!   containers back ([`reboot`]); then a poweroff.
+//! - both, between those: a live move from vm-0 to vm-1 with Debian's criu ([`live_move`]).
 //!
 //! See docs/decisions.md, "VM test tier", for the figures.
 
 mod cgroup_v2_attack;
 mod devices_v2;
 mod limits_v2;
+mod live_move;
 mod package;
 mod reboot;
 mod smoke;
@@ -123,6 +125,10 @@ fn the_vm_tier_on_one_linked_pair() {
         ),
     ]);
     phases.record_parallel(results);
+
+    phases.run("live move (vm-0 -> vm-1)", || {
+        live_move::a_live_move_keeps_the_counter_and_the_connection(&cluster)
+    });
 
     let boot = cluster.vms[1].ready_after.unwrap_or_default();
     let took = phases.run("reboot (vm-1)", || {
