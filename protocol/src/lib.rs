@@ -19,6 +19,7 @@ pub mod effects;
 pub mod ioprio;
 pub mod live;
 pub mod message;
+pub mod raw_frame;
 pub mod restart;
 pub mod security;
 pub mod transfer;

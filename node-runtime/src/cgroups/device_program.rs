@@ -8,7 +8,7 @@
 //! Hand-written (docs/decisions.md, "Device program"): seven opcodes, no maps, no helpers, no
 //! relocations; a BPF crate would bring an object loader for a program this small.
 
-use super::devices::Rule;
+use super::device_rules::Rule;
 
 /// `struct bpf_cgroup_dev_ctx`'s device types (the low 16 bits of `access_type`).
 const DEV_BLOCK: i32 = 1;
@@ -144,7 +144,7 @@ pub fn encode(program: &[Insn]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cgroups::devices::{DEVICE_ALLOW_LIST, Rule};
+    use crate::cgroups::device_rules::{DEVICE_ALLOW_LIST, Rule};
 
     /// Runs `program` as the kernel would on one access: the few opcodes `compile` emits.
     fn run(program: &[Insn], kind: char, access: &str, major: u32, minor: u32) -> u64 {

@@ -7,6 +7,7 @@
 //! directly, youki style (see docs/decisions.md).
 
 mod device_program;
+mod device_rules;
 pub mod devices;
 mod teardown;
 

@@ -57,8 +57,8 @@ where
 }
 
 fn encode(reply: Envelope<Response>) -> Bytes {
-    // A move's chunk travels raw after the JSON (`transfer::frame_with_raw`).
-    Bytes::from(fleet_protocol::transfer::frame_with_raw(reply).expect("responses serialize"))
+    // A move's chunk travels raw after the JSON (`raw_frame::frame_with_raw`).
+    Bytes::from(fleet_protocol::raw_frame::frame_with_raw(reply).expect("responses serialize"))
 }
 
 fn error(id: u64, message: String) -> Envelope<Response> {
@@ -87,7 +87,7 @@ enum Handled {
 
 impl Session {
     fn handle(&mut self, runtime: &Runtime, frame: &[u8]) -> Handled {
-        let request: Envelope<Request> = match fleet_protocol::transfer::parse_frame(frame) {
+        let request: Envelope<Request> = match fleet_protocol::raw_frame::parse_frame(frame) {
             Ok(r) => r,
             Err(e) => {
                 let json = frame.split(|&b| b == 0).next().unwrap_or_default();

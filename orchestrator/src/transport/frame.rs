@@ -161,8 +161,8 @@ impl Connection {
     ) -> Result<Response, FrameError> {
         let id = self.next_id;
         self.next_id += 1;
-        // A move's chunk travels raw after the JSON (`transfer::frame_with_raw`).
-        let bytes = fleet_protocol::transfer::frame_with_raw(Envelope { id, body })
+        // A move's chunk travels raw after the JSON (`raw_frame::frame_with_raw`).
+        let bytes = fleet_protocol::raw_frame::frame_with_raw(Envelope { id, body })
             .map_err(FrameError::Decode)?;
         if let Err(e) = self.framed.send(Bytes::from(bytes)).await {
             return Err(self.closed_or(e));
@@ -174,7 +174,7 @@ impl Connection {
                 None => return Err(self.closed()),
             };
             let env: Envelope<Response> =
-                fleet_protocol::transfer::parse_frame(&frame).map_err(FrameError::Decode)?;
+                fleet_protocol::raw_frame::parse_frame(&frame).map_err(FrameError::Decode)?;
             if env.id != id {
                 return Err(FrameError::WrongId {
                     want: id,
