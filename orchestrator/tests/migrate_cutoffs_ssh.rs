@@ -6,41 +6,14 @@ mod support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::fleetctl::{Cleanup, expect, fleet_bin, wait_within};
+use support::fleetctl::{Cleanup, expect, wait_within};
 use support::moves::{
-    assert_moved, exec_ok, fill, root, running_on, start_on_node_0, write, write_with,
+    apply_until_the_import_begins, assert_moved, exec_ok, fill, root, running_on, start_on_node_0,
+    write, write_with,
 };
 use support::sshd::{Cluster, skip_unless_ready, unique};
-
-/// Starts `fleet apply --yes` on `spec` and returns it once node-1's apply lock names its
-/// node (the import has begun: the container is stopped on node-0 and its image travels).
-fn apply_until_the_import_begins(cluster: &Cluster, spec: &Path) -> std::process::Child {
-    let holder = root(cluster, 1).join("apply.lock.holder");
-    // A holder record a killed node left would be read as this import's.
-    let _ = std::fs::remove_file(&holder);
-    let child = Command::new(fleet_bin())
-        .args(["apply", "-f", spec.to_str().unwrap(), "--yes"])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let began = || {
-        std::fs::read(&holder)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .is_some_and(|r| r["pid"].as_u64().is_some())
-    };
-    while !began() {
-        assert!(Instant::now() < deadline, "the import never began");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child
-}
 
 #[test]
 fn a_killed_orchestrator_loses_nothing_and_the_next_apply_finishes_the_move() {
@@ -53,7 +26,7 @@ fn a_killed_orchestrator_loses_nothing_and_the_next_apply_finishes_the_move() {
     let _cleanup = Cleanup::new(&cluster, &[&spec]);
 
     write(&cluster, &fleet, 1);
-    let mut apply = apply_until_the_import_begins(&cluster, &spec);
+    let (mut apply, _) = apply_until_the_import_begins(&cluster, &spec);
     apply.kill().expect("kill fleet apply");
     let _ = apply.wait();
 
@@ -143,7 +116,7 @@ fn a_target_without_room_or_whose_file_system_fills_up_midway_keeps_the_containe
     // Room at the start (the image and the node's 64 MiB margin), filled by something else
     // while the image travels.
     remount(&small, "128m");
-    let apply = apply_until_the_import_begins(&cluster, &spec);
+    let (apply, _) = apply_until_the_import_begins(&cluster, &spec);
     let pid = running_on(&cluster, 0);
     let filler = root(&cluster, 1).join("filler");
     let _ = Command::new("dd")

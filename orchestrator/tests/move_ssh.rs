@@ -6,11 +6,14 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use support::fleetctl::{Cleanup, expect, fleet_bin, wait_within};
-use support::moves::{assert_moved, exec_ok, root, running_on, start_on_node_0, write, write_with};
+use support::fleetctl::{Cleanup, expect, wait_within};
+use support::moves::{
+    apply_until_the_import_begins, assert_moved, exec_ok, root, running_on, start_on_node_0, write,
+    write_with,
+};
 use support::sshd::{Cluster, skip_unless_ready, unique};
 
 #[test]
@@ -67,25 +70,7 @@ fn a_move_cut_off_leaves_the_container_running_on_the_source_and_the_next_apply_
 
     // The target's node is killed while the image travels (its PID is in the apply lock's
     // holder record, written when the import begins).
-    let holder = root(&cluster, 1).join("apply.lock.holder");
-    let child = Command::new(fleet_bin())
-        .args(["apply", "-f", spec.to_str().unwrap(), "--yes"])
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let node_pid = loop {
-        let record: Option<serde_json::Value> = std::fs::read(&holder)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        if let Some(pid) = record.and_then(|r| r["pid"].as_u64()) {
-            break pid;
-        }
-        assert!(Instant::now() < deadline, "the import never began");
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let (child, node_pid) = apply_until_the_import_begins(&cluster, &spec);
     let killed = Command::new("kill")
         .args(["-KILL", &node_pid.to_string()])
         .status()

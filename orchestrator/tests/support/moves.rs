@@ -5,7 +5,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use super::fleetctl::{expect, fleet_bin};
 use super::sshd::Cluster;
@@ -107,4 +108,33 @@ pub fn assert_moved(cluster: &Cluster, spec: &Path, sum: &str) {
     assert_eq!(exec_ok(spec, "md5sum /noise"), sum);
     let again = expect("plan", spec, &[], 0);
     assert!(again.contains("No changes."), "{again}");
+}
+
+/// Starts `fleet apply --yes` on `spec` (stdout and stderr piped) and returns it, with the PID
+/// of node-1's fleet-node, once node-1's apply lock names that node: the import has begun, the
+/// container is stopped on node-0 and its image travels.
+pub fn apply_until_the_import_begins(cluster: &Cluster, spec: &Path) -> (Child, u64) {
+    let holder = root(cluster, 1).join("apply.lock.holder");
+    // A holder record a killed node left would be read as this import's.
+    let _ = std::fs::remove_file(&holder);
+    let child = Command::new(fleet_bin())
+        .args(["apply", "-f", spec.to_str().unwrap(), "--yes"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let pid = loop {
+        let record: Option<serde_json::Value> = std::fs::read(&holder)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        if let Some(pid) = record.and_then(|r| r["pid"].as_u64()) {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the import never began");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    (child, pid)
 }
