@@ -4,12 +4,12 @@
 mod support;
 
 use fleet_protocol::{ContainerSpec, TemplateRef};
-use support::Node;
+use support::{Node, busybox, sleeper};
 
 fn spec(name: &str, template: TemplateRef) -> ContainerSpec {
     ContainerSpec {
-        hostname: "h".into(),
-        ..ContainerSpec::new("t", name, template, vec!["sleep".into(), "1000".into()])
+        template,
+        ..sleeper(name)
     }
 }
 
@@ -38,14 +38,7 @@ fn unknown_template_and_bad_names_are_refused_and_change_nothing() {
             "{name}: {err}"
         );
     }
-    let err = node.fails(&[
-        "create",
-        "nocmd",
-        "--template",
-        "busybox",
-        "--",
-        "/no/such/init",
-    ]);
+    let err = node.fails(&busybox("nocmd", &[], &["/no/such/init"]));
     assert!(
         err.contains("/no/such/init") && err.contains("No such file"),
         "{err}"
@@ -75,36 +68,15 @@ fn missing_busybox_names_the_package_to_install() {
 #[test]
 fn create_of_an_existing_container_with_another_spec_is_refused() {
     let Some(node) = Node::new() else { return };
-    node.ok(&[
-        "create",
-        "one",
-        "--template",
-        "busybox",
-        "--hostname",
-        "first",
-    ]);
+    node.ok(&busybox("one", &["--hostname", "first"], &[]));
     let pid = node.init_pid("one");
-    let err = node.fails(&[
-        "create",
-        "one",
-        "--template",
-        "busybox",
-        "--hostname",
-        "second",
-    ]);
+    let err = node.fails(&busybox("one", &["--hostname", "second"], &[]));
     assert!(err.contains("already exists with another spec"), "{err}");
     assert_eq!(node.status("one")["hostname"], "first");
     assert_eq!(node.init_pid("one"), pid, "untouched");
     assert_eq!(
-        node.ok(&[
-            "create",
-            "one",
-            "--template",
-            "busybox",
-            "--hostname",
-            "first"
-        ])
-        .trim(),
+        node.ok(&busybox("one", &["--hostname", "first"], &[]))
+            .trim(),
         "one: unchanged"
     );
     assert_eq!(node.init_pid("one"), pid);

@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{Node, proc_status};
+use support::{Node, busybox, proc_status};
 
 /// Both ways a container runs: host root as container root, and (the default) a user namespace.
 const MODES: [&[&str]; 2] = [&["--privileged"], &[]];
@@ -157,26 +157,16 @@ fn spec_allows_named_calls_and_nesting() {
 #[test]
 fn unknown_syscall_names_are_refused_before_anything_is_made() {
     let Some(node) = Node::new() else { return };
-    let err = node.fails(&[
-        "create",
+    let err = node.fails(&busybox(
         "typo",
-        "--template",
-        "busybox",
-        "--allow-syscall",
-        "io_uring_setpu",
-    ]);
+        &["--allow-syscall", "io_uring_setpu"],
+        &[],
+    ));
     assert!(
         err.contains("unknown system call \"io_uring_setpu\""),
         "{err}"
     );
-    let err = node.fails(&[
-        "create",
-        "noexec",
-        "--template",
-        "busybox",
-        "--deny-syscall",
-        "execve",
-    ]);
+    let err = node.fails(&busybox("noexec", &["--deny-syscall", "execve"], &[]));
     assert!(err.contains("needs it to start"), "{err}");
     assert!(node.runtime().store.names().unwrap().is_empty());
 }
@@ -376,14 +366,7 @@ fn cgroups_inside_are_read_only_and_show_only_the_container() {
 #[test]
 fn nesting_is_refused_for_a_privileged_container_and_nothing_is_made() {
     let Some(node) = Node::new() else { return };
-    let err = node.fails(&[
-        "create",
-        "np",
-        "--template",
-        "busybox",
-        "--privileged",
-        "--nesting",
-    ]);
+    let err = node.fails(&busybox("np", &["--privileged", "--nesting"], &[]));
     assert!(
         err.contains("security.nesting needs a user namespace"),
         "{err}"

@@ -19,7 +19,7 @@ use std::process::Command;
 
 use fleet_protocol::devices::DeviceGrant;
 use node_runtime::cgroups::devices::{HostDevice, install_program};
-use support::Node;
+use support::{Node, busybox};
 
 fn sh(node: &Node, name: &str, script: &str) -> String {
     node.exec(name, &["/bin/sh", "-c", script])
@@ -52,17 +52,17 @@ fn a_granted_device_opens_inside_and_an_ungranted_one_does_not() {
     }
     // Privileged, so that container root may mknod (CAP_MKNOD, no user namespace): the
     // cgroup, not the missing node, must be what refuses the device nobody granted.
-    node.ok(&[
-        "create",
+    node.ok(&busybox(
         "dev",
-        "--template",
-        "busybox",
-        "--privileged",
-        "--device",
-        "/dev/fuse",
-        "--device",
-        "/dev/net/tun:r",
-    ]);
+        &[
+            "--privileged",
+            "--device",
+            "/dev/fuse",
+            "--device",
+            "/dev/net/tun:r",
+        ],
+        &[],
+    ));
     assert_eq!(open(&node, "dev", "exec 3<>/dev/fuse"), "opened\n", "rwm");
     assert_eq!(open(&node, "dev", "exec 3</dev/net/tun"), "opened\n", "r");
     let write = open(&node, "dev", "exec 3<>/dev/net/tun");
@@ -130,14 +130,7 @@ fn grants_change_live_with_the_same_init() {
     if !needs(&["/dev/fuse", "/dev/net/tun"]) {
         return;
     }
-    node.ok(&[
-        "create",
-        "live",
-        "--template",
-        "busybox",
-        "--device",
-        "/dev/fuse:rw",
-    ]);
+    node.ok(&busybox("live", &["--device", "/dev/fuse:rw"], &[]));
     let pid = node.init_pid("live");
     assert_eq!(open(&node, "live", "exec 3<>/dev/fuse"), "opened\n");
     assert_eq!(
@@ -228,14 +221,7 @@ fn bad_grants_are_refused_with_the_reason_and_nothing_is_made() {
         );
     }
     // A path that is not a device node on the host is refused when the container starts.
-    let err = node.fails(&[
-        "create",
-        "nodev",
-        "--template",
-        "busybox",
-        "--device",
-        "/dev/no-such-device",
-    ]);
+    let err = node.fails(&busybox("nodev", &["--device", "/dev/no-such-device"], &[]));
     assert!(
         err.contains("security.devices") && err.contains("/dev/no-such-device"),
         "{err}"

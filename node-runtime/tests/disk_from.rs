@@ -8,12 +8,11 @@ mod support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use fleet_protocol::{ContainerSpec, DiskSpec, TemplateRef};
-use support::Node;
+use fleet_protocol::{ContainerSpec, DiskSpec};
+use support::{Node, sleeper};
 
 fn spec(name: &str, from: &str) -> ContainerSpec {
     ContainerSpec {
-        hostname: "h".into(),
         resources: fleet_protocol::Resources {
             disk_space: Some(64 << 20),
             ..Default::default()
@@ -21,12 +20,7 @@ fn spec(name: &str, from: &str) -> ContainerSpec {
         disk: DiskSpec {
             from: Some(from.into()),
         },
-        ..ContainerSpec::new(
-            "t",
-            name,
-            TemplateRef::Busybox,
-            vec!["sleep".into(), "1000".into()],
-        )
+        ..sleeper(name)
     }
 }
 

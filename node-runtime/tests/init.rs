@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::Node;
+use support::{Node, busybox};
 
 /// Zombie children of the container's init (an exited task leaves its cgroup, so the cgroup
 /// does not list them).
@@ -37,18 +37,7 @@ const ORPHANS: &str = "sh -c 'sleep 0.2 &'; exec sleep 100000";
 fn orphans_are_reaped_by_the_builtin_init_and_not_without_it() {
     let Some(node) = Node::new() else { return };
     let create = |name: &str, init: &str| {
-        node.ok(&[
-            "create",
-            name,
-            "--template",
-            "busybox",
-            "--init",
-            init,
-            "--",
-            "sh",
-            "-c",
-            ORPHANS,
-        ]);
+        node.ok(&busybox(name, &["--init", init], &["sh", "-c", ORPHANS]));
     };
     create("reaped", "auto");
     create("bare", "none");
@@ -66,16 +55,15 @@ fn orphans_are_reaped_by_the_builtin_init_and_not_without_it() {
 #[test]
 fn stop_forwards_sigterm_to_the_command_and_live_updates_keep_pid_1() {
     let Some(node) = Node::new() else { return };
-    node.ok(&[
-        "create",
+    node.ok(&busybox(
         "term",
-        "--template",
-        "busybox",
-        "--",
-        "sh",
-        "-c",
-        "trap 'echo got-term; exit 0' TERM; while :; do sleep 0.1; done",
-    ]);
+        &[],
+        &[
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 0' TERM; while :; do sleep 0.1; done",
+        ],
+    ));
     let pid = node.init_pid("term");
     node.ok(&["set", "term", "--memory", "64Mi"]);
     assert_eq!(node.init_pid("term"), pid, "a live update changed PID 1");
@@ -91,14 +79,7 @@ fn stop_forwards_sigterm_to_the_command_and_live_updates_keep_pid_1() {
 #[test]
 fn a_missing_command_still_fails_the_create_under_the_builtin_init() {
     let Some(node) = Node::new() else { return };
-    let err = node.fails(&[
-        "create",
-        "nocmd",
-        "--template",
-        "busybox",
-        "--",
-        "/no/such/program",
-    ]);
+    let err = node.fails(&busybox("nocmd", &[], &["/no/such/program"]));
     assert!(err.contains("/no/such/program"), "{err}");
     assert!(
         !node.container_dir("nocmd").exists(),
@@ -198,25 +179,8 @@ fn exec_never_lets_the_container_open_the_fleet_node_binary_for_writing() {
     std::fs::copy(Node::bin(), &bin).unwrap();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let before = std::fs::read(&bin).unwrap();
-    let run = |args: &[&str]| {
-        std::process::Command::new(&bin)
-            .arg("--root")
-            .arg(node.root.path())
-            .arg("--cgroup-parent")
-            .arg(&node.parent)
-            .args(args)
-            .output()
-    };
-    node.ok(&[
-        "create",
-        "exe",
-        "--template",
-        "busybox",
-        "--privileged",
-        "--",
-        "sleep",
-        "100000",
-    ]);
+    let run = |args: &[&str]| node.command_of(&bin, args).output();
+    node.ok(&busybox("exe", &["--privileged"], &["sleep", "100000"]));
     node.exec(
         "exe",
         &[

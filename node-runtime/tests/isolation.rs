@@ -147,14 +147,7 @@ fn fleet_node_binary_under_a_shared_host_directory_is_masked_inside() {
         // Another test thread that forks between our copy's open and close hands the child the
         // write descriptor until it execs: exec of the copy then fails with ETXTBSY for a moment.
         for attempt in 0.. {
-            match std::process::Command::new(&copy.0)
-                .arg("--root")
-                .arg(node.root.path())
-                .arg("--cgroup-parent")
-                .arg(&node.parent)
-                .args(args)
-                .output()
-            {
+            match node.command_of(&copy.0, args).output() {
                 Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempt < 50 => {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }

@@ -3,19 +3,12 @@
 
 mod support;
 
-use support::{Node, alive, ns_link, proc_status};
+use support::{Node, alive, busybox, ns_link, proc_status};
 
 #[test]
 fn init_has_its_own_namespaces_is_pid_1_and_sees_hostname_and_template() {
     let Some(node) = Node::new() else { return };
-    node.ok(&[
-        "create",
-        "web",
-        "--template",
-        "busybox",
-        "--hostname",
-        "web-01.test",
-    ]);
+    node.ok(&busybox("web", &["--hostname", "web-01.test"], &[]));
     let pid = node.init_pid("web");
     for kind in ["pid", "mnt", "uts", "ipc", "net", "cgroup"] {
         assert_ne!(
@@ -83,16 +76,11 @@ fn container_outlives_the_fleet_node_process_that_started_it() {
 #[test]
 fn stop_leaves_no_process_and_start_makes_a_new_init() {
     let Some(node) = Node::new() else { return };
-    node.ok(&[
-        "create",
+    node.ok(&busybox(
         "busy",
-        "--template",
-        "busybox",
-        "--",
-        "sh",
-        "-c",
-        "sleep 1000 & sleep 1000 & wait",
-    ]);
+        &[],
+        &["sh", "-c", "sleep 1000 & sleep 1000 & wait"],
+    ));
     let pid = node.init_pid("busy");
     let cg = node.runtime().cgroup("busy");
     assert!(cg.pids().len() >= 3, "init and two sleeps: {:?}", cg.pids());
@@ -189,22 +177,22 @@ fn exec_streams_stdio_and_passes_the_exit_code_through() {
 #[test]
 fn logs_hold_init_output_and_list_json_has_the_documented_fields() {
     let Some(node) = Node::new() else { return };
-    node.ok(&[
-        "create",
+    node.ok(&busybox(
         "chatty",
-        "--template",
-        "busybox",
-        "--fleet",
-        "demo",
-        "--hostname",
-        "chat",
-        "--env",
-        "GREETING=hi there",
-        "--",
-        "sh",
-        "-c",
-        "echo $GREETING; echo to-stderr >&2; exec sleep 1000",
-    ]);
+        &[
+            "--fleet",
+            "demo",
+            "--hostname",
+            "chat",
+            "--env",
+            "GREETING=hi there",
+        ],
+        &[
+            "sh",
+            "-c",
+            "echo $GREETING; echo to-stderr >&2; exec sleep 1000",
+        ],
+    ));
     let pid = node.init_pid("chatty");
     let mut logs = String::new();
     for _ in 0..100 {
@@ -302,14 +290,7 @@ fn host_template_shares_host_programs_read_only_with_private_etc() {
 #[test]
 fn update_with_restart_allowed_applies_a_new_hostname_and_without_it_changes_nothing() {
     let Some(node) = Node::new() else { return };
-    node.ok(&[
-        "create",
-        "upd",
-        "--template",
-        "busybox",
-        "--hostname",
-        "before",
-    ]);
+    node.ok(&busybox("upd", &["--hostname", "before"], &[]));
     let pid = node.init_pid("upd");
     let rt = node.runtime();
     let mut spec = rt.status("upd").unwrap().spec;

@@ -9,7 +9,7 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use support::Node;
+use support::{Node, busybox};
 
 fn file(node: &Node, name: &str, controller: &str, file: &str) -> String {
     let dir: PathBuf = node
@@ -37,6 +37,23 @@ fn row(counters: &serde_json::Value, resource: &str) -> serde_json::Value {
         .find(|r| r["resource"] == resource)
         .unwrap_or_else(|| panic!("no {resource} row in {counters}"))
         .clone()
+}
+
+/// Makes files in a new directory `dir` of container `name` until its disk refuses one: what
+/// it printed (stderr, then stdout) and how many files it made.
+fn fill_inodes(node: &Node, name: &str, dir: &str) -> (String, u64) {
+    let script =
+        format!("mkdir {dir} && i=0; while touch {dir}/f$i; do i=$((i+1)); done; echo made $i");
+    let out = node.run(&["exec", name, "--", "sh", "-c", &script]);
+    let said =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let made = said
+        .split("made ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    (said, made)
 }
 
 fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
@@ -127,16 +144,7 @@ fn set_changes_limits_live_and_keeps_the_init_pid() {
 #[test]
 fn cpu_limit_throttles_a_busy_container() {
     let Some(node) = Node::new() else { return };
-    node.ok(&[
-        "create",
-        "busy",
-        "--template",
-        "busybox",
-        "--",
-        "sh",
-        "-c",
-        "while :; do :; done",
-    ]);
+    node.ok(&busybox("busy", &[], &["sh", "-c", "while :; do :; done"]));
     node.ok(&["set", "busy", "--cpu-limit", "20%"]);
     let throttled = wait_until(Duration::from_secs(5), || {
         let stat = file(&node, "busy", "cpu", "cpu.stat");
@@ -207,23 +215,8 @@ fn disk_space_and_inodes_hold_inside_and_growing_lets_the_write_succeed() {
     assert!(said.contains("No space left on device"), "{said}");
     node.exec("d", &["rm", "/big"]);
 
-    let out = node.run(&[
-        "exec",
-        "d",
-        "--",
-        "sh",
-        "-c",
-        "mkdir /many && i=0; while touch /many/f$i; do i=$((i+1)); done; echo made $i",
-    ]);
-    let said =
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let (said, made) = fill_inodes(&node, "d", "/many");
     assert!(said.contains("No space left on device"), "{said}");
-    let made: u64 = said
-        .split("made ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{said}"));
     assert!(made < 64, "{made} files on a 64-inode disk");
     let inodes = row(&counters(&node, "d"), "diskinodes");
     assert_eq!(inodes["held"], inodes["limit"], "{inodes}");
@@ -260,21 +253,7 @@ fn disk_space_and_inodes_hold_inside_and_growing_lets_the_write_succeed() {
     node.ok(&["set", "d", "--disk-inodes", "256", "--restart"]);
     node.ok(&["start", "d"]);
     node.exec("d", &["test", "-f", "/big"]);
-    let out = node.run(&[
-        "exec",
-        "d",
-        "--",
-        "sh",
-        "-c",
-        "mkdir /more && i=0; while touch /more/f$i; do i=$((i+1)); done; echo made $i",
-    ]);
-    let said = String::from_utf8_lossy(&out.stdout).into_owned();
-    let made: u64 = said
-        .split("made ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{said}"));
+    let (_, made) = fill_inodes(&node, "d", "/more");
     assert!(
         (100..256).contains(&made),
         "{made} files on a 256-inode disk"

@@ -9,7 +9,7 @@ mod support;
 
 use std::os::unix::fs::MetadataExt;
 
-use support::{Node, proc_status, uid_map};
+use support::{Node, busybox, proc_status, uid_map};
 
 fn gid_map(pid: i32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/gid_map"))
@@ -211,14 +211,7 @@ fn privileged_is_the_opt_out_with_host_ids() {
 #[test]
 fn a_config_stored_before_the_default_changed_runs_as_it_ran() {
     let Some(node) = Node::new() else { return };
-    node.ok(&[
-        "create",
-        "old",
-        "--template",
-        "busybox",
-        "--privileged",
-        "--stopped",
-    ]);
+    node.ok(&busybox("old", &["--privileged", "--stopped"], &[]));
     // What an older fleet-node wrote: no `privileged`, `user_namespace: false`.
     let path = node.container_dir("old").join("config.json");
     let mut config: serde_json::Value =

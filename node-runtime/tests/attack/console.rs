@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::Node;
+use crate::support::{Node, busybox};
 
 /// The node's default bound (`container/console.rs`).
 const DEFAULT_MAX: u64 = 4 << 20;
@@ -50,16 +50,15 @@ fn keeper(node: &Node, name: &str) -> Option<i32> {
 fn a_container_writing_without_end_leaves_the_log_within_its_bound_and_its_latest_lines() {
     let Some(node) = Node::new() else { return };
     // 40 MiB of whole lines, ten times the bound, then a last line; the container runs on.
-    node.ok(&[
-        "create",
+    node.ok(&busybox(
         "loud",
-        "--template",
-        "busybox",
-        "--",
-        "sh",
-        "-c",
-        "yes 0123456789abcdef | head -c 41943046; echo the-end; exec sleep 1000",
-    ]);
+        &[],
+        &[
+            "sh",
+            "-c",
+            "yes 0123456789abcdef | head -c 41943046; echo the-end; exec sleep 1000",
+        ],
+    ));
     wait_for_last_line(&node, "loud", "the-end", DEFAULT_MAX);
     let dir = node.container_dir("loud");
     let (new, old) = sizes(&dir);

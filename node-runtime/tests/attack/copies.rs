@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::Node;
-use fleet_protocol::{ContainerSpec, DiskSpec, TemplateRef};
+use crate::support::{Node, sleeper};
+use fleet_protocol::{ContainerSpec, DiskSpec};
 
 /// What the host's /etc holds (names, sizes and times), to see that nothing there changed.
 fn etc_listing() -> Vec<(String, u64, i64)> {
@@ -183,17 +183,8 @@ fn hostile_area() -> Area {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::os::unix::fs::symlink("/etc/shadow", p.join("evil")).unwrap();
+    crate::support::plant_hostile(p);
     std::os::unix::fs::symlink("/", p.join("host-root")).unwrap();
-    nix::unistd::mkfifo(
-        &p.join("fifo"),
-        nix::sys::stat::Mode::from_bits_truncate(0o644),
-    )
-    .unwrap();
-    // (7, 0) is /dev/loop0.
-    crate::support::block_node(&p.join("disk"), 7, 0);
-    std::fs::copy("/bin/busybox", p.join("su")).unwrap();
-    std::fs::set_permissions(p.join("su"), std::fs::Permissions::from_mode(0o4755)).unwrap();
     // A filesystem mounted inside the area (the copy stays on the area's own).
     std::fs::create_dir(p.join("mnt")).unwrap();
     let status = Command::new("mount")
@@ -211,24 +202,10 @@ fn hostile_area() -> Area {
 
 fn seeded(name: &str, from: &Path) -> ContainerSpec {
     ContainerSpec {
-        name: name.into(),
-        fleet: "t".into(),
-        template: TemplateRef::Busybox,
-        command: vec!["sleep".into(), "1000".into()],
-        env: Default::default(),
-        hostname: "h".into(),
-        onboot: false,
-        state: Default::default(),
-        labels: Default::default(),
-        resources: Default::default(),
-        network: Default::default(),
-        privileged: false,
-        security: Default::default(),
-        init: Default::default(),
-        restart: Default::default(),
         disk: DiskSpec {
             from: Some(from.to_str().unwrap().into()),
         },
+        ..sleeper(name)
     }
 }
 

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{Node, missing_prerequisite};
+use crate::support::Node;
+use crate::support::unified::Unified;
 use fleet_protocol::{ContainerSpec, TemplateRef};
-use node_runtime::Runtime;
 
 const MARKER: &str = "fleet-host-disk-marker";
 
@@ -112,67 +112,29 @@ fn device_nodes_made_or_planted_inside_do_not_open_a_host_disk_on_cgroup_v1() {
     }
 }
 
-/// A cgroup2 mount: /sys/fs/cgroup on a v2 host, /sys/fs/cgroup/unified on a hybrid one (no
-/// controllers there, so no device allow-list either: as on a v2 host).
-fn unified_mount() -> Option<PathBuf> {
-    ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.join("cgroup.controllers").exists())
-}
-
-struct Cleanup(Runtime);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for name in self.0.store.names().unwrap_or_default() {
-            let _ = self.0.destroy(&name);
-        }
-        self.0.cgroups.remove_parent(&self.0.cgroup_parent);
-    }
-}
-
 #[test]
 fn device_nodes_made_or_planted_inside_do_not_open_a_host_disk_without_a_device_allow_list() {
-    let why = missing_prerequisite().or_else(|| {
-        unified_mount()
-            .is_none()
-            .then(|| "no cgroup2 mount".to_owned())
-    });
-    if let Some(why) = why {
-        crate::support::cannot_run(&why);
+    let Some(unified) = Unified::new("dev2") else {
         return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let parent = format!("fleet-test-dev2-{}", std::process::id());
-    let rt = Cleanup(
-        Runtime::with_cgroup_mount(root.path(), unified_mount().unwrap(), &parent).unwrap(),
-    );
+    };
+    let (rt, root) = (&unified.rt, &unified.root);
     let disk = Disk::new();
     let numbers = disk.numbers();
     for (name, privileged) in [("dev-priv", true), ("dev-user", false)] {
         let spec = ContainerSpec {
-            name: name.into(),
-            fleet: "t".into(),
-            template: TemplateRef::Busybox,
-            command: vec!["sh".into(), "-c".into(), script(numbers.0, numbers.1)],
-            env: Default::default(),
-            hostname: name.into(),
-            onboot: false,
             state: fleet_protocol::DesiredState::Stopped,
-            labels: Default::default(),
-            resources: Default::default(),
-            network: Default::default(),
             privileged,
-            security: Default::default(),
-            init: Default::default(),
-            restart: Default::default(),
-            disk: Default::default(),
+            ..ContainerSpec::new(
+                "t",
+                name,
+                TemplateRef::Busybox,
+                vec!["sh".into(), "-c".into(), script(numbers.0, numbers.1)],
+            )
         };
-        rt.0.create(&spec).unwrap();
+        rt.create(&spec).unwrap();
         let dir = root.path().join("containers").join(name);
         plant(&dir.join("upper"), numbers);
-        rt.0.start(name).unwrap();
+        rt.start(name).unwrap();
         let log = wait_log(&dir.join("console.log"));
         assert_no_marker(&log, name);
     }

@@ -8,35 +8,22 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::Node;
+use crate::support::{Node, sleeper};
 use base64::Engine as _;
 use fleet_protocol::transfer::{CHUNK_MAX, Chunk, ImageInfo};
-use fleet_protocol::{ContainerSpec, Request, Response, TemplateRef};
+use fleet_protocol::{ContainerSpec, Request, Response};
 use node_runtime::transfer::{Digest, Transfers, handle};
 
 const DISK: u64 = 64 << 20;
 
 fn spec(name: &str) -> ContainerSpec {
     ContainerSpec {
-        name: name.into(),
-        fleet: "t".into(),
-        template: TemplateRef::Busybox,
-        command: vec!["sleep".into(), "1000".into()],
-        env: Default::default(),
         hostname: "moved".into(),
-        onboot: false,
-        state: Default::default(),
-        labels: Default::default(),
         resources: fleet_protocol::Resources {
             disk_space: Some(DISK),
             ..Default::default()
         },
-        network: Default::default(),
-        privileged: false,
-        security: Default::default(),
-        init: Default::default(),
-        restart: Default::default(),
-        disk: Default::default(),
+        ..sleeper(name)
     }
 }
 
@@ -48,17 +35,8 @@ fn hostile_image(dir: &Path) -> Vec<u8> {
     let upper = tree.join("upper");
     std::fs::create_dir_all(upper.join("etc")).unwrap();
     std::fs::create_dir_all(tree.join("work")).unwrap();
-    std::os::unix::fs::symlink("/etc/shadow", upper.join("evil")).unwrap();
+    crate::support::plant_hostile(&upper);
     std::os::unix::fs::symlink("/etc/passwd", upper.join("etc/hostname")).unwrap();
-    nix::unistd::mkfifo(
-        &upper.join("fifo"),
-        nix::sys::stat::Mode::from_bits_truncate(0o644),
-    )
-    .unwrap();
-    // (7, 0) is /dev/loop0.
-    crate::support::block_node(&upper.join("disk"), 7, 0);
-    std::fs::copy("/bin/busybox", upper.join("su")).unwrap();
-    std::fs::set_permissions(upper.join("su"), std::fs::Permissions::from_mode(0o4755)).unwrap();
     std::fs::create_dir(upper.join("tmp")).unwrap();
     std::fs::set_permissions(upper.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
     let image = dir.join("disk.img");

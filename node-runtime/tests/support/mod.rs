@@ -4,11 +4,14 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use node_runtime::Runtime;
+
+pub mod unified;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -53,6 +56,31 @@ pub fn criu() -> Option<PathBuf> {
             None
         }
     }
+}
+
+/// The spec tests start from: busybox container `name` of fleet `t`, hostname `h`, that sleeps.
+pub fn sleeper(name: &str) -> fleet_protocol::ContainerSpec {
+    fleet_protocol::ContainerSpec {
+        hostname: "h".into(),
+        ..fleet_protocol::ContainerSpec::new(
+            "t",
+            name,
+            fleet_protocol::TemplateRef::Busybox,
+            vec!["sleep".into(), "1000".into()],
+        )
+    }
+}
+
+/// The arguments of `create NAME --template busybox FLAGS... [-- COMMAND...]` (without a
+/// command, the template's own).
+pub fn busybox<'a>(name: &'a str, flags: &[&'a str], command: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["create", name, "--template", "busybox"];
+    args.extend_from_slice(flags);
+    if !command.is_empty() {
+        args.push("--");
+        args.extend_from_slice(command);
+    }
+    args
 }
 
 /// A test node: temp root, unique cgroup parent.
@@ -103,7 +131,12 @@ impl Node {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(Self::bin());
+        self.command_of(Self::bin(), args)
+    }
+
+    /// [`Node::command`] of another fleet-node binary (a copy of [`Node::bin`]).
+    pub fn command_of(&self, bin: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin);
         cmd.arg("--root")
             .arg(self.root.path())
             .arg("--cgroup-parent")
@@ -411,6 +444,21 @@ pub fn block_node(path: &Path, major: u64, minor: u64) {
         nix::sys::stat::makedev(major, minor),
     )
     .unwrap();
+}
+
+/// Plants in `dir` what a hostile tenant leaves for fleet-node to trip over: `evil`, a link to
+/// /etc/shadow; `fifo`; `disk`, a node of a host disk ((7, 0), /dev/loop0); `su`, a setuid-root
+/// program.
+pub fn plant_hostile(dir: &Path) {
+    std::os::unix::fs::symlink("/etc/shadow", dir.join("evil")).unwrap();
+    nix::unistd::mkfifo(
+        &dir.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    block_node(&dir.join("disk"), 7, 0);
+    std::fs::copy("/bin/busybox", dir.join("su")).unwrap();
+    std::fs::set_permissions(dir.join("su"), std::fs::Permissions::from_mode(0o4755)).unwrap();
 }
 
 /// A process's uid_map (as the host sees it) as its three numbers: inside, host base, count.
