@@ -13,7 +13,7 @@ use std::path::Path;
 use fleet_protocol::Resources;
 
 use super::file;
-use super::{CgroupVersion, Controller, Ctx, LimitError, Plan};
+use super::{CgroupVersion, Ctx, LimitError, Plan};
 
 /// Smallest OpenVZ cpuunits value.
 pub const UNITS_MIN: u32 = 8;
@@ -89,43 +89,31 @@ pub(crate) fn plan(ctx: &Ctx, res: &Resources, plan: &mut Plan) -> Result<(), Li
             ),
         ));
     }
-    let Some(dir) = ctx.dir.as_deref() else {
-        if res.cpu_units.is_some() {
-            ctx.require("cpu.units", Controller::Cpu)?;
-        }
-        if res.cpu_limit.is_some() {
-            ctx.require("cpu.limit", Controller::Cpu)?;
-        }
+    let Some(dir) = ctx.dir_for(&[
+        ("cpu.units", res.cpu_units.is_some()),
+        ("cpu.limit", res.cpu_limit.is_some()),
+    ])?
+    else {
         return Ok(());
     };
     match ctx.version {
         CgroupVersion::V1 => {
             let shares = res.cpu_units.map_or(SHARES_DEFAULT, units_to_shares);
-            let path = dir.join("cpu.shares");
-            let old = file::read(&path)?;
-            plan.push(path, shares.to_string(), Some(old));
-            let period = dir.join("cpu.cfs_period_us");
-            let quota = dir.join("cpu.cfs_quota_us");
-            let old_period = file::read(&period)?;
-            let old_quota = file::read(&quota)?;
+            plan.replace(dir.join("cpu.shares"), shares.to_string())?;
             // The quota is written last so that it is always measured against our period.
-            plan.push(period, PERIOD_US.to_string(), Some(old_period));
+            plan.replace(dir.join("cpu.cfs_period_us"), PERIOD_US.to_string())?;
             let value = res.cpu_limit.map_or("-1".to_string(), |p| {
                 (u64::from(p) * PERIOD_US / 100).to_string()
             });
-            plan.push(quota, value, Some(old_quota));
+            plan.replace(dir.join("cpu.cfs_quota_us"), value)?;
         }
         CgroupVersion::V2 => {
             let weight = res.cpu_units.map_or(WEIGHT_DEFAULT, units_to_weight);
-            let path = dir.join("cpu.weight");
-            let old = file::read(&path)?;
-            plan.push(path, weight.to_string(), Some(old));
-            let path = dir.join("cpu.max");
-            let old = file::read(&path)?;
+            plan.replace(dir.join("cpu.weight"), weight.to_string())?;
             let quota = res.cpu_limit.map_or("max".to_string(), |p| {
                 (u64::from(p) * PERIOD_US / 100).to_string()
             });
-            plan.push(path, format!("{quota} {PERIOD_US}"), Some(old));
+            plan.replace(dir.join("cpu.max"), format!("{quota} {PERIOD_US}"))?;
         }
     }
     Ok(())

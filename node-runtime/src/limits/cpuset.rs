@@ -11,7 +11,7 @@ use std::path::Path;
 use fleet_protocol::Resources;
 
 use super::file;
-use super::{CgroupVersion, Controller, Ctx, LimitError, Plan};
+use super::{CgroupVersion, Ctx, LimitError, Plan};
 
 /// Parses a kernel CPU list (`0-3,6`) into CPU numbers.
 pub fn parse(list: &str) -> Result<BTreeSet<u32>, String> {
@@ -87,10 +87,7 @@ pub(crate) fn plan(ctx: &Ctx, res: &Resources, plan: &mut Plan) -> Result<(), Li
         }
         None => None,
     };
-    let Some(dir) = ctx.dir.as_deref() else {
-        if wanted.is_some() {
-            ctx.require("cpu.cpus", Controller::Cpuset)?;
-        }
+    let Some(dir) = ctx.dir_for(&[("cpu.cpus", wanted.is_some())])? else {
         return Ok(());
     };
     let host_text = file::read(&parent(dir).join(effective_file(ctx.version)))?;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use fleet_protocol::IoLimits;
 
 use super::file;
-use super::{CgroupVersion, Controller, Ctx, DevNum, LimitError, Plan};
+use super::{CgroupVersion, Ctx, DevNum, LimitError, Plan};
 
 /// The weight file this cgroup offers and its valid range, or `None` when no proportional I/O
 /// scheduler is active. On v2 both files can exist at once (iocost built in, BFQ loaded): the
@@ -117,13 +117,11 @@ pub(crate) fn plan(
             ));
         }
     }
-    let Some(dir) = ctx.dir.as_deref() else {
-        if io.weight.is_some() {
-            ctx.require("io.weight", Controller::Io)?;
-        }
-        if caps(io).iter().any(Option::is_some) {
-            ctx.require("io.read_bps", Controller::Io)?;
-        }
+    let Some(dir) = ctx.dir_for(&[
+        ("io.weight", io.weight.is_some()),
+        ("io.read_bps", caps(io).iter().any(Option::is_some)),
+    ])?
+    else {
         return Ok(());
     };
     match (weight_file(ctx.version, dir), io.effective_weight()) {

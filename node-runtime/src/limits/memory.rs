@@ -16,7 +16,7 @@ use fleet_protocol::Resources;
 use fleet_protocol::units::format_size;
 
 use super::file;
-use super::{CgroupVersion, Controller, Ctx, LimitError, Plan};
+use super::{CgroupVersion, Ctx, LimitError, Plan};
 
 /// Smallest memory limit accepted: below this a container cannot even start a shell.
 pub const MEMORY_MIN: u64 = 1 << 20;
@@ -93,23 +93,19 @@ pub(crate) fn plan(ctx: &Ctx, res: &Resources, plan: &mut Plan) -> Result<(), Li
             "swap is allowed beyond memory, so it needs memory to be set too",
         ));
     }
-    let Some(dir) = ctx.dir.as_deref() else {
-        if res.memory.is_some() {
-            ctx.require("memory", Controller::Memory)?;
-        }
-        if res.memory_high.is_some() {
-            ctx.require("memory_high", Controller::Memory)?;
-        }
+    let Some(dir) = ctx.dir_for(&[
+        ("memory", res.memory.is_some()),
+        ("memory_high", res.memory_high.is_some()),
+    ])?
+    else {
         return Ok(());
     };
-    let high_path = dir.join(high_file(ctx.version));
-    let old_high = file::read(&high_path)?;
     let new_high = match (ctx.version, res.memory_high) {
         (_, Some(h)) => h.to_string(),
         (CgroupVersion::V1, None) => "-1".to_string(),
         (CgroupVersion::V2, None) => "max".to_string(),
     };
-    plan.push(high_path, new_high, Some(old_high));
+    plan.replace(dir.join(high_file(ctx.version)), new_high)?;
     let (limit_file, swap_file, usage_file) = files(ctx.version);
     let has_swap = swap_supported(ctx.version, dir);
     if res.swap.is_some() && !has_swap {
@@ -164,10 +160,8 @@ pub(crate) fn plan(ctx: &Ctx, res: &Resources, plan: &mut Plan) -> Result<(), Li
             let value = res.memory.map_or("max".to_string(), |m| m.to_string());
             plan.push(limit_path, value, Some(old_limit));
             if has_swap {
-                let swap_path = dir.join(swap_file);
-                let old = file::read(&swap_path)?;
                 let value = res.swap.map_or("max".to_string(), |s| s.to_string());
-                plan.push(swap_path, value, Some(old));
+                plan.replace(dir.join(swap_file), value)?;
             }
         }
     }

@@ -213,6 +213,17 @@ impl Plan {
         });
     }
 
+    /// Adds a write of `value` to `path` that a failure restores to what `path` holds now.
+    pub(crate) fn replace(
+        &mut self,
+        path: PathBuf,
+        value: impl Into<String>,
+    ) -> Result<(), LimitError> {
+        let old = file::read(&path)?;
+        self.push(path, value, Some(old));
+        Ok(())
+    }
+
     /// Writes every step in order. If one fails, the steps already written are restored in
     /// reverse order (best effort) and the failure is returned.
     pub fn execute(&self) -> Result<(), LimitError> {
@@ -235,7 +246,8 @@ impl Plan {
 /// Context a controller needs while planning: its directory and the cgroup version.
 pub(crate) struct Ctx {
     pub version: CgroupVersion,
-    pub dir: Option<PathBuf>,
+    dir: Option<PathBuf>,
+    controller: Controller,
 }
 
 impl Ctx {
@@ -243,25 +255,28 @@ impl Ctx {
         Ctx {
             version: cgroup.version(),
             dir: cgroup.controller_dir(controller),
+            controller,
         }
     }
 
-    /// The directory, or an "unsupported" error for `field` naming the missing controller.
-    pub fn require(
-        &self,
-        field: &'static str,
-        controller: Controller,
-    ) -> Result<&Path, LimitError> {
-        self.dir.as_deref().ok_or_else(|| {
-            LimitError::unsupported(
+    /// The controller's directory; without one, `None` when none of `fields` (each a field
+    /// name and whether the spec sets it) is set, else an "unsupported" error for the first set
+    /// one, naming the missing controller.
+    pub fn dir_for(&self, fields: &[(&'static str, bool)]) -> Result<Option<&Path>, LimitError> {
+        if let Some(dir) = self.dir.as_deref() {
+            return Ok(Some(dir));
+        }
+        match fields.iter().find(|(_, set)| *set) {
+            None => Ok(None),
+            Some((field, _)) => Err(LimitError::unsupported(
                 field,
                 format!(
                     "the {} controller is not available to this cgroup (cgroup v{})",
-                    controller.name(self.version),
+                    self.controller.name(self.version),
                     self.version.number()
                 ),
-            )
-        })
+            )),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use fleet_protocol::{DEFAULT_PIDS, Resources};
 
 use super::file;
-use super::{Controller, Ctx, LimitError, Plan};
+use super::{Ctx, LimitError, Plan};
 
 pub(crate) fn plan(ctx: &Ctx, res: &Resources, plan: &mut Plan) -> Result<(), LimitError> {
     if res.pids == Some(0) {
@@ -19,10 +19,7 @@ pub(crate) fn plan(ctx: &Ctx, res: &Resources, plan: &mut Plan) -> Result<(), Li
             "the task limit must be at least 1",
         ));
     }
-    let Some(dir) = ctx.dir.as_deref() else {
-        if res.pids.is_some() {
-            ctx.require("pids", Controller::Pids)?;
-        }
+    let Some(dir) = ctx.dir_for(&[("pids", res.pids.is_some())])? else {
         return Ok(());
     };
     // A spec without a ceiling gets the default one (OpenVZ's numproc is never unlimited).
@@ -37,10 +34,7 @@ pub(crate) fn plan(ctx: &Ctx, res: &Resources, plan: &mut Plan) -> Result<(), Li
             ));
         }
     }
-    let path = dir.join("pids.max");
-    let old = file::read(&path)?;
-    plan.push(path, max.to_string(), Some(old));
-    Ok(())
+    plan.replace(dir.join("pids.max"), max.to_string())
 }
 
 pub(crate) fn read(dir: &Path) -> Result<Option<u64>, LimitError> {
