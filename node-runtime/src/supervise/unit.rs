@@ -18,8 +18,6 @@ pub const SHIPPED: &str = include_str!("../../dist/fleet-node.service");
 pub const NAME: &str = "fleet-node.service";
 /// The program the shipped unit runs.
 const SHIPPED_PROGRAM: &str = "/usr/bin/fleet-node";
-/// The root the shipped unit names.
-const SHIPPED_ROOT: &str = "/var/lib/fleet-node";
 
 /// What the unit runs for this node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +70,8 @@ pub fn render(settings: &Settings) -> Result<String> {
         out.push_str(&line);
         out.push('\n');
     }
-    debug_assert!(SHIPPED.contains(SHIPPED_ROOT));
+    // The shipped unit names the default root, the one the .deb's node uses.
+    debug_assert!(SHIPPED.contains(crate::store::DEFAULT_ROOT));
     Ok(out)
 }
 

@@ -144,49 +144,40 @@ mod tests {
         fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
     }
 
+    /// A host's /etc, a file a line: its path below /etc, its mode (octal) and its contents,
+    /// `|` standing for a line break.
+    const HOST_ETC: &str = "\
+passwd 644 root:x:0:0::/root:/bin/sh|ada:x:1000:1000::/home/ada:/bin/sh|
+group 644 root:x:0:|ada:x:1000:|
+shadow 640 root:$6$salt$HASH:19000:0:99999:7:::|ada:$y$j9T$HASH2:19000::::::|
+shadow- 600 root:$6$salt$OLD:19000::::::|
+gshadow 640 root:*::|ada:$6$g$GHASH::ada|
+ssh/ssh_host_ed25519_key 600 PRIVATE
+ssh/ssh_host_ed25519_key.pub 644 ssh-ed25519 AAAA host
+ssh/sshd_config 644 Port 22|
+ssl/private/site.key 640 KEY
+ssl/certs/site.pem 644 CERT
+mysql/debian.cnf 600 password = p|
+sudoers 440 root ALL=(ALL) ALL|
+sudoers.d/ops 440 %ops ALL=(ALL) ALL|
+machine-id 444 0123456789abcdef0123456789abcdef|
+";
+
     #[test]
     fn host_secrets_are_removed_and_accounts_locked() {
         let dir = tempfile::tempdir().unwrap();
         let etc = dir.path().join("etc");
-        write(
-            &etc.join("passwd"),
-            "root:x:0:0::/root:/bin/sh\nada:x:1000:1000::/home/ada:/bin/sh\n",
-            0o644,
-        );
-        write(&etc.join("group"), "root:x:0:\nada:x:1000:\n", 0o644);
-        write(
-            &etc.join("shadow"),
-            "root:$6$salt$HASH:19000:0:99999:7:::\nada:$y$j9T$HASH2:19000::::::\n",
-            0o640,
-        );
-        write(
-            &etc.join("shadow-"),
-            "root:$6$salt$OLD:19000::::::\n",
-            0o600,
-        );
-        write(
-            &etc.join("gshadow"),
-            "root:*::\nada:$6$g$GHASH::ada\n",
-            0o640,
-        );
-        write(&etc.join("ssh/ssh_host_ed25519_key"), "PRIVATE", 0o600);
-        write(
-            &etc.join("ssh/ssh_host_ed25519_key.pub"),
-            "ssh-ed25519 AAAA host",
-            0o644,
-        );
-        write(&etc.join("ssh/sshd_config"), "Port 22\n", 0o644);
-        write(&etc.join("ssl/private/site.key"), "KEY", 0o640);
+        for line in HOST_ETC.lines() {
+            let mut fields = line.splitn(3, ' ');
+            let (rel, mode, text) = (fields.next(), fields.next(), fields.next());
+            let mode = u32::from_str_radix(mode.unwrap(), 8).unwrap();
+            write(
+                &etc.join(rel.unwrap()),
+                &text.unwrap().replace('|', "\n"),
+                mode,
+            );
+        }
         fs::set_permissions(etc.join("ssl/private"), fs::Permissions::from_mode(0o700)).unwrap();
-        write(&etc.join("ssl/certs/site.pem"), "CERT", 0o644);
-        write(&etc.join("mysql/debian.cnf"), "password = p\n", 0o600);
-        write(&etc.join("sudoers"), "root ALL=(ALL) ALL\n", 0o440);
-        write(&etc.join("sudoers.d/ops"), "%ops ALL=(ALL) ALL\n", 0o440);
-        write(
-            &etc.join("machine-id"),
-            "0123456789abcdef0123456789abcdef\n",
-            0o444,
-        );
         std::os::unix::fs::symlink("/usr/share/zoneinfo/UTC", etc.join("localtime")).unwrap();
         scrub(dir.path()).unwrap();
 
