@@ -125,3 +125,56 @@ fn tarball_templates_are_checked_against_their_sha256() {
         "from the tarball\n"
     );
 }
+
+/// `disk.user_quota` where the kernel lacks the QFMT_V2 quota format (this machine's): the
+/// hello says so, with a note naming it, and a create is refused naming the feature and the
+/// kernel, with nothing made. Where the kernel has it, the disk is made with the quota feature
+/// (the VM tier runs quotas for real).
+#[test]
+fn user_quota_on_a_kernel_without_the_quota_format_is_refused_naming_it() {
+    let Some(node) = Node::new() else { return };
+    let support = node_runtime::disk::quota::kernel_support();
+    let mut session = support::ServeSession::open(&node);
+    let features = session.hello["features"].clone();
+    session.close();
+    assert_eq!(features["user_quota"], support.is_ok(), "{features}");
+    let quota = ContainerSpec {
+        resources: fleet_protocol::Resources {
+            disk_space: Some(64 << 20),
+            ..Default::default()
+        },
+        disk: fleet_protocol::DiskSpec {
+            user_quota: true,
+            ..Default::default()
+        },
+        ..spec("q", TemplateRef::Busybox)
+    };
+    let created = node.runtime().create(&quota);
+    match support {
+        Err(why) => {
+            assert!(why.contains("QFMT_V2") && why.contains("quota_v2"), "{why}");
+            assert!(
+                features["notes"].to_string().contains("QFMT_V2"),
+                "{features}"
+            );
+            let err = created.unwrap_err().to_string();
+            let release = nix::sys::utsname::uname().unwrap();
+            let release = release.release().to_string_lossy();
+            assert!(
+                err.contains("\"q\"")
+                    && err.contains("disk.user_quota needs the kernel's QFMT_V2")
+                    && err.contains(&*release),
+                "{err}"
+            );
+            assert!(!node.container_dir("q").exists(), "nothing stored");
+            nothing_on_node(&node);
+        }
+        Ok(()) => {
+            assert!(created.unwrap());
+            let image = node.container_dir("q").join("disk.img");
+            let image = node_runtime::disk::Image::open(&image);
+            assert!(image.has_quota().unwrap());
+            node.ok(&["destroy", "q"]);
+        }
+    }
+}

@@ -19,6 +19,7 @@ fn spec(name: &str, from: &str) -> ContainerSpec {
         },
         disk: DiskSpec {
             from: Some(from.into()),
+            ..DiskSpec::default()
         },
         ..sleeper(name)
     }

@@ -419,6 +419,35 @@ fleet.yaml:8:34: error: invalid disk.inodes 2000000
 }
 
 #[test]
+fn user_quota_needs_a_disk_and_a_boolean() {
+    check(
+        &spec(
+            "containers:\n  - name: db\n    template: busybox\n    command: [x]\n    resources:\n      disk: {user_quota: true}\n",
+        ),
+        r#"
+fleet.yaml:8:26: error: invalid disk.user_quota true
+  |
+8 |       disk: {user_quota: true}
+  |                          ^^^^
+  = hint: quotas live on the container's own ext4 disk: set disk.space too (such as 1Gi); the node would refuse this container
+"#,
+    );
+    let lines = headlines(&spec(
+        "containers:\n  - name: db\n    template: busybox\n    command: [x]\n    resources:\n      disk: {space: 1Gi, user_quota: yes please}\n",
+    ));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("fleet.yaml:8:38: error:") && lines[0].contains("disk.user_quota"),
+        "{lines:?}"
+    );
+    let ok = spec(
+        "containers:\n  - name: db\n    template: busybox\n    command: [x]\n    resources:\n      disk: {space: 1Gi, user_quota: true}\n",
+    );
+    let fleet = resolve::load_str("fleet.yaml", &ok).expect("valid");
+    assert!(fleet.containers[0].spec.disk.user_quota);
+}
+
+#[test]
 fn a_malformed_pinned_host_key_is_refused_where_it_is_written() {
     // Issue 13, defect 4: this passed validate and failed only at connect time.
     let lines = headlines(&spec(

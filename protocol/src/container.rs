@@ -101,6 +101,12 @@ pub struct DiskSpec {
     /// shifted into the container's uid range. Later changes are stored and copy nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// Per-user and per-group quotas inside the container (OpenVZ's second-level quotas): the
+    /// node makes its ext4 disk with the quota feature and mounts it with `usrquota,grpquota`.
+    /// Needs `resources.disk.space` and a kernel with the QFMT_V2 quota format
+    /// ([`crate::disk::USER_QUOTA_KERNEL`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub user_quota: bool,
 }
 
 impl DiskSpec {

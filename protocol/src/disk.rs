@@ -59,6 +59,26 @@ pub fn check(space: u64, inodes: Option<u64>) -> Result<(), DiskRuleError> {
     Ok(())
 }
 
+/// What a kernel needs for `disk.user_quota`, as the node's hello and its refusals name it:
+/// ext4's quota feature keeps its quota files in the QFMT_V2 format (`CONFIG_QFMT_V2`, module
+/// `quota_v2`); a kernel without it mounts such a disk read-only.
+pub const USER_QUOTA_KERNEL: &str = "the kernel's QFMT_V2 quota format (CONFIG_QFMT_V2, module \
+                                     quota_v2), which ext4's quota feature needs";
+
+/// `disk.user_quota` needs a disk of the container's own: the quotas live on its ext4.
+pub fn check_user_quota(space: Option<u64>, user_quota: bool) -> Result<(), DiskRuleError> {
+    if user_quota && space.is_none() {
+        return Err(DiskRuleError {
+            field: "disk.user_quota",
+            value: "true".into(),
+            expected: "quotas live on the container's own ext4 disk: set disk.space too \
+                       (such as 1Gi)"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +95,14 @@ mod tests {
         );
         assert_eq!(check(8 << 20, None).unwrap_err().field, "disk.space");
         assert_eq!(check(1 << 30, Some(63)).unwrap_err().field, "disk.inodes");
+    }
+
+    #[test]
+    fn user_quota_needs_a_disk_of_its_own() {
+        assert_eq!(check_user_quota(Some(1 << 30), true), Ok(()));
+        assert_eq!(check_user_quota(None, false), Ok(()));
+        let e = check_user_quota(None, true).unwrap_err();
+        assert_eq!(e.field, "disk.user_quota");
+        assert!(e.expected.contains("disk.space"), "{}", e.expected);
     }
 }

@@ -147,6 +147,8 @@ pub static FIELDS: &[FieldRule] = &[
     // The first content of the writable layer, copied once before the first start: a later
     // change is stored and copies nothing (the container's files are its own by then).
     field!("disk.from" => spec.disk.from, show::text, live),
+    // The quota feature is switched on or off on the unmounted image (tune2fs) at the start.
+    field!("disk.user_quota" => spec.disk.user_quota, show::display, restart),
     field!("io.weight" as "resources.io.weight" => resources.io.weight, show::plain, live, drifts),
     // Written as the weight `ioprio` maps it to, where the host's scheduler reads weights.
     field!("io.priority" as "resources.io.priority" => resources.io.priority, show::plain, live, drifts),

@@ -372,6 +372,11 @@ pub struct Features {
     /// (`transfer::Chunk::raw`). Older nodes do not say: base64.
     #[serde(default)]
     pub raw_chunks: bool,
+    /// Quotas inside a container's disk (`disk.user_quota`) work here: the kernel has the
+    /// quota format ext4's quota feature needs ([`crate::disk::USER_QUOTA_KERNEL`]). Older
+    /// nodes do not say: taken as false.
+    #[serde(default)]
+    pub user_quota: bool,
     /// Anything else worth telling an operator (missing controllers and the like).
     #[serde(default)]
     pub notes: Vec<String>,

@@ -86,7 +86,7 @@ pub(crate) fn restore_locked(
     let devices = crate::cgroups::devices::HostDevice::find_all(name, &spec.security.devices)?;
     crate::cgroups::devices::guard(&cgroup, &devices)?;
     let layout = runtime.store.layout(name);
-    let (upper, work) = runtime.writable_layer(name, &spec.resources)?;
+    let (upper, work) = runtime.writable_layer(name, spec)?;
     runtime.apply_resources(&cgroup, &spec.resources)?;
     let ids = runtime.prepare_ids(name, spec, &mut state, &upper, &work)?;
     let lower = match ids.lower_mount {

@@ -14,6 +14,7 @@ impl Runtime {
     /// changed.
     pub fn create(&self, spec: &ContainerSpec) -> Result<bool> {
         validate_spec(spec)?;
+        super::resources::check_user_quota(&spec.name, spec.disk.user_quota)?;
         template::check(&spec.template, &self.sources)?;
         let lock = self.store.lock(&spec.name)?;
         match self.repair(&spec.name, &lock)? {
@@ -111,6 +112,11 @@ pub fn validate_spec(spec: &ContainerSpec) -> Result<()> {
             "hostname {:?} is not valid: use 1-64 letters, digits, '-' and '.'",
             spec.hostname
         ));
+    }
+    if let Err(e) =
+        fleet_protocol::disk::check_user_quota(spec.resources.disk_space, spec.disk.user_quota)
+    {
+        return bad(format!("invalid {} {}: {}", e.field, e.value, e.expected));
     }
     if let Err(e) = crate::network::validate(&spec.network) {
         return bad(format!("network: {e}"));

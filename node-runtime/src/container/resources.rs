@@ -14,7 +14,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use fleet_protocol::Resources;
+use fleet_protocol::{ContainerSpec, Resources};
 
 use super::Runtime;
 use crate::cgroups::{Cgroup, Version};
@@ -202,14 +202,18 @@ impl Runtime {
 }
 
 impl Runtime {
-    /// Makes (the first time), sizes and mounts the container's disk, returning the overlay's
-    /// upper and work directories on it; the store's directories when the spec has no disk.
-    /// Idempotent. The container must be stopped (its overlay holds the upper dir otherwise).
-    pub fn writable_layer(&self, name: &str, resources: &Resources) -> Result<(PathBuf, PathBuf)> {
+    /// Makes (the first time), sizes and mounts the container's disk, with quotas inside when
+    /// `spec.disk.user_quota` (refused where the kernel cannot keep them), returning the
+    /// overlay's upper and work directories on it; the store's directories when the spec has
+    /// no disk. Idempotent. The container must be stopped (its overlay holds the upper dir
+    /// otherwise).
+    pub fn writable_layer(&self, name: &str, spec: &ContainerSpec) -> Result<(PathBuf, PathBuf)> {
+        let (resources, quota) = (&spec.resources, spec.disk.user_quota);
         let layout = self.store.layout(name);
         let Some(space) = resources.disk_space else {
             return Ok((layout.upper, layout.work));
         };
+        check_user_quota(name, quota)?;
         let inodes = resources
             .disk_inodes
             .unwrap_or_else(|| default_inodes(space));
@@ -220,14 +224,16 @@ impl Runtime {
             .ok()
             .and_then(|t| t.trim().parse::<u64>().ok());
         if !path.exists() {
-            Image::create(&path, space, inodes).map_err(|e| disk_error(name, e))?;
+            Image::create(&path, space, inodes, quota).map_err(|e| disk_error(name, e))?;
         } else if recorded.is_some_and(|r| r != inodes) {
-            rebuild(name, &layout, space, inodes)?;
+            rebuild(name, &layout, space, inodes, quota)?;
         }
         if recorded != Some(inodes) {
             atomic_write(&inodes_path(&layout), inodes.to_string().as_bytes())?;
         }
-        Image::open(&path)
+        let image = Image::open(&path);
+        image.set_quota(quota).map_err(|e| disk_error(name, e))?;
+        image
             .resize_offline(space, Some(&target))
             .map_err(|e| disk_error(name, e))?;
         let upper = target.join("upper");
@@ -242,7 +248,7 @@ impl Runtime {
 /// A new inode count means a new file system: makes one beside the old image, copies the files
 /// over (`cp -a`), and renames it into place. The old image stays untouched until the rename,
 /// so a failure (the files do not fit in the new count) or a crash leaves it as it was.
-fn rebuild(name: &str, layout: &Layout, space: u64, inodes: u64) -> Result<()> {
+fn rebuild(name: &str, layout: &Layout, space: u64, inodes: u64, quota: bool) -> Result<()> {
     let path = image_path(layout);
     let target = mount_path(layout);
     let mut fresh_path = path.as_os_str().to_os_string();
@@ -255,7 +261,7 @@ fn rebuild(name: &str, layout: &Layout, space: u64, inodes: u64) -> Result<()> {
     let _ = fs::remove_file(&fresh_path);
     let old = Image::open(&path);
     old.mount(&target).map_err(|e| disk_error(name, e))?;
-    Image::create(&fresh_path, space, inodes).map_err(|e| disk_error(name, e))?;
+    Image::create(&fresh_path, space, inodes, quota).map_err(|e| disk_error(name, e))?;
     fs::create_dir_all(&fresh_mount).map_err(io_err("create directory", &fresh_mount))?;
     let copied = fresh
         .mount(&fresh_mount)
@@ -290,6 +296,18 @@ fn rebuild(name: &str, layout: &Layout, space: u64, inodes: u64) -> Result<()> {
     fs::rename(&fresh_path, &path).map_err(io_err("rename into place", &path))?;
     let _ = fs::remove_dir(&fresh_mount);
     Ok(())
+}
+
+/// Refuses `disk.user_quota` where the kernel cannot keep quotas on an ext4 (it would mount the
+/// disk read-only), naming what is missing.
+pub(crate) fn check_user_quota(name: &str, quota: bool) -> Result<()> {
+    match quota {
+        true => disk::quota::kernel_support().map_err(|message| Error::InvalidSpec {
+            name: name.to_owned(),
+            message,
+        }),
+        false => Ok(()),
+    }
 }
 
 impl Runtime {

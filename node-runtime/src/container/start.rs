@@ -67,7 +67,7 @@ impl Runtime {
         crate::cgroups::devices::guard(&cgroup, &devices)?;
         let layout = self.store.layout(name);
         // The overlay's writable layer: on the container's own disk image when it has one.
-        let (upper, work) = self.writable_layer(name, &spec.resources)?;
+        let (upper, work) = self.writable_layer(name, spec)?;
         // The first content of the layer, copied in once, on host ids (shifted just below).
         if let Some(from) = &spec.disk.from
             && super::seed::seed(name, from, &upper, &mut state)?

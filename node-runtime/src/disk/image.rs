@@ -9,6 +9,8 @@ use fleet_protocol::units::format_size;
 
 use super::DiskError;
 use super::command::{run, run_accepting};
+use super::mountinfo::{canonical, mount_point_of};
+use super::quota;
 use crate::limits::DevNum;
 
 /// Smallest disk and fewest inodes: the rules are shared with `fleet validate`.
@@ -71,9 +73,10 @@ impl Image {
     }
 
     /// Makes a sparse image of `space` bytes at `path` holding an ext4 file system with at least
-    /// `inodes` inodes (mke2fs rounds up to whole inode-table blocks). Fails if `path` exists.
+    /// `inodes` inodes (mke2fs rounds up to whole inode-table blocks), with the quota feature
+    /// when `quota` ([`super::quota`]). Fails if `path` exists.
     /// Building happens under `<path>.partial`, so a crash never leaves a half-made image.
-    pub fn create(path: &Path, space: u64, inodes: u64) -> Result<Image, DiskError> {
+    pub fn create(path: &Path, space: u64, inodes: u64, quota: bool) -> Result<Image, DiskError> {
         validate(space, inodes)?;
         if path.exists() {
             return Err(DiskError::Io {
@@ -104,6 +107,7 @@ impl Image {
         args.push(BLOCK.to_string().into());
         args.push("-N".into());
         args.push(inodes.to_string().into());
+        args.extend(quota::mkfs_args(quota).iter().map(OsString::from));
         args.push(partial.as_os_str().to_os_string());
         if let Err(err) = run("mkfs.ext4", args) {
             let _ = std::fs::remove_file(&partial);
@@ -116,6 +120,31 @@ impl Image {
     /// The image file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether its file system has the quota feature (read from the superblock).
+    pub fn has_quota(&self) -> Result<bool, DiskError> {
+        quota::has_quota(&self.path)
+    }
+
+    /// The host's mount options, with `usrquota,grpquota` when the file system has quotas.
+    pub fn mount_options(&self) -> Result<String, DiskError> {
+        Ok(match self.has_quota()? {
+            true => format!("{HOST_MOUNT_OPTIONS},{}", quota::QUOTA_MOUNT_OPTIONS),
+            false => HOST_MOUNT_OPTIONS.to_owned(),
+        })
+    }
+
+    /// Switches the quota feature on or off, detaching the image first (tune2fs changes only
+    /// an unmounted ext4) and leaving it detached; a no-op when it is as asked. Returns whether
+    /// anything changed.
+    pub fn set_quota(&self, on: bool) -> Result<bool, DiskError> {
+        if self.has_quota()? == on {
+            return Ok(false);
+        }
+        self.detach()?;
+        quota::switch(&self.path, on)?;
+        Ok(true)
     }
 
     /// The image's size in bytes (the disk space limit).
@@ -158,6 +187,7 @@ impl Image {
     /// `mount -o loop`, which sets LO_FLAGS_AUTOCLEAR: any later unmount, by us or by a
     /// container teardown that only knows mounts, frees the loop device too.
     pub fn mount(&self, target: &Path) -> Result<PathBuf, DiskError> {
+        let options = self.mount_options()?;
         if let Some(dev) = self.device()? {
             if mount_point_of(&dev).as_deref() == Some(canonical(target).as_path()) {
                 return Ok(dev);
@@ -168,7 +198,7 @@ impl Image {
                     "-t".as_ref(),
                     "ext4".as_ref(),
                     "-o".as_ref(),
-                    HOST_MOUNT_OPTIONS.as_ref(),
+                    options.as_ref(),
                     dev.as_os_str(),
                     target.as_os_str(),
                 ],
@@ -181,7 +211,7 @@ impl Image {
                 "-t".as_ref(),
                 "ext4".as_ref(),
                 "-o".as_ref(),
-                format!("loop,{HOST_MOUNT_OPTIONS}").as_ref(),
+                format!("loop,{options}").as_ref(),
                 self.path.as_os_str(),
                 target.as_os_str(),
             ],
@@ -408,10 +438,6 @@ pub fn usage_at(target: &Path) -> Result<DiskUsage, DiskError> {
     })
 }
 
-fn canonical(path: &Path) -> PathBuf {
-    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
-}
-
 /// The `major:minor` of a block device node.
 pub fn device_number(dev: &Path) -> Result<DevNum, DiskError> {
     let st = nix::sys::stat::stat(dev).map_err(|e| DiskError::Io {
@@ -423,53 +449,6 @@ pub fn device_number(dev: &Path) -> Result<DevNum, DiskError> {
         major: nix::sys::stat::major(st.st_rdev) as u32,
         minor: nix::sys::stat::minor(st.st_rdev) as u32,
     })
-}
-
-/// The device mounted at `target` in this mount namespace, read from the mount table alone
-/// (no helper process), for the status paths that run once per container.
-pub fn mounted_source(target: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let target = canonical(target);
-    text.lines().rev().find_map(|line| {
-        let (left, right) = line.split_once(" - ")?;
-        let point = left.split_whitespace().nth(4)?;
-        let source = right.split_whitespace().nth(1)?;
-        (Path::new(&unescape(point)) == target).then(|| PathBuf::from(source))
-    })
-}
-
-/// Where `device` is mounted in this mount namespace (the first mount found).
-fn mount_point_of(device: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let device = device.to_str()?;
-    text.lines().find_map(|line| {
-        let (left, right) = line.split_once(" - ")?;
-        let source = right.split_whitespace().nth(1)?;
-        let target = left.split_whitespace().nth(4)?;
-        (source == device).then(|| PathBuf::from(unescape(target)))
-    })
-}
-
-/// Undoes mountinfo's octal escapes (`\040` for a space).
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 3 < bytes.len()
-            && let Some(code) = std::str::from_utf8(&bytes[i + 1..i + 4])
-                .ok()
-                .and_then(|digits| u8::from_str_radix(digits, 8).ok())
-        {
-            out.push(code);
-            i += 4;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -486,11 +465,5 @@ mod tests {
             "{err}"
         );
         validate(64 << 20, 1000).unwrap();
-    }
-
-    #[test]
-    fn mountinfo_escapes_are_undone() {
-        assert_eq!(unescape("/tmp/a\\040b"), "/tmp/a b");
-        assert_eq!(unescape("/plain"), "/plain");
     }
 }

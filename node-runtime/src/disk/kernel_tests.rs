@@ -189,3 +189,45 @@ fn a_stopped_disk_can_shrink_when_its_data_fits() {
     let total = disk.image.usage().unwrap().space_total;
     assert!(total < 32 << 20 && total > 24 << 20, "{total}");
 }
+
+#[test]
+fn a_quota_image_carries_the_feature_and_tune2fs_switches_it() {
+    // mkfs and tune2fs only: no mount, so this runs on a kernel without QFMT_V2 too.
+    let dir = tempfile::tempdir().unwrap();
+    let plain = Image::create(&dir.path().join("plain.img"), 32 << 20, 1024, false).unwrap();
+    assert!(!plain.has_quota().unwrap());
+    assert_eq!(plain.mount_options().unwrap(), "nosuid,nodev,noexec");
+    let quota = Image::create(&dir.path().join("quota.img"), 32 << 20, 1024, true).unwrap();
+    assert!(quota.has_quota().unwrap());
+    assert_eq!(
+        quota.mount_options().unwrap(),
+        "nosuid,nodev,noexec,usrquota,grpquota"
+    );
+    // dumpe2fs, the tools' own view, agrees with the superblock read.
+    let out = Command::new("dumpe2fs")
+        .arg("-h")
+        .arg(quota.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let features = text
+        .lines()
+        .find(|l| l.starts_with("Filesystem features:"))
+        .unwrap();
+    assert!(
+        features.split_whitespace().any(|f| f == "quota"),
+        "{features}"
+    );
+    assert!(!quota.set_quota(true).unwrap(), "already on: nothing to do");
+    assert!(quota.set_quota(false).unwrap());
+    assert!(!quota.has_quota().unwrap());
+    assert!(plain.set_quota(true).unwrap());
+    assert!(plain.has_quota().unwrap());
+    // Not an ext4 at all: an error, not a guess.
+    std::fs::write(dir.path().join("junk.img"), vec![0u8; 4096]).unwrap();
+    assert!(
+        Image::open(&dir.path().join("junk.img"))
+            .has_quota()
+            .is_err()
+    );
+}

@@ -9,20 +9,24 @@
 //! CAP_SYS_RESOURCE, which ext4 demands for it; elsewhere, and for shrinking or a new inode count,
 //! the answer is [`DiskError::NeedsRestart`] and [`Image::grow_offline`] does it while stopped.
 //! The external programs (util-linux `losetup`, `mount`, `umount`; e2fsprogs `mkfs.ext4`,
-//! `resize2fs`) run with argv lists, never through a shell. Neighbours: [`crate::limits`] caps
+//! `resize2fs`, `tune2fs`) run with argv lists, never through a shell. [`quota`] is the quota
+//! feature of `disk.user_quota` (kept in the superblock, mounted with `usrquota,grpquota`). Neighbours: [`crate::limits`] caps
 //! I/O on this image's loop device; [`crate::counters`] reads its usage.
 
 pub(crate) mod command;
 mod image;
+mod mountinfo;
 pub mod paths;
+pub mod quota;
 
 use std::io;
 use std::path::PathBuf;
 
 pub use image::{
-    DiskUsage, INODES_MIN, Image, SPACE_MIN, device_number, mounted_source, online_grow_supported,
-    usage_at, validate,
+    DiskUsage, INODES_MIN, Image, SPACE_MIN, device_number, online_grow_supported, usage_at,
+    validate,
 };
+pub use mountinfo::mounted_source;
 
 /// Why a disk operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -33,7 +33,8 @@ impl TestDisk {
         let dir = tempfile::tempdir().expect("temp dir");
         let mount = dir.path().join("mnt");
         std::fs::create_dir(&mount).expect("mkdir mnt");
-        let image = Image::create(&dir.path().join("disk.img"), space, inodes).expect("create");
+        let image =
+            Image::create(&dir.path().join("disk.img"), space, inodes, false).expect("create");
         let disk = TestDisk {
             image,
             mount,

@@ -70,6 +70,8 @@ fn features(runtime: &Runtime) -> Features {
                 .to_owned(),
         );
     }
+    let user_quota = crate::disk::quota::kernel_support();
+    notes.extend(user_quota.clone().err());
     Features {
         loop_devices: Path::new("/dev/loop-control").exists(),
         overlayfs,
@@ -84,6 +86,7 @@ fn features(runtime: &Runtime) -> Features {
         online_disk_grow: crate::disk::online_grow_supported(),
         devices_live: crate::cgroups::devices::live_supported(&runtime.cgroups),
         raw_chunks: true,
+        user_quota: user_quota.is_ok(),
         notes,
     }
 }

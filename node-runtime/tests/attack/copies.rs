@@ -204,6 +204,7 @@ fn seeded(name: &str, from: &Path) -> ContainerSpec {
     ContainerSpec {
         disk: DiskSpec {
             from: Some(from.to_str().unwrap().into()),
+            ..DiskSpec::default()
         },
         ..sleeper(name)
     }

@@ -56,9 +56,8 @@ pub fn warnings(fleet: &Fleet, placement: &Assignment, observed: &Observed) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observe::HostObservation;
     use crate::plan::fixture::{
-        converged_observation, fleet, host, pinned, pinned_assignment, spec,
+        converged_observation, fleet, hello_mut, host, pinned, pinned_assignment, spec,
     };
 
     #[test]
@@ -83,14 +82,12 @@ mod tests {
         );
         let mut obs = converged_observation(&f);
         assert!(warnings(&f, &pinned_assignment(&f), &obs).is_empty());
-        if let Some(HostObservation::Reachable { node: Some(n), .. }) = obs.hosts.get_mut("a") {
-            n.features.io_weight = false;
-            n.features.io_weight_file = fleet_protocol::WeightFile::None;
-            n.features.notes.push(
-                "io.weight is ignored on this host: the I/O scheduler of vda (254:0) is none"
-                    .into(),
-            );
-        }
+        let n = hello_mut(&mut obs, "a");
+        n.features.io_weight = false;
+        n.features.io_weight_file = fleet_protocol::WeightFile::None;
+        n.features.notes.push(
+            "io.weight is ignored on this host: the I/O scheduler of vda (254:0) is none".into(),
+        );
         assert_eq!(
             warnings(&f, &pinned_assignment(&f), &obs),
             [
@@ -107,13 +104,11 @@ mod tests {
         let f = fleet("f", vec![host("a")], vec![pinned(old_vz, "a")]);
         let mut obs = converged_observation(&f);
         assert!(warnings(&f, &pinned_assignment(&f), &obs).is_empty());
-        if let Some(HostObservation::Reachable { node: Some(n), .. }) = obs.hosts.get_mut("a") {
-            n.features.io_weight = false;
-            n.features.notes.push(
-                "io.weight: no I/O weight file (needs the BFQ scheduler with group scheduling)"
-                    .into(),
-            );
-        }
+        let n = hello_mut(&mut obs, "a");
+        n.features.io_weight = false;
+        n.features.notes.push(
+            "io.weight: no I/O weight file (needs the BFQ scheduler with group scheduling)".into(),
+        );
         assert_eq!(
             warnings(&f, &pinned_assignment(&f), &obs),
             [

@@ -13,6 +13,7 @@ pub mod fields;
 mod io_weight;
 mod privileged;
 mod supervisor;
+mod user_quota;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -285,6 +286,7 @@ pub fn diff(
     out.not_in_spec.sort();
     out.in_sync.sort();
     privileged::check_uid_ranges(&mut out, observed);
+    user_quota::check(&mut out, observed);
     out.warnings = privileged::warnings(&out);
     out.warnings
         .extend(supervisor::warnings(fleet, placement, observed));

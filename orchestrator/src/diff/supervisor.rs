@@ -53,9 +53,9 @@ pub fn warnings(fleet: &Fleet, placement: &Assignment, observed: &Observed) -> V
 mod tests {
     use fleet_protocol::{RestartPolicy, RestartSpec};
 
-    use crate::diff::{DiffOptions, HostObservation, diff};
+    use crate::diff::{DiffOptions, diff};
     use crate::plan::fixture::{
-        converged_observation, fleet, host, pinned, pinned_assignment, spec,
+        converged_observation, fleet, hello_mut, host, pinned, pinned_assignment, spec,
     };
 
     #[test]
@@ -78,9 +78,8 @@ mod tests {
             }
         }
         let mut obs = converged_observation(&f);
-        if let Some(HostObservation::Reachable { node: Some(n), .. }) = obs.hosts.get_mut("b") {
-            n.supervisor = None;
-        }
+        let n = hello_mut(&mut obs, "b");
+        n.supervisor = None;
         let d = diff(
             &f,
             &pinned_assignment(&f),

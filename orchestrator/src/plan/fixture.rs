@@ -111,6 +111,7 @@ pub fn hello(host: &str) -> NodeInfo {
             online_disk_grow: true,
             devices_live: true,
             raw_chunks: true,
+            user_quota: true,
             notes: Vec::new(),
         },
         capacity: Capacity {
@@ -143,6 +144,14 @@ pub fn empty_observation(fleet: &Fleet) -> Observed {
                 )
             })
             .collect(),
+    }
+}
+
+/// The hello of reachable `host` in `obs`, to change what a test's node says about itself.
+pub fn hello_mut<'a>(obs: &'a mut Observed, host: &str) -> &'a mut NodeInfo {
+    match obs.hosts.get_mut(host) {
+        Some(HostObservation::Reachable { node: Some(n), .. }) => n,
+        _ => panic!("{host} is not a reachable host with a hello"),
     }
 }
 

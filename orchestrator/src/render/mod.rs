@@ -190,6 +190,8 @@ struct DiskEntry<'a> {
     inodes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     from: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    user_quota: bool,
 }
 
 #[derive(Serialize)]
@@ -263,6 +265,7 @@ fn resources_entry<'a>(r: &'a Resources, disk: &'a DiskSpec) -> Option<Resources
         space: size(r.disk_space),
         inodes: r.disk_inodes,
         from: disk.from.as_deref(),
+        user_quota: disk.user_quota,
     };
     let io: &IoLimits = &r.io;
     let entry = ResourcesEntry {
@@ -271,7 +274,10 @@ fn resources_entry<'a>(r: &'a Resources, disk: &'a DiskSpec) -> Option<Resources
         memory_high: size(r.memory_high),
         swap: size(r.swap),
         pids: r.pids,
-        disk: (disk.space.is_some() || disk.inodes.is_some() || disk.from.is_some())
+        disk: (disk.space.is_some()
+            || disk.inodes.is_some()
+            || disk.from.is_some()
+            || disk.user_quota)
             .then_some(disk),
         io: (!io.is_empty()).then_some(IoEntry {
             weight: io.weight,
@@ -404,7 +410,7 @@ mod tests {
              init: builtin\n    restart: {policy: on-failure, max_retries: 5}\n    \
              resources:\n      memory: 33554433\n      memory_high: 16Mi\n      swap: 1G\n      \
              cpu: {units: 1500, limit: 150%, cpus: 0-1}\n      \
-             disk: {space: 1Gi, inodes: 70000, from: /srv/data}\n      \
+             disk: {space: 1Gi, inodes: 70000, from: /srv/data, user_quota: true}\n      \
              io: {weight: 200, read_bps: 10Mi, write_bps: 5M, read_iops: 100, write_iops: 50}\n    \
              network:\n      bridge: br1\n      addresses: [\"10.9.0.{index}/24\"]\n      gateway: 10.9.0.254\n  \
              - name: db\n    template: host\n    command: [/sbin/init]\n    host: a\n    privileged: true\n    \

@@ -91,6 +91,7 @@ pub fn container_base(
     merged.overlay(&raw.resources);
     let resources = checked_resources(&merged, d);
     node_rules::disk(raw, &merged, d);
+    node_rules::user_quota(&merged, d);
     if let Some(h) = &raw.host
         && !hosts.contains_key(&h.value)
     {
@@ -117,6 +118,7 @@ pub fn container_base(
         command,
         disk: DiskSpec {
             from: merged.disk_from.as_ref().map(|f| f.value.clone()),
+            user_quota: merged.disk_user_quota.as_ref().is_some_and(|q| q.value),
         },
     })
 }

@@ -41,3 +41,20 @@ pub fn disk(raw: &RawContainer, merged: &RawResources, d: &mut Diagnostics) {
     }
     d.push(diag);
 }
+
+/// Checks that `disk.user_quota` (from the container or its profile) comes with a disk of the
+/// container's own, which the node would refuse otherwise.
+pub fn user_quota(merged: &RawResources, d: &mut Diagnostics) {
+    let Some(quota) = &merged.disk_user_quota else {
+        return;
+    };
+    let space = merged.disk_space.as_ref().map(|s| s.value);
+    if let Err(e) = fleet_protocol::disk::check_user_quota(space, quota.value) {
+        d.push(
+            Diagnostic::at(quota.pos, format!("invalid {} {}", e.field, e.value)).hint(format!(
+                "{}; the node would refuse this container",
+                e.expected
+            )),
+        );
+    }
+}

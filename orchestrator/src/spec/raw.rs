@@ -140,6 +140,8 @@ pub struct RawResources {
     pub disk_inodes: Option<At<u64>>,
     /// disk.from: a host directory copied into the writable layer before the first start
     pub disk_from: Option<At<String>>,
+    /// disk.user_quota: per-user and per-group quotas inside the container's disk
+    pub disk_user_quota: Option<At<bool>>,
     /// io.weight
     pub io_weight: Option<At<u16>>,
     /// io.priority (OpenVZ's 0..=7)
@@ -175,6 +177,7 @@ impl RawResources {
             disk_space,
             disk_inodes,
             disk_from,
+            disk_user_quota,
             io_weight,
             io_priority,
             io_read_bps,

@@ -1,6 +1,6 @@
 //! The resource fields (`cpu`, `memory`, `memory_high`, `swap`, `pids`, `disk`, `io`), written
 //! the same way in a profile and in a container's `resources:`: each value's unit and range
-//! checked, `disk.from` and `cpu.cpus` checked for shape.
+//! checked, `disk.from` and `cpu.cpus` checked for shape, `disk.user_quota` a boolean.
 
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::fields::{self, Fields};
@@ -46,7 +46,7 @@ pub fn resources_from(f: &Fields<'_>, d: &mut Diagnostics) -> RawResources {
         r.cpus = c.get("cpus").and_then(|n| cpuset(n, d));
     }
     if let Some(disk) = f.get("disk")
-        && let Some(c) = Fields::open(disk, "disk", &["space", "inodes", "from"], d)
+        && let Some(c) = Fields::open(disk, "disk", &["space", "inodes", "from", "user_quota"], d)
     {
         r.disk_space = c
             .get("space")
@@ -55,6 +55,9 @@ pub fn resources_from(f: &Fields<'_>, d: &mut Diagnostics) -> RawResources {
             .get("inodes")
             .and_then(|n| fields::uint::<u64>(n, "disk.inodes", 64, u32::MAX.into(), d));
         r.disk_from = c.get("from").and_then(|n| disk_from(n, d));
+        r.disk_user_quota = c
+            .get("user_quota")
+            .and_then(|n| fields::boolean(n, "disk.user_quota", d).map(|b| At::new(n.pos, b)));
     }
     if let Some(io) = f.get("io")
         && let Some(c) = Fields::open(

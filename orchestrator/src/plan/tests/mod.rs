@@ -5,7 +5,8 @@
 use fleet_protocol::{Action, ContainerState, DesiredState, TemplateRef};
 
 use super::fixture::{
-    converged_observation, empty_observation, fleet, host, pinned, pinned_assignment, running, spec,
+    converged_observation, empty_observation, fleet, hello_mut, host, pinned, pinned_assignment,
+    running, spec,
 };
 use super::{Plan, StepKind, plan, render};
 use crate::diff::{DiffOptions, HostObservation, Observed, diff};
@@ -184,9 +185,8 @@ fn disk_grow_is_a_restart_on_a_host_that_cannot_resize_online() {
     f.containers[0].spec.resources.disk_space = Some(1 << 30);
     let mut obs = converged_observation(&f);
     f.containers[0].spec.resources.disk_space = Some(2 << 30);
-    if let Some(HostObservation::Reachable { node: Some(n), .. }) = obs.hosts.get_mut("a") {
-        n.features.online_disk_grow = false;
-    }
+    let n = hello_mut(&mut obs, "a");
+    n.features.online_disk_grow = false;
     check(
         &f,
         &obs,
