@@ -9,6 +9,7 @@
 //! resource limits in a cgroup, `disk/` owns each container's ext4 disk image (its writable
 //! layer), `counters/` reads beancounters from both. `userns/` allocates each
 //! unprivileged container's uid/gid range. `supervise/` is the optional restart supervisor.
+//! `quotactl/` checks the quota calls a container makes on its own disk (`disk.user_quota`).
 //! `checkpoint/` dumps and restores a running container with CRIU (the live move's node side), and makes snapshots and clones of its disk.
 
 pub mod cgroups;
@@ -21,6 +22,7 @@ pub mod error;
 pub mod init;
 pub mod limits;
 pub mod network;
+pub mod quotactl;
 pub mod rootfs;
 pub mod safe_write;
 pub mod seccomp;
