@@ -13,10 +13,12 @@
 //! the call on the host against the disk's real device and answers with its result.
 //!
 //! What is here: the checks, pure and unit-tested (the attack cases among them: another
-//! container's device, ids outside the range, a nested namespace). Not yet: the listener
-//! (filter flag, handing the descriptor out of the container) and the loop that reads the
-//! caller's memory and answers; docs/limits.md lists what is left.
+//! container's device, ids outside the range, a nested namespace), and the loop that answers a
+//! listener ([`broker`]), tested against the real kernel with the container filter
+//! (`seccomp::Filter::build_for`). Not yet: handing the listener out of a starting container
+//! to a long-lived broker process; docs/limits.md lists what is left.
 
+pub mod broker;
 pub mod call;
 pub mod decide;
 pub mod ids;

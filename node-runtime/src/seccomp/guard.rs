@@ -1,8 +1,9 @@
-//! The one BPF program written by hand, because seccompiler matches system call numbers only
-//! exactly: a deny list by number must also refuse the x32 ABI (numbers with bit 30 set, which
+//! The BPF programs written by hand. The guard, because seccompiler matches system call numbers
+//! only exactly: a deny list by number must also refuse the x32 ABI (numbers with bit 30 set, which
 //! reach the same kernel functions under the x86_64 audit arch) or every denied call could be
 //! made again through its x32 number. Calls of any other ABI (i386 `int 0x80`) kill the process,
-//! as seccompiler's own programs do.
+//! as seccompiler's own programs do. And the quota program of `disk.user_quota`, because
+//! seccompiler has no SECCOMP_RET_USER_NOTIF action.
 
 /// BPF_LD | BPF_W | BPF_ABS (the first two are 0).
 const BPF_LD_W_ABS: u16 = 0x20;
@@ -41,5 +42,20 @@ pub fn x32_and_foreign_abis() -> Vec<libc::sock_filter> {
             libc::SECCOMP_RET_ERRNO | (libc::ENOSYS as u32 & libc::SECCOMP_RET_DATA),
         ),
         stmt(BPF_RET_K, libc::SECCOMP_RET_ALLOW),
+    ]
+}
+
+/// `quotactl` and `quotactl_fd` wait for the listener (the quotactl broker); everything else
+/// passes to the other programs. The kernel takes the strictest answer of all programs, and
+/// USER_NOTIF is below ERRNO, so the deny program must not list these two.
+pub fn quota_calls_to_listener() -> Vec<libc::sock_filter> {
+    const QUOTACTL: u32 = crate::quotactl::call::SYS_QUOTACTL as u32;
+    const QUOTACTL_FD: u32 = crate::quotactl::call::SYS_QUOTACTL_FD as u32;
+    vec![
+        stmt(BPF_LD_W_ABS, NR),
+        jump(BPF_JMP_JEQ_K, QUOTACTL, 2, 0),
+        jump(BPF_JMP_JEQ_K, QUOTACTL_FD, 1, 0),
+        stmt(BPF_RET_K, libc::SECCOMP_RET_ALLOW),
+        stmt(BPF_RET_K, libc::SECCOMP_RET_USER_NOTIF),
     ]
 }

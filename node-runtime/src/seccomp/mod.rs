@@ -21,44 +21,67 @@ use seccompiler::{
 
 use profile::{Deny, When};
 
-/// Filters compiled so far in this process, by the setting they were built for (a node sees
-/// a handful of distinct settings, so a list is enough).
-type Cache = Vec<(SecuritySpec, Arc<Filter>)>;
+/// Filters compiled so far in this process, by the setting they were built for and whether
+/// quota calls go to a listener (a node sees a handful of distinct settings, so a list is
+/// enough).
+type Cache = Vec<((SecuritySpec, bool), Arc<Filter>)>;
 
 /// BPF programs ready to install, in order (the kernel runs every one on each call and takes
 /// the strictest answer).
 #[derive(Debug)]
 pub struct Filter {
     programs: Vec<Vec<libc::sock_filter>>,
+    /// `disk.user_quota`: the program that hands quota calls to a listener (installed last,
+    /// with `SECCOMP_FILTER_FLAG_NEW_LISTENER`).
+    quota: Option<Vec<libc::sock_filter>>,
 }
 
 impl Filter {
     /// The filter for `security`, compiled on first use and shared afterwards (a node starting
     /// many containers with the same settings compiles once).
     pub fn build(security: &SecuritySpec) -> Result<Arc<Filter>, String> {
+        Self::build_for(security, false)
+    }
+
+    /// [`Filter::build`] for a container whose `quotactl` and `quotactl_fd` go to the quotactl
+    /// broker (`disk.user_quota`) when `quota`, instead of failing with EPERM.
+    pub fn build_for(security: &SecuritySpec, quota: bool) -> Result<Arc<Filter>, String> {
         static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
         let cache = CACHE.get_or_init(Default::default);
         let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, filter)) = cache.iter().find(|(s, _)| s == security) {
+        if let Some((_, filter)) = cache
+            .iter()
+            .find(|((s, q), _)| s == security && *q == quota)
+        {
             return Ok(filter.clone());
         }
-        let filter = Arc::new(compile(security)?);
-        cache.push((security.clone(), filter.clone()));
+        let filter = Arc::new(compile(security, quota)?);
+        cache.push(((security.clone(), quota), filter.clone()));
         Ok(filter)
     }
 
     /// Installs every program on the calling thread (call it single-threaded, after fork, just
     /// before execve: the filter is inherited by everything the command starts).
     pub fn install(&self) -> std::io::Result<()> {
+        self.install_listening().map(drop)
+    }
+
+    /// [`Filter::install`], returning the quota calls' listener when the filter hands them to
+    /// one. The caller must pass it out and close its own copy before execve: whoever holds it
+    /// answers the container's quota calls. Dropped, those calls fail with ENOSYS.
+    pub fn install_listening(&self) -> std::io::Result<Option<std::os::fd::OwnedFd>> {
         for program in &self.programs {
             crate::sys::seccomp::install(program)?;
         }
-        Ok(())
+        self.quota
+            .as_deref()
+            .map(crate::sys::seccomp_notify::install_listening)
+            .transpose()
     }
 
     /// Number of BPF instructions over all programs (for tests and docs).
     pub fn len(&self) -> usize {
-        self.programs.iter().map(Vec::len).sum()
+        self.programs.iter().chain(&self.quota).map(Vec::len).sum()
     }
 
     /// Whether the filter has no program (never true for a built filter).
@@ -90,7 +113,21 @@ pub fn entries(security: &SecuritySpec) -> Vec<Deny> {
     out
 }
 
-fn compile(security: &SecuritySpec) -> Result<Filter, String> {
+/// The calls the quotactl broker answers for a `disk.user_quota` container.
+const BROKERED: [&str; 2] = ["quotactl", "quotactl_fd"];
+
+/// The entries the deny programs hold: [`entries`], less the brokered calls when `quota`
+/// (unless the spec itself denies them by name: the kernel takes EPERM over USER_NOTIF).
+fn denied(security: &SecuritySpec, quota: bool) -> Vec<Deny> {
+    let brokered =
+        |d: &Deny| quota && BROKERED.contains(&d.name) && !security.syscalls.deny.contains(d.name);
+    entries(security)
+        .into_iter()
+        .filter(|d| !brokered(d))
+        .collect()
+}
+
+fn compile(security: &SecuritySpec, quota: bool) -> Result<Filter, String> {
     if !cfg!(target_arch = "x86_64") {
         return Err(format!(
             "seccomp filters are built for x86_64 only, not {}",
@@ -99,7 +136,7 @@ fn compile(security: &SecuritySpec) -> Result<Filter, String> {
     }
     let bad = |e: seccompiler::BackendError| format!("build the seccomp filter: {e}");
     let mut by_errno: BTreeMap<u32, BTreeMap<i64, Vec<SeccompRule>>> = BTreeMap::new();
-    for deny in entries(security) {
+    for deny in denied(security, quota) {
         let nr = syscall_number(deny.name)
             .ok_or_else(|| format!("unknown system call {:?}", deny.name))?;
         let rules = by_errno
@@ -133,7 +170,10 @@ fn compile(security: &SecuritySpec) -> Result<Filter, String> {
                 .collect(),
         );
     }
-    Ok(Filter { programs })
+    Ok(Filter {
+        programs,
+        quota: quota.then(guard::quota_calls_to_listener),
+    })
 }
 
 /// The seccompiler rule for a condition; `None` matches every call (an empty rule list).
@@ -193,6 +233,32 @@ mod tests {
         assert_eq!(personality.len(), 1);
         assert_eq!(personality[0].when, When::Always);
         assert!(entries.iter().any(|d| d.name == "chroot"));
+    }
+
+    #[test]
+    fn a_quota_filter_hands_quota_calls_to_a_listener_unless_the_spec_denies_them() {
+        let plain = Filter::build(&SecuritySpec::default()).unwrap();
+        assert!(plain.quota.is_none());
+        let quota = Filter::build_for(&SecuritySpec::default(), true).unwrap();
+        assert!(quota.quota.is_some());
+        assert!(!Arc::ptr_eq(&plain, &quota));
+        let denying = SecuritySpec {
+            syscalls: SyscallRules {
+                deny: ["quotactl".to_owned()].into(),
+                ..SyscallRules::default()
+            },
+            ..SecuritySpec::default()
+        };
+        let names = |s: &SecuritySpec, q: bool| -> Vec<&str> {
+            super::denied(s, q).iter().map(|d| d.name).collect()
+        };
+        let default = SecuritySpec::default();
+        assert!(names(&default, false).contains(&"quotactl"));
+        assert!(!names(&default, true).contains(&"quotactl"));
+        assert!(!names(&default, true).contains(&"quotactl_fd"));
+        // The spec's own deny wins.
+        assert!(names(&denying, true).contains(&"quotactl"));
+        assert!(!names(&denying, true).contains(&"quotactl_fd"));
     }
 
     #[test]

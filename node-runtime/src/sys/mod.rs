@@ -1,6 +1,6 @@
 //! The only place where `fleet-node` talks to the kernel without a safe wrapper: fork, namespaces,
 //! mounts (idmapped ones too), user namespaces with their id maps, capability bounding set,
-//! keyrings, seccomp, pidfds, the read-only re-execution of exec, the process events connector and file descriptor hygiene.
+//! keyrings, seccomp (user notification too), quotactl, pidfds, the read-only re-execution of exec, the process events connector and file descriptor hygiene.
 //!
 //! Neighbours: `container/` (spawns init and exec'd processes through [`process`] and [`ns`]),
 //! `rootfs/` (builds the container's mount tree through [`mount`]). Everything here is a narrow
@@ -20,6 +20,7 @@ pub mod process;
 pub mod pty;
 pub mod sealed_exe;
 pub mod seccomp;
+pub mod seccomp_notify;
 #[cfg(test)]
 mod seccomp_tests;
 pub mod userns;

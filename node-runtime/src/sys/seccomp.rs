@@ -10,6 +10,12 @@ use std::io;
 /// programs inside (su, sudo, passwd) keep working, as in LXC and Docker. Without that
 /// capability the kernel says EACCES; then no_new_privs is set and the install retried.
 pub fn install(program: &[libc::sock_filter]) -> io::Result<()> {
+    install_with_flags(program, 0).map(drop)
+}
+
+/// [`install`] with `SECCOMP_FILTER_FLAG_*` flags; returns what the kernel returned (the
+/// listener's descriptor with `NEW_LISTENER`, else 0).
+pub fn install_with_flags(program: &[libc::sock_filter], flags: libc::c_ulong) -> io::Result<i64> {
     let prog = libc::sock_fprog {
         len: u16::try_from(program.len())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "BPF program too long"))?,
@@ -22,13 +28,14 @@ pub fn install(program: &[libc::sock_filter]) -> io::Result<()> {
             libc::syscall(
                 libc::SYS_seccomp,
                 libc::SECCOMP_SET_MODE_FILTER,
-                0,
+                flags,
                 &prog as *const libc::sock_fprog,
             )
         }
     };
-    if set() == 0 {
-        return Ok(());
+    let done = set();
+    if done >= 0 {
+        return Ok(done);
     }
     let err = io::Error::last_os_error();
     if err.raw_os_error() != Some(libc::EACCES) {
@@ -38,9 +45,8 @@ pub fn install(program: &[libc::sock_filter]) -> io::Result<()> {
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    if set() == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+    match set() {
+        rc if rc >= 0 => Ok(rc),
+        _ => Err(io::Error::last_os_error()),
     }
 }
