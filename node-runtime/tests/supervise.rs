@@ -258,3 +258,35 @@ fn without_a_supervisor_nothing_restarts_a_late_one_catches_up_and_max_retries_g
     assert!(out.contains("not shutting down"), "{out}");
     assert_eq!(node.status("late")["state"], "running");
 }
+
+#[test]
+fn the_unit_runs_the_supervisor_with_the_nodes_console_bound() {
+    let Some(node) = Node::new() else { return };
+    let exec_start = |unit: &str| {
+        unit.lines()
+            .find(|l| l.starts_with("ExecStart="))
+            .unwrap_or_else(|| panic!("no ExecStart in {unit}"))
+            .to_owned()
+    };
+    // By flag: the supervisor's restarts bound the log as the node's other starts do.
+    let unit = node.ok(&["--console-log-max", "16Mi", "install-unit", "--print"]);
+    assert!(
+        exec_start(&unit).contains(" --console-log-max 16777216 supervise --boot"),
+        "{unit}"
+    );
+    // By environment, as the orchestrator's SSH sessions set it.
+    let out = node
+        .command(&["install-unit", "--print"])
+        .env("FLEET_NODE_CONSOLE_LOG_MAX", "1Mi")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let unit = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        exec_start(&unit).contains(" --console-log-max 1048576 supervise --boot"),
+        "{unit}"
+    );
+    // The default bound needs no flag.
+    let unit = node.ok(&["install-unit", "--print"]);
+    assert!(!exec_start(&unit).contains("--console-log-max"), "{unit}");
+}

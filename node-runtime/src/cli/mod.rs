@@ -143,8 +143,9 @@ pub enum Command {
                               fleet-node supervise"
     )]
     Supervise(supervise::SuperviseArgs),
-    /// Install fleet-node.service for this node (this binary, --root, --cgroup-parent), enable
-    /// and (re)start it: onboot containers at boot, restarts by policy, a clean stop at shutdown.
+    /// Install fleet-node.service for this node (this binary, --root, --cgroup-parent, and
+    /// --uid-pool and --console-log-max when given), enable and (re)start it: onboot containers
+    /// at boot, restarts by policy, a clean stop at shutdown.
     ///
     /// A restart of the unit (an upgrade) leaves every container running. On a host without
     /// systemd it says so and changes nothing. `fleet bootstrap` runs it on every host.

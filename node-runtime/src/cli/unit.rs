@@ -1,5 +1,6 @@
 //! `fleet-node install-unit`: writes fleet-node.service for this node (this binary, its --root,
-//! --cgroup-parent and --uid-pool), enables and (re)starts it; `--print` only prints it.
+//! --cgroup-parent, --uid-pool and --console-log-max), enables and (re)starts it; `--print` only
+//! prints it.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -34,6 +35,8 @@ pub fn run(
         root: runtime.store.root().to_owned(),
         cgroup_parent: runtime.cgroup_parent.clone(),
         uid_pool,
+        console_log_max: (runtime.console_log_max != crate::container::console::DEFAULT_MAX)
+            .then_some(runtime.console_log_max),
     };
     if args.print {
         let _ = write!(out, "{}", unit::render(&settings)?);

@@ -1,5 +1,6 @@
 //! `fleet-node install-unit`: the shipped `fleet-node.service` (node-runtime/dist) rendered for
-//! this node (this binary's path, its `--root`, `--cgroup-parent` and `--uid-pool`), written to
+//! this node (this binary's path, its `--root`, `--cgroup-parent`, `--uid-pool` and
+//! `--console-log-max`), written to
 //! the systemd unit directory, enabled and (re)started. What `fleet bootstrap` runs on each host.
 //!
 //! The shipped file names the .deb's paths (`/usr/bin/fleet-node`, `/var/lib/fleet-node`); a
@@ -30,6 +31,9 @@ pub struct Settings {
     pub cgroup_parent: String,
     /// `--uid-pool`, when the node was given one.
     pub uid_pool: Option<String>,
+    /// `--console-log-max` in bytes, when the node was given a bound other than the default:
+    /// the supervisor restarts containers, and each start reads the bound again.
+    pub console_log_max: Option<u64>,
 }
 
 /// The shipped unit with `settings` in place of the .deb's program and root.
@@ -49,6 +53,9 @@ pub fn render(settings: &Settings) -> Result<String> {
             "--uid-pool".to_owned(),
             plain("--uid-pool", pool)?.to_owned(),
         ]);
+    }
+    if let Some(max) = settings.console_log_max {
+        words.extend(["--console-log-max".to_owned(), max.to_string()]);
     }
     let command = words.join(" ");
     let mut out = String::with_capacity(SHIPPED.len() + 128);
@@ -170,6 +177,7 @@ mod tests {
             root: "/srv/node".into(),
             cgroup_parent: "fleet".into(),
             uid_pool: None,
+            console_log_max: None,
         }
     }
 
@@ -190,6 +198,18 @@ mod tests {
         })
         .unwrap();
         assert!(pooled.contains("--cgroup-parent fleet --uid-pool 200000-300000 supervise"));
+        let bounded = render(&Settings {
+            console_log_max: Some(16 << 20),
+            ..settings()
+        })
+        .unwrap();
+        assert!(
+            bounded.contains(
+                "\nExecStart=/usr/local/bin/fleet-node --root /srv/node --cgroup-parent fleet \
+                 --console-log-max 16777216 supervise --boot\n"
+            ),
+            "{bounded}"
+        );
     }
 
     #[test]

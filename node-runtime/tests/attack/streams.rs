@@ -339,6 +339,7 @@ fn install_unit_never_writes_through_a_link_at_its_paths() {
         root: "/var/lib/fleet-node".into(),
         cgroup_parent: "fleet".into(),
         uid_pool: None,
+        console_log_max: None,
     };
     // The write `install` makes before it runs systemctl.
     node_runtime::supervise::unit::write(&settings, dir.path()).unwrap();
