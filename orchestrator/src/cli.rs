@@ -56,6 +56,10 @@ pub enum Command {
     Drain(commands::drain::DrainArgs),
     /// Move one container to another host (a cold move; --dry-run to plan only).
     Move(commands::drain::MoveArgs),
+    /// Take, list, restore or delete snapshots of a container's data on its host.
+    Snapshot(commands::snapshot::Args),
+    /// Make a container of the spec from a copy of another's data, on that one's host.
+    Clone(commands::clone::Args),
     /// Install or upgrade fleet-node on every host of the spec.
     Bootstrap(commands::bootstrap::Args),
     /// Density planning: allocated versus capacity per host, room for more, what-if, drain.
@@ -99,6 +103,8 @@ impl Command {
             Command::Logs(args) => commands::logs::run(args),
             Command::Drain(args) => commands::drain::run_drain(args),
             Command::Move(args) => commands::drain::run_move(args),
+            Command::Snapshot(args) => commands::snapshot::run(args),
+            Command::Clone(args) => commands::clone::run(args),
             Command::Bootstrap(args) => commands::bootstrap::run(args),
             Command::Capacity(args) => commands::capacity::run(args),
             Command::Completion(args) => {

@@ -2,7 +2,8 @@
 //! real `fleet` moves a container whose pin changed, and its disk (a file written inside, and
 //! random data so that the image travels in many chunks) arrives whole; a move whose target is
 //! unreachable, or whose target's node is killed midway, leaves the container running on the
-//! source, and the next apply finishes the move.
+//! source, and the next apply finishes the move; a move to an unknown host or to one without room
+//! is refused with the container untouched.
 
 mod support;
 
@@ -142,6 +143,47 @@ fn drain_moves_an_unpinned_container_off_its_host_and_it_stays_there() {
     assert!(running_on(&cluster, to).is_some(), "{text}");
     assert_eq!(exec_ok(&spec, "cat /kept.txt"), "kept\n");
     // The scheduler keeps a running container where it runs: the spec's apply leaves it there.
+    let again = expect("plan", &spec, &[], 0);
+    assert!(again.contains("No changes."), "{again}");
+}
+
+#[test]
+fn a_move_to_an_unknown_host_or_to_one_without_room_is_refused_and_changes_nothing() {
+    if skip_unless_ready() {
+        return;
+    }
+    let cluster = Cluster::start(2);
+    let fleet = format!("move-room-{}", unique());
+    // node-1's memory (64Gi in the spec, which the scheduler takes over what the node reports)
+    // is all but taken by `hog` (stopped: the scheduler counts its limit all the same), so
+    // `mover` (64Mi) fits only on node-0.
+    let hog = "\n  - name: hog\n    template: busybox\n    command: [\"/bin/sleep\", \"1000000\"]\n    \
+               host: node-1\n    state: stopped\n    resources:\n      memory: 65504Mi";
+    let spec = write_with(&cluster, &fleet, "", hog);
+    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+    let applied = expect("apply", &spec, &["--yes"], 0);
+    let pid = running_on(&cluster, 0).unwrap_or_else(|| panic!("mover on node-0: {applied}"));
+    let spec_arg = spec.to_str().unwrap();
+
+    let unknown = support::fleetctl::run(&["move", "mover", "--to", "node-9", "-f", spec_arg]);
+    assert_eq!(unknown.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        err.contains("the fleet has no host \"node-9\" (hosts: node-0, node-1)"),
+        "{err}"
+    );
+    let full =
+        support::fleetctl::run(&["move", "mover", "--to", "node-1", "-f", spec_arg, "--yes"]);
+    let out = String::from_utf8_lossy(&full.stdout);
+    let err = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(full.status.code(), Some(1), "{out}{err}");
+    let said = format!("{out}{err}");
+    assert!(
+        said.contains("cannot be placed: pinned to host node-1") && said.contains("memory"),
+        "{said}"
+    );
+    assert_eq!(running_on(&cluster, 0), Some(pid), "untouched on node-0");
+    assert!(running_on(&cluster, 1).is_none());
     let again = expect("plan", &spec, &[], 0);
     assert!(again.contains("No changes."), "{again}");
 }

@@ -4,7 +4,7 @@
 //! field takes ([`effects`]), the `restart` field and how an init ended ([`restart`]), whether a
 //! move can be live ([`live`]), the `security` field with the system call names both sides check
 //! it against ([`security`]) and the host devices it grants ([`devices`]), OpenVZ's I/O priorities as weights ([`ioprio`]), what a move between
-//! hosts sends ([`transfer`]), and the disk rules both sides enforce ([`disk`]).
+//! hosts sends ([`transfer`]), snapshots and clones of a container's data ([`snapshot`]), and the disk rules both sides enforce ([`disk`]).
 //!
 //! Neighbours: the orchestrator resolves spec files into [`container::ContainerSpec`] values and
 //! sends them in [`message::Request`]s; `fleet-node` answers with [`message::Response`]s. This crate
@@ -22,6 +22,7 @@ pub mod message;
 pub mod raw_frame;
 pub mod restart;
 pub mod security;
+pub mod snapshot;
 pub mod transfer;
 pub mod units;
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::container::{ContainerSpec, Resources};
 use crate::restart::{LastExit, SupervisorInfo};
+use crate::snapshot::{SnapshotReply, SnapshotRequest};
 use crate::transfer::{Chunk, Export, ImageInfo};
 
 pub use crate::apply_lock::{InterruptedBatch, LockHolder};
@@ -174,6 +175,8 @@ pub enum Request {
         /// Container name.
         name: String,
     },
+    /// A snapshot or a clone of a container's data, answered with [`Response::Snapshot`].
+    Snapshot(SnapshotRequest),
 }
 
 /// What a node answers.
@@ -226,6 +229,8 @@ pub enum Response {
         /// Milliseconds CRIU's restore took.
         restore_ms: u64,
     },
+    /// Answer to [`Request::Snapshot`].
+    Snapshot(SnapshotReply),
     /// The request could not be handled at all (malformed frame, wrong version, ...).
     Error {
         /// What was wrong.

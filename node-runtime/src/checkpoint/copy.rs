@@ -14,15 +14,7 @@ use crate::container::Runtime;
 use crate::disk::paths::{image_path, inodes_path, mount_path};
 use crate::error::{Error, Result, io_err};
 
-/// Which kind of writable layer a container has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LayerKind {
-    /// Its own ext4 image (`disk.img`, with `disk.inodes`).
-    Disk,
-    /// The plain upper directory in the store.
-    Upper,
-}
+pub use fleet_protocol::snapshot::LayerKind;
 
 /// The container's writable layer as files to copy.
 pub fn layer_of(runtime: &Runtime, name: &str) -> LayerKind {

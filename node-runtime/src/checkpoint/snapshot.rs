@@ -8,9 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
-
-use super::copy::{self, LayerKind};
+use super::copy;
 use crate::container::Runtime;
 use crate::error::{Error, Result, io_err};
 use crate::store::{private_dir, validate_name};
@@ -18,22 +16,7 @@ use crate::store::{private_dir, validate_name};
 /// fleet-node's record in a snapshot directory.
 const RECORD: &str = "snapshot.json";
 
-/// One snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Snapshot {
-    /// Its tag.
-    pub tag: String,
-    /// When it was taken, seconds since the Unix epoch (UTC).
-    pub created: u64,
-    /// What was copied.
-    pub layer: LayerKind,
-    /// The side the layer's owners were on (`0` host ids, else the uid range's base).
-    pub layer_ids: u32,
-    /// Bytes the copy takes on disk (holes and shared extents of a reflink still counted).
-    pub bytes: u64,
-    /// Whether the container was running (frozen for the copy).
-    pub was_running: bool,
-}
+pub use fleet_protocol::snapshot::Snapshot;
 
 fn dir_of(runtime: &Runtime, name: &str) -> PathBuf {
     runtime.store.root().join("snapshots").join(name)

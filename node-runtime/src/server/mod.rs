@@ -5,12 +5,14 @@
 //! A malformed frame gets `Response::Error` and the server keeps serving; a hello with another
 //! protocol version gets a refusal naming both versions; end of input ends the server and leaves
 //! every container running. Neighbours: `container::Runtime` does the work, [`batch`] runs an
-//! apply batch (reporting each action as it finishes when asked), [`hello`] describes the node.
+//! apply batch (reporting each action as it finishes when asked), [`hello`] describes the node,
+//! [`snapshots`] answers snapshots and clones.
 
 pub mod batch;
 pub mod hello;
 pub mod journal;
 pub mod lock;
+pub mod snapshots;
 
 use bytes::Bytes;
 use fleet_protocol::{Envelope, LockHolder, PROTOCOL_VERSION, Request, Response};
@@ -160,6 +162,15 @@ impl Session {
                     progress,
                 },
             ),
+            Request::Snapshot(asked) => {
+                if asked.op.changes()
+                    && let Err(message) =
+                        self.take_lock(runtime, &asked.fleet, &asked.user, asked.lock_timeout_secs)
+                {
+                    return Handled::Reply(error(id, message));
+                }
+                reply(snapshots::handle(runtime, asked.op))
+            }
             // A move's two begins take the apply lock as a batch does; the rest of the move
             // runs under it.
             request => {
@@ -175,20 +186,9 @@ impl Session {
                     user,
                     ..
                 } = &request
-                    && self.lock.is_none()
+                    && let Err(message) = self.take_lock(runtime, fleet, user, *lock_timeout_secs)
                 {
-                    let holder = LockHolder {
-                        fleet: fleet.clone(),
-                        user: user.clone(),
-                        client: self.client.clone(),
-                        pid: std::process::id(),
-                        since: lock::now_utc(),
-                    };
-                    let timeout = std::time::Duration::from_secs(u64::from(*lock_timeout_secs));
-                    match lock::acquire(runtime.store.root(), &holder, timeout) {
-                        Ok(held) => self.lock = Some(held),
-                        Err(e) => return Handled::Reply(error(id, e.to_string())),
-                    }
+                    return Handled::Reply(error(id, message));
                 }
                 reply(crate::transfer::handle(
                     runtime,
@@ -197,6 +197,31 @@ impl Session {
                 ))
             }
         }
+    }
+
+    /// Takes the node's apply lock for the rest of the session, unless it holds it already.
+    fn take_lock(
+        &mut self,
+        runtime: &Runtime,
+        fleet: &str,
+        user: &str,
+        timeout_secs: u32,
+    ) -> Result<(), String> {
+        if self.lock.is_some() {
+            return Ok(());
+        }
+        let holder = LockHolder {
+            fleet: fleet.to_owned(),
+            user: user.to_owned(),
+            client: self.client.clone(),
+            pid: std::process::id(),
+            since: lock::now_utc(),
+        };
+        let timeout = std::time::Duration::from_secs(u64::from(timeout_secs));
+        let held =
+            lock::acquire(runtime.store.root(), &holder, timeout).map_err(|e| e.to_string())?;
+        self.lock = Some(held);
+        Ok(())
     }
 
     /// Runs a batch under the node's apply lock (taken by the session's first batch and kept),

@@ -11,7 +11,7 @@
 mod batch;
 pub mod error;
 pub mod journal;
-mod moves;
+pub(crate) mod moves;
 pub mod progress;
 pub mod report;
 #[cfg(test)]

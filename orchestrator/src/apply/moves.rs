@@ -121,7 +121,7 @@ pub(super) fn figures(step: &Step, moved: &Moved) -> MoveFigures {
 }
 
 /// `12.3 MiB`: a size for people, to one decimal.
-fn human(bytes: u64) -> String {
+pub(crate) fn human(bytes: u64) -> String {
     let units = [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
     for (unit, size) in units {
         if bytes >= size {

@@ -95,6 +95,15 @@ pub(super) async fn find_host<'f>(
 ) -> Result<&'f Host, String> {
     let (observed, sessions) = observe::observe(fleet, &connect.options(), connect.parallel).await;
     observe::close_all(sessions).await;
+    host_of(fleet, name, &observed)
+}
+
+/// [`find_host`] in what `observed` says (for verbs that keep the sessions open).
+pub(super) fn host_of<'f>(
+    fleet: &'f Fleet,
+    name: &str,
+    observed: &observe::Observed,
+) -> Result<&'f Host, String> {
     let mut ours = None;
     let mut theirs = None;
     let mut unreachable = Vec::new();

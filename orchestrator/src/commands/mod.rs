@@ -7,6 +7,7 @@ pub mod apply;
 pub mod apply_saved;
 pub mod bootstrap;
 pub mod capacity;
+pub mod clone;
 pub mod destroy;
 pub mod drain;
 pub mod exec;
@@ -18,6 +19,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod plan;
 pub mod render;
+pub mod snapshot;
 pub mod status;
 pub mod validate;
 
@@ -230,17 +232,27 @@ pub fn report_left_out(plan: &Plan) -> bool {
 /// Asks on the terminal before destroying or restarting; without a terminal, `yes` must be set.
 /// Returns false (after saying why) when the user declined or could not be asked.
 pub fn confirm(plan: &Plan, yes: bool) -> bool {
-    if yes || !plan.is_destructive() {
+    !plan.is_destructive() || confirm_text("this plan destroys or restarts containers", yes)
+}
+
+/// [`confirm`] for a verb that says itself what it would do (`what`, a clause).
+pub fn confirm_text(what: &str, yes: bool) -> bool {
+    if yes {
         return true;
     }
     if !std::io::stdin().is_terminal() {
         eprintln!(
-            "error: this plan destroys or restarts containers and there is no terminal to confirm \
-             it on; pass --yes to apply it anyway. Nothing was changed."
+            "error: {what} and there is no terminal to confirm it on; pass --yes to go on \
+             anyway. Nothing was changed."
         );
         return false;
     }
-    eprint!("This plan destroys or restarts containers. Type \"yes\" to go on: ");
+    let mut first = what.chars();
+    let what: String = first
+        .next()
+        .map(|c| c.to_uppercase().chain(first).collect())
+        .unwrap_or_default();
+    eprint!("{what}. Type \"yes\" to go on: ");
     let mut line = String::new();
     if std::io::stdin().read_line(&mut line).is_err() || line.trim() != "yes" {
         eprintln!("Cancelled. Nothing was changed.");

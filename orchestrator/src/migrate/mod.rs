@@ -11,11 +11,14 @@
 //! the container, and the plan moves it again or leaves it where the spec now wants it.
 //!
 //! Neighbours: `diff` calls [`plan_move`] and [`left_over`]; `apply` runs [`drive::run`] for
-//! each move step; [`targeted`] plans `fleet drain` and `fleet move`; the node side is
+//! each move step; [`targeted`] plans `fleet drain` and `fleet move`, [`clone`] plans `fleet clone`,
+//! [`snapshot`] sends it and `fleet snapshot`'s operations to the node; the node side is
 //! `node-runtime/src/transfer/`.
 
+pub mod clone;
 pub mod drive;
 pub mod error;
+pub mod snapshot;
 pub mod targeted;
 
 use fleet_protocol::{
@@ -113,6 +116,8 @@ pub fn left_over<'a>(
         .collect()
 }
 
+#[cfg(test)]
+mod clone_tests;
 #[cfg(test)]
 mod targeted_tests;
 #[cfg(test)]

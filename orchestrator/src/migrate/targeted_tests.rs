@@ -10,7 +10,8 @@ use crate::model::DesiredContainer;
 use crate::plan::fixture::{fleet, host, pinned, spec};
 use crate::plan::{StepKind, render};
 
-fn free(name: &str) -> DesiredContainer {
+/// A container of fleet `demo` with a 1 GiB disk that the spec does not pin.
+pub(super) fn free(name: &str) -> DesiredContainer {
     let mut s = spec("demo", name);
     s.resources.disk_space = Some(1 << 30);
     let mut c = pinned(s, "a");

@@ -1,0 +1,221 @@
+//! `fleet snapshot` and `fleet clone` over real sshd hosts on this machine, each with its own
+//! node root: a snapshot, a change and a restore bring the old content back; a clone is the
+//! spec's second container, started with the first one's data, beside it. What is refused (a
+//! tag that exists, a tag the node lacks, a clone name taken or missing from the spec) says why
+//! and changes nothing.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::fleetctl::{Cleanup, expect, fleet_bin};
+use support::moves::{exec_ok, running_on, write};
+use support::sshd::{Cluster, skip_unless_ready, unique};
+
+/// Runs `fleet ARGS -f SPEC` (no terminal); returns exit code, stdout and stderr.
+fn fleet(spec: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(fleet_bin())
+        .args(args)
+        .args(["-f", spec.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_snapshot_a_change_and_a_restore_bring_the_old_content_back() {
+    if skip_unless_ready() {
+        return;
+    }
+    let cluster = Cluster::start(2);
+    let spec = write(&cluster, &format!("snap-{}", unique()), 1);
+    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+    expect("apply", &spec, &["--yes"], 0);
+    exec_ok(&spec, "echo one > /data.txt && sync");
+
+    let (code, out, err) = fleet(&spec, &["snapshot", "mover", "before"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("mover: snapshot before taken on node-1 (") && out.contains("frozen"),
+        "{out}"
+    );
+    // The same tag again is refused, and the snapshot is still the first one.
+    let (code, out, err) = fleet(&spec, &["snapshot", "mover", "before"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("snapshot tag \"before\" exists already"),
+        "{err}"
+    );
+    let (code, out, err) = fleet(&spec, &["snapshot", "list", "-o", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{out}");
+    assert_eq!(rows[0]["container"], "mover");
+    assert_eq!(rows[0]["host"], "node-1");
+    assert_eq!(rows[0]["tag"], "before");
+    assert_eq!(rows[0]["layer"], "disk");
+    assert_eq!(rows[0]["was_running"], true);
+    let (code, table, _) = fleet(&spec, &["snapshot", "list", "mover"]);
+    assert_eq!(code, 0);
+    assert!(
+        table.contains("mover") && table.contains("before"),
+        "{table}"
+    );
+
+    exec_ok(&spec, "echo two > /data.txt && touch /made-since && sync");
+    let pid = running_on(&cluster, 1).expect("running");
+    // Without --yes and without a terminal, the restore (which restarts it) changes nothing;
+    // an unknown tag is refused before anything is stopped.
+    let (code, _, err) = fleet(&spec, &["snapshot", "restore", "mover", "before"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("pass --yes"), "{err}");
+    let (code, _, err) = fleet(&spec, &["snapshot", "restore", "mover", "nope", "--yes"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no snapshot tagged \"nope\"; it has before"),
+        "{err}"
+    );
+    assert_eq!(running_on(&cluster, 1), Some(pid), "untouched");
+    assert_eq!(exec_ok(&spec, "cat /data.txt"), "two\n");
+
+    let (code, out, err) = fleet(&spec, &["snapshot", "restore", "mover", "before", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("mover: snapshot before (taken ") && out.contains("and started again"),
+        "{out}"
+    );
+    assert!(running_on(&cluster, 1).is_some_and(|p| p != pid));
+    assert_eq!(exec_ok(&spec, "cat /data.txt"), "one\n");
+    assert_eq!(
+        exec_ok(&spec, "test -e /made-since && echo there || echo gone"),
+        "gone\n"
+    );
+    // Owned by the container's root still.
+    assert_eq!(exec_ok(&spec, "stat -c %u:%g /data.txt"), "0:0\n");
+    let again = expect("plan", &spec, &[], 0);
+    assert!(again.contains("No changes."), "{again}");
+
+    let (code, out, err) = fleet(&spec, &["snapshot", "delete", "mover", "before"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, out, _) = fleet(&spec, &["snapshot", "list", "mover", "-o", "json"]);
+    assert_eq!(out.trim(), "[]");
+    let (code, _, err) = fleet(&spec, &["snapshot", "nobody"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("the spec has no container named \"nobody\""),
+        "{err}"
+    );
+}
+
+/// The spec of the clone test in `file`: `mover` pinned to node-1 and the unpinned entries
+/// `more` (name, whether it has a disk image) with the same memory.
+fn clone_spec(cluster: &Cluster, fleet: &str, more: &[(&str, bool)], file: &str) -> PathBuf {
+    let entry = |name: &str, host: &str, disk: bool| {
+        format!(
+            "  - name: {name}\n    template: busybox\n    \
+             command: [\"/bin/sleep\", \"1000000\"]{host}\n    \
+             resources:\n      memory: 64Mi\n{}",
+            if disk {
+                "      disk: {space: 64Mi}\n"
+            } else {
+                ""
+            }
+        )
+    };
+    let mut yaml = format!("apiVersion: fleet/v1\nfleet: {fleet}\nhosts:\n");
+    yaml.push_str(&cluster.hosts_yaml(2, "{cpus: 64, memory: 64Gi, disk: 100Gi}"));
+    yaml.push_str("containers:\n");
+    yaml.push_str(&entry("mover", "\n    host: node-1", true));
+    for (name, disk) in more {
+        yaml.push_str(&entry(name, "", *disk));
+    }
+    let path = cluster.dir.path().join(file);
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+#[test]
+fn a_clone_starts_a_second_container_with_the_firsts_data_beside_it() {
+    if skip_unless_ready() {
+        return;
+    }
+    let cluster = Cluster::start(2);
+    let name = format!("clone-{}", unique());
+    let one = clone_spec(&cluster, &name, &[], "one.yaml");
+    let two = clone_spec(&cluster, &name, &[("mover-copy", true)], "two.yaml");
+    let bare = clone_spec(&cluster, &name, &[("mover-bare", false)], "bare.yaml");
+    let _cleanup = Cleanup::new(&cluster, &[&two]);
+    expect("apply", &one, &["--yes"], 0);
+    exec_ok(&one, "echo kept > /kept.txt && sync");
+
+    // A name the spec lacks, or one that is taken, is refused.
+    let (code, _, err) = fleet(&two, &["clone", "mover", "mover-cpy"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(
+            "the spec has no container named \"mover-cpy\" (did you mean \"mover-copy\"?)"
+        ) && err.contains("nothing was changed"),
+        "{err}"
+    );
+    let (code, _, err) = fleet(&two, &["clone", "mover", "mover"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("container \"mover\" already exists on node-1"),
+        "{err}"
+    );
+
+    // The node refuses a clone whose spec asks for another kind of disk, before it makes it.
+    let (code, _, err) = fleet(&bare, &["clone", "mover", "mover-bare"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("error: node-1: ") && err.contains("give both the same kind of disk"),
+        "{err}"
+    );
+    let node_1 = cluster.dir.path().join("node-1/containers");
+    assert!(!node_1.join("mover-bare").exists());
+
+    let (code, out, err) = fleet(&two, &["clone", "mover", "mover-copy"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("mover-copy: cloned from mover on node-1, running (init pid "),
+        "{out}"
+    );
+    assert!(node_1.join("mover-copy").exists(), "made beside its source");
+    let exec_copy = |command: &str| {
+        let out = Command::new(fleet_bin())
+            .args(["exec", "-f", two.to_str().unwrap(), "mover-copy", "--"])
+            .args(["/bin/sh", "-c", command])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(exec_copy("cat /kept.txt"), "kept\n");
+    assert_eq!(exec_copy("stat -c %u:%g /kept.txt"), "0:0\n");
+    exec_copy("echo changed > /kept.txt && sync");
+    assert_eq!(
+        exec_ok(&two, "cat /kept.txt"),
+        "kept\n",
+        "the original is its own"
+    );
+    // The spec's second container exists: the plan has nothing to do, and a second clone onto
+    // it is refused.
+    let again = expect("plan", &two, &[], 0);
+    assert!(again.contains("No changes."), "{again}");
+    let (code, _, err) = fleet(&two, &["clone", "mover", "mover-copy"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("container \"mover-copy\" already exists on node-1"),
+        "{err}"
+    );
+    assert_eq!(exec_copy("cat /kept.txt"), "changed\n");
+}
