@@ -24,7 +24,7 @@ pub mod stream;
 pub use copy::LayerKind;
 pub use dump::INIT_KEY;
 pub use freeze::FREEZE_TIMEOUT;
-pub use images::{RECORD, Record};
+pub use images::{RECORD, RESTORE_LOG, Record};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

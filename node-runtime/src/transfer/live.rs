@@ -215,7 +215,20 @@ fn restore_in(
         .repair(name, lock)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("{name} vanished before its restore"))?;
-    checkpoint::restore_owned(runtime, name, found, dir).map_err(|e| e.to_string())
+    checkpoint::restore_owned(runtime, name, found, dir)
+        .map_err(|e| keep_log(name, dir, e.to_string()))
+}
+
+/// A failed restore's message names CRIU's log in `dir` (`<root>/moving/NAME`), which the move
+/// removes: the log is kept beside it (`NAME.restore.log`, replacing an older one) and named
+/// instead.
+fn keep_log(name: &str, dir: &Path, message: String) -> String {
+    let log = dir.join(checkpoint::RESTORE_LOG);
+    let kept = dir.with_file_name(format!("{name}.{}", checkpoint::RESTORE_LOG));
+    match std::fs::rename(&log, &kept) {
+        Ok(()) => message.replace(&log.display().to_string(), &kept.display().to_string()),
+        Err(_) => message,
+    }
 }
 
 /// A live move that did not happen: the container (stopped by its dump; the caller holds its
@@ -233,4 +246,29 @@ pub(super) fn put_back(runtime: &Runtime, name: &str, lock: &ContainerLock) -> O
         let _ = runtime.start_locked(name, lock);
     }
     failed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_restores_log_is_kept_out_of_the_dump_it_names() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("moving/web");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("restore.log"),
+            "Error (criu/cr-restore.c:1): boom\n",
+        )
+        .unwrap();
+        let named = |log: &Path| format!("criu restore failed (full log: {})", log.display());
+        let kept = keep_log("web", &dir, named(&dir.join("restore.log")));
+        let log = root.path().join("moving/web.restore.log");
+        assert_eq!(kept, named(&log));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(std::fs::read_to_string(&log).unwrap().contains("boom"));
+        // Without a log, the message stays as it was.
+        assert_eq!(keep_log("web", &dir, "other".into()), "other");
+    }
 }
