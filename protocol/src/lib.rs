@@ -16,6 +16,7 @@ pub mod container;
 pub mod devices;
 pub mod disk;
 pub mod effects;
+pub mod io_weight;
 pub mod ioprio;
 pub mod live;
 pub mod message;

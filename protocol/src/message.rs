@@ -16,6 +16,7 @@ use crate::snapshot::{SnapshotReply, SnapshotRequest};
 use crate::transfer::{Chunk, Export, ImageInfo};
 
 pub use crate::apply_lock::{InterruptedBatch, LockHolder};
+pub use crate::io_weight::WeightFile;
 
 /// Version of this message set. A node refuses a client whose hello names another.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -385,35 +386,6 @@ pub struct Features {
     /// Anything else worth telling an operator (missing controllers and the like).
     #[serde(default)]
     pub notes: Vec<String>,
-}
-
-/// The cgroup file a host's I/O scheduler reads container weights from (serialized as the
-/// file's name; `""` for none).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum WeightFile {
-    /// No scheduler there reads a weight.
-    #[default]
-    #[serde(rename = "")]
-    None,
-    /// cgroup v2 under iocost.
-    #[serde(rename = "io.weight")]
-    IoWeight,
-    /// cgroup v2 under BFQ.
-    #[serde(rename = "io.bfq.weight")]
-    IoBfqWeight,
-    /// cgroup v1 under BFQ.
-    #[serde(rename = "blkio.bfq.weight")]
-    BlkioBfqWeight,
-    /// cgroup v1 under CFQ (kernels before 5.0).
-    #[serde(rename = "blkio.weight")]
-    BlkioWeight,
-}
-
-impl WeightFile {
-    /// Whether no scheduler reads a weight.
-    pub fn is_none(&self) -> bool {
-        *self == WeightFile::None
-    }
 }
 
 /// A host's capacity.
