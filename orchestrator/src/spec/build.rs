@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+pub use super::events::{Reader, Stop};
 use super::keys::{Keys, is_key};
 use super::node::{Node, ParseError, Pos, Value};
 
@@ -55,7 +56,22 @@ pub fn parse_streaming(
     file: u32,
     items: &mut dyn Items,
 ) -> Result<Vec<Node>, ParseError> {
-    use serde_saphyr::granit_parser::Event;
+    parse_with(text, file, items, Reader::Full).map_err(|stop| match stop {
+        Stop::Failed(e) => e,
+        Stop::Unsupported => unreachable!("the full parser reads all of YAML"),
+    })
+}
+
+/// [`parse_streaming`] with the events of `reader`: with [`Reader::Quick`], a text outside the
+/// quick scanner's subset stops with [`Stop::Unsupported`] (the items handed so far are to be
+/// forgotten), and is to be read again with [`Reader::Full`].
+pub fn parse_with(
+    text: &str,
+    file: u32,
+    items: &mut dyn Items,
+    reader: Reader,
+) -> Result<Vec<Node>, Stop> {
+    use super::events::Kind;
     let mut b = Builder {
         file,
         items,
@@ -65,26 +81,10 @@ pub fn parse_streaming(
         expanded: 0,
         docs: Vec::new(),
     };
-    super::events::for_each_event(text, &mut |item| {
-        let (event, span) = item.map_err(|e| {
-            let m = e.marker();
-            ParseError {
-                pos: Some(Pos {
-                    file,
-                    line: m.line() as u32,
-                    column: m.col() as u32 + 1,
-                }),
-                message: e.info().to_string(),
-            }
-        })?;
-        let pos = Pos {
-            file,
-            line: span.start.line() as u32,
-            column: span.start.col() as u32 + 1,
-        };
-        match event {
-            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
-            Event::DocumentStart(..) => {
+    super::events::for_each_event(text, file, reader, &mut |event| {
+        let pos = event.pos;
+        match event.kind {
+            Kind::DocumentStart => {
                 if b.docs.len() >= MAX_DOCUMENTS {
                     return Err(b.fail(
                         pos,
@@ -93,20 +93,22 @@ pub fn parse_streaming(
                 }
                 b.anchors.clear();
             }
-            Event::Scalar(value, style, anchor, tag) => {
-                let plain = matches!(style, serde_saphyr::granit_parser::ScalarStyle::Plain);
-                let is_str_tag = tag.as_ref().is_some_and(|t| t.suffix() == "str");
-                let v = if plain && !is_str_tag {
-                    resolve_plain(&value)
+            Kind::Scalar {
+                text,
+                plain,
+                anchor,
+            } => {
+                let v = if plain {
+                    resolve_plain(&text)
                 } else {
-                    Value::Str(value.into_owned())
+                    Value::Str(text.into_owned())
                 };
                 b.value(Node { pos, value: v }, anchor)?;
             }
-            Event::SequenceStart(_, anchor, _) => b.open(pos, Value::Seq(Vec::new()), anchor)?,
-            Event::MappingStart(_, anchor, _) => b.open(pos, Value::Map(Vec::new()), anchor)?,
-            Event::SequenceEnd | Event::MappingEnd => b.close()?,
-            Event::Alias(id) => {
+            Kind::SequenceStart(anchor) => b.open(pos, Value::Seq(Vec::new()), anchor)?,
+            Kind::MappingStart(anchor) => b.open(pos, Value::Map(Vec::new()), anchor)?,
+            Kind::End => b.close()?,
+            Kind::Alias(id) => {
                 let Some(&(_, size)) = b.anchors.get(&id) else {
                     return Err(b.fail(pos, "alias to an unknown anchor".into()));
                 };
@@ -114,7 +116,6 @@ pub fn parse_streaming(
                 let node = b.anchors[&id].0.clone();
                 b.place(Node { pos, ..node }, 0)?;
             }
-            _ => {}
         }
         Ok(())
     })?;

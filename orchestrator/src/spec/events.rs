@@ -1,77 +1,212 @@
-//! The YAML parser's events for `node`'s tree builder, from a thread of their own when the file
+//! The YAML parser's events for `build`'s tree builder, from a thread of their own when the file
 //! is big: parsing is about half of a big spec's load, building and decoding the other half, so
 //! on two cores the two stages overlap and the load takes about the longer one.
 //!
-//! The events arrive in order and in batches; an error stops both stages (the builder's budgets
-//! included: returning early closes the channel, which ends the parsing thread).
+//! The parser's own events are turned into small [`Event`]s where they are made (the positions
+//! worked out, the stream's markers dropped): a 100,000-container file yields some 6 million, and
+//! each is copied into a batch and out again. The batches travel in order and their buffers come
+//! back to be filled again, so the parsing thread does not fault in fresh memory for each. An
+//! error stops both stages (the builder's budgets included: returning early closes the channel,
+//! which ends the parsing thread).
 
-use super::node::ParseError;
+use std::borrow::Cow;
 
-/// What the YAML parser yields: an event and where it was written, or the reason it stopped.
-pub type Parsed<'t> = Result<
-    (
-        serde_saphyr::granit_parser::Event<'t>,
-        serde_saphyr::granit_parser::Span,
-    ),
-    serde_saphyr::granit_parser::ScanError,
->;
+use serde_saphyr::granit_parser::{self as granit, Parser};
+
+use super::node::{ParseError, Pos};
+
+/// One parser event the tree builder acts on, with where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event<'t> {
+    /// Where the value (or document) starts.
+    pub pos: Pos,
+    /// What it is.
+    pub kind: Kind<'t>,
+}
+
+/// The kinds of [`Event`]. Anchors are the parser's numbers (0 for none).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind<'t> {
+    /// A document starts.
+    DocumentStart,
+    /// A scalar; `plain` when it was written unquoted and untagged (so its type is read from its
+    /// text) rather than quoted, as a block scalar or tagged `!!str`.
+    Scalar {
+        /// The scalar's text, escapes resolved.
+        text: Cow<'t, str>,
+        /// Unquoted and not tagged `!!str`.
+        plain: bool,
+        /// Its anchor.
+        anchor: usize,
+    },
+    /// A sequence starts, with its anchor.
+    SequenceStart(usize),
+    /// A mapping starts, with its anchor.
+    MappingStart(usize),
+    /// The innermost open sequence or mapping ends.
+    End,
+    /// An alias to an anchor.
+    Alias(usize),
+}
+
+/// Which reader makes the events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// The scanner of YAML's plain subset (`quick.rs`), which may find the text outside it.
+    Quick,
+    /// The full YAML parser.
+    Full,
+}
+
+/// Why the events stopped before the end of the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// A YAML error, or an error of the caller's.
+    Failed(ParseError),
+    /// The quick reader found the text outside its subset: the events so far are to be
+    /// forgotten and the text read again by the full parser.
+    Unsupported,
+}
 
 /// Files smaller than this are parsed on the calling thread: a thread costs more than it saves.
 const PIPELINE_BYTES: usize = 1 << 20;
 /// Events handed from the parsing thread to the building one at a time.
 const BATCH: usize = 4_096;
 
-/// Runs the YAML parser over `text` and `f` over each of its events, in order, stopping at the
-/// first error `f` returns. A big file is parsed on a thread of its own while the calling thread
-/// builds and decodes (a pipeline of two stages, the parser about half of the work), so on two
-/// cores the load takes about the longer stage rather than the sum.
+/// Runs `reader` over `text` (file `file` of its load) and `f` over each of its events, in
+/// order, stopping at the first error (the reader's or `f`'s). A big file is read on a thread of
+/// its own while the calling thread builds and decodes.
 pub fn for_each_event<'t>(
     text: &'t str,
-    f: &mut dyn FnMut(Parsed<'t>) -> Result<(), ParseError>,
-) -> Result<(), ParseError> {
+    file: u32,
+    reader: Reader,
+    f: &mut dyn FnMut(Event<'t>) -> Result<(), ParseError>,
+) -> Result<(), Stop> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    for_each_event_from(
-        text,
-        if cores < 2 {
-            usize::MAX
-        } else {
-            PIPELINE_BYTES
-        },
-        f,
-    )
+    let pipeline_bytes = if cores < 2 {
+        usize::MAX
+    } else {
+        PIPELINE_BYTES
+    };
+    for_each_event_from(text, file, reader, pipeline_bytes, f)
 }
 
 /// [`for_each_event`], with a thread for files of at least `pipeline_bytes`.
 fn for_each_event_from<'t>(
     text: &'t str,
+    file: u32,
+    reader: Reader,
     pipeline_bytes: usize,
-    f: &mut dyn FnMut(Parsed<'t>) -> Result<(), ParseError>,
-) -> Result<(), ParseError> {
-    use serde_saphyr::granit_parser::Parser;
+    f: &mut dyn FnMut(Event<'t>) -> Result<(), ParseError>,
+) -> Result<(), Stop> {
     if text.len() < pipeline_bytes {
-        return Parser::new_from_str(text).try_for_each(f);
+        let mut failed = None;
+        let read = produce(text, file, reader, &mut |event| match f(event) {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        });
+        return match failed {
+            Some(e) => Err(Stop::Failed(e)),
+            None => read,
+        };
     }
     std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Parsed<'t>>>(8);
+        // Full batches one way (the last with how the reading ended), empty buffers back.
+        type Batch<'t> = (Vec<Event<'t>>, Option<Result<(), Stop>>);
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Batch<'t>>(8);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<Event<'t>>>();
         s.spawn(move || {
-            let mut batch = Vec::with_capacity(BATCH);
-            for item in Parser::new_from_str(text) {
-                let failed = item.is_err();
-                batch.push(item);
-                if failed || batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    // The parser stops at its first error; a closed channel means the builder
-                    // stopped at an error of its own.
-                    if tx.send(full).is_err() || failed {
-                        return;
-                    }
+            let fresh = || Vec::with_capacity(BATCH);
+            let mut batch = fresh();
+            let read = produce(text, file, reader, &mut |event| {
+                batch.push(event);
+                if batch.len() < BATCH {
+                    return true;
                 }
-            }
-            let _ = tx.send(batch);
+                let next = empty_rx.try_recv().unwrap_or_else(|_| fresh());
+                // A closed channel means the builder stopped at an error of its own.
+                full_tx
+                    .send((std::mem::replace(&mut batch, next), None))
+                    .is_ok()
+            });
+            let _ = full_tx.send((batch, Some(read)));
         });
         // Returning early drops the receiver, which ends the parsing thread at its next batch.
-        rx.into_iter().flatten().try_for_each(f)
+        for (mut batch, end) in full_rx {
+            for event in batch.drain(..) {
+                f(event).map_err(Stop::Failed)?;
+            }
+            if let Some(end) = end {
+                return end;
+            }
+            let _ = empty_tx.send(batch);
+        }
+        Ok(())
     })
+}
+
+/// Hands `reader`'s events to `sink` until the text ends, the reader stops, or `sink` returns
+/// false.
+fn produce<'t>(
+    text: &'t str,
+    file: u32,
+    reader: Reader,
+    sink: &mut dyn FnMut(Event<'t>) -> bool,
+) -> Result<(), Stop> {
+    match reader {
+        Reader::Quick => super::quick::scan(text, file, sink).map_err(|_| Stop::Unsupported),
+        Reader::Full => {
+            for item in Parser::new_from_str(text) {
+                if let Some(event) = convert(item, file).map_err(Stop::Failed)?
+                    && !sink(event)
+                {
+                    break;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The parser's event as an [`Event`], `None` for those the builder has no use for.
+fn convert<'t>(item: granit::ParseResult<'t>, file: u32) -> Result<Option<Event<'t>>, ParseError> {
+    use granit::Event as E;
+    let (event, span) = item.map_err(|e| {
+        let m = e.marker();
+        ParseError {
+            pos: Some(Pos {
+                file,
+                line: m.line() as u32,
+                column: m.col() as u32 + 1,
+            }),
+            message: e.info().to_string(),
+        }
+    })?;
+    let kind = match event {
+        E::DocumentStart(..) => Kind::DocumentStart,
+        E::Scalar(text, style, anchor, tag) => Kind::Scalar {
+            text,
+            plain: matches!(style, granit::ScalarStyle::Plain)
+                && tag.as_ref().is_none_or(|t| t.suffix() != "str"),
+            anchor,
+        },
+        E::SequenceStart(_, anchor, _) => Kind::SequenceStart(anchor),
+        E::MappingStart(_, anchor, _) => Kind::MappingStart(anchor),
+        E::SequenceEnd | E::MappingEnd => Kind::End,
+        E::Alias(id) => Kind::Alias(id),
+        _ => return Ok(None),
+    };
+    Ok(Some(Event {
+        pos: Pos {
+            file,
+            line: span.start.line() as u32,
+            column: span.start.col() as u32 + 1,
+        },
+        kind,
+    }))
 }
 
 #[cfg(test)]
@@ -81,11 +216,8 @@ mod tests {
     /// Every event as text, or the error, through the pipeline or not.
     fn events(text: &str, pipeline_bytes: usize, stop_after: usize) -> Vec<String> {
         let mut seen = Vec::new();
-        let _ = for_each_event_from(text, pipeline_bytes, &mut |item| {
-            seen.push(match item {
-                Ok((event, span)) => format!("{event:?} {}", span.start.line()),
-                Err(e) => format!("error {}", e.marker().line()),
-            });
+        let result = for_each_event_from(text, 7, Reader::Full, pipeline_bytes, &mut |event| {
+            seen.push(format!("{event:?}"));
             if seen.len() == stop_after {
                 return Err(ParseError {
                     pos: None,
@@ -94,6 +226,9 @@ mod tests {
             }
             Ok(())
         });
+        if let Err(e) = result {
+            seen.push(format!("error {e:?}"));
+        }
         seen
     }
 
@@ -109,11 +244,46 @@ mod tests {
         text.push_str("bad: [unclosed\n");
         let direct = events(&text, usize::MAX, 0);
         assert!(
-            direct.last().unwrap().starts_with("error 3001"),
-            "{direct:?}"
+            direct.last().unwrap().contains("line: 3001"),
+            "{:?}",
+            direct.last()
         );
         assert_eq!(events(&text, 0, 0), direct);
         // The builder stopping early ends the parsing thread too (the scope would not return).
-        assert_eq!(events(&text, 0, 10), direct[..10]);
+        let stopped = events(&text, 0, 10);
+        assert_eq!(stopped[..10], direct[..10]);
+        assert!(stopped[10].contains("enough"), "{stopped:?}");
+    }
+
+    #[test]
+    fn events_carry_positions_styles_and_anchors() {
+        let text = "a: &x 1\nb: !!str 2\nc: [*x, 'q']\n";
+        let mut seen = Vec::new();
+        for_each_event_from(text, 3, Reader::Full, usize::MAX, &mut |e| {
+            seen.push(e);
+            Ok(())
+        })
+        .unwrap();
+        let at = |line, column| Pos {
+            file: 3,
+            line,
+            column,
+        };
+        let scalar = |text: &'static str, plain, anchor, pos| Event {
+            pos,
+            kind: Kind::Scalar {
+                text: Cow::Borrowed(text),
+                plain,
+                anchor,
+            },
+        };
+        assert_eq!(seen[0].kind, Kind::DocumentStart);
+        assert_eq!(seen[1].kind, Kind::MappingStart(0));
+        assert_eq!(seen[3], scalar("1", true, 1, at(1, 7)));
+        assert_eq!(seen[5], scalar("2", false, 0, at(2, 10)));
+        assert_eq!(seen[7].pos, at(3, 4));
+        assert_eq!(seen[8].kind, Kind::Alias(1));
+        assert_eq!(seen[9], scalar("q", false, 0, at(3, 9)));
+        assert_eq!(seen[10].kind, Kind::End);
     }
 }

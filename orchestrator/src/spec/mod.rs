@@ -13,6 +13,7 @@ pub mod events;
 pub mod fields;
 pub mod keys;
 pub mod node;
+pub mod quick;
 pub mod raw;
 pub mod resources;
 pub mod restart;
@@ -72,10 +73,42 @@ pub fn load_paths(paths: &[PathBuf], d: &mut Diagnostics) -> Loaded {
 
 /// Decodes one file's text (already read) into `loaded`. The entries of each document's lists
 /// are decoded as the parser completes them, so the file's whole tree is never held at once.
+/// The quick scanner reads the file if it can, else the full parser (see `quick.rs`).
 pub fn load_text(loaded: &mut Loaded, name: String, text: String, d: &mut Diagnostics) {
     let id = loaded.sources.add(name, text);
     let text = &loaded.sources.file(id).expect("just added").text;
-    // Problems found in entries count only if the file parses: a YAML error is reported alone.
+    let mut read = read_with(text, id, build::Reader::Quick);
+    if matches!(read.0, Err(build::Stop::Unsupported)) {
+        read = read_with(text, id, build::Reader::Full);
+    }
+    let (docs, entries, entry_problems) = read;
+    match docs {
+        Ok(docs) => {
+            // Problems found in entries count only if the file parses: a YAML error is
+            // reported alone.
+            d.append(entry_problems);
+            let mut entries = entries;
+            entries.resize_with(docs.len(), Default::default);
+            loaded.documents.extend(
+                docs.iter()
+                    .zip(entries)
+                    .filter_map(|(n, e)| decode::document_with(n, e, d)),
+            );
+        }
+        Err(build::Stop::Failed(e)) => d.push(yaml_error(&e)),
+        Err(build::Stop::Unsupported) => unreachable!("the full parser reads all of YAML"),
+    }
+}
+
+/// One reading of a file: its documents' trees (top-level list items taken out), the entries
+/// decoded from those items, and the problems found in them.
+type Read = (
+    Result<Vec<node::Node>, build::Stop>,
+    Vec<decode::Entries>,
+    Diagnostics,
+);
+
+fn read_with(text: &str, id: u32, reader: build::Reader) -> Read {
     let mut entry_problems = Diagnostics::default();
     let mut entries: Vec<decode::Entries> = Vec::new();
     let mut take = |doc: usize, list: &str, item: node::Node| {
@@ -88,18 +121,8 @@ pub fn load_text(loaded: &mut Loaded, name: String, text: String, d: &mut Diagno
             Some(item)
         }
     };
-    match build::parse_streaming(text, id, &mut take) {
-        Ok(docs) => {
-            d.append(entry_problems);
-            entries.resize_with(docs.len(), Default::default);
-            loaded.documents.extend(
-                docs.iter()
-                    .zip(entries)
-                    .filter_map(|(n, e)| decode::document_with(n, e, d)),
-            );
-        }
-        Err(e) => d.push(yaml_error(&e)),
-    }
+    let docs = build::parse_with(text, id, &mut take, reader);
+    (docs, entries, entry_problems)
 }
 
 fn yaml_error(e: &node::ParseError) -> Diagnostic {
