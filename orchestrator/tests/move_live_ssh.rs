@@ -143,6 +143,14 @@ fn moves_live(cluster: &Cluster, spec: &Path, args: &[&str], from: usize, to: us
                 && m["checkpoint_bytes"].as_u64() > Some(0),
             "{report:#}"
         );
+        // This kernel tracks no dirty memory: no pre-dump round, and the report says why.
+        assert!(m.get("pre_dumps").is_none(), "{report:#}");
+        assert!(
+            m["pre_dumps_stopped"]
+                .as_str()
+                .is_some_and(|why| why.contains("no memory dirty tracking")),
+            "{report:#}"
+        );
         format!(
             "counter moved {} -> {} (live) down {} ms (frozen {} ms)",
             m["from"].as_str().unwrap(),
@@ -165,6 +173,14 @@ fn moves_live(cluster: &Cluster, spec: &Path, args: &[&str], from: usize, to: us
         line.contains(" down ") && line.contains(" ms (frozen "),
         "{line}"
     );
+    if !args.contains(&"json") {
+        assert!(
+            line.contains(&format!(
+                "no pre-dump: node-{from}: this kernel has no memory dirty tracking for CRIU"
+            )),
+            "{line}"
+        );
+    }
     assert_eq!(host_of(cluster), Some(to), "runs on node-{to}");
     assert!(
         !root(cluster, from).join("containers/counter").exists(),

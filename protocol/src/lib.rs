@@ -11,6 +11,7 @@
 //! does no I/O: framing (length-delimited frames of JSON) is done by each side's transport.
 #![forbid(unsafe_code)]
 
+pub mod action;
 pub mod apply_lock;
 pub mod container;
 pub mod devices;

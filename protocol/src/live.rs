@@ -14,6 +14,26 @@ pub fn why_not_checkpointable(spec: &ContainerSpec) -> Option<String> {
     })
 }
 
+/// How a node's hello note on CRIU without memory dirty tracking ends (`criu: WHY; ` before).
+pub const NO_PRE_DUMPS: &str = "live moves from here make one final dump, no pre-dumps";
+
+/// Why a live move from `source` cannot pre-dump the container's memory while it runs (its
+/// criu cannot track dirty pages); `None` when it can.
+pub fn why_no_pre_dumps(source: &NodeInfo) -> Option<String> {
+    if source.features.criu_mem_dirty_track {
+        return None;
+    }
+    let why = source.features.notes.iter().find_map(|n| {
+        n.strip_prefix("criu: ")?
+            .strip_suffix(NO_PRE_DUMPS)?
+            .strip_suffix("; ")
+    });
+    Some(
+        why.unwrap_or("its criu does not say that it tracks dirty memory (an older fleet-node?)")
+            .to_owned(),
+    )
+}
+
 /// Why a move of `spec` from `source` to `target` cannot be live; `None` when it can.
 pub fn why_not_live(spec: &ContainerSpec, source: &NodeInfo, target: &NodeInfo) -> Option<String> {
     if let Some(why) = why_not_checkpointable(spec) {

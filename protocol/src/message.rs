@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::container::{ContainerSpec, Resources};
 use crate::restart::{LastExit, SupervisorInfo};
 use crate::snapshot::{SnapshotReply, SnapshotRequest};
-use crate::transfer::{Chunk, Export, ImageInfo};
+use crate::transfer::{Chunk, Export, ImageInfo, PreDumpRound};
 
+pub use crate::action::{Action, ActionOutcome, ActionResult};
 pub use crate::apply_lock::{InterruptedBatch, LockHolder};
 pub use crate::io_weight::WeightFile;
 
@@ -94,8 +95,25 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         live: bool,
     },
-    /// Source of a live move: the next chunk of the dump's stream, after the disk's. Answered
-    /// with [`Response::ExportData`].
+    /// Source of a live move, before its `ExportBegin`: one CRIU pre-dump round of the running
+    /// container's memory (`--track-mem`; after the first round only the pages dirtied since
+    /// the last), its stream then read with [`Request::CheckpointRead`]. The container runs on
+    /// (a failed round thaws it). Takes the apply lock as `ExportBegin` does. Answered with
+    /// [`Response::PreDumped`].
+    PreDump {
+        /// Fleet on whose behalf the move runs.
+        fleet: String,
+        /// Container name.
+        name: String,
+        /// Seconds to wait for the apply lock.
+        #[serde(default)]
+        lock_timeout_secs: u32,
+        /// Who runs the apply.
+        #[serde(default)]
+        user: String,
+    },
+    /// Source of a live move: the next chunk of the dump's stream, after the disk's (before
+    /// `ExportBegin`: the last pre-dump round's). Answered with [`Response::ExportData`].
     CheckpointRead {
         /// Container name.
         name: String,
@@ -144,6 +162,25 @@ pub enum Request {
         #[serde(default)]
         user: String,
     },
+    /// Target of a live move, before its `ImportBegin`: pre-dump round `round` (1, 2, ...) of
+    /// `bytes` follows in [`Request::ImportCheckpoint`]s; verified and used at the commit.
+    /// Takes the apply lock as `ImportBegin` does.
+    ImportPreDump {
+        /// Fleet on whose behalf the move runs.
+        fleet: String,
+        /// Container name.
+        name: String,
+        /// The round, counted from 1.
+        round: u32,
+        /// Bytes of its stream.
+        bytes: u64,
+        /// Seconds to wait for the apply lock.
+        #[serde(default)]
+        lock_timeout_secs: u32,
+        /// Who runs the apply.
+        #[serde(default)]
+        user: String,
+    },
     /// Target of a move: one chunk of the image, in order.
     ImportChunk {
         /// Container name.
@@ -170,6 +207,9 @@ pub enum Request {
         /// A live move: the source's checksum of the checkpoint stream (`transfer::DIGEST`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         checkpoint_digest: Option<String>,
+        /// The source's checksum of each pre-dump round's stream, in order.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pre_dump_digests: Vec<String>,
     },
     /// Target of a move: drop what was received.
     ImportAbort {
@@ -208,6 +248,8 @@ pub enum Response {
     },
     /// Answer to [`Request::ExportBegin`].
     Exporting(Box<Export>),
+    /// Answer to [`Request::PreDump`]: the round made, its stream ready to read.
+    PreDumped(PreDumpRound),
     /// Answer to [`Request::ExportRead`]: the next chunk, or none and the checksum at the end.
     ExportData {
         /// The next run of the image; `None` when everything was sent.
@@ -236,81 +278,6 @@ pub enum Response {
     Error {
         /// What was wrong.
         message: String,
-    },
-}
-
-/// One step on one container. Every action is idempotent: repeating it after a cut-off run
-/// finishes the job rather than failing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum Action {
-    /// Create the container (and start it if its spec says running).
-    Create {
-        /// Full desired spec.
-        spec: ContainerSpec,
-    },
-    /// Start init.
-    Start {
-        /// Container name.
-        name: String,
-    },
-    /// Stop init (SIGTERM, then kill the cgroup after the timeout).
-    Stop {
-        /// Container name.
-        name: String,
-        /// Seconds to wait after SIGTERM.
-        timeout_secs: u32,
-    },
-    /// Change a container to a new spec; live where possible.
-    Update {
-        /// Full desired spec.
-        spec: ContainerSpec,
-        /// Whether changes that need a restart may restart the container.
-        allow_restart: bool,
-    },
-    /// Stop and remove the container with everything it holds.
-    Destroy {
-        /// Container name.
-        name: String,
-    },
-}
-
-impl Action {
-    /// Name of the container the action is about.
-    pub fn container(&self) -> &str {
-        match self {
-            Action::Create { spec } | Action::Update { spec, .. } => &spec.name,
-            Action::Start { name } | Action::Stop { name, .. } | Action::Destroy { name } => name,
-        }
-    }
-}
-
-/// Result of one [`Action`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ActionResult {
-    /// Container name.
-    pub container: String,
-    /// What happened.
-    pub outcome: ActionOutcome,
-}
-
-/// What happened to one action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum ActionOutcome {
-    /// Done; `changed` is false when the container already matched.
-    Done {
-        /// Whether anything was changed.
-        changed: bool,
-    },
-    /// Not done; the container is as it was before the action, or in a state the next run
-    /// finishes.
-    Failed {
-        /// What went wrong.
-        error: String,
-        /// The change cannot be made live and the request did not allow a restart.
-        #[serde(default)]
-        needs_restart: bool,
     },
 }
 
@@ -355,6 +322,10 @@ pub struct Features {
     /// why: missing, or which binary fails `criu check`) or from an older node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub criu_version: Option<String>,
+    /// That criu can track dirty memory here (`criu check --feature mem_dirty_track`): a live
+    /// move from this node pre-dumps memory while the container runs. Older nodes do not say.
+    #[serde(default)]
+    pub criu_mem_dirty_track: bool,
     /// busybox-static is installed (for the busybox template).
     pub busybox: bool,
     /// io weight counts here: the disk under the node's root runs a scheduler that reads the

@@ -90,6 +90,24 @@ pub struct CheckpointInfo {
     pub criu_version: String,
 }
 
+/// One pre-dump round of a live move as the source made it: CRIU copied the running
+/// container's memory (the first round all of it, each later one the pages dirtied since the
+/// round before) into an image directory, sent as a stream like the final dump's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreDumpRound {
+    /// The round, counted from 1.
+    pub round: u32,
+    /// Memory pages it wrote.
+    pub pages: u64,
+    /// Bytes of its stream.
+    pub bytes: u64,
+    /// Milliseconds CRIU took (the container runs on, bar a brief freeze to collect pages).
+    pub took_ms: u64,
+}
+
+/// The most pre-dump rounds a target takes for one move.
+pub const PRE_DUMP_ROUNDS_MAX: u32 = 8;
+
 /// The largest checkpoint stream a node accepts.
 pub const CHECKPOINT_MAX: u64 = 256 << 30;
 

@@ -3,7 +3,8 @@
 //! passes on this kernel. Debian 12's 3.17.1 is found but fails the check on kernel 6.18
 //! (docs/decisions.md, "CRIU"), so presence alone is not enough.
 //!
-//! Neighbours: the hello reports [`Probe`]; `dump.rs` and `restore.rs` run the binary found here.
+//! Neighbours: the hello reports [`Probe`] and [`dirty_tracking`]; `dump.rs`, `pre_dump.rs` and
+//! `restore.rs` run the binary found here.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -114,6 +115,31 @@ pub fn probe(configured: Option<&Path>) -> Probe {
             version,
         },
     }
+}
+
+/// Whether `criu` can track the pages a task dirties (soft-dirty bits): `criu check --feature
+/// mem_dirty_track`, which pre-dumps need. `Err` holds why not, in CRIU's words.
+pub fn dirty_tracking(criu: &Path) -> Result<(), String> {
+    let out = Command::new(criu)
+        .args(["check", "--feature", "mem_dirty_track"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", criu.display()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no output")
+        .trim();
+    Err(format!(
+        "this kernel has no memory dirty tracking for CRIU (`criu check --feature \
+         mem_dirty_track`: {last})"
+    ))
 }
 
 /// `criu --version` prints `Version: 4.2` (and `GitID: ...` for git builds).

@@ -57,7 +57,54 @@ pub fn checkpoint(
         return Err(Error::NotRunning(name.to_owned()));
     }
     let dir = images::prepare(runtime, name, dir)?;
-    dump_locked(runtime, name, found, &dir, opts, (&binary, &version))
+    dump_locked(runtime, name, found, &dir, opts, (&binary, &version), None)
+}
+
+/// What a dump and a pre-dump tell CRIU alike: the tree, where its images and log go, and
+/// what its mounts and files are outside it (the host's cgroup yard, the container's cgroup
+/// views, the mounts bound in from the host, the console log file, the builtin init's binds).
+pub(super) fn tree_args(
+    runtime: &Runtime,
+    found: &Found,
+    init: i32,
+    dir: &Path,
+    log: &str,
+) -> Result<Vec<std::ffi::OsString>> {
+    let cgroup = runtime.cgroup(&found.spec.name);
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "--tree".into(),
+        init.to_string().into(),
+        "--images-dir".into(),
+        dir.into(),
+        "--log-file".into(),
+        log.into(),
+        // Warnings and errors: -v4 wrote 70 MB per dump here and slowed it down.
+        "-v2".into(),
+    ];
+    args.extend(
+        super::cgroups::yard_args(runtime.cgroups.mount())
+            .into_iter()
+            .chain(super::cgroups::dump_externals(
+                &crate::rootfs::cgroupfs::host_layout(&cgroup.dirs()),
+            ))
+            .map(Into::into),
+    );
+    args.extend(["--external".into(), "mnt[]".into()]);
+    // A console log file (a container started before the console pipe) is external; the pipe
+    // needs no mark: the restore hands a new one in under its key.
+    let log_key = console_key(init, &runtime.store.layout(&found.spec.name).log)?;
+    if log_key.starts_with("file[") {
+        args.extend(["--external".into(), log_key.into()]);
+    }
+    if crate::init::wanted(&found.spec) {
+        args.extend([
+            "--external".into(),
+            format!("mnt[/dev/fleet-init]:{INIT_KEY}").into(),
+            "--external".into(),
+            format!("mnt[/{}/init]:{INIT_DIR_KEY}", crate::rootfs::masks::SOURCE).into(),
+        ]);
+    }
+    Ok(args)
 }
 
 /// The dump itself, for a caller that holds the container's lock and made `dir` (fresh,
@@ -70,6 +117,7 @@ pub(crate) fn dump_locked(
     dir: &Path,
     opts: &CheckpointOptions,
     (binary, version): (&Path, &str),
+    parent: Option<&str>,
 ) -> Result<CheckpointReport> {
     let fail = |message: String| Error::Checkpoint {
         verb: "checkpoint",
@@ -98,38 +146,15 @@ pub(crate) fn dump_locked(
     let frozen = freeze::freeze(&cgroup)?;
     let mut cmd = Command::new(binary);
     cmd.arg("dump")
-        .arg("--tree")
-        .arg(init.to_string())
-        .arg("--images-dir")
-        .arg(&dir)
-        .arg("--log-file")
-        .arg(DUMP_LOG)
-        // Warnings and errors: -v4 wrote 70 MB per dump here and slowed it down.
-        .arg("-v2")
+        .args(tree_args(runtime, &found, init, &dir, DUMP_LOG)?)
         .arg("--tcp-established")
         .arg("--file-locks")
         .arg("--manage-cgroups=soft")
-        .args(super::cgroups::yard_args(runtime.cgroups.mount()))
-        .args(super::cgroups::dump_externals(
-            &crate::rootfs::cgroupfs::host_layout(&cgroup.dirs()),
-        ))
         .arg("--freeze-cgroup")
-        .arg(frozen.dir())
-        .arg("--external")
-        .arg("mnt[]");
-    // A console log file (a container started before the console pipe) is external; the pipe
-    // needs no mark: the restore hands a new one in under its key.
-    if log_key.starts_with("file[") {
-        cmd.arg("--external").arg(&log_key);
-    }
-    if crate::init::wanted(&found.spec) {
-        cmd.arg("--external")
-            .arg(format!("mnt[/dev/fleet-init]:{INIT_KEY}"))
-            .arg("--external")
-            .arg(format!(
-                "mnt[/{}/init]:{INIT_DIR_KEY}",
-                crate::rootfs::masks::SOURCE
-            ));
+        .arg(frozen.dir());
+    // After pre-dump rounds (a live move's), only the pages dirtied since the last one.
+    if let Some(parent) = parent {
+        cmd.arg("--prev-images-dir").arg(parent).arg("--track-mem");
     }
     if opts.leave_running {
         cmd.arg("--leave-running");

@@ -111,6 +111,20 @@ pub fn freeze(cgroup: &Cgroup) -> Result<Frozen> {
     Ok(frozen)
 }
 
+/// The directory CRIU's `--freeze-cgroup` takes for the group, when the host has a freezer.
+pub fn freezer_dir(cgroup: &Cgroup) -> Option<PathBuf> {
+    Control::of(cgroup).map(|c| c.dir())
+}
+
+/// Thaws the group whatever froze it: after a pre-dump round, whose own freeze CRIU lifts
+/// itself, so that no failure of CRIU's leaves the container stopped.
+pub fn ensure_thawed(cgroup: &Cgroup) -> Result<()> {
+    match Control::of(cgroup) {
+        Some(control) => control.request(false),
+        None => Ok(()),
+    }
+}
+
 impl Frozen {
     /// The cgroup directory to hand CRIU (`--freeze-cgroup`): finding it frozen, CRIU leaves it
     /// frozen when it is done, so the thaw stays ours.

@@ -4,7 +4,8 @@
 //! [`checkpoint`] freezes the container's cgroup, has CRIU dump its process tree into a host-side
 //! directory and thaws it on any failure; [`restore`] brings the tree back from such a directory
 //! into the container's cgroup and records the new init. `criu.rs` finds the binary and says
-//! whether it works here (reported in the hello). `snapshot.rs` and `clone.rs` copy a
+//! whether it works here (reported in the hello); `pre_dump.rs` copies a running container's
+//! memory ahead of a live move's dump, round by round. `snapshot.rs` and `clone.rs` copy a
 //! container's data (`copy.rs`: its disk image or upper layer, reflinked where possible).
 //!
 //! Images are the tenant's bytes: fleet-node hands the directory to CRIU and reads nothing in it
@@ -17,6 +18,7 @@ pub mod criu;
 mod dump;
 mod freeze;
 mod images;
+mod pre_dump;
 mod restore;
 pub mod snapshot;
 pub mod stream;
@@ -25,6 +27,7 @@ pub use copy::LayerKind;
 pub use dump::INIT_KEY;
 pub use freeze::FREEZE_TIMEOUT;
 pub use images::{RECORD, RESTORE_LOG, Record};
+pub use pre_dump::{PreDumpReport, round_name, rounds};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -102,16 +105,21 @@ fn working_criu(runtime: &Runtime, verb: &'static str, name: &str) -> Result<(Pa
 }
 
 /// A live move's dump on the source (the caller holds the container's lock): freeze, dump into
-/// a fresh [`move_dir`], the dumped tree killed and the container recorded as stopped; any
-/// failure thaws it and it runs on.
+/// [`move_dir`] (fresh, or after `pre_dumps` rounds made there by [`pre_dump_for_move`], only
+/// what changed since the last), the dumped tree killed and the container recorded as stopped;
+/// any failure thaws it and it runs on.
 pub(crate) fn checkpoint_for_move(
     runtime: &Runtime,
     name: &str,
     found: Found,
+    pre_dumps: u32,
 ) -> Result<CheckpointReport> {
     let (binary, version) = working_criu(runtime, "checkpoint", name)?;
     let dir = move_dir(runtime, name);
-    images::prepare_owned(&dir)?;
+    if pre_dumps == 0 {
+        images::prepare_owned(&dir)?;
+    }
+    let parent = (pre_dumps > 0).then(|| round_name(pre_dumps));
     dump::dump_locked(
         runtime,
         name,
@@ -119,7 +127,25 @@ pub(crate) fn checkpoint_for_move(
         &dir,
         &CheckpointOptions::default(),
         (&binary, &version),
+        parent.as_deref(),
     )
+}
+
+/// Round `round` of a live move's pre-dumps of the running container (the caller holds its
+/// lock) into [`move_dir`], made afresh at round 1; returns the round's directory and what it
+/// wrote. A failure leaves the container running and the earlier rounds as they were.
+pub(crate) fn pre_dump_for_move(
+    runtime: &Runtime,
+    name: &str,
+    found: &Found,
+    round: u32,
+) -> Result<(PathBuf, PreDumpReport)> {
+    let dir = move_dir(runtime, name);
+    if round == 1 {
+        images::prepare_owned(&dir)?;
+    }
+    let report = pre_dump::pre_dump(runtime, name, found, &dir, round)?;
+    Ok((dir.join(round_name(round)), report))
 }
 
 /// Restores `name` (stopped; the caller holds its lock) from a directory of the node's own: a

@@ -190,10 +190,13 @@ pub(crate) fn restore_locked(
     };
     // CRIU's restored tasks read their images and reopen the log after entering the user
     // namespace, as its root (host uid and gid `base`): opened to that group for the restore.
-    let opened = images::open_to(
-        &[(&dir, 0o710, 0o700), (&layout.log, FILE_MODE, FILE_MODE)],
-        ids.base,
-    )?;
+    // So are a live move's pre-dump rounds, whose pages the dump's `parent` links lead to:
+    // readable too (0750), since CRIU opens each round's directory itself, inside.
+    let rounds = super::rounds(&dir);
+    let mut open: Vec<(&Path, u32, u32)> =
+        vec![(&dir, 0o710, 0o700), (&layout.log, FILE_MODE, FILE_MODE)];
+    open.extend(rounds.iter().map(|r| (r.as_path(), 0o750, 0o700)));
+    let opened = images::open_to(&open, ids.base)?;
     let started = Instant::now();
     let status = run_in_private_mounts(&child).map_err(|e| fail(format!("run criu: {e}")));
     let took = started.elapsed();

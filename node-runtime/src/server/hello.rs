@@ -54,6 +54,13 @@ fn features(runtime: &Runtime) -> Features {
     let io_weight = !io_weight_file.is_none();
     let criu = crate::checkpoint::criu::probe(runtime.criu.as_deref());
     notes.extend(criu.note());
+    let dirty_track = criu.usable().map(crate::checkpoint::criu::dirty_tracking);
+    if let Some(Err(why)) = &dirty_track {
+        notes.push(format!(
+            "criu: {why}; {}",
+            fleet_protocol::live::NO_PRE_DUMPS
+        ));
+    }
     // Limits this host cannot enforce, so the orchestrator's plan can show them.
     notes.extend(crate::limits::probe(&runtime.cgroups.group("", "")).notes);
     if crate::container::lower_layers() == crate::container::LowerLayers::ShiftedCopies {
@@ -76,6 +83,7 @@ fn features(runtime: &Runtime) -> Features {
         loop_devices: Path::new("/dev/loop-control").exists(),
         overlayfs,
         criu: criu.usable().is_some(),
+        criu_mem_dirty_track: matches!(dirty_track, Some(Ok(()))),
         criu_version: match criu {
             crate::checkpoint::criu::Probe::Works { version, .. } => Some(version),
             _ => None,

@@ -171,8 +171,8 @@ impl Session {
                 }
                 reply(snapshots::handle(runtime, asked.op))
             }
-            // A move's two begins take the apply lock as a batch does; the rest of the move
-            // runs under it.
+            // A move's begins (and a live one's first pre-dump round on either side) take the
+            // apply lock as a batch does; the rest of the move runs under it.
             request => {
                 if let Request::ExportBegin {
                     fleet,
@@ -181,6 +181,18 @@ impl Session {
                     ..
                 }
                 | Request::ImportBegin {
+                    fleet,
+                    lock_timeout_secs,
+                    user,
+                    ..
+                }
+                | Request::PreDump {
+                    fleet,
+                    lock_timeout_secs,
+                    user,
+                    ..
+                }
+                | Request::ImportPreDump {
                     fleet,
                     lock_timeout_secs,
                     user,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use fleet_protocol::transfer::{CHUNK_MAX, Chunk, Export, ImageInfo};
 
 use super::digest::{Digest, is_zero};
+use super::pre_dump::PreDumping;
 use super::{Mark, clear_mark, extents, live, read_mark, write_mark};
 use crate::container::Runtime;
 use crate::disk::Image;
@@ -38,9 +39,14 @@ pub(super) fn begin(
     name: &str,
     to: &str,
     live: bool,
+    pre_dumped: Option<PreDumping>,
 ) -> Result<(Export, Exporting), String> {
     validate_name(name).map_err(|e| e.to_string())?;
-    let lock = runtime.store.lock(name).map_err(|e| e.to_string())?;
+    // After pre-dump rounds their lock is held already, and the dump follows them.
+    let (lock, pre_dumps) = match pre_dumped {
+        Some(rounds) => rounds.hand_over(),
+        None => (runtime.store.lock(name).map_err(|e| e.to_string())?, 0),
+    };
     let found = runtime
         .repair(name, &lock)
         .map_err(|e| e.to_string())?
@@ -59,7 +65,7 @@ pub(super) fn begin(
         live::put_back(runtime, name, &lock);
         clear_mark(&layout);
         drop(lock);
-        return begin(runtime, name, to, live);
+        return begin(runtime, name, to, live, None);
     }
     let was_running = found.init.is_some() || earlier.is_some_and(|m| m.was_running);
     let live = live && found.init.is_some();
@@ -74,7 +80,7 @@ pub(super) fn begin(
     let mut checkpoint = None;
     let opened = (|| {
         if live {
-            checkpoint = Some(live::dump(runtime, name, found.clone())?);
+            checkpoint = Some(live::dump(runtime, name, found.clone(), pre_dumps)?);
         } else if init.is_some() {
             runtime
                 .stop_locked(name, STOP_TIMEOUT, &lock)

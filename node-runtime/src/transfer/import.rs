@@ -37,6 +37,8 @@ pub(super) struct Importing {
     committed: bool,
     /// A live move's dump, received after the image.
     checkpoint: Option<live::Incoming>,
+    /// Its pre-dump rounds, received before the import began.
+    rounds: super::pre_dump::Rounds,
 }
 
 impl Importing {
@@ -47,6 +49,7 @@ impl Importing {
         from: &str,
         image: ImageInfo,
         checkpoint: Option<u64>,
+        rounds: super::pre_dump::Rounds,
     ) -> Result<Importing, String> {
         crate::container::validate_spec(&spec).map_err(|e| e.to_string())?;
         crate::template::check(&spec.template, &runtime.sources).map_err(|e| e.to_string())?;
@@ -90,10 +93,11 @@ impl Importing {
         file.set_len(image.size)
             .map_err(|e| format!("size {}: {e}", path.display()))?;
         let checkpoint = checkpoint
-            .map(|bytes| live::Incoming::begin(runtime, &name, bytes))
+            .map(|bytes| live::Incoming::begin(runtime, &name, None, bytes))
             .transpose()?;
         Ok(Importing {
             checkpoint,
+            rounds,
             spec,
             image,
             path,
@@ -146,6 +150,7 @@ impl Importing {
         digest: &str,
         layer_ids: u32,
         checkpoint_digest: Option<&str>,
+        pre_dump_digests: &[String],
     ) -> Result<Option<RestoreReport>, String> {
         let got = self.digest.hex();
         if got != digest {
@@ -166,6 +171,7 @@ impl Importing {
                 return Err("a checkpoint's checksum for a move that sent none".into());
             }
         };
+        let rounds = std::mem::take(&mut self.rounds).verify(pre_dump_digests)?;
         self.file
             .sync_all()
             .map_err(|e| format!("sync {}: {e}", self.path.display()))?;
@@ -217,7 +223,7 @@ impl Importing {
         let result = made.map_err(|e| e.to_string()).and_then(|state| {
             match (&checkpoint, self.spec.state) {
                 (Some(incoming), _) => {
-                    live::restore_received(runtime, &name, incoming, &lock).map(Some)
+                    live::restore_received(runtime, &name, incoming, &rounds, &lock).map(Some)
                 }
                 (None, DesiredState::Running) => runtime
                     .launch(&name, &self.spec, state, true)

@@ -5,7 +5,8 @@
 //! restores the container where it was ([`put_back`]). The target writes the chunks to a file
 //! apart from its containers ([`Incoming`]), and at the commit, after the disk's checksum and
 //! the stream's match, unpacks it (plain names only, bounded) and has CRIU restore the tree
-//! ([`restore_received`]).
+//! ([`restore_received`]), after unpacking the pre-dump rounds the dump names as its parents
+//! (`super::pre_dump`).
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -24,6 +25,14 @@ fn stream_path(runtime: &Runtime, name: &str) -> PathBuf {
     checkpoint::move_dir(runtime, name).with_extension("stream")
 }
 
+/// Where a live move keeps `name`'s dump and stream on this node.
+pub(super) fn paths(runtime: &Runtime, name: &str) -> (PathBuf, PathBuf) {
+    (
+        checkpoint::move_dir(runtime, name),
+        stream_path(runtime, name),
+    )
+}
+
 /// Removes what a live move kept of `name` on this node (the dump, the stream); idempotent.
 pub(super) fn forget(runtime: &Runtime, name: &str) {
     let _ = std::fs::remove_dir_all(checkpoint::move_dir(runtime, name));
@@ -39,50 +48,64 @@ pub(super) struct Outgoing {
     digest: Digest,
 }
 
-/// Dumps the running container (the caller holds its lock) and packs the dump into a stream;
-/// returns what the target is told and the stream. On a failed dump the container runs on.
+/// Dumps the running container (the caller holds its lock), after the `pre_dumps` rounds made
+/// of it (`super::pre_dump`), and packs the dump into a stream; returns what the target is told
+/// and the stream. On a failed dump the container runs on.
 pub(super) fn dump(
     runtime: &Runtime,
     name: &str,
     found: Found,
+    pre_dumps: u32,
 ) -> Result<(CheckpointInfo, Outgoing), String> {
-    let report: CheckpointReport =
-        checkpoint::checkpoint_for_move(runtime, name, found).map_err(|e| e.to_string())?;
-    let path = stream_path(runtime, name);
-    let pack = || -> std::io::Result<File> {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&path)?;
-        let mut out = BufWriter::new(&file);
-        stream::pack(&report.dir, &mut out)?;
-        drop(out);
-        Ok(file)
-    };
-    let file = pack().map_err(|e| format!("pack the checkpoint into {}: {e}", path.display()))?;
-    let size = file
-        .metadata()
-        .map_err(|e| format!("stat {}: {e}", path.display()))?
-        .len();
+    let report: CheckpointReport = checkpoint::checkpoint_for_move(runtime, name, found, pre_dumps)
+        .map_err(|e| e.to_string())?;
+    let outgoing = Outgoing::pack(runtime, name, &report.dir)?;
     let info = CheckpointInfo {
-        bytes: size,
+        bytes: outgoing.size,
         frozen_ms: report.frozen.as_millis() as u64,
         criu_version: report.criu_version,
-    };
-    let outgoing = Outgoing {
-        file,
-        size,
-        pos: 0,
-        digest: Digest::default(),
     };
     Ok((info, outgoing))
 }
 
 impl Outgoing {
+    /// Packs the image directory `dir` (its files only: not the rounds inside it nor its
+    /// `parent` link) into `name`'s stream file, replacing what was there.
+    pub(super) fn pack(runtime: &Runtime, name: &str, dir: &Path) -> Result<Outgoing, String> {
+        let path = stream_path(runtime, name);
+        let pack = || -> std::io::Result<File> {
+            let file = File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&path)?;
+            let mut out = BufWriter::new(&file);
+            stream::pack(dir, &mut out)?;
+            drop(out);
+            Ok(file)
+        };
+        let file =
+            pack().map_err(|e| format!("pack the checkpoint into {}: {e}", path.display()))?;
+        let size = file
+            .metadata()
+            .map_err(|e| format!("stat {}: {e}", path.display()))?
+            .len();
+        Ok(Outgoing {
+            file,
+            size,
+            pos: 0,
+            digest: Digest::default(),
+        })
+    }
+
+    /// Bytes of the stream.
+    pub(super) fn size(&self) -> u64 {
+        self.size
+    }
+
     /// The next piece of the stream, compressed; `(None, Some(checksum))` after the last.
     pub(super) fn read(&mut self, raw: bool) -> Result<(Option<Chunk>, Option<String>), String> {
         if self.pos >= self.size {
@@ -111,8 +134,14 @@ pub(super) struct Incoming {
 }
 
 impl Incoming {
-    /// A fresh file for a stream of `bytes` (bounded by [`CHECKPOINT_MAX`]).
-    pub(super) fn begin(runtime: &Runtime, name: &str, bytes: u64) -> Result<Incoming, String> {
+    /// A fresh file for a stream of `bytes` (bounded by [`CHECKPOINT_MAX`]): the final dump's
+    /// (`<root>/incoming/<name>.checkpoint`), or with `round` a pre-dump round's (`.pre-N`).
+    pub(super) fn begin(
+        runtime: &Runtime,
+        name: &str,
+        round: Option<u32>,
+        bytes: u64,
+    ) -> Result<Incoming, String> {
         if bytes == 0 || bytes > CHECKPOINT_MAX {
             return Err(format!(
                 "a checkpoint of {bytes} bytes: valid is 1 to {CHECKPOINT_MAX} bytes"
@@ -120,7 +149,10 @@ impl Incoming {
         }
         let dir = runtime.store.root().join("incoming");
         private_dir(&dir).map_err(|e| e.to_string())?;
-        let path = dir.join(format!("{name}.checkpoint"));
+        let path = match round {
+            None => dir.join(format!("{name}.checkpoint")),
+            Some(n) => dir.join(format!("{name}.{}", checkpoint::round_name(n))),
+        };
         let _ = std::fs::remove_file(&path);
         let file = File::options()
             .write(true)
@@ -159,6 +191,15 @@ impl Incoming {
         Ok(())
     }
 
+    /// Makes the stream's files in `dir`, which must not exist yet (made 0700).
+    fn unpack_into(&self, dir: &Path) -> Result<(), String> {
+        let mut file =
+            File::open(&self.path).map_err(|e| format!("open {}: {e}", self.path.display()))?;
+        stream::unpack(&mut file, dir, self.bounds.size)
+            .map(|_| ())
+            .map_err(|e| format!("unpack the checkpoint into {}: {e}", dir.display()))
+    }
+
     /// Checks that the whole stream arrived with the source's checksum.
     pub(super) fn verify(&self, digest: &str) -> Result<(), String> {
         if self.next != self.bounds.size {
@@ -183,12 +224,14 @@ impl Drop for Incoming {
     }
 }
 
-/// Unpacks a verified stream into the node's own directory for `name` and restores the
-/// container from it (made and stopped; the caller holds its lock). The dump is removed after.
+/// Unpacks a verified stream, and the pre-dump rounds before it, into the node's own
+/// directory for `name` and restores the container from it (made and stopped; the caller holds
+/// its lock). The dump is removed after.
 pub(super) fn restore_received(
     runtime: &Runtime,
     name: &str,
     incoming: &Incoming,
+    rounds: &[Incoming],
     lock: &ContainerLock,
 ) -> Result<RestoreReport, String> {
     let dir = checkpoint::move_dir(runtime, name);
@@ -196,13 +239,37 @@ pub(super) fn restore_received(
     if let Some(parent) = dir.parent() {
         private_dir(parent).map_err(|e| e.to_string())?;
     }
-    let mut file =
-        File::open(&incoming.path).map_err(|e| format!("open {}: {e}", incoming.path.display()))?;
-    stream::unpack(&mut file, &dir, incoming.bounds.size)
-        .map_err(|e| format!("unpack the checkpoint: {e}"))?;
-    let restored = restore_in(runtime, name, &dir, lock);
+    let unpacked = incoming
+        .unpack_into(&dir)
+        .and_then(|()| link_rounds(&dir, rounds));
+    let restored = unpacked.and_then(|()| restore_in(runtime, name, &dir, lock));
     forget(runtime, name);
     restored
+}
+
+/// Unpacks each round into `dir/pre-N` and links the chain as CRIU did on the source: the
+/// dump's `parent` is the last round, each round's the one before. The links are ours, with
+/// fixed targets inside `dir`; the source sends files only.
+fn link_rounds(dir: &Path, rounds: &[Incoming]) -> Result<(), String> {
+    let link = |at: PathBuf, to: String| {
+        std::os::unix::fs::symlink(&to, &at)
+            .map_err(|e| format!("link {} to {to}: {e}", at.display()))
+    };
+    for (i, round) in rounds.iter().enumerate() {
+        let n = i as u32 + 1;
+        let at = dir.join(checkpoint::round_name(n));
+        round.unpack_into(&at)?;
+        if n > 1 {
+            link(
+                at.join("parent"),
+                format!("../{}", checkpoint::round_name(n - 1)),
+            )?;
+        }
+    }
+    match rounds.len() {
+        0 => Ok(()),
+        n => link(dir.join("parent"), checkpoint::round_name(n as u32)),
+    }
 }
 
 fn restore_in(

@@ -20,6 +20,7 @@ mod export;
 mod extents;
 mod import;
 mod live;
+mod pre_dump;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -39,6 +40,10 @@ pub use digest::Digest;
 pub struct Transfers {
     exports: BTreeMap<String, export::Exporting>,
     imports: BTreeMap<String, import::Importing>,
+    /// A live move's pre-dump rounds on the source, until its export takes them.
+    pre_dumps: BTreeMap<String, pre_dump::PreDumping>,
+    /// And on the target, until its import takes them.
+    pre_imports: BTreeMap<String, pre_dump::Rounds>,
 }
 
 /// What the source records beside a container it stopped for a move.
@@ -116,30 +121,54 @@ fn clear_mark(layout: &Layout) {
 /// Answers a move request (the server took the apply lock for the begins).
 pub fn handle(runtime: &Runtime, transfers: &mut Transfers, request: Request) -> Response {
     let result = match request {
-        Request::ExportBegin { name, to, live, .. } => export::begin(runtime, &name, &to, live)
-            .map(|(answer, exporting)| {
+        Request::PreDump { name, .. } => {
+            let mut slot = transfers.pre_dumps.remove(&name);
+            let made = pre_dump::round(runtime, &name, &mut slot);
+            if let Some(state) = slot {
+                transfers.pre_dumps.insert(name, state);
+            }
+            made.map(Response::PreDumped)
+        }
+        Request::ExportBegin { name, to, live, .. } => {
+            let pre_dumped = transfers.pre_dumps.remove(&name);
+            export::begin(runtime, &name, &to, live, pre_dumped).map(|(answer, exporting)| {
                 transfers.exports.insert(name, exporting);
                 Response::Exporting(Box::new(answer))
-            }),
+            })
+        }
         Request::ExportRead { name, raw } => match transfers.exports.get_mut(&name) {
             Some(exporting) => exporting
                 .read(raw)
                 .map(|(chunk, digest)| Response::ExportData { chunk, digest }),
             None => Err(not_under_way("export", &name)),
         },
-        Request::CheckpointRead { name, raw } => match transfers.exports.get_mut(&name) {
-            Some(exporting) => exporting
-                .read_checkpoint(raw)
-                .map(|(chunk, digest)| Response::ExportData { chunk, digest }),
-            None => Err(not_under_way("export", &name)),
-        },
+        Request::CheckpointRead { name, raw } => match (
+            transfers.exports.get_mut(&name),
+            transfers.pre_dumps.get_mut(&name),
+        ) {
+            (Some(exporting), _) => exporting.read_checkpoint(raw),
+            (None, Some(pre_dumping)) => pre_dumping.read(raw),
+            (None, None) => Err(not_under_way("export", &name)),
+        }
+        .map(|(chunk, digest)| Response::ExportData { chunk, digest }),
         Request::ExportFinish { name } => {
             transfers.exports.remove(&name);
             export::finish(runtime, &name).map(|changed| Response::Moved { changed })
         }
         Request::ExportAbort { name } => {
             transfers.exports.remove(&name);
-            export::abort(runtime, &name).map(|changed| Response::Moved { changed })
+            // Rounds no export took: forgotten (the container ran on throughout).
+            let pre_dumped = transfers.pre_dumps.remove(&name).is_some();
+            export::abort(runtime, &name).map(|changed| Response::Moved {
+                changed: changed || pre_dumped,
+            })
+        }
+        Request::ImportPreDump {
+            name, round, bytes, ..
+        } => {
+            let rounds = transfers.pre_imports.entry(name.clone()).or_default();
+            pre_dump::begin_round(runtime, &name, round, bytes, rounds)
+                .map(|()| Response::Moved { changed: true })
         }
         Request::ImportBegin {
             spec,
@@ -147,32 +176,47 @@ pub fn handle(runtime: &Runtime, transfers: &mut Transfers, request: Request) ->
             image,
             checkpoint,
             ..
-        } => import::Importing::begin(runtime, *spec, &from, image, checkpoint).map(|importing| {
-            transfers
-                .imports
-                .insert(importing.name().to_owned(), importing);
-            Response::Moved { changed: true }
-        }),
+        } => {
+            let rounds = transfers.pre_imports.remove(&spec.name).unwrap_or_default();
+            import::Importing::begin(runtime, *spec, &from, image, checkpoint, rounds).map(
+                |importing| {
+                    transfers
+                        .imports
+                        .insert(importing.name().to_owned(), importing);
+                    Response::Moved { changed: true }
+                },
+            )
+        }
         Request::ImportChunk { name, chunk } => match transfers.imports.get_mut(&name) {
             Some(importing) => importing
                 .write(&chunk)
                 .map(|()| Response::Moved { changed: true }),
             None => Err(not_under_way("import", &name)),
         },
-        Request::ImportCheckpoint { name, chunk } => match transfers.imports.get_mut(&name) {
-            Some(importing) => importing
-                .write_checkpoint(&chunk)
-                .map(|()| Response::Moved { changed: true }),
-            None => Err(not_under_way("import", &name)),
-        },
+        Request::ImportCheckpoint { name, chunk } => match (
+            transfers.imports.get_mut(&name),
+            transfers.pre_imports.get_mut(&name),
+        ) {
+            (Some(importing), _) => importing.write_checkpoint(&chunk),
+            (None, Some(rounds)) => rounds.write(&chunk),
+            (None, None) => Err(not_under_way("import", &name)),
+        }
+        .map(|()| Response::Moved { changed: true }),
         Request::ImportCommit {
             name,
             digest,
             layer_ids,
             checkpoint_digest,
+            pre_dump_digests,
         } => match transfers.imports.remove(&name) {
             Some(importing) => importing
-                .commit(runtime, &digest, layer_ids, checkpoint_digest.as_deref())
+                .commit(
+                    runtime,
+                    &digest,
+                    layer_ids,
+                    checkpoint_digest.as_deref(),
+                    &pre_dump_digests,
+                )
                 .map(|restored| match restored {
                     Some(r) => Response::Restored {
                         init_pid: r.init_pid,
@@ -183,7 +227,8 @@ pub fn handle(runtime: &Runtime, transfers: &mut Transfers, request: Request) ->
             None => Err(not_under_way("import", &name)),
         },
         Request::ImportAbort { name } => Ok(Response::Moved {
-            changed: transfers.imports.remove(&name).is_some(),
+            changed: transfers.imports.remove(&name).is_some()
+                | transfers.pre_imports.remove(&name).is_some(),
         }),
         other => Err(format!("not a move request: {other:?}")),
     };

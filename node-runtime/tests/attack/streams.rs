@@ -111,6 +111,7 @@ fn send(rt: &node_runtime::Runtime, t: &mut Transfers, name: &str, image: &[u8])
             digest: digest.hex(),
             layer_ids: 0,
             checkpoint_digest: None,
+            pre_dump_digests: Vec::new(),
         },
     )
 }
@@ -205,6 +206,7 @@ fn a_hostile_incoming_image_and_hostile_move_messages_leave_the_host_untouched()
             digest: "00".repeat(32),
             layer_ids: 0,
             checkpoint_digest: None,
+            pre_dump_digests: Vec::new(),
         },
     );
     error(r);

@@ -69,7 +69,8 @@ pub(super) async fn run<S: NodeSession>(
 }
 
 /// `web-1 moved b -> a (cold): 12Mi sent for 40Mi of data in a 1Gi image, down 2.1 s`; a live
-/// move adds the checkpoint and says for how long the container was frozen and restored.
+/// move adds the checkpoint, says for how long the container was frozen and restored, and
+/// gives its pre-dump rounds or why it made none.
 pub(super) fn note(step: &Step, moved: &Moved) -> String {
     let mut note = format!(
         "{} moved {} -> {} ({}): {} sent for {} of data in a {} image ({} chunks)",
@@ -84,12 +85,13 @@ pub(super) fn note(step: &Step, moved: &Moved) -> String {
     );
     if let Some(live) = &moved.live {
         note.push_str(&format!(
-            ", {} sent for a {} checkpoint; down {} ms (frozen {} ms for the dump, restored in {} ms)",
+            ", {} sent for a {} checkpoint; down {} ms (frozen {} ms for the dump, restored in {} ms); {}",
             human(live.checkpoint_sent),
             human(live.checkpoint),
             moved.downtime.as_millis(),
             live.frozen.as_millis(),
             live.restore.as_millis(),
+            crate::migrate::pre_dump::describe(&live.pre_dumps),
         ));
     } else {
         note.push_str(&format!(", down {:.1} s", moved.downtime.as_secs_f64()));
@@ -117,6 +119,9 @@ pub(super) fn figures(step: &Step, moved: &Moved) -> MoveFigures {
         restore_ms: live.map(|l| l.restore.as_millis() as u64),
         checkpoint_bytes: live.map(|l| l.checkpoint),
         checkpoint_sent_bytes: live.map(|l| l.checkpoint_sent),
+        pre_dumps: live.map(|l| l.pre_dumps.rounds.clone()).unwrap_or_default(),
+        pre_dump_sent_bytes: live.map(|l| l.pre_dumps.sent),
+        pre_dumps_stopped: live.map(|l| l.pre_dumps.stopped.clone()),
     }
 }
 

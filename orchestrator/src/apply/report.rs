@@ -115,6 +115,15 @@ pub struct MoveFigures {
     /// As `checkpoint_bytes`, sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint_sent_bytes: Option<u64>,
+    /// A live move: the pre-dump rounds made while the container ran, before the freeze.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pre_dumps: Vec<fleet_protocol::transfer::PreDumpRound>,
+    /// A live move: the bytes of those rounds that crossed the sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pre_dump_sent_bytes: Option<u64>,
+    /// A live move: why there were no more pre-dump rounds, or none at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pre_dumps_stopped: Option<String>,
 }
 
 impl Report {

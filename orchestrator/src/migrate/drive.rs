@@ -1,4 +1,5 @@
-//! A move over two open sessions, cold or live: the source stops the container (cold) or
+//! A move over two open sessions, cold or live: a live one's pre-dump rounds first where the
+//! source tracks dirty memory (`pre_dump.rs`), then the source stops the container (cold) or
 //! checkpoints it with CRIU (live: freeze, dump, the tree ends there) and opens its disk image
 //! (`ExportBegin`), the target gets ready (`ImportBegin`), the image goes across chunk by chunk
 //! (`ExportRead` from the source, `ImportChunk` to the target: the bytes pass through here and
@@ -16,33 +17,19 @@
 use std::time::{Duration, Instant};
 
 use fleet_protocol::transfer::{Export, ImageInfo};
-use fleet_protocol::{ContainerSpec, Request, Response};
+use fleet_protocol::{Request, Response};
 
 use super::error::MoveError;
+use super::pre_dump::{self, PreDumps};
+pub use super::wire::MoveStep;
+use super::wire::{Stream, call, expect_moved, relay, unexpected};
 use crate::transport::NodeSession;
-
-/// One move to make.
-#[derive(Debug, Clone, Copy)]
-pub struct MoveStep<'a> {
-    /// Fleet on whose behalf it runs (for the nodes' apply locks).
-    pub fleet: &'a str,
-    /// Host it leaves.
-    pub from: &'a str,
-    /// Host it goes to.
-    pub to: &'a str,
-    /// The spec it gets on the target.
-    pub spec: &'a ContainerSpec,
-    /// Seconds each node waits for its apply lock.
-    pub lock_timeout_secs: u32,
-    /// Who runs the apply.
-    pub user: &'a str,
-    /// Checkpoint and restore rather than stop and start (the plan found both nodes able).
-    pub live: bool,
-}
 
 /// What a live move measured beyond a cold one's figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveFigures {
+    /// The pre-dump rounds made before the freeze, or why none.
+    pub pre_dumps: PreDumps,
     /// How long the source's processes were frozen for the dump.
     pub frozen: Duration,
     /// How long CRIU's restore took on the target.
@@ -82,6 +69,27 @@ pub async fn run<S: NodeSession>(
     let name = step.spec.name.clone();
     let (from, to) = (step.from, step.to);
     let stays_before = format!("{name} stays on {from}");
+    let pre = if step.live {
+        match pre_dump::run(step, source, target).await {
+            Ok(pre) => pre,
+            Err(error) => {
+                // The container ran on throughout: only the rounds are dropped on both sides.
+                for (host, session) in [(to, &mut *target), (from, &mut *source)] {
+                    if !error.loses(host) {
+                        let forget = if host == to {
+                            Request::ImportAbort { name: name.clone() }
+                        } else {
+                            Request::ExportAbort { name: name.clone() }
+                        };
+                        let _ = session.call(forget).await;
+                    }
+                }
+                return Err(error);
+            }
+        }
+    } else {
+        PreDumps::default()
+    };
     let started = Instant::now();
     let export = match call(source, from, begin_export(step), &stays_before).await? {
         Response::Exporting(export) => *export,
@@ -101,7 +109,7 @@ pub async fn run<S: NodeSession>(
     } else {
         format!("{name} stays on {from}, stopped as it was")
     };
-    match copy(step, &export, source, target).await {
+    match copy(step, &export, source, target, pre).await {
         Ok(Copied {
             logical,
             sent,
@@ -185,6 +193,7 @@ async fn copy<S: NodeSession>(
     export: &Export,
     source: &mut S,
     target: &mut S,
+    pre: PreDumps,
 ) -> Result<Copied, Failure> {
     let name = &step.spec.name;
     let (from, to) = (step.from, step.to);
@@ -219,12 +228,14 @@ async fn copy<S: NodeSession>(
         digest: image.digest,
         layer_ids: export.layer_ids,
         checkpoint_digest: checkpoint.as_ref().map(|c| c.digest.clone()),
+        pre_dump_digests: pre.digests.clone(),
     };
     let copied = |restore_ms: Option<u64>| Copied {
         logical: image.logical,
         sent: image.sent,
         chunks: image.chunks,
         live: export.checkpoint.as_ref().map(|info| LiveFigures {
+            pre_dumps: pre.clone(),
             frozen: Duration::from_millis(info.frozen_ms),
             restore: Duration::from_millis(restore_ms.unwrap_or_default()),
             checkpoint: info.bytes,
@@ -259,91 +270,6 @@ async fn copy<S: NodeSession>(
     }
 }
 
-/// Which of the source's streams a relay carries.
-#[derive(Debug, Clone, Copy)]
-enum Stream {
-    /// The disk image (`ExportRead` -> `ImportChunk`).
-    Image,
-    /// A live move's dump (`CheckpointRead` -> `ImportCheckpoint`).
-    Checkpoint,
-}
-
-/// What one stream's relay measured, and the source's checksum at its end.
-struct Relayed {
-    logical: u64,
-    sent: u64,
-    chunks: u64,
-    digest: String,
-}
-
-/// Relays one stream from the source to the target, chunk by chunk, until the source's
-/// checksum ends it.
-async fn relay<S: NodeSession>(
-    step: MoveStep<'_>,
-    stream: Stream,
-    source: &mut S,
-    target: &mut S,
-    pending: &str,
-) -> Result<Relayed, MoveError> {
-    let name = &step.spec.name;
-    let (from, to) = (step.from, step.to);
-    let mut relayed = Relayed {
-        logical: 0,
-        sent: 0,
-        chunks: 0,
-        digest: String::new(),
-    };
-    // Raw bytes after the JSON rather than base64 inside it, when the target reads them (the
-    // source ignores the ask if it is older and sends base64, which the target reads too).
-    let raw = target.reads_raw_chunks();
-    loop {
-        let read = match stream {
-            Stream::Image => Request::ExportRead {
-                name: name.clone(),
-                raw,
-            },
-            Stream::Checkpoint => Request::CheckpointRead {
-                name: name.clone(),
-                raw,
-            },
-        };
-        match call(source, from, read, pending).await? {
-            Response::ExportData {
-                chunk: Some(chunk), ..
-            } => {
-                relayed.logical += u64::from(chunk.len);
-                relayed.sent += chunk.wire_len();
-                relayed.chunks += 1;
-                let (write, what) = match stream {
-                    Stream::Image => (
-                        Request::ImportChunk {
-                            name: name.clone(),
-                            chunk,
-                        },
-                        "failed to write the image",
-                    ),
-                    Stream::Checkpoint => (
-                        Request::ImportCheckpoint {
-                            name: name.clone(),
-                            chunk,
-                        },
-                        "failed to write the checkpoint",
-                    ),
-                };
-                expect_moved(target, to, what, write, pending).await?;
-            }
-            Response::ExportData {
-                chunk: None,
-                digest: Some(digest),
-            } => {
-                relayed.digest = digest;
-                return Ok(relayed);
-            }
-            other => return Err(unexpected(from, "answered a read", other, pending)),
-        }
-    }
-}
-
 fn begin_export(step: MoveStep<'_>) -> Request {
     Request::ExportBegin {
         fleet: step.fleet.to_owned(),
@@ -352,71 +278,6 @@ fn begin_export(step: MoveStep<'_>) -> Request {
         lock_timeout_secs: step.lock_timeout_secs,
         user: step.user.to_owned(),
         live: step.live,
-    }
-}
-
-/// Sends `request`; a transport error is a lost session, an error answer the node's refusal.
-async fn call<S: NodeSession>(
-    session: &mut S,
-    host: &str,
-    request: Request,
-    stays: &str,
-) -> Result<Response, MoveError> {
-    let what = match &request {
-        Request::ExportBegin { live: false, .. } => "refused to give up the container",
-        Request::ExportBegin { live: true, .. } => "could not checkpoint the container",
-        Request::ExportRead { .. } => "failed to read the image",
-        Request::CheckpointRead { .. } => "failed to read the checkpoint",
-        _ => "refused the move",
-    };
-    match session.call(request).await {
-        Ok(Response::Error { message }) => Err(MoveError::Node {
-            host: host.to_owned(),
-            what,
-            message,
-            stays: stays.to_owned(),
-        }),
-        Ok(response) => Ok(response),
-        Err(e) => Err(MoveError::Lost {
-            host: host.to_owned(),
-            message: e.to_string(),
-            stays: stays.to_owned(),
-        }),
-    }
-}
-
-async fn expect_moved<S: NodeSession>(
-    session: &mut S,
-    host: &str,
-    what: &'static str,
-    request: Request,
-    stays: &str,
-) -> Result<(), MoveError> {
-    match session.call(request).await {
-        Ok(Response::Moved { .. }) => Ok(()),
-        Ok(Response::Error { message }) => Err(MoveError::Node {
-            host: host.to_owned(),
-            what,
-            message,
-            stays: stays.to_owned(),
-        }),
-        Ok(other) => Err(unexpected(host, what, other, stays)),
-        Err(e) => Err(MoveError::Lost {
-            host: host.to_owned(),
-            message: e.to_string(),
-            stays: stays.to_owned(),
-        }),
-    }
-}
-
-fn unexpected(host: &str, what: &'static str, other: Response, stays: &str) -> MoveError {
-    MoveError::Node {
-        host: host.to_owned(),
-        what,
-        message: format!(
-            "out of protocol: {other:?} (is fleet-node older than fleet? run `fleet bootstrap`)"
-        ),
-        stays: stays.to_owned(),
     }
 }
 

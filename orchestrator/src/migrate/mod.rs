@@ -18,8 +18,10 @@
 pub mod clone;
 pub mod drive;
 pub mod error;
+pub mod pre_dump;
 pub mod snapshot;
 pub mod targeted;
+mod wire;
 
 use fleet_protocol::{
     ContainerSpec, ContainerState, ContainerStatus, DesiredState, Features, NodeInfo,

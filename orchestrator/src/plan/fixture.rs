@@ -104,6 +104,7 @@ pub fn hello(host: &str) -> NodeInfo {
             loop_devices: true,
             overlayfs: true,
             criu: true,
+            criu_mem_dirty_track: false,
             criu_version: Some("4.2".into()),
             busybox: true,
             io_weight: true,

@@ -32,6 +32,12 @@ pub trait NodeSession: Send {
     fn reads_raw_chunks(&self) -> bool {
         false
     }
+
+    /// Whether a live move from this node can pre-dump memory while the container runs (its
+    /// hello's `criu_mem_dirty_track`); else why not, for the move's report.
+    fn pre_dumps(&self) -> Result<(), String> {
+        Err("it does not say that its criu tracks dirty memory".to_owned())
+    }
 }
 
 impl NodeSession for NodeClient {
@@ -52,5 +58,9 @@ impl NodeSession for NodeClient {
 
     fn reads_raw_chunks(&self) -> bool {
         self.info().features.raw_chunks
+    }
+
+    fn pre_dumps(&self) -> Result<(), String> {
+        fleet_protocol::live::why_no_pre_dumps(self.info()).map_or(Ok(()), Err)
     }
 }
