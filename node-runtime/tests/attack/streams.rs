@@ -1,6 +1,7 @@
 //! Byte streams and host paths a hostile party controls, unpacked or written by fleet-node as
 //! root: a move's incoming image (`<root>/incoming/NAME.img`, from a source node whose tenant
-//! made the files in it and an orchestrator that only relays), a checkpoint directory given on
+//! made the files in it and an orchestrator that only relays) and its pre-dump rounds
+//! (`NAME.pre-N`), a checkpoint directory given on
 //! the command line, the checkpoint stream's sender side, and `install-unit`'s files. Each
 //! attack is made as that party would make it, and the host is checked untouched.
 
@@ -299,6 +300,59 @@ fn a_checkpoint_directory_others_could_swap_is_refused() {
         assert!(err.contains("another user could swap"), "{err}");
     }
     assert_eq!(node.status("ck")["state"], "running", "nothing changed");
+}
+
+/// A target's pre-dump rounds from a hostile orchestrator: a name that is a path, rounds out of
+/// order or beyond the most, sizes out of bounds, a chunk past its round's size; an abort
+/// leaves nothing of a round received.
+#[test]
+fn hostile_pre_dump_rounds_are_refused_and_an_abort_leaves_nothing() {
+    let Some(node) = Node::new() else { return };
+    let rt = node.runtime();
+    let mut t = Transfers::default();
+    let incoming = node.root.path().join("incoming");
+    let round = |name: &str, round: u32, bytes: u64| Request::ImportPreDump {
+        fleet: "t".into(),
+        name: name.into(),
+        round,
+        bytes,
+        lock_timeout_secs: 0,
+        user: String::new(),
+    };
+    for name in ["../escape", "a/b", "..", ""] {
+        error(handle(&rt, &mut t, round(name, 1, 100)));
+    }
+    let above = node.root.path().parent().unwrap();
+    assert!(!above.join("escape.pre-1").exists() && !incoming.join("escape.pre-1").exists());
+    let why = error(handle(&rt, &mut t, round("c", 2, 100)));
+    assert!(why.contains("the next is round 1"), "{why}");
+    error(handle(&rt, &mut t, round("c", 1, 0)));
+    error(handle(&rt, &mut t, round("c", 1, u64::MAX)));
+    for n in 1..=fleet_protocol::transfer::PRE_DUMP_ROUNDS_MAX {
+        let r = handle(&rt, &mut t, round("c", n, 10));
+        assert!(matches!(r, Response::Moved { .. }), "round {n}: {r:?}");
+    }
+    let over = fleet_protocol::transfer::PRE_DUMP_ROUNDS_MAX + 1;
+    error(handle(&rt, &mut t, round("c", over, 10)));
+    // A chunk larger than its round announced is refused, nothing written past it.
+    let r = handle(
+        &rt,
+        &mut t,
+        Request::ImportCheckpoint {
+            name: "c".into(),
+            chunk: chunk(0, &[7u8; 64]),
+        },
+    );
+    error(r);
+    assert!(incoming.join("c.pre-1").exists());
+    let r = handle(&rt, &mut t, Request::ImportAbort { name: "c".into() });
+    assert!(matches!(r, Response::Moved { changed: true }), "{r:?}");
+    let left: Vec<_> = std::fs::read_dir(&incoming)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 #[test]
