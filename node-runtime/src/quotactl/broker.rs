@@ -9,9 +9,11 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 
 use super::call::{Call, Op, Target};
 use super::decide::{Caller, Container, Named, decide, next_id_inside};
+use super::found::userns_of;
 use crate::sys::seccomp_notify::{self, Notification};
 
 /// Longest device name read from a caller (PATH_MAX).
@@ -161,19 +163,10 @@ fn caller(pid: u32) -> io::Result<Caller> {
     let mut groups = field("Groups:");
     groups.push(egid);
     Ok(Caller {
-        userns: userns_of(&format!("/proc/{pid}/ns/user"))?,
+        userns: userns_of(Path::new(&format!("/proc/{pid}/ns/user")))?,
         euid,
         groups,
     })
-}
-
-/// The inode of a `ns/user` link (`user:[4026531837]`).
-pub fn userns_of(link: &str) -> io::Result<u64> {
-    let target = std::fs::read_link(link)?;
-    target
-        .to_str()
-        .and_then(|t| t.strip_prefix("user:[")?.strip_suffix(']')?.parse().ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not a user namespace link"))
 }
 
 #[cfg(test)]

@@ -15,12 +15,16 @@
 //! What is here: the checks, pure and unit-tested (the attack cases among them: another
 //! container's device, ids outside the range, a nested namespace), and the loop that answers a
 //! listener ([`broker`]), tested against the real kernel with the container filter
-//! (`seccomp::Filter::build_for`). Not yet: handing the listener out of a starting container
+//! (`seccomp::Filter::build_for`), and a running container read from /proc ([`found`]: its
+//! disk's names are what its own mount table shows), and the hand-over of a listener over a
+//! unix socket ([`handover`]). Not yet: handing the listener out of a starting container
 //! to a long-lived broker process; docs/limits.md lists what is left.
 
 pub mod broker;
 pub mod call;
 pub mod decide;
+pub mod found;
+pub mod handover;
 pub mod ids;
 
 pub use call::{Call, Op, QuotaType, Target};

@@ -119,3 +119,10 @@ pub fn quotactl(cmd: u32, special: &CStr, id: u32, buf: &mut [u8]) -> io::Result
     }
     Ok(rc)
 }
+
+/// Takes ownership of descriptor `fd`, which the kernel has just installed for this process
+/// alone (one received with SCM_RIGHTS).
+pub fn adopt(fd: std::os::fd::RawFd) -> OwnedFd {
+    // SAFETY: the caller passes a descriptor the kernel just gave it, owned by nothing else.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
