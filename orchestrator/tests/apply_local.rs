@@ -145,3 +145,49 @@ fn the_local_demo_lives_where_fleet_node_looks_by_default() {
         }
     }
 }
+
+/// `disk.user_quota` through the real node's hello: where its kernel has no QFMT_V2 quota
+/// format (this machine's), the plan refuses the container naming the host, its kernel and
+/// the missing feature, and creates nothing; where it has it, the plan creates it.
+#[test]
+fn disk_user_quota_is_refused_by_the_plan_where_the_kernel_has_no_quota_format() {
+    if skip_unless_ready() {
+        return;
+    }
+    let cluster = Cluster::start(0);
+    let fleet = format!("quota-{}", unique());
+    let (spec, _) = write_local_spec(
+        &cluster,
+        &fleet,
+        "  - name: q\n    template: busybox\n    command: [\"/bin/sleep\", \"1000000\"]\n    \
+         host: here\n    resources:\n      disk: {space: 64Mi, user_quota: true}\n",
+    );
+    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+    let path = spec.to_str().unwrap();
+    let hosts = run(&["get", "hosts", "-f", path, "-o", "json"]);
+    let hosts = String::from_utf8_lossy(&hosts.stdout).into_owned();
+    let hello: serde_json::Value = serde_json::from_str(&hosts).expect(&hosts);
+    let supported = hosts.contains("\"user_quota\":true") || hosts.contains("\"user_quota\": true");
+    assert!(
+        supported || hosts.contains("QFMT_V2"),
+        "a node without the format says why: {hello}"
+    );
+    let plan = run(&["plan", "-f", path]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&plan.stdout),
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    if supported {
+        assert!(text.contains("+ q"), "{text}");
+    } else {
+        assert!(
+            text.contains("disk.user_quota needs the kernel's QFMT_V2 quota format")
+                && text.contains("here (kernel "),
+            "{text}"
+        );
+        assert!(!text.contains("+ q"), "{text}");
+        assert!(!plan.status.success(), "a refusal fails the plan: {text}");
+        assert!(containers(&spec).is_empty());
+    }
+}
