@@ -115,15 +115,27 @@ pub fn user_known_hosts() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| Path::new(&h).join(".ssh").join("known_hosts"))
 }
 
-/// Checks `offered`, the key `host` (at `addr:port`) presented, against `policy`.
-pub fn verify(
-    policy: &HostKeyPolicy,
-    host: &str,
-    addr: &str,
-    port: u16,
-    offered: &PublicKey,
-    accept_new: bool,
-) -> Result<Accepted, HostKeyError> {
+/// A key a host presented, with where it was reached and whether an unknown one may be
+/// recorded: what every check of a host key is given.
+#[derive(Debug, Clone, Copy)]
+pub struct Offer<'a> {
+    /// Host name (as the spec names it).
+    pub host: &'a str,
+    /// Address connected to.
+    pub addr: &'a str,
+    /// Port connected to.
+    pub port: u16,
+    /// The key the host presented.
+    pub key: &'a PublicKey,
+    /// Record the key when the host is unknown (`--accept-new-host-keys`).
+    pub accept_new: bool,
+}
+
+/// Checks the key of `offer` against `policy`.
+pub fn verify(policy: &HostKeyPolicy, offer: &Offer) -> Result<Accepted, HostKeyError> {
+    let Offer {
+        host, key: offered, ..
+    } = *offer;
     match policy {
         HostKeyPolicy::Pinned { key } => {
             let pinned = parse_pin(key).map_err(|reason| HostKeyError::BadPin {
@@ -146,19 +158,19 @@ pub fn verify(
                 Some(p) => p.clone(),
                 None => user_known_hosts().ok_or(HostKeyError::NoHome)?,
             };
-            check_file(&path, host, addr, port, offered, accept_new)
+            check_file(&path, offer)
         }
     }
 }
 
-fn check_file(
-    path: &Path,
-    host: &str,
-    addr: &str,
-    port: u16,
-    offered: &PublicKey,
-    accept_new: bool,
-) -> Result<Accepted, HostKeyError> {
+fn check_file(path: &Path, offer: &Offer) -> Result<Accepted, HostKeyError> {
+    let Offer {
+        host,
+        addr,
+        port,
+        key: offered,
+        accept_new,
+    } = *offer;
     let file_err = |reason: String| HostKeyError::File {
         path: path.to_path_buf(),
         reason,
@@ -230,18 +242,29 @@ mod tests {
     const KEY_B: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILIG2T/B0l0gaqj3puu510tu9N1OkQ4znY3LYuEm5zCF";
 
-    fn key(text: &str) -> PublicKey {
-        PublicKey::from_openssh(text).unwrap()
+    /// `verify` for host `h` at 127.0.0.2:`port` offering `key`.
+    fn check(
+        policy: &HostKeyPolicy,
+        port: u16,
+        key: &str,
+        accept_new: bool,
+    ) -> Result<Accepted, HostKeyError> {
+        let key = PublicKey::from_openssh(key).unwrap();
+        let offer = Offer {
+            host: "h",
+            addr: "127.0.0.2",
+            port,
+            key: &key,
+            accept_new,
+        };
+        verify(policy, &offer)
     }
 
     #[test]
     fn pinned_key_matches_and_mismatch_is_a_warning() {
         let policy = HostKeyPolicy::Pinned { key: KEY_A.into() };
-        assert_eq!(
-            verify(&policy, "h", "127.0.0.2", 22, &key(KEY_A), false),
-            Ok(Accepted::Known)
-        );
-        let err = verify(&policy, "h", "127.0.0.2", 22, &key(KEY_B), true).unwrap_err();
+        assert_eq!(check(&policy, 22, KEY_A, false), Ok(Accepted::Known));
+        let err = check(&policy, 22, KEY_B, true).unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("WARNING: host key of h has changed")
@@ -255,21 +278,15 @@ mod tests {
         let policy = HostKeyPolicy::KnownHosts {
             path: Some(path.clone()),
         };
-        let err = verify(&policy, "h", "127.0.0.2", 2222, &key(KEY_A), false).unwrap_err();
+        let err = check(&policy, 2222, KEY_A, false).unwrap_err();
         assert!(matches!(err, HostKeyError::Unknown { .. }), "{err}");
         assert!(!path.exists(), "refusing must not write known_hosts");
-        assert_eq!(
-            verify(&policy, "h", "127.0.0.2", 2222, &key(KEY_A), true),
-            Ok(Accepted::Recorded)
-        );
+        assert_eq!(check(&policy, 2222, KEY_A, true), Ok(Accepted::Recorded));
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, format!("[127.0.0.2]:2222 {KEY_A}\n"));
-        assert_eq!(
-            verify(&policy, "h", "127.0.0.2", 2222, &key(KEY_A), false),
-            Ok(Accepted::Known)
-        );
+        assert_eq!(check(&policy, 2222, KEY_A, false), Ok(Accepted::Known));
         // Another key for the same address is a change, refused even with the flag.
-        let err = verify(&policy, "h", "127.0.0.2", 2222, &key(KEY_B), true).unwrap_err();
+        let err = check(&policy, 2222, KEY_B, true).unwrap_err();
         assert!(
             matches!(err, HostKeyError::Changed { line: 1, .. }),
             "{err}"
@@ -277,7 +294,7 @@ mod tests {
         assert!(err.to_string().contains("has changed"));
         // Same address on another port is another host.
         assert!(matches!(
-            verify(&policy, "h", "127.0.0.2", 2223, &key(KEY_B), false),
+            check(&policy, 2223, KEY_B, false),
             Err(HostKeyError::Unknown { .. })
         ));
     }

@@ -82,14 +82,14 @@ impl client::Handler for Verifier {
             });
             return Ok(false);
         };
-        match known_hosts::verify(
-            &self.policy,
-            &self.host,
-            &self.addr,
-            self.port,
+        let offer = known_hosts::Offer {
+            host: &self.host,
+            addr: &self.addr,
+            port: self.port,
             key,
-            self.accept_new,
-        ) {
+            accept_new: self.accept_new,
+        };
+        match known_hosts::verify(&self.policy, &offer) {
             Ok(Accepted::Known) => Ok(true),
             Ok(Accepted::Recorded) => {
                 eprintln!(
