@@ -3,9 +3,8 @@
 
 use std::process::ExitCode;
 
-use super::execute::{ExecuteOptions, execute};
-use super::{Output, ReconcileArgs, load, runtime};
-use crate::observe;
+use super::execute::{ExecuteArgs, execute_and_close};
+use super::{ReconcileArgs, load, runtime};
 
 /// Arguments of `fleet apply`.
 #[derive(Debug, clap::Args)]
@@ -34,35 +33,22 @@ pub struct Args {
     /// Apply destroys and restarts without asking.
     #[arg(long, short = 'y')]
     yes: bool,
-    /// Output format of the report (the plan is printed as text first unless json).
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
-    output: Output,
-    /// Seconds to wait for a host's apply lock when another apply holds it (0: fail at once,
-    /// naming the holder).
-    #[arg(long, default_value_t = 0, value_name = "SECS")]
-    lock_timeout: u32,
+    #[command(flatten)]
+    execute: ExecuteArgs,
 }
 
 /// Runs `fleet apply`.
 pub fn run(args: Args) -> miette::Result<ExitCode> {
     if let Some(path) = &args.plan {
-        return super::apply_saved::run(path, &args.reconcile, args.output, args.lock_timeout);
+        return super::apply_saved::run(path, &args.reconcile, args.execute);
     }
     let Some(fleet) = load(&args.reconcile.spec) else {
         return Ok(ExitCode::FAILURE);
     };
     let rt = runtime()?;
-    let mut prepared = rt.block_on(args.reconcile.reconcile(fleet))?;
-    let code = execute(
-        &rt,
-        &mut prepared,
-        ExecuteOptions {
-            parallel: args.reconcile.connect.parallel,
-            yes: args.yes,
-            output: args.output,
-            lock_timeout_secs: args.lock_timeout,
-        },
-    )?;
-    rt.block_on(observe::close_all(prepared.sessions));
-    Ok(code)
+    let prepared = rt.block_on(args.reconcile.reconcile(fleet))?;
+    let opts = args
+        .execute
+        .options(args.reconcile.connect.parallel, args.yes);
+    execute_and_close(&rt, prepared, opts)
 }

@@ -5,24 +5,18 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::execute::{ExecuteOptions, execute};
-use super::{Output, ReconcileArgs, SpecArgs, load, runtime};
+use super::execute::{ExecuteArgs, execute_and_close};
+use super::{ReconcileArgs, SpecArgs, load, runtime};
 use crate::observe;
 use crate::plan::saved::{self, SavedPlan, SavedPlanError};
 use crate::plan::target::Targets;
-use crate::reconcile::reconcile_targeted;
 
 /// Exit status of a stale saved plan: nothing was changed; plan again.
 pub const STALE: u8 = 3;
 
 /// Applies the plan saved in `path`; `args` may name the spec files to check it against (else
 /// the files the plan was made from), and the apply's output and lock options.
-pub fn run(
-    path: &Path,
-    args: &ReconcileArgs,
-    output: Output,
-    lock_timeout: u32,
-) -> miette::Result<ExitCode> {
+pub fn run(path: &Path, args: &ReconcileArgs, exec: ExecuteArgs) -> miette::Result<ExitCode> {
     let fail = |e: &dyn std::fmt::Display| {
         eprintln!("error: {}: {e}; nothing was changed", path.display());
         Ok(ExitCode::FAILURE)
@@ -71,13 +65,7 @@ pub fn run(
         prune: opts.prune,
         allow_recreate: opts.allow_recreate,
     };
-    let mut prepared = match rt.block_on(reconcile_targeted(
-        fleet,
-        &connect.options(),
-        connect.parallel,
-        diff_opts,
-        &targets,
-    )) {
+    let prepared = match rt.block_on(connect.reconcile(fleet, diff_opts, &targets)) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: the saved plan is stale: {e}; nothing was changed");
@@ -100,17 +88,6 @@ pub fn run(
         );
         return Ok(ExitCode::from(STALE));
     }
-    let code = execute(
-        &rt,
-        &mut prepared,
-        ExecuteOptions {
-            parallel: connect.parallel,
-            // Reviewing the saved plan was the confirmation.
-            yes: true,
-            output,
-            lock_timeout_secs: lock_timeout,
-        },
-    )?;
-    rt.block_on(observe::close_all(prepared.sessions));
-    Ok(code)
+    // Reviewing the saved plan was the confirmation.
+    execute_and_close(&rt, prepared, exec.options(connect.parallel, true))
 }

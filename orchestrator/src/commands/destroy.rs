@@ -5,11 +5,9 @@
 use std::process::ExitCode;
 
 use super::SpecArgs;
-use super::execute::{ExecuteOptions, execute};
-use super::{ConnectArgs, Output, SelectArgs, load, runtime};
+use super::execute::{ExecuteArgs, execute_and_close};
+use super::{ConnectArgs, SelectArgs, load, runtime};
 use crate::diff::DiffOptions;
-use crate::observe;
-use crate::reconcile::reconcile_targeted;
 
 /// Arguments of `fleet destroy`.
 #[derive(Debug, clap::Args)]
@@ -34,13 +32,8 @@ pub struct Args {
     /// Destroy without asking.
     #[arg(long, short = 'y')]
     yes: bool,
-    /// Output format of the report.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
-    output: Output,
-    /// Seconds to wait for a host's apply lock when another apply holds it (0: fail at once,
-    /// naming the holder).
-    #[arg(long, default_value_t = 0, value_name = "SECS")]
-    lock_timeout: u32,
+    #[command(flatten)]
+    execute: ExecuteArgs,
 }
 
 /// Runs `fleet destroy`.
@@ -58,26 +51,9 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     select.targets.extend(args.names.iter().cloned());
     let targets = select.targets()?;
     let rt = runtime()?;
-    let connect = &args.connect;
-    let mut prepared = rt
-        .block_on(reconcile_targeted(
-            fleet,
-            &connect.options(),
-            connect.parallel,
-            opts,
-            &targets,
-        ))
+    let prepared = rt
+        .block_on(args.connect.reconcile(fleet, opts, &targets))
         .map_err(|e| miette::miette!("{e}; nothing was destroyed"))?;
-    let code = execute(
-        &rt,
-        &mut prepared,
-        ExecuteOptions {
-            parallel: args.connect.parallel,
-            yes: args.yes,
-            output: args.output,
-            lock_timeout_secs: args.lock_timeout,
-        },
-    )?;
-    rt.block_on(observe::close_all(prepared.sessions));
-    Ok(code)
+    let opts = args.execute.options(args.connect.parallel, args.yes);
+    execute_and_close(&rt, prepared, opts)
 }

@@ -25,6 +25,42 @@ pub struct ExecuteOptions {
     pub lock_timeout_secs: u32,
 }
 
+/// The report and lock options of every command that changes hosts.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct ExecuteArgs {
+    /// Output format of the report (the plan is printed as text first unless json).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// Seconds to wait for a host's apply lock when another apply holds it (0: fail at once,
+    /// naming the holder).
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    pub lock_timeout: u32,
+}
+
+impl ExecuteArgs {
+    /// As [`ExecuteOptions`], working on `parallel` hosts at once; `yes` when the destroys and
+    /// restarts need not be asked about.
+    pub fn options(self, parallel: usize, yes: bool) -> ExecuteOptions {
+        ExecuteOptions {
+            parallel,
+            yes,
+            output: self.output,
+            lock_timeout_secs: self.lock_timeout,
+        }
+    }
+}
+
+/// [`execute`], then the sessions closed: the end of every command that changes hosts.
+pub fn execute_and_close(
+    rt: &tokio::runtime::Runtime,
+    mut prepared: Reconciled,
+    opts: ExecuteOptions,
+) -> miette::Result<ExitCode> {
+    let code = execute(rt, &mut prepared, opts)?;
+    rt.block_on(crate::observe::close_all(prepared.sessions));
+    Ok(code)
+}
+
 /// Prints the plan, confirms, applies and reports. A host whose node reported a cut-off batch
 /// gets a note, and an empty batch when the plan sends it nothing, so that its journal is
 /// cleared.

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use fleet_protocol::ContainerState;
 
-use super::execute::{ExecuteOptions, execute};
-use super::{ConnectArgs, Output, SpecArgs, load, runtime};
+use super::execute::{ExecuteArgs, execute_and_close};
+use super::{ConnectArgs, SpecArgs, load, runtime};
 use crate::diff::{Change, Diff, HostObservation};
 use crate::observe;
 use crate::plan::target::Targets;
@@ -42,13 +42,8 @@ pub struct Args {
     spec: SpecArgs,
     #[command(flatten)]
     connect: ConnectArgs,
-    /// Output format of the report.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text)]
-    output: Output,
-    /// Seconds to wait for a host's apply lock when another apply holds it (0: fail at once,
-    /// naming the holder).
-    #[arg(long, default_value_t = 0, value_name = "SECS")]
-    lock_timeout: u32,
+    #[command(flatten)]
+    execute: ExecuteArgs,
 }
 
 /// Runs the verb.
@@ -133,23 +128,13 @@ pub fn run(verb: Verb, args: Args) -> miette::Result<ExitCode> {
         ));
     }
     let plan = crate::plan::plan(&fleet, diff).map_err(|e| miette::miette!("{e}"))?;
-    let mut prepared = Reconciled {
+    let prepared = Reconciled {
         fleet,
         observed,
         plan,
         sessions,
     };
-    let code = execute(
-        &rt,
-        &mut prepared,
-        ExecuteOptions {
-            parallel: args.connect.parallel,
-            // The user named the containers on the command line: that is the confirmation.
-            yes: true,
-            output: args.output,
-            lock_timeout_secs: args.lock_timeout,
-        },
-    )?;
-    rt.block_on(observe::close_all(prepared.sessions));
-    Ok(code)
+    // The user named the containers on the command line: that is the confirmation.
+    let opts = args.execute.options(args.connect.parallel, true);
+    execute_and_close(&rt, prepared, opts)
 }

@@ -116,6 +116,17 @@ pub struct ConnectArgs {
 }
 
 impl ConnectArgs {
+    /// The reconcile pipeline for `fleet` over these connections, with `opts`, narrowed to
+    /// `targets`.
+    pub async fn reconcile(
+        &self,
+        fleet: Fleet,
+        opts: DiffOptions,
+        targets: &Targets,
+    ) -> Result<Reconciled, reconcile::DecideError> {
+        reconcile::reconcile_targeted(fleet, &self.options(), self.parallel, opts, targets).await
+    }
+
     /// As transport options.
     pub fn options(&self) -> ConnectOptions {
         ConnectOptions {
@@ -180,15 +191,10 @@ impl ReconcileArgs {
     /// Runs the reconcile pipeline for `fleet` with these options, narrowed to the selected
     /// containers. A target that names nothing is an error, and nothing is planned.
     pub async fn reconcile(&self, fleet: Fleet) -> miette::Result<Reconciled> {
-        reconcile::reconcile_targeted(
-            fleet,
-            &self.connect.options(),
-            self.connect.parallel,
-            self.diff_options(),
-            &self.select.targets()?,
-        )
-        .await
-        .map_err(|e| miette::miette!("{e}; nothing was changed"))
+        self.connect
+            .reconcile(fleet, self.diff_options(), &self.select.targets()?)
+            .await
+            .map_err(|e| miette::miette!("{e}; nothing was changed"))
     }
 }
 

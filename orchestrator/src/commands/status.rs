@@ -10,7 +10,6 @@ use serde::Serialize;
 use super::{Output, ReconcileArgs, load, runtime};
 use crate::diff::{Change, Diff, DiffOptions};
 use crate::observe;
-use crate::reconcile::reconcile_targeted;
 
 /// Arguments of `fleet status`.
 #[derive(Debug, clap::Args)]
@@ -179,15 +178,9 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         allow_recreate: args.reconcile.allow_recreate,
     };
     let rt = runtime()?;
-    let connect = &args.reconcile.connect;
+    let targets = args.reconcile.select.targets()?;
     let prepared = rt
-        .block_on(reconcile_targeted(
-            fleet,
-            &connect.options(),
-            connect.parallel,
-            opts,
-            &args.reconcile.select.targets()?,
-        ))
+        .block_on(args.reconcile.connect.reconcile(fleet, opts, &targets))
         .map_err(|e| miette::miette!("{e}"))?;
     rt.block_on(observe::close_all(prepared.sessions));
     let d = &prepared.plan.diff;
