@@ -30,21 +30,13 @@ pub fn render(report: &Report) -> String {
     }
     if let Some(w) = &report.what_if {
         out.push_str("\nwhat if:\n");
-        for (label, list) in [
-            ("hosts added", &w.hosts_added),
-            ("hosts removed", &w.hosts_removed),
-            ("containers removed", &w.containers_removed),
-        ] {
+        for (label, list) in w.name_lists() {
             if !list.is_empty() {
                 let _ = writeln!(out, "  {label}: {}", list.join(", "));
             }
         }
-        for (c, to) in &w.containers_added {
-            let _ = writeln!(
-                out,
-                "  + {c} -> {}",
-                to.as_deref().unwrap_or("nowhere (no room)")
-            );
+        for (c, to) in w.added() {
+            let _ = writeln!(out, "  + {c} -> {to}");
         }
         for m in &w.moved {
             let _ = writeln!(out, "  ~ {} {} -> {}", m.container, m.from, m.to);

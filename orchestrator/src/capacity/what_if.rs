@@ -43,6 +43,24 @@ pub struct WhatIf {
     pub density: Density,
 }
 
+impl WhatIf {
+    /// The lists of names a report shows, each with its label.
+    pub fn name_lists(&self) -> [(&'static str, &[String]); 3] {
+        [
+            ("hosts added", &self.hosts_added),
+            ("hosts removed", &self.hosts_removed),
+            ("containers removed", &self.containers_removed),
+        ]
+    }
+
+    /// Each added container with the host it would get, or why none.
+    pub fn added(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.containers_added
+            .iter()
+            .map(|(c, to)| (c.as_str(), to.as_deref().unwrap_or("nowhere (no room)")))
+    }
+}
+
 /// Places `after` starting from `before_placement` (the placement of the current fleet) and
 /// compares.
 pub fn what_if(

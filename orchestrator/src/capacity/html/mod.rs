@@ -53,22 +53,13 @@ pub fn render(report: &Report) -> String {
     }
     if let Some(w) = &report.what_if {
         out.push_str("<h2>What if</h2>\n<ul>\n");
-        for (label, list) in [
-            ("hosts added", &w.hosts_added),
-            ("hosts removed", &w.hosts_removed),
-            ("containers removed", &w.containers_removed),
-        ] {
+        for (label, list) in w.name_lists() {
             if !list.is_empty() {
                 let _ = writeln!(out, "<li>{label}: {}</li>", esc(&list.join(", ")));
             }
         }
-        for (c, to) in &w.containers_added {
-            let _ = writeln!(
-                out,
-                "<li>new {} &rarr; {}</li>",
-                esc(c),
-                esc(to.as_deref().unwrap_or("nowhere (no room)"))
-            );
+        for (c, to) in w.added() {
+            let _ = writeln!(out, "<li>new {} &rarr; {}</li>", esc(c), esc(to));
         }
         for m in &w.moved {
             let _ = writeln!(

@@ -150,36 +150,26 @@ pub fn parse(
                     let w = word(&mut look);
                     is_name(&w) && look.peek() == Some('=')
                 };
-                match c.peek() {
-                    _ if another => {
-                        vars.insert(key.clone(), value.clone());
-                        out.push(Assignment {
-                            key,
-                            pos: start,
-                            value,
-                            value_pos,
-                        });
-                    }
-                    None | Some('\n' | ';' | '#') => {
-                        vars.insert(key.clone(), value.clone());
-                        out.push(Assignment {
-                            key,
-                            pos: start,
-                            value,
-                            value_pos,
-                        });
-                    }
-                    Some(_) => {
-                        let at = c.pos();
-                        d.push(
-                            Diagnostic::at(at, format!("unquoted space in the value of {key}"))
-                                .hint(format!(
-                                    "a shell reads this as a command run with {key} set, not as an \
-                                 assignment; quote the whole value: {key}=\"{value} ...\""
-                                )),
-                        );
-                        c.resume_after(at.line);
-                    }
+                // The value ends the statement, or another assignment follows it.
+                if another || matches!(c.peek(), None | Some('\n' | ';' | '#')) {
+                    vars.insert(key.clone(), value.clone());
+                    out.push(Assignment {
+                        key,
+                        pos: start,
+                        value,
+                        value_pos,
+                    });
+                } else {
+                    let at = c.pos();
+                    d.push(
+                        Diagnostic::at(at, format!("unquoted space in the value of {key}")).hint(
+                            format!(
+                                "a shell reads this as a command run with {key} set, not as an \
+                             assignment; quote the whole value: {key}=\"{value} ...\""
+                            ),
+                        ),
+                    );
+                    c.resume_after(at.line);
                 }
             }
             Err(Broken(diag)) => {

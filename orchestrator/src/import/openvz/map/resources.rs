@@ -22,23 +22,12 @@ pub(super) fn memory(m: &mut Mapper) {
     let privvm = m.pair("PRIVVMPAGES", Unit::Pages);
     match (phys, privvm) {
         (Some((p, s)), privvm) if p.limit != Amount::Unlimited => {
-            let bytes = raise(
-                m,
-                "PHYSPAGES",
-                s,
-                p.limit.value().unwrap_or(0),
-                MEMORY_MIN,
-                "memory",
+            let note = format!(
+                "{} ({}; the limit)",
+                shown("PHYSPAGES", s),
+                units(s, "4 KiB pages")
             );
-            m.field(
-                "resources.memory",
-                format_size(bytes),
-                format!(
-                    "{} ({}; the limit)",
-                    shown("PHYSPAGES", s),
-                    units(s, "4 KiB pages")
-                ),
-            );
+            memory_from(m, "PHYSPAGES", s, &p, note);
             if let Some((_, s)) = privvm {
                 m.skip(
                     "PRIVVMPAGES",
@@ -48,22 +37,11 @@ pub(super) fn memory(m: &mut Mapper) {
             }
         }
         (phys, Some((p, s))) if p.limit != Amount::Unlimited => {
-            let bytes = raise(
-                m,
-                "PRIVVMPAGES",
-                s,
-                p.limit.value().unwrap_or(0),
-                MEMORY_MIN,
-                "memory",
+            let note = format!(
+                "{} (old UBC config: allocated memory, a generous limit on what is used)",
+                shown("PRIVVMPAGES", s)
             );
-            m.field(
-                "resources.memory",
-                format_size(bytes),
-                format!(
-                    "{} (old UBC config: allocated memory, a generous limit on what is used)",
-                    shown("PRIVVMPAGES", s)
-                ),
-            );
+            memory_from(m, "PRIVVMPAGES", s, &p, note);
             if let Some((_, s)) = phys {
                 m.notes.push(format!(
                     "{}: unlimited, so memory comes from PRIVVMPAGES",
@@ -354,6 +332,20 @@ pub(super) fn io(m: &mut Mapper) {
 
 /// The unit a setting was read in, for its comment: `plain` for a bare number, else the
 /// suffix's (a value such as `512M` is in bytes whatever the parameter's own unit).
+/// `resources.memory` from `key`'s limit, raised to Fleet's smallest, with `note` saying where
+/// it came from.
+fn memory_from(m: &mut Mapper, key: &str, s: &super::Setting, pair: &values::Pair, note: String) {
+    let bytes = raise(
+        m,
+        key,
+        s,
+        pair.limit.value().unwrap_or(0),
+        MEMORY_MIN,
+        "memory",
+    );
+    m.field("resources.memory", format_size(bytes), note);
+}
+
 fn units(s: &super::Setting, plain: &'static str) -> &'static str {
     let suffixed = s.value.split(':').map(str::trim).any(|part| {
         !part.eq_ignore_ascii_case("unlimited") && part.ends_with(|c: char| c.is_ascii_alphabetic())
