@@ -5,28 +5,23 @@
 
 mod support;
 
-use support::fleetctl::{Cleanup, containers, expect, memory_limit, run, write_local_spec};
-use support::sshd::{Cluster, skip_unless_ready, unique};
+use support::fleetctl::{LocalFleet, containers, expect, memory_limit, run};
 
 #[test]
 fn a_container_that_hit_its_memory_limit_gets_a_raise_suggested() {
-    if skip_unless_ready() {
-        return;
-    }
-    let cluster = Cluster::start(0);
-    let fleet = format!("advise-{}", unique());
-    let (spec, _) = write_local_spec(
-        &cluster,
-        &fleet,
+    let Some(local) = LocalFleet::new(
+        "advise",
         "  # the workers\n  - name: hog-{1..2}\n    template: busybox\n    \
          command: [\"/bin/sleep\", \"1000000\"]\n    host: here\n    \
          resources: {memory: 32Mi, cpu: {limit: 50%}}   # tight on purpose\n\
          \n  - name: idle\n    template: busybox\n    command: [\"/bin/sleep\", \"1000000\"]\n    \
          host: here\n    resources:\n      memory: 1Gi\n",
-    );
-    let _cleanup = Cleanup::new(&cluster, &[&spec]);
-    expect("apply", &spec, &[], 0);
-    let before = std::fs::read_to_string(&spec).unwrap();
+    ) else {
+        return;
+    };
+    let spec = &local.spec;
+    expect("apply", spec, &[], 0);
+    let before = std::fs::read_to_string(spec).unwrap();
 
     // A memory hog inside hog-1: the kernel stops it at the limit and counts the hits.
     let hog = run(&[
@@ -44,7 +39,7 @@ fn a_container_that_hit_its_memory_limit_gets_a_raise_suggested() {
         "the hog must be stopped at its limit"
     );
 
-    let text = expect("advise", &spec, &[], 2);
+    let text = expect("advise", spec, &[], 2);
     assert!(
         text.contains("raise memory of container hog-{1..2} from 32Mi to 48Mi"),
         "{text}"
@@ -86,7 +81,7 @@ fn a_container_that_hit_its_memory_limit_gets_a_raise_suggested() {
     );
 
     let json: serde_json::Value =
-        serde_json::from_str(&expect("advise", &spec, &["-o", "json"], 2)).unwrap();
+        serde_json::from_str(&expect("advise", spec, &["-o", "json"], 2)).unwrap();
     let raise = json["suggestions"]
         .as_array()
         .unwrap()
@@ -98,8 +93,8 @@ fn a_container_that_hit_its_memory_limit_gets_a_raise_suggested() {
     assert_eq!(raise["containers"], serde_json::json!(["hog-1", "hog-2"]));
 
     // Nothing applied: the file and the limits are as they were.
-    assert_eq!(std::fs::read_to_string(&spec).unwrap(), before);
-    let hog1 = containers(&spec)
+    assert_eq!(std::fs::read_to_string(spec).unwrap(), before);
+    let hog1 = containers(spec)
         .into_iter()
         .find(|c| c.name == "hog-1")
         .unwrap();

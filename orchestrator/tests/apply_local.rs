@@ -5,30 +5,22 @@
 
 mod support;
 
-use support::fleetctl::{
-    Cleanup, containers, expect, memory_limit, memory_limit_file, run, write_local_spec,
-};
-use support::sshd::{Cluster, skip_unless_ready, unique};
+use support::fleetctl::{LocalFleet, containers, expect, memory_limit, memory_limit_file, run};
 
 #[test]
 fn local_transport_applies_converges_and_destroys() {
-    if skip_unless_ready() {
-        return;
-    }
-    // The cluster is only used for its temp dir and cgroup prefix; no sshd is started.
-    let cluster = Cluster::start(0);
-    let cgroup = format!("{}-local", cluster.cgroup_prefix);
-    let fleet = format!("local-{}", unique());
-    let (spec, _) = write_local_spec(
-        &cluster,
-        &fleet,
+    let Some(local) = LocalFleet::new(
+        "local",
         "  - name: loc-{1..3}\n    template: busybox\n    command: [\"/bin/sleep\", \"1000000\"]\n    \
          host: here\n    resources:\n      memory: 33554433\n      cpu: {limit: 10%}\n      \
          io: {priority: 7}\n",
-    );
-    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+    ) else {
+        return;
+    };
+    let (cluster, spec) = (&local.cluster, &local.spec);
+    let cgroup = format!("{}-local", cluster.cgroup_prefix);
 
-    let out = expect("apply", &spec, &[], 0);
+    let out = expect("apply", spec, &[], 0);
     assert!(
         out.contains("Plan: 3 to create, 0 to update live, 0 to restart, 0 to destroy."),
         "{out}"
@@ -41,7 +33,7 @@ fn local_transport_applies_converges_and_destroys() {
         !bfq,
         "{out}"
     );
-    let seen = containers(&spec);
+    let seen = containers(spec);
     assert_eq!(seen.len(), 3);
     for c in &seen {
         let pid = c.pid.expect("running container has an init pid");
@@ -58,10 +50,10 @@ fn local_transport_applies_converges_and_destroys() {
     }
     // The memory limit is 32Mi and one byte: the kernel keeps whole pages (32Mi), and that
     // rounding is not drift.
-    let again = expect("apply", &spec, &[], 0);
+    let again = expect("apply", spec, &[], 0);
     assert!(again.contains("No changes."), "{again}");
     assert_eq!(
-        containers(&spec),
+        containers(spec),
         seen,
         "a no-op apply must not touch anything"
     );
@@ -70,35 +62,35 @@ fn local_transport_applies_converges_and_destroys() {
     let loc1 = seen.iter().find(|c| c.name == "loc-1").unwrap();
     let file = memory_limit_file(loc1.pid.unwrap());
     std::fs::write(&file, (16u64 << 20).to_string()).unwrap();
-    let status = expect("status", &spec, &[], 2);
+    let status = expect("status", spec, &[], 2);
     assert!(
         status.lines().any(|l| l.contains("loc-1")
             && l.contains("drifted")
             && l.contains("memory: 16Mi -> 33554433")),
         "{status}"
     );
-    let plan = expect("plan", &spec, &["--detailed-exitcode"], 2);
+    let plan = expect("plan", spec, &["--detailed-exitcode"], 2);
     assert!(plan.contains("~ loc-1 (update live)"), "{plan}");
-    let fixed = expect("apply", &spec, &[], 0);
+    let fixed = expect("apply", spec, &[], 0);
     // The node compares the live values with the unchanged spec and writes the spec's back,
     // live: same init, the file holds 32Mi (the spec, page-rounded) again, and the next plan has
     // nothing to do.
     assert!(!fixed.contains("drift remains"), "{fixed}");
     assert_eq!(memory_limit(loc1.pid.unwrap()), 32 << 20, "{fixed}");
     assert_eq!(
-        containers(&spec),
+        containers(spec),
         seen,
         "drift is corrected without a restart"
     );
-    let after = expect("plan", &spec, &["--detailed-exitcode"], 0);
+    let after = expect("plan", spec, &["--detailed-exitcode"], 0);
     assert!(after.contains("No changes."), "{after}");
 
     // Destroying needs confirmation: no terminal here, so without --yes nothing happens.
     let refused = run(&["destroy", "-f", spec.to_str().unwrap()]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("pass --yes"));
-    assert_eq!(containers(&spec).len(), 3);
-    let report = expect("destroy", &spec, &["--yes", "-o", "json"], 0);
+    assert_eq!(containers(spec).len(), 3);
+    let report = expect("destroy", spec, &["--yes", "-o", "json"], 0);
     let report: serde_json::Value = serde_json::from_str(&report).expect("destroy -o json");
     assert_eq!(report["counts"]["done"], 3, "{report}");
     assert_eq!(report["counts"]["failed"], 0, "{report}");
@@ -110,7 +102,7 @@ fn local_transport_applies_converges_and_destroys() {
             .all(|s| s["action"] == "destroy" && s["outcome"]["status"] == "done"),
         "{report}"
     );
-    assert!(containers(&spec).is_empty());
+    assert!(containers(spec).is_empty());
     for c in &seen {
         let pid = c.pid.unwrap();
         assert!(

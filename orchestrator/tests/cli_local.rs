@@ -5,13 +5,10 @@
 
 mod support;
 
-use std::io::BufRead as _;
 use std::path::Path;
 
-use support::fleetctl::{
-    Cleanup, containers, expect, memory_limit, memory_limit_file, run, write_local_spec,
-};
-use support::sshd::{Cluster, skip_unless_ready, unique};
+use support::fleetctl::{LocalFleet, containers, expect, memory_limit, memory_limit_file, run};
+use support::sshd::Cluster;
 
 #[test]
 fn validate_reports_located_errors_as_json() {
@@ -59,24 +56,20 @@ fn validate_reports_located_errors_as_json() {
 /// targeted destroy. One session keeps the suite short (each container start costs seconds).
 #[test]
 fn an_operators_session_on_a_local_node() {
-    if skip_unless_ready() {
-        return;
-    }
-    let cluster = Cluster::start(0);
-    let fleet = format!("ops-{}", unique());
-    let (spec, _) = write_local_spec(
-        &cluster,
-        &fleet,
+    let Some(local) = LocalFleet::new(
+        "ops",
         "  - name: rt-{1..2}\n    template: busybox\n    profile: small\n    \
          command: [/bin/sh, -c, \"echo hello from $(hostname); while sleep 1; do echo tick; done\"]\n    \
          placement: {spread: host}\n    labels: {tier: front}\n    env: {SLOT: \"{index}\"}\n    resources:\n      \
          memory: 33554433\n      disk: {space: 256Mi}\n",
-    );
-    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+    ) else {
+        return;
+    };
+    let (cluster, fleet, spec) = (&local.cluster, &local.fleet, &local.spec);
 
     // render -o yaml is a spec: it validates, plans as the original, and applies to the same
     // containers (the original then finds nothing to change).
-    let rendered = expect("render", &spec, &[], 0);
+    let rendered = expect("render", spec, &[], 0);
     assert!(rendered.starts_with("apiVersion: fleet/v1\n"), "{rendered}");
     // Sizes in the spec's units; one that no unit divides stays in bytes.
     assert!(
@@ -88,7 +81,7 @@ fn an_operators_session_on_a_local_node() {
     expect("validate", &again, &[], 0);
     assert_eq!(
         expect("plan", &again, &["-o", "json"], 0),
-        expect("plan", &spec, &["-o", "json"], 0),
+        expect("plan", spec, &["-o", "json"], 0),
         "the rendered spec plans as the original does"
     );
     assert_eq!(
@@ -116,7 +109,7 @@ fn an_operators_session_on_a_local_node() {
             .map(|c| c.name)
             .collect::<Vec<_>>()
     };
-    assert_eq!(names(&spec), ["rt-1"]);
+    assert_eq!(names(spec), ["rt-1"]);
     // Bad targets: a clear error, nothing planned or changed.
     let unknown = run(&["apply", "-f", spec.to_str().unwrap(), "--target", "rt-3"]);
     assert_eq!(unknown.status.code(), Some(1));
@@ -134,22 +127,22 @@ fn an_operators_session_on_a_local_node() {
         String::from_utf8_lossy(&none.stderr)
     );
     // A selector: the rest of the fleet, from the original spec.
-    let rest = expect("apply", &spec, &["-l", "tier=front"], 0);
+    let rest = expect("apply", spec, &["-l", "tier=front"], 0);
     assert!(
         rest.contains("+ rt-2 (create)") && !rest.contains("rt-1 ("),
         "{rest}"
     );
-    let plan = expect("plan", &spec, &["--detailed-exitcode"], 0);
+    let plan = expect("plan", spec, &["--detailed-exitcode"], 0);
     assert!(plan.contains("No changes."), "{plan}");
 
     // Per-container verbs: only the named container changes, the spec is not edited.
-    let before = containers(&spec);
+    let before = containers(spec);
     let pid = |seen: &[support::fleetctl::Seen], name: &str| {
         let c = seen.iter().find(|c| c.name == name).unwrap();
         (c.state.clone(), c.pid)
     };
-    expect("stop", &spec, &["rt-1"], 0);
-    let seen = containers(&spec);
+    expect("stop", spec, &["rt-1"], 0);
+    let seen = containers(spec);
     assert_eq!(pid(&seen, "rt-1"), ("stopped".to_string(), None));
     assert_eq!(pid(&seen, "rt-2"), pid(&before, "rt-2"), "rt-2 untouched");
     let again_stop = run(&["stop", "-f", spec.to_str().unwrap(), "rt-1"]);
@@ -159,16 +152,16 @@ fn an_operators_session_on_a_local_node() {
         "{}",
         String::from_utf8_lossy(&again_stop.stderr)
     );
-    let status = expect("status", &spec, &["--target", "rt-1"], 2);
+    let status = expect("status", spec, &["--target", "rt-1"], 2);
     assert!(
         status.contains("rt-1") && !status.contains("rt-2"),
         "{status}"
     );
-    expect("start", &spec, &["rt-1", "-o", "json"], 0);
-    let report = expect("restart", &spec, &["rt-2", "-o", "json"], 0);
+    expect("start", spec, &["rt-1", "-o", "json"], 0);
+    let report = expect("restart", spec, &["rt-2", "-o", "json"], 0);
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["counts"]["done"], 2, "a stop and a start: {report}");
-    let seen = containers(&spec);
+    let seen = containers(spec);
     for name in ["rt-1", "rt-2"] {
         let (state, now) = pid(&seen, name);
         assert_eq!(state, "running", "{name}");
@@ -192,23 +185,23 @@ fn an_operators_session_on_a_local_node() {
         err.contains("no container named \"rt-9\"") && err.contains("nothing was destroyed"),
         "{err}"
     );
-    assert_eq!(containers(&spec).len(), 2, "nothing destroyed");
+    assert_eq!(containers(spec).len(), 2, "nothing destroyed");
 
-    saved_plans(&cluster, &spec, &fleet);
-    logs(&spec);
-    hosts_and_json(&spec);
+    saved_plans(cluster, spec, fleet);
+    logs(spec);
+    hosts_and_json(spec);
 
     // get and destroy by name.
     let one = expect(
         "get",
-        &spec,
+        spec,
         &["containers", "--target", "rt-2", "-o", "json"],
         0,
     );
     let rows: serde_json::Value = serde_json::from_str(&one).unwrap();
     assert_eq!(rows.as_array().map(Vec::len), Some(1), "{one}");
-    expect("destroy", &spec, &["rt-2", "--yes"], 0);
-    assert_eq!(names(&spec), ["rt-1"]);
+    expect("destroy", spec, &["rt-2", "--yes"], 0);
+    assert_eq!(names(spec), ["rt-1"]);
 }
 
 fn stderr_of(args: &[&str], code: i32) -> String {
@@ -379,15 +372,7 @@ fn logs(spec: &Path) {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap_or_default()).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = support::fleetctl::stdout_lines(&mut child);
     // Two lines written after the follow began (the container ticks every second).
     for _ in 0..2 {
         let line = rx.recv_timeout(std::time::Duration::from_secs(30));

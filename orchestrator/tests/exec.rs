@@ -12,7 +12,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::fleetctl::{Cleanup, expect, fleet_bin, write_local_spec, write_spec_yaml};
+use support::fleetctl::{Cleanup, LocalFleet, expect, fleet_bin, write_spec_yaml};
 use support::sshd::{Cluster, skip_unless_ready, unique};
 
 /// Runs `fleet exec -f spec name -- command...` with `input` on stdin.
@@ -93,20 +93,16 @@ fn check_exec(spec: &std::path::Path, name: &str) {
 
 #[test]
 fn exec_runs_in_the_container_through_the_local_transport() {
-    if skip_unless_ready() {
-        return;
-    }
-    let cluster = Cluster::start(0);
-    let fleet = format!("exec-{}", unique());
-    let (spec, _) = write_local_spec(
-        &cluster,
-        &fleet,
+    let Some(local) = LocalFleet::new(
+        "exec",
         "  - name: c\n    template: busybox\n    command: [\"/bin/sleep\", \"1000000\"]\n    \
          host: here\n",
-    );
-    let _cleanup = Cleanup::new(&cluster, &[&spec]);
-    expect("apply", &spec, &[], 0);
-    check_exec(&spec, "c");
+    ) else {
+        return;
+    };
+    let spec = &local.spec;
+    expect("apply", spec, &[], 0);
+    check_exec(spec, "c");
 }
 
 #[test]
@@ -178,16 +174,7 @@ fn follow_logs(cluster: &Cluster, spec: &std::path::Path) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap_or_default()).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = support::fleetctl::stdout_lines(&mut child);
     // The last line already in the log comes first, stamped with a bound (the log's last write):
     // the log keeps no time per line.
     let backlog = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();

@@ -4,7 +4,7 @@
 //! equivalent is named in the spec's comments and on stderr; a broken line is located and the
 //! rest of the file is still imported.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -86,14 +86,28 @@ impl Dir {
         std::fs::write(&path, text).unwrap();
         path
     }
-}
 
-fn fleet(args: &[&str], cwd: &Path) -> Output {
-    Command::new(FLEET)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run fleet")
+    /// `fleet ARGS...` run in the directory.
+    fn fleet(&self, args: &[&str]) -> Output {
+        Command::new(FLEET)
+            .args(args)
+            .current_dir(self.0.path())
+            .output()
+            .expect("run fleet")
+    }
+
+    /// `fleet import openvz ARGS...` run in the directory.
+    fn import(&self, args: &[&str]) -> Output {
+        self.fleet(&[&["import", "openvz"][..], args].concat())
+    }
+
+    /// `spec` written into the directory as fleet.yaml, rendered by `fleet render -o json`.
+    fn render(&self, spec: &str) -> Value {
+        let file = self.write("fleet.yaml", spec);
+        let render = self.fleet(&["render", "-f", file.to_str().unwrap(), "-o", "json"]);
+        assert!(render.status.success(), "{}", text(&render.stderr));
+        serde_json::from_slice(&render.stdout).unwrap()
+    }
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -110,20 +124,17 @@ fn import(configs: &[(&str, &str)], expect_ok: bool) -> (String, String, Vec<Val
         .map(|(name, text)| dir.write(name, text).display().to_string())
         .collect();
     args.extend(paths.iter().map(String::as_str));
-    let out = fleet(&args, dir.0.path());
+    let out = dir.fleet(&args);
     let (spec, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.success(), expect_ok, "import: {stderr}");
     let file = dir.write("fleet.yaml", &spec);
-    let file = file.to_str().unwrap();
-    let valid = fleet(&["validate", "-f", file], dir.0.path());
+    let valid = dir.fleet(&["validate", "-f", file.to_str().unwrap()]);
     assert!(
         valid.status.success(),
         "the imported spec must validate:\n{spec}\n{}",
         text(&valid.stderr)
     );
-    let render = fleet(&["render", "-f", file, "-o", "json"], dir.0.path());
-    assert!(render.status.success(), "{}", text(&render.stderr));
-    let rendered: Value = serde_json::from_slice(&render.stdout).unwrap();
+    let rendered = dir.render(&spec);
     let containers = rendered["containers"].as_array().unwrap().clone();
     (spec, stderr, containers)
 }
@@ -276,16 +287,11 @@ fn an_unreadable_config_is_named_and_the_others_imported() {
     let dir = Dir::new();
     let good = dir.write("103.conf", SUFFIXED);
     let missing = dir.0.path().join("999.conf");
-    let out = fleet(
-        &[
-            "import",
-            "openvz",
-            "--no-global",
-            missing.to_str().unwrap(),
-            good.to_str().unwrap(),
-        ],
-        dir.0.path(),
-    );
+    let out = dir.import(&[
+        "--no-global",
+        missing.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(
@@ -303,16 +309,7 @@ fn vz_conf_gives_defaults_and_the_container_overrides_them() {
         "VIRTUOZZO=yes\nLOCKDIR=/vz/lock\nVE_PRIVATE=/vz/private/$VEID\nIOPRIO=2\nCPUUNITS=500\n",
     );
     let conf = dir.write("106.conf", "CPUUNITS=\"2000\"\nPHYSPAGES=\"0:1G\"\n");
-    let out = fleet(
-        &[
-            "import",
-            "openvz",
-            "--global",
-            global.to_str().unwrap(),
-            conf.to_str().unwrap(),
-        ],
-        dir.0.path(),
-    );
+    let out = dir.import(&["--global", global.to_str().unwrap(), conf.to_str().unwrap()]);
     let (spec, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -367,18 +364,13 @@ fn private_areas_become_the_disk_and_a_ploop_image_is_refused_with_how_to_conver
     std::fs::create_dir_all(private.join("202/root.hdd")).unwrap();
     let simfs = dir.write("201.conf", "DISKSPACE=\"1G:1G\"\nVE_LAYOUT=\"simfs\"\n");
     let ploop = dir.write("202.conf", "DISKSPACE=\"1G:1G\"\nVE_LAYOUT=\"ploop\"\n");
-    let out = fleet(
-        &[
-            "import",
-            "openvz",
-            "--no-global",
-            "--private",
-            private.to_str().unwrap(),
-            simfs.to_str().unwrap(),
-            ploop.to_str().unwrap(),
-        ],
-        dir.0.path(),
-    );
+    let out = dir.import(&[
+        "--no-global",
+        "--private",
+        private.to_str().unwrap(),
+        simfs.to_str().unwrap(),
+        ploop.to_str().unwrap(),
+    ]);
     let (spec, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(
         !out.status.success(),
@@ -388,13 +380,7 @@ fn private_areas_become_the_disk_and_a_ploop_image_is_refused_with_how_to_conver
         stderr.contains("is a ploop image (root.hdd)") && stderr.contains("qemu-img convert"),
         "{stderr}"
     );
-    let file = dir.write("fleet.yaml", &spec);
-    let render = fleet(
-        &["render", "-f", file.to_str().unwrap(), "-o", "json"],
-        dir.0.path(),
-    );
-    assert!(render.status.success(), "{}", text(&render.stderr));
-    let rendered: Value = serde_json::from_slice(&render.stdout).unwrap();
+    let rendered = dir.render(&spec);
     let containers = rendered["containers"].as_array().unwrap().clone();
     let c201 = container(&containers, "201");
     assert_eq!(
@@ -413,28 +399,17 @@ fn host_and_address_name_the_host_every_container_is_pinned_to() {
         "301.conf",
         "PHYSPAGES=\"0:65536\"\nHOSTNAME=\"a.example\"\n",
     );
-    let out = fleet(
-        &[
-            "import",
-            "openvz",
-            "--no-global",
-            "--host",
-            "old-node-1",
-            "--address",
-            "192.0.2.7",
-            conf.to_str().unwrap(),
-        ],
-        dir.0.path(),
-    );
+    let out = dir.import(&[
+        "--no-global",
+        "--host",
+        "old-node-1",
+        "--address",
+        "192.0.2.7",
+        conf.to_str().unwrap(),
+    ]);
     let (spec, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stderr}");
-    let file = dir.write("fleet.yaml", &spec);
-    let render = fleet(
-        &["render", "-f", file.to_str().unwrap(), "-o", "json"],
-        dir.0.path(),
-    );
-    assert!(render.status.success(), "{}", text(&render.stderr));
-    let rendered: Value = serde_json::from_slice(&render.stdout).unwrap();
+    let rendered = dir.render(&spec);
     let hosts = rendered["hosts"].as_array().unwrap();
     assert_eq!(hosts.len(), 1, "{spec}");
     assert_eq!(hosts[0]["name"], "old-node-1", "{spec}");

@@ -4,7 +4,7 @@
 
 mod support;
 
-use fleet::model::HostKeyPolicy;
+use fleet::model::{Host, HostKeyPolicy};
 use fleet::transport::{ConnectOptions, HostKeyError, TransportError, connect};
 use support::sshd::{Cluster, skip_unless_ready};
 
@@ -13,6 +13,11 @@ fn opts(accept_new: bool) -> ConnectOptions {
         accept_new_host_keys: accept_new,
         ..ConnectOptions::default()
     }
+}
+
+/// The error `connect` fails with; `why` says why it must fail.
+async fn refused(host: &Host, accept_new: bool, why: &str) -> TransportError {
+    connect(host, &opts(accept_new)).await.err().expect(why)
 }
 
 #[tokio::test]
@@ -40,10 +45,7 @@ async fn wrong_host_key_is_refused_even_with_accept_new() {
         },
         &node,
     );
-    let err = connect(&host, &opts(true))
-        .await
-        .err()
-        .expect("must refuse");
+    let err = refused(&host, true, "must refuse").await;
     assert!(
         matches!(
             err,
@@ -65,10 +67,7 @@ async fn wrong_host_key_is_refused_even_with_accept_new() {
         },
         &node,
     );
-    let err = connect(&pinned, &opts(true))
-        .await
-        .err()
-        .expect("must refuse");
+    let err = refused(&pinned, true, "must refuse").await;
     assert!(
         matches!(
             err,
@@ -94,10 +93,7 @@ async fn unknown_host_key_is_refused_without_the_flag_and_recorded_with_it() {
         },
         "/nonexistent/fleet-node",
     );
-    let err = connect(&host, &opts(false))
-        .await
-        .err()
-        .expect("must refuse");
+    let err = refused(&host, false, "must refuse").await;
     assert!(
         matches!(err, TransportError::HostKey(HostKeyError::Unknown { .. })),
         "{err}"
@@ -105,10 +101,7 @@ async fn unknown_host_key_is_refused_without_the_flag_and_recorded_with_it() {
     assert!(err.to_string().contains("--accept-new-host-keys"), "{err}");
     assert!(!empty.exists());
 
-    let err = connect(&host, &opts(true))
-        .await
-        .err()
-        .expect("no node there");
+    let err = refused(&host, true, "no node there").await;
     let recorded = std::fs::read_to_string(&empty).unwrap();
     let s = &cluster.sshds[0];
     assert_eq!(

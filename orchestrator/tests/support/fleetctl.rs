@@ -79,6 +79,42 @@ pub fn write_local_spec(cluster: &Cluster, fleet: &str, containers: &str) -> (Pa
     (spec, root)
 }
 
+/// A one-host fleet on this machine ([`write_local_spec`]) named `<label>-<unique>`, destroyed
+/// (with its cgroups) by its Drop even when the test fails. No sshd is started: the cluster is
+/// there for its temp dir and cgroup prefix.
+pub struct LocalFleet {
+    /// Destroys the fleet; declared first, so it runs before the cluster goes.
+    _cleanup: Cleanup,
+    /// The cluster of no hosts.
+    pub cluster: Cluster,
+    /// The fleet's name.
+    pub fleet: String,
+    /// The spec's path.
+    pub spec: PathBuf,
+    /// The node's root.
+    pub root: PathBuf,
+}
+
+impl LocalFleet {
+    /// The fleet with the given `containers:` YAML, or `None` when the machine cannot run it
+    /// ([`skip_unless_ready`](super::sshd::skip_unless_ready)).
+    pub fn new(label: &str, containers: &str) -> Option<LocalFleet> {
+        if super::sshd::skip_unless_ready() {
+            return None;
+        }
+        let cluster = Cluster::start(0);
+        let fleet = format!("{label}-{}", super::sshd::unique());
+        let (spec, root) = write_local_spec(&cluster, &fleet, containers);
+        Some(LocalFleet {
+            _cleanup: Cleanup::new(&cluster, &[&spec]),
+            cluster,
+            fleet,
+            spec,
+            root,
+        })
+    }
+}
+
 /// How long one `fleet` command of a test may run: far beyond any command's time on a loaded
 /// machine, so that a hang fails the test with what the command printed instead of holding CI.
 pub const COMMAND_LIMIT: Duration = Duration::from_secs(600);
@@ -142,6 +178,21 @@ pub fn wait_within(mut child: Child, limit: Duration, what: &str) -> Output {
         stdout: stdout.join().unwrap_or_default(),
         stderr: stderr.join().unwrap_or_default(),
     }
+}
+
+/// The lines `child` prints on its stdout (piped), as they come, read by a thread of their own.
+pub fn stdout_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("stdout piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// Runs `fleet <verb> -f spec <extra>`; panics with both streams unless the exit code is `want`.
