@@ -10,7 +10,7 @@ use super::{ApplyOptions, apply, journal};
 use crate::diff::DiffOptions;
 use crate::model::{DesiredContainer, Fleet, Placement};
 use crate::plan::Plan;
-use crate::plan::fixture::{empty_observation, fleet, host, pinned, spec};
+use crate::plan::fixture::{demo_on_a_and_b, empty_observation, fleet, host, pinned, spec};
 use crate::reconcile::decide;
 use crate::transport::memory::MemoryNode;
 
@@ -67,15 +67,7 @@ fn depending(mut c: DesiredContainer, on: &str) -> DesiredContainer {
 
 /// Hosts a and b; a1 and a2 pinned to a, b1 to b.
 fn two_hosts_three_containers() -> Fleet {
-    fleet(
-        "demo",
-        vec![host("a"), host("b")],
-        vec![
-            pinned(spec("demo", "a1"), "a"),
-            pinned(spec("demo", "a2"), "a"),
-            pinned(spec("demo", "b1"), "b"),
-        ],
-    )
+    demo_on_a_and_b(&[("a1", "a"), ("a2", "a"), ("b1", "b")])
 }
 
 /// The steps of `report` on hosts other than `host`.

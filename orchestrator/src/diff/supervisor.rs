@@ -55,20 +55,12 @@ mod tests {
 
     use crate::diff::{DiffOptions, diff};
     use crate::plan::fixture::{
-        converged_observation, fleet, hello_mut, host, pinned, pinned_assignment, spec,
+        converged_observation, demo_on_a_and_b, hello_mut, pinned_assignment,
     };
 
     #[test]
     fn a_policy_on_a_host_without_a_supervisor_is_warned_about_naming_the_host() {
-        let mut f = fleet(
-            "demo",
-            vec![host("a"), host("b")],
-            vec![
-                pinned(spec("demo", "web-1"), "a"),
-                pinned(spec("demo", "web-2"), "b"),
-                pinned(spec("demo", "plain"), "b"),
-            ],
-        );
+        let mut f = demo_on_a_and_b(&[("web-1", "a"), ("web-2", "b"), ("plain", "b")]);
         for c in &mut f.containers {
             if c.spec.name.starts_with("web") {
                 c.spec.restart = RestartSpec {

@@ -73,6 +73,16 @@ pub fn fleet(name: &str, mut hosts: Vec<Host>, mut containers: Vec<DesiredContai
     }
 }
 
+/// Fleet `demo` of hosts a and b, with a container for each (name, host) of `pins`, pinned
+/// there.
+pub fn demo_on_a_and_b(pins: &[(&str, &str)]) -> Fleet {
+    let containers = pins
+        .iter()
+        .map(|(name, host)| pinned(spec("demo", name), host))
+        .collect();
+    fleet("demo", vec![host("a"), host("b")], containers)
+}
+
 /// What a node reports for a container made from `spec`, running, with live limits equal to the
 /// spec's.
 pub fn running(spec: &ContainerSpec, pid: i32) -> ContainerStatus {

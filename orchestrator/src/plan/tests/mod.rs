@@ -5,8 +5,8 @@
 use fleet_protocol::{Action, ContainerState, DesiredState, TemplateRef};
 
 use super::fixture::{
-    converged_observation, empty_observation, fleet, hello_mut, host, pinned, pinned_assignment,
-    running, spec,
+    converged_observation, demo_on_a_and_b, empty_observation, fleet, hello_mut, host, pinned,
+    pinned_assignment, running, spec,
 };
 use super::{Plan, StepKind, plan, render};
 use crate::diff::{DiffOptions, HostObservation, Observed, diff};
@@ -26,6 +26,11 @@ fn check(fleet: &Fleet, observed: &Observed, opts: DiffOptions, expect: &str) {
     assert_eq!(got.trim(), expect.trim(), "\n--- got ---\n{got}");
 }
 
+/// [`check`] with the default options.
+fn plans(fleet: &Fleet, observed: &Observed, expect: &str) {
+    check(fleet, observed, DiffOptions::default(), expect);
+}
+
 fn put(observed: &mut Observed, host: &str, status: fleet_protocol::ContainerStatus) {
     match observed.hosts.get_mut(host) {
         Some(HostObservation::Reachable { containers, .. }) => containers.push(status),
@@ -34,14 +39,7 @@ fn put(observed: &mut Observed, host: &str, status: fleet_protocol::ContainerSta
 }
 
 fn two_hosts() -> Fleet {
-    fleet(
-        "demo",
-        vec![host("a"), host("b")],
-        vec![
-            pinned(spec("demo", "web-1"), "a"),
-            pinned(spec("demo", "web-2"), "b"),
-        ],
-    )
+    demo_on_a_and_b(&[("web-1", "a"), ("web-2", "b")])
 }
 
 #[test]
@@ -79,10 +77,9 @@ fn limit_drift_read_from_the_kernel_is_a_live_update() {
         containers[0].live.memory = Some(32 << 20);
         containers[0].live.pids = Some(50);
     }
-    check(
+    plans(
         &f,
         &obs,
-        DiffOptions::default(),
         "
 a:
   ~ web-1 (update live)
@@ -117,10 +114,9 @@ fn address_changes_are_live_and_another_bridge_restarts() {
     let obs = converged_observation(&f);
     f.containers[0].spec.network = net("fleet0", "10.0.0.7/24");
     f.containers[1].spec.network = net("fleet1", "10.0.0.6/24");
-    check(
+    plans(
         &f,
         &obs,
-        DiffOptions::default(),
         r#"
 a:
   ~ web-1 (update live)
@@ -139,10 +135,9 @@ fn restart_names_the_fields_that_force_it() {
     f.containers[0].spec.command = vec!["/bin/sleep".into(), "5".into()];
     f.containers[0].spec.resources.cpu_limit = Some(150);
     f.containers[1].spec.template = TemplateRef::Host;
-    check(
+    plans(
         &f,
         &obs,
-        DiffOptions::default(),
         r#"
 a:
   ! web-1 (restart for command)
@@ -164,10 +159,9 @@ fn disk_grows_live_and_shrinks_with_restart() {
     f.containers[0].spec.resources.disk_space = Some(2 << 30);
     f.containers[1].spec.resources.disk_space = Some(512 << 20);
     let _ = &mut obs;
-    check(
+    plans(
         &f,
         &obs,
-        DiffOptions::default(),
         "
 a:
   ~ web-1 (update live)
@@ -187,10 +181,9 @@ fn disk_grow_is_a_restart_on_a_host_that_cannot_resize_online() {
     f.containers[0].spec.resources.disk_space = Some(2 << 30);
     let n = hello_mut(&mut obs, "a");
     n.features.online_disk_grow = false;
-    check(
+    plans(
         &f,
         &obs,
-        DiffOptions::default(),
         "
 a:
   ! web-1 (restart for disk.space)
@@ -218,10 +211,9 @@ fn start_stop_and_repair() {
     }
     f.containers[2].spec.state = DesiredState::Stopped;
     let p = make(&f, &obs, DiffOptions::default());
-    check(
+    plans(
         &f,
         &obs,
-        DiffOptions::default(),
         "
 a:
   + broken (create; repair: found half-made)
@@ -239,10 +231,9 @@ fn extras_are_kept_without_prune_and_destroyed_with_it_other_fleets_never() {
     let mut obs = converged_observation(&f);
     put(&mut obs, "a", running(&spec("demo", "old-1"), 7));
     put(&mut obs, "b", running(&spec("someone-else", "theirs"), 8));
-    check(
+    plans(
         &f,
         &obs,
-        DiffOptions::default(),
         "
 Not in spec (1 kept; pass --prune to destroy them):
   a: old-1
@@ -267,10 +258,9 @@ fn name_taken_by_another_fleet_is_refused() {
     let f = two_hosts();
     let mut obs = empty_observation(&f);
     put(&mut obs, "a", running(&spec("other", "web-1"), 9));
-    check(
+    plans(
         &f,
         &obs,
-        DiffOptions::default(),
         r#"
 b:
   + web-2 (create)
@@ -286,10 +276,9 @@ fn a_move_without_a_disk_is_refused_unless_recreate_is_allowed() {
     let mut obs = empty_observation(&f);
     put(&mut obs, "b", running(&spec("demo", "web-1"), 9));
     put(&mut obs, "b", running(&spec("demo", "web-2"), 10));
-    check(
+    plans(
         &f,
         &obs,
-        DiffOptions::default(),
         "
 Refused (left as they are):
   web-1 on a: moves from b to a, but it has no disk image to move (its files are in b's store): give it resources.disk_space first (a restart), or pass --allow-recreate to destroy it on b and create it on a (its data is lost)
@@ -358,10 +347,9 @@ fn every_host_unreachable_is_not_no_changes() {
             },
         );
     }
-    check(
+    plans(
         &f,
         &obs,
-        DiffOptions::default(),
         "
 a: unreachable (connection refused); nothing on it is touched, 1 container(s) not planned
 b: unreachable (connection refused); nothing on it is touched, 1 container(s) not planned

@@ -2,7 +2,7 @@
 //! the warning by name, a host without free uid ranges.
 
 use super::super::fixture::{converged_observation, empty_observation, fleet, host, pinned, spec};
-use super::{check, make, two_hosts};
+use super::{make, plans, two_hosts};
 use crate::diff::{DiffOptions, HostObservation};
 use crate::plan::render;
 
@@ -15,10 +15,9 @@ fn an_old_privileged_container_restarts_into_its_own_range_with_a_note() {
     if let Some(HostObservation::Reachable { containers, .. }) = obs.hosts.get_mut("a") {
         containers[0].spec.privileged = true;
     }
-    check(
+    plans(
         &f,
         &obs,
-        DiffOptions::default(),
         "
 a:
   ! web-1 (restart for privileged; becomes unprivileged: at the restart its files move into a uid range of its own (a container made before unprivileged became the default was privileged))

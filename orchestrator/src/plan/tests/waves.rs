@@ -2,7 +2,7 @@
 //! fleet plans the same twice.
 
 use super::super::fixture::{
-    converged_observation, empty_observation, fleet, host, large, pinned, running, spec,
+    converged_observation, demo_on_a_and_b, empty_observation, large, running,
 };
 use super::{make, put, two_hosts};
 use crate::diff::DiffOptions;
@@ -10,15 +10,7 @@ use crate::plan::render;
 
 #[test]
 fn dependencies_order_waves_across_hosts_but_not_within_one() {
-    let mut f = fleet(
-        "demo",
-        vec![host("a"), host("b")],
-        vec![
-            pinned(spec("demo", "db"), "a"),
-            pinned(spec("demo", "cache"), "a"),
-            pinned(spec("demo", "app"), "b"),
-        ],
-    );
+    let mut f = demo_on_a_and_b(&[("db", "a"), ("cache", "a"), ("app", "b")]);
     // app (b) needs db (a); db needs cache on its own host.
     f.containers
         .iter_mut()
