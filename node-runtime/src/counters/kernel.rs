@@ -24,14 +24,6 @@ pub fn rows(version: CgroupVersion, dir: &Path) -> Result<Vec<Beancounter>, Limi
             .or_else(|| file::keyed_value(&stat, key)),
         CgroupVersion::V2 => file::keyed_value(&stat, key),
     };
-    let counted = |resource, held: u64| Beancounter {
-        resource,
-        held,
-        maxheld: None,
-        barrier: None,
-        limit: None,
-        failcnt: None,
-    };
     let mut rows = Vec::with_capacity(4);
     match version {
         CgroupVersion::V1 => {
@@ -45,11 +37,14 @@ pub fn rows(version: CgroupVersion, dir: &Path) -> Result<Vec<Beancounter>, Limi
                     .filter_map(stat_key)
                     .sum()
             });
-            rows.push(counted("kmemsize", kernel));
+            rows.push(Beancounter::counted("kmemsize", kernel));
         }
     }
-    rows.push(counted("shmpages", stat_key("shmem").unwrap_or(0) / PAGE));
-    rows.push(counted(
+    rows.push(Beancounter::counted(
+        "shmpages",
+        stat_key("shmem").unwrap_or(0) / PAGE,
+    ));
+    rows.push(Beancounter::counted(
         "lockedpages",
         stat_key("unevictable").unwrap_or(0) / PAGE,
     ));
@@ -58,7 +53,10 @@ pub fn rows(version: CgroupVersion, dir: &Path) -> Result<Vec<Beancounter>, Limi
             rows.push(v1_counter(dir, "tcpsockbuf", "memory.kmem.tcp")?);
         }
         CgroupVersion::V1 => {}
-        CgroupVersion::V2 => rows.push(counted("sockbuf", stat_key("sock").unwrap_or(0))),
+        CgroupVersion::V2 => rows.push(Beancounter::counted(
+            "sockbuf",
+            stat_key("sock").unwrap_or(0),
+        )),
     }
     Ok(rows)
 }

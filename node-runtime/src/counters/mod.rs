@@ -50,6 +50,25 @@ pub struct Beancounter {
     pub failcnt: Option<u64>,
 }
 
+impl Beancounter {
+    /// A row that only counts what is `held`: no limit, no peak and no failures known.
+    pub fn counted(resource: &'static str, held: u64) -> Beancounter {
+        Beancounter::limited(resource, held, None)
+    }
+
+    /// A row whose soft and hard limits are both `limit`, with no peak and no failures known.
+    pub fn limited(resource: &'static str, held: u64, limit: Option<u64>) -> Beancounter {
+        Beancounter {
+            resource,
+            held,
+            maxheld: None,
+            barrier: limit,
+            limit,
+            failcnt: None,
+        }
+    }
+}
+
 /// Every row of one container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContainerCounters {

@@ -34,22 +34,16 @@ pub fn read(
             path: mount.to_path_buf(),
             source: std::io::Error::other(e.to_string()),
         })?;
-        counters.push(Beancounter {
-            resource: "diskspace",
-            held: usage.space_used,
-            maxheld: None,
-            barrier: Some(usage.space_total),
-            limit: Some(usage.space_total),
-            failcnt: None,
-        });
-        counters.push(Beancounter {
-            resource: "diskinodes",
-            held: usage.inodes_used,
-            maxheld: None,
-            barrier: Some(usage.inodes_total),
-            limit: Some(usage.inodes_total),
-            failcnt: None,
-        });
+        counters.push(Beancounter::limited(
+            "diskspace",
+            usage.space_used,
+            Some(usage.space_total),
+        ));
+        counters.push(Beancounter::limited(
+            "diskinodes",
+            usage.inodes_used,
+            Some(usage.inodes_total),
+        ));
     }
     // Every v2 cgroup has the pressure files, whichever controllers it has.
     let pressure = cgroup
@@ -103,12 +97,8 @@ fn cpu(version: CgroupVersion, cgroup: &dyn CgroupDirs) -> Result<Beancounter, L
         }
     };
     Ok(Beancounter {
-        resource: "cpu",
-        held,
-        maxheld: None,
-        barrier: limit,
-        limit,
         failcnt,
+        ..Beancounter::limited("cpu", held, limit)
     })
 }
 

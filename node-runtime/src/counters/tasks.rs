@@ -52,19 +52,11 @@ pub fn rows(proc: &Path, pids: &[i32]) -> Vec<Beancounter> {
     let locks = std::fs::read_to_string(proc.join("locks"))
         .map(|text| held_locks(&text, &pids.iter().copied().collect()))
         .unwrap_or(0);
-    let counted = |resource, held| Beancounter {
-        resource,
-        held,
-        maxheld: None,
-        barrier: None,
-        limit: None,
-        failcnt: None,
-    };
     vec![
-        counted("numfile", files),
-        counted("numpty", ptys.len() as u64),
-        counted("numflock", locks),
-        counted("numsiginfo", sigq.values().sum()),
+        Beancounter::counted("numfile", files),
+        Beancounter::counted("numpty", ptys.len() as u64),
+        Beancounter::counted("numflock", locks),
+        Beancounter::counted("numsiginfo", sigq.values().sum()),
     ]
 }
 

@@ -20,11 +20,7 @@ pub fn render_text(containers: &[ContainerCounters]) -> String {
     let limit = |v: Option<u64>| v.unwrap_or(UNLIMITED).to_string();
     for container in containers {
         for (i, row) in container.counters.iter().enumerate() {
-            let name = if i == 0 {
-                format!("{}:", container.name)
-            } else {
-                String::new()
-            };
+            let name = name_cell(i == 0, &container.name);
             let _ = writeln!(
                 out,
                 "{:>16}  {:<12}{:>20} {:>20} {:>20} {:>20} {:>20}",
@@ -40,6 +36,15 @@ pub fn render_text(containers: &[ContainerCounters]) -> String {
     }
     pressure(containers, &mut out);
     out
+}
+
+/// The name column: `name:` on a container's first row, blank on the others.
+fn name_cell(first: bool, name: &str) -> String {
+    if first {
+        format!("{name}:")
+    } else {
+        String::new()
+    }
 }
 
 /// PSI below the table (cgroup v2 hosts): stalled share of time in percent over 10, 60 and
@@ -58,11 +63,7 @@ fn pressure(containers: &[ContainerCounters], out: &mut String) {
         for (i, p) in c.pressure.iter().enumerate() {
             let stalls = std::iter::once(("some", p.some)).chain(p.full.map(|f| ("full", f)));
             for (j, (kind, s)) in stalls.enumerate() {
-                let name = if i == 0 && j == 0 {
-                    format!("{}:", c.name)
-                } else {
-                    String::new()
-                };
+                let name = name_cell(i == 0 && j == 0, &c.name);
                 let _ = writeln!(
                     out,
                     "{:>16}  {:<8}{:<6}{:>8} {:>8} {:>8} {:>16}",

@@ -31,6 +31,20 @@ fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     check()
 }
 
+/// A v1 test cgroup with `limits` applied.
+fn v1_with(limits: Resources) -> Option<TestCgroup> {
+    let cg = TestCgroup::v1()?;
+    apply(&cg.dirs, &limits).unwrap();
+    Some(cg)
+}
+
+/// The number under `key` in a keyed cgroup file (`pids.events`, `cpu.stat`), 0 without one.
+fn keyed(path: &Path, key: &str) -> u64 {
+    crate::limits::file::read_keyed(path, key)
+        .unwrap()
+        .unwrap_or(0)
+}
+
 fn some_limits() -> Resources {
     Resources {
         cpu_units: Some(2000),
@@ -196,17 +210,12 @@ fn v1_bad_values_are_refused_with_the_range_and_change_nothing() {
 
 #[test]
 fn v1_memory_hog_is_stopped_by_the_limit_and_failcnt_rises() {
-    let Some(mut cg) = TestCgroup::v1() else {
+    let Some(mut cg) = v1_with(Resources {
+        memory: Some(32 << 20),
+        ..Resources::default()
+    }) else {
         return;
     };
-    apply(
-        &cg.dirs,
-        &Resources {
-            memory: Some(32 << 20),
-            ..Resources::default()
-        },
-    )
-    .unwrap();
     cg.spawn("tail", &["/dev/zero"]);
     let status = cg
         .wait_exit(0, Duration::from_secs(30))
@@ -231,17 +240,12 @@ fn v1_memory_hog_is_stopped_by_the_limit_and_failcnt_rises() {
 
 #[test]
 fn v1_fork_loop_stops_at_pids_max_and_failcnt_rises() {
-    let Some(mut cg) = TestCgroup::v1() else {
+    let Some(mut cg) = v1_with(Resources {
+        pids: Some(10),
+        ..Resources::default()
+    }) else {
         return;
     };
-    apply(
-        &cg.dirs,
-        &Resources {
-            pids: Some(10),
-            ..Resources::default()
-        },
-    )
-    .unwrap();
     cg.spawn(
         "sh",
         &[
@@ -251,10 +255,7 @@ fn v1_fork_loop_stops_at_pids_max_and_failcnt_rises() {
     );
     let pids_dir = cg.dir(Controller::Pids);
     let hit = wait_until(Duration::from_secs(10), || {
-        crate::limits::file::read_keyed(&pids_dir.join("pids.events"), "max")
-            .unwrap()
-            .unwrap_or(0)
-            > 0
+        keyed(&pids_dir.join("pids.events"), "max") > 0
     });
     assert!(hit, "pids.events max never rose");
     let current: u64 = read(&pids_dir.join("pids.current")).parse().unwrap();
@@ -266,25 +267,15 @@ fn v1_fork_loop_stops_at_pids_max_and_failcnt_rises() {
 
 #[test]
 fn v1_cpu_limit_shows_throttling_in_cpu_stat() {
-    let Some(mut cg) = TestCgroup::v1() else {
+    let Some(mut cg) = v1_with(Resources {
+        cpu_limit: Some(20),
+        ..Resources::default()
+    }) else {
         return;
     };
-    apply(
-        &cg.dirs,
-        &Resources {
-            cpu_limit: Some(20),
-            ..Resources::default()
-        },
-    )
-    .unwrap();
     cg.spawn("sh", &["-c", "while :; do :; done"]);
     let stat = cg.dir(Controller::Cpu).join("cpu.stat");
-    let throttled = wait_until(Duration::from_secs(5), || {
-        crate::limits::file::read_keyed(&stat, "nr_throttled")
-            .unwrap()
-            .unwrap_or(0)
-            > 2
-    });
+    let throttled = wait_until(Duration::from_secs(5), || keyed(&stat, "nr_throttled") > 2);
     assert!(throttled, "cpu.stat: {}", read(&stat));
     let counters = crate::counters::read("busy", &cg.dirs, None).unwrap();
     let row = counters.get("cpu").unwrap();
