@@ -150,20 +150,15 @@ pub fn lines(d: &Diff) -> Vec<Line> {
         detail: String::new(),
         ..Line::default()
     }));
-    out.extend(d.skipped.iter().map(|r| Line {
-        host: r.host.clone(),
-        container: r.name.clone(),
-        status: "unknown".into(),
-        detail: r.reason.clone(),
-        ..Line::default()
-    }));
-    out.extend(d.refused.iter().map(|r| Line {
-        host: r.host.clone(),
-        container: r.name.clone(),
-        status: "refused".into(),
-        detail: r.reason.clone(),
-        ..Line::default()
-    }));
+    for (refusals, status) in [(&d.skipped, "unknown"), (&d.refused, "refused")] {
+        out.extend(refusals.iter().map(|r| Line {
+            host: r.host.clone(),
+            container: r.name.clone(),
+            status: status.into(),
+            detail: r.reason.clone(),
+            ..Line::default()
+        }));
+    }
     out.sort_by(|a, b| (&a.host, &a.container).cmp(&(&b.host, &b.container)));
     out
 }

@@ -8,8 +8,8 @@
 
 use std::path::Path;
 
-use super::ssh::{login, run_command};
-use super::{ConnectOptions, TransportError};
+use super::ConnectOptions;
+use super::ssh::{CommandOutput, login, run_command};
 use crate::model::{Host, Transport};
 use crate::node_binary::{NodeBinary, check_machine, sha256_hex};
 
@@ -67,23 +67,13 @@ pub async fn install(
             let handle = login(&host.name, target, opts)
                 .await
                 .map_err(|e| e.to_string())?;
-            let sh = |argv: &[&str]| argv.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-            let io = |e: TransportError| e.to_string();
-            let uname = run_command(&handle, &sh(&["uname", "-m"]), b"")
-                .await
-                .map_err(io)?;
+            let uname = run(&handle, &["uname", "-m"], b"").await?;
             if uname.status != 0 {
-                return Err(format!(
-                    "uname -m failed on the host (status {}): {}",
-                    uname.status,
-                    String::from_utf8_lossy(&uname.stderr).trim()
-                ));
+                return Err(failed("uname -m on the host", &uname));
             }
             check_machine(&host.name, first_word(&uname.stdout).as_str(), binary)?;
             let outcome = put(&handle, &dest, binary).await?;
-            let asked = run_command(&handle, &sh(&[&dest, "--version"]), b"")
-                .await
-                .map_err(io)?;
+            let asked = run(&handle, &[&dest, "--version"], b"").await?;
             let version = version_of(&dest, asked.status, &asked.stdout)?;
             let unit = super::unit::install_unit(&handle, &host.node).await?;
             Ok(Report {
@@ -113,43 +103,49 @@ async fn put(
     binary: &NodeBinary,
 ) -> Result<Installed, String> {
     let digest = binary.sha256.as_str();
-    let sh = |argv: &[&str]| argv.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let io = |e: TransportError| e.to_string();
-    let current = run_command(handle, &sh(&["sha256sum", dest]), b"")
-        .await
-        .map_err(io)?;
+    let current = run(handle, &["sha256sum", dest], b"").await?;
     if current.status == 0 && first_word(&current.stdout) == digest {
         return Ok(Installed::UpToDate);
     }
     let tmp = format!("{dest}.fleet-new");
-    let argv = sh(&["sh", "-c", RECEIVE, "fleet-bootstrap", dest, &tmp]);
-    let sent = run_command(handle, &argv, &binary.bytes)
-        .await
-        .map_err(io)?;
+    let argv = ["sh", "-c", RECEIVE, "fleet-bootstrap", dest, &tmp];
+    let sent = run(handle, &argv, &binary.bytes).await?;
     if sent.status != 0 {
-        return Err(format!(
-            "writing {tmp} failed (status {}): {}",
-            sent.status,
-            String::from_utf8_lossy(&sent.stderr).trim()
-        ));
+        return Err(failed(&format!("writing {tmp}"), &sent));
     }
     let got = first_word(&sent.stdout);
     if got != digest {
-        let _ = run_command(handle, &sh(&["rm", "-f", &tmp]), b"").await;
+        let _ = run(handle, &["rm", "-f", &tmp], b"").await;
         return Err(format!(
             "the copy at {tmp} has sha256 {got}, expected {digest}; nothing was replaced"
         ));
     }
-    let moved = run_command(handle, &sh(&["mv", "-f", &tmp, dest]), b"")
-        .await
-        .map_err(io)?;
+    let moved = run(handle, &["mv", "-f", &tmp, dest], b"").await?;
     if moved.status != 0 {
-        return Err(format!(
-            "renaming {tmp} to {dest} failed: {}",
-            String::from_utf8_lossy(&moved.stderr).trim()
-        ));
+        return Err(failed(&format!("renaming {tmp} to {dest}"), &moved));
     }
     Ok(Installed::Written)
+}
+
+/// Runs `argv` on the host of `handle` with `input` on its stdin.
+async fn run(
+    handle: &russh::client::Handle<super::ssh::Verifier>,
+    argv: &[&str],
+    input: &[u8],
+) -> Result<CommandOutput, String> {
+    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    run_command(handle, &argv, input)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// `what failed (status N): what it printed on stderr`.
+fn failed(what: &str, out: &CommandOutput) -> String {
+    format!(
+        "{what} failed (status {}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    )
 }
 
 fn install_local(dest: &Path, binary: &[u8], digest: &str) -> Result<Installed, String> {
