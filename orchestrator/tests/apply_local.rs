@@ -143,18 +143,14 @@ fn the_local_demo_lives_where_fleet_node_looks_by_default() {
 /// the missing feature, and creates nothing; where it has it, the plan creates it.
 #[test]
 fn disk_user_quota_is_refused_by_the_plan_where_the_kernel_has_no_quota_format() {
-    if skip_unless_ready() {
-        return;
-    }
-    let cluster = Cluster::start(0);
-    let fleet = format!("quota-{}", unique());
-    let (spec, _) = write_local_spec(
-        &cluster,
-        &fleet,
+    let Some(local) = LocalFleet::new(
+        "quota",
         "  - name: q\n    template: busybox\n    command: [\"/bin/sleep\", \"1000000\"]\n    \
          host: here\n    resources:\n      disk: {space: 64Mi, user_quota: true}\n",
-    );
-    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+    ) else {
+        return;
+    };
+    let spec = &local.spec;
     let path = spec.to_str().unwrap();
     let hosts = run(&["get", "hosts", "-f", path, "-o", "json"]);
     let hosts = String::from_utf8_lossy(&hosts.stdout).into_owned();
@@ -180,6 +176,6 @@ fn disk_user_quota_is_refused_by_the_plan_where_the_kernel_has_no_quota_format()
         );
         assert!(!text.contains("+ q"), "{text}");
         assert!(!plan.status.success(), "a refusal fails the plan: {text}");
-        assert!(containers(&spec).is_empty());
+        assert!(containers(spec).is_empty());
     }
 }
