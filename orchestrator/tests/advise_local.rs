@@ -40,24 +40,17 @@ fn a_container_that_hit_its_memory_limit_gets_a_raise_suggested() {
     );
 
     let text = expect("advise", spec, &[], 2);
-    assert!(
-        text.contains("raise memory of container hog-{1..2} from 32Mi to 48Mi"),
-        "{text}"
-    );
-    assert!(
-        text.contains("hog-1 hit its memory limit"),
-        "the figures: {text}"
-    );
-    assert!(text.contains("failcnt"), "{text}");
-    assert!(
-        text.contains("1 of the 2 containers of container hog-{1..2} hit the limit"),
-        "the set's members and how they agree: {text}"
-    );
-    assert!(
-        text.contains("lower memory of container idle from 1Gi to "),
-        "{text}"
-    );
-    assert!(text.contains("never used half"), "{text}");
+    // The advice, the figures behind it, and how the set's members agree.
+    for said in [
+        "raise memory of container hog-{1..2} from 32Mi to 48Mi",
+        "hog-1 hit its memory limit",
+        "failcnt",
+        "1 of the 2 containers of container hog-{1..2} hit the limit",
+        "lower memory of container idle from 1Gi to ",
+        "never used half",
+    ] {
+        assert!(text.contains(said), "{said:?} missing: {text}");
+    }
     // A unified diff of the user's file: only the values change, the comment stays.
     let name = spec.display().to_string();
     assert!(

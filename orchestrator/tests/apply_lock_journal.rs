@@ -5,18 +5,16 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::fleetctl::{Cleanup, containers, expect, fleet_bin, run, write_local_spec};
-use support::sshd::{Cluster, skip_unless_ready, unique};
+use support::fleetctl::{LocalFleet, containers, expect, fleet_bin, run};
 
-/// A spec of `count` busybox containers on one local host; returns (spec, node root).
-fn local_spec(cluster: &Cluster, fleet: &str, count: usize) -> (PathBuf, PathBuf) {
-    write_local_spec(
-        cluster,
-        fleet,
+/// A local fleet of `count` busybox containers named `<label>-<unique>`.
+fn local_fleet(label: &str, count: usize) -> Option<LocalFleet> {
+    LocalFleet::new(
+        label,
         &format!(
             "  - name: c-{{1..{count}}}\n    template: busybox\n    \
              command: [\"/bin/sleep\", \"1000000\"]\n    host: here\n    resources:\n      \
@@ -76,13 +74,10 @@ fn is_held(lock: &Path) -> bool {
 
 #[test]
 fn a_held_apply_lock_fails_fast_naming_the_holder_or_is_waited_for() {
-    if skip_unless_ready() {
+    let Some(local) = local_fleet("lock", 2) else {
         return;
-    }
-    let cluster = Cluster::start(0);
-    let fleet = format!("lock-{}", unique());
-    let (spec, root) = local_spec(&cluster, &fleet, 2);
-    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+    };
+    let (spec, root) = (local.spec.clone(), local.root.clone());
 
     let holder = Holder::hold(&root, 5);
     let out = run(&["apply", "-f", spec.to_str().unwrap()]);
@@ -148,13 +143,10 @@ fn a_held_apply_lock_fails_fast_naming_the_holder_or_is_waited_for() {
 
 #[test]
 fn an_apply_cut_off_midway_is_reported_and_the_next_one_finishes_it() {
-    if skip_unless_ready() {
+    let Some(local) = local_fleet("journal", 6) else {
         return;
-    }
-    let cluster = Cluster::start(0);
-    let fleet = format!("journal-{}", unique());
-    let (spec, root) = local_spec(&cluster, &fleet, 6);
-    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+    };
+    let (spec, root, fleet) = (local.spec.clone(), local.root.clone(), &local.fleet);
     let journal = root.join("journal.json");
 
     let mut apply = Command::new(fleet_bin())
