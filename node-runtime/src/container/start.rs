@@ -93,9 +93,10 @@ impl Runtime {
         }
         let log = self.console(name, &cgroup)?;
         let (env, path_dirs) = init_env(&spec.env);
-        let hide = std::env::current_exe()
-            .ok()
-            .and_then(|p| p.canonicalize().ok())
+        // (only a template with host binds can expose it: no path walk for the others)
+        let hide = (!prepared.host_binds.is_empty())
+            .then(|| std::env::current_exe().ok()?.canonicalize().ok())
+            .flatten()
             .filter(|exe| prepared.host_binds.iter().any(|b| exe.starts_with(b)))
             .into_iter()
             .collect();
