@@ -99,6 +99,11 @@ fn fenced(privileged: bool) {
             "0"
         );
     }
+    // Network mode none: its own namespace, with only lo, which is up (init brings it up).
+    assert_eq!(node.exec("fence", &["ls", "/sys/class/net"]).trim(), "lo");
+    let flags = node.exec("fence", &["cat", "/sys/class/net/lo/flags"]);
+    let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(flags & 1, 1, "lo is up: flags {flags:#x}");
     let mounts = node.exec("fence", &["cat", "/proc/mounts"]);
     let sys = mounts
         .lines()

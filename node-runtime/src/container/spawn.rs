@@ -32,6 +32,9 @@ pub(crate) struct InitPlan {
     pub log: File,
     pub cgroup_join: Vec<PathBuf>,
     pub new_net: bool,
+    /// Init brings up `lo` of its new network namespace itself (a container without network,
+    /// whose namespace holds nothing else; a bridged one is set up from the host).
+    pub loopback: bool,
     /// The container's user namespace, made with its id maps; `None` when privileged.
     pub userns: Option<File>,
     pub seccomp: std::sync::Arc<crate::seccomp::Filter>,
@@ -266,6 +269,11 @@ fn init(plan: &InitPlan, report: &OwnedFd, go: &OwnedFd, last_cap: u32) -> Strin
     }
     if let Err(e) = ns::sethostname(&plan.hostname) {
         return format!("sethostname {:?}: {e}", plan.hostname);
+    }
+    if plan.loopback
+        && let Err(e) = ns::loopback_up()
+    {
+        return format!("bring up lo: {e}");
     }
     let null = match std::fs::OpenOptions::new().read(true).open("/dev/null") {
         Ok(f) => f,

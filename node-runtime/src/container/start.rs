@@ -100,6 +100,9 @@ impl Runtime {
             .filter(|exe| prepared.host_binds.iter().any(|b| exe.starts_with(b)))
             .into_iter()
             .collect();
+        // Without network, init brings up its lo itself: a few syscalls, where the host side
+        // (`before_init_exec`) spends a thread, an async runtime and a netlink session on it.
+        let loopback = spec.network.mode == NetworkMode::None;
         let seccomp =
             crate::seccomp::Filter::build(&spec.security).map_err(|message| Error::Spawn {
                 name: name.to_owned(),
@@ -133,11 +136,13 @@ impl Runtime {
             log,
             cgroup_join: cgroup.self_join_files(),
             new_net: spec.network.mode != NetworkMode::Host,
+            loopback,
             userns,
             seccomp,
         };
-        let pid = spawn_init(&plan, |pid| {
-            self.before_init_exec(spec, pid).map_err(|e| e.to_string())
+        let pid = spawn_init(&plan, |pid| match loopback {
+            true => Ok(()),
+            false => self.before_init_exec(spec, pid).map_err(|e| e.to_string()),
         })
         .map_err(|message| {
             let _ = cgroup.kill_all(std::time::Duration::from_secs(2));
