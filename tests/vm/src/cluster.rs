@@ -187,6 +187,11 @@ impl Cluster {
     /// Runs the `fleet` binary with `args`. Commands that connect to hosts get
     /// `--connect-timeout` [`CONNECT_TIMEOUT`] (before a `--`, if any).
     pub fn fleet(&self, args: &[&str]) -> Output {
+        self.fleet_with_env(args, &[])
+    }
+
+    /// [`Cluster::fleet`] with `env` added to fleet's environment (`FLEET_PRE_DUMPS=0`).
+    pub fn fleet_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let started = Instant::now();
         let mut argv: Vec<&str> = args.to_vec();
         if args.first().is_some_and(|verb| CONNECTING.contains(verb)) {
@@ -196,6 +201,7 @@ impl Cluster {
         let out = Command::new(crate::bins::fleet())
             .args(&argv)
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .output()
             .expect("run fleet");
         eprintln!(

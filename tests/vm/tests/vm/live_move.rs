@@ -4,7 +4,10 @@
 //! carries the running container across: its shell's in-memory counter goes on (not reset)
 //! with the same PID in its namespace, and the TCP connection it streams the counter over (to
 //! a listener in the container, on its loopback) loses nothing; the downtime is in the
-//! report's JSON.
+//! report's JSON. The VMs' kernel tracks dirty memory, so the move pre-dumps the container's
+//! memory (its shell holds a 4 MB string) while it runs, and the report gives at least one
+//! round; the move back, with pre-dumps turned off (`FLEET_PRE_DUMPS=0`), says why there was
+//! none: the two downtimes side by side (docs/node-runtime.md, "Pre-dumps").
 //!
 //! The phase's nodes use a root and cgroup parent of their own on both VMs
 //! (`/var/lib/fleet-live`, `fleet-live`): a restored tree keeps the user namespace it was
@@ -21,7 +24,9 @@ const TO: &str = "vm-1";
 
 /// As tests/move_live_ssh.rs: the listener reads a pipe that never ends (a background job's
 /// stdin is /dev/null, at whose end busybox nc would close the connection).
+/// The shell first fills a variable with 4 MB, memory for the pre-dumps to copy ahead.
 const SCRIPT: &str = "echo $$ > /tmp/pid; sleep 2147483647 | nc -l -p 7000 > /tmp/received & \
+                      blob=$(head -c 4000000 /dev/zero | tr '\\0' y); \
                       sleep 0.5; i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; \
                       echo $i; sleep 0.2; done | nc 127.0.0.1 7000";
 
@@ -68,48 +73,71 @@ fn exec(cluster: &Cluster, spec: &str, command: &str) -> String {
     out.trim().to_owned()
 }
 
-/// The counter, the counting shell's PID in the container, and the numbers the listener got.
+/// The counter, the counting shell's PID in the container, and the numbers the listener got;
+/// each file labelled, so that one not written yet (the shell fills its 4 MB first) reads as
+/// nothing rather than as the next file's line.
 fn look(cluster: &Cluster, spec: &str) -> (u64, String, Vec<u64>) {
     let out = exec(
         cluster,
         spec,
-        "cat /tmp/counter; cat /tmp/pid; cat /tmp/received",
+        "echo counter=$(cat /tmp/counter); echo pid=$(cat /tmp/pid); cat /tmp/received",
     );
-    let mut lines = out.lines();
-    let counter = lines.next().and_then(|l| l.trim().parse().ok()).unwrap();
-    let pid = lines.next().unwrap_or_default().trim().to_owned();
-    let received = lines.filter_map(|l| l.trim().parse().ok()).collect();
+    let field = |key: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    let counter = field("counter=").parse().unwrap_or(0);
+    let pid = field("pid=");
+    let received = out
+        .lines()
+        .filter(|l| !l.contains('='))
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
     (counter, pid, received)
 }
 
-/// The phase. Returns the move's figures from the report (`moves[0]`).
-pub fn a_live_move_keeps_the_counter_and_the_connection(cluster: &Cluster) -> serde_json::Value {
-    let spec = write(cluster, FROM);
-    let hosts: serde_json::Value =
-        serde_json::from_str(&cluster.fleet_ok(&["get", "hosts", "-f", &spec, "-o", "json"]))
-            .unwrap();
-    eprintln!("fleet-vm: hosts for the live move: {hosts}");
-    cluster.fleet_ok(&["apply", "-f", &spec, "--yes"]);
-    std::thread::sleep(Duration::from_secs(3));
-    let (before, pid, _) = look(cluster, &spec);
-    assert!(before > 0, "the counter counts");
+/// Waits until the container counts and its listener has received numbers.
+fn wait_counting(cluster: &Cluster, spec: &str) {
+    for _ in 0..60 {
+        let (counter, pid, received) = look(cluster, spec);
+        if counter > 0 && !pid.is_empty() && !received.is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    panic!("the container did not start counting");
+}
 
-    write(cluster, TO);
-    let plan = cluster.fleet_ok(&["plan", "-f", &spec]);
+/// Moves the container to `to` live (`env` for fleet), checks that its counter, shell and
+/// connection went on, and returns the move's figures from the report (`moves[0]`).
+fn move_live(
+    cluster: &Cluster,
+    spec_to: &str,
+    to: &str,
+    env: &[(&str, &str)],
+) -> serde_json::Value {
+    let (before, pid, _) = look(cluster, spec_to);
+    assert!(before > 0 && !pid.is_empty(), "the counter counts");
+    let plan = cluster.fleet_ok(&["plan", "-f", spec_to]);
+    assert!(plan.contains(&format!(" -> {to}, live)")), "{plan}");
+    let out = cluster.fleet_with_env(&["apply", "-f", spec_to, "--yes", "-o", "json"], env);
+    let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        plan.contains(&format!("> counter (move {FROM} -> {TO}, live)")),
-        "{plan}"
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    let report: serde_json::Value =
-        serde_json::from_str(&cluster.fleet_ok(&["apply", "-f", &spec, "--yes", "-o", "json"]))
-            .unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
     let moved = report["moves"][0].clone();
     assert_eq!(moved["live"], true, "{report:#}");
-    assert_eq!(moved["to"], TO, "{report:#}");
-    eprintln!("fleet-vm: live move {FROM} -> {TO} with Debian's criu: {moved}");
+    assert_eq!(moved["to"], to, "{report:#}");
+    eprintln!("fleet-vm: live move to {to} with Debian's criu: {moved}");
 
     std::thread::sleep(Duration::from_secs(2));
-    let (after, pid_after, received) = look(cluster, &spec);
+    let (after, pid_after, received) = look(cluster, spec_to);
     assert!(
         after > before,
         "the counter went on from {before} (not reset): {after}"
@@ -120,8 +148,58 @@ pub fn a_live_move_keeps_the_counter_and_the_connection(cluster: &Cluster) -> se
             && received.last().is_some_and(|&n| n > before),
         "the connection carried on without a gap or a repeat: {received:?}"
     );
+    moved
+}
+
+/// The phase: there with pre-dumps, back without. Returns both moves' figures.
+pub fn a_live_move_keeps_the_counter_and_the_connection(cluster: &Cluster) -> serde_json::Value {
+    let spec = write(cluster, FROM);
+    let hosts: serde_json::Value =
+        serde_json::from_str(&cluster.fleet_ok(&["get", "hosts", "-f", &spec, "-o", "json"]))
+            .unwrap();
+    eprintln!("fleet-vm: hosts for the live move: {hosts}");
+    cluster.fleet_ok(&["apply", "-f", &spec, "--yes"]);
+    wait_counting(cluster, &spec);
+
+    write(cluster, TO);
+    let there = move_live(cluster, &spec, TO, &[]);
+    // The VMs track dirty memory: at least one round, each with pages and bytes, in order.
+    let rounds = there["pre_dumps"].as_array().cloned().unwrap_or_default();
+    assert!(!rounds.is_empty(), "no pre-dump round: {there:#}");
+    for (i, round) in rounds.iter().enumerate() {
+        assert_eq!(round["round"], i as u64 + 1, "{there:#}");
+        assert!(round["pages"].as_u64() > Some(0), "{there:#}");
+        assert!(round["bytes"].as_u64() > Some(0), "{there:#}");
+    }
+    // Round 1 copied the 4 MB string (977 pages) and the rest of the container's memory.
+    assert!(rounds[0]["pages"].as_u64() > Some(977), "{there:#}");
+    assert!(there["pre_dumps_stopped"].is_string(), "{there:#}");
+
+    write(cluster, FROM);
+    let back = move_live(cluster, &spec, FROM, &[("FLEET_PRE_DUMPS", "0")]);
+    assert!(back.get("pre_dumps").is_none(), "{back:#}");
+    assert!(
+        back["pre_dumps_stopped"]
+            .as_str()
+            .is_some_and(|why| why.contains("FLEET_PRE_DUMPS=0")),
+        "{back:#}"
+    );
+    eprintln!(
+        "fleet-vm: live move downtime with {} pre-dump rounds {} ms (frozen {} ms, restore {} ms, \
+         dump {} bytes); without {} ms (frozen {} ms, restore {} ms, dump {} bytes)",
+        rounds.len(),
+        there["downtime_ms"],
+        there["frozen_ms"],
+        there["restore_ms"],
+        there["checkpoint_bytes"],
+        back["downtime_ms"],
+        back["frozen_ms"],
+        back["restore_ms"],
+        back["checkpoint_bytes"],
+    );
+
     let again = cluster.fleet_ok(&["plan", "-f", &spec]);
     assert!(again.contains("No changes."), "{again}");
     cluster.fleet_ok(&["destroy", "-f", &spec, "--yes"]);
-    moved
+    serde_json::json!({ "pre_dumps": there, "without": back })
 }

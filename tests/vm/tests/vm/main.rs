@@ -11,7 +11,8 @@
 //!   apply` through the packaged node: the cgroup v2 attack ([`cgroup_v2_attack`]), crashes by
 //!   restart policy, the tier's one reboot, after which the package's unit has brought the onboot
 //!   containers back ([`reboot`]); then a poweroff.
-//! - both, between those: a live move from vm-0 to vm-1 with Debian's criu ([`live_move`]).
+//! - both, between those: a live move from vm-0 to vm-1 with Debian's criu and pre-dump
+//!   rounds, and back without them ([`live_move`]).
 //!
 //! See docs/decisions.md, "VM test tier", for the figures.
 
@@ -126,7 +127,7 @@ fn the_vm_tier_on_one_linked_pair() {
     ]);
     phases.record_parallel(results);
 
-    phases.run("live move (vm-0 -> vm-1)", || {
+    phases.run("live moves (vm-0 -> vm-1 -> vm-0)", || {
         live_move::a_live_move_keeps_the_counter_and_the_connection(&cluster)
     });
 
