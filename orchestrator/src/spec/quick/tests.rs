@@ -94,6 +94,14 @@ const LEFT: &[&str] = &[
     "- a\nb: 1\n",
     "  a: 1\nb: 2\n",
     "a:\n  value\n",
+    "a: 'x' y\n",
+    "a: [a, b] c\n",
+    "a : 1\n",
+    "a: -\n",
+    "a: {b: c}: d\n",
+    "[a, b]\n",
+    "--- \na: 1\n",
+    "a: [b #c]\n",
 ];
 
 #[test]
@@ -108,6 +116,13 @@ fn texts_outside_the_subset_are_left_to_the_full_parser() {
     for text in LEFT {
         assert!(quick(text).is_none(), "quick read {text:?}");
     }
+}
+
+#[test]
+fn long_values_are_read_and_keys_past_the_full_parsers_lookahead_left_to_it() {
+    let long = "x".repeat(2_000);
+    assert!(agree(&format!("a: {long}\nb: [{long}]\n")));
+    assert!(quick(&format!("{long}: 1\n")).is_none());
 }
 
 #[test]
