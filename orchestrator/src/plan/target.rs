@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::diff::{Change, Diff, HostObservation, Observed, Refusal};
+use crate::diff::{Diff, HostObservation, Observed};
 use crate::model::Fleet;
 
 /// What a command was asked to work on: everything, or the containers matching every given
@@ -145,6 +145,29 @@ impl Targets {
 }
 
 /// The labels a container carries: the spec's, or those its host stored for it.
+/// Keeps the targeted entries of `bucket` (each at the host and name `at` gives), moving the
+/// others into `left` as left out of `action`.
+fn keep_targeted<T>(
+    bucket: &mut Vec<T>,
+    action: &str,
+    is_target: &dyn Fn(&str, &str) -> bool,
+    left: &mut Vec<Untargeted>,
+    at: impl Fn(&T) -> (&str, &str),
+) {
+    bucket.retain(|entry| {
+        let (host, name) = at(entry);
+        let keep = is_target(host, name);
+        if !keep {
+            left.push(Untargeted {
+                host: host.to_string(),
+                name: name.to_string(),
+                action: action.to_string(),
+            });
+        }
+        keep
+    });
+}
+
 fn labels_of<'a>(
     fleet: &'a Fleet,
     observed: &'a Observed,
@@ -247,42 +270,28 @@ pub fn narrow(
     }
 
     let mut left = Vec::new();
-    let mut split = |action: &str, bucket: &mut Vec<Change>| {
-        bucket.retain(|c| {
-            let keep = is_target(&c.host, &c.name);
-            if !keep {
-                left.push(Untargeted {
-                    host: c.host.clone(),
-                    name: c.name.clone(),
-                    action: action.to_string(),
-                });
-            }
-            keep
+    for (action, bucket) in [
+        ("destroy", &mut diff.destroy),
+        ("stop", &mut diff.stop),
+        ("update live", &mut diff.update_live),
+        ("restart", &mut diff.update_restart),
+        ("recreate", &mut diff.recreate),
+        ("create", &mut diff.create),
+        ("start", &mut diff.start),
+        ("move", &mut diff.moves),
+    ] {
+        keep_targeted(bucket, action, &is_target, &mut left, |c| {
+            (&c.host, &c.name)
         });
-    };
-    split("destroy", &mut diff.destroy);
-    split("stop", &mut diff.stop);
-    split("update live", &mut diff.update_live);
-    split("restart", &mut diff.update_restart);
-    split("recreate", &mut diff.recreate);
-    split("create", &mut diff.create);
-    split("start", &mut diff.start);
-    split("move", &mut diff.moves);
-    let mut split_refusals = |action: &str, bucket: &mut Vec<Refusal>| {
-        bucket.retain(|r| {
-            let keep = is_target(&r.host, &r.name);
-            if !keep {
-                left.push(Untargeted {
-                    host: r.host.clone(),
-                    name: r.name.clone(),
-                    action: action.to_string(),
-                });
-            }
-            keep
+    }
+    for (action, bucket) in [
+        ("refused", &mut diff.refused),
+        ("not planned: host unreachable", &mut diff.skipped),
+    ] {
+        keep_targeted(bucket, action, &is_target, &mut left, |r| {
+            (&r.host, &r.name)
         });
-    };
-    split_refusals("refused", &mut diff.refused);
-    split_refusals("not planned: host unreachable", &mut diff.skipped);
+    }
     diff.in_sync.retain(|(h, n)| is_target(h, n));
     diff.not_in_spec.retain(|(h, n)| is_target(h, n));
 
