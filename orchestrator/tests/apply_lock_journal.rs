@@ -9,7 +9,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::fleetctl::{LocalFleet, containers, expect, fleet_bin, run};
+use support::fleetctl::{
+    COMMAND_LIMIT, LocalFleet, containers, expect, fleet_bin, run, wait_within,
+};
 
 /// A local fleet of `count` busybox containers named `<label>-<unique>`.
 fn local_fleet(label: &str, count: usize) -> Option<LocalFleet> {
@@ -23,18 +25,19 @@ fn local_fleet(label: &str, count: usize) -> Option<LocalFleet> {
     )
 }
 
-/// A process holding `<root>/apply.lock` (util-linux `flock -F`, so the PID is the holder), killed
-/// by its PID on drop.
+/// A process holding `<root>/apply.lock` (util-linux `flock -F`, so the PID is the holder) until
+/// it is dropped, when it is killed by its PID. It holds for as long as the test needs rather than
+/// for a fixed time: under load a command can take longer than any timer to reach the lock.
 struct Holder(Child);
 
 impl Holder {
-    fn hold(root: &Path, secs: u32) -> Holder {
+    fn hold(root: &Path) -> Holder {
         std::fs::create_dir_all(root).unwrap();
         let lock = root.join("apply.lock");
         let child = Command::new("flock")
             .args(["-x", "-F"])
             .arg(&lock)
-            .args(["sleep", &secs.to_string()])
+            .args(["sleep", "1000000"])
             .spawn()
             .expect("run flock (util-linux)");
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -63,6 +66,35 @@ impl Drop for Holder {
     }
 }
 
+/// Runs `fleet VERB -f SPEC --lock-timeout 60 EXTRA...` while `holder` holds the lock: a second
+/// later it must still be waiting (nothing can finish under another's lock), then the holder lets
+/// go and the command must run to success. Returns what it printed.
+fn waits_for(holder: Holder, verb: &str, spec: &Path, extra: &[&str]) -> String {
+    let mut child = Command::new(fleet_bin())
+        .args([verb, "-f", spec.to_str().unwrap(), "--lock-timeout", "60"])
+        .args(extra)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run fleet");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "fleet {verb} finished while another held the lock"
+    );
+    drop(holder);
+    let out = wait_within(child, COMMAND_LIMIT, &format!("fleet {verb}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "fleet {verb}: {text}");
+    text
+}
+
 fn is_held(lock: &Path) -> bool {
     Command::new("flock")
         .args(["-n", "-x"])
@@ -79,7 +111,7 @@ fn a_held_apply_lock_fails_fast_naming_the_holder_or_is_waited_for() {
     };
     let (spec, root) = (local.spec.clone(), local.root.clone());
 
-    let holder = Holder::hold(&root, 5);
+    let holder = Holder::hold(&root);
     let out = run(&["apply", "-f", spec.to_str().unwrap()]);
     let text = format!(
         "{}{}",
@@ -114,12 +146,11 @@ fn a_held_apply_lock_fails_fast_naming_the_holder_or_is_waited_for() {
 
     // Still held: this apply waits for the holder to let go, then runs.
     assert!(is_held(&root.join("apply.lock")));
-    let waited = expect("apply", &spec, &["--lock-timeout", "60"], 0);
+    let waited = waits_for(holder, "apply", &spec, &[]);
     assert!(
         waited.contains("Apply complete: 2 done (2 changed)"),
         "{waited}"
     );
-    drop(holder);
     assert_eq!(containers(&spec).len(), 2);
     assert!(
         !root.join("apply.lock.holder").exists(),
@@ -128,7 +159,7 @@ fn a_held_apply_lock_fails_fast_naming_the_holder_or_is_waited_for() {
     assert!(!root.join("journal.json").exists());
 
     // `fleet destroy` takes the same lock: refused while another holds it, or waits for it.
-    let holder = Holder::hold(&root, 3);
+    let holder = Holder::hold(&root);
     let out = run(&["destroy", "-f", spec.to_str().unwrap(), "--yes"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_eq!(
@@ -136,8 +167,7 @@ fn a_held_apply_lock_fails_fast_naming_the_holder_or_is_waited_for() {
         2,
         "nothing destroyed under another's lock"
     );
-    let gone = expect("destroy", &spec, &["--yes", "--lock-timeout", "60"], 0);
-    drop(holder);
+    let gone = waits_for(holder, "destroy", &spec, &["--yes"]);
     assert!(containers(&spec).is_empty(), "{gone}");
 }
 
