@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::fleetctl::{
-    COMMAND_LIMIT, LocalFleet, containers, expect, fleet_bin, run, wait_within,
+    COMMAND_LIMIT, LocalFleet, containers, expect, fleet_bin, run, spawn, wait_within,
 };
 
 /// A local fleet of `count` busybox containers named `<label>-<unique>`.
@@ -70,15 +70,9 @@ impl Drop for Holder {
 /// later it must still be waiting (nothing can finish under another's lock), then the holder lets
 /// go and the command must run to success. Returns what it printed.
 fn waits_for(holder: Holder, verb: &str, spec: &Path, extra: &[&str]) -> String {
-    let mut child = Command::new(fleet_bin())
-        .args([verb, "-f", spec.to_str().unwrap(), "--lock-timeout", "60"])
-        .args(extra)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run fleet");
+    let mut args = vec![verb, "-f", spec.to_str().unwrap(), "--lock-timeout", "60"];
+    args.extend_from_slice(extra);
+    let mut child = spawn(&args);
     std::thread::sleep(Duration::from_secs(1));
     assert!(
         child.try_wait().unwrap().is_none(),

@@ -119,17 +119,25 @@ impl LocalFleet {
 /// machine, so that a hang fails the test with what the command printed instead of holding CI.
 pub const COMMAND_LIMIT: Duration = Duration::from_secs(600);
 
-/// Runs `fleet <args>` and returns its output; panics if it runs past [`COMMAND_LIMIT`].
-pub fn run(args: &[&str]) -> Output {
-    let child = Command::new(fleet_bin())
+/// Starts `fleet <args>` with stdout and stderr piped, for [`wait_within`].
+pub fn spawn(args: &[&str]) -> Child {
+    Command::new(fleet_bin())
         .args(args)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run fleet");
-    wait_within(child, COMMAND_LIMIT, &format!("fleet {}", args.join(" ")))
+        .expect("run fleet")
+}
+
+/// Runs `fleet <args>` and returns its output; panics if it runs past [`COMMAND_LIMIT`].
+pub fn run(args: &[&str]) -> Output {
+    wait_within(
+        spawn(args),
+        COMMAND_LIMIT,
+        &format!("fleet {}", args.join(" ")),
+    )
 }
 
 /// Waits for `child` (stdout and stderr piped) and returns its output; past `limit` it kills
