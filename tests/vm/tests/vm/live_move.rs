@@ -27,7 +27,7 @@ const TO: &str = "vm-1";
 /// The shell first fills a variable with 4 MB, memory for the pre-dumps to copy ahead.
 const SCRIPT: &str = "echo $$ > /tmp/pid; sleep 2147483647 | nc -l -p 7000 > /tmp/received & \
                       blob=$(head -c 4000000 /dev/zero | tr '\\0' y); \
-                      sleep 0.5; i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; \
+                      sleep 0.5; i=0; while true; do i=$((i+1)); echo $i > /tmp/counter.new; mv /tmp/counter.new /tmp/counter; \
                       echo $i; sleep 0.2; done | nc 127.0.0.1 7000";
 
 /// The spec with the container pinned to `host`, over both VMs with the phase's own node roots.
