@@ -8,7 +8,8 @@
 //! - memory: `memory.usage_in_bytes`, `max_usage_in_bytes`, `soft_limit_in_bytes` (barrier),
 //!   `limit_in_bytes`, `failcnt` / `memory.current`, `peak`, `high`, `max`, `events max`.
 //! - swap: memsw less memory on v1 (maxheld there is the memsw peak less the memory peak, an
-//!   estimate), `memory.swap.*` on v2.
+//!   estimate; failcnt unknown once the memsw peak reached the limit, which recent kernels do
+//!   not count on v1), `memory.swap.*` on v2.
 //! - pids: `pids.current`, `pids.peak`, `pids.max`, `pids.events max` (forks refused).
 //! - diskspace, diskinodes: statvfs of the mounted image; the kernel keeps neither a peak nor a
 //!   count of ENOSPC, so maxheld and failcnt are unknown (`null` in JSON, `-` in text).

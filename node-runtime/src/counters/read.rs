@@ -137,7 +137,11 @@ fn memory(version: CgroupVersion, dir: &Path) -> Result<Vec<Beancounter>, LimitE
                     maxheld: Some(memsw_max.saturating_sub(maxheld).max(held)),
                     barrier: swap_limit,
                     limit: swap_limit,
-                    failcnt: Some(read_u64(&dir.join("memory.memsw.failcnt"))?),
+                    failcnt: v1_swap_failcnt(
+                        read_u64(&dir.join("memory.memsw.failcnt"))?,
+                        memsw_max,
+                        memsw_limit,
+                    ),
                 });
             }
         }
@@ -167,6 +171,15 @@ fn memory(version: CgroupVersion, dir: &Path) -> Result<Vec<Beancounter>, LimitE
     Ok(rows)
 }
 
+/// The v1 swap row's failcnt from `memory.memsw.failcnt`. Recent kernels count v1 hits on the
+/// memory counter only (page_counter's `track_failcnt`), not on memsw: the file stays 0 while the memsw limit is hit (seen on 6.18: memsw peak at the limit, an OOM kill,
+/// failcnt 0). A 0 is true only while the peak stayed under the limit; once the peak reached it,
+/// the count is unknown (`None`), not "never".
+fn v1_swap_failcnt(failcnt: u64, memsw_max: u64, memsw_limit: Option<u64>) -> Option<u64> {
+    let reached = memsw_limit.is_some_and(|limit| memsw_max >= limit);
+    (failcnt > 0 || !reached).then_some(failcnt)
+}
+
 fn pids(dir: &Path) -> Result<Beancounter, LimitError> {
     let limit = read_max(&dir.join("pids.max"))?;
     Ok(Beancounter {
@@ -177,4 +190,21 @@ fn pids(dir: &Path) -> Result<Beancounter, LimitError> {
         limit,
         failcnt: read_keyed(&dir.join("pids.events"), "max")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::v1_swap_failcnt;
+
+    #[test]
+    fn a_v1_swap_failcnt_of_zero_at_the_limit_is_unknown() {
+        const MI: u64 = 1 << 20;
+        // Never reached: 0 is the truth, counted or not.
+        assert_eq!(v1_swap_failcnt(0, 40 * MI, Some(64 * MI)), Some(0));
+        assert_eq!(v1_swap_failcnt(0, 40 * MI, None), Some(0));
+        // Reached, and a kernel that counts: its count.
+        assert_eq!(v1_swap_failcnt(3, 64 * MI, Some(64 * MI)), Some(3));
+        // Reached, and 0: this kernel does not count memsw hits.
+        assert_eq!(v1_swap_failcnt(0, 64 * MI, Some(64 * MI)), None);
+    }
 }
