@@ -23,10 +23,11 @@ const MEMORY: u64 = 64 << 20;
 
 fn counter_spec(name: &str, net: u8, port: u16, privileged: bool) -> ContainerSpec {
     // The counter lives in the shell's memory; each value also goes to /tmp/counter and down
-    // the TCP connection nc holds to the node's side.
+    // the TCP connection nc holds to the node's side. The file is written new and renamed over
+    // the old one: `echo > file` truncates first, and a read between could find it empty.
     let script = format!(
-        "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; echo $i; sleep 0.1; done \
-         | nc 10.84.{net}.1 {port}"
+        "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter.new; \
+         mv /tmp/counter.new /tmp/counter; echo $i; sleep 0.1; done | nc 10.84.{net}.1 {port}"
     );
     ContainerSpec {
         resources: fleet_protocol::Resources {
@@ -246,7 +247,8 @@ fn a_failed_dump_thaws_the_container_and_leaves_it_running() {
         "--",
         "/bin/sh",
         "-c",
-        "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done",
+        "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter.new; \
+         mv /tmp/counter.new /tmp/counter; sleep 0.1; done",
     ]);
     let pid = node.init_pid("thaw1");
     let tools = tempfile::tempdir().unwrap();

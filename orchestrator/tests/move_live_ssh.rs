@@ -42,7 +42,8 @@ fn criu() -> Option<String> {
     None
 }
 
-/// The shell counts in its own memory (each value also to /tmp/counter) and sends each value
+/// The shell counts in its own memory (each value also to /tmp/counter, written new and renamed
+/// over the old so that a read never finds it truncated and empty) and sends each value
 /// down a TCP connection to a listener in the container, which writes what it receives to
 /// /tmp/received.
 ///
@@ -50,8 +51,9 @@ fn criu() -> Option<String> {
 /// busybox nc closes the connection at its stdin's end, which ended the counting pipeline
 /// (the container was "not running" by the time of the move).
 const SCRIPT: &str = "echo $$ > /tmp/pid; sleep 2147483647 | nc -l -p 7000 > /tmp/received & \
-                      sleep 0.5; i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; \
-                      echo $i; sleep 0.1; done | nc 127.0.0.1 7000";
+                      sleep 0.5; i=0; while true; do i=$((i+1)); echo $i > /tmp/counter.new; \
+                      mv /tmp/counter.new /tmp/counter; echo $i; sleep 0.1; done \
+                      | nc 127.0.0.1 7000";
 
 fn write(cluster: &Cluster, fleet: &str) -> PathBuf {
     support::fleetctl::write_spec_yaml(
