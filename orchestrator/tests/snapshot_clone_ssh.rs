@@ -182,6 +182,19 @@ fn a_clone_starts_a_second_container_with_the_firsts_data_beside_it() {
     let node_1 = cluster.dir.path().join("node-1/containers");
     assert!(!node_1.join("mover-bare").exists());
 
+    // A dry run checks and says what it would make, and makes nothing.
+    let (code, out, err) = fleet(&two, &["clone", "mover", "mover-copy", "--dry-run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out.trim(),
+        "mover-copy: would be cloned from mover on node-1, then started (as the spec says); \
+         nothing was changed (--dry-run)"
+    );
+    assert!(
+        !node_1.join("mover-copy").exists(),
+        "a dry run makes nothing"
+    );
+
     let (code, out, err) = fleet(&two, &["clone", "mover", "mover-copy"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(

@@ -48,10 +48,11 @@ pub fn note(change: &Change) -> Option<String> {
     })
 }
 
-/// Refuses the unprivileged creates (and switches to unprivileged) that a host has no free uid
-/// range left for, by its hello's `uid_ranges_free`; a node that does not say is not checked
-/// (its create fails instead, naming the pool). The refused changes leave the plan, so nothing
-/// is done for them.
+/// Refuses the unprivileged creates, moves in (the target makes the container in a range of its
+/// own) and switches to unprivileged that a host has no free uid range left for, by its hello's
+/// `uid_ranges_free`; a node that does not say is not checked (its create or import fails
+/// instead, naming the pool). The refused changes leave the plan, so nothing is done for them:
+/// a refused move leaves the container running on its source.
 pub fn check_uid_ranges(out: &mut Diff, observed: &Observed) {
     let mut free: BTreeMap<&str, u32> = BTreeMap::new();
     let mut present: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -81,6 +82,7 @@ pub fn check_uid_ranges(out: &mut Diff, observed: &Observed) {
     let mut refused = Vec::new();
     for (bucket, creating) in [
         (&mut out.create, true),
+        (&mut out.moves, true),
         (&mut out.start, false),
         (&mut out.update_live, false),
         (&mut out.update_restart, false),

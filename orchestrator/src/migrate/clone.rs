@@ -5,7 +5,8 @@
 //! plan and destroyed by `fleet apply --prune`, so a clone without an entry is refused.
 //!
 //! The node copies the layer locally (reflinked where its filesystem can), so DST goes where
-//! SRC is: a pin elsewhere is refused, and the scheduler checks that DST fits there.
+//! SRC is: a pin elsewhere is refused, and the scheduler checks that DST fits there. A host
+//! that does not answer might hold a container named DST, so the clone waits until all answer.
 
 use fleet_protocol::ContainerSpec;
 
@@ -52,6 +53,20 @@ pub enum CloneError {
         host: String,
         /// Whose it is.
         fleet: String,
+    },
+    /// A host that could hold DST did not answer, so whether the name is taken is unknown.
+    #[error(
+        "cannot tell whether {dst:?} exists already: {hosts} did not answer ({error}); a clone \
+         beside a container of the same name elsewhere would leave two copies for the next plan \
+         to choose between, so clone when every host of the fleet answers"
+    )]
+    Unknown {
+        /// The clone's name.
+        dst: String,
+        /// The hosts that did not answer, comma-separated.
+        hosts: String,
+        /// The first one's error.
+        error: String,
     },
     /// The spec pins DST to another host than SRC's.
     #[error(
@@ -114,6 +129,25 @@ pub fn plan(
                 fleet: c.fleet.clone(),
             });
         }
+    }
+    let silent: Vec<(&str, &str)> = observed
+        .hosts
+        .iter()
+        .filter_map(|(on, obs)| match obs {
+            HostObservation::Unreachable { error } => Some((on.as_str(), error.as_str())),
+            HostObservation::Reachable { .. } => None,
+        })
+        .collect();
+    if let Some((_, error)) = silent.first() {
+        return Err(CloneError::Unknown {
+            dst: dst.to_owned(),
+            hosts: silent
+                .iter()
+                .map(|(h, _)| *h)
+                .collect::<Vec<_>>()
+                .join(", "),
+            error: (*error).to_owned(),
+        });
     }
     if let Some(pin) = desired.host.as_deref().filter(|p| *p != host) {
         return Err(CloneError::PinnedElsewhere {

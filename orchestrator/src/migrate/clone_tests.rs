@@ -1,6 +1,6 @@
 //! `fleet clone` plans against observations built from in-memory nodes: the clone goes beside
-//! its source with the spec's entry; a name the spec lacks, a name taken, a pin elsewhere and a
-//! host without room are refused.
+//! its source with the spec's entry; a name the spec lacks, a name taken, a name that an
+//! unreachable host may hold, a pin elsewhere and a host without room are refused.
 
 use fleet_protocol::Capacity;
 
@@ -54,6 +54,21 @@ fn a_clone_without_an_entry_a_taken_name_a_pin_elsewhere_or_no_room_is_refused()
         err.to_string(),
         "container \"web\" already exists on b (fleet demo); choose another name, or destroy \
          that one first"
+    );
+
+    let mut silent = observed.clone();
+    silent.hosts.insert(
+        "b".into(),
+        HostObservation::Unreachable {
+            error: "connection refused".into(),
+        },
+    );
+    let err = plan(&f, &silent, "db", "a", "db-copy").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot tell whether \"db-copy\" exists already: b did not answer (connection refused); \
+         a clone beside a container of the same name elsewhere would leave two copies for the \
+         next plan to choose between, so clone when every host of the fleet answers"
     );
 
     copy(&mut f).host = Some("b".into());

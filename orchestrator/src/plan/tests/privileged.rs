@@ -1,5 +1,5 @@
 //! Privileged containers and user namespaces in the plan: the restart into a range of its own,
-//! the warning by name, a host without free uid ranges.
+//! the warning by name, a host without free uid ranges (for a create and for a move in).
 
 use super::super::fixture::{converged_observation, empty_observation, fleet, host, pinned, spec};
 use super::{make, plans, two_hosts};
@@ -77,6 +77,37 @@ fn a_host_without_free_uid_ranges_refuses_what_needs_one_and_plans_the_rest() {
     assert!(
         text.contains(
             "web-2 on a: privileged: false needs a uid range of its own and a has none free"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_move_to_a_host_without_free_uid_ranges_is_refused_and_the_container_stays() {
+    // web-1 runs on b with a disk; the spec pins it to a, whose node has no range left.
+    let mut f = super::two_hosts();
+    f.containers[0].spec.resources.disk_space = Some(1 << 30);
+    let mut obs = empty_observation(&f);
+    super::put(&mut obs, "b", super::running(&f.containers[0].spec, 9));
+    super::put(&mut obs, "b", super::running(&f.containers[1].spec, 10));
+    let plan_text =
+        |obs: &crate::diff::Observed| render::text(&make(&f, obs, DiffOptions::default()));
+    assert!(
+        plan_text(&obs).contains("> web-1 (move b -> a"),
+        "{}",
+        plan_text(&obs)
+    );
+    if let Some(HostObservation::Reachable {
+        node: Some(node), ..
+    }) = obs.hosts.get_mut("a")
+    {
+        node.capacity.uid_ranges_free = Some(0);
+    }
+    let text = plan_text(&obs);
+    assert!(!text.contains("> web-1"), "{text}");
+    assert!(
+        text.contains(
+            "web-1 on a: privileged: false needs a uid range of its own and a has none free"
         ),
         "{text}"
     );
