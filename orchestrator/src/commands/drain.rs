@@ -9,7 +9,6 @@ use super::{ConnectArgs, Output, SpecArgs, load, report_left_out, runtime};
 use crate::diff::DiffOptions;
 use crate::migrate::targeted;
 use crate::observe;
-use crate::plan::render;
 use crate::reconcile::reconcile;
 
 /// What `fleet drain` and `fleet move` share.
@@ -115,14 +114,7 @@ fn run(
     let incomplete = !plan.diff.refused.is_empty() || !plan.diff.skipped.is_empty();
     prepared.plan = plan;
     let code = if args.dry_run {
-        match args.output {
-            Output::Text => print!("{}", render::text(&prepared.plan)),
-            Output::Json => println!(
-                "{}",
-                serde_json::to_string_pretty(&render::json(&prepared.plan))
-                    .map_err(|e| miette::miette!("{e}"))?
-            ),
-        }
+        args.output.print_plan(&prepared.plan)?;
         match report_left_out(&prepared.plan) || incomplete {
             true => ExitCode::FAILURE,
             false => ExitCode::SUCCESS,

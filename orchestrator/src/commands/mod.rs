@@ -85,6 +85,21 @@ pub enum Output {
     Json,
 }
 
+impl Output {
+    /// Prints `plan` in this format on stdout: the text of `plan`, or its JSON.
+    pub fn print_plan(self, plan: &Plan) -> miette::Result<()> {
+        match self {
+            Output::Text => print!("{}", crate::plan::render::text(plan)),
+            Output::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::plan::render::json(plan))
+                    .map_err(|e| miette::miette!("{e}"))?
+            ),
+        }
+        Ok(())
+    }
+}
+
 /// Output of `get` (containers and hosts alike).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum GetOutput {

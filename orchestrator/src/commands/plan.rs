@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use super::{Output, ReconcileArgs, load, report_left_out, runtime};
 use crate::observe;
-use crate::plan::render;
 use crate::plan::saved::{PlanOptions, SavedPlan};
 
 /// Arguments of `fleet plan`.
@@ -61,14 +60,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
             Output::Json => eprintln!("note: {note}"),
         }
     }
-    match args.output {
-        Output::Text => print!("{}", render::text(&prepared.plan)),
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&render::json(&prepared.plan))
-                .map_err(|e| miette::miette!("{e}"))?
-        ),
-    }
+    args.output.print_plan(&prepared.plan)?;
     rt.block_on(observe::close_all(prepared.sessions));
     if let Some(path) = &args.out {
         let r = &args.reconcile;

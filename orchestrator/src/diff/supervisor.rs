@@ -53,10 +53,7 @@ pub fn warnings(fleet: &Fleet, placement: &Assignment, observed: &Observed) -> V
 mod tests {
     use fleet_protocol::{RestartPolicy, RestartSpec};
 
-    use crate::diff::{DiffOptions, diff};
-    use crate::plan::fixture::{
-        converged_observation, demo_on_a_and_b, hello_mut, pinned_assignment,
-    };
+    use crate::plan::fixture::{converged_observation, demo_on_a_and_b, diff_pinned, hello_mut};
 
     #[test]
     fn a_policy_on_a_host_without_a_supervisor_is_warned_about_naming_the_host() {
@@ -72,13 +69,7 @@ mod tests {
         let mut obs = converged_observation(&f);
         let n = hello_mut(&mut obs, "b");
         n.supervisor = None;
-        let d = diff(
-            &f,
-            &pinned_assignment(&f),
-            &[],
-            &obs,
-            DiffOptions::default(),
-        );
+        let d = diff_pinned(&f, &obs);
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(
             d.warnings,

@@ -45,9 +45,8 @@ pub fn check(out: &mut Diff, observed: &Observed) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{DiffOptions, diff};
     use crate::plan::fixture::{
-        empty_observation, fleet, hello_mut, host, pinned, pinned_assignment, spec,
+        diff_pinned, empty_observation, fleet, hello_mut, host, pinned, spec,
     };
 
     #[test]
@@ -75,13 +74,7 @@ mod tests {
         let n = hello_mut(&mut obs, "a");
         n.features.user_quota = false;
         n.kernel = "6.18.44".into();
-        let d = diff(
-            &f,
-            &pinned_assignment(&f),
-            &[],
-            &obs,
-            DiffOptions::default(),
-        );
+        let d = diff_pinned(&f, &obs);
         let created: Vec<_> = d.create.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(created, ["web", "db2"]);
         assert_eq!(d.refused.len(), 1, "{:?}", d.refused);

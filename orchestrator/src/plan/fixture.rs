@@ -61,6 +61,18 @@ pub fn pinned_assignment(fleet: &Fleet) -> Assignment {
         .collect()
 }
 
+/// The diff of `fleet` against `observed` with every container on its pin and the default
+/// options.
+pub fn diff_pinned(fleet: &Fleet, observed: &Observed) -> crate::diff::Diff {
+    crate::diff::diff(
+        fleet,
+        &pinned_assignment(fleet),
+        &[],
+        observed,
+        crate::diff::DiffOptions::default(),
+    )
+}
+
 /// A fleet from hosts and containers (sorted, as the resolver leaves them).
 pub fn fleet(name: &str, mut hosts: Vec<Host>, mut containers: Vec<DesiredContainer>) -> Fleet {
     hosts.sort_by(|a, b| a.name.cmp(&b.name));
