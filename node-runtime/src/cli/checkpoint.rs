@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
+use serde::Serialize;
 
 use super::Format;
 use crate::checkpoint::{self, CheckpointOptions};
@@ -46,55 +47,50 @@ pub fn checkpoint(runtime: &Runtime, args: &CheckpointArgs, out: &mut impl Write
         leave_running: args.leave_running,
     };
     let report = checkpoint::checkpoint(runtime, &args.name, &args.dir, &opts)?;
-    match args.output {
-        Format::Json => {
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&report).expect("a report serializes")
-            );
-        }
-        Format::Text => {
-            let _ = writeln!(
-                out,
-                "{}: checkpointed to {} ({} bytes, frozen {:.1} ms, criu {}){}",
-                args.name,
-                report.dir.display(),
-                report.image_bytes,
-                report.frozen.as_secs_f64() * 1000.0,
-                report.criu_version,
-                if report.left_running {
-                    "; still running"
-                } else {
-                    "; stopped"
-                }
-            );
-        }
-    }
+    write_report(out, args.output, &report, || {
+        format!(
+            "{}: checkpointed to {} ({} bytes, frozen {:.1} ms, criu {}){}",
+            args.name,
+            report.dir.display(),
+            report.image_bytes,
+            report.frozen.as_secs_f64() * 1000.0,
+            report.criu_version,
+            if report.left_running {
+                "; still running"
+            } else {
+                "; stopped"
+            }
+        )
+    });
     Ok(())
 }
 
 /// Runs `restore`.
 pub fn restore(runtime: &Runtime, args: &RestoreArgs, out: &mut impl Write) -> Result<()> {
     let report = checkpoint::restore(runtime, &args.name, &args.dir)?;
-    match args.output {
-        Format::Json => {
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&report).expect("a report serializes")
-            );
-        }
-        Format::Text => {
-            let _ = writeln!(
-                out,
-                "{}: restored from {} (init pid {}, {:.1} ms)",
-                args.name,
-                args.dir.display(),
-                report.init_pid,
-                report.restore.as_secs_f64() * 1000.0
-            );
-        }
-    }
+    write_report(out, args.output, &report, || {
+        format!(
+            "{}: restored from {} (init pid {}, {:.1} ms)",
+            args.name,
+            args.dir.display(),
+            report.init_pid,
+            report.restore.as_secs_f64() * 1000.0
+        )
+    });
     Ok(())
+}
+
+/// Writes a report as pretty JSON or as the one line `text` makes: both verbs answer alike, and
+/// a closed output is not an error of the dump or restore that already happened.
+fn write_report(
+    out: &mut impl Write,
+    format: Format,
+    report: &impl Serialize,
+    text: impl FnOnce() -> String,
+) {
+    let line = match format {
+        Format::Json => serde_json::to_string_pretty(report).expect("a report serializes"),
+        Format::Text => text(),
+    };
+    let _ = writeln!(out, "{line}");
 }

@@ -5,8 +5,13 @@
 //! chunk, decompressed no further than the length announced). The image's chunks and a live
 //! move's checkpoint chunks go through here alike.
 
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
 use base64::Engine as _;
 use fleet_protocol::transfer::{CHUNK_MAX, Chunk, ImageInfo, check_chunk};
+
+use super::digest::Digest;
 
 /// zstd level: 3 is zstd's default, a good trade of speed for size on file system images and
 /// memory pages.
@@ -32,6 +37,23 @@ pub(super) fn encode(offset: u64, data: &[u8], raw: bool) -> Result<Chunk, Strin
         chunk.raw = Some(data.to_vec());
     }
     Ok(chunk)
+}
+
+/// Decodes `chunk` (checked against `bounds`) and writes it at its offset into `file`, adding it
+/// to `digest`: the image and a live move's checkpoint stream are received alike, only their
+/// order rules differ. `what` names the file in the error. Returns the bytes written.
+pub(super) fn write_at(
+    file: &File,
+    bounds: &ImageInfo,
+    chunk: &Chunk,
+    digest: &mut Digest,
+    what: &str,
+) -> Result<u64, String> {
+    let data = decode(bounds, chunk)?;
+    file.write_all_at(&data, chunk.offset)
+        .map_err(|e| format!("write the {what} at {}: {e}", chunk.offset))?;
+    digest.update(chunk.offset, &data);
+    Ok(data.len() as u64)
 }
 
 /// The logical bytes of `chunk`, checked against `bounds`.

@@ -6,7 +6,7 @@
 //! has the container), then start it when its spec says running.
 
 use std::fs::File;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use fleet_protocol::transfer::{Chunk, ImageInfo};
@@ -121,11 +121,7 @@ impl Importing {
                 chunk.offset, self.next
             ));
         }
-        let data = super::chunk::decode(&self.image, chunk)?;
-        self.file
-            .write_all_at(&data, chunk.offset)
-            .map_err(|e| format!("write the image at {}: {e}", chunk.offset))?;
-        self.digest.update(chunk.offset, &data);
+        super::chunk::write_at(&self.file, &self.image, chunk, &mut self.digest, "image")?;
         self.next = chunk.offset + u64::from(chunk.len);
         Ok(())
     }

@@ -182,12 +182,13 @@ impl Incoming {
                 chunk.offset, self.next
             ));
         }
-        let data = super::chunk::decode(&self.bounds, chunk)?;
-        self.file
-            .write_all_at(&data, chunk.offset)
-            .map_err(|e| format!("write the checkpoint at {}: {e}", chunk.offset))?;
-        self.digest.update(chunk.offset, &data);
-        self.next += data.len() as u64;
+        self.next += super::chunk::write_at(
+            &self.file,
+            &self.bounds,
+            chunk,
+            &mut self.digest,
+            "checkpoint",
+        )?;
         Ok(())
     }
 
