@@ -192,30 +192,10 @@ impl Image {
             if mount_point_of(&dev).as_deref() == Some(canonical(target).as_path()) {
                 return Ok(dev);
             }
-            run(
-                "mount",
-                [
-                    "-t".as_ref(),
-                    "ext4".as_ref(),
-                    "-o".as_ref(),
-                    options.as_ref(),
-                    dev.as_os_str(),
-                    target.as_os_str(),
-                ],
-            )?;
+            mount_ext4(&options, &dev, target)?;
             return Ok(dev);
         }
-        run(
-            "mount",
-            [
-                "-t".as_ref(),
-                "ext4".as_ref(),
-                "-o".as_ref(),
-                format!("loop,{options}").as_ref(),
-                self.path.as_os_str(),
-                target.as_os_str(),
-            ],
-        )?;
+        mount_ext4(&format!("loop,{options}"), &self.path, target)?;
         self.device()?.ok_or_else(|| self.not_mounted())
     }
 
@@ -408,6 +388,23 @@ impl Image {
             path: self.path.clone(),
         }
     }
+}
+
+/// Mounts `source` (a loop device, or the image with `loop` among `options`) at `target` as
+/// ext4 with `options`.
+fn mount_ext4(options: &str, source: &Path, target: &Path) -> Result<(), DiskError> {
+    run(
+        "mount",
+        [
+            "-t".as_ref(),
+            "ext4".as_ref(),
+            "-o".as_ref(),
+            options.as_ref(),
+            source.as_os_str(),
+            target.as_os_str(),
+        ],
+    )
+    .map(drop)
 }
 
 /// Whether this process may resize a mounted ext4 (CAP_SYS_RESOURCE in its effective set).
