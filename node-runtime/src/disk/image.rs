@@ -257,14 +257,7 @@ impl Image {
             });
         }
         if space < current {
-            return Err(DiskError::NeedsRestart {
-                field: "disk.space",
-                reason: format!(
-                    "shrinking the disk from {} to {} needs the container stopped",
-                    format_size(current),
-                    format_size(space)
-                ),
-            });
+            return Err(shrink_needs_stop(current, space));
         }
         if inodes != old_inodes {
             return Err(DiskError::NeedsRestart {
@@ -347,14 +340,7 @@ impl Image {
     fn check_grow(&self, space: u64) -> Result<bool, DiskError> {
         let current = self.space()?;
         if space < current {
-            return Err(DiskError::NeedsRestart {
-                field: "disk.space",
-                reason: format!(
-                    "shrinking the disk from {} to {} needs the container stopped",
-                    format_size(current),
-                    format_size(space)
-                ),
-            });
+            return Err(shrink_needs_stop(current, space));
         }
         if space > current {
             validate(space, INODES_MIN)?;
@@ -387,6 +373,18 @@ impl Image {
         DiskError::NotMounted {
             path: self.path.clone(),
         }
+    }
+}
+
+/// The refusal of a shrink from `current` to `space` bytes while the disk is in use.
+fn shrink_needs_stop(current: u64, space: u64) -> DiskError {
+    DiskError::NeedsRestart {
+        field: "disk.space",
+        reason: format!(
+            "shrinking the disk from {} to {} needs the container stopped",
+            format_size(current),
+            format_size(space)
+        ),
     }
 }
 
