@@ -130,14 +130,7 @@ pub fn plan(
             });
         }
     }
-    let silent: Vec<(&str, &str)> = observed
-        .hosts
-        .iter()
-        .filter_map(|(on, obs)| match obs {
-            HostObservation::Unreachable { error } => Some((on.as_str(), error.as_str())),
-            HostObservation::Reachable { .. } => None,
-        })
-        .collect();
+    let silent: Vec<(&str, &str)> = observed.unreachable().collect();
     if let Some((_, error)) = silent.first() {
         return Err(CloneError::Unknown {
             dst: dst.to_owned(),
