@@ -56,3 +56,44 @@ fn lifecycle_on_the_unified_hierarchy() {
     assert!(rt.destroy("v2").unwrap());
     assert!(!dir.exists(), "v2 group removed");
 }
+
+/// Init and the console keeper are in the container's group on the cgroup2 hierarchy (a hybrid
+/// host's unified one, a v2 host's only one), which they are forked into rather than moved to
+/// (`cgroups/join.rs`), and inside, that group is the root of the cgroup namespace like the
+/// others.
+#[test]
+fn init_and_the_console_keeper_are_born_in_the_containers_cgroup2_group() {
+    let Some(node) = support::Node::new() else {
+        return;
+    };
+    node.ok(&[
+        "create",
+        "born",
+        "--template",
+        "busybox",
+        "--",
+        "sleep",
+        "1000",
+    ]);
+    let Some(v2) = node.runtime().cgroup("born").join().v2 else {
+        support::cannot_run("no cgroup2 hierarchy on this host");
+        return;
+    };
+    let pids: Vec<i32> = std::fs::read_to_string(v2.join("cgroup.procs"))
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let init = node.runtime().status("born").unwrap().init_pid.unwrap();
+    assert!(pids.contains(&init), "init {init} in {pids:?}");
+    let keeper = pids.iter().find(|pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|argv| argv.starts_with(b"fleet-console born\0"))
+    });
+    assert!(keeper.is_some(), "the console keeper among {pids:?}");
+    let inside = node.exec("born", &["cat", "/proc/1/cgroup"]);
+    assert!(
+        inside.lines().any(|l| l == "0::/"),
+        "init's cgroup2 group is its namespace's root: {inside}"
+    );
+}

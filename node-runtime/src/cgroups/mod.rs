@@ -9,7 +9,10 @@
 mod device_program;
 mod device_rules;
 pub mod devices;
+mod join;
 mod teardown;
+
+pub use join::{Forked, Join, Ready};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -287,20 +290,30 @@ impl Cgroup {
             .collect()
     }
 
-    /// Files a single-threaded process writes `0` to, to move itself into the group: v1 `tasks`
-    /// (moving only the calling thread lets the kernel skip the global threadgroup lock and the
-    /// RCU grace period it waits for, about 10 ms per start), v2 `cgroup.procs`.
-    /// The unified hierarchy of a hybrid host has no `tasks`: `cgroup.procs` there.
-    pub fn self_join_files(&self) -> Vec<PathBuf> {
-        self.dirs()
-            .into_iter()
-            .map(|d| match self.root.version {
-                Version::V1 if !self.root.others_v2.iter().any(|h| d.starts_with(h)) => {
-                    d.join("tasks")
+    /// How a new process gets into the group everywhere: the v1 `tasks` files it writes `0`
+    /// to itself (moving only the calling thread lets the kernel skip the global threadgroup
+    /// lock and the RCU grace period it waits for), and the group on the cgroup2 hierarchy (a
+    /// v2 host's, a hybrid host's unified one), which has no `tasks`: a child is forked into
+    /// that one ([`Join::fork`]).
+    pub fn join(&self) -> Join {
+        let mut join = Join::default();
+        for dir in self.dirs() {
+            match self.root.version {
+                Version::V1 if !self.root.others_v2.iter().any(|h| dir.starts_with(h)) => {
+                    join.tasks.push(dir.join("tasks"))
                 }
-                _ => d.join("cgroup.procs"),
-            })
-            .collect()
+                _ => join.v2 = Some(dir),
+            }
+        }
+        join
+    }
+
+    /// Files a single-threaded process writes `0` to, to move itself into the group: the v1
+    /// `tasks` files of [`Cgroup::join`], and `cgroup.procs` of its cgroup2 group.
+    pub fn self_join_files(&self) -> Vec<PathBuf> {
+        let Join { mut tasks, v2 } = self.join();
+        tasks.extend(v2.map(|dir| dir.join("cgroup.procs")));
+        tasks
     }
 
     /// Moves `pid` into the group in every hierarchy.

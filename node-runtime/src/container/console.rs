@@ -14,10 +14,11 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nix::fcntl::OFlag;
 
+use crate::cgroups::Forked;
 use crate::error::{Error, Result, io_err};
 use crate::sys::process;
 
@@ -32,12 +33,12 @@ const HIGH_FD: i32 = 10;
 
 /// Makes the console of container `name`: the keeper runs, and the returned file is the pipe's
 /// write end, to become init's stdout and stderr. `dir` is the container's store directory,
-/// `program` fleet-init on the host, `join` the container's cgroup join files.
+/// `program` fleet-init on the host, `join` how to get into the container's groups.
 pub(crate) fn open(
     name: &str,
     dir: &Path,
     program: &Path,
-    join: &[PathBuf],
+    join: &crate::cgroups::Join,
     max: u64,
 ) -> Result<File> {
     bound_existing(dir, max)?;
@@ -67,6 +68,7 @@ pub(crate) fn open(
         high(&dir_fd).map_err(|e| fail("dup", e))?,
         high(&devnull).map_err(|e| fail("dup", e))?,
     );
+    let join = join.ready().map_err(|e| fail("open the cgroup", e))?;
     let path = CString::new(program.as_os_str().as_encoded_bytes())
         .map_err(|_| fail("program path", std::io::Error::other("NUL in path")))?;
     let argv = [
@@ -78,10 +80,9 @@ pub(crate) fn open(
         process::ForkResult::Child => {
             // A session of its own, then a grandchild that init reaps: the node never waits.
             let _ = process::setsid();
-            if let Ok(process::ForkResult::Child) = process::fork() {
-                for file in join {
-                    let _ = std::fs::write(file, "0");
-                }
+            // The grandchild is forked into the cgroup2 group (the child is single-threaded).
+            if let Ok(Forked::Child(_)) = join.fork() {
+                let _ = join.join_v1();
                 // The container's memory limit is no reason to lose its log.
                 let _ = std::fs::write("/proc/self/oom_score_adj", "-1000");
                 let fds = [

@@ -109,7 +109,7 @@ impl Runtime {
             name,
             &layout.dir,
             &program,
-            &cgroup.self_join_files(),
+            &cgroup.join(),
             self.console_log_max,
         )
     }

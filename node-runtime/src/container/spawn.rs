@@ -12,11 +12,12 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{FdFlag, OFlag};
 
+use crate::cgroups::Forked;
 use crate::rootfs;
 use crate::store::Pinned;
 use crate::sys::ns::{self, CloneFlags};
@@ -30,7 +31,8 @@ pub(crate) struct InitPlan {
     pub env: Vec<CString>,
     pub path_dirs: Vec<String>,
     pub log: File,
-    pub cgroup_join: Vec<PathBuf>,
+    /// How init's parent and init get into the container's groups.
+    pub cgroup: crate::cgroups::Ready,
     pub new_net: bool,
     /// Init brings up `lo` of its new network namespace itself (a container without network,
     /// whose namespace holds nothing else; a bridged one is set up from the host).
@@ -215,32 +217,35 @@ fn intermediate(
     process::set_non_dumpable();
     // A container started by the supervisor gets the limits of one started from a shell.
     process::restore_open_files_limit();
-    // Single-threaded here, so "0" (this thread) moves the whole process.
-    for file in &plan.cgroup_join {
-        std::fs::write(file, "0").map_err(|e| format!("join cgroup {}: {e}", file.display()))?;
-    }
+    // Single-threaded here, so "0" (this thread) moves the whole process; init inherits the
+    // groups, and is forked into the cgroup2 one.
+    plan.cgroup.join_v1().map_err(|e| e.to_string())?;
     if let Some(userns) = &plan.userns {
         ns::setns(userns, CloneFlags::CLONE_NEWUSER)
             .map_err(|e| format!("join user namespace: {e}"))?;
         // Still host uid 0 (unmapped here) until init pins the store's directories.
     }
+    // The cgroup namespace is init's own unshare: its root is the unsharer's groups, and only
+    // init is in the cgroup2 one.
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWCGROUP
         | CloneFlags::CLONE_NEWPID;
     if plan.new_net {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     ns::unshare(flags).map_err(|e| format!("unshare namespaces: {e}"))?;
-    match process::fork().map_err(|e| format!("fork init: {e}"))? {
-        process::ForkResult::Child => {
-            let err = init(plan, report, go, last_cap);
+    match plan.cgroup.fork().map_err(|e| format!("fork init: {e}"))? {
+        Forked::Child(joined) => {
+            let err = match joined {
+                Ok(()) => init(plan, report, go, last_cap),
+                Err(e) => e.to_string(),
+            };
             send(report, b'E', err.as_bytes());
             process::exit_now(127)
         }
-        process::ForkResult::Parent { child } => {
-            send(report, b'P', child.as_raw().to_string().as_bytes());
+        Forked::Parent(child) => {
+            send(report, b'P', child.to_string().as_bytes());
             Ok(())
         }
     }
@@ -254,6 +259,10 @@ fn init(plan: &InitPlan, report: &OwnedFd, go: &OwnedFd, last_cap: u32) -> Strin
     // could be checkpointed.
     if let Err(e) = process::setsid() {
         return format!("setsid in init: {e}");
+    }
+    // In all the container's groups now: they become the root of its cgroup namespace.
+    if let Err(e) = ns::unshare(CloneFlags::CLONE_NEWCGROUP) {
+        return format!("unshare the cgroup namespace: {e}");
     }
     let (layers, _held) = match pin_layers(&plan.rootfs) {
         Ok(p) => p,

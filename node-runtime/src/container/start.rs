@@ -134,7 +134,10 @@ impl Runtime {
             env,
             path_dirs,
             log,
-            cgroup_join: cgroup.self_join_files(),
+            cgroup: cgroup
+                .join()
+                .ready()
+                .map_err(io_err("open the cgroup of", &layout.dir))?,
             new_net: spec.network.mode != NetworkMode::Host,
             loopback,
             userns,

@@ -4,9 +4,10 @@
 //! root controls its overlay's upper layer, so any name there may be a symlink to a host path;
 //! followed from fleet-node's side, a mkdir or a mount would land on the host.
 //!
-//! Each name is resolved one component at a time with `openat2(RESOLVE_BENEATH |
-//! RESOLVE_NO_SYMLINKS)` from the descriptor of its parent: no `..`, no symlink (the last
-//! component included), no /proc magic link. Crossing into a mount is allowed, as the tree is
+//! Each name is resolved with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`, which holds for
+//! every component: the whole name from the root's descriptor first, else one component at a
+//! time from the descriptor of its parent: no `..`, no symlink (the last component included), no
+//! /proc magic link. Crossing into a mount is allowed, as the tree is
 //! built from mounts (proc, sys, the fresh /dev). A mount target is never legitimately a symlink
 //! in a tree fleet-node builds (its own names: `proc`, `sys`, `dev`, the host template's shared
 //! directories, and what it makes in fresh tmpfs mounts), so a link, or a file where a directory
@@ -205,9 +206,37 @@ impl Root {
         self.walk_path(&path, create, want)
     }
 
-    /// Opens `rel` component by component from the root, making missing directories with
-    /// `create` when given.
+    /// Opens `rel` from the root, making missing directories with `create` when given. The
+    /// whole name is tried in one `openat2` first, under the same rule (no component may be a
+    /// symlink, none may lead out), and when only its last component is missing, its parent;
+    /// anything else goes component by component, which makes what is missing and names the
+    /// component at fault.
     fn walk_path(
+        &self,
+        rel: &Path,
+        create: Option<u32>,
+        want: Want,
+    ) -> Result<Target, TargetError> {
+        let whole = Path::new("/").join(rel);
+        if let Ok(found) = self.open_in(&self.fd, rel.as_os_str(), &whole, want) {
+            return Ok(found);
+        }
+        if let (Some(mode), Some(parent), Some(name)) = (create, rel.parent(), rel.file_name())
+            && !parent.as_os_str().is_empty()
+            && let Ok(dir) = self.open_in(&self.fd, parent.as_os_str(), &whole, Want::Dir)
+        {
+            match mkdirat(&dir.fd, name, Mode::from_bits_truncate(mode)) {
+                // EEXIST: made meanwhile; the open below checks what it is.
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(io_error("create directory", &whole, e)),
+            }
+            return self.open_in(&dir.fd, name, &whole, want);
+        }
+        self.walk_components(rel, create, want)
+    }
+
+    /// [`Root::walk_path`] one component at a time.
+    fn walk_components(
         &self,
         rel: &Path,
         create: Option<u32>,
@@ -269,8 +298,11 @@ impl Root {
                 problem,
             }
         })?;
-        let st = fstat(&fd).map_err(|e| io_error("inspect", path, e))?;
-        let dir = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR;
+        // O_DIRECTORY already refused anything else
+        let dir = want == Want::Dir || {
+            let st = fstat(&fd).map_err(|e| io_error("inspect", path, e))?;
+            SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR
+        };
         Ok(Target {
             fd,
             path: path.to_owned(),
