@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 
 /// Environment variable naming the criu binary (for nodes the orchestrator starts over SSH,
 /// where no flag is passed); `--criu` wins over it.
@@ -75,8 +76,26 @@ pub fn locate(configured: Option<&Path>) -> Option<PathBuf> {
         .find(|candidate| is_executable(candidate))
 }
 
-/// Finds criu and runs `criu check` (about 0.3 s).
+/// What [`probe`] and [`dirty_tracking`] found, by binary: each runs once per node process (a
+/// node lives for one session or one command). A live move asked twice more after the hello,
+/// once on each side, and each `criu check` is 35-60 ms of the move's downtime
+/// (docs/reconciler.md, "Known gaps").
+static PROBED: Mutex<Vec<(Option<PathBuf>, Probe)>> = Mutex::new(Vec::new());
+static DIRTY_TRACKING: Mutex<Vec<(PathBuf, Result<(), String>)>> = Mutex::new(Vec::new());
+
+/// Finds criu and runs `criu check` (35-300 ms), once per process for each `configured`.
 pub fn probe(configured: Option<&Path>) -> Probe {
+    let key = configured.map(Path::to_path_buf);
+    let mut probed = PROBED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, found)) = probed.iter().find(|(k, _)| *k == key) {
+        return found.clone();
+    }
+    let found = probe_now(configured);
+    probed.push((key, found.clone()));
+    found
+}
+
+fn probe_now(configured: Option<&Path>) -> Probe {
     let Some(path) = locate(configured) else {
         return Probe::Missing;
     };
@@ -118,8 +137,19 @@ pub fn probe(configured: Option<&Path>) -> Probe {
 }
 
 /// Whether `criu` can track the pages a task dirties (soft-dirty bits): `criu check --feature
-/// mem_dirty_track`, which pre-dumps need. `Err` holds why not, in CRIU's words.
+/// mem_dirty_track`, which pre-dumps need. `Err` holds why not, in CRIU's words. Asked once per
+/// process for each binary.
 pub fn dirty_tracking(criu: &Path) -> Result<(), String> {
+    let mut asked = DIRTY_TRACKING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, answer)) = asked.iter().find(|(k, _)| k == criu) {
+        return answer.clone();
+    }
+    let answer = dirty_tracking_now(criu);
+    asked.push((criu.to_path_buf(), answer.clone()));
+    answer
+}
+
+fn dirty_tracking_now(criu: &Path) -> Result<(), String> {
     let out = Command::new(criu)
         .args(["check", "--feature", "mem_dirty_track"])
         .stdin(Stdio::null())
@@ -190,5 +220,44 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(probe.note().unwrap().contains("/nonexistent/criu"));
+    }
+
+    #[test]
+    fn criu_is_run_once_per_process_however_often_it_is_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = dir.path().join("runs");
+        let fake = dir.path().join("criu");
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\necho \"$@\" >> {}\n[ \"$1\" = --version ] && echo 'Version: 4.2'\n\
+                 echo 'Looks good.'\n",
+                runs.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // A test forking meanwhile may hold the script's write descriptor for a moment
+        // (ETXTBSY): wait until it runs, then count from nothing.
+        while Command::new(&fake).output().is_err() {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        std::fs::remove_file(&runs).unwrap();
+        for _ in 0..3 {
+            assert_eq!(
+                probe(Some(&fake)),
+                Probe::Works {
+                    path: fake.clone(),
+                    version: "4.2".into()
+                }
+            );
+            assert_eq!(dirty_tracking(&fake), Ok(()));
+        }
+        let lines = std::fs::read_to_string(&runs).unwrap();
+        assert_eq!(
+            lines, "--version\ncheck\ncheck --feature mem_dirty_track\n",
+            "each question once"
+        );
     }
 }
