@@ -15,32 +15,10 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use support::moves::criu;
+
 use support::fleetctl::{Cleanup, expect};
 use support::sshd::{Cluster, skip_unless_ready, unique};
-
-/// The criu the nodes use, or `None` after saying why (a failure under CI=true).
-fn criu() -> Option<String> {
-    let path = std::env::var("FLEET_NODE_CRIU").ok();
-    let works = path.as_deref().is_some_and(|p| {
-        Command::new(p)
-            .arg("check")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
-    if works {
-        return path;
-    }
-    let why = format!(
-        "no working criu in $FLEET_NODE_CRIU ({path:?}): run scripts/criu and export what it prints"
-    );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{why}");
-    }
-    eprintln!("skipped: {why}");
-    None
-}
 
 /// The shell counts in its own memory (each value also to /tmp/counter, written new and renamed
 /// over the old so that a read never finds it truncated and empty) and sends each value

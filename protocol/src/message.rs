@@ -272,6 +272,14 @@ pub enum Response {
         /// Milliseconds CRIU's restore took.
         restore_ms: u64,
     },
+    /// Answer to a live move's [`Request::ImportCommit`] when this host cannot restore the
+    /// tree but could take the container cold: the user namespace the tree was dumped with
+    /// maps the source's uid range, which another container holds here. Nothing of the
+    /// container is left here; the orchestrator puts it back on the source and moves it cold.
+    LiveRefused {
+        /// Why, naming the container and the range.
+        message: String,
+    },
     /// Answer to [`Request::Snapshot`].
     Snapshot(SnapshotReply),
     /// The request could not be handled at all (malformed frame, wrong version, ...).

@@ -147,12 +147,13 @@ impl Importing {
         layer_ids: u32,
         checkpoint_digest: Option<&str>,
         pre_dump_digests: &[String],
-    ) -> Result<Option<RestoreReport>, String> {
+    ) -> Result<Option<RestoreReport>, Refused> {
         let got = self.digest.hex();
         if got != digest {
             return Err(format!(
                 "the image's checksum is {got}, the source's is {digest}: not used"
-            ));
+            )
+            .into());
         }
         let checkpoint = match (self.checkpoint.take(), checkpoint_digest) {
             (Some(incoming), Some(digest)) => {
@@ -178,9 +179,7 @@ impl Importing {
             .map_err(|e| e.to_string())?
             .is_some()
         {
-            return Err(format!(
-                "a container named {name} exists on this host already"
-            ));
+            return Err(format!("a container named {name} exists on this host already").into());
         }
         let layout = runtime.store.layout(&name);
         let made = (|| -> crate::error::Result<State> {
@@ -216,6 +215,11 @@ impl Importing {
             runtime.make_dirs_and_cgroup(&name)?;
             Ok(state)
         })();
+        if let Err(taken @ crate::error::Error::UidRangeTaken { .. }) = &made {
+            let message = taken.to_string();
+            let _ = runtime.remove_everything(&name, Some(&self.spec), &lock);
+            return Err(Refused::LiveOnly(message));
+        }
         let result = made.map_err(|e| e.to_string()).and_then(|state| {
             match (&checkpoint, self.spec.state) {
                 (Some(incoming), _) => {
@@ -232,9 +236,30 @@ impl Importing {
             Ok(restored) => Ok(restored),
             Err(e) => {
                 let _ = runtime.remove_everything(&name, Some(&self.spec), &lock);
-                Err(format!("{name} was received but not made here: {e}"))
+                Err(format!("{name} was received but not made here: {e}").into())
             }
         }
+    }
+}
+
+/// Why a commit made nothing.
+#[derive(Debug)]
+pub(super) enum Refused {
+    /// A live move's tree cannot be restored here, though the container could come cold.
+    LiveOnly(String),
+    /// Anything else.
+    Failed(String),
+}
+
+impl From<String> for Refused {
+    fn from(message: String) -> Refused {
+        Refused::Failed(message)
+    }
+}
+
+impl From<&str> for Refused {
+    fn from(message: &str) -> Refused {
+        Refused::Failed(message.to_owned())
     }
 }
 

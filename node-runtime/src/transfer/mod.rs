@@ -217,13 +217,21 @@ pub fn handle(runtime: &Runtime, transfers: &mut Transfers, request: Request) ->
                     checkpoint_digest.as_deref(),
                     &pre_dump_digests,
                 )
-                .map(|restored| match restored {
-                    Some(r) => Response::Restored {
-                        init_pid: r.init_pid,
-                        restore_ms: r.restore.as_millis() as u64,
+                .map_or_else(
+                    |refused| match refused {
+                        import::Refused::LiveOnly(message) => Ok(Response::LiveRefused { message }),
+                        import::Refused::Failed(message) => Err(message),
                     },
-                    None => Response::Moved { changed: true },
-                }),
+                    |restored| {
+                        Ok(match restored {
+                            Some(r) => Response::Restored {
+                                init_pid: r.init_pid,
+                                restore_ms: r.restore.as_millis() as u64,
+                            },
+                            None => Response::Moved { changed: true },
+                        })
+                    },
+                ),
             None => Err(not_under_way("import", &name)),
         },
         Request::ImportAbort { name } => Ok(Response::Moved {

@@ -96,6 +96,9 @@ pub(super) fn note(step: &Step, moved: &Moved) -> String {
     } else {
         note.push_str(&format!(", down {:.1} s", moved.downtime.as_secs_f64()));
     }
+    if let Some(why) = &moved.made_cold {
+        note.push_str(&format!("; planned live, made cold: {why}"));
+    }
     if let Some(left) = &moved.left_over {
         note.push_str("; ");
         note.push_str(left);
@@ -122,6 +125,7 @@ pub(super) fn figures(step: &Step, moved: &Moved) -> MoveFigures {
         pre_dumps: live.map(|l| l.pre_dumps.rounds.clone()).unwrap_or_default(),
         pre_dump_sent_bytes: live.map(|l| l.pre_dumps.sent),
         pre_dumps_stopped: live.map(|l| l.pre_dumps.stopped.clone()),
+        made_cold: moved.made_cold.clone(),
     }
 }
 

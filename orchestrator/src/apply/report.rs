@@ -124,6 +124,9 @@ pub struct MoveFigures {
     /// A live move: why there were no more pre-dump rounds, or none at all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pre_dumps_stopped: Option<String>,
+    /// A move planned live and made cold: why (the target could not restore the tree).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub made_cold: Option<String>,
 }
 
 impl Report {

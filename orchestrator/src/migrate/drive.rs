@@ -58,6 +58,8 @@ pub struct Moved {
     pub live: Option<LiveFigures>,
     /// Set when the source's copy could not be removed (the next apply removes it).
     pub left_over: Option<String>,
+    /// Why a move planned live was made cold (the target refused to restore the tree).
+    pub made_cold: Option<String>,
 }
 
 /// Moves `step.spec.name` from `source` (host `step.from`) to `target` (host `step.to`).
@@ -137,9 +139,32 @@ pub async fn run<S: NodeSession>(
                 downtime,
                 live,
                 left_over,
+                made_cold: None,
             })
         }
         Err(Failure::Uncertain(error)) => Err(error),
+        Err(Failure::LiveRefused { why, error }) => {
+            // Nothing of it is on the target; back on the source (restored from its dump), it
+            // moves again, cold: stopped, its disk sent, started there.
+            let _ = target
+                .call(Request::ImportAbort { name: name.clone() })
+                .await;
+            match source
+                .call(Request::ExportAbort { name: name.clone() })
+                .await
+            {
+                Ok(Response::Moved { .. }) => {
+                    let cold = MoveStep {
+                        live: false,
+                        ..step
+                    };
+                    let mut moved = Box::pin(run(cold, source, target)).await?;
+                    moved.made_cold = Some(why);
+                    Ok(moved)
+                }
+                _ => Err(error),
+            }
+        }
         Err(Failure::BeforeCommit(mut error)) => {
             if !error.loses(to) {
                 let _ = target
@@ -169,10 +194,12 @@ pub async fn run<S: NodeSession>(
     }
 }
 
-/// How a copy failed: before the target could have made the container, or while it may have.
+/// How a copy failed: before the target could have made the container, or while it may have;
+/// or the target refused a live move's tree but would take the container cold.
 enum Failure {
     BeforeCommit(MoveError),
     Uncertain(MoveError),
+    LiveRefused { why: String, error: MoveError },
 }
 
 /// What the copy between the export and the finish measured.
@@ -253,6 +280,17 @@ async fn copy<S: NodeSession>(
             message,
             stays: pending,
         })),
+        Ok(Response::LiveRefused { message }) if checkpoint.is_some() => {
+            Err(Failure::LiveRefused {
+                why: format!("{to} cannot restore it live: {message}"),
+                error: MoveError::Node {
+                    host: to.to_owned(),
+                    what: "did not restore the container",
+                    message,
+                    stays: pending,
+                },
+            })
+        }
         Ok(other) => Err(before(unexpected(
             to,
             "answered ImportCommit",

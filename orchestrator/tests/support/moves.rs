@@ -138,3 +138,27 @@ pub fn apply_until_the_import_begins(cluster: &Cluster, spec: &Path) -> (Child, 
     };
     (child, pid)
 }
+
+/// The criu the nodes use, or `None` after saying why (a failure under CI=true).
+pub fn criu() -> Option<String> {
+    let path = std::env::var("FLEET_NODE_CRIU").ok();
+    let works = path.as_deref().is_some_and(|p| {
+        Command::new(p)
+            .arg("check")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if works {
+        return path;
+    }
+    let why = format!(
+        "no working criu in $FLEET_NODE_CRIU ({path:?}): run scripts/criu and export what it prints"
+    );
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{why}");
+    }
+    eprintln!("skipped: {why}");
+    None
+}
