@@ -7,8 +7,8 @@
 mod support;
 
 use support::fleetctl::{Cleanup, expect};
-use support::moves::{assert_moved, criu, fill, root, write_with};
-use support::sshd::{Cluster, skip_unless_ready, unique};
+use support::moves::{assert_moved, fill, live_cluster, root, write_with};
+use support::sshd::{Cluster, unique};
 
 /// A second container pinned to node-1, made there before `mover` arrives.
 const BLOCKER: &str = "\n  - name: blocker\n    template: busybox\n    \
@@ -23,11 +23,9 @@ fn base(cluster: &Cluster, host: usize, name: &str) -> u64 {
 
 #[test]
 fn a_live_move_into_a_host_holding_its_uid_range_is_made_cold_in_the_same_apply() {
-    if skip_unless_ready() {
+    let Some(cluster) = live_cluster() else {
         return;
-    }
-    let Some(criu) = criu() else { return };
-    let cluster = Cluster::start_with_env(2, &[format!("FLEET_NODE_CRIU={criu}")]);
+    };
     let fleet = format!("fallback-{}", unique());
     let spec = write_with(&cluster, &fleet, "\n    host: node-0", BLOCKER);
     let _cleanup = Cleanup::new(&cluster, &[&spec]);

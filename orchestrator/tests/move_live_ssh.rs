@@ -15,7 +15,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use support::moves::criu;
+use support::moves::{criu, live_cluster};
 
 use support::fleetctl::{Cleanup, expect};
 use support::sshd::{Cluster, skip_unless_ready, unique};
@@ -193,11 +193,9 @@ fn moves_live(cluster: &Cluster, spec: &Path, args: &[&str], from: usize, to: us
 
 #[test]
 fn a_live_move_keeps_the_counter_the_pid_and_an_open_tcp_connection() {
-    if skip_unless_ready() {
+    let Some(cluster) = live_cluster() else {
         return;
-    }
-    let Some(criu) = criu() else { return };
-    let cluster = Cluster::start_with_env(2, &[format!("FLEET_NODE_CRIU={criu}")]);
+    };
     let fleet = format!("live-{}", unique());
     let spec = write(&cluster, &fleet);
     let _cleanup = Cleanup::new(&cluster, &[&spec]);
@@ -345,11 +343,9 @@ fn a_live_move_whose_restore_fails_leaves_the_container_running_on_the_source() 
 
 #[test]
 fn a_live_move_cut_off_by_a_killed_fleet_is_rolled_back_by_the_next_apply() {
-    if skip_unless_ready() {
+    let Some(cluster) = live_cluster() else {
         return;
-    }
-    let Some(criu) = criu() else { return };
-    let cluster = Cluster::start_with_env(2, &[format!("FLEET_NODE_CRIU={criu}")]);
+    };
     let fleet = format!("live-{}", unique());
     let spec = write(&cluster, &fleet);
     let _cleanup = Cleanup::new(&cluster, &[&spec]);

@@ -21,22 +21,26 @@ pub fn fork() -> io::Result<ForkResult> {
     unsafe { nix::unistd::fork() }.map_err(io::Error::from)
 }
 
-/// clone3's argument, `struct clone_args` of linux/sched.h up to `cgroup` (CLONE_ARGS_SIZE_VER2).
+/// clone3's argument, `struct clone_args` of linux/sched.h up to `cgroup` (CLONE_ARGS_SIZE_VER2);
+/// a caller that needs nothing past `tls` passes [`CLONE_ARGS_SIZE_VER0`] as its size.
 #[repr(C)]
 #[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
+pub(crate) struct CloneArgs {
+    pub flags: u64,
+    pub pidfd: u64,
+    pub child_tid: u64,
+    pub parent_tid: u64,
+    pub exit_signal: u64,
+    pub stack: u64,
+    pub stack_size: u64,
+    pub tls: u64,
+    pub set_tid: u64,
+    pub set_tid_size: u64,
+    pub cgroup: u64,
 }
+
+/// The size of clone3's first `struct clone_args` (Linux 5.3), up to `tls`.
+pub(crate) const CLONE_ARGS_SIZE_VER0: usize = 64;
 
 /// CLONE_INTO_CGROUP of linux/sched.h (Linux 5.7).
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;

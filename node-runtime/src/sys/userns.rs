@@ -8,6 +8,8 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 
+use super::process::{CLONE_ARGS_SIZE_VER0, CloneArgs};
+
 /// A new user namespace whose ids `0..count` are host ids `base..base + count`, for uids and
 /// gids alike, owned by the caller.
 pub fn create(base: u32, count: u32) -> io::Result<OwnedFd> {
@@ -24,7 +26,9 @@ pub fn create(base: u32, count: u32) -> io::Result<OwnedFd> {
         libc::syscall(
             libc::SYS_clone3,
             &mut args as *mut CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
+            // the first version's size: this clone needs no field past `tls`, and older
+            // kernels than CLONE_INTO_CGROUP's take it
+            CLONE_ARGS_SIZE_VER0,
         )
     };
     if pid < 0 {
@@ -58,19 +62,3 @@ pub fn create(base: u32, count: u32) -> io::Result<OwnedFd> {
     let _ = super::process::wait_child(pid);
     result
 }
-
-/// `struct clone_args` of clone3 (the first, 64-byte version).
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-}
-
-const _: () = assert!(std::mem::size_of::<CloneArgs>() == 64);

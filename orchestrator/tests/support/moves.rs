@@ -162,3 +162,16 @@ pub fn criu() -> Option<String> {
     eprintln!("skipped: {why}");
     None
 }
+
+/// Two sshd hosts whose nodes use [`criu`], or `None` after saying why they cannot be had (a
+/// failure under CI=true).
+pub fn live_cluster() -> Option<Cluster> {
+    if super::sshd::skip_unless_ready() {
+        return None;
+    }
+    let criu = criu()?;
+    Some(Cluster::start_with_env(
+        2,
+        &[format!("FLEET_NODE_CRIU={criu}")],
+    ))
+}
