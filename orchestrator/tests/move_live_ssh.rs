@@ -15,6 +15,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use support::counter::assert_went_on;
 use support::moves::{criu, live_cluster};
 
 use support::fleetctl::{Cleanup, expect};
@@ -167,27 +168,13 @@ fn moves_live(cluster: &Cluster, spec: &Path, args: &[&str], from: usize, to: us
         "the source's copy is gone"
     );
     std::thread::sleep(std::time::Duration::from_millis(600));
-    let (after, pid_after, received) = look(spec);
-    assert!(
-        after > before,
-        "the counter went on from {before} (not reset): {after}"
-    );
-    assert_eq!(pid_after, pid, "the same shell counts");
+    let seen = look(spec);
     let alive = exec_ok(spec, &format!("cat /proc/{pid}/cmdline | tr '\\0' ' '"));
     assert!(
         alive.contains("i=0"),
         "PID {pid} is the counting shell: {alive}"
     );
-    // Every number arrived, in order, none twice, and the last ones after the move: the
-    // connection stayed open across it.
-    assert!(
-        received.iter().enumerate().all(|(i, &n)| n == i as u64 + 1),
-        "the stream has a gap or a repeat: {received:?}"
-    );
-    assert!(
-        received.last().is_some_and(|&n| n > before),
-        "nothing arrived over the connection after the move: {received:?}"
-    );
+    assert_went_on(before, &pid, seen);
     line
 }
 
@@ -322,17 +309,7 @@ fn a_live_move_whose_restore_fails_leaves_the_container_running_on_the_source() 
         "nothing half-received on node-{to}: {incoming:?}"
     );
     std::thread::sleep(std::time::Duration::from_millis(600));
-    let (after, pid_after, received) = look(&spec);
-    assert!(
-        after > before,
-        "the counter went on from {before} (not reset): {after}"
-    );
-    assert_eq!(pid_after, pid, "the same shell counts");
-    assert!(
-        received.iter().enumerate().all(|(i, &n)| n == i as u64 + 1)
-            && received.last().is_some_and(|&n| n > before),
-        "the connection carried on without a gap: {received:?}"
-    );
+    assert_went_on(before, &pid, look(&spec));
     // Unpinned, it stays where it runs.
     let plan = expect("plan", &spec, &[], 0);
     assert!(
@@ -400,17 +377,7 @@ fn a_live_move_cut_off_by_a_killed_fleet_is_rolled_back_by_the_next_apply() {
         "nothing on node-{to}"
     );
     std::thread::sleep(std::time::Duration::from_millis(600));
-    let (after, pid_after, received) = look(&spec);
-    assert!(
-        after > before,
-        "the counter went on from {before} (not reset): {after}"
-    );
-    assert_eq!(pid_after, pid, "the same shell counts");
-    assert!(
-        received.iter().enumerate().all(|(i, &n)| n == i as u64 + 1)
-            && received.last().is_some_and(|&n| n > before),
-        "the connection carried on without a gap: {received:?}"
-    );
+    assert_went_on(before, &pid, look(&spec));
     let again = expect("plan", &spec, &[], 0);
     assert!(again.contains("No changes."), "{again}");
 }

@@ -18,6 +18,10 @@ use std::time::Duration;
 
 use fleet_vm::Cluster;
 
+#[path = "../../../../orchestrator/tests/support/counter.rs"]
+mod counter;
+use counter::assert_went_on;
+
 /// Where the container starts and where it moves.
 const FROM: &str = "vm-0";
 const TO: &str = "vm-1";
@@ -137,17 +141,7 @@ fn move_live(
     eprintln!("fleet-vm: live move to {to} with Debian's criu: {moved}");
 
     std::thread::sleep(Duration::from_secs(2));
-    let (after, pid_after, received) = look(cluster, spec_to);
-    assert!(
-        after > before,
-        "the counter went on from {before} (not reset): {after}"
-    );
-    assert_eq!(pid_after, pid, "the same shell counts");
-    assert!(
-        received.iter().enumerate().all(|(i, &n)| n == i as u64 + 1)
-            && received.last().is_some_and(|&n| n > before),
-        "the connection carried on without a gap or a repeat: {received:?}"
-    );
+    assert_went_on(before, &pid, look(cluster, spec_to));
     moved
 }
 
