@@ -106,7 +106,7 @@ pub(crate) fn restore_locked(
         overlay.push_str(",userxattr");
     }
     // The console pipe, drained by a new keeper, stands in for the dumped tree's (by its key).
-    let log = runtime.console(name, &cgroup)?;
+    let (log, _starter) = runtime.console(name, &cgroup)?;
     // The veth pair, made ahead (see `network::prepare_restore`); a stale one is replaced.
     let peer = if record.own_netns {
         crate::network::prepare_restore(&runtime.link_key(name), &spec.network)

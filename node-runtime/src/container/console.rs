@@ -31,8 +31,19 @@ pub const OLDER: &str = "console.log.1";
 /// Descriptors of the keeper: below 10 nothing the dup2s below write onto is held.
 const HIGH_FD: i32 = 10;
 
-/// Makes the console of container `name`: the keeper runs, and the returned file is the pipe's
-/// write end, to become init's stdout and stderr. `dir` is the container's store directory,
+/// The keeper's starter: the node's child that forks the keeper and exits at once. Waited for
+/// when this is dropped, so that the start goes on meanwhile (the fork of the keeper from a
+/// copy of the node's memory was half a millisecond on the start's path).
+pub(crate) struct Starter(i32);
+
+impl Drop for Starter {
+    fn drop(&mut self) {
+        let _ = process::wait_child(self.0);
+    }
+}
+
+/// Makes the console of container `name`: the keeper starts, and the returned file is the pipe's
+/// write end, to become init's stdout and stderr; keep the [`Starter`] until init runs. `dir` is the container's store directory,
 /// `program` fleet-init on the host, `join` how to get into the container's groups.
 pub(crate) fn open(
     name: &str,
@@ -40,7 +51,7 @@ pub(crate) fn open(
     program: &Path,
     join: &crate::cgroups::Join,
     max: u64,
-) -> Result<File> {
+) -> Result<(File, Starter)> {
     bound_existing(dir, max)?;
     // There from the start, for `fleet-node logs` and the restore's permissions; the keeper
     // appends to it.
@@ -103,11 +114,8 @@ pub(crate) fn open(
             }
             process::exit_now(0)
         }
-        process::ForkResult::Parent { child } => {
-            let _ = process::wait_child(child.as_raw());
-        }
+        process::ForkResult::Parent { child } => Ok((File::from(wr), Starter(child.as_raw()))),
     }
-    Ok(File::from(wr))
 }
 
 /// Keeps logs written before the bound existed within it: each file over half the bound keeps

@@ -102,7 +102,11 @@ impl Runtime {
 
     /// The console of container `name` (its cgroup made): the pipe init writes to, drained by
     /// a keeper into the container's bounded log files (`console.rs`).
-    pub(crate) fn console(&self, name: &str, cgroup: &Cgroup) -> Result<std::fs::File> {
+    pub(crate) fn console(
+        &self,
+        name: &str,
+        cgroup: &Cgroup,
+    ) -> Result<(std::fs::File, console::Starter)> {
         let program = crate::init::install(self.store.root())?;
         let layout = self.store.layout(name);
         console::open(

@@ -91,7 +91,8 @@ impl Runtime {
             let at = layout.dir.join(IDMAPPED_LOWER);
             std::fs::create_dir_all(&at).map_err(io_err("create directory", &at))?;
         }
-        let log = self.console(name, &cgroup)?;
+        // (the starter is waited for when the launch ends, after init runs)
+        let (log, _starter) = self.console(name, &cgroup)?;
         let (env, path_dirs) = init_env(&spec.env);
         // (only a template with host binds can expose it: no path walk for the others)
         let hide = (!prepared.host_binds.is_empty())
