@@ -1,4 +1,5 @@
-//! How a container's new processes (its init, the console keeper) get into its groups, cheaply.
+//! How a container's new processes (its init, the console keeper, an exec'd command) get into its
+//! groups, cheaply.
 //!
 //! A process that writes `0` to a v1 `tasks` file moves only itself, and the kernel skips its
 //! global threadgroup lock. Writing to `cgroup.procs`, the only way into a cgroup2 group by a

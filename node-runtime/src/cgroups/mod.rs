@@ -308,14 +308,6 @@ impl Cgroup {
         join
     }
 
-    /// Files a single-threaded process writes `0` to, to move itself into the group: the v1
-    /// `tasks` files of [`Cgroup::join`], and `cgroup.procs` of its cgroup2 group.
-    pub fn self_join_files(&self) -> Vec<PathBuf> {
-        let Join { mut tasks, v2 } = self.join();
-        tasks.extend(v2.map(|dir| dir.join("cgroup.procs")));
-        tasks
-    }
-
     /// Moves `pid` into the group in every hierarchy.
     pub fn attach(&self, pid: i32) -> Result<()> {
         for file in self.procs_files() {

@@ -1,8 +1,9 @@
 //! exec: run a command inside a running container's namespaces and cgroup, with fleet-node's own
 //! stdin, stdout and stderr, and pass its exit code through.
 //!
-//! A first child joins the cgroup and each namespace (setns; pid only applies to children), then
-//! forks the command, which is therefore inside the container's pid namespace; the first child
+//! A first child joins the v1 cgroups and each namespace but the cgroup one (setns; pid only
+//! applies to children), then forks the command into the cgroup2 group (`cgroups/join.rs`),
+//! which joins the cgroup namespace and is inside the container's pid namespace; the first child
 //! waits and exits with the command's code. Both are non-dumpable until exec so nothing in the
 //! container can reach the fleet-node binary through /proc. The command gets init's confinement:
 //! the bounding set, a fresh session keyring and the container's seccomp filter.
@@ -13,6 +14,7 @@ use std::os::fd::AsRawFd;
 
 use super::Runtime;
 use super::spawn::{confine, exec_command, init_env};
+use crate::cgroups::Forked;
 use crate::error::{Error, Result, io_err};
 use crate::store::validate_name;
 use crate::sys::ns::{self, JOIN_ORDER};
@@ -40,7 +42,7 @@ impl Runtime {
         }
         // The lock is held only to find init and open its namespaces: a long exec must not block
         // stop or destroy.
-        let (namespaces, procs_files, spec, init) = {
+        let (namespaces, cgroup, spec, init) = {
             let lock = self.store.lock(name)?;
             let found = self
                 .repair(name, &lock)?
@@ -58,12 +60,12 @@ impl Runtime {
                 let file = File::open(&path).map_err(io_err("open", &path))?;
                 namespaces.push((file, flag));
             }
-            (
-                namespaces,
-                self.cgroup(name).self_join_files(),
-                found.spec,
-                init,
-            )
+            let cgroup = self
+                .cgroup(name)
+                .join()
+                .ready()
+                .map_err(io_err("open the cgroup of", name))?;
+            (namespaces, cgroup, found.spec, init)
         };
         let pty = if options.tty {
             let pts = std::path::PathBuf::from(format!("/proc/{init}/root"));
@@ -98,25 +100,38 @@ impl Runtime {
             process::ForkResult::Child => {
                 process::set_non_dumpable();
                 // Single-threaded after fork: "0" (this thread) moves the whole process.
-                for file in &procs_files {
-                    if let Err(e) = std::fs::write(file, "0") {
-                        fail(&format!("join cgroup {}: {e}", file.display()));
-                    }
+                if let Err(e) = cgroup.join_v1() {
+                    fail(&e.to_string());
                 }
+                // The cgroup namespace last, by the command itself: it is forked into the
+                // cgroup2 group from outside that namespace (under nsdelegate the kernel
+                // refuses a fork into a group from a namespace that does not see where the
+                // parent is), and as host uid 0, before it becomes the container's root.
+                let mut cgroup_ns = None;
                 for (file, flag) in &namespaces {
-                    if let Err(e) = ns::setns(file, *flag) {
+                    if *flag == ns::CloneFlags::CLONE_NEWCGROUP {
+                        cgroup_ns = Some(file);
+                    } else if let Err(e) = ns::setns(file, *flag) {
                         fail(&format!("setns {flag:?}: {e}"));
                     }
                 }
                 let joined_user = namespaces
                     .iter()
                     .any(|(_, f)| *f == ns::CloneFlags::CLONE_NEWUSER);
-                drop(namespaces);
-                if joined_user && let Err(e) = process::become_root_in_userns() {
-                    fail(&format!("become root in the user namespace: {e}"));
-                }
-                match process::fork() {
-                    Ok(process::ForkResult::Child) => {
+                match cgroup.fork() {
+                    Ok(Forked::Child(joined)) => {
+                        if let Err(e) = joined {
+                            fail(&e.to_string());
+                        }
+                        if let Some(file) = cgroup_ns
+                            && let Err(e) = ns::setns(file, ns::CloneFlags::CLONE_NEWCGROUP)
+                        {
+                            fail(&format!("setns the cgroup namespace: {e}"));
+                        }
+                        drop(namespaces);
+                        if joined_user && let Err(e) = process::become_root_in_userns() {
+                            fail(&format!("become root in the user namespace: {e}"));
+                        }
                         if let Some((_, slave, _)) = &pty {
                             let fd = slave.as_raw_fd();
                             let attached = process::setsid()
@@ -139,10 +154,10 @@ impl Runtime {
                         let err = exec_command(&argv, &env, &path_dirs);
                         fail(&err)
                     }
-                    Ok(process::ForkResult::Parent { child }) => {
+                    Ok(Forked::Parent(child)) => {
                         // Only the command may hold the slave, so its exit ends the relay.
                         drop(pty);
-                        let code = process::wait_child(child.as_raw()).unwrap_or(127);
+                        let code = process::wait_child(child).unwrap_or(127);
                         process::exit_now(code)
                     }
                     Err(e) => fail(&format!("fork: {e}")),
