@@ -215,8 +215,13 @@ impl Importing {
             runtime.make_dirs_and_cgroup(&name)?;
             Ok(state)
         })();
-        if let Err(taken @ crate::error::Error::UidRangeTaken { .. }) = &made {
-            let message = taken.to_string();
+        // (the error's own advice, to move it cold, is the orchestrator's to follow)
+        if let Err(crate::error::Error::UidRangeTaken { base, .. }) = &made {
+            let message = format!(
+                "its processes keep the user namespace they were dumped with (host ids from \
+                 {base}), and another container of this node holds that range or it lies \
+                 outside the node's pool"
+            );
             let _ = runtime.remove_everything(&name, Some(&self.spec), &lock);
             return Err(Refused::LiveOnly(message));
         }
