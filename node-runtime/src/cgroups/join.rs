@@ -82,47 +82,85 @@ impl Ready {
     /// Forks a child that is in the cgroup2 group from its start (its v1 groups are the
     /// caller's). The caller must be single-threaded ([`process::fork_into_cgroup`]).
     pub fn fork(&self) -> io::Result<Forked> {
-        let Some(group) = &self.v2 else {
-            return Ok(match process::fork()? {
-                ForkResult::Parent { child } => Forked::Parent(child.as_raw()),
-                ForkResult::Child => Forked::Child(Ok(())),
-            });
+        let (forked, must_write) = match &self.v2 {
+            None => (process::fork()?, None),
+            Some(group) => match process::fork_into_cgroup(group.as_fd())? {
+                Some(forked) => (forked, None),
+                None => (process::fork()?, Some(group)),
+            },
         };
-        if let Some(forked) = process::fork_into_cgroup(group.as_fd())? {
-            return Ok(match forked {
-                ForkResult::Parent { child } => Forked::Parent(child.as_raw()),
-                ForkResult::Child => Forked::Child(Ok(())),
-            });
-        }
-        Ok(match process::fork()? {
+        Ok(match forked {
             ForkResult::Parent { child } => Forked::Parent(child.as_raw()),
-            ForkResult::Child => Forked::Child(write_procs(group)),
+            ForkResult::Child => Forked::Child(must_write.map_or(Ok(()), write_procs)),
         })
     }
 }
 
 /// The old way in: `0` to the group's `cgroup.procs`, opened beneath the group's descriptor.
 fn write_procs(group: &File) -> io::Result<()> {
+    let failed = |e: io::Error| io::Error::new(e.kind(), format!("join the cgroup2 group: {e}"));
     let fd = nix::fcntl::openat(
         group,
         "cgroup.procs",
         OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
         Mode::empty(),
     )
-    .map_err(io::Error::from)?;
-    let mut file = File::from(fd);
-    file.write_all(b"0")
-        .map_err(|e| io::Error::new(e.kind(), format!("join the cgroup2 group: {e}")))
+    .map_err(|e| failed(e.into()))?;
+    File::from(fd).write_all(b"0").map_err(failed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::test_support::TestCgroup;
+
+    /// Forks with `fork` a child that exits 0 when its cgroup2 line is `want` (reading it
+    /// without allocating: the test process has other threads), and returns its exit code.
+    fn child_sees(fork: impl FnOnce() -> io::Result<Forked>, want: &[u8]) -> i32 {
+        match fork().unwrap() {
+            Forked::Child(joined) => {
+                let mut buf = [0u8; 4096];
+                let seen = joined.is_ok()
+                    && nix::fcntl::open(c"/proc/self/cgroup", OFlag::O_RDONLY, Mode::empty())
+                        .ok()
+                        .and_then(|fd| nix::unistd::read(&fd, &mut buf).ok())
+                        .is_some_and(|n| buf[..n].split(|&b| b == b'\n').any(|l| l == want));
+                process::exit_now(if seen { 0 } else { 1 })
+            }
+            Forked::Parent(child) => process::wait_child(child).unwrap(),
+        }
+    }
 
     #[test]
-    fn a_host_without_cgroup2_forks_plainly_and_joins_nothing_there() {
-        let ready = Join::default().ready().unwrap();
-        assert!(ready.v2.is_none());
-        assert!(ready.join_v1().is_ok());
+    fn a_child_is_born_in_the_cgroup2_group_and_one_of_an_old_kernel_writes_its_way_in() {
+        let Some(cg) = TestCgroup::unified() else {
+            return;
+        };
+        let dir = cg.unified_dir().to_path_buf();
+        let want = format!("0::/{}", dir.file_name().unwrap().to_string_lossy()).into_bytes();
+        let ready = Join {
+            tasks: Vec::new(),
+            v2: Some(dir.clone()),
+        }
+        .ready()
+        .unwrap();
+        assert_eq!(child_sees(|| ready.fork(), &want), 0, "born in {dir:?}");
+        // The fallback of a kernel before CLONE_INTO_CGROUP: a plain fork that writes.
+        let group = ready.v2.as_ref().unwrap();
+        let old_kernel = || {
+            Ok(match process::fork()? {
+                ForkResult::Parent { child } => Forked::Parent(child.as_raw()),
+                ForkResult::Child => Forked::Child(write_procs(group)),
+            })
+        };
+        assert_eq!(child_sees(old_kernel, &want), 0, "moved into {dir:?}");
+        // And a plain fork without either stays where the test runs.
+        let plain = || {
+            Ok(match process::fork()? {
+                ForkResult::Parent { child } => Forked::Parent(child.as_raw()),
+                ForkResult::Child => Forked::Child(Ok(())),
+            })
+        };
+        assert_eq!(child_sees(plain, &want), 1, "not in {dir:?} by chance");
     }
 }

@@ -83,16 +83,26 @@ pub fn locate(configured: Option<&Path>) -> Option<PathBuf> {
 static PROBED: Mutex<Vec<(Option<PathBuf>, Probe)>> = Mutex::new(Vec::new());
 static DIRTY_TRACKING: Mutex<Vec<(PathBuf, Result<(), String>)>> = Mutex::new(Vec::new());
 
+/// `answer` for `key` as `cache` remembers it, asked (and remembered) the first time.
+fn remembered<K: PartialEq, V: Clone>(
+    cache: &Mutex<Vec<(K, V)>>,
+    key: K,
+    answer: impl FnOnce() -> V,
+) -> V {
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, known)) = cache.iter().find(|(k, _)| *k == key) {
+        return known.clone();
+    }
+    let found = answer();
+    cache.push((key, found.clone()));
+    found
+}
+
 /// Finds criu and runs `criu check` (35-300 ms), once per process for each `configured`.
 pub fn probe(configured: Option<&Path>) -> Probe {
-    let key = configured.map(Path::to_path_buf);
-    let mut probed = PROBED.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, found)) = probed.iter().find(|(k, _)| *k == key) {
-        return found.clone();
-    }
-    let found = probe_now(configured);
-    probed.push((key, found.clone()));
-    found
+    remembered(&PROBED, configured.map(Path::to_path_buf), || {
+        probe_now(configured)
+    })
 }
 
 fn probe_now(configured: Option<&Path>) -> Probe {
@@ -140,13 +150,9 @@ fn probe_now(configured: Option<&Path>) -> Probe {
 /// mem_dirty_track`, which pre-dumps need. `Err` holds why not, in CRIU's words. Asked once per
 /// process for each binary.
 pub fn dirty_tracking(criu: &Path) -> Result<(), String> {
-    let mut asked = DIRTY_TRACKING.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, answer)) = asked.iter().find(|(k, _)| k == criu) {
-        return answer.clone();
-    }
-    let answer = dirty_tracking_now(criu);
-    asked.push((criu.to_path_buf(), answer.clone()));
-    answer
+    remembered(&DIRTY_TRACKING, criu.to_path_buf(), || {
+        dirty_tracking_now(criu)
+    })
 }
 
 fn dirty_tracking_now(criu: &Path) -> Result<(), String> {

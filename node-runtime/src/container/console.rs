@@ -43,8 +43,9 @@ impl Drop for Starter {
 }
 
 /// Makes the console of container `name`: the keeper starts, and the returned file is the pipe's
-/// write end, to become init's stdout and stderr; keep the [`Starter`] until init runs. `dir` is the container's store directory,
-/// `program` fleet-init on the host, `join` how to get into the container's groups.
+/// write end, to become init's stdout and stderr; keep the [`Starter`] until init runs. `dir` is
+/// the container's store directory, `program` fleet-init on the host, `join` how to get into the
+/// container's groups.
 pub(crate) fn open(
     name: &str,
     dir: &Path,

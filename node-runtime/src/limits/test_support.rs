@@ -152,6 +152,11 @@ impl TestCgroup {
         None
     }
 
+    /// The group's directory on the cgroup2 mount, for one made by [`TestCgroup::unified`].
+    pub fn unified_dir(&self) -> &Path {
+        &self.made[0]
+    }
+
     /// The directory of `controller`.
     pub fn dir(&self, controller: Controller) -> PathBuf {
         self.dirs

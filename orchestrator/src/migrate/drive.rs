@@ -143,29 +143,7 @@ pub async fn run<S: NodeSession>(
             })
         }
         Err(Failure::Uncertain(error)) => Err(error),
-        Err(Failure::LiveRefused { why, error }) => {
-            // Nothing of it is on the target; back on the source (restored from its dump), it
-            // moves again, cold: stopped, its disk sent, started there.
-            let _ = target
-                .call(Request::ImportAbort { name: name.clone() })
-                .await;
-            match source
-                .call(Request::ExportAbort { name: name.clone() })
-                .await
-            {
-                Ok(Response::Moved { .. }) => {
-                    let cold = MoveStep {
-                        live: false,
-                        ..step
-                    };
-                    let mut moved = Box::pin(run(cold, source, target)).await?;
-                    moved.made_cold = Some(why);
-                    Ok(moved)
-                }
-                _ => Err(error),
-            }
-        }
-        Err(Failure::BeforeCommit(mut error)) => {
+        Err(Failure::BeforeCommit(mut error, live_refused)) => {
             if !error.loses(to) {
                 let _ = target
                     .call(Request::ImportAbort { name: name.clone() })
@@ -176,7 +154,20 @@ pub async fn run<S: NodeSession>(
                     .call(Request::ExportAbort { name: name.clone() })
                     .await
                 {
-                    Ok(Response::Moved { .. }) => set_stays(&mut error, back),
+                    Ok(Response::Moved { .. }) => {
+                        // Back on the source, restored from its dump: the target that refused
+                        // its tree gets it cold (stopped, its disk sent, started there).
+                        if let Some(why) = live_refused {
+                            let cold = MoveStep {
+                                live: false,
+                                ..step
+                            };
+                            let mut moved = Box::pin(run(cold, source, target)).await?;
+                            moved.made_cold = Some(why);
+                            return Ok(moved);
+                        }
+                        set_stays(&mut error, back)
+                    }
                     Ok(Response::Error { message }) => set_stays(
                         &mut error,
                         format!("{name} is stopped on {from} and did not start again: {message}"),
@@ -194,12 +185,11 @@ pub async fn run<S: NodeSession>(
     }
 }
 
-/// How a copy failed: before the target could have made the container, or while it may have;
-/// or the target refused a live move's tree but would take the container cold.
+/// How a copy failed: before the target could have made the container (with why, when it
+/// refused a live move's tree but would take the container cold), or while it may have.
 enum Failure {
-    BeforeCommit(MoveError),
+    BeforeCommit(MoveError, Option<String>),
     Uncertain(MoveError),
-    LiveRefused { why: String, error: MoveError },
 }
 
 /// What the copy between the export and the finish measured.
@@ -226,7 +216,7 @@ async fn copy<S: NodeSession>(
     let (from, to) = (step.from, step.to);
     let pending =
         format!("{name} is stopped on {from}; the next apply finishes or rolls back the move");
-    let before = |e| Failure::BeforeCommit(e);
+    let before = |e| Failure::BeforeCommit(e, None);
     let begin = Request::ImportBegin {
         fleet: step.fleet.to_owned(),
         spec: Box::new(step.spec.clone()),
@@ -281,15 +271,15 @@ async fn copy<S: NodeSession>(
             stays: pending,
         })),
         Ok(Response::LiveRefused { message }) if checkpoint.is_some() => {
-            Err(Failure::LiveRefused {
-                why: format!("{to} cannot restore it live: {message}"),
-                error: MoveError::Node {
+            Err(Failure::BeforeCommit(
+                MoveError::Node {
                     host: to.to_owned(),
                     what: "did not restore the container",
-                    message,
+                    message: message.clone(),
                     stays: pending,
                 },
-            })
+                Some(format!("{to} cannot restore it live: {message}")),
+            ))
         }
         Ok(other) => Err(before(unexpected(
             to,
