@@ -9,6 +9,12 @@
 //! Nothing here follows a path the container controls: `/proc/PID/fd/N` is read with
 //! readlink, which returns the name and opens nothing, and pids come from the cgroup.
 //!
+//! Queued signals are the kernel's count per user (`SigQ` in `/proc/PID/status`), and a user of
+//! the host's own user namespace is host-wide: the console keeper and an exec's first child run
+//! as host root in the container's cgroup, and their `SigQ` is every host-root process's. So in
+//! a container with a user namespace of its own, only the processes inside it are counted; a
+//! privileged container shares the host's namespace and its ids' counts with the host.
+//!
 //! None of these has a limit in Fleet (pids caps processes; the memory limit holds what they
 //! cost), so barrier and limit are unlimited and no peak or failcnt is known.
 
@@ -22,9 +28,9 @@ use super::Beancounter;
 pub fn rows(proc: &Path, pids: &[i32]) -> Vec<Beancounter> {
     let mut files = 0u64;
     let mut ptys = HashSet::new();
-    // SigQ counts queued signals per user (of the user namespace's owner side), so each host
-    // uid is counted once.
-    let mut sigq: BTreeMap<u32, u64> = BTreeMap::new();
+    // SigQ counts queued signals per user of a user namespace, so each (namespace, uid) is
+    // counted once.
+    let mut sigq: BTreeMap<(String, u32), u64> = BTreeMap::new();
     for pid in pids {
         let dir = proc.join(pid.to_string());
         if let Ok(entries) = std::fs::read_dir(dir.join("fd")) {
@@ -45,7 +51,7 @@ pub fn rows(proc: &Path, pids: &[i32]) -> Vec<Beancounter> {
                 field(&status, "Uid:").and_then(|v| v.split_whitespace().next()?.parse().ok());
             let queued = field(&status, "SigQ:").and_then(|v| v.split('/').next()?.parse().ok());
             if let (Some(uid), Some(queued)) = (uid, queued) {
-                sigq.insert(uid, queued);
+                sigq.insert((userns_of(&dir), uid), queued);
             }
         }
     }
@@ -56,8 +62,28 @@ pub fn rows(proc: &Path, pids: &[i32]) -> Vec<Beancounter> {
         Beancounter::counted("numfile", files),
         Beancounter::counted("numpty", ptys.len() as u64),
         Beancounter::counted("numflock", locks),
-        Beancounter::counted("numsiginfo", sigq.values().sum()),
+        Beancounter::counted(
+            "numsiginfo",
+            queued_signals(&userns_of(&proc.join("self")), &sigq),
+        ),
     ]
+}
+
+/// The sum of the `(user namespace, uid)` counts, without the host's namespace where another
+/// one is there (see the header).
+fn queued_signals(host: &str, sigq: &BTreeMap<(String, u32), u64>) -> u64 {
+    let own = sigq.keys().any(|(ns, _)| ns != host);
+    sigq.iter()
+        .filter(|((ns, _), _)| !own || *ns != host)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// The `user:[N]` name of the user namespace of the process directory `dir` (empty if gone).
+fn userns_of(dir: &Path) -> String {
+    std::fs::read_link(dir.join("ns/user"))
+        .map(|l| l.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The value of the `key` line (`Uid:`) of a `/proc/PID/status` text.
@@ -96,6 +122,23 @@ mod tests {
                     3: FLOCK  ADVISORY  WRITE 999 08:01:3 0 EOF\n\
                     4: OFDLCK ADVISORY  READ  -1 08:01:4 0 EOF\n";
         assert_eq!(held_locks(text, &HashSet::from([100, 101])), 2);
+    }
+
+    #[test]
+    fn host_users_signals_are_left_out_where_the_container_has_its_own_namespace() {
+        let host = "user:[1]";
+        let counts = |pairs: &[(&str, u32, u64)]| {
+            pairs
+                .iter()
+                .map(|(ns, uid, n)| ((ns.to_string(), *uid), *n))
+                .collect::<BTreeMap<_, _>>()
+        };
+        // The keeper as host root (every host-root process's queue) beside container root.
+        let unprivileged = counts(&[(host, 0, 37), ("user:[9]", 0, 5), ("user:[9]", 1000, 2)]);
+        assert_eq!(queued_signals(host, &unprivileged), 7);
+        // A privileged container has only the host's namespace.
+        let privileged = counts(&[(host, 0, 5), (host, 1000, 2)]);
+        assert_eq!(queued_signals(host, &privileged), 7);
     }
 
     #[test]
