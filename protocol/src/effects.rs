@@ -147,8 +147,9 @@ pub static FIELDS: &[FieldRule] = &[
     // The first content of the writable layer, copied once before the first start: a later
     // change is stored and copies nothing (the container's files are its own by then).
     field!("disk.from" => spec.disk.from, show::text, live),
-    // The quota feature is switched on or off on the unmounted image (tune2fs) at the start.
-    field!("disk.user_quota" => spec.disk.user_quota, show::display, restart),
+    // The quota feature is switched on or off on the unmounted image (tune2fs) at the start;
+    // on, the root moves onto the disk (see `user_quota`).
+    field!("disk.user_quota" => spec.disk.user_quota, show::display, user_quota),
     field!("io.weight" as "resources.io.weight" => resources.io.weight, show::plain, live, drifts),
     // Written as the weight `ioprio` maps it to, where the host's scheduler reads weights.
     field!("io.priority" as "resources.io.priority" => resources.io.priority, show::plain, live, drifts),
@@ -287,6 +288,23 @@ pub fn disk_space(old: &View, new: &View, host: &Features) -> Verdict {
         (Some(o), Some(n)) if n > o => restart("grow: ext4 needs CAP_SYS_RESOURCE to grow live"),
         (Some(_), Some(_)) => restart("shrink"),
         _ => restart("add or remove the disk"),
+    }
+}
+
+/// Quotas on: the root of a quota container is its disk alone, with the template copied in at
+/// its first start (the quota tools need an ext4 at `/`), and a container that has run on an
+/// overlay holds only its changes to the template: a new container. Off: a restart (the quota
+/// feature is switched off; the root stays on the disk).
+pub fn user_quota(old: &View, new: &View, _: &Features) -> Verdict {
+    match (old.spec.disk.user_quota, new.spec.disk.user_quota) {
+        (false, true) => Verdict {
+            effect: Effect::Recreate,
+            why: Some("on: the root moves onto the disk"),
+        },
+        _ => Verdict {
+            effect: Effect::Restart,
+            why: None,
+        },
     }
 }
 

@@ -7,9 +7,16 @@ use crate::message::NodeInfo;
 
 /// Why `spec` cannot be checkpointed on a node at all (`None`: it can, given a working criu).
 pub fn why_not_checkpointable(spec: &ContainerSpec) -> Option<String> {
-    (spec.network.mode == NetworkMode::Host).then(|| {
-        "it shares the host's network namespace (network: host): CRIU would dump and lock the \
-         host's own sockets"
+    if spec.network.mode == NetworkMode::Host {
+        return Some(
+            "it shares the host's network namespace (network: host): CRIU would dump and lock \
+             the host's own sockets"
+                .to_owned(),
+        );
+    }
+    spec.disk.user_quota.then(|| {
+        "its quota calls go to a seccomp listener held by the host's quota broker \
+         (disk.user_quota), which CRIU cannot dump"
             .to_owned()
     })
 }
@@ -133,5 +140,9 @@ mod tests {
         assert!(why.contains("versions differ"), "{why}");
         let why = why_not_live(&spec(NetworkMode::Host), &good, &good).unwrap();
         assert!(why.contains("network: host"), "{why}");
+        let mut quota = spec(NetworkMode::Bridged);
+        quota.disk.user_quota = true;
+        let why = why_not_live(&quota, &good, &good).unwrap();
+        assert!(why.contains("disk.user_quota"), "{why}");
     }
 }

@@ -143,8 +143,10 @@ fn make(runtime: &Runtime, src: &str, spec: &mut ContainerSpec) -> Result<()> {
         let mut state = runtime.store.read_state(&dst)?.unwrap_or_default();
         // The copy's owners are the source's; the clone's first start moves them to its range.
         state.layer_ids = Some(found.state.layer_side());
-        // Its data is the source's: a `disk.from` of its spec is not copied over it.
+        // Its data is the source's: a `disk.from` of its spec is not copied over it, and a flat
+        // root stays one.
         state.seeded = true;
+        state.flat_root = found.state.flat_root;
         runtime.store.write_state(&dst, &state)?;
         drop(dst_lock);
         spec.state = wanted;

@@ -14,6 +14,7 @@ mod exec;
 mod lifecycle;
 mod logs;
 mod logs_stamp;
+mod quota_broker;
 mod set;
 mod show;
 mod snapshot;
@@ -191,6 +192,10 @@ pub enum Command {
         #[arg(long, required = true)]
         stdio: bool,
     },
+    /// The quota broker of a `disk.user_quota` container (started by its start; not for
+    /// operators).
+    #[command(hide = true)]
+    QuotaBroker(quota_broker::QuotaBrokerArgs),
     /// Print a shell completion script for fleet-node.
     #[command(after_help = "Examples (the .deb installs all three):\n  \
                             fleet-node completion bash > /usr/share/bash-completion/completions/fleet-node\n  \
@@ -209,6 +214,9 @@ pub enum Command {
 pub fn run(cli: Cli) -> Result<i32> {
     if let Some(answer) = docs::run(&cli.command) {
         return answer;
+    }
+    if let Command::QuotaBroker(args) = &cli.command {
+        return quota_broker::run(args);
     }
     if matches!(cli.command, Command::Exec(_)) {
         // Before anything is opened: the command runs from a read-only bind of this binary, so
@@ -269,8 +277,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             crate::server::serve_stdio(&runtime)
                 .map_err(crate::error::io_err("serve on", "stdio"))?;
         }
-        // Answered by docs::run above, before the runtime opened any state.
-        Command::Completion(_) | Command::ManPages(_) => {}
+        // Answered above, before the runtime opened any state.
+        Command::Completion(_) | Command::ManPages(_) | Command::QuotaBroker(_) => {}
     }
     Ok(0)
 }

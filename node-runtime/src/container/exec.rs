@@ -6,14 +6,16 @@
 //! which joins the cgroup namespace and is inside the container's pid namespace; the first child
 //! waits and exits with the command's code. Both are non-dumpable until exec so nothing in the
 //! container can reach the fleet-node binary through /proc. The command gets init's confinement:
-//! the bounding set, a fresh session keyring and the container's seccomp filter.
+//! the bounding set, a fresh session keyring and the container's seccomp filter (a quota
+//! container's command hands its quota listener back to this process, which answers it while
+//! the command runs).
 
 use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 
 use super::Runtime;
-use super::spawn::{confine, exec_command, init_env};
+use super::confine::{Handover, confine, exec_command, init_env};
 use crate::cgroups::Forked;
 use crate::error::{Error, Result, io_err};
 use crate::store::validate_name;
@@ -91,11 +93,24 @@ impl Runtime {
             .map(|a| CString::new(a.as_str()).expect("checked: no NUL"))
             .collect();
         let last_cap = caps::last_cap();
+        let quota = spec.disk.user_quota;
         let filter =
-            crate::seccomp::Filter::build(&spec.security).map_err(|message| Error::Spawn {
-                name: name.to_owned(),
-                message,
+            crate::seccomp::Filter::build_for(&spec.security, quota).map_err(|message| {
+                Error::Spawn {
+                    name: name.to_owned(),
+                    message,
+                }
             })?;
+        // A quota container's command hands its listener to this process (quota_broker.rs).
+        let device = match quota {
+            true => super::quota_broker::disk_device(name, &self.store.layout(name))?,
+            false => None,
+        };
+        let handover = match device {
+            Some(_) => Handover::for_filter(&filter).map_err(io_err("socketpair for", name))?,
+            None => None,
+        };
+        let to_host = handover.as_ref().map(|h| &h.child);
         match process::fork().map_err(io_err("fork for exec in", name))? {
             process::ForkResult::Child => {
                 process::set_non_dumpable();
@@ -148,7 +163,7 @@ impl Runtime {
                         }
                         process::reset_signals();
                         process::cloexec_from(3);
-                        if let Err(e) = confine(&filter) {
+                        if let Err(e) = confine(&filter, to_host) {
                             fail(&e);
                         }
                         let err = exec_command(&argv, &env, &path_dirs);
@@ -165,6 +180,11 @@ impl Runtime {
             }
             process::ForkResult::Parent { child } => {
                 drop(namespaces);
+                if let (Some(Handover { host, child }), Some(device)) = (handover, device) {
+                    // Only the command (and the first child) may hold that end.
+                    drop(child);
+                    super::quota_broker::serve_exec(host, init, device);
+                }
                 if let Some((master, slave, _)) = pty {
                     drop(slave);
                     super::tty::relay(master).map_err(io_err("relay the pty of", name))?;

@@ -10,6 +10,7 @@
 //! and [`Runtime::release_resources`] (disk and network teardown at destroy).
 
 mod boot;
+mod confine;
 pub(crate) mod console;
 mod create;
 mod destroy;
@@ -19,6 +20,7 @@ mod exited;
 mod ids;
 mod list;
 mod own_files;
+mod quota_broker;
 mod repair;
 mod resources;
 mod seed;

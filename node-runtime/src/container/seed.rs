@@ -13,6 +13,10 @@
 //! no one else, so nothing is swapped under the copy. state.json remembers that the copy was made:
 //! later starts copy nothing (the files are the container's own by then), and a copy cut off
 //! by a crash is made again over the partial one.
+//!
+//! A `disk.user_quota` container's root is its disk's layer alone (no overlay: the quota tools
+//! need an ext4 at `/`), so at its first start the template's own tree is seeded the same way
+//! ([`seed_template`]).
 
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -25,6 +29,24 @@ use crate::store::State;
 /// Copies `from` into the empty writable layer `upper` unless `state` says it was done, and
 /// records the layer as on host ids. The caller writes `state` (the start does, before init).
 pub(crate) fn seed(name: &str, from: &str, upper: &Path, state: &mut State) -> Result<bool> {
+    copy_in(name, "disk.from", from, upper, state)
+}
+
+/// The first content of a flat root (`rootfs::Plan::flat`, a `disk.user_quota` container's):
+/// the template's own tree `lower` (host ids), copied the same way and shifted the same way,
+/// unless `disk.from` was (an OpenVZ private area is a whole root already).
+pub(crate) fn seed_template(
+    name: &str,
+    lower: &Path,
+    upper: &Path,
+    state: &mut State,
+) -> Result<bool> {
+    let from = lower.to_string_lossy();
+    copy_in(name, "the template's tree", &from, upper, state)
+}
+
+/// [`seed`] of `from`, named `label` in errors.
+fn copy_in(name: &str, label: &str, from: &str, upper: &Path, state: &mut State) -> Result<bool> {
     if state.seeded {
         return Ok(false);
     }
@@ -38,7 +60,7 @@ pub(crate) fn seed(name: &str, from: &str, upper: &Path, state: &mut State) -> R
     // copies, whatever is renamed or swapped on the way meanwhile.
     let real = source.canonicalize().map_err(|e| {
         invalid(format!(
-            "disk.from {from} cannot be read on this host: {e} (copy the private area there first)"
+            "{label} {from} cannot be read on this host: {e} (copy the private area there first)"
         ))
     })?;
     let dir = nix::fcntl::openat2(
@@ -50,26 +72,26 @@ pub(crate) fn seed(name: &str, from: &str, upper: &Path, state: &mut State) -> R
     )
     .map_err(|e| {
         invalid(format!(
-            "disk.from {from} ({}) cannot be opened: {e}",
+            "{label} {from} ({}) cannot be opened: {e}",
             real.display()
         ))
     })?;
     let meta =
-        nix::sys::stat::fstat(&dir).map_err(|e| invalid(format!("disk.from {from}: stat: {e}")))?;
+        nix::sys::stat::fstat(&dir).map_err(|e| invalid(format!("{label} {from}: stat: {e}")))?;
     if meta.st_mode & libc::S_IFMT != libc::S_IFDIR {
-        return Err(invalid(format!("disk.from {from} is not a directory")));
+        return Err(invalid(format!("{label} {from} is not a directory")));
     }
     // cp runs as root: a directory another user owns or may write could hold anything by the
     // time it is read (and be swapped for another of theirs).
     if meta.st_uid != 0 {
         return Err(invalid(format!(
-            "disk.from {from} must be owned by root (it is uid {}): fleet-node copies it as root",
+            "{label} {from} must be owned by root (it is uid {}): fleet-node copies it as root",
             meta.st_uid
         )));
     }
     if meta.st_mode & 0o022 != 0 {
         return Err(invalid(format!(
-            "disk.from {from} is writable by group or others (mode {:o}): make it 0755 or \
+            "{label} {from} is writable by group or others (mode {:o}): make it 0755 or \
              stricter before it is copied",
             meta.st_mode & 0o7777
         )));
@@ -83,10 +105,10 @@ pub(crate) fn seed(name: &str, from: &str, upper: &Path, state: &mut State) -> R
         // before exec, while the descriptor is still open there).
         .current_dir(&pinned)
         .output()
-        .map_err(|e| invalid(format!("copying disk.from {from}: run cp: {e}")))?;
+        .map_err(|e| invalid(format!("copying {label} {from}: run cp: {e}")))?;
     if !out.status.success() {
         return Err(invalid(format!(
-            "copying disk.from {from} into the container failed: cp: {} {}",
+            "copying {label} {from} into the container failed: cp: {} {}",
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         )));

@@ -5,7 +5,8 @@
 //!
 //! The children report over a close-on-exec pipe: `P` with init's host pid, `E` with an error;
 //! end of file means init exec'd. The parent answers on a second pipe (`G`) after
-//! [`super::Runtime::before_init_exec`]. An unprivileged container's user namespace exists
+//! [`super::Runtime::before_init_exec`]. A `disk.user_quota` container's init sends its quota
+//! listener back over a socket pair (`confine.rs`) just before its exec. An unprivileged container's user namespace exists
 //! before the fork, with its id maps (`userns/layer.rs`); the intermediate joins it first.
 
 use std::ffi::CString;
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use nix::fcntl::{FdFlag, OFlag};
 
+use super::confine::{Handover, confine, exec_command};
 use crate::cgroups::Forked;
 use crate::rootfs;
 use crate::store::Pinned;
@@ -45,21 +47,30 @@ pub(crate) struct InitPlan {
 /// Directory in a container's store directory where init attaches its idmapped template.
 pub(crate) const IDMAPPED_LOWER: &str = "lower";
 
-/// Starts init and returns its host pid once it has exec'd the command. `between` runs after
-/// init exists and before it execs.
+/// A started init: its host pid, and the listener of its quota calls when its filter hands
+/// them to one (`disk.user_quota`), for the broker.
+pub(crate) struct Spawned {
+    pub pid: i32,
+    pub quota_listener: Option<OwnedFd>,
+}
+
+/// Starts init and returns once it has exec'd the command. `between` runs after init exists
+/// and before it execs.
 pub(crate) fn spawn_init(
     plan: &InitPlan,
     between: impl FnOnce(i32) -> Result<(), String>,
-) -> Result<i32, String> {
+) -> Result<Spawned, String> {
     let (report_rd, report_wr) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let (go_rd, go_wr) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    let handover = Handover::for_filter(&plan.seccomp).map_err(|e| format!("socketpair: {e}"))?;
     let last_cap = caps::last_cap();
     match process::fork().map_err(|e| format!("fork: {e}"))? {
         process::ForkResult::Child => {
             drop(report_rd);
             drop(go_wr);
-            let code = match intermediate(plan, &report_wr, &go_rd, last_cap) {
+            let to_host = handover.as_ref().map(|h| &h.child);
+            let code = match intermediate(plan, &report_wr, &go_rd, to_host, last_cap) {
                 Ok(()) => 0,
                 Err(msg) => {
                     send(&report_wr, b'E', msg.as_bytes());
@@ -71,9 +82,19 @@ pub(crate) fn spawn_init(
         process::ForkResult::Parent { child } => {
             drop(report_wr);
             drop(go_rd);
+            let host = handover.map(|h| h.host);
             let result = parent(report_rd, go_wr, between, SETUP_TIMEOUT);
             reap(child.as_raw(), result.is_err());
-            result
+            let pid = result?;
+            // Init sent it before its exec, which closed the last copy of the child's end.
+            let quota_listener = host
+                .map(Handover::receive)
+                .transpose()
+                .map_err(|e| kill_init(Some(pid), format!("receive the quota listener: {e}")))?;
+            Ok(Spawned {
+                pid,
+                quota_listener,
+            })
         }
     }
 }
@@ -211,6 +232,7 @@ fn intermediate(
     plan: &InitPlan,
     report: &OwnedFd,
     go: &OwnedFd,
+    to_host: Option<&OwnedFd>,
     last_cap: u32,
 ) -> Result<(), String> {
     process::setsid().map_err(|e| format!("setsid: {e}"))?;
@@ -238,7 +260,7 @@ fn intermediate(
     match plan.cgroup.fork().map_err(|e| format!("fork init: {e}"))? {
         Forked::Child(joined) => {
             let err = match joined {
-                Ok(()) => init(plan, report, go, last_cap),
+                Ok(()) => init(plan, report, go, to_host, last_cap),
                 Err(e) => e.to_string(),
             };
             send(report, b'E', err.as_bytes());
@@ -253,7 +275,13 @@ fn intermediate(
 
 /// PID 1 of the new pid namespace: builds the root, then execs the command. Only returns (with
 /// the reason) on failure.
-fn init(plan: &InitPlan, report: &OwnedFd, go: &OwnedFd, last_cap: u32) -> String {
+fn init(
+    plan: &InitPlan,
+    report: &OwnedFd,
+    go: &OwnedFd,
+    to_host: Option<&OwnedFd>,
+    last_cap: u32,
+) -> String {
     // Init leads its own session, inside its pid namespace: CRIU refuses to dump a tree whose
     // session leader is outside it (the intermediate's session), so without this no container
     // could be checkpointed.
@@ -315,7 +343,7 @@ fn init(plan: &InitPlan, report: &OwnedFd, go: &OwnedFd, last_cap: u32) -> Strin
         }
         crate::init::argv(report.as_raw_fd(), &plan.argv)
     };
-    if let Err(e) = confine(&plan.seccomp) {
+    if let Err(e) = confine(&plan.seccomp, to_host) {
         return e;
     }
     exec_command(&argv, &plan.env, &plan.path_dirs)
@@ -416,64 +444,6 @@ fn init_layer(
         program: file.as_raw_fd(),
     };
     Ok((layer, programs, [mount, file]))
-}
-
-/// The last steps before execve, shared by init and exec: a session keyring of the process's
-/// own, then the seccomp filter (which denies keyctl from then on).
-pub(crate) fn confine(filter: &crate::seccomp::Filter) -> Result<(), String> {
-    crate::sys::keyring::join_fresh_session()
-        .map_err(|e| format!("join a new session keyring: {e}"))?;
-    filter
-        .install()
-        .map_err(|e| format!("install the seccomp filter: {e}"))
-}
-
-/// Execs argv (searching `path_dirs` when argv[0] has no slash); returns the error.
-pub(crate) fn exec_command(argv: &[CString], env: &[CString], path_dirs: &[String]) -> String {
-    let Some(first) = argv.first() else {
-        return "empty command".into();
-    };
-    let name = first.to_string_lossy();
-    let candidates: Vec<CString> = if name.contains('/') {
-        vec![first.clone()]
-    } else {
-        path_dirs
-            .iter()
-            .filter_map(|d| CString::new(format!("{d}/{name}")).ok())
-            .collect()
-    };
-    let mut last = std::io::Error::from_raw_os_error(libc::ENOENT);
-    for path in &candidates {
-        let err = process::execve(path, argv, env);
-        if err.raw_os_error() != Some(libc::ENOENT) {
-            return format!("exec {}: {err}", path.to_string_lossy());
-        }
-        last = err;
-    }
-    format!("exec {name}: {last}")
-}
-
-/// The environment init gets: PATH, HOME, TERM and `container=fleet`, overridden by the spec.
-pub(crate) fn init_env(
-    spec_env: &std::collections::BTreeMap<String, String>,
-) -> (Vec<CString>, Vec<String>) {
-    let mut env = std::collections::BTreeMap::new();
-    env.insert(
-        "PATH".to_owned(),
-        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
-    );
-    env.insert("HOME".to_owned(), "/root".to_owned());
-    env.insert("TERM".to_owned(), "linux".to_owned());
-    env.insert("container".to_owned(), "fleet".to_owned());
-    for (k, v) in spec_env {
-        env.insert(k.clone(), v.clone());
-    }
-    let path_dirs = env["PATH"].split(':').map(str::to_owned).collect();
-    let env = env
-        .iter()
-        .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
-        .collect();
-    (env, path_dirs)
 }
 
 #[cfg(test)]

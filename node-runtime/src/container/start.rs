@@ -6,8 +6,9 @@ use std::os::fd::AsRawFd;
 
 use fleet_protocol::{ContainerSpec, NetworkMode};
 
+use super::confine::init_env;
 use super::ids::Ids;
-use super::spawn::{IDMAPPED_LOWER, InitPlan, init_env, spawn_init};
+use super::spawn::{IDMAPPED_LOWER, InitPlan, Spawned, spawn_init};
 use super::{Runtime, crash_point, own_files};
 use crate::cgroups::devices::HostDevice;
 use crate::error::{Error, Result, io_err};
@@ -74,6 +75,7 @@ impl Runtime {
         {
             self.store.write_state(name, &state)?;
         }
+        let flat = self.flat_root(name, spec, &upper, &mut state)?;
         self.apply_resources(&cgroup, &spec.resources)?;
         // Privileged or not: the layer's owners, the user namespace and the template as the
         // container's ids see it (userns/layer.rs).
@@ -104,11 +106,18 @@ impl Runtime {
         // Without network, init brings up its lo itself: a few syscalls, where the host side
         // (`before_init_exec`) spends a thread, an async runtime and a netlink session on it.
         let loopback = spec.network.mode == NetworkMode::None;
+        let quota = spec.disk.user_quota;
         let seccomp =
-            crate::seccomp::Filter::build(&spec.security).map_err(|message| Error::Spawn {
-                name: name.to_owned(),
-                message,
+            crate::seccomp::Filter::build_for(&spec.security, quota).map_err(|message| {
+                Error::Spawn {
+                    name: name.to_owned(),
+                    message,
+                }
             })?;
+        let disk_node = match quota {
+            true => super::quota_broker::disk_device(name, &layout)?,
+            false => None,
+        };
         let plan = InitPlan {
             rootfs: rootfs::Plan {
                 target: layout.rootfs.clone(),
@@ -125,6 +134,8 @@ impl Runtime {
                     .transpose()?,
                 init_layer: None,
                 devices: devices.into_iter().map(|d| d.path).collect(),
+                flat,
+                disk_node: disk_node.clone(),
             },
             hostname: spec.hostname.clone(),
             argv: spec
@@ -144,17 +155,25 @@ impl Runtime {
             userns,
             seccomp,
         };
-        let pid = spawn_init(&plan, |pid| match loopback {
-            true => Ok(()),
-            false => self.before_init_exec(spec, pid).map_err(|e| e.to_string()),
-        })
-        .map_err(|message| {
+        let spawn_failed = |message| {
             let _ = cgroup.kill_all(std::time::Duration::from_secs(2));
             Error::Spawn {
                 name: name.to_owned(),
                 message,
             }
-        })?;
+        };
+        let Spawned {
+            pid,
+            quota_listener,
+        } = spawn_init(&plan, |pid| match loopback {
+            true => Ok(()),
+            false => self.before_init_exec(spec, pid).map_err(|e| e.to_string()),
+        })
+        .map_err(spawn_failed)?;
+        if let (Some(listener), Some(device)) = (quota_listener, &disk_node) {
+            super::quota_broker::start(&layout, pid, device, listener)
+                .map_err(|e| spawn_failed(format!("start the quota broker: {e}")))?;
+        }
         crash_point("spawned");
         state.init_pid = Some(pid);
         state.init_start_time = process::start_time(pid);
@@ -163,6 +182,40 @@ impl Runtime {
         state.stopping = false;
         // Repair finds init from the kernel if a power cut loses this record: no disk flush.
         self.store.write_state_unsynced(name, &state)
+    }
+}
+
+impl Runtime {
+    /// Whether the container's root is its writable layer alone (`rootfs::Plan::flat`): a
+    /// `disk.user_quota` container's, made at its first start by seeding the template's tree
+    /// into the layer. A container that has run on an overlay cannot switch (what it changed
+    /// is only a difference from the template): the plan shows turning quotas on as a
+    /// recreate, and the node refuses it here.
+    fn flat_root(
+        &self,
+        name: &str,
+        spec: &ContainerSpec,
+        upper: &std::path::Path,
+        state: &mut State,
+    ) -> Result<bool> {
+        if state.flat_root || !spec.disk.user_quota {
+            return Ok(state.flat_root);
+        }
+        if state.started_at_ms.is_some() {
+            return Err(Error::InvalidSpec {
+                name: name.to_owned(),
+                message: "disk.user_quota cannot be turned on for a container that has run: \
+                          its root is an overlay over the template, and quotas need the whole \
+                          root on its own disk; recreate it (fleet plans this as a recreate)"
+                    .into(),
+            });
+        }
+        let template =
+            crate::template::prepare(&self.store.templates_dir(), &spec.template, &self.sources)?;
+        super::seed::seed_template(name, &template.lower, upper, state)?;
+        state.flat_root = true;
+        self.store.write_state(name, state)?;
+        Ok(true)
     }
 }
 

@@ -17,8 +17,8 @@
 //! listener ([`broker`]), tested against the real kernel with the container filter
 //! (`seccomp::Filter::build_for`), and a running container read from /proc ([`found`]: its
 //! disk's names are what its own mount table shows), and the hand-over of a listener over a
-//! unix socket ([`handover`]). Not yet: handing the listener out of a starting container
-//! to a long-lived broker process; docs/limits.md lists what is left.
+//! unix socket ([`handover`]), and [`serve`], what the broker process
+//! (`fleet-node quota-broker`, started by `container/quota_broker.rs`) runs.
 
 pub mod broker;
 pub mod call;
@@ -30,3 +30,21 @@ pub mod ids;
 pub use call::{Call, Op, QuotaType, Target};
 pub use decide::{Caller, Container, Named, Plan, decide, next_id_inside};
 pub use ids::IdMap;
+
+/// Answers the quota calls on `listener` for the container whose init is host pid `init` and
+/// whose disk is on the loop device `device`, until the listener hangs up.
+pub fn serve(
+    listener: std::os::fd::OwnedFd,
+    init: i32,
+    device: &std::path::Path,
+) -> std::io::Result<()> {
+    let host_device = std::ffi::CString::new(device.as_os_str().as_encoded_bytes())
+        .map_err(|_| std::io::Error::other("NUL in the device path"))?;
+    let container = Container::of(init, device)?;
+    broker::Broker {
+        listener,
+        container,
+        host_device,
+    }
+    .serve()
+}

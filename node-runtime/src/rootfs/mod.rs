@@ -1,5 +1,6 @@
 //! The container's root filesystem, built inside its new mount namespace by the process that
-//! becomes init: an overlay (template lower, per-container upper), the host template's read-only
+//! becomes init: an overlay (template lower, per-container upper; for a `disk.user_quota`
+//! container the upper alone, bound, with the template copied in), the host template's read-only
 //! binds, private /proc, read-only /sys with the container's own cgroups read-only at
 //! /sys/fs/cgroup ([`cgroupfs`]), a minimal /dev, the masked and read-only parts of /proc and
 //! /sys ([`masks`]), then pivot_root. Nothing is mounted in the host's namespace, so a dead
@@ -55,6 +56,14 @@ pub struct Plan {
     pub init_layer: Option<InitLayer>,
     /// Host device nodes the spec grants (`security.devices`), bound at the same name in /dev.
     pub devices: Vec<PathBuf>,
+    /// The root is `upper` itself, bound, with no overlay and no lower layer: a
+    /// `disk.user_quota` container's, whose root must be its ext4 for the quota tools (its
+    /// template was copied onto the disk at the first start: OpenVZ's layout).
+    pub flat: bool,
+    /// The disk's loop device, bound at the same name in /dev with nodev (it never opens
+    /// inside): the quota tools `stat` the device of the root's mount entry and skip a mount
+    /// whose device node is missing.
+    pub disk_node: Option<PathBuf>,
 }
 
 /// The builtin init's host directory as a detached read-only overlay, and the program opened
@@ -77,21 +86,13 @@ pub fn setup(plan: &Plan) -> Result<(), String> {
         move |e: std::io::Error| format!("{what} {path}: {e}")
     };
     mount::make_rprivate().map_err(ctx("make private", Path::new("/")))?;
-    if let Some(fd) = plan.lower_mount {
-        mount::attach_path(fd, &plan.lower).map_err(ctx("attach idmapped", &plan.lower))?;
+    if plan.flat {
+        // The layer's directory is the store's (reached through init's pinned descriptor).
+        mount::bind_root(&plan.upper, &plan.target, libc::MOUNT_ATTR_NODEV)
+            .map_err(ctx("bind the root onto", &plan.target))?;
+    } else {
+        overlay(plan).map_err(ctx("mount overlay on", &plan.target))?;
     }
-    let mut data = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        plan.lower.display(),
-        plan.upper.display(),
-        plan.work.display()
-    );
-    if plan.userxattr {
-        data.push_str(",userxattr");
-    }
-    // The mount point is the store's (host-controlled); everything below it is the container's.
-    mount::mount_fs("overlay", &plan.target, "overlay", ROOT_FLAGS, Some(&data))
-        .map_err(ctx("mount overlay on", &plan.target))?;
     let root = Root::open(&plan.target).map_err(ctx("open the root", &plan.target))?;
     for host in &plan.host_binds {
         let at = root.dir(&rel(host), 0o755).map_err(|e| e.to_string())?;
@@ -105,7 +106,7 @@ pub fn setup(plan: &Plan) -> Result<(), String> {
     mount::mount_fs_at("sysfs", &sys_dir, "sysfs", nosuid | Flags::MS_RDONLY, None)
         .map_err(at_err("mount sysfs on", &sys_dir))?;
     cgroupfs::mount_inside(&root, &plan.cgroup)?;
-    dev(&root, &plan.devices)?;
+    dev(&root, &plan.devices, plan.disk_node.as_deref())?;
     let source = masks::Source::mount(&root)?;
     if let Some(layer) = &plan.init_layer {
         let at = source.init_dir();
@@ -122,6 +123,24 @@ pub fn setup(plan: &Plan) -> Result<(), String> {
     masks::apply(&root, &source)?;
     mount::pivot_into(&root).map_err(ctx("pivot_root into", &plan.target))?;
     Ok(())
+}
+
+/// Mounts the root overlay on the store's (host-controlled) mount point, the idmapped template
+/// attached first where there is one; everything below the mount point is the container's.
+fn overlay(plan: &Plan) -> std::io::Result<()> {
+    if let Some(fd) = plan.lower_mount {
+        mount::attach_path(fd, &plan.lower)?;
+    }
+    let mut data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        plan.lower.display(),
+        plan.upper.display(),
+        plan.work.display()
+    );
+    if plan.userxattr {
+        data.push_str(",userxattr");
+    }
+    mount::mount_fs("overlay", &plan.target, "overlay", ROOT_FLAGS, Some(&data))
 }
 
 /// Flags of the container's root overlay (a start's and a restore's): `nodev`. No device node
@@ -153,7 +172,7 @@ pub(crate) fn at_err<'a>(
 /// A tmpfs /dev with the allowed nodes bound from the host (binding works inside a user
 /// namespace too, where mknod does not), the granted ones (`granted`, host paths under /dev,
 /// their directories made in the fresh tmpfs), a private devpts and /dev/shm.
-fn dev(root: &Root, granted: &[PathBuf]) -> Result<(), String> {
+fn dev(root: &Root, granted: &[PathBuf], disk_node: Option<&Path>) -> Result<(), String> {
     let dev = dir(root, "dev")?;
     mount::mount_fs_at(
         "tmpfs",
@@ -180,6 +199,10 @@ fn dev(root: &Root, granted: &[PathBuf]) -> Result<(), String> {
         }
         let node = root.file(&name, 0o666).map_err(|e| e.to_string())?;
         mount::bind(host, &node, false, false).map_err(at_err("bind", &node))?;
+    }
+    if let Some(host) = disk_node {
+        let node = root.file(&rel(host), 0o600).map_err(|e| e.to_string())?;
+        mount::bind_locked(host, &node).map_err(at_err("bind", &node))?;
     }
     let pts = dir(root, "dev/pts")?;
     mount::mount_fs_at(

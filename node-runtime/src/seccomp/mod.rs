@@ -79,6 +79,11 @@ impl Filter {
             .transpose()
     }
 
+    /// Whether the filter hands quota calls to a listener ([`Filter::install_listening`]).
+    pub fn listens(&self) -> bool {
+        self.quota.is_some()
+    }
+
     /// Number of BPF instructions over all programs (for tests and docs).
     pub fn len(&self) -> usize {
         self.programs.iter().chain(&self.quota).map(Vec::len).sum()

@@ -106,6 +106,10 @@ pub struct State {
     /// The spec's `disk.from` was copied into the writable layer (it is copied once).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub seeded: bool,
+    /// The root is the writable layer alone, with the template copied in (`disk.user_quota`,
+    /// `rootfs::Plan::flat`); once made, it stays so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flat_root: bool,
 }
 
 /// An end of init that no verb caused, as the supervisor or crash repair found it.

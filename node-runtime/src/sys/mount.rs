@@ -41,6 +41,14 @@ pub fn mount_fs(
     nix::mount::mount(Some(source), target, Some(fstype), flags, data).map_err(io::Error::from)
 }
 
+/// Binds the directory `source` onto `target`, both host-controlled paths (a layer of the store
+/// and its mount point), with the mount attributes `attrs` (`MOUNT_ATTR_NODEV`) added: like
+/// [`bind`], set before the attach, and only added (the host mount's locked flags stay).
+pub fn bind_root(source: &Path, target: &Path, attrs: u64) -> io::Result<()> {
+    let tree = detached_copy(source, attrs, false)?;
+    attach_path(tree.as_raw_fd(), target)
+}
+
 /// Mounts a filesystem of `fstype` onto `target` in the container's tree.
 pub fn mount_fs_at(
     source: &str,
@@ -75,6 +83,13 @@ pub fn bind_locked(source: &Path, target: &Target) -> io::Result<()> {
 
 /// [`bind`] with the mount attributes `attrs` (`MOUNT_ATTR_*`) added before the attach.
 fn bind_with(source: &Path, target: &Target, attrs: u64, recursive: bool) -> io::Result<()> {
+    let tree = detached_copy(source, attrs, recursive)?;
+    attach(tree.as_raw_fd(), target)
+}
+
+/// A detached copy of the mount at `source` (and those below it when `recursive`) with `attrs`
+/// added.
+fn detached_copy(source: &Path, attrs: u64, recursive: bool) -> io::Result<OwnedFd> {
     let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
     if recursive {
         flags |= libc::AT_RECURSIVE as u32;
@@ -107,7 +122,7 @@ fn bind_with(source: &Path, target: &Target, attrs: u64, recursive: bool) -> io:
             return Err(io::Error::last_os_error());
         }
     }
-    attach(tree.as_raw_fd(), target)
+    Ok(tree)
 }
 
 /// `open_tree(AT_FDCWD, source, flags)`: a descriptor of the mount at `source`, or of a detached

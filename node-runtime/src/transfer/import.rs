@@ -203,11 +203,14 @@ impl Importing {
             )?;
             // The owners are still on the source's side: the first start shifts them to this
             // node's range for the container (userns/layer.rs).
-            // A disk.from seed was copied into the image on the source (it is not on this host).
+            // A disk.from seed, or a quota container's template, was copied into the image on
+            // the source (it is not on this host).
+            let quota = self.spec.disk.user_quota;
             let state = State {
                 userns_base: base,
                 layer_ids: Some(layer_ids),
-                seeded: self.spec.disk.from.is_some(),
+                seeded: self.spec.disk.from.is_some() || quota,
+                flat_root: quota,
                 ..State::default()
             };
             runtime.store.write_state(&name, &state)?;

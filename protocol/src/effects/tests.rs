@@ -151,3 +151,19 @@ fn an_unreadable_limit_falls_back_to_the_stored_one() {
     assert_eq!(seen.memory, Some(1 << 20));
     assert_eq!(seen.pids, Some(20));
 }
+
+#[test]
+fn quotas_on_are_a_recreate_and_off_a_restart() {
+    let off = spec();
+    let mut on = spec();
+    on.disk.user_quota = true;
+    let host = Features::default();
+    assert_eq!(
+        verdicts(&off, &on, &host),
+        [("disk.user_quota", Effect::Recreate)]
+    );
+    assert_eq!(
+        verdicts(&on, &off, &host),
+        [("disk.user_quota", Effect::Restart)]
+    );
+}

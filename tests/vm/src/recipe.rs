@@ -19,9 +19,12 @@ pub const SUITE: &str = "bookworm";
 /// it, loading modules (loop, overlay, veth, bridge, bfq) on demand. procps: ps and friends for
 /// checks. criu: Debian's own (3.17.1), for the live move between the VMs (it passes `criu
 /// check` on Debian's kernel, unlike on this machine's); iptables: criu's network lock for
-/// established TCP connections runs ip6tables-restore (without it the dump fails).
+/// established TCP connections runs ip6tables-restore (without it the dump fails). quota: the
+/// standard tools (setquota, quota, repquota) container root runs on a `disk.user_quota` disk,
+/// through the host template.
 pub const PACKAGES: &[&str] = &[
     "criu",
+    "quota",
     "iptables",
     "openssh-server",
     "busybox-static",

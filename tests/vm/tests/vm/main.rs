@@ -6,7 +6,8 @@
 //!
 //! - both: the harness ([`smoke`]): real hosts, no way out, the link, pinned host keys.
 //! - vm-0 (2 vCPUs): `fleet bootstrap`, then every cgroup v2 limit ([`limits_v2`]), then
-//!   granted devices under the eBPF device program ([`devices_v2`]).
+//!   granted devices under the eBPF device program ([`devices_v2`]), then second-level quotas
+//!   set by container root ([`quotas`]).
 //! - vm-1 (1 vCPU): the .deb installed with `apt install` ([`package`]), then, driven by `fleet
 //!   apply` through the packaged node: the cgroup v2 attack ([`cgroup_v2_attack`]), crashes by
 //!   restart policy, the tier's one reboot, after which the package's unit has brought the onboot
@@ -21,6 +22,7 @@ mod devices_v2;
 mod limits_v2;
 mod live_move;
 mod package;
+mod quotas;
 mod reboot;
 mod smoke;
 
@@ -108,6 +110,9 @@ fn the_vm_tier_on_one_linked_pair() {
                 });
                 p.run("devices (vm-0)", || {
                     devices_v2::granted_devices_open_and_others_are_refused_by_the_device_program(c)
+                });
+                p.run("quotas (vm-0)", || {
+                    quotas::container_root_sets_a_user_quota_and_a_write_past_it_fails_inside(c)
                 });
             }),
         ),
