@@ -3,7 +3,8 @@
 //! host template (so the VM's quota tools are there inside) with its root on its own ext4.
 //! Container root sets a user quota with the standard `setquota` on `/`, `quota` reads it back,
 //! and a write as that user past the hard limit fails inside with EDQUOT, while root's own
-//! write goes on; the broker refuses another device's name (the VM's own disk).
+//! write goes on; a group quota holds a member of the group under another uid; `repquota`
+//! lists both; the broker refuses another device's name (the VM's own disk).
 
 use fleet_vm::Cluster;
 
@@ -86,6 +87,27 @@ pub fn container_root_sets_a_user_quota_and_a_write_past_it_fails_inside(cluster
     );
     if code != 0 {
         fail("root is not held by the user's quota", &out);
+    }
+
+    // A group quota holds a member of the group under another uid; repquota lists both.
+    let group = format!(
+        "setquota -g {USER} 2048 2048 0 0 / && mkdir -p /srv/g && chown 2000:{USER} /srv/g && \
+         chmod 2775 /srv/g && setpriv --reuid 2000 --regid {USER} --clear-groups \
+         dd if=/dev/zero of=/srv/g/big bs=64k count=64 conv=fsync"
+    );
+    let (out, code) = sh(cluster, &spec, &group);
+    if code == 0 || !out.contains("Disk quota exceeded") {
+        fail("a write of 4 MiB past the group's 2 MiB quota", &out);
+    }
+    for (kind, limit) in [("-u", "1024"), ("-g", "2048")] {
+        let (out, code) = sh(cluster, &spec, &format!("repquota {kind} -n /"));
+        let listed = out.lines().any(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            words.first() == Some(&format!("#{USER}").as_str()) && words.contains(&limit)
+        });
+        if code != 0 || !listed {
+            fail(&format!("repquota {kind} lists the limit {limit}"), &out);
+        }
     }
 
     // The broker's own cost, for docs/limits.md.
