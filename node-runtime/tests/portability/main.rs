@@ -9,6 +9,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+// The orchestrator tests' helper for running a program to success.
+#[path = "../../../orchestrator/tests/support/command.rs"]
+mod command;
+
 mod chroot;
 mod old_root;
 mod package;

@@ -8,6 +8,11 @@
 
 #![allow(dead_code)]
 
+// By `#[path]` from here, so that the benches, which include this file alone
+// (examples/support/mod.rs), have it too.
+#[path = "command.rs"]
+mod command;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -78,15 +83,11 @@ pub fn fleet_node() -> Option<PathBuf> {
 }
 
 fn keygen(path: &Path) {
-    let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "fleet-test", "-f"])
-        .arg(path)
-        .output()
-        .expect("run ssh-keygen");
-    assert!(
-        out.status.success(),
-        "ssh-keygen failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    command::stdout_of(
+        "ssh-keygen",
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "fleet-test", "-f"])
+            .arg(path),
     );
 }
 

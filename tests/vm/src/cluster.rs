@@ -239,16 +239,12 @@ impl Cluster {
     #[track_caller]
     pub fn bootstrap(&self, spec: &Path) -> String {
         let node = self.dir.path().join("fleet-node");
-        let out = Command::new("objcopy")
-            .arg("--strip-debug")
-            .arg(crate::bins::fleet_node())
-            .arg(&node)
-            .output()
-            .expect("run objcopy (binutils)");
-        assert!(
-            out.status.success(),
-            "objcopy --strip-debug failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        crate::command::stdout_of(
+            "objcopy --strip-debug (binutils)",
+            Command::new("objcopy")
+                .arg("--strip-debug")
+                .arg(crate::bins::fleet_node())
+                .arg(&node),
         );
         self.fleet_ok(&[
             "bootstrap",

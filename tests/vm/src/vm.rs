@@ -18,6 +18,7 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::command::stdout_of;
 use crate::image::Image;
 use crate::recipe;
 use crate::ssh::Ssh;
@@ -113,15 +114,11 @@ pub struct Vm {
 }
 
 fn keygen(path: &Path, comment: &str) {
-    let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
-        .arg(path)
-        .output()
-        .expect("run ssh-keygen");
-    assert!(
-        out.status.success(),
-        "ssh-keygen failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    stdout_of(
+        "ssh-keygen",
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+            .arg(path),
     );
 }
 
@@ -147,16 +144,12 @@ impl Vm {
             .expect("temp dir");
         let d = dir.path();
         let overlay = d.join("disk.qcow2");
-        let out = Command::new("qemu-img")
-            .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
-            .arg(&image.base)
-            .arg(&overlay)
-            .output()
-            .expect("run qemu-img");
-        assert!(
-            out.status.success(),
-            "qemu-img create failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        stdout_of(
+            "qemu-img create",
+            Command::new("qemu-img")
+                .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
+                .arg(&image.base)
+                .arg(&overlay),
         );
         keygen(&d.join("host_key"), &name);
         let host_key = std::fs::read_to_string(d.join("host_key.pub"))
