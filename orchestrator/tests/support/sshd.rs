@@ -236,6 +236,12 @@ impl Cluster {
         Self::start_with_env(n, &[])
     }
 
+    /// [`Cluster::start`], or `None` when the test is to be skipped ([`skip_unless_ready`],
+    /// which fails it instead under CI=true).
+    pub fn start_if_ready(n: usize) -> Option<Cluster> {
+        (!skip_unless_ready()).then(|| Self::start(n))
+    }
+
     /// [`Cluster::start`] with more variables in the environment of what the sshds run (each
     /// `NAME=VALUE` without spaces), such as `FLEET_NODE_CRIU` for the nodes.
     pub fn start_with_env(n: usize, env: &[String]) -> Cluster {
