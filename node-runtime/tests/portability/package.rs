@@ -8,7 +8,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::chroot::Root;
 use crate::command::stdout_of;
 use crate::old_root;
 use crate::support::{Node, alive};
@@ -149,10 +148,7 @@ fn unit_file_parses(scratch: &Path) {
 fn installed_in_a_debian_11_root_the_package_gives_a_working_node() {
     let Some(node) = crate::node() else { return };
     let deb = deb_under_test();
-    let root = Root::new(
-        node.root.path().join("bullseye"),
-        node.root.path().join("traces"),
-    );
+    let root = crate::root_in(&node, "bullseye");
     old_root::unpack(&root.dir);
     std::fs::copy(deb, root.dir.join("tmp/fleet-node.deb")).unwrap();
     root.sh(&["dpkg", "-i", "/tmp/fleet-node.deb"]);

@@ -68,12 +68,7 @@ pub fn skip_unless_ready() -> bool {
 
 /// target/debug (or release), where cargo puts the workspace's binaries.
 pub fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/debug/deps/<test> -> target/debug
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("test executable under target/<profile>/deps")
-        .to_path_buf()
+    command::profile_dir()
 }
 
 /// The fleet-node binary next to the tests, if built.

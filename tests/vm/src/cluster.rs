@@ -233,6 +233,13 @@ impl Cluster {
         self.fleet_expect(args, 0)
     }
 
+    /// Asserts that `fleet plan -f spec` has nothing left to do: the last apply converged.
+    #[track_caller]
+    pub fn assert_converged(&self, spec: &str) {
+        let plan = self.fleet_ok(&["plan", "-f", spec]);
+        assert!(plan.contains("No changes."), "apply converged: {plan}");
+    }
+
     /// `fleet bootstrap -f spec` with the workspace's fleet-node: every VM gets the binary. It
     /// goes without its debug sections (`objcopy --strip-debug`: a third of the bytes to push
     /// through an emulated sshd; symbols stay for backtraces).

@@ -300,6 +300,19 @@ impl Vm {
         )
     }
 
+    /// Sleeps `pause` before the caller looks again; once `deadline` has passed, panics instead
+    /// with the console's tail: the guest did not `what` in time.
+    #[track_caller]
+    fn wait_before(&self, deadline: Instant, what: &str, pause: Duration) {
+        assert!(
+            Instant::now() < deadline,
+            "{} did not {what}\n{}",
+            self.name,
+            self.console_tail()
+        );
+        std::thread::sleep(pause);
+    }
+
     /// Whether the serial console has printed `text` (read from the start: a few KiB).
     fn console_has(&self, text: &str) -> bool {
         std::fs::read(self.dir.path().join("console.log"))
@@ -394,13 +407,11 @@ impl Vm {
         let deadline = started + boot_timeout();
         // The shutdown ends where the kernel says it restarts (printed even with `quiet`).
         while self.console_count(RESTARTING) == restarts {
-            assert!(
-                Instant::now() < deadline,
-                "{} did not shut down for its reboot\n{}",
-                self.name,
-                self.console_tail()
+            self.wait_before(
+                deadline,
+                "shut down for its reboot",
+                Duration::from_millis(200),
             );
-            std::thread::sleep(Duration::from_millis(200));
         }
         let shutdown = started.elapsed();
         loop {
@@ -414,13 +425,11 @@ impl Vm {
                 };
             }
             self.ssh.stop_master();
-            assert!(
-                Instant::now() < deadline,
-                "{} did not come back from reboot\n{}",
-                self.name,
-                self.console_tail()
+            self.wait_before(
+                deadline,
+                "come back from reboot",
+                Duration::from_millis(500),
             );
-            std::thread::sleep(Duration::from_millis(500));
         }
     }
 
@@ -443,13 +452,7 @@ impl Vm {
             if let Some(status) = self.exited() {
                 return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not power off\n{}",
-                self.name,
-                self.console_tail()
-            );
-            std::thread::sleep(Duration::from_millis(200));
+            self.wait_before(deadline, "power off", Duration::from_millis(200));
         }
     }
 
