@@ -5,7 +5,9 @@
 
 mod support;
 
-use support::fleetctl::{LocalFleet, containers, expect, memory_limit, memory_limit_file, run};
+use support::fleetctl::{
+    LocalFleet, containers, expect, expect_no_changes, memory_limit, memory_limit_file, run,
+};
 
 #[test]
 fn local_transport_applies_converges_and_destroys() {
@@ -50,8 +52,7 @@ fn local_transport_applies_converges_and_destroys() {
     }
     // The memory limit is 32Mi and one byte: the kernel keeps whole pages (32Mi), and that
     // rounding is not drift.
-    let again = expect("apply", spec, &[], 0);
-    assert!(again.contains("No changes."), "{again}");
+    expect_no_changes("apply", spec, &[]);
     assert_eq!(
         containers(spec),
         seen,
@@ -82,8 +83,7 @@ fn local_transport_applies_converges_and_destroys() {
         seen,
         "drift is corrected without a restart"
     );
-    let after = expect("plan", spec, &["--detailed-exitcode"], 0);
-    assert!(after.contains("No changes."), "{after}");
+    expect_no_changes("plan", spec, &["--detailed-exitcode"]);
 
     // Destroying needs confirmation: no terminal here, so without --yes nothing happens.
     let refused = run(&["destroy", "-f", spec.to_str().unwrap()]);

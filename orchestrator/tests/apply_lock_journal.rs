@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::fleetctl::{
-    COMMAND_LIMIT, LocalFleet, containers, expect, fleet_bin, run, spawn, wait_within,
+    COMMAND_LIMIT, LocalFleet, command, containers, expect, run, spawn, wait_within,
 };
 
 /// A local fleet of `count` busybox containers named `<label>-<unique>`.
@@ -173,9 +173,7 @@ fn an_apply_cut_off_midway_is_reported_and_the_next_one_finishes_it() {
     let (spec, root, fleet) = (local.spec.clone(), local.root.clone(), &local.fleet);
     let journal = root.join("journal.json");
 
-    let mut apply = Command::new(fleet_bin())
-        .args(["apply", "-f", spec.to_str().unwrap()])
-        .env("NO_COLOR", "1")
+    let mut apply = command(&["apply", "-f", spec.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -240,26 +238,20 @@ fn an_apply_cut_off_midway_is_reported_and_the_next_one_finishes_it() {
     let done_then = left["done"].as_u64().unwrap();
     assert!(done_then >= done && done_then < 6, "{left}");
 
+    let note = format!(
+        "note: here: the apply of {} by {} (fleet {fleet}) was cut off after {done_then} of 6 actions",
+        left["holder"]["since"].as_str().unwrap(),
+        left["holder"]["user"].as_str().unwrap(),
+    );
     let plan = expect("plan", &spec, &[], 0);
     assert!(
-        plan.contains(&format!(
-            "note: here: the apply of {} by {} (fleet {fleet}) was cut off after {done_then} of 6 actions; the next apply finishes it",
-            left["holder"]["since"].as_str().unwrap(),
-            left["holder"]["user"].as_str().unwrap(),
-        )),
+        plan.contains(&format!("{note}; the next apply finishes it")),
         "{plan}"
     );
     // `fleet status` tells it too.
     let status = run(&["status", "-f", spec.to_str().unwrap()]);
     let said = String::from_utf8_lossy(&status.stderr);
-    assert!(
-        said.contains(&format!(
-            "note: here: the apply of {} by {} (fleet {fleet}) was cut off after {done_then} of 6 actions",
-            left["holder"]["since"].as_str().unwrap(),
-            left["holder"]["user"].as_str().unwrap(),
-        )),
-        "{said}"
-    );
+    assert!(said.contains(&note), "{said}");
     let out = expect("apply", &spec, &[], 0);
     assert!(out.contains("this apply finishes it"), "{out}");
     assert!(!journal.exists(), "the finishing apply clears the journal");

@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use support::fleetctl::{
-    Cleanup, Seen, Set, containers, descendants, expect, memory_limit, wait_within, write_spec,
-    write_spec_yaml,
+    Cleanup, Seen, Set, containers, descendants, expect, expect_no_changes, memory_limit,
+    wait_within, write_spec, write_spec_yaml,
 };
-use support::sshd::{Cluster, skip_unless_ready};
+use support::sshd::Cluster;
 
 fn sets(per_host: usize, memory: &str) -> Vec<Set> {
     (0..3)
@@ -63,10 +63,9 @@ fn assert_real_container(c: &Seen, cgroup_parent: &str) {
 
 #[test]
 fn sixty_containers_converge_and_prune_touches_only_this_fleet() {
-    if skip_unless_ready() {
+    let Some(cluster) = Cluster::start_if_ready(3) else {
         return;
-    }
-    let cluster = Cluster::start(3);
+    };
     let spec = write_spec(&cluster, "fleet.yaml", "e2e", &sets(20, "32Mi"));
     let with_extras = {
         let mut s = sets(20, "32Mi");
@@ -108,8 +107,7 @@ fn sixty_containers_converge_and_prune_touches_only_this_fleet() {
     }
 
     // Idempotent: nothing planned, nothing touched, same PIDs.
-    let again = expect("apply", &spec, &["--yes"], 0);
-    assert!(again.contains("No changes."), "{again}");
+    expect_no_changes("apply", &spec, &["--yes"]);
     expect("plan", &spec, &["--detailed-exitcode"], 0);
     let after = by_name(&containers(&spec), "e2e");
     assert_eq!(
@@ -157,16 +155,14 @@ fn sixty_containers_converge_and_prune_touches_only_this_fleet() {
         );
         assert_eq!(memory_limit(c.pid.unwrap()), 48 << 20, "{name}");
     }
-    let again = expect("plan", &bigger, &["--detailed-exitcode"], 0);
-    assert!(again.contains("No changes."), "{again}");
+    expect_no_changes("plan", &bigger, &["--detailed-exitcode"]);
 }
 
 #[test]
 fn sshd_killed_mid_apply_fails_clearly_and_the_next_apply_converges() {
-    if skip_unless_ready() {
+    let Some(mut cluster) = Cluster::start_if_ready(3) else {
         return;
-    }
-    let mut cluster = Cluster::start(3);
+    };
     // node-1 gets most of the work, so that the kill lands while its batch is running.
     let mut s = sets(5, "32Mi");
     s[1].count = 40;
@@ -174,13 +170,7 @@ fn sshd_killed_mid_apply_fails_clearly_and_the_next_apply_converges() {
     let _cleanup = Cleanup::new(&cluster, &[&spec]);
     let cgroup = cluster.hosts()[1].node.cgroup_parent.clone();
 
-    let apply = std::process::Command::new(support::fleetctl::fleet_bin())
-        .args(["apply", "--yes", "-f"])
-        .arg(&spec)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let apply = support::fleetctl::spawn(&["apply", "--yes", "-f", spec.to_str().unwrap()]);
     // Wait for node-1 to have made its first container, then kill its sshd: the listener and
     // the per-connection sshd processes under it (not the node or containers).
     let first = format!("/sys/fs/cgroup/memory/{cgroup}");
@@ -222,8 +212,7 @@ fn sshd_killed_mid_apply_fails_clearly_and_the_next_apply_converges() {
     // wait for it rather than fail fast. Generously: on a loaded machine its remaining 34
     // creates took over 120 s.
     expect("apply", &spec, &["--yes", "--lock-timeout", "600"], 0);
-    let again = expect("apply", &spec, &["--yes"], 0);
-    assert!(again.contains("No changes."), "{again}");
+    expect_no_changes("apply", &spec, &["--yes"]);
     let seen = by_name(&containers(&spec), "cut");
     assert_eq!(seen.len(), 50);
     let hosts = cluster.hosts();
@@ -238,10 +227,9 @@ fn dependants_on_their_dependencys_host_are_created_in_its_batch() {
     // Issue 13, defect 1: with lb pinned to node-0 and a set spread over every host depending on
     // it, the member on node-0 was skipped ("lb on node-0 did not succeed") though lb had just
     // been created ahead of it in the same batch.
-    if skip_unless_ready() {
+    let Some(cluster) = Cluster::start_if_ready(4) else {
         return;
-    }
-    let cluster = Cluster::start(4);
+    };
     let spec = write_spec_yaml(
         &cluster,
         "fleet.yaml",
@@ -268,8 +256,7 @@ fn dependants_on_their_dependencys_host_are_created_in_its_batch() {
         let host = cluster_hosts.iter().find(|h| h.name == c.host).unwrap();
         assert_real_container(c, &host.node.cgroup_parent);
     }
-    let again = expect("apply", &spec, &["--yes"], 0);
-    assert!(again.contains("No changes."), "{again}");
+    expect_no_changes("apply", &spec, &["--yes"]);
 }
 
 #[test]
@@ -278,10 +265,9 @@ fn each_containers_progress_line_arrives_before_its_hosts_batch_ends() {
     // container is still being worked on when the first one's line is printed. b-stubborn's
     // init traps SIGTERM and goes on, so its stop waits out the stop timeout (10 s) before the
     // node kills it.
-    if skip_unless_ready() {
+    let Some(cluster) = Cluster::start_if_ready(1) else {
         return;
-    }
-    let cluster = Cluster::start(1);
+    };
     let containers_yaml = |state: &str| {
         format!(
             "  - name: a-quick\n    template: busybox\n    command: [\"/bin/sleep\", \"1000000\"]\n    \
@@ -305,13 +291,7 @@ fn each_containers_progress_line_arrives_before_its_hosts_batch_ends() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    let mut apply = std::process::Command::new(support::fleetctl::fleet_bin())
-        .args(["apply", "--yes", "-f"])
-        .arg(&stopped)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut apply = support::fleetctl::spawn(&["apply", "--yes", "-f", stopped.to_str().unwrap()]);
     let stderr = std::io::BufReader::new(apply.stderr.take().unwrap());
     let mut lines = Vec::new();
     let mut stubborn_alive_at_first = None;

@@ -200,18 +200,15 @@ fn the_rendered_page_shows_the_figures_fills_the_window_and_says_unknown() {
     );
 
     // Summaries and containers are told apart by colour.
-    let summary: Vec<&str> = narrow["summary"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    let segments: Vec<&str> = narrow["segments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let colours = |key: &str| -> Vec<&str> {
+        narrow[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect()
+    };
+    let (summary, segments) = (colours("summary"), colours("segments"));
     assert_eq!(summary.len(), 3, "a summary bar per resource: {narrow}");
     assert!(
         segments.len() >= 2,

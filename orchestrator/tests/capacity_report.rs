@@ -229,7 +229,7 @@ fn drain_moves_a_hosts_containers_and_says_where() {
 #[test]
 fn what_if_adds_and_removes_without_moving_the_rest() {
     let before = fleet(
-        vec![host("h1", 4, "8Gi", "100Gi"), host("h2", 4, "8Gi", "100Gi")],
+        alike_hosts(2),
         (1..=6)
             .map(|i| ct(&format!("c{i}"), 100, "2Gi", "1Gi"))
             .collect(),

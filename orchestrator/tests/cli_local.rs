@@ -7,7 +7,10 @@ mod support;
 
 use std::path::Path;
 
-use support::fleetctl::{LocalFleet, containers, expect, memory_limit, memory_limit_file, run};
+use support::fleetctl::{
+    LocalFleet, containers, expect, expect_no_changes, memory_limit, memory_limit_file, run,
+    stderr_of,
+};
 use support::sshd::Cluster;
 
 #[test]
@@ -111,29 +114,27 @@ fn an_operators_session_on_a_local_node() {
     };
     assert_eq!(names(spec), ["rt-1"]);
     // Bad targets: a clear error, nothing planned or changed.
-    let unknown = run(&["apply", "-f", spec.to_str().unwrap(), "--target", "rt-3"]);
-    assert_eq!(unknown.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&unknown.stderr);
+    let err = stderr_of(
+        &["apply", "-f", spec.to_str().unwrap(), "--target", "rt-3"],
+        1,
+    );
     assert!(
         err.contains("no container named \"rt-3\" in the spec or on its hosts")
             && err.contains("nothing was changed"),
         "{err}"
     );
-    let none = run(&["plan", "-f", spec.to_str().unwrap(), "-l", "tier=back"]);
-    assert_eq!(none.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&none.stderr).contains("no container matches -l tier=back"),
-        "{}",
-        String::from_utf8_lossy(&none.stderr)
+    let err = stderr_of(
+        &["plan", "-f", spec.to_str().unwrap(), "-l", "tier=back"],
+        1,
     );
+    assert!(err.contains("no container matches -l tier=back"), "{err}");
     // A selector: the rest of the fleet, from the original spec.
     let rest = expect("apply", spec, &["-l", "tier=front"], 0);
     assert!(
         rest.contains("+ rt-2 (create)") && !rest.contains("rt-1 ("),
         "{rest}"
     );
-    let plan = expect("plan", spec, &["--detailed-exitcode"], 0);
-    assert!(plan.contains("No changes."), "{plan}");
+    expect_no_changes("plan", spec, &["--detailed-exitcode"]);
 
     // Per-container verbs: only the named container changes, the spec is not edited.
     let before = containers(spec);
@@ -145,13 +146,8 @@ fn an_operators_session_on_a_local_node() {
     let seen = containers(spec);
     assert_eq!(pid(&seen, "rt-1"), ("stopped".to_string(), None));
     assert_eq!(pid(&seen, "rt-2"), pid(&before, "rt-2"), "rt-2 untouched");
-    let again_stop = run(&["stop", "-f", spec.to_str().unwrap(), "rt-1"]);
-    assert_eq!(again_stop.status.code(), Some(0));
-    assert!(
-        String::from_utf8_lossy(&again_stop.stderr).contains("rt-1 on here is already stopped"),
-        "{}",
-        String::from_utf8_lossy(&again_stop.stderr)
-    );
+    let err = stderr_of(&["stop", "-f", spec.to_str().unwrap(), "rt-1"], 0);
+    assert!(err.contains("rt-1 on here is already stopped"), "{err}");
     let status = expect("status", spec, &["--target", "rt-1"], 2);
     assert!(
         status.contains("rt-1") && !status.contains("rt-2"),
@@ -167,12 +163,10 @@ fn an_operators_session_on_a_local_node() {
         assert_eq!(state, "running", "{name}");
         assert_ne!(now, pid(&before, name).1, "{name} has a new init");
     }
-    let nope = run(&["restart", "-f", spec.to_str().unwrap(), "rt-9"]);
-    assert_eq!(nope.status.code(), Some(1));
+    let err = stderr_of(&["restart", "-f", spec.to_str().unwrap(), "rt-9"], 1);
     assert!(
-        String::from_utf8_lossy(&nope.stderr).contains("the spec has no container named \"rt-9\""),
-        "{}",
-        String::from_utf8_lossy(&nope.stderr)
+        err.contains("the spec has no container named \"rt-9\""),
+        "{err}"
     );
 
     // destroy NAME takes a name the spec dropped (an orphan still on a host), but a name on no
@@ -202,18 +196,6 @@ fn an_operators_session_on_a_local_node() {
     assert_eq!(rows.as_array().map(Vec::len), Some(1), "{one}");
     expect("destroy", spec, &["rt-2", "--yes"], 0);
     assert_eq!(names(spec), ["rt-1"]);
-}
-
-fn stderr_of(args: &[&str], code: i32) -> String {
-    let out = run(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "fleet {args:?}\n--- stdout ---\n{}\n--- stderr ---\n{stderr}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    stderr
 }
 
 /// `fleet plan --out` and `fleet apply FILE`: exactly the saved plan, or a refusal naming what

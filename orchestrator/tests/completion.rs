@@ -3,19 +3,18 @@
 //! man (or at least parse with groff) and name every verb. fleet-node's are checked in its
 //! package test (node-runtime/tests/portability).
 
+#[path = "support/command.rs"]
+mod command;
+
 use std::process::Command;
 
+use command::stdout_of;
+
 fn fleet(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_fleet"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "fleet {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    stdout_of(
+        &format!("fleet {args:?}"),
+        Command::new(env!("CARGO_BIN_EXE_fleet")).args(args),
+    )
 }
 
 /// Loads the script into `bash --norc`, then runs `_fleet` as bash's completion would for the
@@ -26,18 +25,13 @@ complete -p fleet >/dev/null || { echo "no completion registered for fleet" >&2;
 COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
 _fleet fleet "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
 printf '%s\n' "${COMPREPLY[@]}""#;
-    let out = Command::new("bash")
-        .args(["--norc", "--noprofile", "-c", program, "bash"])
-        .arg(script)
-        .args(words)
-        .output()
-        .expect("run bash");
-    assert!(
-        out.status.success(),
-        "completing {words:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    stdout_of(
+        &format!("completing {words:?}"),
+        Command::new("bash")
+            .args(["--norc", "--noprofile", "-c", program, "bash"])
+            .arg(script)
+            .args(words),
+    )
 }
 
 #[test]

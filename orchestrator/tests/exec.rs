@@ -12,15 +12,13 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::fleetctl::{Cleanup, LocalFleet, expect, fleet_bin, write_spec_yaml};
-use support::sshd::{Cluster, skip_unless_ready, unique};
+use support::fleetctl::{Cleanup, LocalFleet, expect, write_spec_yaml};
+use support::sshd::{Cluster, unique};
 
 /// Runs `fleet exec -f spec name -- command...` with `input` on stdin.
 fn exec(spec: &std::path::Path, name: &str, command: &[&str], input: &str) -> Output {
-    let mut child = Command::new(fleet_bin())
-        .args(["exec", "-f", spec.to_str().unwrap(), name, "--"])
+    let mut child = support::fleetctl::command(&["exec", "-f", spec.to_str().unwrap(), name, "--"])
         .args(command)
-        .env("NO_COLOR", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -107,10 +105,9 @@ fn exec_runs_in_the_container_through_the_local_transport() {
 
 #[test]
 fn exec_runs_in_the_container_over_ssh() {
-    if skip_unless_ready() {
+    let Some(cluster) = Cluster::start_if_ready(1) else {
         return;
-    }
-    let cluster = Cluster::start(1);
+    };
     let fleet = format!("exec-ssh-{}", unique());
     let spec = write_spec_yaml(
         &cluster,
@@ -167,13 +164,17 @@ fn followers(cluster: &Cluster) -> Vec<u32> {
 /// host; a name the spec does not have refused.
 fn follow_logs(cluster: &Cluster, spec: &std::path::Path) {
     let began = utc_now();
-    let mut child = Command::new(fleet_bin())
-        .args(["logs", "-f", spec.to_str().unwrap(), "ticker"])
-        .args(["--follow", "--tail", "1", "--timestamps"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let spec = spec.to_str().unwrap();
+    let mut child = support::fleetctl::spawn(&[
+        "logs",
+        "-f",
+        spec,
+        "ticker",
+        "--follow",
+        "--tail",
+        "1",
+        "--timestamps",
+    ]);
     let rx = support::fleetctl::stdout_lines(&mut child);
     // The last line already in the log comes first, stamped with a bound (the log's last write):
     // the log keeps no time per line.
@@ -232,10 +233,7 @@ fn follow_logs(cluster: &Cluster, spec: &std::path::Path) {
     );
 
     // A name the spec does not have: refused before any host is asked, with the closest name.
-    let out = Command::new(fleet_bin())
-        .args(["logs", "-f", spec.to_str().unwrap(), "tikcer"])
-        .output()
-        .unwrap();
+    let out = support::fleetctl::run(&["logs", "-f", spec, "tikcer"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

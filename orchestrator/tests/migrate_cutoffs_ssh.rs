@@ -8,45 +8,37 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::fleetctl::{Cleanup, expect, wait_within};
+use support::fleetctl::{Cleanup, run, wait_within};
 use support::moves::{
-    apply_until_the_import_begins, assert_moved, exec_ok, fill, root, running_on, start_on_node_0,
-    write, write_with,
+    OnNode0, apply_the_cold_move, apply_until_the_import_begins, assert_back_on_node_0, exec_ok,
+    fill, root, running_on, start_on_node_0, write, write_with,
 };
-use support::sshd::{Cluster, skip_unless_ready, unique};
+use support::sshd::{Cluster, unique};
 
 #[test]
 fn a_killed_orchestrator_loses_nothing_and_the_next_apply_finishes_the_move() {
-    if skip_unless_ready() {
+    let Some(t) = OnNode0::start("move-kill", 24) else {
         return;
-    }
-    let cluster = Cluster::start(2);
-    let fleet = format!("move-kill-{}", unique());
-    let (spec, sum) = start_on_node_0(&cluster, &fleet, 24);
-    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+    };
+    let (cluster, fleet, spec, sum) = (&t.cluster, &t.fleet, &t.spec, &t.sum);
 
-    write(&cluster, &fleet, 1);
-    let (mut apply, _) = apply_until_the_import_begins(&cluster, &spec);
+    write(cluster, fleet, 1);
+    let (mut apply, _) = apply_until_the_import_begins(cluster, spec);
     apply.kill().expect("kill fleet apply");
     let _ = apply.wait();
 
     // Whatever the moment, the container's data is still on node-0 and nothing half-received
     // became a container on node-1.
     assert!(
-        root(&cluster, 0).join("containers/mover").exists(),
+        root(cluster, 0).join("containers/mover").exists(),
         "node-0 keeps the container"
     );
     assert!(
-        !root(&cluster, 1).join("containers/mover").exists(),
+        !root(cluster, 1).join("containers/mover").exists(),
         "nothing half-received is a container"
     );
 
-    let out = expect("apply", &spec, &["--yes"], 0);
-    assert!(
-        out.contains("mover moved node-0 -> node-1 (cold): "),
-        "{out}"
-    );
-    assert_moved(&cluster, &spec, &sum);
+    apply_the_cold_move(cluster, spec, sum);
 }
 
 /// A tmpfs mounted on a node's root for the test, unmounted when dropped.
@@ -93,10 +85,9 @@ impl Drop for SmallRoot {
 
 #[test]
 fn a_target_without_room_or_whose_file_system_fills_up_midway_keeps_the_container_on_the_source() {
-    if skip_unless_ready() {
+    let Some(cluster) = Cluster::start_if_ready(2) else {
         return;
-    }
-    let cluster = Cluster::start(2);
+    };
     // node-1's whole root is 16 MiB: its template fits, 24 MiB of random data does not.
     let small = SmallRoot::mount(&root(&cluster, 1), "16m");
     let fleet = format!("move-full-{}", unique());
@@ -105,13 +96,8 @@ fn a_target_without_room_or_whose_file_system_fills_up_midway_keeps_the_containe
 
     // Too small from the start: refused before any byte travels.
     write(&cluster, &fleet, 1);
-    let out = expect("apply", &spec, &["--yes"], 1);
-    assert!(
-        out.contains("no room for mover's disk") && out.contains("mover runs on node-0 again"),
-        "{out}"
-    );
-    assert!(running_on(&cluster, 0).is_some(), "running on node-0 again");
-    assert!(!root(&cluster, 1).join("containers/mover").exists());
+    let out = run(&["apply", "-f", spec.to_str().unwrap(), "--yes"]);
+    assert_back_on_node_0(&cluster, &out, "no room for mover's disk");
 
     // Room at the start (the image and the node's 64 MiB margin), filled by something else
     // while the image travels.
@@ -129,20 +115,12 @@ fn a_target_without_room_or_whose_file_system_fills_up_midway_keeps_the_containe
         Duration::from_secs(300),
         "the apply whose target fills up",
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(
-        stdout.contains("failed to write the image")
-            && stdout.contains("mover runs on node-0 again"),
-        "{stdout}"
-    );
-    assert!(running_on(&cluster, 0).is_some(), "running on node-0 again");
+    assert_back_on_node_0(&cluster, &out, "failed to write the image");
     assert_ne!(
         running_on(&cluster, 0),
         pid,
         "stopped for the move, started again"
     );
-    assert!(!root(&cluster, 1).join("containers/mover").exists());
     // What was received is gone again: only the filler holds node-1's room.
     std::fs::remove_file(&filler).unwrap();
     assert!(
@@ -152,12 +130,7 @@ fn a_target_without_room_or_whose_file_system_fills_up_midway_keeps_the_containe
     );
 
     // With the room back, the next apply finishes the move.
-    let out = expect("apply", &spec, &["--yes"], 0);
-    assert!(
-        out.contains("mover moved node-0 -> node-1 (cold): "),
-        "{out}"
-    );
-    assert_moved(&cluster, &spec, &sum);
+    apply_the_cold_move(&cluster, &spec, &sum);
 }
 
 fn remount(small: &SmallRoot, size: &str) {
@@ -194,10 +167,9 @@ fn ping(ip: &str) -> bool {
 
 #[test]
 fn a_bridged_containers_address_moves_with_it() {
-    if skip_unless_ready() {
+    let Some(cluster) = Cluster::start_if_ready(2) else {
         return;
-    }
-    let cluster = Cluster::start(2);
+    };
     let fleet = format!("move-net-{}", unique());
     let tag = unique();
     let bridge = Bridge(format!("flmv{}", &tag[tag.len() - 6..]));
@@ -213,12 +185,7 @@ fn a_bridged_containers_address_moves_with_it() {
     assert!(ping(&ip), "the host reaches {ip} on node-0");
 
     write_with(&cluster, &fleet, "\n    host: node-1", &network);
-    let out = expect("apply", &spec, &["--yes"], 0);
-    assert!(
-        out.contains("mover moved node-0 -> node-1 (cold): "),
-        "{out}"
-    );
-    assert_moved(&cluster, &spec, &sum);
+    apply_the_cold_move(&cluster, &spec, &sum);
     let inside = exec_ok(&spec, "ip addr show eth0");
     assert!(inside.contains(&format!("inet {ip}/24")), "{inside}");
     assert!(ping(&ip), "the host reaches {ip} on node-1");

@@ -13,12 +13,12 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
-use support::counter::assert_went_on;
-use support::moves::{criu, live_cluster};
+use support::counter::{assert_no_pre_dump, assert_went_on};
+use support::moves::{criu, exec_ok_in, live_cluster, root};
 
-use support::fleetctl::{Cleanup, expect};
+use support::fleetctl::{Cleanup, expect, expect_no_changes};
 use support::sshd::{Cluster, skip_unless_ready, unique};
 
 /// The shell counts in its own memory (each value also to /tmp/counter, written new and renamed
@@ -47,10 +47,6 @@ fn write(cluster: &Cluster, fleet: &str) -> PathBuf {
     )
 }
 
-fn root(cluster: &Cluster, host: usize) -> PathBuf {
-    cluster.dir.path().join(format!("node-{host}"))
-}
-
 /// The host index `counter`'s live init is on.
 fn host_of(cluster: &Cluster) -> Option<usize> {
     (0..2).find(|&h| {
@@ -67,27 +63,23 @@ fn host_of(cluster: &Cluster) -> Option<usize> {
     })
 }
 
-fn exec(spec: &Path, command: &str) -> Output {
-    Command::new(support::fleetctl::fleet_bin())
-        .args(["exec", "-f", spec.to_str().unwrap(), "counter", "--"])
-        .args(["/bin/sh", "-c", command])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
+/// `fleet exec` of `sh -c command` in `counter`, asserting success; its stdout, trimmed.
 #[track_caller]
 fn exec_ok(spec: &Path, command: &str) -> String {
-    let out = exec(spec, command);
-    assert!(
-        out.status.success(),
-        "exec {command}: {:?}\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    exec_ok_in(spec, "counter", command).trim().to_owned()
+}
+
+/// Writes the spec of fleet `live-<unique>` over `cluster`, starts `counter` and lets it count
+/// for a second. Returns the spec, the guard that destroys the fleet, the host `counter` runs
+/// on and the other one.
+fn start_counting(cluster: &Cluster) -> (PathBuf, Cleanup, usize, usize) {
+    let fleet = format!("live-{}", unique());
+    let spec = write(cluster, &fleet);
+    let cleanup = Cleanup::new(cluster, &[&spec]);
+    expect("apply", &spec, &["--yes"], 0);
+    let from = host_of(cluster).expect("counter runs");
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    (spec, cleanup, from, 1 - from)
 }
 
 /// The counter, the counting shell's PID in the container, and the numbers the listener got.
@@ -101,20 +93,21 @@ fn look(spec: &Path) -> (u64, String, Vec<u64>) {
     (counter, pid, received)
 }
 
-/// Moves live with `args`, and checks that the counter and the connection went on.
+/// Moves live with `fleet <verb> -f spec <extra>`, and checks that the counter and the
+/// connection went on.
 #[track_caller]
-fn moves_live(cluster: &Cluster, spec: &Path, args: &[&str], from: usize, to: usize) -> String {
+fn moves_live(
+    cluster: &Cluster,
+    spec: &Path,
+    (verb, extra): (&str, &[&str]),
+    from: usize,
+    to: usize,
+) -> String {
     let (before, pid, _) = look(spec);
     assert!(before > 0);
-    let out = support::fleetctl::run(args);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = if args.contains(&"json") {
+    let text = expect(verb, spec, extra, 0);
+    let json = extra.contains(&"json");
+    let line = if json {
         // The report's figures as data: a live move with its downtime and dump.
         let report: serde_json::Value = serde_json::from_str(&text).expect("a JSON report");
         let m = &report["moves"][0];
@@ -125,13 +118,7 @@ fn moves_live(cluster: &Cluster, spec: &Path, args: &[&str], from: usize, to: us
             "{report:#}"
         );
         // This kernel tracks no dirty memory: no pre-dump round, and the report says why.
-        assert!(m.get("pre_dumps").is_none(), "{report:#}");
-        assert!(
-            m["pre_dumps_stopped"]
-                .as_str()
-                .is_some_and(|why| why.contains("no memory dirty tracking")),
-            "{report:#}"
-        );
+        assert_no_pre_dump(m, "no memory dirty tracking");
         format!(
             "counter moved {} -> {} (live) down {} ms (frozen {} ms)",
             m["from"].as_str().unwrap(),
@@ -154,7 +141,7 @@ fn moves_live(cluster: &Cluster, spec: &Path, args: &[&str], from: usize, to: us
         line.contains(" down ") && line.contains(" ms (frozen "),
         "{line}"
     );
-    if !args.contains(&"json") {
+    if !json {
         assert!(
             line.contains(&format!(
                 "no pre-dump: node-{from}: this kernel has no memory dirty tracking for CRIU"
@@ -183,13 +170,7 @@ fn a_live_move_keeps_the_counter_the_pid_and_an_open_tcp_connection() {
     let Some(cluster) = live_cluster() else {
         return;
     };
-    let fleet = format!("live-{}", unique());
-    let spec = write(&cluster, &fleet);
-    let _cleanup = Cleanup::new(&cluster, &[&spec]);
-    expect("apply", &spec, &["--yes"], 0);
-    let from = host_of(&cluster).expect("counter runs");
-    let to = 1 - from;
-    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let (spec, _cleanup, from, to) = start_counting(&cluster);
     let spec_arg = spec.to_str().unwrap();
     let target = format!("node-{to}");
 
@@ -210,7 +191,7 @@ fn a_live_move_keeps_the_counter_the_pid_and_an_open_tcp_connection() {
     moves_live(
         &cluster,
         &spec,
-        &["move", "counter", "--to", &target, "-f", spec_arg, "--yes"],
+        ("move", &["counter", "--to", &target, "--yes"]),
         from,
         to,
     );
@@ -218,12 +199,11 @@ fn a_live_move_keeps_the_counter_the_pid_and_an_open_tcp_connection() {
     moves_live(
         &cluster,
         &spec,
-        &["drain", &target, "-f", spec_arg, "--yes", "-o", "json"],
+        ("drain", &[&target, "--yes", "-o", "json"]),
         to,
         from,
     );
-    let again = expect("plan", &spec, &[], 0);
-    assert!(again.contains("No changes."), "{again}");
+    expect_no_changes("plan", &spec, &[]);
 }
 
 /// A criu for host `i` of a cluster: the real one, except that `restore` is refused while the
@@ -260,27 +240,16 @@ fn a_live_move_whose_restore_fails_leaves_the_container_running_on_the_source() 
     for i in 0..2 {
         refusing_criu(cluster.dir.path(), i, &criu);
     }
-    let fleet = format!("live-{}", unique());
-    let spec = write(&cluster, &fleet);
-    let _cleanup = Cleanup::new(&cluster, &[&spec]);
-    expect("apply", &spec, &["--yes"], 0);
-    let from = host_of(&cluster).expect("counter runs");
-    let to = 1 - from;
-    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let (spec, _cleanup, from, to) = start_counting(&cluster);
     let (before, pid, _) = look(&spec);
     std::fs::write(cluster.dir.path().join(format!("refuse-restore-{to}")), "").unwrap();
 
-    let spec_arg = spec.to_str().unwrap();
     let target = format!("node-{to}");
-    let out = support::fleetctl::run(&[
-        "move", "counter", "--to", &target, "-f", spec_arg, "--yes", "-o", "json",
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = expect(
+        "move",
+        &spec,
+        &["counter", "--to", &target, "--yes", "-o", "json"],
+        1,
     );
     let report: serde_json::Value = serde_json::from_str(&text).expect("a JSON report");
     let error = report["steps"][0]["outcome"]["error"]
@@ -323,25 +292,19 @@ fn a_live_move_cut_off_by_a_killed_fleet_is_rolled_back_by_the_next_apply() {
     let Some(cluster) = live_cluster() else {
         return;
     };
-    let fleet = format!("live-{}", unique());
-    let spec = write(&cluster, &fleet);
-    let _cleanup = Cleanup::new(&cluster, &[&spec]);
-    expect("apply", &spec, &["--yes"], 0);
-    let from = host_of(&cluster).expect("counter runs");
-    let to = 1 - from;
-    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let (spec, _cleanup, from, to) = start_counting(&cluster);
     let (before, pid, _) = look(&spec);
 
     // `fleet move`, killed (SIGKILL) as soon as the source has marked the container as moving:
     // the dump goes on there, and nothing tells either node how the move ends.
     let spec_arg = spec.to_str().unwrap();
     let target = format!("node-{to}");
-    let mut child = Command::new(support::fleetctl::fleet_bin())
-        .args(["move", "counter", "--to", &target, "-f", spec_arg, "--yes"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child =
+        support::fleetctl::command(&["move", "counter", "--to", &target, "-f", spec_arg, "--yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
     let mark = root(&cluster, from).join("containers/counter/moving.json");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !mark.exists() {
@@ -378,6 +341,5 @@ fn a_live_move_cut_off_by_a_killed_fleet_is_rolled_back_by_the_next_apply() {
     );
     std::thread::sleep(std::time::Duration::from_millis(600));
     assert_went_on(before, &pid, look(&spec));
-    let again = expect("plan", &spec, &[], 0);
-    assert!(again.contains("No changes."), "{again}");
+    expect_no_changes("plan", &spec, &[]);
 }

@@ -10,26 +10,23 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use support::fleetctl::{Cleanup, expect, wait_within};
+use support::fleetctl::{Cleanup, expect, expect_no_changes, stderr_of, wait_within};
 use support::moves::{
-    apply_until_the_import_begins, assert_moved, exec_ok, root, running_on, start_on_node_0, write,
-    write_with,
+    OnNode0, apply_the_cold_move, apply_until_the_import_begins, assert_back_on_node_0, exec_ok,
+    running_on, write, write_with,
 };
-use support::sshd::{Cluster, skip_unless_ready, unique};
+use support::sshd::{Cluster, unique};
 
 #[test]
 fn a_cold_move_keeps_the_files_written_inside() {
-    if skip_unless_ready() {
+    let Some(t) = OnNode0::start("move", 4) else {
         return;
-    }
-    let cluster = Cluster::start(2);
-    let fleet = format!("move-{}", unique());
-    let (spec, sum) = start_on_node_0(&cluster, &fleet, 4);
-    let _cleanup = Cleanup::new(&cluster, &[&spec]);
-    let pid_before = running_on(&cluster, 0);
+    };
+    let (cluster, fleet, spec, sum) = (&t.cluster, &t.fleet, &t.spec, &t.sum);
+    let pid_before = running_on(cluster, 0);
 
-    write(&cluster, &fleet, 1);
-    let plan = expect("plan", &spec, &[], 0);
+    write(cluster, fleet, 1);
+    let plan = expect("plan", spec, &[], 0);
     assert!(
         plan.contains(
             "node-1:\n  > mover (move node-0 -> node-1, cold; CRIU is missing or fails `criu check` on the source)"
@@ -38,40 +35,31 @@ fn a_cold_move_keeps_the_files_written_inside() {
     );
     assert!(plan.contains("1 to move."), "{plan}");
     // Without --yes and without a terminal, a move (which stops the container) changes nothing.
-    expect("apply", &spec, &[], 1);
-    assert_eq!(running_on(&cluster, 0), pid_before);
+    expect("apply", spec, &[], 1);
+    assert_eq!(running_on(cluster, 0), pid_before);
 
-    let out = expect("apply", &spec, &["--yes"], 0);
-    eprintln!("{out}");
-    assert!(
-        out.contains("mover moved node-0 -> node-1 (cold): "),
-        "{out}"
-    );
-    assert_moved(&cluster, &spec, &sum);
+    eprintln!("{}", apply_the_cold_move(cluster, spec, sum));
 }
 
 #[test]
 fn a_move_cut_off_leaves_the_container_running_on_the_source_and_the_next_apply_finishes_it() {
-    if skip_unless_ready() {
+    let Some(mut t) = OnNode0::start("move-cut", 24) else {
         return;
-    }
-    let mut cluster = Cluster::start(2);
-    let fleet = format!("move-cut-{}", unique());
-    let (spec, sum) = start_on_node_0(&cluster, &fleet, 24);
-    let _cleanup = Cleanup::new(&cluster, &[&spec]);
+    };
+    let (cluster, fleet, spec, sum) = (&mut t.cluster, &t.fleet, &t.spec, &t.sum);
 
     // The target is unreachable: nothing is stopped or sent.
     cluster.sshds[1].kill();
-    write(&cluster, &fleet, 1);
-    let pid = running_on(&cluster, 0);
-    let out = expect("apply", &spec, &["--yes"], 1);
+    write(cluster, fleet, 1);
+    let pid = running_on(cluster, 0);
+    let out = expect("apply", spec, &["--yes"], 1);
     assert!(out.contains("node-1: unreachable"), "{out}");
-    assert_eq!(running_on(&cluster, 0), pid, "untouched on node-0");
+    assert_eq!(running_on(cluster, 0), pid, "untouched on node-0");
     cluster.sshds[1].resume();
 
     // The target's node is killed while the image travels (its PID is in the apply lock's
     // holder record, written when the import begins).
-    let (child, node_pid) = apply_until_the_import_begins(&cluster, &spec);
+    let (child, node_pid) = apply_until_the_import_begins(cluster, spec);
     let killed = Command::new("kill")
         .args(["-KILL", &node_pid.to_string()])
         .status()
@@ -79,34 +67,21 @@ fn a_move_cut_off_leaves_the_container_running_on_the_source_and_the_next_apply_
     assert!(killed.success());
     // A cut-off move once hung here (a write to the killed node waited for its window).
     let out = wait_within(child, Duration::from_secs(300), "the cut-off apply");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(
-        stdout.contains("lost the session with node-1 during the move")
-            && stdout.contains("mover runs on node-0 again"),
-        "{stdout}"
-    );
-    assert!(running_on(&cluster, 0).is_some(), "running on node-0 again");
-    assert!(
-        !root(&cluster, 1).join("containers/mover").exists(),
-        "nothing half-received is a container"
+    assert_back_on_node_0(
+        cluster,
+        &out,
+        "lost the session with node-1 during the move",
     );
 
     // The next apply finishes the move.
-    let out = expect("apply", &spec, &["--yes"], 0);
-    assert!(
-        out.contains("mover moved node-0 -> node-1 (cold): "),
-        "{out}"
-    );
-    assert_moved(&cluster, &spec, &sum);
+    apply_the_cold_move(cluster, spec, sum);
 }
 
 #[test]
 fn drain_moves_an_unpinned_container_off_its_host_and_it_stays_there() {
-    if skip_unless_ready() {
+    let Some(cluster) = Cluster::start_if_ready(2) else {
         return;
-    }
-    let cluster = Cluster::start(2);
+    };
     let fleet = format!("drain-{}", unique());
     let spec = write_with(&cluster, &fleet, "", "");
     let _cleanup = Cleanup::new(&cluster, &[&spec]);
@@ -130,29 +105,22 @@ fn drain_moves_an_unpinned_container_off_its_host_and_it_stays_there() {
         running_on(&cluster, from).is_some(),
         "--dry-run changes nothing"
     );
-    let unknown = support::fleetctl::run(&["drain", "node-9", "-f", spec_arg]);
-    assert_eq!(unknown.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&unknown.stderr).contains("the fleet has no host \"node-9\""),
-        "{}",
-        String::from_utf8_lossy(&unknown.stderr)
-    );
+    let err = stderr_of(&["drain", "node-9", "-f", spec_arg], 1);
+    assert!(err.contains("the fleet has no host \"node-9\""), "{err}");
     let out = support::fleetctl::run(&["drain", &host, "-f", spec_arg, "--yes"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(running_on(&cluster, to).is_some(), "{text}");
     assert_eq!(exec_ok(&spec, "cat /kept.txt"), "kept\n");
     // The scheduler keeps a running container where it runs: the spec's apply leaves it there.
-    let again = expect("plan", &spec, &[], 0);
-    assert!(again.contains("No changes."), "{again}");
+    expect_no_changes("plan", &spec, &[]);
 }
 
 #[test]
 fn a_move_to_an_unknown_host_or_to_one_without_room_is_refused_and_changes_nothing() {
-    if skip_unless_ready() {
+    let Some(cluster) = Cluster::start_if_ready(2) else {
         return;
-    }
-    let cluster = Cluster::start(2);
+    };
     let fleet = format!("move-room-{}", unique());
     // node-1's memory (64Gi in the spec, which the scheduler takes over what the node reports)
     // is all but taken by `hog` (stopped: the scheduler counts its limit all the same), so
@@ -165,9 +133,7 @@ fn a_move_to_an_unknown_host_or_to_one_without_room_is_refused_and_changes_nothi
     let pid = running_on(&cluster, 0).unwrap_or_else(|| panic!("mover on node-0: {applied}"));
     let spec_arg = spec.to_str().unwrap();
 
-    let unknown = support::fleetctl::run(&["move", "mover", "--to", "node-9", "-f", spec_arg]);
-    assert_eq!(unknown.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&unknown.stderr);
+    let err = stderr_of(&["move", "mover", "--to", "node-9", "-f", spec_arg], 1);
     assert!(
         err.contains("the fleet has no host \"node-9\" (hosts: node-0, node-1)"),
         "{err}"
@@ -184,6 +150,5 @@ fn a_move_to_an_unknown_host_or_to_one_without_room_is_refused_and_changes_nothi
     );
     assert_eq!(running_on(&cluster, 0), Some(pid), "untouched on node-0");
     assert!(running_on(&cluster, 1).is_none());
-    let again = expect("plan", &spec, &[], 0);
-    assert!(again.contains("No changes."), "{again}");
+    expect_no_changes("plan", &spec, &[]);
 }

@@ -6,14 +6,13 @@
 mod support;
 
 use support::fleetctl::{Cleanup, containers, expect, write_spec_yaml};
-use support::sshd::{Cluster, skip_unless_ready};
+use support::sshd::Cluster;
 
 #[test]
 fn a_container_that_cannot_be_placed_fails_plan_and_apply_and_is_counted() {
-    if skip_unless_ready() {
+    let Some(cluster) = Cluster::start_if_ready(1) else {
         return;
-    }
-    let cluster = Cluster::start(1);
+    };
     let spec = write_spec_yaml(
         &cluster,
         "fleet.yaml",
@@ -68,10 +67,9 @@ fn a_container_that_cannot_be_placed_fails_plan_and_apply_and_is_counted() {
 
 #[test]
 fn plan_with_every_host_unreachable_says_what_it_did_not_plan() {
-    if skip_unless_ready() {
+    let Some(mut cluster) = Cluster::start_if_ready(2) else {
         return;
-    }
-    let mut cluster = Cluster::start(2);
+    };
     let spec = write_spec_yaml(
         &cluster,
         "fleet.yaml",

@@ -165,7 +165,7 @@ fn spread_by_zone_balances_and_warns_when_capacity_forbids_it() {
 #[test]
 fn running_containers_stay_while_they_fit() {
     let f = fleet(
-        vec![host("h1", 4, "8Gi", "100Gi"), host("h2", 4, "8Gi", "100Gi")],
+        alike_hosts(2),
         vec![ct("a", 100, "1Gi", "1Gi"), ct("b", 100, "1Gi", "1Gi")],
     );
     // Packing alone would put both on h1; b runs on h2 and stays there.
@@ -186,7 +186,7 @@ fn a_running_container_that_no_longer_fits_moves() {
     // a grew to 6Gi; h1 now holds b (kept first, by name order... b is after a, so a is
     // checked first and still fits; c does not fit next to it and moves).
     let f = fleet(
-        vec![host("h1", 4, "8Gi", "100Gi"), host("h2", 4, "8Gi", "100Gi")],
+        alike_hosts(2),
         vec![ct("a", 100, "6Gi", "1Gi"), ct("c", 100, "4Gi", "1Gi")],
     );
     let a = check(&f, "a=h1 c=h1", "a=h1 c=h2");

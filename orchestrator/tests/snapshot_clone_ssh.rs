@@ -7,19 +7,14 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use support::fleetctl::{Cleanup, expect, fleet_bin};
-use support::moves::{exec_ok, running_on, write};
-use support::sshd::{Cluster, skip_unless_ready, unique};
+use support::fleetctl::{Cleanup, command, expect, expect_no_changes};
+use support::moves::{exec_ok, exec_ok_in, running_on, write};
+use support::sshd::{Cluster, unique};
 
 /// Runs `fleet ARGS -f SPEC` (no terminal); returns exit code, stdout and stderr.
 fn fleet(spec: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(fleet_bin())
-        .args(args)
+    let out = command(args)
         .args(["-f", spec.to_str().unwrap()])
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     (
@@ -29,32 +24,36 @@ fn fleet(spec: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// [`fleet`], which must exit `code`; returns stdout and stderr.
+#[track_caller]
+fn fleet_exits(spec: &Path, args: &[&str], code: i32) -> (String, String) {
+    let (got, out, err) = fleet(spec, args);
+    assert_eq!(got, code, "fleet {args:?}: {out}{err}");
+    (out, err)
+}
+
 #[test]
 fn a_snapshot_a_change_and_a_restore_bring_the_old_content_back() {
-    if skip_unless_ready() {
+    let Some(cluster) = Cluster::start_if_ready(2) else {
         return;
-    }
-    let cluster = Cluster::start(2);
+    };
     let spec = write(&cluster, &format!("snap-{}", unique()), 1);
     let _cleanup = Cleanup::new(&cluster, &[&spec]);
     expect("apply", &spec, &["--yes"], 0);
     exec_ok(&spec, "echo one > /data.txt && sync");
 
-    let (code, out, err) = fleet(&spec, &["snapshot", "mover", "before"]);
-    assert_eq!(code, 0, "{out}{err}");
+    let (out, _) = fleet_exits(&spec, &["snapshot", "mover", "before"], 0);
     assert!(
         out.contains("mover: snapshot before taken on node-1 (") && out.contains("frozen"),
         "{out}"
     );
     // The same tag again is refused, and the snapshot is still the first one.
-    let (code, out, err) = fleet(&spec, &["snapshot", "mover", "before"]);
-    assert_eq!(code, 1, "{out}{err}");
+    let (_, err) = fleet_exits(&spec, &["snapshot", "mover", "before"], 1);
     assert!(
         err.contains("snapshot tag \"before\" exists already"),
         "{err}"
     );
-    let (code, out, err) = fleet(&spec, &["snapshot", "list", "-o", "json"]);
-    assert_eq!(code, 0, "{out}{err}");
+    let (out, _) = fleet_exits(&spec, &["snapshot", "list", "-o", "json"], 0);
     let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 1, "{out}");
@@ -63,8 +62,7 @@ fn a_snapshot_a_change_and_a_restore_bring_the_old_content_back() {
     assert_eq!(rows[0]["tag"], "before");
     assert_eq!(rows[0]["layer"], "disk");
     assert_eq!(rows[0]["was_running"], true);
-    let (code, table, _) = fleet(&spec, &["snapshot", "list", "mover"]);
-    assert_eq!(code, 0);
+    let (table, _) = fleet_exits(&spec, &["snapshot", "list", "mover"], 0);
     assert!(
         table.contains("mover") && table.contains("before"),
         "{table}"
@@ -74,11 +72,9 @@ fn a_snapshot_a_change_and_a_restore_bring_the_old_content_back() {
     let pid = running_on(&cluster, 1).expect("running");
     // Without --yes and without a terminal, the restore (which restarts it) changes nothing;
     // an unknown tag is refused before anything is stopped.
-    let (code, _, err) = fleet(&spec, &["snapshot", "restore", "mover", "before"]);
-    assert_eq!(code, 1);
+    let (_, err) = fleet_exits(&spec, &["snapshot", "restore", "mover", "before"], 1);
     assert!(err.contains("pass --yes"), "{err}");
-    let (code, _, err) = fleet(&spec, &["snapshot", "restore", "mover", "nope", "--yes"]);
-    assert_eq!(code, 1);
+    let (_, err) = fleet_exits(&spec, &["snapshot", "restore", "mover", "nope", "--yes"], 1);
     assert!(
         err.contains("no snapshot tagged \"nope\"; it has before"),
         "{err}"
@@ -86,8 +82,11 @@ fn a_snapshot_a_change_and_a_restore_bring_the_old_content_back() {
     assert_eq!(running_on(&cluster, 1), Some(pid), "untouched");
     assert_eq!(exec_ok(&spec, "cat /data.txt"), "two\n");
 
-    let (code, out, err) = fleet(&spec, &["snapshot", "restore", "mover", "before", "--yes"]);
-    assert_eq!(code, 0, "{out}{err}");
+    let (out, _) = fleet_exits(
+        &spec,
+        &["snapshot", "restore", "mover", "before", "--yes"],
+        0,
+    );
     assert!(
         out.contains("mover: snapshot before (taken ") && out.contains("and started again"),
         "{out}"
@@ -100,15 +99,12 @@ fn a_snapshot_a_change_and_a_restore_bring_the_old_content_back() {
     );
     // Owned by the container's root still.
     assert_eq!(exec_ok(&spec, "stat -c %u:%g /data.txt"), "0:0\n");
-    let again = expect("plan", &spec, &[], 0);
-    assert!(again.contains("No changes."), "{again}");
+    expect_no_changes("plan", &spec, &[]);
 
-    let (code, out, err) = fleet(&spec, &["snapshot", "delete", "mover", "before"]);
-    assert_eq!(code, 0, "{out}{err}");
+    fleet_exits(&spec, &["snapshot", "delete", "mover", "before"], 0);
     let (_, out, _) = fleet(&spec, &["snapshot", "list", "mover", "-o", "json"]);
     assert_eq!(out.trim(), "[]");
-    let (code, _, err) = fleet(&spec, &["snapshot", "nobody"]);
-    assert_eq!(code, 1);
+    let (_, err) = fleet_exits(&spec, &["snapshot", "nobody"], 1);
     assert!(
         err.contains("the spec has no container named \"nobody\""),
         "{err}"
@@ -144,10 +140,9 @@ fn clone_spec(cluster: &Cluster, fleet: &str, more: &[(&str, bool)], file: &str)
 
 #[test]
 fn a_clone_starts_a_second_container_with_the_firsts_data_beside_it() {
-    if skip_unless_ready() {
+    let Some(cluster) = Cluster::start_if_ready(2) else {
         return;
-    }
-    let cluster = Cluster::start(2);
+    };
     let name = format!("clone-{}", unique());
     let one = clone_spec(&cluster, &name, &[], "one.yaml");
     let two = clone_spec(&cluster, &name, &[("mover-copy", true)], "two.yaml");
@@ -157,24 +152,21 @@ fn a_clone_starts_a_second_container_with_the_firsts_data_beside_it() {
     exec_ok(&one, "echo kept > /kept.txt && sync");
 
     // A name the spec lacks, or one that is taken, is refused.
-    let (code, _, err) = fleet(&two, &["clone", "mover", "mover-cpy"]);
-    assert_eq!(code, 1);
+    let (_, err) = fleet_exits(&two, &["clone", "mover", "mover-cpy"], 1);
     assert!(
         err.contains(
             "the spec has no container named \"mover-cpy\" (did you mean \"mover-copy\"?)"
         ) && err.contains("nothing was changed"),
         "{err}"
     );
-    let (code, _, err) = fleet(&two, &["clone", "mover", "mover"]);
-    assert_eq!(code, 1);
+    let (_, err) = fleet_exits(&two, &["clone", "mover", "mover"], 1);
     assert!(
         err.contains("container \"mover\" already exists on node-1"),
         "{err}"
     );
 
     // The node refuses a clone whose spec asks for another kind of disk, before it makes it.
-    let (code, _, err) = fleet(&bare, &["clone", "mover", "mover-bare"]);
-    assert_eq!(code, 1);
+    let (_, err) = fleet_exits(&bare, &["clone", "mover", "mover-bare"], 1);
     assert!(
         err.contains("error: node-1: ") && err.contains("give both the same kind of disk"),
         "{err}"
@@ -183,8 +175,7 @@ fn a_clone_starts_a_second_container_with_the_firsts_data_beside_it() {
     assert!(!node_1.join("mover-bare").exists());
 
     // A dry run checks and says what it would make, and makes nothing.
-    let (code, out, err) = fleet(&two, &["clone", "mover", "mover-copy", "--dry-run"]);
-    assert_eq!(code, 0, "{out}{err}");
+    let (out, _) = fleet_exits(&two, &["clone", "mover", "mover-copy", "--dry-run"], 0);
     assert_eq!(
         out.trim(),
         "mover-copy: would be cloned from mover on node-1, then started (as the spec says); \
@@ -195,23 +186,13 @@ fn a_clone_starts_a_second_container_with_the_firsts_data_beside_it() {
         "a dry run makes nothing"
     );
 
-    let (code, out, err) = fleet(&two, &["clone", "mover", "mover-copy"]);
-    assert_eq!(code, 0, "{out}{err}");
+    let (out, _) = fleet_exits(&two, &["clone", "mover", "mover-copy"], 0);
     assert!(
         out.contains("mover-copy: cloned from mover on node-1, running (init pid "),
         "{out}"
     );
     assert!(node_1.join("mover-copy").exists(), "made beside its source");
-    let exec_copy = |command: &str| {
-        let out = Command::new(fleet_bin())
-            .args(["exec", "-f", two.to_str().unwrap(), "mover-copy", "--"])
-            .args(["/bin/sh", "-c", command])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let exec_copy = |command: &str| exec_ok_in(&two, "mover-copy", command);
     assert_eq!(exec_copy("cat /kept.txt"), "kept\n");
     assert_eq!(exec_copy("stat -c %u:%g /kept.txt"), "0:0\n");
     exec_copy("echo changed > /kept.txt && sync");
@@ -222,10 +203,8 @@ fn a_clone_starts_a_second_container_with_the_firsts_data_beside_it() {
     );
     // The spec's second container exists: the plan has nothing to do, and a second clone onto
     // it is refused.
-    let again = expect("plan", &two, &[], 0);
-    assert!(again.contains("No changes."), "{again}");
-    let (code, _, err) = fleet(&two, &["clone", "mover", "mover-copy"]);
-    assert_eq!(code, 1);
+    expect_no_changes("plan", &two, &[]);
+    let (_, err) = fleet_exits(&two, &["clone", "mover", "mover-copy"], 1);
     assert!(
         err.contains("container \"mover-copy\" already exists on node-1"),
         "{err}"

@@ -9,14 +9,13 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 
 use support::fleetctl::{Cleanup, Set, expect, write_spec};
-use support::sshd::{Cluster, fleet_node, skip_unless_ready};
+use support::sshd::{Cluster, fleet_node};
 
 #[test]
 fn bootstrap_installs_then_is_idempotent_and_the_node_answers() {
-    if skip_unless_ready() {
+    let Some(cluster) = Cluster::start_if_ready(2) else {
         return;
-    }
-    let cluster = Cluster::start(2);
+    };
     let node = fleet_node().unwrap();
     let spec = write_spec(
         &cluster,
@@ -137,10 +136,9 @@ fn bootstrap_installs_then_is_idempotent_and_the_node_answers() {
 
 #[test]
 fn a_host_of_another_machine_is_refused_by_name_and_left_untouched() {
-    if skip_unless_ready() {
+    let Some(cluster) = Cluster::start_if_ready(1) else {
         return;
-    }
-    let cluster = Cluster::start(1);
+    };
     // The sshd's sessions source $HOME/.bashrc (Debian's bash does for ssh commands): put a
     // `uname` first on PATH that says aarch64 for -m, as an ARM host would.
     let fake = cluster.dir.path().join("fake-bin");

@@ -6,7 +6,7 @@ mod support;
 
 use fleet::model::{Host, HostKeyPolicy};
 use fleet::transport::{ConnectOptions, HostKeyError, TransportError, connect};
-use support::sshd::{Cluster, skip_unless_ready};
+use support::sshd::Cluster;
 
 fn opts(accept_new: bool) -> ConnectOptions {
     ConnectOptions {
@@ -22,10 +22,9 @@ async fn refused(host: &Host, accept_new: bool, why: &str) -> TransportError {
 
 #[tokio::test]
 async fn wrong_host_key_is_refused_even_with_accept_new() {
-    if skip_unless_ready() {
+    let Some(cluster) = Cluster::start_if_ready(2) else {
         return;
-    }
-    let cluster = Cluster::start(2);
+    };
     // known_hosts says node-0's address has node-1's key.
     let wrong = cluster.dir.path().join("wrong_known_hosts");
     let s0 = &cluster.sshds[0];
@@ -79,10 +78,9 @@ async fn wrong_host_key_is_refused_even_with_accept_new() {
 
 #[tokio::test]
 async fn unknown_host_key_is_refused_without_the_flag_and_recorded_with_it() {
-    if skip_unless_ready() {
+    let Some(cluster) = Cluster::start_if_ready(1) else {
         return;
-    }
-    let cluster = Cluster::start(1);
+    };
     let empty = cluster.dir.path().join("empty_known_hosts");
     // A binary that does not exist: the key check happens before anything runs, and once it
     // passes, the missing node must be reported with the way out.
@@ -113,10 +111,9 @@ async fn unknown_host_key_is_refused_without_the_flag_and_recorded_with_it() {
 
 #[tokio::test]
 async fn hello_over_ssh_reaches_each_node() {
-    if skip_unless_ready() {
+    let Some(cluster) = Cluster::start_if_ready(3) else {
         return;
-    }
-    let cluster = Cluster::start(3);
+    };
     let mut pinned = cluster.hosts();
     let node = support::sshd::fleet_node().unwrap().display().to_string();
     pinned[2] = cluster.host(

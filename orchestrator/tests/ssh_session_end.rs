@@ -9,15 +9,14 @@ use std::time::Duration;
 
 use fleet::model::Transport;
 use fleet::transport::{ConnectOptions, ssh};
-use support::sshd::{Cluster, skip_unless_ready};
+use support::sshd::Cluster;
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test]
 async fn a_write_to_a_command_that_died_without_reading_fails_instead_of_hanging() {
-    if skip_unless_ready() {
+    let Some(cluster) = Cluster::start_if_ready(1) else {
         return;
-    }
-    let cluster = Cluster::start(1);
+    };
     let host = &cluster.hosts()[0];
     let Transport::Ssh(target) = &host.transport else {
         unreachable!("the cluster's hosts are ssh hosts")

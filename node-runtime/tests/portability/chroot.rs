@@ -14,6 +14,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::command::stdout_of;
+
 /// The shell that enters the root: arguments only, nothing interpolated into the script.
 const ENTER: &str = r#"set -eu
 root=$1 trace=$2
@@ -101,20 +103,10 @@ impl Root {
     /// Runs `argv` untraced (for the root's own programs: dpkg, bash) and asserts success;
     /// returns stdout.
     pub fn sh(&self, argv: &[&str]) -> String {
-        let output = self
-            .enter("-".as_ref())
-            .args(argv)
-            .output()
-            .expect("run unshare");
-        assert!(
-            output.status.success(),
-            "{argv:?} in {} failed ({}): {}{}",
-            self.dir.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
+        stdout_of(
+            &format!("{argv:?} in {}", self.dir.display()),
+            self.enter("-".as_ref()).args(argv),
+        )
     }
 
     /// Runs `argv` and asserts that it succeeded and touched no forbidden file; returns stdout.

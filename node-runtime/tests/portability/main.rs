@@ -9,6 +9,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+// The orchestrator tests' helper for running a program to success.
+#[path = "../../../orchestrator/tests/support/command.rs"]
+mod command;
+
 mod chroot;
 mod old_root;
 mod package;
@@ -47,6 +51,11 @@ fn node() -> Option<Node> {
     Some(node)
 }
 
+/// A root `name` in the node's temp dir, whose runs are traced into `traces` beside it.
+fn root_in(node: &Node, name: &str) -> Root {
+    Root::new(node.root.path().join(name), node.root.path().join("traces"))
+}
+
 /// What a statically linked binary looks like from outside: no program interpreter.
 fn assert_static(binary: &str) {
     let bytes = std::fs::read(binary).unwrap();
@@ -66,10 +75,7 @@ fn assert_static(binary: &str) {
 fn fleet_node_runs_in_a_root_that_holds_only_itself() {
     let Some(node) = node() else { return };
     assert_static(Node::bin());
-    let root = Root::new(
-        node.root.path().join("empty"),
-        node.root.path().join("traces"),
-    );
+    let root = root_in(&node, "empty");
     chroot::empty_root(&root.dir, Node::bin());
 
     let version = root.ok(&["/fleet-node", "--version"]);
@@ -142,10 +148,7 @@ fn fleet_node_runs_in_a_root_that_holds_only_itself() {
 fn fleet_node_creates_and_destroys_a_container_in_a_debian_11_root() {
     let Some(node) = node() else { return };
     assert_static(Node::bin());
-    let root = Root::new(
-        node.root.path().join("bullseye"),
-        node.root.path().join("traces"),
-    );
+    let root = root_in(&node, "bullseye");
     old_root::unpack(&root.dir);
     let glibc = old_root::glibc_version(&root.dir);
     assert!(

@@ -16,6 +16,12 @@ use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
+use crate::command::stdout_of;
+
+// The VM tier's image cache takes the same lock.
+#[path = "../../../tests/vm/src/cache.rs"]
+mod build_lock;
+
 /// The Debian release.
 pub const SUITE: &str = "bullseye";
 /// What minbase lacks: busybox for the container template.
@@ -48,12 +54,7 @@ pub fn tarball() -> &'static Path {
 }
 
 fn ensure(cache: &Path) -> Result<PathBuf, String> {
-    fs::create_dir_all(cache).map_err(|e| format!("cannot create {}: {e}", cache.display()))?;
-    let lock_path = cache.join("build.lock");
-    let lock = fs::File::create(&lock_path)
-        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
-    lock.lock()
-        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+    let _lock = build_lock::lock(cache)?;
     let key = key();
     let tar = cache.join(format!("{key}.tar"));
     if !tar.exists() {
@@ -105,18 +106,14 @@ fn prune(cache: &Path, keep: &Path) {
 /// Unpacks a fresh copy of the root into `dest` (created).
 pub fn unpack(dest: &Path) {
     fs::create_dir_all(dest).unwrap();
-    let out = Command::new("tar")
-        .arg("-xf")
-        .arg(tarball())
-        .arg("-C")
-        .arg(dest)
-        .args(["--numeric-owner", "--xattrs"])
-        .output()
-        .expect("run tar");
-    assert!(
-        out.status.success(),
-        "unpacking the {SUITE} root failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    stdout_of(
+        &format!("unpacking the {SUITE} root"),
+        Command::new("tar")
+            .arg("-xf")
+            .arg(tarball())
+            .arg("-C")
+            .arg(dest)
+            .args(["--numeric-owner", "--xattrs"]),
     );
 }
 

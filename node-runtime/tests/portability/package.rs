@@ -8,26 +8,22 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::chroot::Root;
+use crate::command::stdout_of;
 use crate::old_root;
 use crate::support::{Node, alive};
 
 /// `scripts/build-deb --binary <the binary under test> --out <dir>`; returns the .deb's path.
 fn build_deb(out: &Path) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-deb");
-    let output = Command::new(&script)
-        .arg("--binary")
-        .arg(Node::bin())
-        .arg("--out")
-        .arg(out)
-        .output()
-        .expect("run scripts/build-deb");
-    assert!(
-        output.status.success(),
-        "build-deb failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = stdout_of(
+        "build-deb",
+        Command::new(&script)
+            .arg("--binary")
+            .arg(Node::bin())
+            .arg("--out")
+            .arg(out),
     );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    stdout.trim().to_owned()
 }
 
 /// The package of the binary under test, built once per test process (both tests use it)
@@ -42,16 +38,10 @@ fn deb_under_test() -> &'static str {
 }
 
 fn dpkg_deb(args: &[&str]) -> String {
-    let out = Command::new("dpkg-deb")
-        .args(args)
-        .output()
-        .expect("run dpkg-deb");
-    assert!(
-        out.status.success(),
-        "dpkg-deb {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    stdout_of(
+        &format!("dpkg-deb {args:?}"),
+        Command::new("dpkg-deb").args(args),
+    )
 }
 
 #[test]
@@ -158,10 +148,7 @@ fn unit_file_parses(scratch: &Path) {
 fn installed_in_a_debian_11_root_the_package_gives_a_working_node() {
     let Some(node) = crate::node() else { return };
     let deb = deb_under_test();
-    let root = Root::new(
-        node.root.path().join("bullseye"),
-        node.root.path().join("traces"),
-    );
+    let root = crate::root_in(&node, "bullseye");
     old_root::unpack(&root.dir);
     std::fs::copy(deb, root.dir.join("tmp/fleet-node.deb")).unwrap();
     root.sh(&["dpkg", "-i", "/tmp/fleet-node.deb"]);

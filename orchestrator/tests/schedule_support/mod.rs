@@ -31,7 +31,6 @@ pub fn host(name: &str, cpus: u32, memory: &str, disk: &str) -> Host {
     }
 }
 
-/// A host whose capacity only its node can tell.
 /// `n` alike hosts `h1`..`hn` of 4 CPUs, 8Gi of memory and 100Gi of disk.
 pub fn alike_hosts(n: usize) -> Vec<Host> {
     (1..=n)
@@ -39,6 +38,7 @@ pub fn alike_hosts(n: usize) -> Vec<Host> {
         .collect()
 }
 
+/// A host whose capacity only its node can tell.
 pub fn unknown_host(name: &str) -> Host {
     Host {
         capacity: HostCapacity::default(),

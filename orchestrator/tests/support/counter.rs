@@ -1,7 +1,7 @@
 //! What a live move that kept the counting container's processes must show, read from outside
 //! before and after: the counter went on (not reset), the same shell counts, and every number
-//! arrived over the container's TCP connection once, in order, the last ones after the move.
-//! Shared with the VM tier's live move (`tests/vm/tests/vm/live_move.rs`, by `#[path]`).
+//! arrived over the container's TCP connection once, in order, the last ones after the move;
+//! and a move's report without pre-dump rounds. Shared with the VM tier's live move (`tests/vm/tests/vm/live_move.rs`, by `#[path]`).
 
 #![allow(dead_code)]
 
@@ -22,5 +22,18 @@ pub fn assert_went_on(before: u64, pid: &str, after: (u64, String, Vec<u64>)) {
     assert!(
         received.last().is_some_and(|&n| n > before),
         "nothing arrived over the connection after the move: {received:?}"
+    );
+}
+
+/// Asserts that the live move `moved` (an entry of the JSON report's `moves`) made no pre-dump
+/// round, and that the reason it gives contains `why`.
+#[track_caller]
+pub fn assert_no_pre_dump(moved: &serde_json::Value, why: &str) {
+    assert!(moved.get("pre_dumps").is_none(), "{moved:#}");
+    assert!(
+        moved["pre_dumps_stopped"]
+            .as_str()
+            .is_some_and(|stopped| stopped.contains(why)),
+        "{moved:#}"
     );
 }

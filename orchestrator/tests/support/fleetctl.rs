@@ -119,12 +119,17 @@ impl LocalFleet {
 /// machine, so that a hang fails the test with what the command printed instead of holding CI.
 pub const COMMAND_LIMIT: Duration = Duration::from_secs(600);
 
+/// `fleet <args>` as the tests run it: without colours, its stdin /dev/null (until the caller
+/// sets another).
+pub fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(fleet_bin());
+    cmd.args(args).env("NO_COLOR", "1").stdin(Stdio::null());
+    cmd
+}
+
 /// Starts `fleet <args>` with stdout and stderr piped, for [`wait_within`].
 pub fn spawn(args: &[&str]) -> Child {
-    Command::new(fleet_bin())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
+    command(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -219,6 +224,29 @@ pub fn expect(verb: &str, spec: &Path, extra: &[&str], want: i32) -> String {
         out.status.code()
     );
     stdout
+}
+
+/// Runs `fleet <args>`; panics with both streams unless the exit code is `code`. Returns its
+/// stderr.
+#[track_caller]
+pub fn stderr_of(args: &[&str], code: i32) -> String {
+    let out = run(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "fleet {args:?}\n--- stdout ---\n{}\n--- stderr ---\n{stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
+
+/// Runs `fleet <verb> -f spec <extra>` (a plan or an apply), which must exit 0 with nothing
+/// left to do.
+#[track_caller]
+pub fn expect_no_changes(verb: &str, spec: &Path, extra: &[&str]) {
+    let out = expect(verb, spec, extra, 0);
+    assert!(out.contains("No changes."), "{out}");
 }
 
 /// One container as `fleet get containers -o json` shows it.

@@ -1,6 +1,7 @@
 //! Helpers of the move tests over real sshd hosts: a spec with one container `mover` (busybox,
 //! 64Mi memory and disk) over a [`Cluster`]'s hosts, where it runs (from each node's store),
-//! running commands inside it through `fleet exec`, and what a finished move must leave.
+//! running commands inside it through `fleet exec`, a start with it running on node-0, and what
+//! a finished or a failed move must leave.
 
 #![allow(dead_code)]
 
@@ -8,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use super::fleetctl::{expect, fleet_bin};
-use super::sshd::Cluster;
+use super::fleetctl::{self, Cleanup, expect, expect_no_changes};
+use super::sshd::{Cluster, unique};
 
 /// Writes the spec: the cluster's hosts and `mover` pinned to `node-<host>`.
 pub fn write(cluster: &Cluster, fleet: &str, host: usize) -> PathBuf {
@@ -48,11 +49,13 @@ pub fn running_on(cluster: &Cluster, host: usize) -> Option<i64> {
 
 /// Runs `sh -c command` inside `mover` through `fleet exec`.
 pub fn exec(spec: &Path, command: &str) -> Output {
-    Command::new(fleet_bin())
-        .args(["exec", "-f", spec.to_str().unwrap(), "mover", "--"])
-        .args(["/bin/sh", "-c", command])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
+    exec_in(spec, "mover", command)
+}
+
+/// Runs `sh -c command` inside container `name` of `spec` through `fleet exec`.
+pub fn exec_in(spec: &Path, name: &str, command: &str) -> Output {
+    let spec = spec.to_str().unwrap();
+    fleetctl::command(&["exec", "-f", spec, name, "--", "/bin/sh", "-c", command])
         .output()
         .unwrap()
 }
@@ -60,7 +63,13 @@ pub fn exec(spec: &Path, command: &str) -> Output {
 /// [`exec`], asserting success; returns its stdout.
 #[track_caller]
 pub fn exec_ok(spec: &Path, command: &str) -> String {
-    let out = exec(spec, command);
+    exec_ok_in(spec, "mover", command)
+}
+
+/// [`exec_in`], asserting success; returns its stdout.
+#[track_caller]
+pub fn exec_ok_in(spec: &Path, name: &str, command: &str) -> String {
+    let out = exec_in(spec, name, command);
     assert!(
         out.status.success(),
         "exec {command}: {:?}\n{}\n{}",
@@ -93,6 +102,70 @@ pub fn start_on_node_0(cluster: &Cluster, fleet: &str, noise_mib: u32) -> (PathB
     (spec, sum)
 }
 
+/// Two sshd hosts and `mover` of fleet `<label>-<unique>` started on node-0 with a file written
+/// inside and some MiB of random data ([`start_on_node_0`]), destroyed (with its cgroups) by its
+/// Drop even when the test fails.
+pub struct OnNode0 {
+    /// Destroys the fleet; declared first, so it runs before the cluster goes.
+    _cleanup: Cleanup,
+    /// The two hosts.
+    pub cluster: Cluster,
+    /// The fleet's name.
+    pub fleet: String,
+    /// The spec's path.
+    pub spec: PathBuf,
+    /// The random data's md5sum line, for [`assert_moved`].
+    pub sum: String,
+}
+
+impl OnNode0 {
+    /// The hosts and `mover` with `noise_mib` MiB of random data, or `None` when the test is to
+    /// be skipped ([`Cluster::start_if_ready`]).
+    pub fn start(label: &str, noise_mib: u32) -> Option<OnNode0> {
+        let cluster = Cluster::start_if_ready(2)?;
+        let fleet = format!("{label}-{}", unique());
+        let (spec, sum) = start_on_node_0(&cluster, &fleet, noise_mib);
+        Some(OnNode0 {
+            _cleanup: Cleanup::new(&cluster, &[&spec]),
+            cluster,
+            fleet,
+            spec,
+            sum,
+        })
+    }
+}
+
+/// Applies `spec` (`mover` pinned to node-1 again), which moves it cold from node-0 and leaves
+/// what [`assert_moved`] checks; returns what the apply printed.
+#[track_caller]
+pub fn apply_the_cold_move(cluster: &Cluster, spec: &Path, sum: &str) -> String {
+    let out = expect("apply", spec, &["--yes"], 0);
+    assert!(
+        out.contains("mover moved node-0 -> node-1 (cold): "),
+        "{out}"
+    );
+    assert_moved(cluster, spec, sum);
+    out
+}
+
+/// What a move that failed once the image travelled leaves: the apply exited 1 saying `why` and
+/// that `mover` runs on node-0 again, which it does, and nothing half-received is a container
+/// on node-1.
+#[track_caller]
+pub fn assert_back_on_node_0(cluster: &Cluster, out: &Output, why: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(why) && stdout.contains("mover runs on node-0 again"),
+        "{stdout}"
+    );
+    assert!(running_on(cluster, 0).is_some(), "running on node-0 again");
+    assert!(
+        !root(cluster, 1).join("containers/mover").exists(),
+        "nothing half-received is a container"
+    );
+}
+
 /// What a finished move to node-1 leaves: it runs there, the source's copy is gone, the data
 /// arrived whole and owned by the container's root, and the spec has nothing left to do.
 #[track_caller]
@@ -106,8 +179,7 @@ pub fn assert_moved(cluster: &Cluster, spec: &Path, sum: &str) {
     // Owned by the container's root on the new host too (its range there).
     assert_eq!(exec_ok(spec, "stat -c %u:%g /kept.txt"), "0:0\n");
     assert_eq!(exec_ok(spec, "md5sum /noise"), sum);
-    let again = expect("plan", spec, &[], 0);
-    assert!(again.contains("No changes."), "{again}");
+    expect_no_changes("plan", spec, &[]);
 }
 
 /// Starts `fleet apply --yes` on `spec` (stdout and stderr piped) and returns it, with the PID
@@ -117,14 +189,7 @@ pub fn apply_until_the_import_begins(cluster: &Cluster, spec: &Path) -> (Child, 
     let holder = root(cluster, 1).join("apply.lock.holder");
     // A holder record a killed node left would be read as this import's.
     let _ = std::fs::remove_file(&holder);
-    let child = Command::new(fleet_bin())
-        .args(["apply", "-f", spec.to_str().unwrap(), "--yes"])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = fleetctl::spawn(&["apply", "-f", spec.to_str().unwrap(), "--yes"]);
     let deadline = Instant::now() + Duration::from_secs(120);
     let pid = loop {
         let record: Option<serde_json::Value> = std::fs::read(&holder)

@@ -8,6 +8,11 @@
 
 #![allow(dead_code)]
 
+// By `#[path]` from here, so that the benches, which include this file alone
+// (examples/support/mod.rs), have it too.
+#[path = "command.rs"]
+mod command;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -63,12 +68,7 @@ pub fn skip_unless_ready() -> bool {
 
 /// target/debug (or release), where cargo puts the workspace's binaries.
 pub fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/debug/deps/<test> -> target/debug
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("test executable under target/<profile>/deps")
-        .to_path_buf()
+    command::profile_dir()
 }
 
 /// The fleet-node binary next to the tests, if built.
@@ -78,15 +78,11 @@ pub fn fleet_node() -> Option<PathBuf> {
 }
 
 fn keygen(path: &Path) {
-    let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "fleet-test", "-f"])
-        .arg(path)
-        .output()
-        .expect("run ssh-keygen");
-    assert!(
-        out.status.success(),
-        "ssh-keygen failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    command::stdout_of(
+        "ssh-keygen",
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "fleet-test", "-f"])
+            .arg(path),
     );
 }
 
@@ -233,6 +229,12 @@ impl Cluster {
     /// Starts `n` sshds on 127.0.0.2, .3, ...
     pub fn start(n: usize) -> Cluster {
         Self::start_with_env(n, &[])
+    }
+
+    /// [`Cluster::start`], or `None` when the test is to be skipped ([`skip_unless_ready`],
+    /// which fails it instead under CI=true).
+    pub fn start_if_ready(n: usize) -> Option<Cluster> {
+        (!skip_unless_ready()).then(|| Self::start(n))
     }
 
     /// [`Cluster::start`] with more variables in the environment of what the sshds run (each

@@ -2,16 +2,9 @@
 //! running test (or bench) was built into. `cargo test --workspace` builds both before any test
 //! runs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// `target/<profile>`: the running executable is `target/<profile>/deps/<name>-<hash>`.
-pub fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test executable's path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("the test executable lies in target/<profile>/deps")
-        .to_path_buf()
-}
+pub use crate::command::profile_dir;
 
 /// The `fleet` CLI.
 pub fn fleet() -> PathBuf {

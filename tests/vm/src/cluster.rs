@@ -233,22 +233,25 @@ impl Cluster {
         self.fleet_expect(args, 0)
     }
 
+    /// Asserts that `fleet plan -f spec` has nothing left to do: the last apply converged.
+    #[track_caller]
+    pub fn assert_converged(&self, spec: &str) {
+        let plan = self.fleet_ok(&["plan", "-f", spec]);
+        assert!(plan.contains("No changes."), "apply converged: {plan}");
+    }
+
     /// `fleet bootstrap -f spec` with the workspace's fleet-node: every VM gets the binary. It
     /// goes without its debug sections (`objcopy --strip-debug`: a third of the bytes to push
     /// through an emulated sshd; symbols stay for backtraces).
     #[track_caller]
     pub fn bootstrap(&self, spec: &Path) -> String {
         let node = self.dir.path().join("fleet-node");
-        let out = Command::new("objcopy")
-            .arg("--strip-debug")
-            .arg(crate::bins::fleet_node())
-            .arg(&node)
-            .output()
-            .expect("run objcopy (binutils)");
-        assert!(
-            out.status.success(),
-            "objcopy --strip-debug failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        crate::command::stdout_of(
+            "objcopy --strip-debug (binutils)",
+            Command::new("objcopy")
+                .arg("--strip-debug")
+                .arg(crate::bins::fleet_node())
+                .arg(&node),
         );
         self.fleet_ok(&[
             "bootstrap",

@@ -95,12 +95,7 @@ fn image_in(dir: PathBuf, key: String, kernel: Kernel) -> Image {
 pub fn ensure(cache: &Path, kernel: Kernel) -> Result<Image, String> {
     let key = key(&kernel);
     let dir = cache.join(&key);
-    fs::create_dir_all(cache).map_err(|e| format!("cannot create {}: {e}", cache.display()))?;
-    let lock_path = cache.join("build.lock");
-    let lock = fs::File::create(&lock_path)
-        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
-    lock.lock()
-        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+    let lock = crate::cache::lock(cache)?;
     if !dir.join("base.img").exists() {
         let started = Instant::now();
         eprintln!(

@@ -3,7 +3,8 @@
 //! `fleet bootstrap`, `fleet apply` and the other verbs over SSH, host keys verified.
 //!
 //! - [`image`]: the root image, built from Debian packages ([`recipe`]) and cached by what went
-//!   into it; built at most once per recipe and kernel, shared by every VM test.
+//!   into it; built at most once per recipe and kernel ([`cache`]'s lock), shared by every
+//!   VM test.
 //! - [`initramfs`]: the VMs' own small initramfs (busybox, the root disk's modules, `/init`).
 //! - [`vm`]: one QEMU (TCG) VM booted from its own copy-on-write overlay, reachable only on a
 //!   forwarded port on 127.0.0.1; boot, reboot, poweroff, kill.
@@ -12,11 +13,16 @@
 //!   run against them.
 //! - [`phase`]: the tier's named, timed phases (one boot of the pair for every check).
 //! - [`prereq`]: what the tier needs here; fails under `CI=true`, skips elsewhere.
+//! - [`command`]: a helper program run to success or the test fails (the orchestrator tests'
+//!   own, shared by `#[path]`).
 //!
 //! The tests are in `tests/vm/tests/vm/`. See docs/decisions.md ("VM test tier").
 
 pub mod bins;
+pub mod cache;
 pub mod cluster;
+#[path = "../../../orchestrator/tests/support/command.rs"]
+pub mod command;
 pub mod image;
 pub mod initramfs;
 pub mod phase;

@@ -18,6 +18,7 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::command::stdout_of;
 use crate::image::Image;
 use crate::recipe;
 use crate::ssh::Ssh;
@@ -113,15 +114,11 @@ pub struct Vm {
 }
 
 fn keygen(path: &Path, comment: &str) {
-    let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
-        .arg(path)
-        .output()
-        .expect("run ssh-keygen");
-    assert!(
-        out.status.success(),
-        "ssh-keygen failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    stdout_of(
+        "ssh-keygen",
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+            .arg(path),
     );
 }
 
@@ -147,16 +144,12 @@ impl Vm {
             .expect("temp dir");
         let d = dir.path();
         let overlay = d.join("disk.qcow2");
-        let out = Command::new("qemu-img")
-            .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
-            .arg(&image.base)
-            .arg(&overlay)
-            .output()
-            .expect("run qemu-img");
-        assert!(
-            out.status.success(),
-            "qemu-img create failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        stdout_of(
+            "qemu-img create",
+            Command::new("qemu-img")
+                .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
+                .arg(&image.base)
+                .arg(&overlay),
         );
         keygen(&d.join("host_key"), &name);
         let host_key = std::fs::read_to_string(d.join("host_key.pub"))
@@ -307,6 +300,19 @@ impl Vm {
         )
     }
 
+    /// Sleeps `pause` before the caller looks again; once `deadline` has passed, panics instead
+    /// with the console's tail: the guest did not `what` in time.
+    #[track_caller]
+    fn wait_before(&self, deadline: Instant, what: &str, pause: Duration) {
+        assert!(
+            Instant::now() < deadline,
+            "{} did not {what}\n{}",
+            self.name,
+            self.console_tail()
+        );
+        std::thread::sleep(pause);
+    }
+
     /// Whether the serial console has printed `text` (read from the start: a few KiB).
     fn console_has(&self, text: &str) -> bool {
         std::fs::read(self.dir.path().join("console.log"))
@@ -401,13 +407,11 @@ impl Vm {
         let deadline = started + boot_timeout();
         // The shutdown ends where the kernel says it restarts (printed even with `quiet`).
         while self.console_count(RESTARTING) == restarts {
-            assert!(
-                Instant::now() < deadline,
-                "{} did not shut down for its reboot\n{}",
-                self.name,
-                self.console_tail()
+            self.wait_before(
+                deadline,
+                "shut down for its reboot",
+                Duration::from_millis(200),
             );
-            std::thread::sleep(Duration::from_millis(200));
         }
         let shutdown = started.elapsed();
         loop {
@@ -421,13 +425,11 @@ impl Vm {
                 };
             }
             self.ssh.stop_master();
-            assert!(
-                Instant::now() < deadline,
-                "{} did not come back from reboot\n{}",
-                self.name,
-                self.console_tail()
+            self.wait_before(
+                deadline,
+                "come back from reboot",
+                Duration::from_millis(500),
             );
-            std::thread::sleep(Duration::from_millis(500));
         }
     }
 
@@ -450,13 +452,7 @@ impl Vm {
             if let Some(status) = self.exited() {
                 return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not power off\n{}",
-                self.name,
-                self.console_tail()
-            );
-            std::thread::sleep(Duration::from_millis(200));
+            self.wait_before(deadline, "power off", Duration::from_millis(200));
         }
     }
 

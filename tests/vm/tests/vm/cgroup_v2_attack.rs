@@ -88,12 +88,7 @@ pub fn container_root_cannot_raise_its_own_cgroup_v2_limits(cluster: &Cluster) {
             "{name}: init {pid} not in {procs}"
         );
     }
-    assert!(
-        cluster
-            .fleet_ok(&["plan", "-f", spec_arg])
-            .contains("No changes."),
-        "apply converged"
-    );
+    cluster.assert_converged(spec_arg);
 
     let script = script();
     for name in ["cg-plain", "cg-nested"] {

@@ -16,6 +16,33 @@ fn cg(vm: &Vm, name: &str, file: &str) -> String {
         .to_owned()
 }
 
+/// `lim`'s cgroup files and their values as first.yaml sets them and as second.yaml changes
+/// them live.
+fn lim_files() -> [(&'static str, [String; 2]); 7] {
+    let mib = |n: u64| (n << 20).to_string();
+    let both = |first: &str, second: &str| [first.to_owned(), second.to_owned()];
+    [
+        ("cpu.weight", both("200", "50")),
+        ("cpu.max", both("50000 100000", "80000 100000")),
+        ("cpuset.cpus", both("1", "0-1")),
+        ("memory.max", [mib(256), mib(384)]),
+        ("memory.high", [mib(192), mib(320)]),
+        ("memory.swap.max", [mib(64), mib(128)]),
+        ("pids.max", both("64", "100")),
+    ]
+}
+
+/// Asserts `lim`'s cgroup files as spec `which` (0: first.yaml, 1: second.yaml) sets them
+/// ([`lim_files`]), and that its io.max holds the line `io_max` (its disk's).
+#[track_caller]
+fn assert_limits(vm: &Vm, which: usize, io_max: &str) {
+    for (file, values) in lim_files() {
+        assert_eq!(cg(vm, "lim", file), values[which], "lim's {file}");
+    }
+    let io = cg(vm, "lim", "io.max");
+    assert!(io.contains(io_max), "{io}");
+}
+
 /// The `key` count in a flat keyed file such as memory.events.
 fn keyed(text: &str, key: &str) -> u64 {
     text.lines()
@@ -49,6 +76,11 @@ fn disk_device(vm: &Vm, name: &str) -> String {
         .to_owned()
 }
 
+/// `fleet exec` of `sh -c script` in `hog`, whatever its exit status.
+fn hog_sh(cluster: &Cluster, spec: &str, script: &str) -> std::process::Output {
+    cluster.fleet(&["exec", "hog", "-f", spec, "--", "/bin/sh", "-c", script])
+}
+
 /// `df -k /` inside the container: its file system's size in KiB.
 fn df_kib(cluster: &Cluster, spec: &str, name: &str) -> u64 {
     let out = cluster.fleet_ok(&["exec", name, "-f", spec, "--", "df", "-k", "/"]);
@@ -60,6 +92,11 @@ fn df_kib(cluster: &Cluster, spec: &str, name: &str) -> u64 {
 }
 
 const SLEEP: &str = "command: [\"/bin/sleep\", \"1000000\"]";
+
+/// `lim`'s resources as second.yaml changes them live (third.yaml keeps them).
+const CHANGED: &str = "{cpu: {units: 500, limit: 80%, cpus: \"0-1\"}, memory: 384Mi, \
+                       memory_high: 320Mi, swap: 128Mi, pids: 100, disk: {space: 256Mi}, \
+                       io: {read_bps: 20Mi, write_bps: 5Mi}}";
 
 /// The VM this phase runs on (its only host in the specs).
 const HOST: &str = "vm-0";
@@ -117,40 +154,21 @@ pub fn every_v2_limit_is_set_and_changed_live_and_counted(cluster: &Cluster) {
     let pid = init_pid(cluster, &first, "lim");
     let dev = disk_device(vm, "lim");
     assert!(dev.starts_with("7:"), "the disk is a loop device: {dev}");
-    assert_eq!(cg(vm, "lim", "cpu.weight"), "200");
-    assert_eq!(cg(vm, "lim", "cpu.max"), "50000 100000");
-    assert_eq!(cg(vm, "lim", "cpuset.cpus"), "1");
-    assert_eq!(cg(vm, "lim", "memory.max"), (256u64 << 20).to_string());
-    assert_eq!(cg(vm, "lim", "memory.high"), (192u64 << 20).to_string());
-    assert_eq!(cg(vm, "lim", "memory.swap.max"), (64u64 << 20).to_string());
-    assert_eq!(cg(vm, "lim", "pids.max"), "64");
-    assert!(
-        cg(vm, "lim", "io.max")
-            .contains(&format!("{dev} rbps=10485760 wbps=max riops=max wiops=200")),
-        "{}",
-        cg(vm, "lim", "io.max")
+    assert_limits(
+        vm,
+        0,
+        &format!("{dev} rbps=10485760 wbps=max riops=max wiops=200"),
     );
     // 500 on the spec's 1..10000 scale is 136 on BFQ's 1..1000.
     assert_eq!(cg(vm, "hog", "io.bfq.weight"), "default 136");
     let procs = cg(vm, "lim", "cgroup.procs");
     assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
-    assert!(
-        cluster
-            .fleet_ok(&["plan", "-f", &first])
-            .contains("No changes."),
-        "apply converged"
-    );
+    cluster.assert_converged(&first);
     let small = df_kib(cluster, &first, "lim");
     assert!((100 << 10..=128 << 10).contains(&small), "df: {small} KiB");
 
     // Change every limit (and grow the disk) live: same init, new values in the files.
-    let second = spec_of(
-        cluster,
-        "second.yaml",
-        "{cpu: {units: 500, limit: 80%, cpus: \"0-1\"}, memory: 384Mi, memory_high: 320Mi, \
-         swap: 128Mi, pids: 100, disk: {space: 256Mi}, io: {read_bps: 20Mi, write_bps: 5Mi}}",
-        ", io: {weight: 50}",
-    );
+    let second = spec_of(cluster, "second.yaml", CHANGED, ", io: {weight: 50}");
     let plan = cluster.fleet_ok(&["plan", "-f", &second]);
     eprintln!("{plan}");
     assert!(
@@ -160,45 +178,22 @@ pub fn every_v2_limit_is_set_and_changed_live_and_counted(cluster: &Cluster) {
     let applied = cluster.fleet_ok(&["apply", "-f", &second, "--yes"]);
     eprintln!("{applied}");
     assert_eq!(init_pid(cluster, &second, "lim"), pid, "the same init");
-    assert_eq!(cg(vm, "lim", "cpu.weight"), "50");
-    assert_eq!(cg(vm, "lim", "cpu.max"), "80000 100000");
-    assert_eq!(cg(vm, "lim", "cpuset.cpus"), "0-1");
-    assert_eq!(cg(vm, "lim", "memory.max"), (384u64 << 20).to_string());
-    assert_eq!(cg(vm, "lim", "memory.high"), (320u64 << 20).to_string());
-    assert_eq!(cg(vm, "lim", "memory.swap.max"), (128u64 << 20).to_string());
-    assert_eq!(cg(vm, "lim", "pids.max"), "100");
-    assert!(
-        cg(vm, "lim", "io.max").contains(&format!(
-            "{dev} rbps=20971520 wbps=5242880 riops=max wiops=max"
-        )),
-        "{}",
-        cg(vm, "lim", "io.max")
+    assert_limits(
+        vm,
+        1,
+        &format!("{dev} rbps=20971520 wbps=5242880 riops=max wiops=max"),
     );
     assert_eq!(cg(vm, "hog", "io.bfq.weight"), "default 50");
     // The disk grew while mounted: the file system inside is about 256Mi now.
     let big = df_kib(cluster, &second, "lim");
     assert!((228 << 10..=256 << 10).contains(&big), "df: {big} KiB");
-    assert!(
-        cluster
-            .fleet_ok(&["plan", "-f", &second])
-            .contains("No changes."),
-        "apply converged"
-    );
+    cluster.assert_converged(&second);
 
     // Hogs: memory.events max and pids.events max count the hits, and the counters say so.
     let before = keyed(&cg(vm, "hog", "memory.events"), "max");
     // tail keeps every line of /dev/zero (no newline ever comes): it grows until the kernel
     // kills it at memory.max. The shell around it goes on.
-    let out = cluster.fleet(&[
-        "exec",
-        "hog",
-        "-f",
-        &second,
-        "--",
-        "/bin/sh",
-        "-c",
-        "tail /dev/zero; echo survived",
-    ]);
+    let out = hog_sh(cluster, &second, "tail /dev/zero; echo survived");
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("survived"),
         "{out:?}"
@@ -207,16 +202,11 @@ pub fn every_v2_limit_is_set_and_changed_live_and_counted(cluster: &Cluster) {
     assert!(keyed(&events, "max") > before, "{events}");
     assert!(keyed(&events, "oom_kill") >= 1, "{events}");
     // More tasks than pids.max (8, the sleeping init holds one): the forks past it fail.
-    let out = cluster.fleet(&[
-        "exec",
-        "hog",
-        "-f",
+    let out = hog_sh(
+        cluster,
         &second,
-        "--",
-        "/bin/sh",
-        "-c",
         "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 5 </dev/null >/dev/null 2>&1 & done; wait",
-    ]);
+    );
     // The shell may give up at the first refused fork: its status is not the point.
     let _ = out;
     let pids_events = cg(vm, "hog", "pids.events");
@@ -272,13 +262,7 @@ pub fn every_v2_limit_is_set_and_changed_live_and_counted(cluster: &Cluster) {
             .unwrap();
     let file = &hosts[0]["node"]["features"]["io_weight_file"];
     assert_eq!(file, "io.weight", "the hello under iocost: {hosts:?}");
-    let third = spec_of(
-        cluster,
-        "third.yaml",
-        "{cpu: {units: 500, limit: 80%, cpus: \"0-1\"}, memory: 384Mi, memory_high: 320Mi, \
-         swap: 128Mi, pids: 100, disk: {space: 256Mi}, io: {read_bps: 20Mi, write_bps: 5Mi}}",
-        ", io: {weight: 300}",
-    );
+    let third = spec_of(cluster, "third.yaml", CHANGED, ", io: {weight: 300}");
     let applied = cluster.fleet_ok(&["apply", "-f", &third, "--yes"]);
     assert!(!applied.contains("io.weight of"), "{applied}");
     assert_eq!(cg(vm, "hog", "io.weight"), "default 300");

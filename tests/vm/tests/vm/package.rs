@@ -17,19 +17,15 @@ pub const PACKAGED_NODE: &str = "/usr/bin/fleet-node";
 /// on this side only (it can go on while the VMs boot).
 pub fn build(out: &Path) -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/build-deb");
-    let output = Command::new(&script)
-        .arg("--binary")
-        .arg(fleet_vm::bins::fleet_node())
-        .arg("--out")
-        .arg(out)
-        .output()
-        .expect("run scripts/build-deb");
-    assert!(
-        output.status.success(),
-        "build-deb failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = fleet_vm::command::stdout_of(
+        "build-deb",
+        Command::new(&script)
+            .arg("--binary")
+            .arg(fleet_vm::bins::fleet_node())
+            .arg("--out")
+            .arg(out),
     );
-    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+    PathBuf::from(stdout.trim())
 }
 
 /// The phase: copy `deb` to `host`, `apt install` it there, check what the package did (the
