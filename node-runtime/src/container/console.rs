@@ -103,15 +103,7 @@ pub(crate) fn open(
                     (devnull.as_raw_fd(), 2),
                     (dir_fd.as_raw_fd(), 3),
                 ];
-                for (from, to) in fds {
-                    if process::dup_onto(from, to).is_err() {
-                        process::exit_now(127);
-                    }
-                }
-                process::cloexec_from(4);
-                process::reset_signals();
-                let _ = process::execve(&path, &argv, &[]);
-                process::exit_now(127);
+                process::exec_with(&fds, &path, &argv, &[]);
             }
             process::exit_now(0)
         }

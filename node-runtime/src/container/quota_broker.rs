@@ -87,15 +87,7 @@ pub(crate) fn start(layout: &Layout, init: i32, device: &Path, listener: OwnedFd
                     (log.as_raw_fd(), 2),
                     (listener.as_raw_fd(), 3),
                 ];
-                for (from, to) in fds {
-                    if process::dup_onto(from, to).is_err() {
-                        process::exit_now(127);
-                    }
-                }
-                process::cloexec_from(4);
-                process::reset_signals();
-                let _ = process::execve(&program, &argv, &[]);
-                process::exit_now(127);
+                process::exec_with(&fds, &program, &argv, &[]);
             }
             process::exit_now(0)
         }

@@ -211,6 +211,22 @@ pub fn execve(path: &CString, argv: &[CString], env: &[CString]) -> io::Error {
     }
 }
 
+/// In a forked child: puts each `(from, to)` of `fds` onto descriptor `to` (0, 1, 2, ... in
+/// order), marks every higher one close-on-exec, resets signals and execs `path`; exits 127
+/// when a step fails. The hand-off of the node's helpers (the console keeper, the quota
+/// broker) to their own program.
+pub fn exec_with(fds: &[(i32, i32)], path: &CString, argv: &[CString], env: &[CString]) -> ! {
+    for &(from, to) in fds {
+        if dup_onto(from, to).is_err() {
+            exit_now(127);
+        }
+    }
+    cloexec_from(fds.len() as i32);
+    reset_signals();
+    let _ = execve(path, argv, env);
+    exit_now(127)
+}
+
 /// Duplicates `from` onto descriptor number `to` (clearing close-on-exec on it).
 pub fn dup_onto(from: i32, to: i32) -> io::Result<()> {
     // SAFETY: dup2 only manipulates the descriptor table.
