@@ -20,6 +20,7 @@ SWAPPAGES="0:131072"
 DISKSPACE="2097152:2306867"
 DISKINODES="131072:144179"
 QUOTATIME="0"
+QUOTAUGIDLIMIT="100"
 # CPU fair scheduler parameter
 CPUUNITS="1000"
 CPULIMIT="150"
@@ -160,6 +161,8 @@ fn a_vswap_config_keeps_its_limits_exactly() {
         "the hard limit, 1 KiB blocks"
     );
     assert_eq!(r["disk_inodes"], 144_179);
+    assert_eq!(c["disk"]["user_quota"], true, "QUOTAUGIDLIMIT other than 0");
+    assert!(spec.contains("QUOTAUGIDLIMIT=100 (how many ids"), "{spec}");
     assert_eq!(r["cpu_units"], 1000);
     assert_eq!(r["cpu_limit"], 150, "percent of one CPU");
     assert_eq!(r["pids"], 240);

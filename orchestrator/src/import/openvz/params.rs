@@ -59,9 +59,7 @@ pub const CONTAINER: &[(&str, Fate)] = fates! {
     DISKINODES,
     VE_LAYOUT,
     QUOTATIME => "grace period of the soft disk limit: Fleet's disk limit is the hard one",
-    QUOTAUGIDLIMIT => "second-level (per-user) quotas inside: resources.disk.user_quota keeps \
-        them on the container's disk, but container root cannot set them yet (the quotactl \
-        broker is not started for running containers: docs/limits.md, \"Second-level quotas\")",
+    QUOTAUGIDLIMIT,
     DISK_QUOTA => "vzquota on or off: a Fleet disk always limits its space and inodes",
     IOPRIO,
     IOLIMIT,

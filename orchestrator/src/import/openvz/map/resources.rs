@@ -209,7 +209,8 @@ fn cpuset_ok(text: &str) -> bool {
         })
 }
 
-/// disk.space and disk.inodes, from the hard limits of DISKSPACE and DISKINODES.
+/// disk.space and disk.inodes, from the hard limits of DISKSPACE and DISKINODES, and
+/// disk.user_quota from a QUOTAUGIDLIMIT other than 0.
 pub(super) fn disk(m: &mut Mapper) {
     let mut space = None;
     if let Some((p, s)) = m.pair("DISKSPACE", Unit::KiBlocks) {
@@ -257,6 +258,34 @@ pub(super) fn disk(m: &mut Mapper) {
                 "inodes are a property of the container's disk, and DISKSPACE gives it none",
             ),
             (None, _) => {}
+        }
+    }
+    if let Some(s) = m.take("QUOTAUGIDLIMIT") {
+        match (s.value.trim().parse::<u64>(), space) {
+            // vzctl's "off".
+            (Ok(0), _) => {}
+            (Ok(_), Some(_)) => m.field(
+                "resources.disk.user_quota",
+                "true",
+                format!(
+                    "{} (how many ids may have quotas; Fleet counts none: container root sets \
+                     them with setquota on /)",
+                    shown("QUOTAUGIDLIMIT", s)
+                ),
+            ),
+            (Ok(_), None) => m.skip(
+                "QUOTAUGIDLIMIT",
+                s,
+                "second-level quotas live on the container's own disk, and DISKSPACE gives it none",
+            ),
+            (Err(_), _) => m.invalid(
+                "QUOTAUGIDLIMIT",
+                s,
+                format!("{:?} is not a number", s.value),
+                "write QUOTAUGIDLIMIT=\"N\", how many uids and gids may have quotas (0 turns them \
+                 off)"
+                    .into(),
+            ),
         }
     }
 }
