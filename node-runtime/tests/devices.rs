@@ -26,6 +26,15 @@ fn sh(node: &Node, name: &str, script: &str) -> String {
 }
 
 /// `opened` or `refused: <the shell's error>` for a redirection `what` inside `name`.
+/// The v1 `devices.list` of `name`'s devices group: the rules the kernel holds for it.
+fn devices_list(node: &Node, name: &str) -> String {
+    node.cgroup_dirs(name)
+        .into_iter()
+        .find(|d| d.join("devices.list").exists())
+        .map(|d| std::fs::read_to_string(d.join("devices.list")).unwrap())
+        .expect("a devices group")
+}
+
 fn open(node: &Node, name: &str, what: &str) -> String {
     sh(
         node,
@@ -107,12 +116,7 @@ fn a_granted_device_opens_inside_and_an_ungranted_one_does_not() {
             && widen.contains("rule-refused"),
         "{widen}"
     );
-    let host_rules = node
-        .cgroup_dirs("dev")
-        .into_iter()
-        .find(|d| d.join("devices.list").exists())
-        .map(|d| std::fs::read_to_string(d.join("devices.list")).unwrap())
-        .expect("a devices group");
+    let host_rules = devices_list(&node, "dev");
     assert!(
         !host_rules.contains("10:237") && !host_rules.contains("a *:* rwm"),
         "{host_rules}"
@@ -155,12 +159,7 @@ fn grants_change_live_with_the_same_init() {
         sh(&node, "live", "test -e /dev/fuse || echo gone"),
         "gone\n"
     );
-    let rules = node
-        .cgroup_dirs("live")
-        .into_iter()
-        .find(|d| d.join("devices.list").exists())
-        .map(|d| std::fs::read_to_string(d.join("devices.list")).unwrap())
-        .expect("a devices group");
+    let rules = devices_list(&node, "live");
     assert!(
         rules.contains("c 10:200 rw") && !rules.contains("10:229"),
         "{rules}"
@@ -187,12 +186,7 @@ fn grants_change_live_with_the_same_init() {
     // appeared under /sys.
     let err = node.fails(&["set", "live", "--device", "/dev/net/tun:rw"]);
     assert!(err.contains("symbolic link"), "{err}");
-    let rules = node
-        .cgroup_dirs("live")
-        .into_iter()
-        .find(|d| d.join("devices.list").exists())
-        .map(|d| std::fs::read_to_string(d.join("devices.list")).unwrap())
-        .unwrap();
+    let rules = devices_list(&node, "live");
     assert!(!rules.contains("10:200"), "{rules}");
     assert_eq!(
         sh(&node, "live", "test -e /sys/tun || echo clean"),

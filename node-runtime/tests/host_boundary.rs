@@ -36,6 +36,21 @@ fn restart(node: &Node, name: &str) -> std::process::Output {
     node.run(&["start", name])
 }
 
+/// Points `name`'s /etc/hostname at `target` (from inside) and restarts it, which must succeed.
+fn link_hostname_and_restart(node: &Node, name: &str, target: &Path) {
+    sh(
+        node,
+        name,
+        &format!("ln -sf {} /etc/hostname", target.display()),
+    );
+    let out = restart(node, name);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn symlinked_etc_hostname_does_not_write_the_host_file_at_restart() {
     let Some(node) = Node::new() else { return };
@@ -50,17 +65,7 @@ fn symlinked_etc_hostname_does_not_write_the_host_file_at_restart() {
         "sym-01",
     ]);
     // The container points its /etc/hostname at the host path.
-    sh(
-        &node,
-        "sym",
-        &format!("ln -sf {} /etc/hostname", secret.display()),
-    );
-    let out = restart(&node, "sym");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    link_hostname_and_restart(&node, "sym", &secret);
     assert_untouched(&secret);
     assert_eq!(sh(&node, "sym", "cat /etc/hostname"), "sym-01\n");
     assert_eq!(
@@ -72,17 +77,7 @@ fn symlinked_etc_hostname_does_not_write_the_host_file_at_restart() {
         "file\n"
     );
     // A link to a missing host path: the target is not created.
-    sh(
-        &node,
-        "sym",
-        &format!("ln -sf {} /etc/hostname", missing.display()),
-    );
-    let out = restart(&node, "sym");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    link_hostname_and_restart(&node, "sym", &missing);
     assert!(
         !missing.exists(),
         "fleet-node created the link's host target"

@@ -129,11 +129,7 @@ fn destroy_leaves_no_mount_cgroup_directory_or_process() {
     }
     node.fails(&["start", "ghost"]);
     node.fails(&["stop", "ghost"]);
-    let left: Vec<_> = std::fs::read_dir(node.root.path().join("containers"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
+    let left = support::entry_names(&node.root.path().join("containers"));
     assert!(left.is_empty(), "refused verbs left {left:?}");
 }
 

@@ -8,6 +8,7 @@ mod support;
 
 use fleet_protocol::{ContainerSpec, NetworkMode, NetworkSpec, TemplateRef};
 use network_support::{TestNetns, prerequisites};
+use node_runtime::Runtime;
 use support::Node;
 
 fn busybox(name: &str, addresses: &[&str]) -> ContainerSpec {
@@ -27,6 +28,18 @@ fn busybox(name: &str, addresses: &[&str]) -> ContainerSpec {
     }
 }
 
+/// The host side in a namespace of the test's own, and a node with its runtime; `None` where
+/// the tools or the kernel's support are missing.
+fn bridged_node() -> Option<(TestNetns, Node, Runtime)> {
+    if !prerequisites() {
+        return None;
+    }
+    let host = TestNetns::new();
+    let node = Node::new()?;
+    let runtime = node.runtime();
+    Some((host, node, runtime))
+}
+
 /// Whether `ip` answers a ping sent from inside container `name`.
 fn pings(node: &Node, name: &str, ip: &str) -> bool {
     (0..3).any(|_| {
@@ -38,12 +51,9 @@ fn pings(node: &Node, name: &str, ip: &str) -> bool {
 
 #[test]
 fn two_busybox_containers_ping_each_other_and_change_address_live() {
-    if !prerequisites() {
+    let Some((host, node, runtime)) = bridged_node() else {
         return;
-    }
-    let host = TestNetns::new();
-    let Some(node) = Node::new() else { return };
-    let runtime = node.runtime();
+    };
     // The node's work runs on a thread inside the test's namespace, so the bridge and the host
     // ends of the veths are made there and nowhere else.
     host.run(|| {
@@ -121,12 +131,9 @@ fn bad_network_spec_is_refused_at_create() {
 
 #[test]
 fn privileged_container_gets_its_network_too() {
-    if !prerequisites() {
+    let Some((host, node, runtime)) = bridged_node() else {
         return;
-    }
-    let host = TestNetns::new();
-    let Some(node) = Node::new() else { return };
-    let runtime = node.runtime();
+    };
     let mut spec = busybox("net-u", &["10.83.0.31/24"]);
     spec.privileged = true;
     host.run(|| runtime.create(&spec))

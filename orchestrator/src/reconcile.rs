@@ -126,7 +126,7 @@ mod tests {
 
     use super::*;
     use crate::model::Placement;
-    use crate::plan::fixture::{empty_observation, fleet, host, spec};
+    use crate::plan::fixture::{empty_observation, fleet, hello_mut, host, spec};
 
     #[test]
     fn an_unplaceable_container_is_refused_with_the_schedulers_reason() {
@@ -141,16 +141,12 @@ mod tests {
         small.spec = spec("demo", "small");
         let f = fleet("demo", vec![host("a")], vec![big, small]);
         let mut observed = empty_observation(&f);
-        if let Some(observe::HostObservation::Reachable { node: Some(n), .. }) =
-            observed.hosts.get_mut("a")
-        {
-            n.capacity = Capacity {
-                cpus: 2,
-                memory: 1 << 30,
-                disk_free: 1 << 40,
-                uid_ranges_free: None,
-            };
-        }
+        hello_mut(&mut observed, "a").capacity = Capacity {
+            cpus: 2,
+            memory: 1 << 30,
+            disk_free: 1 << 40,
+            uid_ranges_free: None,
+        };
         let plan = decide(&f, &observed, DiffOptions::default()).unwrap();
         assert_eq!(plan.diff.create.len(), 1, "{:?}", plan.diff);
         assert_eq!(plan.diff.create[0].name, "small");

@@ -16,11 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::images::{self, DUMP_LOG, Record};
-use super::{CheckpointOptions, CheckpointReport, criu, freeze};
+use super::{CheckpointOptions, CheckpointReport, begin, failure, freeze};
 use crate::container::Found;
 use crate::container::Runtime;
 use crate::error::{Error, Result, io_err};
-use crate::store::validate_name;
 
 /// The key CRIU's images use for the builtin init's bind mount.
 pub const INIT_KEY: &str = "fleet-init";
@@ -28,28 +27,15 @@ pub const INIT_KEY: &str = "fleet-init";
 /// (`rootfs/masks.rs`): an overlay on host descriptors, which CRIU cannot mount again itself.
 pub const INIT_DIR_KEY: &str = "fleet-init-dir";
 
-/// See [`super::checkpoint`].
+/// Dumps the running container `name` into `dir` (created 0700; it must not exist or be empty).
 pub fn checkpoint(
     runtime: &Runtime,
     name: &str,
     dir: &Path,
     opts: &CheckpointOptions,
 ) -> Result<CheckpointReport> {
-    validate_name(name)?;
-    let fail = |message: String| Error::Checkpoint {
-        verb: "checkpoint",
-        name: name.to_owned(),
-        message,
-    };
-    let probe = criu::probe(runtime.criu.as_deref());
-    let (binary, version) = match &probe {
-        criu::Probe::Works { path, version } => (path.clone(), version.clone()),
-        other => return Err(fail(other.note().unwrap_or_default())),
-    };
-    let lock = runtime.store.lock(name)?;
-    let found = runtime
-        .repair(name, &lock)?
-        .ok_or_else(|| Error::NotFound(name.to_owned()))?;
+    let (binary, version, _lock, found) = begin(runtime, "checkpoint", name)?;
+    let fail = failure("checkpoint", name);
     if let Some(why) = fleet_protocol::live::why_not_checkpointable(&found.spec) {
         return Err(fail(format!("cannot be checkpointed: {why}")));
     }
@@ -119,11 +105,7 @@ pub(crate) fn dump_locked(
     (binary, version): (&Path, &str),
     parent: Option<&str>,
 ) -> Result<CheckpointReport> {
-    let fail = |message: String| Error::Checkpoint {
-        verb: "checkpoint",
-        name: name.to_owned(),
-        message,
-    };
+    let fail = failure("checkpoint", name);
     if let Some(why) = fleet_protocol::live::why_not_checkpointable(&found.spec) {
         return Err(fail(format!("cannot be checkpointed: {why}")));
     }

@@ -24,10 +24,11 @@ pub mod snapshot;
 pub mod stream;
 
 pub use copy::LayerKind;
-pub use dump::INIT_KEY;
+pub use dump::{INIT_KEY, checkpoint};
 pub use freeze::FREEZE_TIMEOUT;
 pub use images::{RECORD, RESTORE_LOG, Record};
 pub use pre_dump::{PreDumpReport, round_name, rounds};
+pub use restore::restore;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -36,6 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::container::{Found, Runtime};
 use crate::error::{Error, Result};
+use crate::store::{ContainerLock, validate_name};
 
 /// How to checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,38 +72,44 @@ pub struct RestoreReport {
     pub restore: Duration,
 }
 
-/// Dumps the running container `name` into `dir` (created 0700; it must not exist or be empty).
-pub fn checkpoint(
-    runtime: &Runtime,
-    name: &str,
-    dir: &Path,
-    opts: &CheckpointOptions,
-) -> Result<CheckpointReport> {
-    dump::checkpoint(runtime, name, dir, opts)
-}
-
-/// Restores the stopped container `name` from the images in `dir`, in its own cgroup with its
-/// limits, and records the new init.
-pub fn restore(runtime: &Runtime, name: &str, dir: &Path) -> Result<RestoreReport> {
-    restore::restore(runtime, name, dir)
-}
-
 /// `<root>/moving/<name>`: where a live move's dump waits on the source until the move ends
 /// (and where the target unpacks what it received), the node's own, never a user's path.
 pub fn move_dir(runtime: &Runtime, name: &str) -> PathBuf {
     runtime.store.root().join("moving").join(name)
 }
 
+/// The error a `verb` of `name` fails with, for a message.
+fn failure<'a>(verb: &'static str, name: &'a str) -> impl Fn(String) -> Error + Copy + 'a {
+    move |message| Error::Checkpoint {
+        verb,
+        name: name.to_owned(),
+        message,
+    }
+}
+
 /// The working criu, or the reason as a checkpoint error.
 fn working_criu(runtime: &Runtime, verb: &'static str, name: &str) -> Result<(PathBuf, String)> {
     match criu::probe(runtime.criu.as_deref()) {
         criu::Probe::Works { path, version } => Ok((path, version)),
-        other => Err(Error::Checkpoint {
-            verb,
-            name: name.to_owned(),
-            message: other.note().unwrap_or_default(),
-        }),
+        other => Err(failure(verb, name)(other.note().unwrap_or_default())),
     }
+}
+
+/// What a user's checkpoint or restore of `name` begins with: a valid name, a working criu (its
+/// path and version), the container's lock, held while the caller keeps it, and the container
+/// as found (repaired).
+fn begin(
+    runtime: &Runtime,
+    verb: &'static str,
+    name: &str,
+) -> Result<(PathBuf, String, ContainerLock, Found)> {
+    validate_name(name)?;
+    let (binary, version) = working_criu(runtime, verb, name)?;
+    let lock = runtime.store.lock(name)?;
+    let found = runtime
+        .repair(name, &lock)?
+        .ok_or_else(|| Error::NotFound(name.to_owned()))?;
+    Ok((binary, version, lock, found))
 }
 
 /// A live move's dump on the source (the caller holds the container's lock): freeze, dump into

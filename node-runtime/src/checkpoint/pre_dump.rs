@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::dump::{last_errors, tree_args};
-use super::{criu, freeze};
+use super::{criu, failure, freeze, working_criu};
 use crate::container::{Found, Runtime};
 use crate::error::{Error, Result, io_err};
 
@@ -57,15 +57,8 @@ pub(crate) fn pre_dump(
     dir: &Path,
     round: u32,
 ) -> Result<PreDumpReport> {
-    let fail = |message: String| Error::Checkpoint {
-        verb: "pre-dump",
-        name: name.to_owned(),
-        message,
-    };
-    let binary = match criu::probe(runtime.criu.as_deref()) {
-        criu::Probe::Works { path, .. } => path,
-        other => return Err(fail(other.note().unwrap_or_default())),
-    };
+    let fail = failure("pre-dump", name);
+    let (binary, _) = working_criu(runtime, "pre-dump", name)?;
     criu::dirty_tracking(&binary).map_err(fail)?;
     if let Some(why) = fleet_protocol::live::why_not_checkpointable(&found.spec) {
         return Err(fail(format!("cannot be checkpointed: {why}")));

@@ -18,10 +18,10 @@ use fleet_protocol::NetworkMode;
 
 use super::dump::{INIT_DIR_KEY, INIT_KEY, last_errors};
 use super::images::{self, RESTORE_LOG, Record};
-use super::{RestoreReport, criu};
+use super::{RestoreReport, begin, failure};
 use crate::container::{Found, Runtime};
-use crate::error::{Error, Result, io_err};
-use crate::store::{FILE_MODE, validate_name};
+use crate::error::{Result, io_err};
+use crate::store::FILE_MODE;
 use crate::sys::ns::{self, CloneFlags};
 use crate::sys::{mount, process};
 
@@ -31,22 +31,11 @@ const PIDFILE: &str = "restore.pid";
 /// directory on the host; the binds exist only in the restoring child's mount namespace).
 const PLACEHOLDERS: &str = "/run/fleet-node";
 
-/// See [`super::restore`].
+/// Restores the stopped container `name` from the images in `dir`, in its own cgroup with its
+/// limits, and records the new init.
 pub fn restore(runtime: &Runtime, name: &str, dir: &Path) -> Result<RestoreReport> {
-    validate_name(name)?;
-    let fail = |message: String| Error::Checkpoint {
-        verb: "restore",
-        name: name.to_owned(),
-        message,
-    };
-    let binary = match criu::probe(runtime.criu.as_deref()) {
-        criu::Probe::Works { path, .. } => path,
-        other => return Err(fail(other.note().unwrap_or_default())),
-    };
-    let lock = runtime.store.lock(name)?;
-    let found = runtime
-        .repair(name, &lock)?
-        .ok_or_else(|| Error::NotFound(name.to_owned()))?;
+    let (binary, _, _lock, found) = begin(runtime, "restore", name)?;
+    let fail = failure("restore", name);
     if let Some(pid) = found.init {
         return Err(fail(format!(
             "it is running (init pid {pid}); a restore needs it stopped (`fleet-node stop \
@@ -68,11 +57,7 @@ pub(crate) fn restore_locked(
     record: &Record,
     binary: &Path,
 ) -> Result<RestoreReport> {
-    let fail = |message: String| Error::Checkpoint {
-        verb: "restore",
-        name: name.to_owned(),
-        message,
-    };
+    let fail = failure("restore", name);
     if let Some(pid) = found.init {
         return Err(fail(format!("it is running (init pid {pid})")));
     }

@@ -117,6 +117,16 @@ fn copy_from(file: &mut File, from: u64, out: &mut impl Write) -> std::io::Resul
 }
 
 /// Whether stdout's reader has gone (a pipe or socket closed at the other end).
+/// Stamps the lines that were in `file` before the read with "no later than its last write"
+/// (now, where the file cannot say).
+fn stamp_written(out: &mut Stamped<impl Write>, file: &File) {
+    let written = file.metadata().and_then(|m| m.modified());
+    out.stamp(format!(
+        "<={}",
+        utc_millis(written.unwrap_or_else(|_| SystemTime::now()))
+    ));
+}
+
 fn reader_gone() -> bool {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     use std::os::fd::AsFd;
@@ -157,11 +167,7 @@ pub fn logs(runtime: &Runtime, args: &LogsArgs, out: &mut impl Write) -> Result<
                     None => 0,
                 };
                 if args.timestamps {
-                    let written = o.metadata().and_then(|m| m.modified());
-                    out.stamp(format!(
-                        "<={}",
-                        utc_millis(written.unwrap_or_else(|_| SystemTime::now()))
-                    ));
+                    stamp_written(out, &o);
                 }
                 if copy_from(&mut o, start, out).is_err() {
                     return Ok(());
@@ -173,11 +179,7 @@ pub fn logs(runtime: &Runtime, args: &LogsArgs, out: &mut impl Write) -> Result<
             None => 0,
         };
         if args.timestamps {
-            let written = f.metadata().and_then(|m| m.modified());
-            out.stamp(format!(
-                "<={}",
-                utc_millis(written.unwrap_or_else(|_| SystemTime::now()))
-            ));
+            stamp_written(out, f);
         }
         // A reader that went away (a closed pipe) ends the command quietly.
         match copy_from(f, start, out) {

@@ -156,15 +156,7 @@ fn memory(version: CgroupVersion, dir: &Path) -> Result<Vec<Beancounter>, LimitE
                 failcnt: read_keyed(&events, "max")?,
             });
             if dir.join("memory.swap.current").exists() {
-                let limit = read_max(&dir.join("memory.swap.max"))?;
-                rows.push(Beancounter {
-                    resource: "swap",
-                    held: read_u64(&dir.join("memory.swap.current"))?,
-                    maxheld: optional_u64(&dir.join("memory.swap.peak"))?,
-                    barrier: limit,
-                    limit,
-                    failcnt: read_keyed(&dir.join("memory.swap.events"), "max")?,
-                });
+                rows.push(capped_counter(dir, "swap", "memory.swap")?);
             }
         }
     }
@@ -181,14 +173,26 @@ fn v1_swap_failcnt(failcnt: u64, memsw_max: u64, memsw_limit: Option<u64>) -> Op
 }
 
 fn pids(dir: &Path) -> Result<Beancounter, LimitError> {
-    let limit = read_max(&dir.join("pids.max"))?;
+    capped_counter(dir, "pids", "pids")
+}
+
+/// A counter with one hard cap and no soft one, in the files v2 (and v1's pids controller)
+/// name `<prefix>.current`, `.peak` (where the kernel has it), `.max` (barrier and limit alike)
+/// and `.events` (its `max` hits).
+fn capped_counter(
+    dir: &Path,
+    resource: &'static str,
+    prefix: &str,
+) -> Result<Beancounter, LimitError> {
+    let file = |name: &str| dir.join(format!("{prefix}.{name}"));
+    let limit = read_max(&file("max"))?;
     Ok(Beancounter {
-        resource: "pids",
-        held: read_u64(&dir.join("pids.current"))?,
-        maxheld: optional_u64(&dir.join("pids.peak"))?,
+        resource,
+        held: read_u64(&file("current"))?,
+        maxheld: optional_u64(&file("peak"))?,
         barrier: limit,
         limit,
-        failcnt: read_keyed(&dir.join("pids.events"), "max")?,
+        failcnt: read_keyed(&file("events"), "max")?,
     })
 }
 

@@ -6,7 +6,6 @@
 //! has the container), then start it when its spec says running.
 
 use std::fs::File;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use fleet_protocol::transfer::{Chunk, ImageInfo};
@@ -70,8 +69,7 @@ impl Importing {
                 "a container named {name} exists on this host already"
             ));
         }
-        let dir = runtime.store.root().join("incoming");
-        private_dir(&dir).map_err(|e| e.to_string())?;
+        let dir = super::incoming_dir(runtime)?;
         let free = nix::sys::statvfs::statvfs(&dir)
             .map(|s| s.blocks_available() * s.fragment_size())
             .map_err(|e| format!("statvfs {}: {e}", dir.display()))?;
@@ -82,14 +80,7 @@ impl Importing {
             ));
         }
         let path = dir.join(format!("{name}.img"));
-        let _ = std::fs::remove_file(&path);
-        let file = File::options()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&path)
-            .map_err(|e| format!("create {}: {e}", path.display()))?;
+        let file = super::receive_file(&path)?;
         file.set_len(image.size)
             .map_err(|e| format!("size {}: {e}", path.display()))?;
         let checkpoint = checkpoint

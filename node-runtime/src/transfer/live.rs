@@ -147,20 +147,12 @@ impl Incoming {
                 "a checkpoint of {bytes} bytes: valid is 1 to {CHECKPOINT_MAX} bytes"
             ));
         }
-        let dir = runtime.store.root().join("incoming");
-        private_dir(&dir).map_err(|e| e.to_string())?;
+        let dir = super::incoming_dir(runtime)?;
         let path = match round {
             None => dir.join(format!("{name}.checkpoint")),
             Some(n) => dir.join(format!("{name}.{}", checkpoint::round_name(n))),
         };
-        let _ = std::fs::remove_file(&path);
-        let file = File::options()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&path)
-            .map_err(|e| format!("create {}: {e}", path.display()))?;
+        let file = super::receive_file(&path)?;
         Ok(Incoming {
             path,
             file,

@@ -23,13 +23,15 @@ mod live;
 mod pre_dump;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::fs::File;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 
 use fleet_protocol::{Request, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::container::Runtime;
-use crate::store::{Layout, atomic_write};
+use crate::store::{Layout, atomic_write, private_dir};
 
 pub use digest::Digest;
 
@@ -112,6 +114,27 @@ fn write_mark(layout: &Layout, mark: &Mark) -> crate::error::Result<()> {
         &mark_path(layout),
         &serde_json::to_vec(mark).expect("a mark serializes"),
     )
+}
+
+/// `<root>/incoming/`, made if missing and kept 0700: where the target holds what it receives
+/// until the commit.
+fn incoming_dir(runtime: &Runtime) -> Result<PathBuf, String> {
+    let dir = runtime.store.root().join("incoming");
+    private_dir(&dir).map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+/// A fresh 0600 file at `path` for what the target receives, never opened through a link; what
+/// an earlier, cut-off move left there is removed first.
+fn receive_file(path: &Path) -> Result<File, String> {
+    let _ = std::fs::remove_file(path);
+    File::options()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| format!("create {}: {e}", path.display()))
 }
 
 fn clear_mark(layout: &Layout) {

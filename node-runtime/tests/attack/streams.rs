@@ -347,11 +347,7 @@ fn hostile_pre_dump_rounds_are_refused_and_an_abort_leaves_nothing() {
     assert!(incoming.join("c.pre-1").exists());
     let r = handle(&rt, &mut t, Request::ImportAbort { name: "c".into() });
     assert!(matches!(r, Response::Moved { changed: true }), "{r:?}");
-    let left: Vec<_> = std::fs::read_dir(&incoming)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
+    let left = crate::support::entry_names(&incoming);
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 

@@ -182,65 +182,31 @@ impl FakeContainer {
         ping_from(&self.ns_path(), ip)
     }
 
-    /// `ip -o addr show dev eth0` inside, as printed.
+    /// `ip -o addr show` inside, as printed.
     pub fn addresses(&self) -> String {
-        let out = run_ok(
-            "nsenter",
-            &[
-                &format!("--net={}", self.ns_path()),
-                "ip",
-                "-o",
-                "addr",
-                "show",
-            ],
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        in_netns(&self.ns_path(), &["ip", "-o", "addr", "show"])
     }
 
     /// `ip -o link show` inside, as printed.
     pub fn link_text(&self) -> String {
-        let out = run_ok(
-            "nsenter",
-            &[
-                &format!("--net={}", self.ns_path()),
-                "ip",
-                "-o",
-                "link",
-                "show",
-            ],
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        in_netns(&self.ns_path(), &["ip", "-o", "link", "show"])
     }
 
     /// A sysctl of the container's namespace (`net/ipv4/...`), trimmed.
     pub fn sysctl(&self, key: &str) -> String {
-        let out = run_ok(
-            "nsenter",
-            &[
-                &format!("--net={}", self.ns_path()),
-                "cat",
-                &format!("/proc/sys/{key}"),
-            ],
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        in_netns(&self.ns_path(), &["cat", &format!("/proc/sys/{key}")])
+            .trim()
+            .to_string()
     }
 
     /// `ip -6 route` inside, as printed.
     pub fn routes_v6(&self) -> String {
-        let out = run_ok(
-            "nsenter",
-            &[&format!("--net={}", self.ns_path()), "ip", "-6", "route"],
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        in_netns(&self.ns_path(), &["ip", "-6", "route"])
     }
 
     /// `ip route` inside, as printed.
     pub fn routes(&self) -> String {
-        let out = run_ok(
-            "nsenter",
-            &[&format!("--net={}", self.ns_path()), "ip", "route"],
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        in_netns(&self.ns_path(), &["ip", "route"])
     }
 }
 
@@ -259,19 +225,17 @@ pub fn mac_text(mac: [u8; 6]) -> String {
         .join(":")
 }
 
+/// What `argv` prints when run in the network namespace at `ns_path` (it must succeed).
+fn in_netns(ns_path: &str, argv: &[&str]) -> String {
+    let net = format!("--net={ns_path}");
+    let args: Vec<&str> = std::iter::once(net.as_str())
+        .chain(argv.iter().copied())
+        .collect();
+    String::from_utf8_lossy(&run_ok("nsenter", &args).stdout).into_owned()
+}
+
 fn links_at(ns_path: &str) -> Vec<(String, String)> {
-    let out = run_ok(
-        "nsenter",
-        &[
-            &format!("--net={ns_path}"),
-            "ip",
-            "-d",
-            "-o",
-            "link",
-            "show",
-        ],
-    );
-    String::from_utf8_lossy(&out.stdout)
+    in_netns(ns_path, &["ip", "-d", "-o", "link", "show"])
         .lines()
         .filter_map(|line| {
             // "3: fl1234@if2: <...> ... \    link/ether ... \    veth addrgenmode ..."

@@ -283,6 +283,15 @@ impl Node {
     }
 }
 
+/// The names of the entries of `dir` (which must be readable), in the order it lists them.
+pub fn entry_names(dir: &Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect()
+}
+
 /// Calls `f` on `dir` and every directory below it, deepest last.
 fn walk_cgroups(dir: &Path, f: &mut impl FnMut(&Path)) {
     f(dir);

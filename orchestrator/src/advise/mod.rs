@@ -141,30 +141,22 @@ fn group(
     held: &mut Vec<Held>,
 ) -> Option<Suggestion> {
     let limit = verdicts.first()?.1.limit;
-    let raises: Vec<_> = verdicts
-        .iter()
-        .filter_map(|(n, _, v)| {
-            v.as_ref()
-                .filter(|v| v.direction == Direction::Raise)
-                .map(|v| (*n, v))
-        })
-        .collect();
-    let lowers: Vec<_> = verdicts
-        .iter()
-        .filter_map(|(n, _, v)| {
-            v.as_ref()
-                .filter(|v| v.direction == Direction::Lower)
-                .map(|v| (*n, v))
-        })
-        .collect();
-    let shared = members.len() > 1;
-    let (direction, to, mut why): (Direction, u64, Vec<String>) = if !raises.is_empty() {
-        let to = raises.iter().map(|(_, v)| v.memory).max()?;
-        let why = raises
+    // The members whose verdict goes `direction`, with it.
+    let going = |direction: Direction| -> Vec<(&str, &Verdict)> {
+        verdicts
             .iter()
-            .map(|(n, v)| format!("{n} {}", v.why))
-            .collect();
-        (Direction::Raise, to, why)
+            .filter_map(|(n, _, v)| {
+                v.as_ref()
+                    .filter(|v| v.direction == direction)
+                    .map(|v| (*n, v))
+            })
+            .collect()
+    };
+    let raises = going(Direction::Raise);
+    let lowers = going(Direction::Lower);
+    let shared = members.len() > 1;
+    let (direction, going_that_way) = if !raises.is_empty() {
+        (Direction::Raise, &raises)
     } else if !lowers.is_empty() {
         if lowers.len() < members.len() {
             held.push(Held {
@@ -179,15 +171,15 @@ fn group(
             });
             return None;
         }
-        let to = lowers.iter().map(|(_, v)| v.memory).max()?;
-        let why = lowers
-            .iter()
-            .map(|(n, v)| format!("{n} {}", v.why))
-            .collect();
-        (Direction::Lower, to, why)
+        (Direction::Lower, &lowers)
     } else {
         return None;
     };
+    let to = going_that_way.iter().map(|(_, v)| v.memory).max()?;
+    let mut why: Vec<String> = going_that_way
+        .iter()
+        .map(|(n, v)| format!("{n} {}", v.why))
+        .collect();
     if shared {
         why.push(match direction {
             Direction::Raise if raises.len() == members.len() => {

@@ -10,7 +10,9 @@ use super::{ApplyOptions, apply, journal};
 use crate::diff::DiffOptions;
 use crate::model::{DesiredContainer, Fleet, Placement};
 use crate::plan::Plan;
-use crate::plan::fixture::{demo_on_a_and_b, empty_observation, fleet, host, pinned, spec};
+use crate::plan::fixture::{
+    demo_on_a, demo_on_a_and_b, empty_observation, fleet, host, pinned, spec,
+};
 use crate::reconcile::decide;
 use crate::transport::memory::MemoryNode;
 
@@ -218,13 +220,7 @@ fn a_failed_dependency_skips_its_dependents_on_its_own_host_too() {
 
 #[test]
 fn progress_moves_per_container_within_a_hosts_batch() {
-    let f = fleet(
-        "demo",
-        vec![host("a")],
-        (1..=3)
-            .map(|i| pinned(spec("demo", &format!("c{i}")), "a"))
-            .collect(),
-    );
+    let f = demo_on_a(&["c1", "c2", "c3"]);
     let plan = plan_on_empty_hosts(&f);
     let mut sessions = nodes(&f);
     sessions["a"]

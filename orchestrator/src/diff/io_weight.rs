@@ -58,28 +58,14 @@ mod tests {
     use super::*;
     use crate::plan::fixture::{
         converged_observation, fleet, hello_mut, host, pinned, pinned_assignment, spec,
+        special_on_a_and_its_copy_on_b,
     };
 
     #[test]
     fn a_weight_on_a_host_that_reads_none_is_warned_naming_host_and_why() {
         let mut heavy = spec("f", "db");
         heavy.resources.io.weight = Some(500);
-        let f = fleet(
-            "f",
-            vec![host("a"), host("b")],
-            vec![
-                pinned(heavy.clone(), "a"),
-                pinned(spec("f", "web"), "a"),
-                pinned(
-                    {
-                        let mut s = heavy;
-                        s.name = "db2".into();
-                        s
-                    },
-                    "b",
-                ),
-            ],
-        );
+        let f = special_on_a_and_its_copy_on_b(heavy);
         let mut obs = converged_observation(&f);
         assert!(warnings(&f, &pinned_assignment(&f), &obs).is_empty());
         let n = hello_mut(&mut obs, "a");

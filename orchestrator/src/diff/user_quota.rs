@@ -46,7 +46,7 @@ pub fn check(out: &mut Diff, observed: &Observed) {
 #[cfg(test)]
 mod tests {
     use crate::plan::fixture::{
-        diff_pinned, empty_observation, fleet, hello_mut, host, pinned, spec,
+        diff_pinned, empty_observation, hello_mut, spec, special_on_a_and_its_copy_on_b,
     };
 
     #[test]
@@ -54,22 +54,7 @@ mod tests {
         let mut quota = spec("f", "db");
         quota.resources.disk_space = Some(1 << 30);
         quota.disk.user_quota = true;
-        let f = fleet(
-            "f",
-            vec![host("a"), host("b")],
-            vec![
-                pinned(quota.clone(), "a"),
-                pinned(spec("f", "web"), "a"),
-                pinned(
-                    {
-                        let mut s = quota;
-                        s.name = "db2".into();
-                        s
-                    },
-                    "b",
-                ),
-            ],
-        );
+        let f = special_on_a_and_its_copy_on_b(quota);
         let mut obs = empty_observation(&f);
         let n = hello_mut(&mut obs, "a");
         n.features.user_quota = false;

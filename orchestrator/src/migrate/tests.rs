@@ -11,7 +11,7 @@ use crate::apply::report::{Outcome, Report};
 use crate::apply::{ApplyOptions, apply};
 use crate::diff::{DiffOptions, HostObservation, Observed};
 use crate::model::{DesiredContainer, Fleet, Placement};
-use crate::plan::fixture::{fleet, hello, host, pinned, spec};
+use crate::plan::fixture::{fleet, hello, hello_mut, host, pinned, spec};
 use crate::plan::{Plan, StepKind, render};
 use crate::reconcile::decide;
 use crate::transport::memory::{Held, MemoryNode};
@@ -28,6 +28,15 @@ pub(super) fn nodes(hosts: &[&str]) -> BTreeMap<String, MemoryNode> {
         .iter()
         .map(|h| (h.to_string(), MemoryNode::new(h)))
         .collect()
+}
+
+/// Fleet `demo` of hosts a and b with [`web`] pinned to b, and in-memory nodes for both, a
+/// running it with `disk` on its disk: a move from a to b, to plan.
+fn web_moving_to_b(disk: &str) -> (Fleet, BTreeMap<String, MemoryNode>) {
+    let f = fleet("demo", vec![host("a"), host("b")], vec![web("b")]);
+    let n = nodes(&["a", "b"]);
+    running_on(&n["a"], &web("a"), disk);
+    (f, n)
 }
 
 /// Puts `c`'s spec on `node` as a running container whose disk holds `disk`.
@@ -91,9 +100,7 @@ fn held(nodes: &BTreeMap<String, MemoryNode>, host: &str) -> Option<Held> {
 
 #[test]
 fn a_new_pin_is_planned_as_a_cold_move() {
-    let f = fleet("demo", vec![host("a"), host("b")], vec![web("b")]);
-    let n = nodes(&["a", "b"]);
-    running_on(&n["a"], &web("a"), "data");
+    let (f, n) = web_moving_to_b("data");
     let p = plan(&f, &n);
     assert_eq!(
         render::text(&p).trim(),
@@ -113,9 +120,7 @@ fn a_new_pin_is_planned_as_a_cold_move() {
 
 #[test]
 fn a_running_container_moves_live_when_both_nodes_have_criu_and_cold_when_stopped() {
-    let f = fleet("demo", vec![host("a"), host("b")], vec![web("b")]);
-    let n = nodes(&["a", "b"]);
-    running_on(&n["a"], &web("a"), "data");
+    let (f, n) = web_moving_to_b("data");
     let p = decide(&f, &observe_with(&n, true), DiffOptions::default()).expect("no cycle");
     assert_eq!(
         render::text(&p).trim(),
@@ -186,21 +191,14 @@ fn a_move_without_a_disk_or_with_a_template_change_is_refused() {
 
 #[test]
 fn a_move_to_a_host_without_room_is_a_plan_error_and_nothing_is_sent() {
-    let f = fleet("demo", vec![host("a"), host("b")], vec![web("b")]);
-    let n = nodes(&["a", "b"]);
-    running_on(&n["a"], &web("a"), "data");
+    let (f, n) = web_moving_to_b("data");
     let mut observed = observe(&n);
-    if let Some(HostObservation::Reachable {
-        node: Some(info), ..
-    }) = observed.hosts.get_mut("b")
-    {
-        info.capacity = Capacity {
-            cpus: 1,
-            memory: 1 << 30,
-            disk_free: 1 << 20,
-            uid_ranges_free: None,
-        };
-    }
+    hello_mut(&mut observed, "b").capacity = Capacity {
+        cpus: 1,
+        memory: 1 << 30,
+        disk_free: 1 << 20,
+        uid_ranges_free: None,
+    };
     let p = decide(&f, &observed, DiffOptions::default()).unwrap();
     assert!(p.is_empty(), "{}", render::text(&p));
     let reason = &p.diff.refused[0].reason;
@@ -216,9 +214,7 @@ fn a_move_to_a_host_without_room_is_a_plan_error_and_nothing_is_sent() {
 
 #[test]
 fn apply_moves_the_disk_and_removes_the_source_only_once_the_target_runs_it() {
-    let f = fleet("demo", vec![host("a"), host("b")], vec![web("b")]);
-    let n = nodes(&["a", "b"]);
-    running_on(&n["a"], &web("a"), "hello, world");
+    let (f, n) = web_moving_to_b("hello, world");
     let p = plan(&f, &n);
     let report = run(&f, &p, &mut n.clone());
     assert!(report.ok(), "{report:?}");
@@ -242,9 +238,7 @@ fn apply_moves_the_disk_and_removes_the_source_only_once_the_target_runs_it() {
 #[test]
 fn a_refused_import_or_a_full_disk_restarts_the_container_on_the_source() {
     for fault in ["refuse", "full"] {
-        let f = fleet("demo", vec![host("a"), host("b")], vec![web("b")]);
-        let n = nodes(&["a", "b"]);
-        running_on(&n["a"], &web("a"), "hello, world");
+        let (f, n) = web_moving_to_b("hello, world");
         match fault {
             "refuse" => n["b"].state().refuse_import = Some("disk: 1Mi free".into()),
             _ => n["b"].state().full_at_chunk = Some(1),
@@ -275,9 +269,7 @@ fn a_refused_import_or_a_full_disk_restarts_the_container_on_the_source() {
 #[test]
 fn a_session_lost_midway_leaves_the_container_on_the_source_and_the_next_apply_finishes() {
     for broken in ["a", "b"] {
-        let f = fleet("demo", vec![host("a"), host("b")], vec![web("b")]);
-        let n = nodes(&["a", "b"]);
-        running_on(&n["a"], &web("a"), "hello, world");
+        let (f, n) = web_moving_to_b("hello, world");
         // Call 0 begins the move; the break comes while the chunks travel.
         n[broken].state().break_at = Some(2);
         let p = plan(&f, &n);
@@ -321,9 +313,7 @@ fn a_session_lost_midway_leaves_the_container_on_the_source_and_the_next_apply_f
 
 #[test]
 fn a_move_cut_off_after_the_target_made_it_is_finished_by_destroying_the_left_over() {
-    let f = fleet("demo", vec![host("a"), host("b")], vec![web("b")]);
-    let n = nodes(&["a", "b"]);
-    running_on(&n["a"], &web("a"), "old");
+    let (f, n) = web_moving_to_b("old");
     running_on(&n["b"], &web("b"), "old");
     if let Some(h) = n["a"].state().containers.get_mut("web-1") {
         h.running = false;

@@ -85,6 +85,12 @@ pub fn fleet(name: &str, mut hosts: Vec<Host>, mut containers: Vec<DesiredContai
     }
 }
 
+/// Fleet `demo` of host a alone, with a container for each of `names`, pinned there.
+pub fn demo_on_a(names: &[&str]) -> Fleet {
+    let containers = names.iter().map(|n| pinned(spec("demo", n), "a")).collect();
+    fleet("demo", vec![host("a")], containers)
+}
+
 /// Fleet `demo` of hosts a and b, with a container for each (name, host) of `pins`, pinned
 /// there.
 pub fn demo_on_a_and_b(pins: &[(&str, &str)]) -> Fleet {
@@ -93,6 +99,22 @@ pub fn demo_on_a_and_b(pins: &[(&str, &str)]) -> Fleet {
         .map(|(name, host)| pinned(spec("demo", name), host))
         .collect();
     fleet("demo", vec![host("a"), host("b")], containers)
+}
+
+/// Fleet `f` of hosts a and b with `special` pinned to a beside a plain `web`, and a copy of
+/// `special` named `db2` pinned to b: for a host feature that one host lacks.
+pub fn special_on_a_and_its_copy_on_b(special: ContainerSpec) -> Fleet {
+    let mut copy = special.clone();
+    copy.name = "db2".into();
+    fleet(
+        "f",
+        vec![host("a"), host("b")],
+        vec![
+            pinned(special, "a"),
+            pinned(spec("f", "web"), "a"),
+            pinned(copy, "b"),
+        ],
+    )
 }
 
 /// What a node reports for a container made from `spec`, running, with live limits equal to the
@@ -175,6 +197,14 @@ pub fn hello_mut<'a>(obs: &'a mut Observed, host: &str) -> &'a mut NodeInfo {
     match obs.hosts.get_mut(host) {
         Some(HostObservation::Reachable { node: Some(n), .. }) => n,
         _ => panic!("{host} is not a reachable host with a hello"),
+    }
+}
+
+/// The containers reachable `host` reports in `obs`, to change what a test's node says of them.
+pub fn containers_mut<'a>(obs: &'a mut Observed, host: &str) -> &'a mut Vec<ContainerStatus> {
+    match obs.hosts.get_mut(host) {
+        Some(HostObservation::Reachable { containers, .. }) => containers,
+        _ => panic!("{host} is not a reachable host"),
     }
 }
 

@@ -217,19 +217,7 @@ pub fn staleness(saved: &SavedPlan, now: &Fleet, observed: &Observed, plan: &Pla
                 HostSeen::Reachable { containers: a },
                 Some(HostSeen::Reachable { containers: b }),
             ) => {
-                let mut changed: Vec<String> = Vec::new();
-                for (name, digest) in a {
-                    match b.get(name) {
-                        None => changed.push(format!("{name} is gone")),
-                        Some(d) if d != digest => changed.push(format!("{name} changed")),
-                        Some(_) => {}
-                    }
-                }
-                changed.extend(
-                    b.keys()
-                        .filter(|n| !a.contains_key(*n))
-                        .map(|n| format!("{n} appeared")),
-                );
+                let changed = digest_changes(a, b, "is gone", "appeared");
                 if !changed.is_empty() {
                     out.push(format!("on {host}: {}", changed.join(", ")));
                 }
@@ -275,19 +263,7 @@ fn spec_changes(then: &Fleet, now: &Fleet) -> Vec<String> {
         ("container", containers(then), containers(now)),
         ("host", hosts(then), hosts(now)),
     ] {
-        let mut changed = Vec::new();
-        for (name, v) in &a {
-            match b.get(name) {
-                None => changed.push(format!("{name} removed")),
-                Some(w) if w != v => changed.push(format!("{name} changed")),
-                Some(_) => {}
-            }
-        }
-        changed.extend(
-            b.keys()
-                .filter(|n| !a.contains_key(*n))
-                .map(|n| format!("{n} added")),
-        );
+        let changed = digest_changes(&a, &b, "removed", "added");
         if !changed.is_empty() {
             out.push(format!(
                 "the spec changed since the plan: {what} {}",
@@ -296,4 +272,28 @@ fn spec_changes(then: &Fleet, now: &Fleet) -> Vec<String> {
         }
     }
     out
+}
+
+/// Names to digests, then and now: `<name> <gone>` for each only in `then`, `<name> changed`
+/// for each whose digest differs, then `<name> <appeared>` for each only in `now`.
+fn digest_changes(
+    then: &BTreeMap<String, String>,
+    now: &BTreeMap<String, String>,
+    gone: &str,
+    appeared: &str,
+) -> Vec<String> {
+    let mut changed = Vec::new();
+    for (name, digest) in then {
+        match now.get(name) {
+            None => changed.push(format!("{name} {gone}")),
+            Some(d) if d != digest => changed.push(format!("{name} changed")),
+            Some(_) => {}
+        }
+    }
+    changed.extend(
+        now.keys()
+            .filter(|n| !then.contains_key(*n))
+            .map(|n| format!("{n} {appeared}")),
+    );
+    changed
 }

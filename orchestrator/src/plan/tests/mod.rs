@@ -5,8 +5,8 @@
 use fleet_protocol::{Action, ContainerState, DesiredState, TemplateRef};
 
 use super::fixture::{
-    converged_observation, demo_on_a_and_b, empty_observation, fleet, hello_mut, host, pinned,
-    pinned_assignment, running, spec,
+    containers_mut, converged_observation, demo_on_a, demo_on_a_and_b, empty_observation,
+    hello_mut, pinned_assignment, running, spec,
 };
 use super::{Plan, StepKind, plan, render};
 use crate::diff::{DiffOptions, HostObservation, Observed, diff};
@@ -32,10 +32,7 @@ fn plans(fleet: &Fleet, observed: &Observed, expect: &str) {
 }
 
 fn put(observed: &mut Observed, host: &str, status: fleet_protocol::ContainerStatus) {
-    match observed.hosts.get_mut(host) {
-        Some(HostObservation::Reachable { containers, .. }) => containers.push(status),
-        _ => panic!("host {host} not reachable in the fixture"),
-    }
+    containers_mut(observed, host).push(status);
 }
 
 fn two_hosts() -> Fleet {
@@ -73,10 +70,9 @@ fn converged_state_has_no_changes() {
 fn limit_drift_read_from_the_kernel_is_a_live_update() {
     let f = two_hosts();
     let mut obs = converged_observation(&f);
-    if let Some(HostObservation::Reachable { containers, .. }) = obs.hosts.get_mut("a") {
-        containers[0].live.memory = Some(32 << 20);
-        containers[0].live.pids = Some(50);
-    }
+    let containers = containers_mut(&mut obs, "a");
+    containers[0].live.memory = Some(32 << 20);
+    containers[0].live.pids = Some(50);
     plans(
         &f,
         &obs,
@@ -93,9 +89,7 @@ Plan: 0 to create, 1 to update live, 0 to restart, 0 to destroy.",
 fn unreadable_live_value_falls_back_to_the_stored_spec() {
     let f = two_hosts();
     let mut obs = converged_observation(&f);
-    if let Some(HostObservation::Reachable { containers, .. }) = obs.hosts.get_mut("a") {
-        containers[0].live.memory = None;
-    }
+    containers_mut(&mut obs, "a")[0].live.memory = None;
     check(&f, &obs, DiffOptions::default(), "No changes.");
 }
 
@@ -194,21 +188,12 @@ Plan: 0 to create, 0 to update live, 1 to restart, 0 to destroy.",
 
 #[test]
 fn start_stop_and_repair() {
-    let mut f = fleet(
-        "demo",
-        vec![host("a")],
-        vec![
-            pinned(spec("demo", "broken"), "a"),
-            pinned(spec("demo", "down"), "a"),
-            pinned(spec("demo", "up"), "a"),
-        ],
-    );
+    let mut f = demo_on_a(&["broken", "down", "up"]);
     let mut obs = converged_observation(&f);
-    if let Some(HostObservation::Reachable { containers, .. }) = obs.hosts.get_mut("a") {
-        containers[0].state = ContainerState::Broken;
-        containers[1].state = ContainerState::Stopped;
-        containers[1].init_pid = None;
-    }
+    let containers = containers_mut(&mut obs, "a");
+    containers[0].state = ContainerState::Broken;
+    containers[1].state = ContainerState::Stopped;
+    containers[1].init_pid = None;
     f.containers[2].spec.state = DesiredState::Stopped;
     let p = make(&f, &obs, DiffOptions::default());
     plans(

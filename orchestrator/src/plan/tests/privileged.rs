@@ -1,7 +1,9 @@
 //! Privileged containers and user namespaces in the plan: the restart into a range of its own,
 //! the warning by name, a host without free uid ranges (for a create and for a move in).
 
-use super::super::fixture::{converged_observation, empty_observation, fleet, host, pinned, spec};
+use super::super::fixture::{
+    containers_mut, converged_observation, demo_on_a, empty_observation, hello_mut,
+};
 use super::{make, plans, two_hosts};
 use crate::diff::{DiffOptions, HostObservation};
 use crate::plan::render;
@@ -12,9 +14,8 @@ fn an_old_privileged_container_restarts_into_its_own_range_with_a_note() {
     // stored config reads as privileged.
     let f = two_hosts();
     let mut obs = converged_observation(&f);
-    if let Some(HostObservation::Reachable { containers, .. }) = obs.hosts.get_mut("a") {
-        containers[0].spec.privileged = true;
-    }
+    let containers = containers_mut(&mut obs, "a");
+    containers[0].spec.privileged = true;
     plans(
         &f,
         &obs,
@@ -52,23 +53,10 @@ fn privileged_containers_are_warned_about_by_name() {
 
 #[test]
 fn a_host_without_free_uid_ranges_refuses_what_needs_one_and_plans_the_rest() {
-    let mut f = fleet(
-        "demo",
-        vec![host("a")],
-        vec![
-            pinned(spec("demo", "web-1"), "a"),
-            pinned(spec("demo", "web-2"), "a"),
-            pinned(spec("demo", "root"), "a"),
-        ],
-    );
+    let mut f = demo_on_a(&["web-1", "web-2", "root"]);
     f.containers[0].spec.privileged = true; // "root", sorted first: needs no range
     let mut obs = empty_observation(&f);
-    if let Some(HostObservation::Reachable {
-        node: Some(node), ..
-    }) = obs.hosts.get_mut("a")
-    {
-        node.capacity.uid_ranges_free = Some(1);
-    }
+    hello_mut(&mut obs, "a").capacity.uid_ranges_free = Some(1);
     let plan = make(&f, &obs, DiffOptions::default());
     let text = render::text(&plan);
     assert!(text.contains("+ root (create)"), "{text}");
@@ -97,12 +85,7 @@ fn a_move_to_a_host_without_free_uid_ranges_is_refused_and_the_container_stays()
         "{}",
         plan_text(&obs)
     );
-    if let Some(HostObservation::Reachable {
-        node: Some(node), ..
-    }) = obs.hosts.get_mut("a")
-    {
-        node.capacity.uid_ranges_free = Some(0);
-    }
+    hello_mut(&mut obs, "a").capacity.uid_ranges_free = Some(0);
     let text = plan_text(&obs);
     assert!(!text.contains("> web-1"), "{text}");
     assert!(
