@@ -5,7 +5,7 @@ use super::super::fixture::{
     containers_mut, converged_observation, demo_on_a, empty_observation, hello_mut,
 };
 use super::{make, plans, two_hosts};
-use crate::diff::{DiffOptions, HostObservation};
+use crate::diff::DiffOptions;
 use crate::plan::render;
 
 #[test]
