@@ -79,15 +79,18 @@ pub fn parse_percent(text: &str) -> Result<u32, UnitError> {
     })
 }
 
+/// The binary units sizes are shown in, largest first.
+pub const BINARY_UNITS: [(&str, u64); 4] = [
+    ("Ti", 1 << 40),
+    ("Gi", 1 << 30),
+    ("Mi", 1 << 20),
+    ("Ki", 1 << 10),
+];
+
 /// Formats bytes with the largest binary unit that divides them exactly (`512Mi`), so that a
 /// rendered spec reads like the one written.
 pub fn format_size(bytes: u64) -> String {
-    for (suffix, m) in [
-        ("Ti", 1u64 << 40),
-        ("Gi", 1 << 30),
-        ("Mi", 1 << 20),
-        ("Ki", 1 << 10),
-    ] {
+    for (suffix, m) in BINARY_UNITS {
         if bytes >= m && bytes.is_multiple_of(m) {
             return format!("{}{suffix}", bytes / m);
         }

@@ -200,12 +200,7 @@ fn cpuset_len(list: &str) -> Option<u64> {
 /// Bytes in the largest binary unit they reach, exact when whole (`512Mi`), else with one
 /// decimal (`1.3Gi`); below 1Ki, plain bytes.
 pub fn human_bytes(bytes: u64) -> String {
-    for (suffix, m) in [
-        ("Ti", 1u64 << 40),
-        ("Gi", 1 << 30),
-        ("Mi", 1 << 20),
-        ("Ki", 1 << 10),
-    ] {
+    for (suffix, m) in fleet_protocol::units::BINARY_UNITS {
         if bytes >= m {
             return if bytes.is_multiple_of(m) {
                 format!("{}{suffix}", bytes / m)
