@@ -6,6 +6,7 @@ use std::path::Path;
 
 use fleet_protocol::{IoLimits, Resources};
 
+use super::test_support::io_only;
 use super::*;
 
 fn seed(dir: &Path, files: &[(&str, &str)]) {
@@ -225,13 +226,10 @@ fn effective_applies_kernel_rounding_and_defaults() {
 fn an_openvz_priority_is_written_as_its_weight_and_read_back_as_the_priority() {
     let (_root, dir) = v2_tree();
     let cg = Dirs::v2(&dir);
-    let wanted = Resources {
-        io: IoLimits {
-            priority: Some(7),
-            ..IoLimits::default()
-        },
-        ..Resources::default()
-    };
+    let wanted = io_only(IoLimits {
+        priority: Some(7),
+        ..IoLimits::default()
+    });
     apply(&cg, &wanted).unwrap();
     // 640 / 5, on io.weight's own scale.
     assert_eq!(read(&dir, "io.weight"), "default 128");
@@ -258,22 +256,16 @@ fn an_openvz_priority_is_written_as_its_weight_and_read_back_as_the_priority() {
     // a weight is refused as before.
     std::fs::remove_file(blkio.join("blkio.bfq.weight")).unwrap();
     apply(&cg, &wanted).unwrap();
-    let weight = Resources {
-        io: IoLimits {
-            weight: Some(128),
-            ..IoLimits::default()
-        },
-        ..Resources::default()
-    };
+    let weight = io_only(IoLimits {
+        weight: Some(128),
+        ..IoLimits::default()
+    });
     let err = apply(&cg, &weight).unwrap_err().to_string();
     assert!(err.contains("io.weight is not supported"), "{err}");
-    let bad = Resources {
-        io: IoLimits {
-            priority: Some(8),
-            ..IoLimits::default()
-        },
-        ..Resources::default()
-    };
+    let bad = io_only(IoLimits {
+        priority: Some(8),
+        ..IoLimits::default()
+    });
     let err = apply(&cg, &bad).unwrap_err().to_string();
     assert!(
         err.contains("io.priority") && err.contains("0..=7"),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use fleet_protocol::{IoLimits, Resources};
 
-use super::test_support::TestCgroup;
+use super::test_support::{TestCgroup, io_only};
 use super::*;
 
 fn read(path: &Path) -> String {
@@ -289,13 +289,10 @@ fn v1_cpu_limit_shows_throttling_in_cpu_stat() {
 fn io_weight_is_applied_or_refused_as_unsupported_per_host() {
     let Some(cg) = TestCgroup::v1() else { return };
     let io_dir = cg.dir(Controller::Io);
-    let wanted = Resources {
-        io: IoLimits {
-            weight: Some(300),
-            ..IoLimits::default()
-        },
-        ..Resources::default()
-    };
+    let wanted = io_only(IoLimits {
+        weight: Some(300),
+        ..IoLimits::default()
+    });
     let result = apply(&cg.dirs, &wanted);
     match io::weight_file(CgroupVersion::V1, &io_dir) {
         Some((path, _, _)) => {
@@ -319,13 +316,10 @@ fn io_weight_is_applied_or_refused_as_unsupported_per_host() {
 fn io_priority_is_written_as_its_weight_or_left_out_per_host() {
     let Some(cg) = TestCgroup::v1() else { return };
     let io_dir = cg.dir(Controller::Io);
-    let wanted = Resources {
-        io: IoLimits {
-            priority: Some(7),
-            ..IoLimits::default()
-        },
-        ..Resources::default()
-    };
+    let wanted = io_only(IoLimits {
+        priority: Some(7),
+        ..IoLimits::default()
+    });
     // Accepted either way: a priority is a preference (the plan warns where nothing reads it).
     apply(&cg.dirs, &wanted).unwrap();
     let live = read_live(&cg.dirs).unwrap();
@@ -345,14 +339,11 @@ fn v1_io_caps_go_to_the_containers_loop_device() {
         return;
     };
     let dev = disk.image.device_number().unwrap().expect("attached");
-    let wanted = Resources {
-        io: IoLimits {
-            read_bps: Some(10 << 20),
-            write_iops: Some(100),
-            ..IoLimits::default()
-        },
-        ..Resources::default()
-    };
+    let wanted = io_only(IoLimits {
+        read_bps: Some(10 << 20),
+        write_iops: Some(100),
+        ..IoLimits::default()
+    });
     apply_with_device(&cg.dirs, &wanted, Some(dev)).unwrap();
     let io_dir = cg.dir(Controller::Io);
     assert_eq!(

@@ -22,6 +22,14 @@ pub fn prerequisite(ok: bool, what: &str) -> bool {
     ok
 }
 
+/// Limits that set I/O alone.
+pub fn io_only(io: fleet_protocol::IoLimits) -> fleet_protocol::Resources {
+    fleet_protocol::Resources {
+        io,
+        ..fleet_protocol::Resources::default()
+    }
+}
+
 /// A unique name for this test's state.
 pub fn unique(prefix: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
