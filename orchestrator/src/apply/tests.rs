@@ -28,6 +28,16 @@ fn nodes(f: &Fleet) -> BTreeMap<String, MemoryNode> {
         .collect()
 }
 
+/// [`nodes`], where `host`'s node fails every action on container `name` with `message`.
+fn nodes_failing(f: &Fleet, host: &str, name: &str, message: &str) -> BTreeMap<String, MemoryNode> {
+    let sessions = nodes(f);
+    sessions[host]
+        .state()
+        .failing
+        .insert(name.into(), message.into());
+    sessions
+}
+
 fn run(f: &Fleet, plan: &Plan, sessions: &mut BTreeMap<String, MemoryNode>) -> Report {
     run_with(f, plan, sessions, &Progress::Quiet)
 }
@@ -188,11 +198,7 @@ fn a_failed_dependency_skips_its_dependents_on_its_own_host_too() {
     // lb and web-on-h1 travel in one batch; the node does not run web after lb failed.
     let f = lb_and_spread_web();
     let plan = plan_on_empty_hosts(&f);
-    let mut sessions = nodes(&f);
-    sessions["h1"]
-        .state()
-        .failing
-        .insert("lb".into(), "command not found".into());
+    let mut sessions = nodes_failing(&f, "h1", "lb", "command not found");
     let report = run(&f, &plan, &mut sessions);
     let on_h1: Vec<&str> = report
         .steps
@@ -222,11 +228,7 @@ fn a_failed_dependency_skips_its_dependents_on_its_own_host_too() {
 fn progress_moves_per_container_within_a_hosts_batch() {
     let f = demo_on_a(&["c1", "c2", "c3"]);
     let plan = plan_on_empty_hosts(&f);
-    let mut sessions = nodes(&f);
-    sessions["a"]
-        .state()
-        .failing
-        .insert("c2".into(), "no room".into());
+    let mut sessions = nodes_failing(&f, "a", "c2", "no room");
     let progress = Progress::recorded();
     run_with(&f, &plan, &mut sessions, &progress);
     assert_eq!(
