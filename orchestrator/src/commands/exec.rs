@@ -10,8 +10,7 @@
 
 use std::process::ExitCode;
 
-use super::SpecArgs;
-use super::{ConnectArgs, load, runtime};
+use super::{ConnectArgs, ContainerArgs, load, runtime};
 use crate::diff::HostObservation;
 use crate::model::{Fleet, Host};
 use crate::observe;
@@ -26,12 +25,8 @@ The container's host is found on the spec's hosts (without -f, the embedded demo
 Exit status: the command's, or 1 when the container cannot be found or its host reached."
 )]
 pub struct Args {
-    /// Container name.
-    name: String,
     #[command(flatten)]
-    spec: SpecArgs,
-    #[command(flatten)]
-    connect: ConnectArgs,
+    target: ContainerArgs,
     /// Give the command a terminal (for interactive shells).
     #[arg(short = 't', long)]
     tty: bool,
@@ -42,12 +37,12 @@ pub struct Args {
 
 /// Runs `fleet exec`.
 pub fn run(args: Args) -> miette::Result<ExitCode> {
-    let Some(fleet) = load(&args.spec) else {
+    let Some(fleet) = load(&args.target.spec) else {
         return Ok(ExitCode::FAILURE);
     };
     let rt = runtime()?;
-    let opts = args.connect.options();
-    let host = match rt.block_on(find_host(&fleet, &args.name, &args.connect)) {
+    let opts = args.target.connect.options();
+    let host = match rt.block_on(find_host(&fleet, &args.target.name, &args.target.connect)) {
         Ok(h) => h,
         Err(message) => {
             eprintln!("error: {message}");
@@ -56,7 +51,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     };
     let ran = rt.block_on(transport::exec::run(
         host,
-        &args.name,
+        &args.target.name,
         args.tty,
         &args.command,
         &opts,

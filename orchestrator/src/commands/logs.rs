@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 
 use super::exec::find_host;
-use super::{ConnectArgs, SpecArgs, load, runtime};
+use super::{ContainerArgs, load, runtime};
 use crate::transport;
 
 /// Arguments of `fleet logs`.
@@ -25,12 +25,8 @@ write. Exit status: 0, or 1 when the spec has no such container, or it cannot be
 host reached."
 )]
 pub struct Args {
-    /// Container name.
-    name: String,
     #[command(flatten)]
-    spec: SpecArgs,
-    #[command(flatten)]
-    connect: ConnectArgs,
+    target: ContainerArgs,
     /// Only the last N lines.
     #[arg(long, value_name = "N")]
     tail: Option<u64>,
@@ -44,22 +40,22 @@ pub struct Args {
 
 /// Runs `fleet logs`.
 pub fn run(args: Args) -> miette::Result<ExitCode> {
-    let Some(fleet) = load(&args.spec) else {
+    let Some(fleet) = load(&args.target.spec) else {
         return Ok(ExitCode::FAILURE);
     };
-    if let Some(message) = super::exec::not_in_spec(&fleet, &args.name) {
+    if let Some(message) = super::exec::not_in_spec(&fleet, &args.target.name) {
         eprintln!("error: {message}");
         return Ok(ExitCode::FAILURE);
     }
     let rt = runtime()?;
-    let host = match rt.block_on(find_host(&fleet, &args.name, &args.connect)) {
+    let host = match rt.block_on(find_host(&fleet, &args.target.name, &args.target.connect)) {
         Ok(h) => h,
         Err(message) => {
             eprintln!("error: {message}");
             return Ok(ExitCode::FAILURE);
         }
     };
-    let mut node_args = vec!["logs".to_string(), args.name.clone()];
+    let mut node_args = vec!["logs".to_string(), args.target.name.clone()];
     if let Some(n) = args.tail {
         node_args.extend(["--tail".to_string(), n.to_string()]);
     }
@@ -69,7 +65,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     if args.timestamps {
         node_args.push("--timestamps".into());
     }
-    let options = args.connect.options();
+    let options = args.target.connect.options();
     let ran = rt.block_on(async {
         tokio::select! {
             ran = transport::exec::run_node(host, &node_args, &options) => ran,

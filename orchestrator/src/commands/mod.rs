@@ -111,6 +111,19 @@ pub enum GetOutput {
     Json,
 }
 
+/// What a verb on one container names: the container, the spec it is in, how to reach the hosts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ContainerArgs {
+    /// Container name.
+    pub name: String,
+    #[command(flatten)]
+    /// Spec files.
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    /// Connection options.
+    pub connect: ConnectArgs,
+}
+
 /// Options shared by every command that talks to the hosts.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConnectArgs {
