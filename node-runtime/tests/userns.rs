@@ -1,9 +1,10 @@
 //! Unprivileged by default: each container's root is its own unprivileged host uid range,
-//! allocated node-wide and persistently, stable across restarts, freed at destroy, never given
-//! to two live containers; a used-up pool refuses a create and keeps nothing; `--privileged`
-//! is the opt-out; a config stored before the default changed is read as it ran; the hello
-//! counts the free ranges; a shifted template copy works where idmapped mounts cannot. Who owns
-//! what (cgroup files, the privileged switch): tests/userns_ownership.rs.
+//! allocated node-wide and persistently (the range the name prefers), stable across restarts,
+//! freed at destroy, never given to two live containers; a used-up pool refuses a create and
+//! keeps nothing; `--privileged` is the opt-out; a config stored before the default changed is
+//! read as it ran; the hello counts the free ranges and says who holds which; a shifted
+//! template copy works where idmapped mounts cannot. Who owns what (cgroup files, the
+//! privileged switch): tests/userns_ownership.rs.
 
 mod support;
 
@@ -132,12 +133,18 @@ fn a_range_is_freed_at_destroy_and_never_given_to_two_live_containers() {
     assert_eq!(bases.len(), 3, "held from create on, one each: {held}");
     node.ok(&["destroy", "b"]);
     assert!(ranges(&node).get("b").is_none(), "freed at destroy");
+    node.ok(&["create", "b", "--template", "busybox", "--stopped"]);
+    assert_eq!(
+        ranges(&node)["b"].as_u64().unwrap(),
+        base("b"),
+        "freed, and the same name prefers the same range again"
+    );
     node.ok(&["create", "d", "--template", "busybox"]);
     let d = ranges(&node)["d"].as_u64().unwrap();
-    assert_eq!(d, base("b"), "the freed range is the lowest free one");
     assert_eq!(uid_map(node.init_pid("d")).1, d);
-    assert_ne!(d, base("a"));
-    assert_ne!(d, base("c"));
+    for other in ["a", "b", "c"] {
+        assert_ne!(d, base(other), "d's range is not {other}'s");
+    }
     // The record is the truth even when a state.json is damaged.
     std::fs::write(node.container_dir("a").join("state.json"), b"{ damaged").unwrap();
     node.ok(&["create", "e", "--template", "busybox", "--stopped"]);
@@ -249,13 +256,21 @@ fn the_hello_reports_how_many_ranges_are_free() {
             String::from_utf8_lossy(&out.stderr)
         );
         let reply: serde_json::Value = serde_json::from_slice(&out.stdout[4..]).unwrap();
-        reply["body"]["capacity"]["uid_ranges_free"].clone()
+        reply["body"]["capacity"].clone()
     };
-    assert_eq!(free(&node), 3);
+    assert_eq!(free(&node)["uid_ranges_free"], 3);
     node.ok(&[&pool, "create", "a", "--template", "busybox", "--stopped"]);
-    assert_eq!(free(&node), 2, "held from create on");
+    let capacity = free(&node);
+    assert_eq!(capacity["uid_ranges_free"], 2, "held from create on");
+    // Who holds what, for the plan's check of a live move into this node.
+    let reported = &capacity["uid_ranges"];
+    assert_eq!(reported["pool_start"], 300_000, "{capacity}");
+    assert_eq!(reported["pool_end"], 300_000 + 3 * 65536);
+    assert_eq!(reported["held"], ranges(&node), "{capacity}");
     node.ok(&[&pool, "destroy", "a"]);
-    assert_eq!(free(&node), 3);
+    let capacity = free(&node);
+    assert_eq!(capacity["uid_ranges_free"], 3);
+    assert_eq!(capacity["uid_ranges"]["held"], serde_json::json!({}));
 }
 
 #[test]

@@ -146,6 +146,7 @@ mod tests {
             memory: 1 << 30,
             disk_free: 1 << 40,
             uid_ranges_free: None,
+            uid_ranges: None,
         };
         let plan = decide(&f, &observed, DiffOptions::default()).unwrap();
         assert_eq!(plan.diff.create.len(), 1, "{:?}", plan.diff);

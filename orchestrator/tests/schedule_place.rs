@@ -261,6 +261,7 @@ fn capacity_left_out_of_the_spec_comes_from_the_node() {
             memory: size("2Gi"),
             disk_free: size("10Gi"),
             uid_ranges_free: None,
+            uid_ranges: None,
         },
     )]);
     let a = place(&f, &observed, &Current::new()).unwrap();

@@ -26,6 +26,7 @@ pub mod restart;
 pub mod security;
 pub mod snapshot;
 pub mod transfer;
+pub mod uid_ranges;
 pub mod units;
 
 pub use container::{

@@ -69,7 +69,23 @@ pub fn why_not_live(spec: &ContainerSpec, source: &NodeInfo, target: &NodeInfo) 
             source.node_version, target.node_version
         ));
     }
-    None
+    why_range_taken(spec, source, target)
+}
+
+/// Why the target cannot give the restored tree the uid range it holds on the source (the tree
+/// keeps its user namespace); `None` when it can, or when either node does not say.
+fn why_range_taken(spec: &ContainerSpec, source: &NodeInfo, target: &NodeInfo) -> Option<String> {
+    if spec.privileged {
+        return None;
+    }
+    let (Some(from), Some(to)) = (&source.capacity.uid_ranges, &target.capacity.uid_ranges) else {
+        return None;
+    };
+    let base = *from.held.get(&spec.name)?;
+    let why = to.why_not_free(&spec.name, base)?;
+    Some(format!(
+        "uid range {base} {why}, and a restored tree keeps the user namespace it was dumped with"
+    ))
 }
 
 /// `4.2` -> `[4, 2]`, for comparing CRIU versions; anything not a number counts as 0.
@@ -84,6 +100,7 @@ fn version_key(version: &str) -> Vec<u64> {
 mod tests {
     use super::*;
     use crate::message::Features;
+    use crate::uid_ranges::UidRanges;
 
     fn node(host: &str, criu: Option<&str>, version: &str) -> NodeInfo {
         NodeInfo {
@@ -144,5 +161,40 @@ mod tests {
         quota.disk.user_quota = true;
         let why = why_not_live(&quota, &good, &good).unwrap();
         assert!(why.contains("disk.user_quota"), "{why}");
+    }
+
+    #[test]
+    fn a_move_is_cold_when_the_target_cannot_give_the_tree_its_range() {
+        let web = spec(NetworkMode::Bridged);
+        let ranges = |held: &[(&str, u32)]| UidRanges {
+            pool_start: 100_000,
+            pool_end: 1 << 31,
+            reserved: Vec::new(),
+            held: held.iter().map(|&(n, b)| (n.to_owned(), b)).collect(),
+        };
+        let with = |host: &str, r: Option<UidRanges>| {
+            let mut n = node(host, Some("4.2"), "0.1.0");
+            n.capacity.uid_ranges = r;
+            n
+        };
+        let base = 100_000 + 17 * 65536;
+        let source = with("h1", Some(ranges(&[("web", base)])));
+        let busy = with("h2", Some(ranges(&[("web-3", base)])));
+        let why = why_not_live(&web, &source, &busy).unwrap();
+        assert_eq!(
+            why,
+            format!(
+                "uid range {base} is held on the target by web-3, and a restored tree keeps the \
+                 user namespace it was dumped with"
+            )
+        );
+        let elsewhere = with("h2", Some(ranges(&[("web-3", base + 65536)])));
+        assert_eq!(why_not_live(&web, &source, &elsewhere), None);
+        // A node that does not say, on either side: live, as before (the commit may refuse).
+        assert_eq!(why_not_live(&web, &source, &with("h2", None)), None);
+        assert_eq!(why_not_live(&web, &with("h1", None), &busy), None);
+        let mut privileged = web.clone();
+        privileged.privileged = true;
+        assert_eq!(why_not_live(&privileged, &source, &busy), None, "no userns");
     }
 }

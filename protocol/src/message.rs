@@ -380,6 +380,11 @@ pub struct Capacity {
     /// `--uid-pool` less the ranges held); `None` from a node that does not say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid_ranges_free: Option<u32>,
+    /// The pool and who holds which range of it, so the plan sees a live move whose range is
+    /// taken on the target; `None` from a node that does not say (the plan then takes the
+    /// range as free, and the target's commit may still refuse the tree).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid_ranges: Option<crate::uid_ranges::UidRanges>,
 }
 
 /// Run state of a container as the node sees it in the kernel.

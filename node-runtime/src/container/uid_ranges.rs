@@ -1,7 +1,10 @@
-//! The runtime's side of uid ranges: allocate under the node lock, free at destroy, count what
-//! is left, and rebuild a lost record from the copies in each container's state.json.
+//! The runtime's side of uid ranges: allocate under the node lock (the range the container's
+//! name prefers, `Ranges::pick`), free at destroy, count what is left and report who holds what
+//! (the hello), and rebuild a lost record from the copies in each container's state.json.
 
 use std::path::PathBuf;
+
+use fleet_protocol::uid_ranges::UidRanges;
 
 use super::Runtime;
 use crate::error::{Error, Result};
@@ -24,7 +27,9 @@ impl Runtime {
         Ok(self.load_ranges()?.ranges.get(name).copied())
     }
 
-    /// The range `name` holds, allocating the lowest free one of the pool when it holds none.
+    /// The range `name` holds, allocating one when it holds none: the range its name prefers,
+    /// else the next free one (`Ranges::pick`; a record made with the lowest-first order of
+    /// earlier fleet-nodes is kept as it is).
     /// The caller holds the container's lock and its directory exists (so a record whose
     /// directory is gone is a destroy that died before freeing it, and is reclaimed here).
     pub(crate) fn allocate_uid_range(&self, name: &str) -> Result<u32> {
@@ -38,7 +43,7 @@ impl Runtime {
             .ranges
             .retain(|holder, _| containers.join(holder).is_dir());
         let base = ranges
-            .pick(&self.uid_pool, &host_reserved())
+            .pick(&self.uid_pool, &host_reserved(), name)
             .ok_or_else(|| Error::UidRangesExhausted {
                 name: name.to_owned(),
                 pool: self.uid_pool.to_string(),
@@ -86,14 +91,26 @@ impl Runtime {
         Ok(())
     }
 
-    /// How many more unprivileged containers this node can make (for the hello).
-    pub fn free_uid_ranges(&self) -> Result<u32> {
+    /// For the hello: how many more unprivileged containers this node can make, and its pool,
+    /// the host's ids in it and who holds which range (the plan checks a live move's range).
+    pub fn uid_ranges_report(&self) -> Result<(u32, UidRanges)> {
         let mut ranges = self.load_ranges()?;
         let containers = self.store.containers_dir();
         ranges
             .ranges
             .retain(|holder, _| containers.join(holder).is_dir());
-        Ok(ranges.free_count(&self.uid_pool, &host_reserved()))
+        let mut reserved = host_reserved();
+        let free = ranges.free_count(&self.uid_pool, &reserved);
+        reserved.retain(|span| self.uid_pool.overlaps(span));
+        Ok((
+            free,
+            UidRanges {
+                pool_start: self.uid_pool.start,
+                pool_end: self.uid_pool.end,
+                reserved,
+                held: ranges.ranges,
+            },
+        ))
     }
 
     /// The record; when there is none yet (a new node, or one whose containers were made by a

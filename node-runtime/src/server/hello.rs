@@ -18,6 +18,7 @@ pub fn node_info(runtime: &Runtime) -> NodeInfo {
             .map(|u| f(u).to_string_lossy().into_owned())
             .unwrap_or_default()
     };
+    let (uid_ranges_free, uid_ranges) = runtime.uid_ranges_report().ok().unzip();
     NodeInfo {
         protocol_version: PROTOCOL_VERSION,
         node_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -26,7 +27,8 @@ pub fn node_info(runtime: &Runtime) -> NodeInfo {
         cgroup_version: runtime.cgroups.version().number(),
         features: features(runtime),
         capacity: Capacity {
-            uid_ranges_free: runtime.free_uid_ranges().ok(),
+            uid_ranges_free,
+            uid_ranges,
             ..capacity(runtime.store.root())
         },
         interrupted_batch: super::journal::interrupted(runtime.store.root()),
@@ -123,5 +125,6 @@ fn capacity(root: &Path) -> Capacity {
         memory,
         disk_free,
         uid_ranges_free: None,
+        uid_ranges: None,
     }
 }

@@ -5,8 +5,12 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// Ids in each container's range: container ids 0..=65535.
-pub const RANGE_SIZE: u32 = 65536;
+/// Ids in each container's range: container ids 0..=65535 (the protocol's, which the hello's
+/// ranges and the plan's check of a live move use too).
+pub use fleet_protocol::uid_ranges::RANGE_SIZE;
+
+/// Host ids `start..start + len` that no container range may overlap.
+pub use fleet_protocol::uid_ranges::IdSpan as Span;
 
 /// The default pool: above the ids distributions give people (useradd stops at 60000, nobody is
 /// 65534), below 2^31 (tools that keep a uid in a signed 32-bit int).
@@ -34,6 +38,20 @@ impl Pool {
     /// Base of the `i`th range of the pool.
     pub fn base(&self, i: u32) -> u32 {
         self.start + i * RANGE_SIZE
+    }
+
+    /// Base of the range a container named `name` tries first
+    /// ([`fleet_protocol::uid_ranges::preferred_slot`]).
+    pub fn preferred(&self, name: &str) -> u32 {
+        self.base(fleet_protocol::uid_ranges::preferred_slot(
+            name,
+            self.capacity(),
+        ))
+    }
+
+    /// Whether `span` shares an id with the pool.
+    pub fn overlaps(&self, span: &Span) -> bool {
+        span.start < u64::from(self.end) && u64::from(self.start) < span.start + span.len
     }
 }
 
@@ -78,23 +96,6 @@ impl FromStr for Pool {
             start: start as u32,
             end: end as u32,
         })
-    }
-}
-
-/// Host ids `start..start + len` that no container range may overlap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Span {
-    /// First id.
-    pub start: u64,
-    /// How many ids.
-    pub len: u64,
-}
-
-impl Span {
-    /// Whether the range of [`RANGE_SIZE`] ids at `base` overlaps this span.
-    pub fn overlaps(&self, base: u32) -> bool {
-        let (b, e) = (u64::from(base), u64::from(base) + u64::from(RANGE_SIZE));
-        self.start < e && b < self.start + self.len
     }
 }
 

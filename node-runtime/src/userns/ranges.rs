@@ -85,9 +85,22 @@ impl Ranges {
             })
     }
 
-    /// The lowest free range of the pool, or `None` when the pool is used up.
-    pub fn pick(&self, pool: &Pool, reserved: &[Span]) -> Option<u32> {
-        self.free(pool, reserved).next()
+    /// The free range for a container named `name`: the one its name prefers
+    /// ([`Pool::preferred`]) when free, else the next free one above it, wrapping to the
+    /// pool's bottom; `None` when the pool is used up. Not the lowest free one: nodes that each
+    /// hand out ranges from the bottom give their first containers the same range, and a live
+    /// move between them cannot restore the tree (it keeps its user namespace), while two
+    /// names rarely prefer the same range.
+    pub fn pick(&self, pool: &Pool, reserved: &[Span], name: &str) -> Option<u32> {
+        let preferred = pool.preferred(name);
+        let mut lowest = None;
+        for base in self.free(pool, reserved) {
+            if base >= preferred {
+                return Some(base);
+            }
+            lowest.get_or_insert(base);
+        }
+        lowest
     }
 
     /// Whether the range at `base` is one of the pool's that nothing holds or reserves.
@@ -112,25 +125,61 @@ mod tests {
         }
     }
 
+    /// A name starting with `prefix` whose preferred slot in `p` is `slot`.
+    fn name_preferring(p: &Pool, slot: u32, prefix: &str) -> String {
+        (0..)
+            .map(|i| format!("{prefix}{i}"))
+            .find(|n| p.preferred(n) == p.base(slot))
+            .unwrap()
+    }
+
     #[test]
-    fn picks_the_lowest_free_range_and_never_a_held_one() {
+    fn a_name_gets_its_preferred_range_else_the_next_free_one_wrapping() {
+        let p = pool(4);
         let mut r = Ranges::default();
-        let p = pool(3);
-        for name in ["a", "b", "c"] {
-            let base = r.pick(&p, &[]).unwrap();
-            assert!(!r.ranges.values().any(|&b| b == base));
-            r.ranges.insert(name.into(), base);
-        }
-        assert_eq!(r.ranges["a"], 100_000);
-        assert_eq!(r.ranges["c"], 100_000 + 2 * RANGE_SIZE);
-        assert_eq!(r.pick(&p, &[]), None, "a pool of three is used up");
-        assert_eq!(r.free_count(&p, &[]), 0);
-        r.ranges.remove("b");
+        let first = name_preferring(&p, 2, "a");
+        assert_eq!(r.pick(&p, &[], &first), Some(p.base(2)), "its own slot");
         assert_eq!(
-            r.pick(&p, &[]),
-            Some(100_000 + RANGE_SIZE),
+            r.pick(&p, &[], &first),
+            r.pick(&p, &[], &first),
+            "deterministic"
+        );
+        r.ranges.insert(first.clone(), p.base(2));
+        // Another name preferring the same slot probes onward, past a reserved one, and wraps.
+        let second = name_preferring(&p, 2, "b");
+        assert_eq!(r.pick(&p, &[], &second), Some(p.base(3)), "the next one up");
+        let reserved = [Span {
+            start: u64::from(p.base(3)) + 9,
+            len: 1,
+        }];
+        assert_eq!(
+            r.pick(&p, &reserved, &second),
+            Some(p.base(0)),
+            "past a reserved one, wrapping to the bottom"
+        );
+        r.ranges.insert("x".into(), p.base(0));
+        assert_eq!(r.pick(&p, &reserved, &second), Some(p.base(1)));
+        r.ranges.insert("y".into(), p.base(1));
+        assert_eq!(r.pick(&p, &reserved, &second), None, "used up");
+        assert_eq!(r.free_count(&p, &reserved), 0);
+        r.ranges.remove(&first);
+        assert_eq!(
+            r.pick(&p, &reserved, &second),
+            Some(p.base(2)),
             "freed at destroy"
         );
+    }
+
+    #[test]
+    fn a_pick_is_never_a_held_range_and_a_full_pool_is_used_up() {
+        let p = pool(3);
+        let mut r = Ranges::default();
+        for name in ["a", "b", "c"] {
+            let base = r.pick(&p, &[], name).unwrap();
+            assert!(!r.ranges.values().any(|&b| b == base), "{name}: {r:?}");
+            r.ranges.insert(name.into(), base);
+        }
+        assert_eq!(r.pick(&p, &[], "d"), None, "a pool of three is used up");
     }
 
     #[test]

@@ -83,6 +83,7 @@ fn a_clone_without_an_entry_a_taken_name_a_pin_elsewhere_or_no_room_is_refused()
             memory: 1 << 40,
             disk_free: 1 << 29,
             uid_ranges_free: None,
+            uid_ranges: None,
         };
     }
     let err = plan(&f, &full, "db", "a", "db-copy").unwrap_err();

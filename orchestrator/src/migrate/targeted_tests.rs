@@ -84,6 +84,7 @@ fn drain_of_an_unknown_host_or_onto_full_hosts_changes_nothing() {
                 memory: 1 << 30,
                 disk_free: 1 << 20,
                 uid_ranges_free: None,
+                uid_ranges: None,
             };
         }
     }

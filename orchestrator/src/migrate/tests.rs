@@ -198,6 +198,7 @@ fn a_move_to_a_host_without_room_is_a_plan_error_and_nothing_is_sent() {
         memory: 1 << 30,
         disk_free: 1 << 20,
         uid_ranges_free: None,
+        uid_ranges: None,
     };
     let p = decide(&f, &observed, DiffOptions::default()).unwrap();
     assert!(p.is_empty(), "{}", render::text(&p));

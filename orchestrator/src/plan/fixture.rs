@@ -164,6 +164,7 @@ pub fn hello(host: &str) -> NodeInfo {
             memory: 256 << 30,
             disk_free: 1 << 40,
             uid_ranges_free: None,
+            uid_ranges: None,
         },
         interrupted_batch: None,
         supervisor: Some(fleet_protocol::SupervisorInfo {
