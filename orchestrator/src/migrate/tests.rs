@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use fleet_protocol::Capacity;
+use fleet_protocol::uid_ranges::UidRanges;
 
 use crate::apply::report::{Outcome, Report};
 use crate::apply::{ApplyOptions, apply};
@@ -187,6 +188,59 @@ fn a_move_without_a_disk_or_with_a_template_change_is_refused() {
         "{:?}",
         p.diff.refused
     );
+}
+
+/// Node `host`'s uid ranges in `observed`: the default pool, `held` (container, base).
+fn say_ranges(observed: &mut Observed, host: &str, held: &[(&str, u32)]) {
+    hello_mut(observed, host).capacity.uid_ranges = Some(UidRanges {
+        pool_start: 100_000,
+        pool_end: 1 << 31,
+        reserved: Vec::new(),
+        held: held.iter().map(|&(n, b)| (n.to_owned(), b)).collect(),
+    });
+}
+
+#[test]
+fn a_live_move_into_a_host_that_holds_its_uid_range_is_planned_cold_and_says_by_whom() {
+    let (f, n) = web_moving_to_b("data");
+    let base = 100_000 + 17 * 65536;
+    let mut observed = observe_with(&n, true);
+    say_ranges(&mut observed, "a", &[("web-1", base)]);
+    say_ranges(&mut observed, "b", &[("web-3", base)]);
+    let p = decide(&f, &observed, DiffOptions::default()).expect("no cycle");
+    assert_eq!(
+        render::text(&p).trim(),
+        format!(
+            "b:\n  > web-1 (move a -> b, cold; uid range {base} is held on the target by web-3, \
+             and a restored tree keeps the user namespace it was dumped with)\n\
+             Plan: 0 to create, 0 to update live, 0 to restart, 0 to destroy, 1 to move."
+        )
+    );
+    assert!(!p.steps[0].change.live);
+    // Its range free on the target (another one held there): live.
+    say_ranges(&mut observed, "b", &[("web-3", base + 65536)]);
+    let p = decide(&f, &observed, DiffOptions::default()).expect("no cycle");
+    assert!(p.steps[0].change.live, "{}", render::text(&p));
+    // A target on another pool, which does not hold the range at all: cold, saying so.
+    say_ranges(&mut observed, "b", &[]);
+    hello_mut(&mut observed, "b")
+        .capacity
+        .uid_ranges
+        .as_mut()
+        .unwrap()
+        .pool_start = 200_000;
+    let text = render::text(&decide(&f, &observed, DiffOptions::default()).unwrap());
+    assert!(
+        text.contains(&format!(
+            "cold; uid range {base} is not one of the ranges of the target's pool 200000-"
+        )),
+        "{text}"
+    );
+    // A target that does not report its ranges (an older fleet-node): live, as before; its
+    // commit refuses the tree if the range is taken, and the apply makes the move cold.
+    hello_mut(&mut observed, "b").capacity.uid_ranges = None;
+    let p = decide(&f, &observed, DiffOptions::default()).expect("no cycle");
+    assert!(p.steps[0].change.live, "{}", render::text(&p));
 }
 
 #[test]
