@@ -257,7 +257,9 @@ fn a_live_move_whose_restore_fails_leaves_the_container_running_on_the_source() 
         .unwrap_or_default();
     assert!(
         error.contains("criu restore failed")
-            && error.contains(&format!("runs on node-{from} again")),
+            && error.contains(&format!(
+                "runs on node-{from} again, restored from its checkpoint"
+            )),
         "the target's reason, and where the container is: {report:#}"
     );
     assert!(report.get("moves").is_none(), "nothing moved: {report:#}");
@@ -285,6 +287,48 @@ fn a_live_move_whose_restore_fails_leaves_the_container_running_on_the_source() 
         plan.contains("No changes."),
         "it stays where it runs: {plan}"
     );
+}
+
+#[test]
+fn a_live_move_whose_dump_restores_on_neither_side_says_the_source_started_it_afresh() {
+    if skip_unless_ready() {
+        return;
+    }
+    let Some(criu) = criu() else { return };
+    let cluster = Cluster::start_with_host_env(2, |i, dir| {
+        vec![format!(
+            "FLEET_NODE_CRIU={}",
+            dir.join(format!("criu-{i}")).display()
+        )]
+    });
+    for i in 0..2 {
+        refusing_criu(cluster.dir.path(), i, &criu);
+        std::fs::write(cluster.dir.path().join(format!("refuse-restore-{i}")), "").unwrap();
+    }
+    let (spec, _cleanup, from, to) = start_counting(&cluster);
+    let target = format!("node-{to}");
+    let text = expect(
+        "move",
+        &spec,
+        &["counter", "--to", &target, "--yes", "-o", "json"],
+        1,
+    );
+    let report: serde_json::Value = serde_json::from_str(&text).expect("a JSON report");
+    let error = report["steps"][0]["outcome"]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        error.contains(&format!(
+            "counter runs on node-{from} again, started afresh (its processes restarted): its \
+             checkpoint did not restore"
+        )) && error.contains("criu restore failed"),
+        "what really happened on the source, and why: {report:#}"
+    );
+    assert!(
+        !error.contains("restored from its checkpoint"),
+        "{report:#}"
+    );
+    assert_eq!(host_of(&cluster), Some(from), "runs on node-{from}");
 }
 
 #[test]

@@ -272,6 +272,13 @@ pub enum Response {
         /// Milliseconds CRIU's restore took.
         restore_ms: u64,
     },
+    /// Answer to a live move's [`Request::ExportAbort`] when the dump kept for it could not be
+    /// restored: the container was started afresh here (its processes restarted). A put-back
+    /// that restored it answers [`Response::Moved`].
+    StartedAfresh {
+        /// Why the restore failed.
+        why: String,
+    },
     /// Answer to a live move's [`Request::ImportCommit`] when this host cannot restore the
     /// tree but could take the container cold: the user namespace the tree was dumped with
     /// maps the source's uid range, which another container holds here. Nothing of the

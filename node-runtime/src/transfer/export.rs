@@ -62,7 +62,7 @@ pub(super) fn begin(
     if found.init.is_none() && earlier.as_ref().is_some_and(|m| m.live) {
         // An earlier live move was cut off after its dump: the container is put back first
         // (restored from that dump), and this move starts from a running container.
-        live::put_back(runtime, name, &lock);
+        live::put_back(runtime, name, &lock).log(name);
         clear_mark(&layout);
         drop(lock);
         return begin(runtime, name, to, live, None);
@@ -108,7 +108,7 @@ pub(super) fn begin(
             // failed dump has thawed it; one that succeeded is restored from its dump).
             clear_mark(&layout);
             if checkpoint.is_some() {
-                live::put_back(runtime, name, &lock);
+                live::put_back(runtime, name, &lock).log(name);
             } else {
                 live::forget(runtime, name);
                 drop(lock);
@@ -191,12 +191,23 @@ pub(super) fn finish(runtime: &Runtime, name: &str) -> Result<bool, String> {
     destroyed
 }
 
+/// How an abort left the container, for the orchestrator's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Aborted {
+    /// No move was under way.
+    Nothing,
+    /// Put back as it was: started again (cold), or restored from its dump (live).
+    Back,
+    /// A live move's dump could not be restored (why): started afresh.
+    Afresh(String),
+}
+
 /// The move failed: forget it and start the container again if the move stopped it.
-pub(super) fn abort(runtime: &Runtime, name: &str) -> Result<bool, String> {
+pub(super) fn abort(runtime: &Runtime, name: &str) -> Result<Aborted, String> {
     validate_name(name).map_err(|e| e.to_string())?;
     let layout = runtime.store.layout(name);
     let Some(mark) = read_mark(&layout) else {
-        return Ok(false);
+        return Ok(Aborted::Nothing);
     };
     if mark.live {
         let lock = runtime.store.lock(name).map_err(|e| e.to_string())?;
@@ -204,16 +215,22 @@ pub(super) fn abort(runtime: &Runtime, name: &str) -> Result<bool, String> {
             .repair(name, &lock)
             .map_err(|e| e.to_string())?
             .is_some_and(|f| f.init.is_some());
-        if !running && let Some(why) = live::put_back(runtime, name, &lock) {
-            eprintln!("fleet-node: {name}: its restore failed ({why}); it was started afresh");
-        }
+        let put = match running {
+            true => live::PutBack::Restored,
+            false => live::put_back(runtime, name, &lock),
+        };
+        put.log(name);
         clear_mark(&layout);
-        return Ok(true);
+        return match put {
+            live::PutBack::Restored => Ok(Aborted::Back),
+            live::PutBack::Afresh(why) => Ok(Aborted::Afresh(why)),
+            live::PutBack::Stopped(why) => Err(why),
+        };
     }
     clear_mark(&layout);
     live::forget(runtime, name);
     if mark.was_running {
         runtime.start(name).map_err(|e| e.to_string())?;
     }
-    Ok(true)
+    Ok(Aborted::Back)
 }

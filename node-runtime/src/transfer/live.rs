@@ -291,10 +291,35 @@ fn keep_log(name: &str, dir: &Path, message: String) -> String {
     }
 }
 
+/// How [`put_back`] left a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum PutBack {
+    /// Restored from the dump: its processes go on.
+    Restored,
+    /// The dump could not be restored (why) and the container was started afresh: its
+    /// processes restarted.
+    Afresh(String),
+    /// Neither worked: it is stopped (why).
+    Stopped(String),
+}
+
+impl PutBack {
+    /// For the node's log, when the container was not restored.
+    pub(super) fn log(&self, name: &str) {
+        match self {
+            PutBack::Restored => {}
+            PutBack::Afresh(why) => {
+                eprintln!("fleet-node: {name}: its restore failed ({why}); it was started afresh")
+            }
+            PutBack::Stopped(why) => eprintln!("fleet-node: {name}: {why}"),
+        }
+    }
+}
+
 /// A live move that did not happen: the container (stopped by its dump; the caller holds its
 /// lock) is restored from the dump kept here, or, when that fails, started afresh, so that it
-/// runs either way. Returns why the restore failed, when it did.
-pub(super) fn put_back(runtime: &Runtime, name: &str, lock: &ContainerLock) -> Option<String> {
+/// runs either way; says which.
+pub(super) fn put_back(runtime: &Runtime, name: &str, lock: &ContainerLock) -> PutBack {
     let dir = checkpoint::move_dir(runtime, name);
     let failed = if dir.join(checkpoint::RECORD).is_file() {
         restore_in(runtime, name, &dir, lock).err()
@@ -302,10 +327,15 @@ pub(super) fn put_back(runtime: &Runtime, name: &str, lock: &ContainerLock) -> O
         Some("no dump was kept".to_owned())
     };
     forget(runtime, name);
-    if failed.is_some() {
-        let _ = runtime.start_locked(name, lock);
+    match failed {
+        None => PutBack::Restored,
+        Some(why) => match runtime.start_locked(name, lock) {
+            Ok(_) => PutBack::Afresh(why),
+            Err(e) => PutBack::Stopped(format!(
+                "its restore failed ({why}), and starting it afresh failed too: {e}"
+            )),
+        },
     }
-    failed
 }
 
 #[cfg(test)]

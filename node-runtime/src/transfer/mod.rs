@@ -97,9 +97,7 @@ pub fn start(runtime: &Runtime, name: &str) -> crate::error::Result<bool> {
     let changed = match (running, mark.live) {
         (true, _) => false,
         (false, true) => {
-            if let Some(why) = live::put_back(runtime, name, &lock) {
-                eprintln!("fleet-node: {name}: its restore failed ({why}); it was started afresh");
-            }
+            live::put_back(runtime, name, &lock).log(name);
             true
         }
         (false, false) => runtime.start_locked(name, &lock)?,
@@ -182,8 +180,12 @@ pub fn handle(runtime: &Runtime, transfers: &mut Transfers, request: Request) ->
             transfers.exports.remove(&name);
             // Rounds no export took: forgotten (the container ran on throughout).
             let pre_dumped = transfers.pre_dumps.remove(&name).is_some();
-            export::abort(runtime, &name).map(|changed| Response::Moved {
-                changed: changed || pre_dumped,
+            export::abort(runtime, &name).map(|aborted| match aborted {
+                export::Aborted::Afresh(why) => Response::StartedAfresh { why },
+                export::Aborted::Back => Response::Moved { changed: true },
+                export::Aborted::Nothing => Response::Moved {
+                    changed: pre_dumped,
+                },
             })
         }
         Request::ImportPreDump {

@@ -9,10 +9,11 @@
 //! (`ExportFinish`).
 //!
 //! On a failure before the commit the target drops what it received and the source puts the
-//! container back: started again (cold) or restored from the dump it kept (live)
-//! (`ImportAbort`, `ExportAbort`). When the target's session breaks while it commits, whether
-//! it made the container is unknown: the source keeps its copy stopped, marked as moving, and
-//! the next apply reads which side holds it (`super::left_over`).
+//! container back: started again (cold) or restored from the dump it kept (live; started afresh
+//! when that dump does not restore, and the message says so) (`ImportAbort`, `ExportAbort`).
+//! When the target's session breaks while it commits, whether it made the container is
+//! unknown: the source keeps its copy stopped, marked as moving, and the next apply reads which
+//! side holds it (`super::left_over`).
 
 use std::time::{Duration, Instant};
 
@@ -150,34 +151,36 @@ pub async fn run<S: NodeSession>(
                     .await;
             }
             if !error.loses(from) {
-                match source
+                let put_back = match source
                     .call(Request::ExportAbort { name: name.clone() })
                     .await
                 {
-                    Ok(Response::Moved { .. }) => {
-                        // Back on the source, restored from its dump: the target that refused
-                        // its tree gets it cold (stopped, its disk sent, started there).
-                        if let Some(why) = live_refused {
-                            let cold = MoveStep {
-                                live: false,
-                                ..step
-                            };
-                            let mut moved = Box::pin(run(cold, source, target)).await?;
-                            moved.made_cold = Some(why);
-                            return Ok(moved);
-                        }
-                        set_stays(&mut error, back)
+                    Ok(Response::Moved { .. }) => Ok(back),
+                    // Its dump did not restore: it runs, but its processes restarted.
+                    Ok(Response::StartedAfresh { why }) => Ok(format!(
+                        "{name} runs on {from} again, started afresh (its processes restarted): \
+                         its checkpoint did not restore ({why})"
+                    )),
+                    Ok(Response::Error { message }) => Err(format!(
+                        "{name} is stopped on {from} and did not start again: {message}"
+                    )),
+                    _ => Err(format!(
+                        "{name} is stopped on {from}; the next apply finishes or rolls back the move"
+                    )),
+                };
+                match (put_back, live_refused) {
+                    // Back on the source and running: the target that refused its tree gets
+                    // it cold (stopped, its disk sent, started there).
+                    (Ok(_), Some(why)) => {
+                        let cold = MoveStep {
+                            live: false,
+                            ..step
+                        };
+                        let mut moved = Box::pin(run(cold, source, target)).await?;
+                        moved.made_cold = Some(why);
+                        return Ok(moved);
                     }
-                    Ok(Response::Error { message }) => set_stays(
-                        &mut error,
-                        format!("{name} is stopped on {from} and did not start again: {message}"),
-                    ),
-                    _ => set_stays(
-                        &mut error,
-                        format!(
-                            "{name} is stopped on {from}; the next apply finishes or rolls back the move"
-                        ),
-                    ),
+                    (Ok(now) | Err(now), _) => set_stays(&mut error, now),
                 }
             }
             Err(error)
