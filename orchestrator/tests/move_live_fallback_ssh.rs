@@ -10,6 +10,8 @@
 
 mod support;
 
+use std::path::Path;
+
 use fleet_protocol::uid_ranges::preferred_slot;
 use support::fleetctl::{Cleanup, expect};
 use support::moves::{assert_moved, fill, live_cluster, root, write_with};
@@ -42,14 +44,28 @@ fn base(cluster: &Cluster, host: usize, name: &str) -> u64 {
     ranges["ranges"][name].as_u64().unwrap()
 }
 
-/// The line of apply's report about `mover`'s move.
-fn move_line(out: &str) -> &str {
+/// The line of apply's report about `mover`'s move, which was cold.
+#[track_caller]
+fn cold_move_line(out: &str) -> &str {
     let line = out
         .lines()
         .find(|l| l.contains("mover moved"))
         .unwrap_or_else(|| panic!("no move reported: {out}"));
     eprintln!("{line}");
+    assert!(line.contains("moved node-0 -> node-1 (cold)"), "{line}");
     line
+}
+
+/// What a finished move to node-1 leaves ([`assert_moved`]), with a range of its own there, not
+/// `taken` (which another container holds).
+#[track_caller]
+fn assert_moved_to_a_range_of_its_own(cluster: &Cluster, spec: &Path, sum: &str, taken: u64) {
+    assert_moved(cluster, spec, sum);
+    assert_ne!(
+        base(cluster, 1, "mover"),
+        taken,
+        "a range of its own on node-1"
+    );
 }
 
 #[test]
@@ -80,18 +96,12 @@ fn a_live_move_into_a_host_holding_its_uid_range_is_planned_cold_and_moved_witho
         "{plan}"
     );
     let out = expect("apply", &spec, &["--yes"], 0);
-    let line = move_line(&out);
-    assert!(line.contains("moved node-0 -> node-1 (cold)"), "{line}");
+    let line = cold_move_line(&out);
     assert!(
         !line.contains("planned live") && !line.contains("frozen"),
         "cold from the start: no dump, no fallback: {line}"
     );
-    assert_moved(&cluster, &spec, &sum);
-    assert_ne!(
-        base(&cluster, 1, "mover"),
-        held,
-        "a range of its own on node-1"
-    );
+    assert_moved_to_a_range_of_its_own(&cluster, &spec, &sum, held);
 }
 
 #[test]
@@ -138,17 +148,11 @@ fn a_uid_range_taken_after_the_plan_makes_the_target_refuse_the_tree_and_the_mov
         mover,
         "the create took mover's range"
     );
-    let line = move_line(&out);
-    assert!(line.contains("moved node-0 -> node-1 (cold)"), "{line}");
+    let line = cold_move_line(&out);
     assert!(
         line.contains("planned live, made cold: node-1 cannot restore it live")
             && line.contains(&mover.to_string()),
         "the report says why, naming the range: {line}"
     );
-    assert_moved(&cluster, &spec, &sum);
-    assert_ne!(
-        base(&cluster, 1, "mover"),
-        mover,
-        "a range of its own on node-1"
-    );
+    assert_moved_to_a_range_of_its_own(&cluster, &spec, &sum, mover);
 }

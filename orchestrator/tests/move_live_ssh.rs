@@ -225,12 +225,13 @@ fn refusing_criu(dir: &Path, i: usize, criu: &str) -> PathBuf {
     path
 }
 
-#[test]
-fn a_live_move_whose_restore_fails_leaves_the_container_running_on_the_source() {
+/// Two sshd hosts whose nodes run [`refusing_criu`], or `None` after saying why they cannot be
+/// had.
+fn refusing_cluster() -> Option<Cluster> {
     if skip_unless_ready() {
-        return;
+        return None;
     }
-    let Some(criu) = criu() else { return };
+    let criu = criu()?;
     let cluster = Cluster::start_with_host_env(2, |i, dir| {
         vec![format!(
             "FLEET_NODE_CRIU={}",
@@ -240,21 +241,37 @@ fn a_live_move_whose_restore_fails_leaves_the_container_running_on_the_source() 
     for i in 0..2 {
         refusing_criu(cluster.dir.path(), i, &criu);
     }
-    let (spec, _cleanup, from, to) = start_counting(&cluster);
-    let (before, pid, _) = look(&spec);
-    std::fs::write(cluster.dir.path().join(format!("refuse-restore-{to}")), "").unwrap();
+    Some(cluster)
+}
 
+/// `fleet move counter --to node-<to> -o json`, which fails: its JSON report and the step's
+/// error.
+fn failed_move(spec: &Path, to: usize) -> (serde_json::Value, String) {
     let target = format!("node-{to}");
     let text = expect(
         "move",
-        &spec,
+        spec,
         &["counter", "--to", &target, "--yes", "-o", "json"],
         1,
     );
     let report: serde_json::Value = serde_json::from_str(&text).expect("a JSON report");
     let error = report["steps"][0]["outcome"]["error"]
         .as_str()
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .to_owned();
+    (report, error)
+}
+
+#[test]
+fn a_live_move_whose_restore_fails_leaves_the_container_running_on_the_source() {
+    let Some(cluster) = refusing_cluster() else {
+        return;
+    };
+    let (spec, _cleanup, from, to) = start_counting(&cluster);
+    let (before, pid, _) = look(&spec);
+    std::fs::write(cluster.dir.path().join(format!("refuse-restore-{to}")), "").unwrap();
+
+    let (report, error) = failed_move(&spec, to);
     assert!(
         error.contains("criu restore failed")
             && error.contains(&format!(
@@ -291,32 +308,14 @@ fn a_live_move_whose_restore_fails_leaves_the_container_running_on_the_source() 
 
 #[test]
 fn a_live_move_whose_dump_restores_on_neither_side_says_the_source_started_it_afresh() {
-    if skip_unless_ready() {
+    let Some(cluster) = refusing_cluster() else {
         return;
-    }
-    let Some(criu) = criu() else { return };
-    let cluster = Cluster::start_with_host_env(2, |i, dir| {
-        vec![format!(
-            "FLEET_NODE_CRIU={}",
-            dir.join(format!("criu-{i}")).display()
-        )]
-    });
+    };
     for i in 0..2 {
-        refusing_criu(cluster.dir.path(), i, &criu);
         std::fs::write(cluster.dir.path().join(format!("refuse-restore-{i}")), "").unwrap();
     }
     let (spec, _cleanup, from, to) = start_counting(&cluster);
-    let target = format!("node-{to}");
-    let text = expect(
-        "move",
-        &spec,
-        &["counter", "--to", &target, "--yes", "-o", "json"],
-        1,
-    );
-    let report: serde_json::Value = serde_json::from_str(&text).expect("a JSON report");
-    let error = report["steps"][0]["outcome"]["error"]
-        .as_str()
-        .unwrap_or_default();
+    let (report, error) = failed_move(&spec, to);
     assert!(
         error.contains(&format!(
             "counter runs on node-{from} again, started afresh (its processes restarted): its \

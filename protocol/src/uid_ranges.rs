@@ -66,7 +66,7 @@ impl UidRanges {
         let end = u64::from(base) + u64::from(RANGE_SIZE);
         let on_grid = base >= self.pool_start
             && end <= u64::from(self.pool_end)
-            && (base - self.pool_start) % RANGE_SIZE == 0;
+            && (base - self.pool_start).is_multiple_of(RANGE_SIZE);
         if !on_grid {
             return Some(format!(
                 "is not one of the ranges of the target's pool {}-{}",
