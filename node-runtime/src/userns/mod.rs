@@ -6,7 +6,8 @@
 //!
 //! Neighbours: `container/uid_ranges.rs` allocates and frees ranges for the verbs (under the
 //! node lock), `container/ids.rs` prepares a start (the layer's owners, the user namespace, the
-//! template as the range sees it), `server/hello.rs` reports how many ranges are free.
+//! template as the range sees it), `server/hello.rs` reports how many ranges are free and who
+//! holds which.
 
 pub mod ids;
 pub mod pool;

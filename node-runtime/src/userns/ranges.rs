@@ -139,10 +139,12 @@ mod tests {
         let mut r = Ranges::default();
         let first = name_preferring(&p, 2, "a");
         assert_eq!(r.pick(&p, &[], &first), Some(p.base(2)), "its own slot");
+        let mut elsewhere = Ranges::default();
+        elsewhere.ranges.insert("other".into(), p.base(0));
         assert_eq!(
-            r.pick(&p, &[], &first),
-            r.pick(&p, &[], &first),
-            "deterministic"
+            elsewhere.pick(&p, &[], &first),
+            Some(p.base(2)),
+            "the same on another node with the same pool"
         );
         r.ranges.insert(first.clone(), p.base(2));
         // Another name preferring the same slot probes onward, past a reserved one, and wraps.
