@@ -276,12 +276,12 @@ fn profile_shape(spec: &SpecArgs, name: &str) -> Result<Amounts, String> {
 /// the spec's figures.
 fn observe(fleet: &Fleet, connect: &ConnectArgs) -> miette::Result<Observed> {
     let rt = super::runtime()?;
-    let (observed, sessions) = rt.block_on(crate::observe::observe_usage(
-        fleet,
+    let observed = rt.block_on(crate::observe::observe_then_close(
+        &fleet.hosts,
         &connect.options(),
         connect.parallel,
+        true,
     ));
-    rt.block_on(crate::observe::close_all(sessions));
     for (host, error) in observed.unreachable() {
         eprintln!("warning: host {host} is unreachable ({error}); using the spec's figures");
     }
