@@ -271,10 +271,8 @@ Plan: 1 to create, 0 to update live, 0 to restart, 0 to destroy; 1 refused."#,
 #[test]
 fn a_move_without_a_disk_is_refused_unless_recreate_is_allowed() {
     let f = two_hosts();
-    let obs = with_running(
-        empty_observation(&f),
-        &[("b", "demo", "web-1"), ("b", "demo", "web-2")],
-    );
+    // Both ran on b; the spec puts web-1 on a.
+    let obs = converged_observation(&demo_on_a_and_b(&[("web-1", "b"), ("web-2", "b")]));
     plans(
         &f,
         &obs,
