@@ -67,7 +67,7 @@ impl Observed {
     }
 
     /// What every container on each reachable host uses, whichever fleet owns it (nodes report
-    /// usage only when asked: [`observe_usage`]).
+    /// usage only when asked: [`observe_hosts`]).
     pub fn usage(&self) -> BTreeMap<String, Amounts> {
         self.reachable()
             .map(|(host, _, containers)| {
@@ -131,16 +131,8 @@ pub async fn observe(
     observe_hosts(&fleet.hosts, opts, parallel, false).await
 }
 
-/// [`observe`], also asking each node what its running containers use (for density reports).
-pub async fn observe_usage(
-    fleet: &Fleet,
-    opts: &ConnectOptions,
-    parallel: usize,
-) -> (Observed, Sessions) {
-    observe_hosts(&fleet.hosts, opts, parallel, true).await
-}
-
-/// Observes the given hosts, at most `parallel` at a time.
+/// Observes the given hosts, at most `parallel` at a time; with `usage`, also asks each node what
+/// its running containers use (for density reports).
 pub async fn observe_hosts(
     hosts: &[Host],
     opts: &ConnectOptions,
@@ -193,6 +185,19 @@ async fn observe_one(
         ),
         Err(e) => (host.name.clone(), unreachable(e.to_string()), None),
     }
+}
+
+/// [`observe_hosts`] for a command that only reads (`get`, `capacity`, `advise`): the sessions
+/// are closed before it returns.
+pub async fn observe_then_close(
+    hosts: &[Host],
+    opts: &ConnectOptions,
+    parallel: usize,
+    usage: bool,
+) -> Observed {
+    let (observed, sessions) = observe_hosts(hosts, opts, parallel, usage).await;
+    close_all(sessions).await;
+    observed
 }
 
 /// Closes every session, letting each node exit.

@@ -122,11 +122,10 @@ fn decide_diff(fleet: &Fleet, observed: &Observed, opts: DiffOptions) -> diff::D
 
 #[cfg(test)]
 mod tests {
-    use fleet_protocol::Capacity;
 
     use super::*;
     use crate::model::Placement;
-    use crate::plan::fixture::{empty_observation, fleet, hello_mut, host, spec};
+    use crate::plan::fixture::{capacity, empty_observation, fleet, hello_mut, host, spec};
 
     #[test]
     fn an_unplaceable_container_is_refused_with_the_schedulers_reason() {
@@ -141,13 +140,7 @@ mod tests {
         small.spec = spec("demo", "small");
         let f = fleet("demo", vec![host("a")], vec![big, small]);
         let mut observed = empty_observation(&f);
-        hello_mut(&mut observed, "a").capacity = Capacity {
-            cpus: 2,
-            memory: 1 << 30,
-            disk_free: 1 << 40,
-            uid_ranges_free: None,
-            uid_ranges: None,
-        };
+        hello_mut(&mut observed, "a").capacity = capacity(2, 1 << 30, 1 << 40);
         let plan = decide(&f, &observed, DiffOptions::default()).unwrap();
         assert_eq!(plan.diff.create.len(), 1, "{:?}", plan.diff);
         assert_eq!(plan.diff.create[0].name, "small");

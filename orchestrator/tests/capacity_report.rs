@@ -5,9 +5,9 @@ mod schedule_support;
 
 use std::collections::BTreeMap;
 
-use fleet::capacity::{self, Report, assess, drain, fit, parse_shape, what_if};
+use fleet::capacity::{self, Basis, Report, assess, drain, fit, parse_shape, what_if};
 use fleet::model::Fleet;
-use fleet::schedule::{Amounts, Current, HostShape, Options, Resource, hosts_needed};
+use fleet::schedule::{Amounts, HostShape, Resource, hosts_needed};
 use schedule_support::*;
 
 fn demo() -> Fleet {
@@ -38,13 +38,11 @@ fn report_of(f: &Fleet) -> Report {
 
 /// The report of `f` with `usage` and nothing else: no fit, drain, what-if or hosts needed.
 fn report_with(f: &Fleet, usage: &BTreeMap<String, Amounts>) -> Report {
-    let (placement, density) = assess(
-        f,
-        &BTreeMap::new(),
-        &Current::new(),
-        usage,
-        &Options::default(),
-    );
+    let basis = Basis {
+        usage: usage.clone(),
+        ..Basis::default()
+    };
+    let (placement, density) = assess(f, &basis);
     Report {
         density,
         placement,
@@ -61,14 +59,7 @@ fn drain_of(
     placement: &fleet::schedule::Assignment,
     host: &str,
 ) -> Result<capacity::DrainReport, String> {
-    drain(
-        f,
-        placement,
-        host,
-        &BTreeMap::new(),
-        &BTreeMap::new(),
-        &Options::default(),
-    )
+    drain(f, placement, host, &Basis::default())
 }
 
 /// `what_if` from `before` to `after` with no usage or current hosts and the default options.
@@ -77,14 +68,7 @@ fn what_if_of(
     placement: &fleet::schedule::Assignment,
     after: &Fleet,
 ) -> capacity::WhatIf {
-    what_if(
-        before,
-        placement,
-        after,
-        &BTreeMap::new(),
-        &BTreeMap::new(),
-        &Options::default(),
-    )
+    what_if(before, placement, after, &Basis::default())
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::ApplyOptions;
-use super::report::MoveFigures;
+use super::report::{LiveMoveFigures, MoveFigures};
 use crate::migrate::drive::{self, MoveStep, Moved};
 use crate::migrate::error::MoveError;
 use crate::plan::Step;
@@ -118,13 +118,15 @@ pub(super) fn figures(step: &Step, moved: &Moved) -> MoveFigures {
         image_bytes: moved.image.size,
         data_bytes: moved.logical,
         sent_bytes: moved.sent,
-        frozen_ms: live.map(|l| l.frozen.as_millis() as u64),
-        restore_ms: live.map(|l| l.restore.as_millis() as u64),
-        checkpoint_bytes: live.map(|l| l.checkpoint),
-        checkpoint_sent_bytes: live.map(|l| l.checkpoint_sent),
-        pre_dumps: live.map(|l| l.pre_dumps.rounds.clone()).unwrap_or_default(),
-        pre_dump_sent_bytes: live.map(|l| l.pre_dumps.sent),
-        pre_dumps_stopped: live.map(|l| l.pre_dumps.stopped.clone()),
+        live_figures: live.map(|l| LiveMoveFigures {
+            frozen_ms: l.frozen.as_millis() as u64,
+            restore_ms: l.restore.as_millis() as u64,
+            checkpoint_bytes: l.checkpoint,
+            checkpoint_sent_bytes: l.checkpoint_sent,
+            pre_dumps: l.pre_dumps.rounds.clone(),
+            pre_dump_sent_bytes: l.pre_dumps.sent,
+            pre_dumps_stopped: l.pre_dumps.stopped.clone(),
+        }),
         made_cold: moved.made_cold.clone(),
     }
 }

@@ -103,27 +103,9 @@ pub struct MoveFigures {
     pub data_bytes: u64,
     /// Bytes of the image that crossed the sessions (compressed where that paid).
     pub sent_bytes: u64,
-    /// A live move: how long the source was frozen for CRIU's dump.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub frozen_ms: Option<u64>,
-    /// A live move: how long CRIU's restore took on the target.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub restore_ms: Option<u64>,
-    /// A live move: the dump's size, and the bytes of it that crossed the sessions.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub checkpoint_bytes: Option<u64>,
-    /// As `checkpoint_bytes`, sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub checkpoint_sent_bytes: Option<u64>,
-    /// A live move: the pre-dump rounds made while the container ran, before the freeze.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub pre_dumps: Vec<fleet_protocol::transfer::PreDumpRound>,
-    /// A live move: the bytes of those rounds that crossed the sessions.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pre_dump_sent_bytes: Option<u64>,
-    /// A live move: why there were no more pre-dump rounds, or none at all.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pre_dumps_stopped: Option<String>,
+    /// A live move's own figures, written among the others; absent for a cold move.
+    #[serde(flatten)]
+    pub live_figures: Option<LiveMoveFigures>,
     /// A move planned live and made cold: why (the target could not restore the tree).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub made_cold: Option<String>,
@@ -250,5 +232,71 @@ impl Report {
             );
         }
         out
+    }
+}
+
+/// The figures only a live move has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LiveMoveFigures {
+    /// How long the source was frozen for CRIU's dump.
+    pub frozen_ms: u64,
+    /// How long CRIU's restore took on the target.
+    pub restore_ms: u64,
+    /// The dump's size, and the bytes of it that crossed the sessions.
+    pub checkpoint_bytes: u64,
+    /// As `checkpoint_bytes`, sent.
+    pub checkpoint_sent_bytes: u64,
+    /// The pre-dump rounds made while the container ran, before the freeze.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pre_dumps: Vec<fleet_protocol::transfer::PreDumpRound>,
+    /// The bytes of those rounds that crossed the sessions.
+    pub pre_dump_sent_bytes: u64,
+    /// Why there were no more pre-dump rounds, or none at all.
+    pub pre_dumps_stopped: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LiveMoveFigures, MoveFigures};
+
+    fn cold() -> MoveFigures {
+        MoveFigures {
+            container: "web-1".into(),
+            from: "a".into(),
+            to: "b".into(),
+            live: false,
+            downtime_ms: 900,
+            image_bytes: 1 << 30,
+            data_bytes: 1 << 20,
+            sent_bytes: 1 << 19,
+            live_figures: None,
+            made_cold: Some("the target cannot restore it".into()),
+        }
+    }
+
+    #[test]
+    fn a_live_moves_figures_are_keys_of_the_move_itself() {
+        assert_eq!(
+            serde_json::to_string(&cold()).unwrap(),
+            r#"{"container":"web-1","from":"a","to":"b","live":false,"downtime_ms":900,"image_bytes":1073741824,"data_bytes":1048576,"sent_bytes":524288,"made_cold":"the target cannot restore it"}"#
+        );
+        let live = MoveFigures {
+            live: true,
+            live_figures: Some(LiveMoveFigures {
+                frozen_ms: 40,
+                restore_ms: 60,
+                checkpoint_bytes: 5000,
+                checkpoint_sent_bytes: 2000,
+                pre_dumps: Vec::new(),
+                pre_dump_sent_bytes: 0,
+                pre_dumps_stopped: "the node cannot track dirty memory".into(),
+            }),
+            made_cold: None,
+            ..cold()
+        };
+        assert_eq!(
+            serde_json::to_string(&live).unwrap(),
+            r#"{"container":"web-1","from":"a","to":"b","live":true,"downtime_ms":900,"image_bytes":1073741824,"data_bytes":1048576,"sent_bytes":524288,"frozen_ms":40,"restore_ms":60,"checkpoint_bytes":5000,"checkpoint_sent_bytes":2000,"pre_dump_sent_bytes":0,"pre_dumps_stopped":"the node cannot track dirty memory"}"#
+        );
     }
 }

@@ -6,12 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use fleet_protocol::Capacity;
 use serde::Serialize;
 
-use super::{Density, assess};
+use super::{Basis, Density, assess};
 use crate::model::Fleet;
-use crate::schedule::{Amounts, Assignment, Options};
+use crate::schedule::Assignment;
 
 /// Where one container of the drained host would go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -75,9 +74,7 @@ pub fn drain(
     fleet: &Fleet,
     before: &Assignment,
     host: &str,
-    observed: &BTreeMap<String, Capacity>,
-    usage: &BTreeMap<String, Amounts>,
-    options: &Options,
+    basis: &Basis,
 ) -> Result<DrainReport, String> {
     if fleet.host(host).is_none() {
         let names: Vec<&str> = fleet.hosts.iter().map(|h| h.name.as_str()).collect();
@@ -100,10 +97,12 @@ pub fn drain(
             pinned.push(c.spec.name.clone());
         }
     }
-    let mut options = options.clone();
-    options.cordoned.insert(host.to_string());
-    let (after_assignment, after) =
-        assess(&drained, observed, &before.as_current(), usage, &options);
+    let mut cordoned = Basis {
+        current: before.as_current(),
+        ..basis.clone()
+    };
+    cordoned.options.cordoned.insert(host.to_string());
+    let (after_assignment, after) = assess(&drained, &cordoned);
     let reasons: BTreeMap<&str, &str> = after
         .unplaced
         .iter()

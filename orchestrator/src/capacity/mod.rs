@@ -8,11 +8,12 @@
 
 use std::collections::BTreeMap;
 
+use fleet_protocol::Capacity;
 use serde::Serialize;
 
 use crate::model::Fleet;
 use crate::schedule::{
-    Amounts, Assignment, HostLimits, HostsNeeded, Resource, Unplaced, all_limits,
+    Amounts, Assignment, Current, HostLimits, HostsNeeded, Options, Resource, Unplaced, all_limits,
 };
 
 pub mod drain;
@@ -121,6 +122,21 @@ impl Density {
     /// One host's entry.
     pub fn host(&self, name: &str) -> Option<&HostDensity> {
         self.hosts.iter().find(|h| h.host == name)
+    }
+
+    /// `3 hosts, 2 in use, 5 containers placed`, then the count not placed (when any) as
+    /// `not_placed` words it: the line the table and HTML views open a density with.
+    pub fn summary(&self, not_placed: impl Fn(usize) -> String) -> String {
+        let mut line = format!(
+            "{} hosts, {} in use, {} containers placed",
+            self.hosts.len(),
+            self.hosts_used,
+            self.placed
+        );
+        if !self.unplaced.is_empty() {
+            line.push_str(&not_placed(self.unplaced.len()));
+        }
+        line
     }
 }
 
@@ -231,21 +247,29 @@ pub struct Report {
     pub hosts_needed: Option<HostsNeeded>,
 }
 
+/// What a fleet is placed and measured against besides its spec: what the nodes reported (all
+/// empty without `--observe`, leaving the spec's figures alone) and the placement's knobs.
+#[derive(Debug, Clone, Default)]
+pub struct Basis {
+    /// Capacity per reachable host, for the fields a host's spec leaves out.
+    pub capacity: BTreeMap<String, Capacity>,
+    /// Where containers run now; placement keeps them there.
+    pub current: Current,
+    /// In use per host, where nodes report it.
+    pub usage: BTreeMap<String, Amounts>,
+    /// Knobs of the placement.
+    pub options: Options,
+}
+
 /// Places `fleet` and reports its density; containers that cannot be placed are listed rather
 /// than failing the report, since a report about an overfull fleet is what a planner needs.
-pub fn assess(
-    fleet: &Fleet,
-    observed: &BTreeMap<String, fleet_protocol::Capacity>,
-    current: &crate::schedule::Current,
-    usage: &BTreeMap<String, Amounts>,
-    options: &crate::schedule::Options,
-) -> (Assignment, Density) {
-    let limits = all_limits(&fleet.hosts, observed);
+pub fn assess(fleet: &Fleet, basis: &Basis) -> (Assignment, Density) {
+    let limits = all_limits(&fleet.hosts, &basis.capacity);
     let (assignment, unplaced) =
-        match crate::schedule::place_with(fleet, observed, current, options) {
+        match crate::schedule::place_with(fleet, &basis.capacity, &basis.current, &basis.options) {
             Ok(a) => (a, Vec::new()),
             Err(e) => (e.partial, e.unplaced),
         };
-    let d = density(fleet, &limits, &assignment, &unplaced, usage);
+    let d = density(fleet, &limits, &assignment, &unplaced, &basis.usage);
     (assignment, d)
 }

@@ -51,19 +51,8 @@ pub fn render(report: &Report) -> String {
 }
 
 fn density(out: &mut String, d: &Density) {
-    let _ = writeln!(
-        out,
-        "fleet {}: {} hosts, {} in use, {} containers placed{}",
-        d.fleet,
-        d.hosts.len(),
-        d.hosts_used,
-        d.placed,
-        if d.unplaced.is_empty() {
-            String::new()
-        } else {
-            format!(", {} not placed", d.unplaced.len())
-        }
-    );
+    let summary = d.summary(|n| format!(", {n} not placed"));
+    let _ = writeln!(out, "fleet {}: {summary}", d.fleet);
     let with_usage = d.hosts.iter().any(|h| h.usage_observed);
     let mut head = vec!["HOST", "CTRS", "CPU", "MEMORY", "DISK"];
     if with_usage {

@@ -4,14 +4,13 @@
 //!
 //! Neighbours: `schedule` for the placement, `Density` for the figures.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use fleet_protocol::Capacity;
 use serde::Serialize;
 
-use super::{Density, assess};
+use super::{Basis, Density, assess};
 use crate::model::Fleet;
-use crate::schedule::{Amounts, Assignment, Options};
+use crate::schedule::Assignment;
 
 /// A container that would change host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -67,17 +66,13 @@ pub fn what_if(
     before: &Fleet,
     before_placement: &Assignment,
     after: &Fleet,
-    observed: &BTreeMap<String, Capacity>,
-    usage: &BTreeMap<String, Amounts>,
-    options: &Options,
+    basis: &Basis,
 ) -> WhatIf {
-    let (placement, density) = assess(
-        after,
-        observed,
-        &before_placement.as_current(),
-        usage,
-        options,
-    );
+    let from_before = Basis {
+        current: before_placement.as_current(),
+        ..basis.clone()
+    };
+    let (placement, density) = assess(after, &from_before);
     let names =
         |f: &Fleet| -> BTreeSet<String> { f.hosts.iter().map(|h| h.name.clone()).collect() };
     let cnames = |f: &Fleet| -> BTreeSet<String> {

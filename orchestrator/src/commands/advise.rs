@@ -49,12 +49,12 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     let loaded = raw(&args.spec);
     let located = locate::locate(&loaded);
     let rt = runtime()?;
-    let (observed, sessions) = rt.block_on(crate::observe::observe_usage(
-        &fleet,
+    let observed = rt.block_on(crate::observe::observe_then_close(
+        &fleet.hosts,
         &args.connect.options(),
         args.connect.parallel,
+        true,
     ));
-    rt.block_on(crate::observe::close_all(sessions));
     let mut unreachable = false;
     let mut figures = BTreeMap::new();
     for (host, obs) in &observed.hosts {

@@ -9,14 +9,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use fleet_protocol::Capacity;
-
 use super::ConnectArgs;
 use super::SpecArgs;
-use crate::capacity::{self, Report};
+use crate::capacity::{self, Basis, Report};
 use crate::model::Fleet;
 use crate::resolve::{self, profile::ProfileError};
-use crate::schedule::{self, Amounts, Current, HostShape, Options};
+use crate::schedule::{self, Amounts, HostShape, Options};
 
 /// Output form of `fleet capacity`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -87,61 +85,28 @@ pub struct Request {
     pub hosts_needed: Option<HostShape>,
 }
 
-/// What the nodes told, when observed.
-#[derive(Debug, Clone, Default)]
-pub struct Observed {
-    /// Capacity per reachable host.
-    pub capacity: BTreeMap<String, Capacity>,
-    /// Where this fleet's containers run.
-    pub current: Current,
-    /// In use per host, where nodes report it.
-    pub usage: BTreeMap<String, Amounts>,
-}
-
-/// Computes the report: pure, so tests call it with fleets built in code.
+/// Computes the report against `basis` (what the nodes told, when observed): pure, so tests
+/// call it with fleets built in code.
 pub fn build(
     fleet: &Fleet,
     what_if: Option<&Fleet>,
     request: &Request,
-    observed: &Observed,
+    basis: &Basis,
 ) -> Result<Report, String> {
-    let options = Options::default();
-    let (placement, density) = capacity::assess(
-        fleet,
-        &observed.capacity,
-        &observed.current,
-        &observed.usage,
-        &options,
-    );
+    let (placement, density) = capacity::assess(fleet, basis);
     let fit = request
         .fit
         .as_ref()
         .map(|(name, shape)| capacity::fit(fleet, &density, name, *shape, &request.fit_selector));
     let drain = match &request.drain {
-        Some(host) => Some(capacity::drain(
-            fleet,
-            &placement,
-            host,
-            &observed.capacity,
-            &observed.usage,
-            &options,
-        )?),
+        Some(host) => Some(capacity::drain(fleet, &placement, host, basis)?),
         None => None,
     };
-    let what_if = what_if.map(|after| {
-        capacity::what_if(
-            fleet,
-            &placement,
-            after,
-            &observed.capacity,
-            &observed.usage,
-            &options,
-        )
-    });
+    let what_if = what_if.map(|after| capacity::what_if(fleet, &placement, after, basis));
     let hosts_needed = request
         .hosts_needed
         .as_ref()
-        .map(|shape| schedule::hosts_needed(fleet, shape, &options.defaults));
+        .map(|shape| schedule::hosts_needed(fleet, shape, &basis.options.defaults));
     Ok(Report {
         density,
         placement,
@@ -189,12 +154,12 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let observed = if args.observe {
+    let basis = if args.observe {
         observe(&fleet, &args.connect)?
     } else {
-        Observed::default()
+        Basis::default()
     };
-    let report = match build(&fleet, what_if.as_ref(), &request, &observed) {
+    let report = match build(&fleet, what_if.as_ref(), &request, &basis) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -274,20 +239,21 @@ fn profile_shape(spec: &SpecArgs, name: &str) -> Result<Amounts, String> {
 
 /// Capacity and current placement from the nodes; unreachable hosts are reported and left to
 /// the spec's figures.
-fn observe(fleet: &Fleet, connect: &ConnectArgs) -> miette::Result<Observed> {
+fn observe(fleet: &Fleet, connect: &ConnectArgs) -> miette::Result<Basis> {
     let rt = super::runtime()?;
-    let (observed, sessions) = rt.block_on(crate::observe::observe_usage(
-        fleet,
+    let observed = rt.block_on(crate::observe::observe_then_close(
+        &fleet.hosts,
         &connect.options(),
         connect.parallel,
+        true,
     ));
-    rt.block_on(crate::observe::close_all(sessions));
     for (host, error) in observed.unreachable() {
         eprintln!("warning: host {host} is unreachable ({error}); using the spec's figures");
     }
-    Ok(Observed {
+    Ok(Basis {
         capacity: observed.capacities(),
         current: observed.current(&fleet.name),
         usage: observed.usage(),
+        options: Options::default(),
     })
 }

@@ -62,14 +62,13 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     let rt = runtime()?;
     // Hosts show what their containers use, which nodes read only when asked.
     let (opts, parallel) = (args.connect.options(), args.connect.parallel);
-    let (observed, sessions) = rt.block_on(async {
-        if args.resource == Resource::Hosts {
-            observe::observe_usage(&fleet, &opts, parallel).await
-        } else {
-            observe::observe(&fleet, &opts, parallel).await
-        }
-    });
-    rt.block_on(observe::close_all(sessions));
+    let usage = args.resource == Resource::Hosts;
+    let observed = rt.block_on(observe::observe_then_close(
+        &fleet.hosts,
+        &opts,
+        parallel,
+        usage,
+    ));
     if args.resource == Resource::Hosts {
         let failed = super::get_hosts::print(&observed, args.output)?;
         return Ok(if failed {

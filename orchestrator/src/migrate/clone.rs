@@ -107,12 +107,8 @@ pub fn plan(
     dst: &str,
 ) -> Result<ClonePlan, CloneError> {
     let Some(desired) = fleet.container(dst) else {
-        let hint = crate::spec::suggest::closest(
-            dst,
-            fleet.containers.iter().map(|c| c.spec.name.as_str()),
-        )
-        .map(|s| format!(" (did you mean {s:?}?)"))
-        .unwrap_or_default();
+        let names = fleet.containers.iter().map(|c| c.spec.name.as_str());
+        let hint = crate::spec::suggest::did_you_mean(dst, names);
         return Err(CloneError::NotInSpec {
             src: src.to_owned(),
             dst: dst.to_owned(),

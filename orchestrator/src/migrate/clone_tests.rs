@@ -2,13 +2,11 @@
 //! its source with the spec's entry; a name the spec lacks, a name taken, a name that an
 //! unreachable host may hold, a pin elsewhere and a host without room are refused.
 
-use fleet_protocol::Capacity;
-
 use super::clone::{CloneError, plan};
 use super::targeted_tests::free;
 use crate::diff::HostObservation;
 use crate::model::DesiredContainer;
-use crate::plan::fixture::{fleet, host};
+use crate::plan::fixture::{capacity, fleet, host};
 
 /// Hosts a and b; `db` runs on a, `db-copy` is in the spec and nowhere yet, `web` runs on b.
 fn setup() -> (crate::model::Fleet, crate::diff::Observed) {
@@ -78,13 +76,7 @@ fn a_clone_without_an_entry_a_taken_name_a_pin_elsewhere_or_no_room_is_refused()
 
     let mut full = observed.clone();
     if let Some(HostObservation::Reachable { node: Some(n), .. }) = full.hosts.get_mut("a") {
-        n.capacity = Capacity {
-            cpus: 64,
-            memory: 1 << 40,
-            disk_free: 1 << 29,
-            uid_ranges_free: None,
-            uid_ranges: None,
-        };
+        n.capacity = capacity(64, 1 << 40, 1 << 29);
     }
     let err = plan(&f, &full, "db", "a", "db-copy").unwrap_err();
     assert!(

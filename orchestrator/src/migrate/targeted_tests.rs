@@ -2,12 +2,10 @@
 //! the moves asked for, pinned containers refused with why, unknown names an error, and a host
 //! without room a refusal.
 
-use fleet_protocol::Capacity;
-
 use super::targeted::{TargetError, drain, move_one};
 use crate::diff::HostObservation;
 use crate::model::DesiredContainer;
-use crate::plan::fixture::{fleet, host, pinned, spec};
+use crate::plan::fixture::{capacity, fleet, host, pinned, spec};
 use crate::plan::{StepKind, render};
 
 /// A container of fleet `demo` with a 1 GiB disk that the spec does not pin.
@@ -79,13 +77,7 @@ fn drain_of_an_unknown_host_or_onto_full_hosts_changes_nothing() {
     let mut full = observed.clone();
     for h in ["b", "c"] {
         if let Some(HostObservation::Reachable { node: Some(n), .. }) = full.hosts.get_mut(h) {
-            n.capacity = Capacity {
-                cpus: 1,
-                memory: 1 << 30,
-                disk_free: 1 << 20,
-                uid_ranges_free: None,
-                uid_ranges: None,
-            };
+            n.capacity = capacity(1, 1 << 30, 1 << 20);
         }
     }
     let p = drain(&f, &full, "a").unwrap();

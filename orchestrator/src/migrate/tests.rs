@@ -5,14 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use fleet_protocol::Capacity;
 use fleet_protocol::uid_ranges::UidRanges;
 
 use crate::apply::report::{Outcome, Report};
 use crate::apply::{ApplyOptions, apply};
 use crate::diff::{DiffOptions, HostObservation, Observed};
 use crate::model::{DesiredContainer, Fleet, Placement};
-use crate::plan::fixture::{fleet, hello, hello_mut, host, pinned, spec};
+use crate::plan::fixture::{capacity, fleet, hello, hello_mut, host, pinned, spec};
 use crate::plan::{Plan, StepKind, render};
 use crate::reconcile::decide;
 use crate::transport::memory::{Held, MemoryNode};
@@ -247,13 +246,7 @@ fn a_live_move_into_a_host_that_holds_its_uid_range_is_planned_cold_and_says_by_
 fn a_move_to_a_host_without_room_is_a_plan_error_and_nothing_is_sent() {
     let (f, n) = web_moving_to_b("data");
     let mut observed = observe(&n);
-    hello_mut(&mut observed, "b").capacity = Capacity {
-        cpus: 1,
-        memory: 1 << 30,
-        disk_free: 1 << 20,
-        uid_ranges_free: None,
-        uid_ranges: None,
-    };
+    hello_mut(&mut observed, "b").capacity = capacity(1, 1 << 30, 1 << 20);
     let p = decide(&f, &observed, DiffOptions::default()).unwrap();
     assert!(p.is_empty(), "{}", render::text(&p));
     let reason = &p.diff.refused[0].reason;

@@ -135,6 +135,18 @@ pub fn running(spec: &ContainerSpec, pid: i32) -> ContainerStatus {
     }
 }
 
+/// What a node reports of itself: `cpus`, `memory` and `disk_free` in bytes, and no count of free
+/// uid ranges (an older node's hello).
+pub fn capacity(cpus: u32, memory: u64, disk_free: u64) -> Capacity {
+    Capacity {
+        cpus,
+        memory,
+        disk_free,
+        uid_ranges_free: None,
+        uid_ranges: None,
+    }
+}
+
 /// The hello of a node that can do everything optional (grow a disk live and the rest), with
 /// room for a large fleet.
 pub fn hello(host: &str) -> NodeInfo {
@@ -159,13 +171,7 @@ pub fn hello(host: &str) -> NodeInfo {
             user_quota: true,
             notes: Vec::new(),
         },
-        capacity: Capacity {
-            cpus: 64,
-            memory: 256 << 30,
-            disk_free: 1 << 40,
-            uid_ranges_free: None,
-            uid_ranges: None,
-        },
+        capacity: capacity(64, 256 << 30, 1 << 40),
         interrupted_batch: None,
         supervisor: Some(fleet_protocol::SupervisorInfo {
             pid: 1,

@@ -240,9 +240,7 @@ pub fn narrow(
         })
     });
     if let Some(name) = unknown {
-        let hint = crate::spec::suggest::closest(name, known.iter().copied())
-            .map(|s| format!(" (did you mean {s:?}?)"))
-            .unwrap_or_default();
+        let hint = crate::spec::suggest::did_you_mean(name, known.iter().copied());
         return Err(TargetError::Unknown {
             name: name.clone(),
             hint,

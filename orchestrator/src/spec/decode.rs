@@ -133,7 +133,7 @@ pub fn document_with(node: &Node, entries: Entries, d: &mut Diagnostics) -> Opti
     }
     let mut doc = Document {
         pos: node.pos,
-        fleet: f.get("fleet").and_then(|n| fields::name(n, "fleet", d)),
+        fleet: f.name("fleet", d),
         hosts: entries.hosts,
         templates: entries.templates,
         profiles: entries.profiles,
@@ -159,21 +159,13 @@ fn host(node: &Node, d: &mut Diagnostics) -> Option<RawHost> {
     let mut h = RawHost {
         pos: node.pos,
         name: required(&f, node, "name", "a host", d),
-        address: f.get("address").and_then(|n| fields::name(n, "address", d)),
-        port: f
-            .get("port")
-            .and_then(|n| fields::uint::<u16>(n, "port", 1, 65535, d))
-            .map(|p| p.value),
+        address: f.name("address", d),
+        port: f.uint::<u16>("port", 1, 65535, d).map(|p| p.value),
         user: text_of(&f, "user", d),
         identity_file: text_of(&f, "identity_file", d),
-        host_key: f
-            .get("host_key")
-            .and_then(|n| fields::name(n, "host_key", d)),
+        host_key: f.name("host_key", d),
         known_hosts: text_of(&f, "known_hosts", d),
-        labels: f
-            .get("labels")
-            .map(|n| fields::string_map(n, "labels", d))
-            .unwrap_or_default(),
+        labels: f.string_map("labels", d),
         ..RawHost::default()
     };
     if let Some(t) = f.get("transport") {
@@ -182,32 +174,16 @@ fn host(node: &Node, d: &mut Diagnostics) -> Option<RawHost> {
             _ => TransportKind::Ssh,
         };
     }
-    if let Some(cap) = f.get("capacity")
-        && let Some(c) = Fields::open(cap, "capacity", &["cpus", "memory", "disk"], d)
-    {
-        h.cpus = c
-            .get("cpus")
-            .and_then(|n| fields::uint::<u32>(n, "capacity.cpus", 1, 65536, d));
-        h.memory = c
-            .get("memory")
-            .and_then(|n| fields::size(n, "capacity.memory", 1 << 20, d));
-        h.disk = c
-            .get("disk")
-            .and_then(|n| fields::size(n, "capacity.disk", 1 << 20, d));
+    if let Some(c) = f.nested("capacity", &["cpus", "memory", "disk"], d) {
+        h.cpus = c.uint::<u32>("cpus", 1, 65536, d);
+        h.memory = c.size("memory", 1 << 20, d);
+        h.disk = c.size("disk", 1 << 20, d);
     }
-    if let Some(oc) = f.get("overcommit")
-        && let Some(o) = Fields::open(oc, "overcommit", &["cpu", "memory"], d)
-    {
-        h.overcommit_cpu = o
-            .get("cpu")
-            .and_then(|n| fields::ratio(n, "overcommit.cpu", 1.0, 100.0, d));
-        h.overcommit_memory = o
-            .get("memory")
-            .and_then(|n| fields::ratio(n, "overcommit.memory", 1.0, 100.0, d));
+    if let Some(o) = f.nested("overcommit", &["cpu", "memory"], d) {
+        h.overcommit_cpu = o.ratio("cpu", 1.0, 100.0, d);
+        h.overcommit_memory = o.ratio("memory", 1.0, 100.0, d);
     }
-    if let Some(nd) = f.get("node")
-        && let Some(n) = Fields::open(nd, "node", &["path", "root", "cgroup_parent"], d)
-    {
+    if let Some(n) = f.nested("node", &["path", "root", "cgroup_parent"], d) {
         h.node_path = text_of(&n, "path", d);
         h.node_root = text_of(&n, "root", d);
         h.node_cgroup_parent = text_of(&n, "cgroup_parent", d);
@@ -243,7 +219,7 @@ fn profile(node: &Node, d: &mut Diagnostics) -> Option<RawProfile> {
     Some(RawProfile {
         pos: node.pos,
         name: required(&f, node, "name", "a profile", d),
-        extends: f.get("extends").and_then(|n| fields::name(n, "extends", d)),
+        extends: f.name("extends", d),
         resources,
     })
 }
@@ -253,38 +229,20 @@ fn container(node: &Node, d: &mut Diagnostics) -> Option<RawContainer> {
     let mut c = RawContainer {
         pos: node.pos,
         name: required(&f, node, "name", "a container", d),
-        count: f
-            .get("count")
-            .and_then(|n| fields::uint::<u32>(n, "count", 1, 100_000, d)),
-        template: f
-            .get("template")
-            .and_then(|n| fields::name(n, "template", d)),
-        profile: f.get("profile").and_then(|n| fields::name(n, "profile", d)),
+        count: f.uint::<u32>("count", 1, 100_000, d),
+        template: f.name("template", d),
+        profile: f.name("profile", d),
         resources: f
             .get("resources")
             .map(|n| resources::resources(n, d))
             .unwrap_or_default(),
-        env: f
-            .get("env")
-            .map(|n| fields::string_map(n, "env", d))
-            .unwrap_or_default(),
-        hostname: f
-            .get("hostname")
-            .and_then(|n| fields::name(n, "hostname", d)),
-        host: f.get("host").and_then(|n| fields::name(n, "host", d)),
-        depends_on: f
-            .get("depends_on")
-            .map(|n| fields::strings(n, "depends_on", d))
-            .unwrap_or_default(),
-        onboot: f
-            .get("onboot")
-            .and_then(|n| fields::boolean(n, "onboot", d))
-            .unwrap_or(false),
+        env: f.string_map("env", d),
+        hostname: f.name("hostname", d),
+        host: f.name("host", d),
+        depends_on: f.strings("depends_on", d),
+        onboot: f.boolean("onboot", d).unwrap_or(false),
         privileged: privileged(&f, d),
-        labels: f
-            .get("labels")
-            .map(|n| fields::string_map(n, "labels", d))
-            .unwrap_or_default(),
+        labels: f.string_map("labels", d),
         ..RawContainer::default()
     };
     if let Some(cmd) = f.get("command") {
@@ -304,19 +262,10 @@ fn container(node: &Node, d: &mut Diagnostics) -> Option<RawContainer> {
             _ => DesiredState::Running,
         };
     }
-    if let Some(p) = f.get("placement")
-        && let Some(pf) = Fields::open(p, "placement", &["selector", "spread", "group"], d)
-    {
-        c.selector = pf
-            .get("selector")
-            .map(|n| fields::string_map(n, "placement.selector", d))
-            .unwrap_or_default();
-        c.spread = pf
-            .get("spread")
-            .and_then(|n| fields::name(n, "placement.spread", d));
-        c.group = pf
-            .get("group")
-            .and_then(|n| fields::text(n, "placement.group", d));
+    if let Some(p) = f.nested("placement", &["selector", "spread", "group"], d) {
+        c.selector = p.string_map("selector", d);
+        c.spread = p.name("spread", d);
+        c.group = p.text("group", d);
     }
     if let Some(n) = f.get("network") {
         c.network = network(n, d);
@@ -374,20 +323,13 @@ fn network(node: &Node, d: &mut Diagnostics) -> Option<RawNetwork> {
             ..RawNetwork::default()
         });
     }
-    let f = Fields::open(node, "network", &["bridge", "addresses", "gateway"], d)?;
+    let f = Fields::open_nested(node, "network", &["bridge", "addresses", "gateway"], d)?;
     Some(RawNetwork {
         pos: node.pos,
         mode: NetworkMode::Bridged,
-        bridge: f
-            .get("bridge")
-            .and_then(|n| fields::name(n, "network.bridge", d)),
-        addresses: f
-            .get("addresses")
-            .map(|n| fields::strings(n, "network.addresses", d))
-            .unwrap_or_default(),
-        gateway: f
-            .get("gateway")
-            .and_then(|n| fields::name(n, "network.gateway", d)),
+        bridge: f.name("bridge", d),
+        addresses: f.strings("addresses", d),
+        gateway: f.name("gateway", d),
     })
 }
 
@@ -410,6 +352,8 @@ fn required(
     }
 }
 
+/// The text of field `key`, named by the key alone in diagnostics (under `node:` too, as it
+/// always was).
 fn text_of(f: &Fields<'_>, key: &str, d: &mut Diagnostics) -> Option<String> {
     f.get(key)
         .and_then(|n| fields::name(n, key, d))

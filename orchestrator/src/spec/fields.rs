@@ -13,6 +13,9 @@ use super::suggest::closest;
 /// The entries of a mapping whose keys have been checked against the known field names.
 pub struct Fields<'a> {
     entries: &'a [(Node, Node)],
+    /// The key a nested mapping stands under (`capacity`): diagnostics name its fields
+    /// `capacity.cpus`. `None` for an entry of a list, whose fields go by their own names.
+    under: Option<&'static str>,
 }
 
 impl<'a> Fields<'a> {
@@ -46,7 +49,99 @@ impl<'a> Fields<'a> {
                 );
             }
         }
-        Some(Fields { entries })
+        Some(Fields {
+            entries,
+            under: None,
+        })
+    }
+
+    /// Opens `node`, the value of `key` (`capacity:`), as a mapping whose fields diagnostics
+    /// name `key.field`.
+    pub fn open_nested(
+        node: &'a Node,
+        key: &'static str,
+        known: &[&str],
+        d: &mut Diagnostics,
+    ) -> Option<Self> {
+        let f = Fields::open(node, key, known, d)?;
+        Some(Fields {
+            under: Some(key),
+            ..f
+        })
+    }
+
+    /// The mapping under field `key`, if present: [`Fields::open_nested`].
+    pub fn nested(&self, key: &'static str, known: &[&str], d: &mut Diagnostics) -> Option<Self> {
+        Fields::open_nested(self.get(key)?, key, known, d)
+    }
+
+    /// How diagnostics name field `key` of this mapping.
+    pub fn field(&self, key: &str) -> String {
+        match self.under {
+            Some(under) => format!("{under}.{key}"),
+            None => key.to_string(),
+        }
+    }
+
+    /// Field `key`, if present, read by `read` (one of this module's functions) under its name
+    /// in diagnostics.
+    pub fn read<T>(
+        &self,
+        key: &str,
+        d: &mut Diagnostics,
+        read: impl FnOnce(&'a Node, &str, &mut Diagnostics) -> Option<T>,
+    ) -> Option<T> {
+        read(self.get(key)?, &self.field(key), d)
+    }
+
+    /// Field `key` as a non-empty string ([`name`]).
+    pub fn name(&self, key: &str, d: &mut Diagnostics) -> Option<At<String>> {
+        self.read(key, d, name)
+    }
+
+    /// Field `key` as a whole number within `min..=max` ([`uint`]).
+    pub fn uint<T: TryFrom<i128> + Copy>(
+        &self,
+        key: &str,
+        min: i128,
+        max: i128,
+        d: &mut Diagnostics,
+    ) -> Option<At<T>> {
+        self.read(key, d, |n, field, d| uint(n, field, min, max, d))
+    }
+
+    /// Field `key` as `true` or `false` ([`boolean`]).
+    pub fn boolean(&self, key: &str, d: &mut Diagnostics) -> Option<bool> {
+        self.read(key, d, boolean)
+    }
+
+    /// Field `key` as a byte size of at least `min` bytes ([`size`]).
+    pub fn size(&self, key: &str, min: u64, d: &mut Diagnostics) -> Option<At<u64>> {
+        self.read(key, d, |n, field, d| size(n, field, min, d))
+    }
+
+    /// Field `key` as a list of strings ([`strings`]); empty when absent.
+    pub fn strings(&self, key: &str, d: &mut Diagnostics) -> Vec<At<String>> {
+        self.get(key)
+            .map(|n| strings(n, &self.field(key), d))
+            .unwrap_or_default()
+    }
+
+    /// Field `key` as a ratio within `min..=max` ([`ratio`]).
+    pub fn ratio(&self, key: &str, min: f64, max: f64, d: &mut Diagnostics) -> Option<At<f64>> {
+        self.read(key, d, |n, field, d| ratio(n, field, min, max, d))
+    }
+
+    /// Field `key` as text ([`text`]).
+    pub fn text(&self, key: &str, d: &mut Diagnostics) -> Option<At<String>> {
+        self.read(key, d, text)
+    }
+
+    /// Field `key` as a mapping of strings ([`string_map`]); empty when absent.
+    pub fn string_map(&self, key: &str, d: &mut Diagnostics) -> BTreeMap<String, String> {
+        self.get(key)
+            .map(|n| string_map(n, &self.field(key), d))
+            .unwrap_or_default()
     }
 
     /// The value of a field, if present and not null.

@@ -11,6 +11,16 @@ use super::raw::{At, RawResources};
 pub const RESOURCE_FIELDS: &[&str] =
     &["cpu", "memory", "memory_high", "swap", "pids", "disk", "io"];
 
+/// The fields of `io:`.
+const IO_FIELDS: &[&str] = &[
+    "weight",
+    "priority",
+    "read_bps",
+    "write_bps",
+    "read_iops",
+    "write_iops",
+];
+
 /// Decodes a `resources:` mapping.
 pub fn resources(node: &Node, d: &mut Diagnostics) -> RawResources {
     match Fields::open(node, "resources", RESOURCE_FIELDS, d) {
@@ -22,76 +32,34 @@ pub fn resources(node: &Node, d: &mut Diagnostics) -> RawResources {
 /// Decodes the resource fields of an opened mapping: a profile's own, or a `resources:` one.
 pub fn resources_from(f: &Fields<'_>, d: &mut Diagnostics) -> RawResources {
     let mut r = RawResources {
-        memory: f
-            .get("memory")
-            .and_then(|n| fields::size(n, "memory", 4 << 20, d)),
-        memory_high: f
-            .get("memory_high")
-            .and_then(|n| fields::size(n, "memory_high", 4 << 20, d)),
-        swap: f.get("swap").and_then(|n| fields::size(n, "swap", 0, d)),
-        pids: f
-            .get("pids")
-            .and_then(|n| fields::uint::<u64>(n, "pids", 1, 4_194_304, d)),
+        memory: f.size("memory", 4 << 20, d),
+        memory_high: f.size("memory_high", 4 << 20, d),
+        swap: f.size("swap", 0, d),
+        pids: f.uint::<u64>("pids", 1, 4_194_304, d),
         ..RawResources::default()
     };
-    if let Some(cpu) = f.get("cpu")
-        && let Some(c) = Fields::open(cpu, "cpu", &["units", "limit", "cpus"], d)
-    {
-        r.cpu_units = c
-            .get("units")
-            .and_then(|n| fields::uint::<u32>(n, "cpu.units", 8, 500_000, d));
-        r.cpu_limit = c
-            .get("limit")
-            .and_then(|n| fields::percent(n, "cpu.limit", 1, 102_400, d));
+    if let Some(c) = f.nested("cpu", &["units", "limit", "cpus"], d) {
+        r.cpu_units = c.uint::<u32>("units", 8, 500_000, d);
+        r.cpu_limit = c.read("limit", d, |n, field, d| {
+            fields::percent(n, field, 1, 102_400, d)
+        });
         r.cpus = c.get("cpus").and_then(|n| cpuset(n, d));
     }
-    if let Some(disk) = f.get("disk")
-        && let Some(c) = Fields::open(disk, "disk", &["space", "inodes", "from", "user_quota"], d)
-    {
-        r.disk_space = c
-            .get("space")
-            .and_then(|n| fields::size(n, "disk.space", 16 << 20, d));
-        r.disk_inodes = c
-            .get("inodes")
-            .and_then(|n| fields::uint::<u64>(n, "disk.inodes", 64, u32::MAX.into(), d));
+    if let Some(c) = f.nested("disk", &["space", "inodes", "from", "user_quota"], d) {
+        r.disk_space = c.size("space", 16 << 20, d);
+        r.disk_inodes = c.uint::<u64>("inodes", 64, u32::MAX.into(), d);
         r.disk_from = c.get("from").and_then(|n| disk_from(n, d));
-        r.disk_user_quota = c
-            .get("user_quota")
-            .and_then(|n| fields::boolean(n, "disk.user_quota", d).map(|b| At::new(n.pos, b)));
-    }
-    if let Some(io) = f.get("io")
-        && let Some(c) = Fields::open(
-            io,
-            "io",
-            &[
-                "weight",
-                "priority",
-                "read_bps",
-                "write_bps",
-                "read_iops",
-                "write_iops",
-            ],
-            d,
-        )
-    {
-        r.io_weight = c
-            .get("weight")
-            .and_then(|n| fields::uint::<u16>(n, "io.weight", 1, 10_000, d));
-        r.io_priority = c.get("priority").and_then(|n| {
-            fields::uint::<u8>(n, "io.priority", 0, fleet_protocol::ioprio::MAX.into(), d)
+        r.disk_user_quota = c.read("user_quota", d, |n, field, d| {
+            fields::boolean(n, field, d).map(|b| At::new(n.pos, b))
         });
-        r.io_read_bps = c
-            .get("read_bps")
-            .and_then(|n| fields::size(n, "io.read_bps", 1, d));
-        r.io_write_bps = c
-            .get("write_bps")
-            .and_then(|n| fields::size(n, "io.write_bps", 1, d));
-        let iops = |key: &str, d: &mut Diagnostics| {
-            c.get(key)
-                .and_then(|n| fields::uint::<u64>(n, &format!("io.{key}"), 1, u32::MAX.into(), d))
-        };
-        r.io_read_iops = iops("read_iops", d);
-        r.io_write_iops = iops("write_iops", d);
+    }
+    if let Some(c) = f.nested("io", IO_FIELDS, d) {
+        r.io_weight = c.uint::<u16>("weight", 1, 10_000, d);
+        r.io_priority = c.uint::<u8>("priority", 0, fleet_protocol::ioprio::MAX.into(), d);
+        r.io_read_bps = c.size("read_bps", 1, d);
+        r.io_write_bps = c.size("write_bps", 1, d);
+        r.io_read_iops = c.uint::<u64>("read_iops", 1, u32::MAX.into(), d);
+        r.io_write_iops = c.uint::<u64>("write_iops", 1, u32::MAX.into(), d);
     }
     r
 }

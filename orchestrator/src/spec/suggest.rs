@@ -16,6 +16,14 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// ` (did you mean "web-1"?)`, to follow an unknown name in a command's error, or nothing when
+/// no candidate is close enough.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    closest(word, candidates)
+        .map(|s| format!(" (did you mean {s:?}?)"))
+        .unwrap_or_default()
+}
+
 /// Suggestions for many references against one long list of names (100,000 containers, 5,000
 /// hosts): each distinct word is matched once, and after [`Suggester::BUDGET`] comparisons no
 /// more are tried, so a spec with thousands of broken references is still reported at once.

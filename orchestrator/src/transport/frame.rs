@@ -132,7 +132,7 @@ impl Connection {
             protocol_version: PROTOCOL_VERSION,
             client: format!("fleet {}", env!("CARGO_PKG_VERSION")),
         };
-        match conn.call(hello).await? {
+        match conn.call(hello, &|_, _| {}).await? {
             Response::Hello(info) if info.protocol_version == PROTOCOL_VERSION => {
                 conn.info = info;
                 Ok(conn)
@@ -147,14 +147,10 @@ impl Connection {
         }
     }
 
-    /// Sends one request and waits for its response.
-    pub async fn call(&mut self, body: Request) -> Result<Response, FrameError> {
-        self.call_with_progress(body, &|_, _| {}).await
-    }
-
     /// Sends one request and waits for its response, handing each [`Response::Progress`] the
-    /// node sends before it (an `Apply` that asked for progress) to `progress`.
-    pub async fn call_with_progress(
+    /// node sends before it (an `Apply` that asked for progress) to `progress`; other requests
+    /// pass a no-op.
+    pub async fn call(
         &mut self,
         body: Request,
         progress: &OnProgress<'_>,
@@ -247,11 +243,17 @@ mod tests {
             .unwrap();
         assert_eq!(conn.info.hostname, "fake");
         for _ in 0..3 {
-            assert_eq!(conn.call(Request::Ping).await.unwrap(), Response::Pong);
+            assert_eq!(
+                conn.call(Request::Ping, &|_, _| {}).await.unwrap(),
+                Response::Pong
+            );
         }
         // The fake hangs up on List: a closed session, with the node's last words.
         conn.stderr.lock().unwrap().push_str("boom\n");
-        let err = conn.call(Request::List { usage: false }).await.unwrap_err();
+        let err = conn
+            .call(Request::List { usage: false }, &|_, _| {})
+            .await
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "the node closed the session; it said: boom"

@@ -172,7 +172,7 @@ impl NodeClient {
         request: Request,
         progress: &OnProgress<'_>,
     ) -> Result<Response, TransportError> {
-        let exchange = self.conn.call_with_progress(request, progress);
+        let exchange = self.conn.call(request, progress);
         match tokio::time::timeout(self.request_timeout, exchange).await {
             Ok(answer) => answer.map_err(|source| TransportError::Wire {
                 host: self.host.clone(),

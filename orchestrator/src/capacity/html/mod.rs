@@ -128,21 +128,8 @@ fn density(
     colours: &std::collections::BTreeMap<String, &'static str>,
     heading: &str,
 ) {
-    let _ = writeln!(
-        out,
-        "<p>{} hosts, {} in use, {} containers placed{}.</p>",
-        d.hosts.len(),
-        d.hosts_used,
-        d.placed,
-        if d.unplaced.is_empty() {
-            String::new()
-        } else {
-            format!(
-                ", <span class=\"bad\">{} not placed</span>",
-                d.unplaced.len()
-            )
-        }
-    );
+    let summary = d.summary(|n| format!(", <span class=\"bad\">{n} not placed</span>"));
+    let _ = writeln!(out, "<p>{summary}.</p>");
     if d.hosts.is_empty() {
         // A drain of the only host, or a what-if without hosts: nothing to draw, and no
         // capacity to call unknown.

@@ -35,6 +35,22 @@ fn put(observed: &mut Observed, host: &str, status: fleet_protocol::ContainerSta
     containers_mut(observed, host).push(status);
 }
 
+/// `obs` with more containers running, each (host, fleet, name), each with its own init pid.
+fn with_running(mut obs: Observed, containers: &[(&str, &str, &str)]) -> Observed {
+    for (pid, (host, fleet, name)) in (7..).zip(containers) {
+        put(&mut obs, host, running(&spec(fleet, name), pid));
+    }
+    obs
+}
+
+/// The options of `--prune`.
+fn pruning() -> DiffOptions {
+    DiffOptions {
+        prune: true,
+        ..DiffOptions::default()
+    }
+}
+
 fn two_hosts() -> Fleet {
     demo_on_a_and_b(&[("web-1", "a"), ("web-2", "b")])
 }
@@ -213,9 +229,10 @@ Plan: 1 to create, 2 to update live, 0 to restart, 0 to destroy.",
 #[test]
 fn extras_are_kept_without_prune_and_destroyed_with_it_other_fleets_never() {
     let f = two_hosts();
-    let mut obs = converged_observation(&f);
-    put(&mut obs, "a", running(&spec("demo", "old-1"), 7));
-    put(&mut obs, "b", running(&spec("someone-else", "theirs"), 8));
+    let obs = with_running(
+        converged_observation(&f),
+        &[("a", "demo", "old-1"), ("b", "someone-else", "theirs")],
+    );
     plans(
         &f,
         &obs,
@@ -227,10 +244,7 @@ No changes.",
     check(
         &f,
         &obs,
-        DiffOptions {
-            prune: true,
-            ..DiffOptions::default()
-        },
+        pruning(),
         "
 a:
   - old-1 (destroy)
@@ -241,8 +255,7 @@ Plan: 0 to create, 0 to update live, 0 to restart, 1 to destroy.",
 #[test]
 fn name_taken_by_another_fleet_is_refused() {
     let f = two_hosts();
-    let mut obs = empty_observation(&f);
-    put(&mut obs, "a", running(&spec("other", "web-1"), 9));
+    let obs = with_running(empty_observation(&f), &[("a", "other", "web-1")]);
     plans(
         &f,
         &obs,
@@ -258,9 +271,8 @@ Plan: 1 to create, 0 to update live, 0 to restart, 0 to destroy; 1 refused."#,
 #[test]
 fn a_move_without_a_disk_is_refused_unless_recreate_is_allowed() {
     let f = two_hosts();
-    let mut obs = empty_observation(&f);
-    put(&mut obs, "b", running(&spec("demo", "web-1"), 9));
-    put(&mut obs, "b", running(&spec("demo", "web-2"), 10));
+    // Both ran on b; the spec puts web-1 on a.
+    let obs = converged_observation(&demo_on_a_and_b(&[("web-1", "b"), ("web-2", "b")]));
     plans(
         &f,
         &obs,
@@ -308,10 +320,7 @@ fn unreachable_host_is_reported_and_the_rest_planned() {
     check(
         &f,
         &obs,
-        DiffOptions {
-            prune: true,
-            ..DiffOptions::default()
-        },
+        pruning(),
         "
 a:
   + web-1 (create)
