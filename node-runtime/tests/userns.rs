@@ -261,18 +261,8 @@ fn the_hello_reports_how_many_ranges_are_free() {
 #[test]
 fn where_idmapped_mounts_cannot_be_used_a_shifted_copy_per_range_works_the_same() {
     let Some(node) = Node::new() else { return };
-    let run = |args: &[&str]| {
-        let out = node
-            .command(args)
-            .env(node_runtime::container::SHIFTED_ENV, "1")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run =
+        |args: &[&str]| node.ok_with_env(args, &[(node_runtime::container::SHIFTED_ENV, "1")]);
     run(&["create", "s", "--template", "busybox"]);
     let base = uid_map(node.init_pid("s")).1 as u32;
     let copy = node
