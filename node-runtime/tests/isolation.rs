@@ -5,7 +5,7 @@
 mod support;
 
 use node_runtime::sys::caps::KEPT;
-use support::{Node, busybox, proc_status};
+use support::{Node, proc_status};
 
 /// Runs `check` on busybox container `name` created unprivileged (the default), then on one
 /// created privileged, each on a node of its own: every isolation property holds in both modes.
@@ -14,7 +14,7 @@ fn in_both_modes(name: &str, check: impl Fn(&Node)) {
         let Some(node) = Node::new() else { return };
         // Captured, and shown with the failure: which mode broke.
         eprintln!("{name} created with {flags:?}");
-        node.ok(&busybox(name, flags, &[]));
+        node.create(name, flags);
         check(&node);
     }
 }

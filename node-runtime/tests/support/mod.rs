@@ -187,6 +187,18 @@ impl Node {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Creates busybox container `name` with `flags` (`--stopped`, `--privileged`...), its
+    /// template's own command; asserts success.
+    pub fn create(&self, name: &str, flags: &[&str]) {
+        self.ok(&busybox(name, flags, &[]));
+    }
+
+    /// Creates busybox container `name`, running; returns its init's pid.
+    pub fn create_running(&self, name: &str) -> i32 {
+        self.create(name, &[]);
+        self.init_pid(name)
+    }
+
     /// Runs and asserts failure; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
