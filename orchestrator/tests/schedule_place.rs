@@ -38,6 +38,16 @@ fn check_err(fleet: &Fleet, want: &[&str]) -> Infeasible {
     err
 }
 
+/// A placement case: what it shows, the fleet, what runs where, where everything goes and why
+/// some are there.
+type Case<'a> = (
+    &'a str,
+    &'a Fleet,
+    &'a str,
+    &'a str,
+    &'a [(&'a str, Origin)],
+);
+
 /// Where each container goes from what runs where, and why it is there (its [`Origin`]).
 #[test]
 fn containers_stay_move_or_claim_their_pinned_room() {
@@ -67,8 +77,7 @@ fn containers_stay_move_or_claim_their_pinned_room() {
         ],
         vec![ct("a", 100, "1Gi", "1Gi").select(&[("zone", "b")])],
     );
-    // (what the case shows, fleet, what runs where, where everything goes, why some are there)
-    let cases: [(&str, &Fleet, &str, &str, &[(&str, Origin)]); 5] = [
+    let cases: [Case; 5] = [
         (
             "pinned containers claim their room first",
             &pinned,
