@@ -293,8 +293,7 @@ fn a_failed_dump_thaws_the_container_and_leaves_it_running() {
 fn bad_checkpoint_directories_are_refused_and_nothing_changes() {
     let Some(node) = Node::new() else { return };
     let Some(_) = support::criu() else { return };
-    node.ok(&["create", "bad1", "--template", "busybox"]);
-    let pid = node.init_pid("bad1");
+    let pid = node.create_running("bad1");
     let inside = node.root.path().join("checkpoints");
     let err = node.fails(&["checkpoint", "bad1", inside.to_str().unwrap()]);
     assert!(err.contains("inside the node's store"), "{err}");

@@ -162,7 +162,7 @@ fn mode(path: &Path) -> u32 {
 
 /// A container made with a disk image, stopped and started as the start path makes it.
 fn with_disk(node: &Node, name: &str) {
-    node.ok(&["create", name, "--template", "busybox", "--stopped"]);
+    node.create(name, &["--stopped"]);
     node.ok(&["set", name, "--disk-space", "16Mi"]);
     node.ok(&["start", name]);
 }
@@ -170,7 +170,7 @@ fn with_disk(node: &Node, name: &str) {
 #[test]
 fn the_store_is_root_only_and_an_old_store_is_tightened_at_the_next_run() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "perm", "--template", "busybox"]);
+    node.create("perm", &[]);
     let root = node.root.path();
     let dir = node.container_dir("perm");
     let dirs = [
@@ -208,8 +208,8 @@ fn the_store_is_root_only_and_an_old_store_is_tightened_at_the_next_run() {
 fn host_user_nobody_cannot_run_a_setuid_root_file_made_inside() {
     let Some(node) = Node::new() else { return };
     // Privileged (container root is host root: the finding's case) and unprivileged.
-    node.ok(&["create", "suid", "--template", "busybox", "--privileged"]);
-    node.ok(&["create", "suidns", "--template", "busybox"]);
+    node.create("suid", &["--privileged"]);
+    node.create("suidns", &[]);
     with_disk(&node, "suiddisk");
     for name in ["suid", "suidns", "suiddisk"] {
         // Container root makes a setuid-root copy of busybox (as its `id` applet) in /tmp; it
@@ -300,9 +300,9 @@ fn world_writable_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn no_world_writable_directory_of_a_template_or_upper_layer_is_writable_by_nobody() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "bb", "--template", "busybox"]);
+    node.create("bb", &[]);
     node.ok(&["create", "hostt", "--template", "host"]);
-    node.ok(&["create", "uns", "--template", "busybox", "--user-namespace"]);
+    node.create("uns", &["--user-namespace"]);
     with_disk(&node, "disky");
     for name in ["bb", "hostt", "uns", "disky"] {
         sh(&node, name, "mkdir -p /tmp/open && chmod 1777 /tmp/open");

@@ -90,8 +90,8 @@ fn a_missing_command_still_fails_the_create_under_the_builtin_init() {
 #[test]
 fn the_builtin_init_cannot_be_written_from_inside() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "ro", "--template", "busybox"]);
-    node.ok(&["create", "ropriv", "--template", "busybox", "--privileged"]);
+    node.create("ro", &[]);
+    node.create("ropriv", &["--privileged"]);
     let installed: Vec<_> = std::fs::read_dir(node.root.path().join("init"))
         .unwrap()
         .flatten()
@@ -117,7 +117,7 @@ fn the_builtin_init_cannot_be_written_from_inside() {
 #[test]
 fn a_container_without_limits_gets_the_default_pids_ceiling() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "nolim", "--template", "busybox"]);
+    node.create("nolim", &[]);
     let cg = node.runtime().cgroup("nolim");
     let pids_max = || {
         let dir = cg

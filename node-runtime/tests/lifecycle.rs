@@ -42,8 +42,7 @@ fn init_has_its_own_namespaces_is_pid_1_and_sees_hostname_and_template() {
 #[test]
 fn container_outlives_the_fleet_node_process_that_started_it() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "detached", "--template", "busybox"]);
-    let pid = node.init_pid("detached");
+    let pid = node.create_running("detached");
     let bin = std::fs::canonicalize(Node::bin()).unwrap();
     let mut cur = pid;
     while cur > 1 {
@@ -102,8 +101,7 @@ fn stop_leaves_no_process_and_start_makes_a_new_init() {
 #[test]
 fn destroy_leaves_no_mount_cgroup_directory_or_process() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "gone", "--template", "busybox"]);
-    let pid = node.init_pid("gone");
+    let pid = node.create_running("gone");
     let dirs = node.cgroup_dirs("gone");
     assert!(dirs.iter().all(|d| d.is_dir()));
     assert_eq!(node.ok(&["destroy", "gone"]).trim(), "gone: destroyed");
@@ -136,7 +134,7 @@ fn destroy_leaves_no_mount_cgroup_directory_or_process() {
 #[test]
 fn exec_streams_stdio_and_passes_the_exit_code_through() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "ex", "--template", "busybox"]);
+    node.create("ex", &[]);
     let out = node.run_with_input(
         &[
             "exec",
@@ -220,8 +218,8 @@ fn logs_hold_init_output_and_list_json_has_the_documented_fields() {
 #[test]
 fn boot_starts_onboot_containers_only() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "auto", "--template", "busybox", "--onboot"]);
-    node.ok(&["create", "manual", "--template", "busybox"]);
+    node.create("auto", &["--onboot"]);
+    node.create("manual", &[]);
     node.ok(&["stop", "auto", "--timeout", "0"]);
     node.ok(&["stop", "manual", "--timeout", "0"]);
     let out = node.ok(&["boot"]);
@@ -314,7 +312,7 @@ fn update_with_restart_allowed_applies_a_new_hostname_and_without_it_changes_not
 #[test]
 fn exec_with_a_tty_gets_a_terminal_of_the_containers_devpts() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "term", "--template", "busybox"]);
+    node.create("term", &[]);
     let out = node.run_with_input(
         &["exec", "-t", "term", "--", "sh"],
         b"echo $((6*7)); tty; test -t 0 && echo stdin-is-a-tty; exit 5\n",
@@ -340,7 +338,7 @@ fn exec_with_a_tty_passes_terminal_resizes_to_the_container() {
     // Issue 13, defect 10: a resize of the caller's terminal reaches the container's pty (the
     // command sees the new size), not only the size at the start.
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "resize", "--template", "busybox"]);
+    node.create("resize", &[]);
     let size = nix::pty::Winsize {
         ws_row: 24,
         ws_col: 80,

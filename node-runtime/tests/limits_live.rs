@@ -70,8 +70,7 @@ fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
 #[test]
 fn set_changes_limits_live_and_keeps_the_init_pid() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "lim", "--template", "busybox"]);
-    let pid = node.init_pid("lim");
+    let pid = node.create_running("lim");
     node.ok(&[
         "set",
         "lim",
@@ -166,7 +165,7 @@ fn cpu_limit_throttles_a_busy_container() {
 #[test]
 fn memory_and_pids_limit_hits_inside_raise_failcnt() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "hog", "--template", "busybox"]);
+    node.create("hog", &[]);
     node.ok(&["set", "hog", "--memory", "32Mi", "--pids", "20"]);
     let out = node.run(&["exec", "hog", "--", "sh", "-c", "tail /dev/zero"]);
     assert!(!out.status.success(), "the memory hog must be stopped");
@@ -194,7 +193,7 @@ fn disk_space_and_inodes_hold_inside_and_growing_lets_the_write_succeed() {
     let Some(node) = Node::with_loop_devices() else {
         return;
     };
-    node.ok(&["create", "d", "--template", "busybox", "--stopped"]);
+    node.create("d", &["--stopped"]);
     node.ok(&["set", "d", "--disk-space", "16Mi", "--disk-inodes", "64"]);
     node.ok(&["start", "d"]);
     let pid = node.init_pid("d");
@@ -271,7 +270,7 @@ fn io_caps_throttle_direct_io_on_the_containers_disk() {
     let Some(node) = Node::with_loop_devices() else {
         return;
     };
-    node.ok(&["create", "io", "--template", "busybox", "--stopped"]);
+    node.create("io", &["--stopped"]);
     node.ok(&["set", "io", "--disk-space", "64Mi"]);
     node.ok(&["start", "io"]);
     let pid = node.init_pid("io");

@@ -75,7 +75,7 @@ fn a_template_with_a_machine_id_gives_each_container_its_own() {
         );
         seen.push(got);
     }
-    node.ok(&["create", "bb", "--template", "busybox"]);
+    node.create("bb", &[]);
     let out = node.run(&["exec", "bb", "--", "test", "-e", "/etc/machine-id"]);
     assert!(
         !out.status.success(),

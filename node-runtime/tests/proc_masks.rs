@@ -128,7 +128,7 @@ fn mountinfo_inside_names_no_path_of_the_store() {
     create(&node, "bb", "busybox", &[]);
     create(&node, "hostt", "host", &[]);
     create(&node, "hostpriv", "host", &["--privileged"]);
-    node.ok(&["create", "disky", "--template", "busybox", "--stopped"]);
+    node.create("disky", &["--stopped"]);
     node.ok(&["set", "disky", "--disk-space", "16Mi"]);
     node.ok(&["start", "disky"]);
     // The store's root as given and as the kernel resolves it; the templates and containers

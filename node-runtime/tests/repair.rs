@@ -38,7 +38,7 @@ fn create_killed_before_the_spec_is_stored_is_rolled_back() {
     assert!(node.container_dir("half").exists());
     assert_eq!(node.ok(&["list", "-o", "json"]).trim(), "[]");
     assert!(!node.container_dir("half").exists(), "debris removed");
-    node.ok(&["create", "half", "--template", "busybox"]);
+    node.create("half", &[]);
     node.init_pid("half");
 }
 
@@ -89,8 +89,7 @@ fn start_killed_before_recording_init_finds_init_in_the_cgroup() {
 #[test]
 fn destroy_killed_midway_is_finished_by_the_next_command() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "doomed", "--template", "busybox"]);
-    let pid = node.init_pid("doomed");
+    let pid = node.create_running("doomed");
     let dirs = node.cgroup_dirs("doomed");
     let out = node
         .command(&["destroy", "doomed"])
@@ -108,7 +107,7 @@ fn destroy_killed_midway_is_finished_by_the_next_command() {
 #[test]
 fn concurrent_commands_on_one_container_are_serialized() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "contended", "--template", "busybox"]);
+    node.create("contended", &[]);
     std::thread::scope(|s| {
         for i in 0..4 {
             let node = &node;

@@ -3,32 +3,8 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::process::{ChildStdin, ChildStdout, Stdio};
-
 use serde_json::{Value, json};
 use support::{Node, ServeSession, alive};
-
-fn send(stdin: &mut ChildStdin, payload: &[u8]) {
-    stdin
-        .write_all(&(payload.len() as u32).to_be_bytes())
-        .unwrap();
-    stdin.write_all(payload).unwrap();
-    stdin.flush().unwrap();
-}
-
-fn recv(stdout: &mut ChildStdout) -> Value {
-    let mut len = [0u8; 4];
-    stdout.read_exact(&mut len).unwrap();
-    let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
-    stdout.read_exact(&mut buf).unwrap();
-    serde_json::from_slice(&buf).unwrap()
-}
-
-fn ask(stdin: &mut ChildStdin, stdout: &mut ChildStdout, request: Value) -> Value {
-    send(stdin, request.to_string().as_bytes());
-    recv(stdout)
-}
 
 fn spec(name: &str) -> Value {
     json!({
@@ -40,17 +16,11 @@ fn spec(name: &str) -> Value {
 #[test]
 fn stdio_server_answers_a_scripted_session_with_malformed_frames() {
     let Some(node) = Node::new() else { return };
-    let mut child = node
-        .command(&["serve", "--stdio"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
+    // Not greeted: the script says hello itself, after what a node must refuse before it.
+    let mut session = ServeSession::start(&node);
 
-    send(&mut stdin, b"this is not json");
-    let reply = recv(&mut stdout);
+    session.send_frame(b"this is not json");
+    let reply = session.recv();
     assert_eq!(reply["body"]["type"], "error");
     assert!(
         reply["body"]["message"]
@@ -59,40 +29,22 @@ fn stdio_server_answers_a_scripted_session_with_malformed_frames() {
             .contains("malformed request")
     );
 
-    let reply = ask(
-        &mut stdin,
-        &mut stdout,
-        json!({"id": 1, "body": {"type": "ping"}}),
-    );
-    assert_eq!(reply["id"], 1);
+    let reply = session.ask(json!({"type": "ping"}));
     assert!(
-        reply["body"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("hello first"),
+        reply["message"].as_str().unwrap().contains("hello first"),
         "{reply}"
     );
 
-    let reply = ask(
-        &mut stdin,
-        &mut stdout,
-        json!({"id": 2, "body": {"type": "hello", "protocol_version": 99, "client": "test"}}),
-    );
-    assert_eq!(reply["id"], 2);
-    let message = reply["body"]["message"].as_str().unwrap();
+    let reply = session.ask(json!({"type": "hello", "protocol_version": 99, "client": "test"}));
+    let message = reply["message"].as_str().unwrap();
     assert!(
         message.contains("protocol version 99") && message.contains("version 1"),
         "{message}"
     );
 
-    let reply = ask(
-        &mut stdin,
-        &mut stdout,
-        json!({"id": 3, "body": {"type": "hello", "protocol_version": 1, "client": "test"}}),
-    );
-    assert_eq!(reply["id"], 3);
-    assert_eq!(reply["body"]["type"], "hello");
-    let info = &reply["body"];
+    let reply = session.ask(json!({"type": "hello", "protocol_version": 1, "client": "test"}));
+    assert_eq!(reply["type"], "hello");
+    let info = reply;
     assert_eq!(info["protocol_version"], 1);
     assert!(info["cgroup_version"] == 1 || info["cgroup_version"] == 2);
     assert!(info["capacity"]["cpus"].as_u64().unwrap() >= 1);
@@ -101,73 +53,35 @@ fn stdio_server_answers_a_scripted_session_with_malformed_frames() {
     assert_eq!(info["features"]["overlayfs"], true);
     assert!(!info["kernel"].as_str().unwrap().is_empty());
 
-    let reply = ask(
-        &mut stdin,
-        &mut stdout,
-        json!({"id": 4, "body": {"type": "ping"}}),
-    );
-    assert_eq!(reply, json!({"id": 4, "body": {"type": "pong"}}));
+    let reply = session.ask(json!({"type": "ping"}));
+    assert_eq!(reply, json!({"type": "pong"}));
 
     // Valid JSON of the wrong shape: an error naming the id, and the session goes on.
-    let reply = ask(
-        &mut stdin,
-        &mut stdout,
-        json!({"id": 5, "body": {"type": "launch_missiles"}}),
-    );
-    assert_eq!(reply["id"], 5);
-    assert_eq!(reply["body"]["type"], "error");
+    let reply = session.ask(json!({"type": "launch_missiles"}));
+    assert_eq!(reply["type"], "error");
 
-    let reply = ask(
-        &mut stdin,
-        &mut stdout,
-        json!({"id": 6, "body": {"type": "apply", "fleet": "demo", "actions": [
-            {"action": "create", "spec": spec("srv-a")},
-            {"action": "create", "spec": spec("srv-a")},
-            {"action": "start", "name": "nope"},
-            {"action": "create", "spec": spec("bad/name")},
-            {"action": "stop", "name": "srv-a", "timeout_secs": 0},
-            {"action": "start", "name": "srv-a"},
-        ]}}),
-    );
-    assert_eq!(reply["id"], 6);
-    let results = reply["body"]["results"].as_array().unwrap();
+    let reply = session.ask(json!({"type": "apply", "fleet": "demo", "actions": [
+        {"action": "create", "spec": spec("srv-a")},
+        {"action": "create", "spec": spec("srv-a")},
+        {"action": "start", "name": "nope"},
+        {"action": "create", "spec": spec("bad/name")},
+        {"action": "stop", "name": "srv-a", "timeout_secs": 0},
+        {"action": "start", "name": "srv-a"},
+    ]}));
+    let results = reply["results"].as_array().unwrap();
     assert_eq!(results.len(), 6);
-    assert_eq!(
-        results[0]["outcome"],
-        json!({"outcome": "done", "changed": true})
-    );
-    assert_eq!(
-        results[1]["outcome"],
-        json!({"outcome": "done", "changed": false})
-    );
+    let done = |changed: bool| json!({"outcome": "done", "changed": changed});
+    let error = |i: usize| results[i]["outcome"]["error"].as_str().unwrap();
+    assert_eq!(results[0]["outcome"], done(true));
+    assert_eq!(results[1]["outcome"], done(false));
     assert_eq!(results[2]["outcome"]["outcome"], "failed");
-    assert!(
-        results[2]["outcome"]["error"]
-            .as_str()
-            .unwrap()
-            .contains("does not exist")
-    );
-    assert!(
-        results[3]["outcome"]["error"]
-            .as_str()
-            .unwrap()
-            .contains("invalid container name")
-    );
-    assert_eq!(
-        results[4]["outcome"],
-        json!({"outcome": "done", "changed": true})
-    );
-    assert_eq!(
-        results[5]["outcome"],
-        json!({"outcome": "done", "changed": true})
-    );
+    assert!(error(2).contains("does not exist"));
+    assert!(error(3).contains("invalid container name"));
+    assert_eq!(results[4]["outcome"], done(true));
+    assert_eq!(results[5]["outcome"], done(true));
 
-    let reply = ask(
-        &mut stdin,
-        &mut stdout,
-        json!({"id": 7, "body": {"type": "list"}}),
-    );
-    let containers = reply["body"]["containers"].as_array().unwrap();
+    let reply = session.ask(json!({"type": "list"}));
+    let containers = reply["containers"].as_array().unwrap();
     assert_eq!(containers.len(), 1);
     assert_eq!(containers[0]["name"], "srv-a");
     assert_eq!(containers[0]["state"], "running");
@@ -175,20 +89,17 @@ fn stdio_server_answers_a_scripted_session_with_malformed_frames() {
 
     let mut renamed = spec("srv-a");
     renamed["hostname"] = json!("renamed");
-    let reply = ask(
-        &mut stdin,
-        &mut stdout,
-        json!({"id": 8, "body": {"type": "apply", "fleet": "demo", "actions": [
-            {"action": "update", "spec": renamed, "allow_restart": false},
-        ]}}),
-    );
-    let outcome = &reply["body"]["results"][0]["outcome"];
+    let reply = session.ask(json!({"type": "apply", "fleet": "demo", "actions": [
+        {"action": "update", "spec": renamed, "allow_restart": false},
+    ]}));
+    let outcome = &reply["results"][0]["outcome"];
     assert_eq!(outcome["outcome"], "failed");
     assert_eq!(outcome["needs_restart"], true, "{outcome}");
 
-    drop(stdin);
-    let status = child.wait().unwrap();
-    assert!(status.success(), "server ends cleanly at end of input");
+    assert!(
+        session.close().success(),
+        "server ends cleanly at end of input"
+    );
     assert!(alive(pid), "containers keep running after the server ends");
 }
 

@@ -275,13 +275,10 @@ fn the_unit_runs_the_supervisor_with_the_nodes_console_bound() {
         "{unit}"
     );
     // By environment, as the orchestrator's SSH sessions set it.
-    let out = node
-        .command(&["install-unit", "--print"])
-        .env("FLEET_NODE_CONSOLE_LOG_MAX", "1Mi")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let unit = String::from_utf8(out.stdout).unwrap();
+    let unit = node.ok_with_env(
+        &["install-unit", "--print"],
+        &[("FLEET_NODE_CONSOLE_LOG_MAX", "1Mi")],
+    );
     assert!(
         exec_start(&unit).contains(" --console-log-max 1048576 supervise --boot"),
         "{unit}"

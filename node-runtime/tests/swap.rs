@@ -146,7 +146,7 @@ fn swap_is_held_past_the_memory_limit_and_the_swap_limit_hit_is_counted() {
         return;
     };
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "sw", "--template", "busybox"]);
+    node.create("sw", &[]);
     node.ok(&["set", "sw", "--memory", "32Mi", "--swap", "32Mi"]);
     let idle = swap_row(&node, "sw");
     assert_eq!(idle["limit"], 32 * MI, "{idle}");

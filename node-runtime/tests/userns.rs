@@ -32,8 +32,8 @@ fn ranges(node: &Node) -> serde_json::Value {
 #[test]
 fn each_default_container_is_its_own_unprivileged_range_stable_across_restarts() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "a", "--template", "busybox"]);
-    node.ok(&["create", "b", "--template", "busybox"]);
+    node.create("a", &[]);
+    node.create("b", &[]);
     let (pa, pb) = (node.init_pid("a"), node.init_pid("b"));
     let (inside, base_a, count) = uid_map(pa);
     assert_eq!((inside, count), (0, 65536), "container root, 65536 ids");
@@ -123,7 +123,7 @@ fn each_default_container_is_its_own_unprivileged_range_stable_across_restarts()
 fn a_range_is_freed_at_destroy_and_never_given_to_two_live_containers() {
     let Some(node) = Node::new() else { return };
     for name in ["a", "b", "c"] {
-        node.ok(&["create", name, "--template", "busybox", "--stopped"]);
+        node.create(name, &["--stopped"]);
     }
     let held = ranges(&node);
     let base = |n: &str| held[n].as_u64().unwrap();
@@ -133,13 +133,13 @@ fn a_range_is_freed_at_destroy_and_never_given_to_two_live_containers() {
     assert_eq!(bases.len(), 3, "held from create on, one each: {held}");
     node.ok(&["destroy", "b"]);
     assert!(ranges(&node).get("b").is_none(), "freed at destroy");
-    node.ok(&["create", "b", "--template", "busybox", "--stopped"]);
+    node.create("b", &["--stopped"]);
     assert_eq!(
         ranges(&node)["b"].as_u64().unwrap(),
         base("b"),
         "freed, and the same name prefers the same range again"
     );
-    node.ok(&["create", "d", "--template", "busybox"]);
+    node.create("d", &[]);
     let d = ranges(&node)["d"].as_u64().unwrap();
     assert_eq!(uid_map(node.init_pid("d")).1, d);
     for other in ["a", "b", "c"] {
@@ -147,7 +147,7 @@ fn a_range_is_freed_at_destroy_and_never_given_to_two_live_containers() {
     }
     // The record is the truth even when a state.json is damaged.
     std::fs::write(node.container_dir("a").join("state.json"), b"{ damaged").unwrap();
-    node.ok(&["create", "e", "--template", "busybox", "--stopped"]);
+    node.create("e", &["--stopped"]);
     assert_ne!(ranges(&node)["e"], base("a"), "a's range stays a's");
     // (An unreadable state.json, as a power cut can leave one, is a create to finish.)
     node.ok(&["start", "a"]);
@@ -202,7 +202,7 @@ fn a_used_up_pool_refuses_the_create_and_keeps_nothing_of_it() {
 #[test]
 fn privileged_is_the_opt_out_with_host_ids() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "p", "--template", "busybox", "--privileged"]);
+    node.create("p", &["--privileged"]);
     let pid = node.init_pid("p");
     assert_eq!(uid_map(pid), (0, 0, 4_294_967_295), "no user namespace");
     assert!(proc_status(pid, "Uid").starts_with("0\t"), "host root");
@@ -276,18 +276,8 @@ fn the_hello_reports_how_many_ranges_are_free() {
 #[test]
 fn where_idmapped_mounts_cannot_be_used_a_shifted_copy_per_range_works_the_same() {
     let Some(node) = Node::new() else { return };
-    let run = |args: &[&str]| {
-        let out = node
-            .command(args)
-            .env(node_runtime::container::SHIFTED_ENV, "1")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run =
+        |args: &[&str]| node.ok_with_env(args, &[(node_runtime::container::SHIFTED_ENV, "1")]);
     run(&["create", "s", "--template", "busybox"]);
     let base = uid_map(node.init_pid("s")).1 as u32;
     let copy = node

@@ -12,8 +12,7 @@ use support::{Node, uid_map};
 #[test]
 fn container_root_cannot_write_a_host_owned_cgroup_file_even_through_a_writable_mount() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "cg", "--template", "busybox"]);
-    let pid = node.init_pid("cg");
+    let pid = node.create_running("cg");
     // As container root with every capability of its user namespace, but in the host's mount
     // namespace, where the cgroup hierarchies are mounted read-write: what a container that
     // got a writable cgroup mount could do. The uid map alone must stop it.
@@ -111,7 +110,7 @@ fn owner(path: &std::path::Path) -> (u32, u32, u32) {
 #[test]
 fn switching_privileged_both_ways_keeps_the_data_and_who_owns_it() {
     let Some(node) = Node::new() else { return };
-    node.ok(&["create", "sw", "--template", "busybox"]);
+    node.create("sw", &[]);
     let base = uid_map(node.init_pid("sw")).1 as u32;
     // A host file the container points a symlink at: the shift must not follow it.
     let bait = tempfile::NamedTempFile::new().unwrap();

@@ -8,8 +8,7 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use support::fleetctl::{Cleanup, LocalFleet, expect, write_spec_yaml};
@@ -17,20 +16,9 @@ use support::sshd::{Cluster, unique};
 
 /// Runs `fleet exec -f spec name -- command...` with `input` on stdin.
 fn exec(spec: &std::path::Path, name: &str, command: &[&str], input: &str) -> Output {
-    let mut child = support::fleetctl::command(&["exec", "-f", spec.to_str().unwrap(), name, "--"])
-        .args(command)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    let mut args = vec!["exec", "-f", spec.to_str().unwrap(), name, "--"];
+    args.extend_from_slice(command);
+    support::fleetctl::run_with_input(&args, input.as_bytes())
 }
 
 fn text(out: &Output) -> String {

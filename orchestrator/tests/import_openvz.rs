@@ -263,17 +263,19 @@ fn suffixed_units_convert_in_powers_of_1024() {
 fn a_broken_line_is_located_and_the_rest_imported() {
     let broken = "PHYSPAGES=\"0:65536\"\nthis is not an assignment\nIOPRIO=\"9\"\nNUMPROC=\"100:100\"\nBOGUSPARAM=1\nHOSTNAME=\"half";
     let (spec, stderr, containers) = import(&[("104.conf", broken), ("105.conf", SUFFIXED)], false);
-    assert!(stderr.contains("104.conf:2:1: error"), "{stderr}");
-    assert!(stderr.contains("104.conf:3:8: error: IOPRIO"), "{stderr}");
-    assert!(stderr.contains("0 to 7"), "what would be valid: {stderr}");
-    assert!(
-        stderr.contains("104.conf:5:1: warning: unknown parameter BOGUSPARAM"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("104.conf:6:10: error"),
-        "an open quote: {stderr}"
-    );
+    // Each broken line is named where it is, with what was wrong.
+    for (said, why) in [
+        ("104.conf:2:1: error", "not an assignment"),
+        ("104.conf:3:8: error: IOPRIO", "a priority out of range"),
+        ("0 to 7", "what would be valid"),
+        (
+            "104.conf:5:1: warning: unknown parameter BOGUSPARAM",
+            "an unknown parameter",
+        ),
+        ("104.conf:6:10: error", "an open quote"),
+    ] {
+        assert!(stderr.contains(said), "{why}: {said:?} missing: {stderr}");
+    }
     assert!(
         spec.contains("#   BOGUSPARAM=1: unknown parameter"),
         "{spec}"

@@ -5,8 +5,18 @@
 
 mod support;
 
+use std::path::Path;
+
 use support::fleetctl::{Cleanup, containers, expect, write_spec_yaml};
 use support::sshd::Cluster;
+
+/// Declares `capacity` for every host of `spec` instead of the cluster's usual figures.
+fn declare_capacity(spec: &Path, capacity: &str) {
+    let text = std::fs::read_to_string(spec).unwrap();
+    let usual = "capacity: {cpus: 64, memory: 64Gi}";
+    assert!(text.contains(usual), "{text}");
+    std::fs::write(spec, text.replace(usual, &format!("capacity: {capacity}"))).unwrap();
+}
 
 #[test]
 fn a_container_that_cannot_be_placed_fails_plan_and_apply_and_is_counted() {
@@ -23,29 +33,26 @@ fn a_container_that_cannot_be_placed_fails_plan_and_apply_and_is_counted() {
     );
     // Memory undeclared, so the scheduler uses what the node reports: this machine's memory,
     // far less than 48Gi (a declared figure would win, and validate would check it).
-    let text = std::fs::read_to_string(&spec).unwrap();
-    std::fs::write(
-        &spec,
-        text.replace("capacity: {cpus: 64, memory: 64Gi}", "capacity: {cpus: 64}"),
-    )
-    .unwrap();
+    declare_capacity(&spec, "{cpus: 64}");
     let _cleanup = Cleanup::new(&cluster, &[&spec]);
-    let plan = expect("plan", &spec, &["--detailed-exitcode"], 1);
-    assert!(
-        plan.contains("huge: cannot be placed: ")
-            && plan.contains(
-                "Plan: 1 to create, 0 to update live, 0 to restart, 0 to destroy; 1 refused."
-            ),
-        "{plan}"
-    );
-    let apply = expect("apply", &spec, &["--yes"], 1);
-    assert!(
-        apply.contains("refused: huge: cannot be placed: ")
-            && apply.contains(
-                "Apply FAILED: 1 done (1 changed), 0 failed, 0 skipped, 1 refused, on 1 host(s)."
-            ),
-        "{apply}"
-    );
+    // Both exit 1, name the container they refuse and count it in their summary line.
+    for (verb, extra, refused, summary) in [
+        (
+            "plan",
+            "--detailed-exitcode",
+            "huge: cannot be placed: ",
+            "Plan: 1 to create, 0 to update live, 0 to restart, 0 to destroy; 1 refused.",
+        ),
+        (
+            "apply",
+            "--yes",
+            "refused: huge: cannot be placed: ",
+            "Apply FAILED: 1 done (1 changed), 0 failed, 0 skipped, 1 refused, on 1 host(s).",
+        ),
+    ] {
+        let said = expect(verb, &spec, &[extra], 1);
+        assert!(said.contains(refused) && said.contains(summary), "{said}");
+    }
     let seen = containers(&spec);
     assert_eq!(
         seen.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
@@ -78,13 +85,7 @@ fn plan_with_every_host_unreachable_says_what_it_did_not_plan() {
          placement: {spread: host}\n",
     );
     // Every figure declared, so the set is placed on the hosts that cannot be reached.
-    let text = std::fs::read_to_string(&spec).unwrap();
-    let declared = "capacity: {cpus: 64, memory: 64Gi, disk: 1Ti}";
-    std::fs::write(
-        &spec,
-        text.replace("capacity: {cpus: 64, memory: 64Gi}", declared),
-    )
-    .unwrap();
+    declare_capacity(&spec, "{cpus: 64, memory: 64Gi, disk: 1Ti}");
     for sshd in &mut cluster.sshds {
         sshd.kill();
     }

@@ -13,14 +13,17 @@ use schedule_support::*;
 fn check(fleet: &Fleet, current_text: &str, want: &str) -> Assignment {
     let got = place(fleet, &BTreeMap::new(), &current(current_text))
         .unwrap_or_else(|e| panic!("placement failed: {e}"));
-    let got_text = got
-        .bindings
+    assert_eq!(placed(&got), want);
+    got
+}
+
+/// Where `a` puts each container, written `container=host ...`.
+fn placed(a: &Assignment) -> String {
+    a.bindings
         .iter()
         .map(|(c, b)| format!("{c}={}", b.host))
         .collect::<Vec<_>>()
-        .join(" ");
-    assert_eq!(got_text, want);
-    got
+        .join(" ")
 }
 
 /// Places `fleet` expecting failure; compares the reasons, one `container: reason` per line.
@@ -35,19 +38,90 @@ fn check_err(fleet: &Fleet, want: &[&str]) -> Infeasible {
     err
 }
 
+/// A placement case: what it shows, the fleet, what runs where, where everything goes and why
+/// some are there.
+type Case<'a> = (
+    &'a str,
+    &'a Fleet,
+    &'a str,
+    &'a str,
+    &'a [(&'a str, Origin)],
+);
+
+/// Where each container goes from what runs where, and why it is there (its [`Origin`]).
 #[test]
-fn pinned_containers_claim_their_room_first() {
+fn containers_stay_move_or_claim_their_pinned_room() {
+    let moved = |from: &str| Origin::Moved { from: from.into() };
     // "a" sorts before "z" but z is pinned to h1, so a must go to h2.
-    let f = fleet(
+    let pinned = fleet(
         vec![host("h1", 2, "4Gi", "10Gi"), host("h2", 2, "4Gi", "10Gi")],
         vec![
             ct("a", 100, "3Gi", "1Gi"),
             ct("z", 100, "3Gi", "1Gi").pin("h1"),
         ],
     );
-    let a = check(&f, "", "a=h2 z=h1");
-    assert_eq!(a.bindings["z"].origin, Origin::Pinned);
-    assert_eq!(a.bindings["a"].origin, Origin::New);
+    let small = fleet(
+        alike_hosts(2),
+        vec![ct("a", 100, "1Gi", "1Gi"), ct("b", 100, "1Gi", "1Gi")],
+    );
+    // a grew to 6Gi; h1 now holds b (kept first, by name order... b is after a, so a is
+    // checked first and still fits; c does not fit next to it and moves).
+    let grown = fleet(
+        alike_hosts(2),
+        vec![ct("a", 100, "6Gi", "1Gi"), ct("c", 100, "4Gi", "1Gi")],
+    );
+    let zoned = fleet(
+        vec![
+            host("h1", 4, "8Gi", "100Gi").labels(&[("zone", "a")]),
+            host("h2", 4, "8Gi", "100Gi").labels(&[("zone", "b")]),
+        ],
+        vec![ct("a", 100, "1Gi", "1Gi").select(&[("zone", "b")])],
+    );
+    let cases: [Case; 5] = [
+        (
+            "pinned containers claim their room first",
+            &pinned,
+            "",
+            "a=h2 z=h1",
+            &[("z", Origin::Pinned), ("a", Origin::New)],
+        ),
+        (
+            "packing alone would put both on h1; b runs on h2 and stays there",
+            &small,
+            "b=h2",
+            "a=h2 b=h2",
+            &[("b", Origin::Kept)],
+        ),
+        (
+            "a container running on a host that left the fleet is placed anew and marked as moved",
+            &small,
+            "a=gone",
+            "a=h1 b=h1",
+            &[("a", moved("gone"))],
+        ),
+        (
+            "a running container that no longer fits moves",
+            &grown,
+            "a=h1 c=h1",
+            "a=h1 c=h2",
+            &[("a", Origin::Kept), ("c", moved("h1"))],
+        ),
+        (
+            "a running container leaves a host its selector no longer matches",
+            &zoned,
+            "a=h1",
+            "a=h2",
+            &[("a", moved("h1"))],
+        ),
+    ];
+    for (case, f, running, want, origins) in cases {
+        let a = place(f, &BTreeMap::new(), &current(running))
+            .unwrap_or_else(|e| panic!("{case}: placement failed: {e}"));
+        assert_eq!(placed(&a), want, "{case}");
+        for (name, origin) in origins {
+            assert_eq!(&a.bindings[*name].origin, origin, "{case}: {name}");
+        }
+    }
 }
 
 #[test]
@@ -160,51 +234,6 @@ fn spread_by_zone_balances_and_warns_when_capacity_forbids_it() {
           holding fewer (1) have no room"
         ]
     );
-}
-
-#[test]
-fn running_containers_stay_while_they_fit() {
-    let f = fleet(
-        alike_hosts(2),
-        vec![ct("a", 100, "1Gi", "1Gi"), ct("b", 100, "1Gi", "1Gi")],
-    );
-    // Packing alone would put both on h1; b runs on h2 and stays there.
-    let a = check(&f, "b=h2", "a=h2 b=h2");
-    assert_eq!(a.bindings["b"].origin, Origin::Kept);
-    // A container running on a host that left the fleet is placed anew and marked as moved.
-    let a = check(&f, "a=gone", "a=h1 b=h1");
-    assert_eq!(
-        a.bindings["a"].origin,
-        Origin::Moved {
-            from: "gone".into()
-        }
-    );
-}
-
-#[test]
-fn a_running_container_that_no_longer_fits_moves() {
-    // a grew to 6Gi; h1 now holds b (kept first, by name order... b is after a, so a is
-    // checked first and still fits; c does not fit next to it and moves).
-    let f = fleet(
-        alike_hosts(2),
-        vec![ct("a", 100, "6Gi", "1Gi"), ct("c", 100, "4Gi", "1Gi")],
-    );
-    let a = check(&f, "a=h1 c=h1", "a=h1 c=h2");
-    assert_eq!(a.bindings["a"].origin, Origin::Kept);
-    assert_eq!(a.bindings["c"].origin, Origin::Moved { from: "h1".into() });
-}
-
-#[test]
-fn a_running_container_leaves_a_host_its_selector_no_longer_matches() {
-    let f = fleet(
-        vec![
-            host("h1", 4, "8Gi", "100Gi").labels(&[("zone", "a")]),
-            host("h2", 4, "8Gi", "100Gi").labels(&[("zone", "b")]),
-        ],
-        vec![ct("a", 100, "1Gi", "1Gi").select(&[("zone", "b")])],
-    );
-    let a = check(&f, "a=h1", "a=h2");
-    assert_eq!(a.bindings["a"].origin, Origin::Moved { from: "h1".into() });
 }
 
 #[test]

@@ -1,15 +1,18 @@
 //! Bad specs in, the exact errors a user sees out: `file:line:col: error: ...`, the quoted line,
-//! the caret and the hint. One `check(input, expected)` per case.
+//! the caret and the hint. Tables of cases (spec body in, diagnostics out) through one check each.
 
 mod spec_check;
 
 use fleet::resolve;
-use spec_check::{check, headlines, messages, spec};
+use spec_check::{
+    Case, check_headline_ends, check_headlines, check_messages, check_rendered, messages, spec,
+};
 
-#[test]
-fn unknown_field_suggests_the_right_one() {
-    check(
-        &spec("profiles:\n  - name: p\n    memroy: 1Gi\n"),
+/// Each case's every rendered diagnostic: location, quoted line, caret, hint and note.
+const RENDERED: &[Case<&str>] = &[
+    (
+        "an unknown field suggests the right one",
+        "profiles:\n  - name: p\n    memroy: 1Gi\n",
         r#"
 fleet.yaml:5:5: error: unknown field "memroy" in a profile
   |
@@ -17,43 +20,20 @@ fleet.yaml:5:5: error: unknown field "memroy" in a profile
   |     ^^^^^^
   = hint: did you mean "memory"?
 "#,
-    );
-}
-
-#[test]
-fn every_error_is_reported_not_just_the_first() {
-    let input = spec(
-        "containers:\n  - name: a\n    template: busybx\n    command: [x]\n    resources: {memory: 12Qi, pids: 0}\n  - name: b\n    template: busybox\n    command: [x]\n    profile: smal\n",
-    );
-    let lines = headlines(&input);
-    assert_eq!(
-        lines,
-        [
-            "fleet.yaml:5:15: error: unknown template \"busybx\"",
-            "fleet.yaml:7:25: error: \"memory\": invalid size \"12Qi\": expected a number with an optional unit, such as 512Mi, 2Gi or 1G (Ki/Mi/Gi/Ti are powers of 1024, K/M/G/T powers of 1000)",
-            "fleet.yaml:7:37: error: \"pids\" must be between 1 and 4194304, found 0",
-            "fleet.yaml:11:14: error: unknown profile \"smal\"",
-        ]
-    );
-}
-
-#[test]
-fn range_errors_name_the_valid_range() {
-    check(
-        &spec("profiles:\n  - name: p\n    cpu: {units: 7}\n"),
+    ),
+    (
+        "range errors name the valid range",
+        "profiles:\n  - name: p\n    cpu: {units: 7}\n",
         r#"
 fleet.yaml:5:18: error: "cpu.units" must be between 8 and 500000, found 7
   |
 5 |     cpu: {units: 7}
   |                  ^
 "#,
-    );
-}
-
-#[test]
-fn command_must_be_argv_not_a_shell_string() {
-    check(
-        &spec("containers:\n  - name: a\n    template: busybox\n    command: sleep 10\n"),
+    ),
+    (
+        "a command must be argv, not a shell string",
+        "containers:\n  - name: a\n    template: busybox\n    command: sleep 10\n",
         r#"
 fleet.yaml:6:14: error: "command" must be a list of arguments, not a shell string
   |
@@ -61,15 +41,10 @@ fleet.yaml:6:14: error: "command" must be a list of arguments, not a shell strin
   |              ^^^^^^^^
   = hint: write it as argv, for example ["/bin/sh", "-c", "sleep 10"] or ["/bin/sleep", "1000"]
 "#,
-    );
-}
-
-#[test]
-fn duplicate_names_after_expansion_name_both_places() {
-    check(
-        &spec(
-            "containers:\n  - name: web-{1..3}\n    template: busybox\n    command: [x]\n  - name: web-2\n    template: busybox\n    command: [x]\n",
-        ),
+    ),
+    (
+        "duplicate names after expansion name both places",
+        "containers:\n  - name: web-{1..3}\n    template: busybox\n    command: [x]\n  - name: web-2\n    template: busybox\n    command: [x]\n",
         r#"
 fleet.yaml:7:11: error: container "web-2" is defined twice
   |
@@ -78,38 +53,10 @@ fleet.yaml:7:11: error: container "web-2" is defined twice
   = hint: give each container (and each set member) its own name
   = note: first defined at fleet.yaml:4:11
 "#,
-    );
-}
-
-#[test]
-fn dependency_cycles_are_printed() {
-    let input = spec(
-        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    depends_on: [b]\n  - name: b\n    template: busybox\n    command: [x]\n    depends_on: [a]\n",
-    );
-    assert_eq!(messages(&input), ["depends_on forms a cycle: a -> b -> a"]);
-}
-
-#[test]
-fn duplicate_addresses_and_bad_cidrs() {
-    let input = spec(
-        "containers:\n  - name: w{1..2}\n    template: busybox\n    command: [x]\n    network: {addresses: [\"10.0.0.5/24\"]}\n  - name: x\n    template: busybox\n    command: [x]\n    network: {addresses: [\"10.0.0.300/24\"], gateway: 10.9.9.1}\n",
-    );
-    assert_eq!(
-        messages(&input),
-        [
-            "address 10.0.0.5 of container \"w2\" is already used by \"w1\"",
-            "invalid address: \"10.0.0.300\" is not an IPv4 or IPv6 address",
-            "gateway 10.9.9.1 is outside the subnets of the container's addresses",
-        ]
-    );
-}
-
-#[test]
-fn pinned_containers_over_capacity() {
-    check(
-        &spec(
-            "hosts:\n  - name: h\n    transport: local\n    capacity: {memory: 1Gi}\n    overcommit: {memory: 1.5}\ncontainers:\n  - name: c{1..4}\n    host: h\n    template: busybox\n    command: [x]\n    resources: {memory: 512Mi}\n",
-        ),
+    ),
+    (
+        "pinned containers over capacity",
+        "hosts:\n  - name: h\n    transport: local\n    capacity: {memory: 1Gi}\n    overcommit: {memory: 1.5}\ncontainers:\n  - name: c{1..4}\n    host: h\n    template: busybox\n    command: [x]\n    resources: {memory: 512Mi}\n",
         r#"
 fleet.yaml:6:24: error: the 4 containers pinned to host "h" need 2Gi of memory but it allows 1536Mi (1Gi x overcommit 1.5)
   |
@@ -117,22 +64,163 @@ fleet.yaml:6:24: error: the 4 containers pinned to host "h" need 2Gi of memory b
   |                        ^^^
   = hint: raise capacity.memory or overcommit.memory, or pin fewer containers here
 "#,
-    );
-}
+    ),
+    (
+        "the old user_namespace: false points at privileged",
+        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    user_namespace: false\n",
+        r#"
+fleet.yaml:7:21: error: "user_namespace: false" is no longer a setting: containers are unprivileged by default
+  |
+7 |     user_namespace: false
+  |                     ^^^^^
+  = hint: to run this container as host root, write privileged: true instead (the plan warns about what it gives up)
+"#,
+    ),
+    (
+        "privileged with user_namespace names both fields",
+        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    privileged: true\n    user_namespace: true\n",
+        r#"
+fleet.yaml:8:21: error: "user_namespace: true" contradicts "privileged: true"
+  |
+8 |     user_namespace: true
+  |                     ^^^^
+  = hint: keep privileged: true to run as host root, or remove it to keep the default user namespace; remove user_namespace either way
+  = note: privileged: true is here at fleet.yaml:7:17
+"#,
+    ),
+    (
+        "an unknown system call name suggests the right one",
+        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    security:\n      syscalls:\n        allow: [io_uring_setpu]\n",
+        r#"
+fleet.yaml:9:17: error: unknown system call "io_uring_setpu" in syscalls.allow
+  |
+9 |         allow: [io_uring_setpu]
+  |                 ^^^^^^^^^^^^^^
+  = hint: did you mean "io_uring_setup"?
+"#,
+    ),
+    (
+        "an unknown init mode names the choices",
+        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    init: tiny\n",
+        r#"
+fleet.yaml:7:11: error: "init" must be one of auto, builtin, none, found "tiny"
+  |
+7 |     init: tiny
+  |           ^^^^
+"#,
+    ),
+    (
+        "an unknown restart policy names the choices",
+        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    restart: on-failur\n",
+        r#"
+fleet.yaml:7:14: error: "restart" must be one of no, on-failure, always, found "on-failur"
+  |
+7 |     restart: on-failur
+  |              ^^^^^^^^^
+  = hint: did you mean "on-failure"?
+"#,
+    ),
+];
 
-#[test]
-fn references_and_overcommit_ranges() {
-    let input = spec(
+/// Each case's diagnostics by their first line (`file:line:col: error: message`).
+const HEADLINES: &[Case<&[&str]>] = &[
+    (
+        "every error is reported, not just the first",
+        "containers:\n  - name: a\n    template: busybx\n    command: [x]\n    resources: {memory: 12Qi, pids: 0}\n  - name: b\n    template: busybox\n    command: [x]\n    profile: smal\n",
+        &[
+            "fleet.yaml:5:15: error: unknown template \"busybx\"",
+            "fleet.yaml:7:25: error: \"memory\": invalid size \"12Qi\": expected a number with an optional unit, such as 512Mi, 2Gi or 1G (Ki/Mi/Gi/Ti are powers of 1024, K/M/G/T powers of 1000)",
+            "fleet.yaml:7:37: error: \"pids\" must be between 1 and 4194304, found 0",
+            "fleet.yaml:11:14: error: unknown profile \"smal\"",
+        ],
+    ),
+    (
+        "bad security values: nesting not a boolean, a call both allowed and denied, a call fleet-node needs, an unknown field",
+        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    security:\n      nesting: yes please\n      syscalls: {allow: [mount], deny: [mount, execve], permit: []}\n",
+        &[
+            "fleet.yaml:8:16: error: expected true or false for \"security.nesting\", found a string",
+            "fleet.yaml:9:41: error: system call \"mount\" is both allowed and denied",
+            "fleet.yaml:9:48: error: system call \"execve\" cannot be denied: fleet-node needs it to start the command",
+            "fleet.yaml:9:57: error: unknown field \"permit\" in security.syscalls",
+        ],
+    ),
+    (
+        "bad restart values: an unknown policy or field, no policy, not a policy word",
+        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    restart: {policy: sometimes, max_retry: 3}\n  - name: b\n    template: busybox\n    command: [x]\n    restart: {max_retries: -1}\n  - name: c\n    template: busybox\n    command: [x]\n    restart: false\n",
+        &[
+            "fleet.yaml:7:23: error: \"restart.policy\" must be one of no, on-failure, always, found \"sometimes\"",
+            "fleet.yaml:7:34: error: unknown field \"max_retry\" in restart",
+            "fleet.yaml:11:14: error: \"restart\" needs a \"policy\"",
+            "fleet.yaml:15:14: error: \"restart\" must be a policy word, found false",
+        ],
+    ),
+];
+
+/// Each case's diagnostics by their message alone.
+const MESSAGES: &[Case<&[&str]>] = &[
+    (
+        "dependency cycles are printed",
+        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    depends_on: [b]\n  - name: b\n    template: busybox\n    command: [x]\n    depends_on: [a]\n",
+        &["depends_on forms a cycle: a -> b -> a"],
+    ),
+    (
+        "duplicate addresses and bad CIDRs",
+        "containers:\n  - name: w{1..2}\n    template: busybox\n    command: [x]\n    network: {addresses: [\"10.0.0.5/24\"]}\n  - name: x\n    template: busybox\n    command: [x]\n    network: {addresses: [\"10.0.0.300/24\"], gateway: 10.9.9.1}\n",
+        &[
+            "address 10.0.0.5 of container \"w2\" is already used by \"w1\"",
+            "invalid address: \"10.0.0.300\" is not an IPv4 or IPv6 address",
+            "gateway 10.9.9.1 is outside the subnets of the container's addresses",
+        ],
+    ),
+    (
+        "references and overcommit ranges",
         "hosts:\n  - name: h\n    address: 127.0.0.2\n    overcommit: {cpu: 0.5}\ncontainers:\n  - name: c\n    host: hh\n    template: busybox\n    command: [x]\n    depends_on: [d]\n",
-    );
-    assert_eq!(
-        messages(&input),
-        [
+        &[
             "\"overcommit.cpu\" must be between 1 and 100, found 0.5",
             "unknown host \"hh\"",
             "depends_on names unknown container \"d\"",
-        ]
-    );
+        ],
+    ),
+];
+
+/// Each case's diagnostics by how their first line starts and how it ends.
+const HEADLINE_ENDS: &[Case<&[(&str, &str)]>] = &[
+    (
+        "placement problems are located at the container",
+        "hosts:\n  - name: h\n    transport: local\n    labels: {zone: a}\n    capacity: {cpus: 2, memory: 1Gi, disk: 10Gi}\ncontainers:\n  - name: big\n    template: busybox\n    command: [x]\n    resources: {memory: 4Gi}\n  - name: lost\n    template: busybox\n    command: [x]\n    placement: {selector: {zone: b}}\n",
+        &[
+            ("fleet.yaml:9:11: error: resources.memory: needs 4Gi", ""),
+            ("fleet.yaml:13:11: error: placement.selector: selector", ""),
+        ],
+    ),
+    (
+        "nesting with privileged is refused at the security field",
+        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    privileged: true\n    security:\n      nesting: true\n",
+        &[(
+            "fleet.yaml:9:",
+            fleet_protocol::security::NESTING_NEEDS_USERNS,
+        )],
+    ),
+];
+
+#[test]
+fn bad_specs_render_every_error_with_its_place_and_hint() {
+    check_rendered(RENDERED);
+}
+
+#[test]
+fn bad_specs_name_every_error_at_its_place() {
+    check_headlines(HEADLINES);
+}
+
+#[test]
+fn bad_specs_name_each_error_at_its_place_by_how_it_starts_and_ends() {
+    check_headline_ends(HEADLINE_ENDS);
+}
+
+#[test]
+fn bad_specs_say_what_is_wrong() {
+    check_messages(MESSAGES);
 }
 
 #[test]
@@ -170,25 +258,6 @@ fn names_with_slashes_or_dots_are_refused() {
 }
 
 #[test]
-fn placement_problems_are_located_at_the_container() {
-    let input = spec(
-        "hosts:\n  - name: h\n    transport: local\n    labels: {zone: a}\n    capacity: {cpus: 2, memory: 1Gi, disk: 10Gi}\ncontainers:\n  - name: big\n    template: busybox\n    command: [x]\n    resources: {memory: 4Gi}\n  - name: lost\n    template: busybox\n    command: [x]\n    placement: {selector: {zone: b}}\n",
-    );
-    let lines = headlines(&input);
-    assert_eq!(lines.len(), 2, "{lines:?}");
-    assert!(
-        lines[0].starts_with("fleet.yaml:9:11: error: resources.memory: needs 4Gi"),
-        "{}",
-        lines[0]
-    );
-    assert!(
-        lines[1].starts_with("fleet.yaml:13:11: error: placement.selector: selector"),
-        "{}",
-        lines[1]
-    );
-}
-
-#[test]
 fn one_bridge_on_one_host_has_one_subnet() {
     let input = spec(
         "hosts:\n  - {name: h, transport: local}\ncontainers:\n  - name: a\n    host: h\n    template: busybox\n    command: [x]\n    network: {addresses: [\"10.0.0.5/24\"], gateway: 10.0.0.1}\n  - name: b\n    host: h\n    template: busybox\n    command: [x]\n    network: {addresses: [\"10.1.0.5/24\"], gateway: 10.1.0.1}\n",
@@ -205,124 +274,6 @@ fn one_bridge_on_one_host_has_one_subnet() {
         "hosts:\n  - {name: h, transport: local}\n  - {name: h2, transport: local, node: {root: /tmp/x}}",
     );
     resolve::load_str("fleet.yaml", &ok).unwrap_or_else(|e| panic!("{}", e.render()));
-}
-
-#[test]
-fn the_old_user_namespace_false_points_at_privileged() {
-    check(
-        &spec(
-            "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    user_namespace: false\n",
-        ),
-        r#"
-fleet.yaml:7:21: error: "user_namespace: false" is no longer a setting: containers are unprivileged by default
-  |
-7 |     user_namespace: false
-  |                     ^^^^^
-  = hint: to run this container as host root, write privileged: true instead (the plan warns about what it gives up)
-"#,
-    );
-}
-
-#[test]
-fn privileged_with_user_namespace_names_both_fields() {
-    check(
-        &spec(
-            "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    privileged: true\n    user_namespace: true\n",
-        ),
-        r#"
-fleet.yaml:8:21: error: "user_namespace: true" contradicts "privileged: true"
-  |
-8 |     user_namespace: true
-  |                     ^^^^
-  = hint: keep privileged: true to run as host root, or remove it to keep the default user namespace; remove user_namespace either way
-  = note: privileged: true is here at fleet.yaml:7:17
-"#,
-    );
-}
-
-#[test]
-fn nesting_with_privileged_is_refused_at_the_security_field() {
-    let input = spec(
-        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    privileged: true\n    security:\n      nesting: true\n",
-    );
-    let got = headlines(&input);
-    assert_eq!(got.len(), 1, "{got:?}");
-    assert!(got[0].starts_with("fleet.yaml:9:"), "{got:?}");
-    assert!(
-        got[0].ends_with(fleet_protocol::security::NESTING_NEEDS_USERNS),
-        "{got:?}"
-    );
-}
-
-#[test]
-fn unknown_syscall_names_suggest_the_right_one() {
-    check(
-        &spec(
-            "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    security:\n      syscalls:\n        allow: [io_uring_setpu]\n",
-        ),
-        r#"
-fleet.yaml:9:17: error: unknown system call "io_uring_setpu" in syscalls.allow
-  |
-9 |         allow: [io_uring_setpu]
-  |                 ^^^^^^^^^^^^^^
-  = hint: did you mean "io_uring_setup"?
-"#,
-    );
-    let input = spec(
-        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    security:\n      nesting: yes please\n      syscalls: {allow: [mount], deny: [mount, execve], permit: []}\n",
-    );
-    assert_eq!(
-        headlines(&input),
-        [
-            "fleet.yaml:8:16: error: expected true or false for \"security.nesting\", found a string",
-            "fleet.yaml:9:41: error: system call \"mount\" is both allowed and denied",
-            "fleet.yaml:9:48: error: system call \"execve\" cannot be denied: fleet-node needs it to start the command",
-            "fleet.yaml:9:57: error: unknown field \"permit\" in security.syscalls",
-        ]
-    );
-}
-
-#[test]
-fn an_unknown_init_mode_names_the_choices() {
-    check(
-        &spec(
-            "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    init: tiny\n",
-        ),
-        r#"
-fleet.yaml:7:11: error: "init" must be one of auto, builtin, none, found "tiny"
-  |
-7 |     init: tiny
-  |           ^^^^
-"#,
-    );
-}
-
-#[test]
-fn an_unknown_restart_policy_names_the_choices() {
-    check(
-        &spec(
-            "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    restart: on-failur\n",
-        ),
-        r#"
-fleet.yaml:7:14: error: "restart" must be one of no, on-failure, always, found "on-failur"
-  |
-7 |     restart: on-failur
-  |              ^^^^^^^^^
-  = hint: did you mean "on-failure"?
-"#,
-    );
-    let input = spec(
-        "containers:\n  - name: a\n    template: busybox\n    command: [x]\n    restart: {policy: sometimes, max_retry: 3}\n  - name: b\n    template: busybox\n    command: [x]\n    restart: {max_retries: -1}\n  - name: c\n    template: busybox\n    command: [x]\n    restart: false\n",
-    );
-    assert_eq!(
-        headlines(&input),
-        [
-            "fleet.yaml:7:23: error: \"restart.policy\" must be one of no, on-failure, always, found \"sometimes\"",
-            "fleet.yaml:7:34: error: unknown field \"max_retry\" in restart",
-            "fleet.yaml:11:14: error: \"restart\" needs a \"policy\"",
-            "fleet.yaml:15:14: error: \"restart\" must be a policy word, found false",
-        ]
-    );
 }
 
 #[test]

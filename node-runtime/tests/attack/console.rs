@@ -150,12 +150,10 @@ fn the_bound_is_a_node_setting_and_an_old_unbounded_log_is_cut_at_the_next_start
     old_log = old_log.repeat(10 << 20 >> 7);
     old_log.push_str("before the bound\n");
     std::fs::write(&log, old_log).unwrap();
-    let out = node
-        .command(&["start", "small"])
-        .env("FLEET_NODE_CONSOLE_LOG_MAX", "64Ki")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    node.ok_with_env(
+        &["start", "small"],
+        &[("FLEET_NODE_CONSOLE_LOG_MAX", "64Ki")],
+    );
     wait_for_last_line(&node, "small", "last", max);
     let (new, old) = sizes(&node.container_dir("small"));
     assert!(new + old <= max, "{new} + {old}");

@@ -97,7 +97,7 @@ const PLANT: &str = "ln -s /etc/shadow /evil; ln -s /etc /evil-dir; mkfifo /fifo
 fn snapshots_and_clones_copy_a_hostile_layer_as_it_is_and_touch_nothing_of_the_host() {
     let Some(node) = Node::new() else { return };
     let etc = etc_listing();
-    node.ok(&["create", "hostile", "--template", "busybox"]);
+    node.create("hostile", &[]);
     assert_eq!(node.exec("hostile", &["sh", "-c", PLANT]), "planted\n");
     std::thread::sleep(Duration::from_millis(200));
 

@@ -277,8 +277,8 @@ fn a_checkpoint_directory_others_could_swap_is_refused() {
         return;
     };
     let criu = criu.to_str().unwrap().to_owned();
-    node.ok(&["create", "ck", "--template", "busybox"]);
-    node.ok(&["create", "ck-stopped", "--template", "busybox", "--stopped"]);
+    node.create("ck", &[]);
+    node.create("ck-stopped", &["--stopped"]);
     // A parent another user may write (not sticky), and one another user owns.
     let shared = tempfile::tempdir().unwrap();
     std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o777)).unwrap();

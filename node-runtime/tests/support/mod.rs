@@ -3,15 +3,19 @@
 //! by its Drop even when the test fails.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use node_runtime::Runtime;
 
+mod serve;
 pub mod unified;
+
+#[allow(unused_imports)] // not every test file opens a session
+pub use serve::ServeSession;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -164,7 +168,16 @@ impl Node {
 
     /// Runs and asserts success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
+        self.ok_with_env(args, &[])
+    }
+
+    /// [`Node::ok`] with `env` set for fleet-node (its `FLEET_NODE_*` settings).
+    pub fn ok_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        let out = self
+            .command(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "fleet-node {args:?} failed: {}\n{}",
@@ -172,6 +185,18 @@ impl Node {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Creates busybox container `name` with `flags` (`--stopped`, `--privileged`...), its
+    /// template's own command; asserts success.
+    pub fn create(&self, name: &str, flags: &[&str]) {
+        self.ok(&busybox(name, flags, &[]));
+    }
+
+    /// Creates busybox container `name`, running; returns its init's pid.
+    pub fn create_running(&self, name: &str) -> i32 {
+        self.create(name, &[]);
+        self.init_pid(name)
     }
 
     /// Runs and asserts failure; returns stderr.
@@ -353,95 +378,6 @@ pub fn proc_status(pid: i32, field: &str) -> String {
                 .map(|v| v.trim().to_owned())
         })
         .unwrap_or_default()
-}
-
-/// One `fleet-node serve --stdio` session of `node`, greeted: frames out, frames in, as the
-/// orchestrator speaks them.
-pub struct ServeSession {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: ChildStdout,
-    next: u64,
-    /// The node's answer to the hello (the body).
-    pub hello: serde_json::Value,
-}
-
-impl ServeSession {
-    /// Starts the server and says hello.
-    pub fn open(node: &Node) -> ServeSession {
-        Self::open_with(node, &[])
-    }
-
-    /// [`ServeSession::open`] with global flags before `serve` (`--criu PATH`).
-    pub fn open_with(node: &Node, flags: &[&str]) -> ServeSession {
-        let mut args = flags.to_vec();
-        args.extend(["serve", "--stdio"]);
-        let mut child = node
-            .command(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut s = ServeSession {
-            child,
-            stdin: Some(stdin),
-            stdout,
-            next: 0,
-            hello: serde_json::Value::Null,
-        };
-        s.hello = s.ask(
-            serde_json::json!({"type": "hello", "protocol_version": 1, "client": "test-client"}),
-        );
-        assert_eq!(s.hello["type"], "hello", "{}", s.hello);
-        s
-    }
-
-    /// Sends `body` with the next id and returns the answer's body.
-    pub fn ask(&mut self, body: serde_json::Value) -> serde_json::Value {
-        let id = self.send(body);
-        let reply = self.recv();
-        assert_eq!(reply["id"], id);
-        reply["body"].clone()
-    }
-
-    /// Sends `body` with the next id, which it returns; the answers are read with [`recv`].
-    ///
-    /// [`recv`]: ServeSession::recv
-    pub fn send(&mut self, body: serde_json::Value) -> u64 {
-        self.next += 1;
-        let payload = serde_json::json!({"id": self.next, "body": body}).to_string();
-        let stdin = self.stdin.as_mut().expect("session open");
-        stdin
-            .write_all(&(payload.len() as u32).to_be_bytes())
-            .unwrap();
-        stdin.write_all(payload.as_bytes()).unwrap();
-        stdin.flush().unwrap();
-        self.next
-    }
-
-    /// The next frame the node sends, whole (`id` and `body`).
-    pub fn recv(&mut self) -> serde_json::Value {
-        let mut len = [0u8; 4];
-        self.stdout.read_exact(&mut len).unwrap();
-        let mut buf = vec![0u8; u32::from_be_bytes(len) as usize];
-        self.stdout.read_exact(&mut buf).unwrap();
-        serde_json::from_slice(&buf).unwrap()
-    }
-
-    /// Ends the session as a client does: end of input, then the node exits by itself.
-    pub fn close(&mut self) -> std::process::ExitStatus {
-        self.stdin.take();
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for ServeSession {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Makes a block device node `major:minor` (0666) at `path`, as a hostile layer would hold one.

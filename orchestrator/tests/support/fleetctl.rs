@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -129,8 +129,11 @@ pub fn command(args: &[&str]) -> Command {
 
 /// Starts `fleet <args>` with stdout and stderr piped, for [`wait_within`].
 pub fn spawn(args: &[&str]) -> Child {
-    command(args)
-        .stdout(Stdio::piped())
+    spawn_piped(command(args))
+}
+
+fn spawn_piped(mut cmd: Command) -> Child {
+    cmd.stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("run fleet")
@@ -138,11 +141,22 @@ pub fn spawn(args: &[&str]) -> Child {
 
 /// Runs `fleet <args>` and returns its output; panics if it runs past [`COMMAND_LIMIT`].
 pub fn run(args: &[&str]) -> Output {
-    wait_within(
-        spawn(args),
-        COMMAND_LIMIT,
-        &format!("fleet {}", args.join(" ")),
-    )
+    wait_within(spawn(args), COMMAND_LIMIT, &what(args))
+}
+
+/// [`run`] with `input` on fleet's stdin, a pipe closed after it.
+pub fn run_with_input(args: &[&str], input: &[u8]) -> Output {
+    let mut cmd = command(args);
+    cmd.stdin(Stdio::piped());
+    let mut child = spawn_piped(cmd);
+    let mut stdin = child.stdin.take().expect("stdin piped");
+    stdin.write_all(input).expect("write fleet's stdin");
+    drop(stdin);
+    wait_within(child, COMMAND_LIMIT, &what(args))
+}
+
+fn what(args: &[&str]) -> String {
+    format!("fleet {}", args.join(" "))
 }
 
 /// Waits for `child` (stdout and stderr piped) and returns its output; past `limit` it kills

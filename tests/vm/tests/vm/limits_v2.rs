@@ -50,15 +50,19 @@ fn keyed(text: &str, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {key} in {text}"))
 }
 
+/// The row of JSON `rows` whose `key` is `value`.
+fn row_where<'a>(rows: &'a [serde_json::Value], key: &str, value: &str) -> &'a serde_json::Value {
+    rows.iter()
+        .find(|r| r[key] == value)
+        .unwrap_or_else(|| panic!("no {key} {value} in {rows:?}"))
+}
+
 /// The container's init PID, from `fleet get containers -o json`.
 fn init_pid(cluster: &Cluster, spec: &str, name: &str) -> i64 {
     let rows: Vec<serde_json::Value> =
         serde_json::from_str(&cluster.fleet_ok(&["get", "containers", "-f", spec, "-o", "json"]))
             .unwrap();
-    let row = rows
-        .iter()
-        .find(|r| r["name"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {rows:?}"));
+    let row = row_where(&rows, "name", name);
     assert_eq!(row["state"], "running", "{row}");
     row["init_pid"].as_i64().unwrap()
 }
@@ -218,19 +222,9 @@ pub fn every_v2_limit_is_set_and_changed_live_and_counted(cluster: &Cluster) {
                 .ok(&["/usr/local/bin/fleet-node", "counters", "-o", "json"]),
         )
         .unwrap();
-    let hog = counters
-        .iter()
-        .find(|c| c["name"] == "hog")
-        .unwrap_or_else(|| panic!("{counters:?}"));
-    let row = |resource: &str| {
-        hog["counters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["resource"] == resource)
-            .unwrap_or_else(|| panic!("no {resource} row: {hog}"))
-            .clone()
-    };
+    let hog = row_where(&counters, "name", "hog");
+    let rows = hog["counters"].as_array().unwrap();
+    let row = |resource: &str| row_where(rows, "resource", resource);
     assert_eq!(
         row("memory")["failcnt"].as_u64(),
         Some(keyed(&events, "max")),
