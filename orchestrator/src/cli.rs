@@ -52,9 +52,9 @@ pub enum Command {
     Exec(commands::exec::Args),
     /// Print a container's console log from whichever host it is (--follow to keep printing).
     Logs(commands::logs::Args),
-    /// Move every container of this fleet off a host (cold moves; --dry-run to plan only).
+    /// Move every container of this fleet off a host (live where both nodes can; --dry-run to plan).
     Drain(commands::drain::DrainArgs),
-    /// Move one container to another host (a cold move; --dry-run to plan only).
+    /// Move one container to another host (live where both nodes can; --dry-run to plan only).
     Move(commands::drain::MoveArgs),
     /// Take, list, restore or delete snapshots of a container's data on its host.
     Snapshot(commands::snapshot::Args),

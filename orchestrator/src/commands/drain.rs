@@ -21,7 +21,8 @@ pub struct Common {
     /// Print the plan of moves and change nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Move without asking (a cold move stops each container while its disk travels).
+    /// Move without asking (a live move freezes a container for its final dump; a cold one stops
+    /// it while its disk travels; the plan says which and why).
     #[arg(long, short = 'y')]
     yes: bool,
     /// Output format (of the plan with --dry-run, else of the report).
