@@ -6,7 +6,7 @@ use std::os::fd::AsRawFd;
 
 use fleet_protocol::{ContainerSpec, NetworkMode};
 
-use super::confine::init_env;
+use super::confine::{filter_for, init_env};
 use super::ids::Ids;
 use super::spawn::{IDMAPPED_LOWER, InitPlan, Spawned, spawn_init};
 use super::{Runtime, crash_point, own_files};
@@ -106,18 +106,7 @@ impl Runtime {
         // Without network, init brings up its lo itself: a few syscalls, where the host side
         // (`before_init_exec`) spends a thread, an async runtime and a netlink session on it.
         let loopback = spec.network.mode == NetworkMode::None;
-        let quota = spec.disk.user_quota;
-        let seccomp =
-            crate::seccomp::Filter::build_for(&spec.security, quota).map_err(|message| {
-                Error::Spawn {
-                    name: name.to_owned(),
-                    message,
-                }
-            })?;
-        let disk_node = match quota {
-            true => super::quota_broker::disk_device(name, &layout)?,
-            false => None,
-        };
+        let (seccomp, disk_node) = filter_for(name, spec, &layout)?;
         let plan = InitPlan {
             rootfs: rootfs::Plan {
                 target: layout.rootfs.clone(),
