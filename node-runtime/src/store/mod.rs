@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, io_err};
 
-pub use lock::ContainerLock;
+pub use lock::{ContainerLock, RecordedFlock, open_lock_file};
 pub use private::{DIR_MODE, FILE_MODE, Pinned, private_dir, secure_root, tighten};
 
 /// The node's root when `--root` is not given.
