@@ -376,8 +376,8 @@ fn pin_layers(plan: &rootfs::Plan) -> Result<(rootfs::Plan, Held), String> {
         // again there by the overlay, crossing that mount.
         Some(_) => (container.via(&dir.join(IDMAPPED_LOWER)), Vec::new()),
         None => {
-            let lower = pin(&plan.lower)?;
-            (lower.via(&plan.lower), vec![lower])
+            let lower = pin(&plan.layers.lower)?;
+            (lower.via(&plan.layers.lower), vec![lower])
         }
     };
     let mut held = Held {
@@ -395,9 +395,11 @@ fn pin_layers(plan: &rootfs::Plan) -> Result<(rootfs::Plan, Held), String> {
     };
     let layers = rootfs::Plan {
         target: container.via(&plan.target),
-        lower,
-        upper: container.via(&plan.upper),
-        work: container.via(&plan.work),
+        layers: rootfs::Layers {
+            lower,
+            upper: container.via(&plan.layers.upper),
+            work: container.via(&plan.layers.work),
+        },
         init_layer,
         ..plan.clone()
     };

@@ -110,9 +110,11 @@ impl Runtime {
         let plan = InitPlan {
             rootfs: rootfs::Plan {
                 target: layout.rootfs.clone(),
-                lower: prepared.lower,
-                upper,
-                work,
+                layers: rootfs::Layers {
+                    lower: prepared.lower,
+                    upper,
+                    work,
+                },
                 host_binds: prepared.host_binds,
                 hide,
                 lower_mount: lower_mount.as_ref().map(|m| m.as_raw_fd()),
