@@ -43,8 +43,8 @@ impl Runtime {
         // Started by a verb: the restart policy's counts begin again.
         let mut state = found.state;
         super::exited::drop_pending(&mut state);
-        state.restarts = 0;
-        state.streak = 0;
+        state.restart.restarts = 0;
+        state.restart.streak = 0;
         self.launch(name, &found.spec, state, false)?;
         Ok(true)
     }
@@ -170,7 +170,7 @@ impl Runtime {
         state.init_start_time = process::start_time(pid);
         state.boot_id = process::boot_id();
         state.started_at_ms = Some(super::exited::now_ms());
-        state.stopping = false;
+        state.restart.stopping = false;
         // Repair finds init from the kernel if a power cut loses this record: no disk flush.
         self.store.write_state_unsynced(name, &state)
     }
