@@ -11,17 +11,7 @@ pub fn run(runtime: &Runtime, out: &mut impl Write) -> Result<i32> {
     let mut failed = 0;
     for (name, result) in runtime.boot()? {
         match result {
-            Ok(changed) => {
-                let _ = writeln!(
-                    out,
-                    "{name}: {}",
-                    if changed {
-                        "started"
-                    } else {
-                        "already running"
-                    }
-                );
-            }
+            Ok(changed) => super::report(out, &name, changed, "started", "already running"),
             Err(e) => {
                 failed += 1;
                 eprintln!("fleet-node: {name}: {e}");

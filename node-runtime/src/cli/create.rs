@@ -87,12 +87,7 @@ pub struct CreateArgs {
 pub fn run(runtime: &Runtime, args: CreateArgs, out: &mut impl Write) -> Result<()> {
     let spec = spec(args)?;
     let changed = runtime.create(&spec)?;
-    let _ = writeln!(
-        out,
-        "{}: {}",
-        spec.name,
-        if changed { "created" } else { "unchanged" }
-    );
+    super::report(out, &spec.name, changed, "created", "unchanged");
     Ok(())
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::report;
 use crate::container::Runtime;
 use crate::error::Result;
 
@@ -102,9 +103,4 @@ pub fn destroy(runtime: &Runtime, args: &NameArg, out: &mut impl Write) -> Resul
     let changed = runtime.destroy(&args.name)?;
     report(out, &args.name, changed, "destroyed", "did not exist");
     Ok(())
-}
-
-/// `NAME: yes` when the verb changed something, else `NAME: no`.
-pub fn report(out: &mut impl Write, name: &str, changed: bool, yes: &str, no: &str) {
-    let _ = writeln!(out, "{name}: {}", if changed { yes } else { no });
 }

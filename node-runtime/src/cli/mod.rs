@@ -21,6 +21,7 @@ mod snapshot;
 mod supervise;
 mod unit;
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -309,4 +310,10 @@ fn uid_pool(flag: Option<crate::userns::Pool>) -> Result<Option<crate::userns::P
             .map_err(|e| Error::UidPool(format!("${}: {e}", crate::userns::POOL_ENV))),
         _ => Ok(None),
     }
+}
+
+/// `NAME: yes` when the verb changed something, else `NAME: no`: the one line a verb on one
+/// container prints.
+fn report(out: &mut impl Write, name: &str, changed: bool, yes: &str, no: &str) {
+    let _ = writeln!(out, "{name}: {}", if changed { yes } else { no });
 }

@@ -200,12 +200,7 @@ pub fn run(runtime: &Runtime, args: &SetArgs, out: &mut impl Write) -> Result<()
         _ => DesiredState::Stopped,
     };
     let changed = runtime.update(&spec, args.restart)?;
-    let _ = writeln!(
-        out,
-        "{}: {}",
-        args.name,
-        if changed { "updated" } else { "unchanged" }
-    );
+    super::report(out, &args.name, changed, "updated", "unchanged");
     Ok(())
 }
 

@@ -5,20 +5,43 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::Arc;
 
+use fleet_protocol::ContainerSpec;
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 
+use crate::error::{Error, Result};
 use crate::quotactl;
+use crate::seccomp::Filter;
+use crate::store::Layout;
 use crate::sys::process;
+
+/// The seccomp filter of every process started in container `name`, init's and an exec'd
+/// command's alike, and for a `disk.user_quota` container the loop device of its disk, which
+/// the broker answering the filter's quota calls works on.
+pub(crate) fn filter_for(
+    name: &str,
+    spec: &ContainerSpec,
+    layout: &Layout,
+) -> Result<(Arc<Filter>, Option<PathBuf>)> {
+    let quota = spec.disk.user_quota;
+    let filter = Filter::build_for(&spec.security, quota).map_err(|message| Error::Spawn {
+        name: name.to_owned(),
+        message,
+    })?;
+    let device = match quota {
+        true => super::quota_broker::disk_device(name, layout)?,
+        false => None,
+    };
+    Ok((filter, device))
+}
 
 /// The last steps before execve, shared by init and exec: a session keyring of the process's
 /// own, then the seccomp filter (which denies keyctl from then on). A `disk.user_quota`
 /// container's filter hands its quota calls to a listener: it leaves over `handover` and this
 /// process keeps no copy (one that held it could answer its own quota calls).
-pub(crate) fn confine(
-    filter: &crate::seccomp::Filter,
-    handover: Option<&OwnedFd>,
-) -> Result<(), String> {
+pub(crate) fn confine(filter: &Filter, handover: Option<&OwnedFd>) -> Result<(), String> {
     crate::sys::keyring::join_fresh_session()
         .map_err(|e| format!("join a new session keyring: {e}"))?;
     let listener = filter
@@ -42,7 +65,7 @@ pub(crate) struct Handover {
 
 impl Handover {
     /// A pair when `filter` hands quota calls to a listener.
-    pub fn for_filter(filter: &crate::seccomp::Filter) -> std::io::Result<Option<Handover>> {
+    pub fn for_filter(filter: &Filter) -> std::io::Result<Option<Handover>> {
         if !filter.listens() {
             return Ok(None);
         }

@@ -56,14 +56,7 @@ pub(crate) fn open(
     bound_existing(dir, max)?;
     // There from the start, for `fleet-node logs` and the restore's permissions; the keeper
     // appends to it.
-    let log = dir.join("console.log");
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(crate::store::FILE_MODE)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&log)
-        .map_err(io_err("open log", &log))?;
+    open_log(&dir.join("console.log"))?;
     let fail = |what: &str, e: std::io::Error| Error::Spawn {
         name: name.to_owned(),
         message: format!("console log keeper: {what}: {e}"),
@@ -97,18 +90,26 @@ pub(crate) fn open(
                 let _ = join.join_v1();
                 // The container's memory limit is no reason to lose its log.
                 let _ = std::fs::write("/proc/self/oom_score_adj", "-1000");
-                let fds = [
-                    (rd.as_raw_fd(), 0),
-                    (devnull.as_raw_fd(), 1),
-                    (devnull.as_raw_fd(), 2),
-                    (dir_fd.as_raw_fd(), 3),
-                ];
+                // stdin the pipe, stdout and stderr nowhere, 3 the directory of the logs.
+                let fds = [&rd, &devnull, &devnull, &dir_fd].map(|fd| fd.as_raw_fd());
                 process::exec_with(&fds, &path, &argv, &[]);
             }
             process::exit_now(0)
         }
         process::ForkResult::Parent { child } => Ok((File::from(wr), Starter(child.as_raw()))),
     }
+}
+
+/// Opens (creating) a log the node keeps beside a container, the console's or the quota
+/// broker's, for appending: 0600, and never through a symlink.
+pub(super) fn open_log(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(crate::store::FILE_MODE)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(io_err("open log", path))
 }
 
 /// Keeps logs written before the bound existed within it: each file over half the bound keeps

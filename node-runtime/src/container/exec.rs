@@ -15,7 +15,7 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 
 use super::Runtime;
-use super::confine::{Handover, confine, exec_command, init_env};
+use super::confine::{Handover, confine, exec_command, filter_for, init_env};
 use crate::cgroups::Forked;
 use crate::error::{Error, Result, io_err};
 use crate::store::validate_name;
@@ -93,19 +93,8 @@ impl Runtime {
             .map(|a| CString::new(a.as_str()).expect("checked: no NUL"))
             .collect();
         let last_cap = caps::last_cap();
-        let quota = spec.disk.user_quota;
-        let filter =
-            crate::seccomp::Filter::build_for(&spec.security, quota).map_err(|message| {
-                Error::Spawn {
-                    name: name.to_owned(),
-                    message,
-                }
-            })?;
         // A quota container's command hands its listener to this process (quota_broker.rs).
-        let device = match quota {
-            true => super::quota_broker::disk_device(name, &self.store.layout(name))?,
-            false => None,
-        };
+        let (filter, device) = filter_for(name, &spec, &self.store.layout(name))?;
         let handover = match device {
             Some(_) => Handover::for_filter(&filter).map_err(io_err("socketpair for", name))?,
             None => None,

@@ -27,8 +27,8 @@ pub fn now_ms() -> u64 {
 /// this boot (an init of an earlier boot ended with it) and no stop was under way.
 pub(crate) fn note_exit(state: &mut State, pid: i32) {
     let this_boot = state.boot_id.is_some() && state.boot_id == process::boot_id();
-    if this_boot && !state.stopping {
-        state.exit = Some(ExitRecord {
+    if this_boot && !state.restart.stopping {
+        state.restart.exit = Some(ExitRecord {
             pid,
             status: ExitStatus::Unknown,
             at_ms: now_ms(),
@@ -36,12 +36,12 @@ pub(crate) fn note_exit(state: &mut State, pid: i32) {
             gave_up: false,
         });
     }
-    state.stopping = false;
+    state.restart.stopping = false;
 }
 
 /// Drops a pending exit (a verb started or stopped the container); true when there was one.
 pub(crate) fn drop_pending(state: &mut State) -> bool {
-    match state.exit.as_mut() {
+    match state.restart.exit.as_mut() {
         Some(exit) if exit.pending => {
             exit.pending = false;
             true
@@ -52,7 +52,7 @@ pub(crate) fn drop_pending(state: &mut State) -> bool {
 
 /// The protocol's view of the last exit on its own.
 pub(crate) fn last_exit(state: &State) -> Option<LastExit> {
-    state.exit.as_ref().map(|e| LastExit {
+    state.restart.exit.as_ref().map(|e| LastExit {
         status: e.status,
         at: crate::server::lock::utc_text(e.at_ms / 1000),
         gave_up: e.gave_up,
@@ -115,7 +115,7 @@ impl Runtime {
             return Ok(Step::quiet(Supervised::Running { pid }));
         }
         let mut state = found.state;
-        let Some(exit) = state.exit.as_mut().filter(|e| e.pending) else {
+        let Some(exit) = state.restart.exit.as_mut().filter(|e| e.pending) else {
             return Ok(Step::quiet(Supervised::Down));
         };
         let mut learned = false;
@@ -135,7 +135,7 @@ impl Runtime {
         let policy = found.spec.restart;
         let decision = match found.spec.state {
             DesiredState::Stopped => Decision::Leave,
-            DesiredState::Running => policy.decide(&status, ran, state.streak),
+            DesiredState::Running => policy.decide(&status, ran, state.restart.streak),
         };
         let (delay_ms, streak) = match decision {
             Decision::Leave | Decision::GiveUp => {
@@ -144,7 +144,7 @@ impl Runtime {
                 let note = match decision {
                     Decision::GiveUp => format!(
                         "{status}; gave up after {} restarts in a row (restart: {})",
-                        state.streak,
+                        state.restart.streak,
                         policy.show()
                     ),
                     _ => format!("{status}; stays stopped (restart: {})", policy.show()),
@@ -167,16 +167,16 @@ impl Runtime {
                 seen: Supervised::RestartAt { at_ms },
                 note: Some(format!(
                     "{status}; restart {} in {:.1} s (restart: {})",
-                    state.restarts + 1,
+                    state.restart.restarts + 1,
                     (at_ms - now) as f64 / 1000.0,
                     policy.show()
                 )),
             });
         }
         exit.pending = false;
-        state.restarts += 1;
-        state.streak = streak + 1;
-        let restarts = state.restarts;
+        state.restart.restarts += 1;
+        state.restart.streak = streak + 1;
+        let restarts = state.restart.restarts;
         match self.launch(name, &found.spec, state.clone(), false) {
             Ok(()) => {
                 let pid = self
@@ -192,7 +192,7 @@ impl Runtime {
             Err(e) => {
                 // A start that fails is one more failure in the streak: the next try waits
                 // longer, and max_retries counts it.
-                state.exit = Some(ExitRecord {
+                state.restart.exit = Some(ExitRecord {
                     pid: 0,
                     status: ExitStatus::Unknown,
                     at_ms: now,
@@ -201,7 +201,7 @@ impl Runtime {
                 });
                 state.started_at_ms = Some(now);
                 self.store.write_state(name, &state)?;
-                let next = policy.decide(&ExitStatus::Unknown, Some(0), state.streak);
+                let next = policy.decide(&ExitStatus::Unknown, Some(0), state.restart.streak);
                 Ok(Step {
                     seen: match next {
                         Decision::RestartAfter { delay_ms, .. } => Supervised::RestartAt {

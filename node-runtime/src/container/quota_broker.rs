@@ -10,9 +10,8 @@
 //! container stopped). Its stderr is the container's `quota.log` in the store (0600).
 
 use std::ffi::CString;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::disk::Image;
@@ -53,13 +52,7 @@ pub(crate) fn serve_exec(host: OwnedFd, init: i32, device: PathBuf) {
 /// quota calls' `listener`; returns once the broker's starter has forked it.
 pub(crate) fn start(layout: &Layout, init: i32, device: &Path, listener: OwnedFd) -> Result<()> {
     let log_path = layout.dir.join(LOG);
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(crate::store::FILE_MODE)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&log_path)
-        .map_err(io_err("open log", &log_path))?;
+    let log = super::console::open_log(&log_path)?;
     let null = File::open("/dev/null").map_err(io_err("open", Path::new("/dev/null")))?;
     let high = |fd: &dyn AsFd| {
         process::dup_above(fd.as_fd(), HIGH_FD)
@@ -81,12 +74,8 @@ pub(crate) fn start(layout: &Layout, init: i32, device: &Path, listener: OwnedFd
             // A session of its own, then a grandchild the host's init reaps.
             let _ = process::setsid();
             if let Ok(process::ForkResult::Child) = process::fork() {
-                let fds = [
-                    (null.as_raw_fd(), 0),
-                    (null.as_raw_fd(), 1),
-                    (log.as_raw_fd(), 2),
-                    (listener.as_raw_fd(), 3),
-                ];
+                // stdin and stdout nowhere, stderr the log, 3 the listener.
+                let fds = [&null, &null, &log, &listener].map(|fd| fd.as_raw_fd());
                 process::exec_with(&fds, &program, &argv, &[]);
             }
             process::exit_now(0)

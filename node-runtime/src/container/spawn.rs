@@ -44,6 +44,17 @@ pub(crate) struct InitPlan {
     pub seccomp: std::sync::Arc<crate::seccomp::Filter>,
 }
 
+/// What the children hold from the node, made before the first fork: the write end of the
+/// report pipe, the read end of the go pipe, the child's end of the quota listener's
+/// [`Handover`] when the filter has one, and the last capability of this kernel (read from
+/// /proc while that is still the host's).
+struct Ends<'a> {
+    report: &'a OwnedFd,
+    go: &'a OwnedFd,
+    to_host: Option<&'a OwnedFd>,
+    last_cap: u32,
+}
+
 /// Directory in a container's store directory where init attaches its idmapped template.
 pub(crate) const IDMAPPED_LOWER: &str = "lower";
 
@@ -69,8 +80,13 @@ pub(crate) fn spawn_init(
         process::ForkResult::Child => {
             drop(report_rd);
             drop(go_wr);
-            let to_host = handover.as_ref().map(|h| &h.child);
-            let code = match intermediate(plan, &report_wr, &go_rd, to_host, last_cap) {
+            let ends = Ends {
+                report: &report_wr,
+                go: &go_rd,
+                to_host: handover.as_ref().map(|h| &h.child),
+                last_cap,
+            };
+            let code = match intermediate(plan, &ends) {
                 Ok(()) => 0,
                 Err(msg) => {
                     send(&report_wr, b'E', msg.as_bytes());
@@ -228,13 +244,7 @@ fn wait_go(go: &OwnedFd) -> Result<(), String> {
 }
 
 /// The first child: session, cgroup, namespaces, then the fork that makes init.
-fn intermediate(
-    plan: &InitPlan,
-    report: &OwnedFd,
-    go: &OwnedFd,
-    to_host: Option<&OwnedFd>,
-    last_cap: u32,
-) -> Result<(), String> {
+fn intermediate(plan: &InitPlan, ends: &Ends) -> Result<(), String> {
     process::setsid().map_err(|e| format!("setsid: {e}"))?;
     process::set_non_dumpable();
     // A container started by the supervisor gets the limits of one started from a shell.
@@ -260,14 +270,14 @@ fn intermediate(
     match plan.cgroup.fork().map_err(|e| format!("fork init: {e}"))? {
         Forked::Child(joined) => {
             let err = match joined {
-                Ok(()) => init(plan, report, go, to_host, last_cap),
+                Ok(()) => init(plan, ends),
                 Err(e) => e.to_string(),
             };
-            send(report, b'E', err.as_bytes());
+            send(ends.report, b'E', err.as_bytes());
             process::exit_now(127)
         }
         Forked::Parent(child) => {
-            send(report, b'P', child.to_string().as_bytes());
+            send(ends.report, b'P', child.to_string().as_bytes());
             Ok(())
         }
     }
@@ -275,13 +285,7 @@ fn intermediate(
 
 /// PID 1 of the new pid namespace: builds the root, then execs the command. Only returns (with
 /// the reason) on failure.
-fn init(
-    plan: &InitPlan,
-    report: &OwnedFd,
-    go: &OwnedFd,
-    to_host: Option<&OwnedFd>,
-    last_cap: u32,
-) -> String {
+fn init(plan: &InitPlan, ends: &Ends) -> String {
     // Init leads its own session, inside its pid namespace: CRIU refuses to dump a tree whose
     // session leader is outside it (the intermediate's session), so without this no container
     // could be checkpointed.
@@ -325,10 +329,10 @@ fn init(
             return format!("redirect fd {to}: {e}");
         }
     }
-    if let Err(e) = wait_go(go) {
+    if let Err(e) = wait_go(ends.go) {
         return e;
     }
-    if let Err(e) = caps::drop_bounding_set(last_cap) {
+    if let Err(e) = caps::drop_bounding_set(ends.last_cap) {
         return format!("drop capabilities: {e}");
     }
     process::reset_signals();
@@ -338,12 +342,13 @@ fn init(
     } else {
         // The builtin init reports a command it cannot start on the report pipe, which it gets
         // across its exec; the exec of the init itself then closes nothing we wait for.
+        let report = ends.report;
         if let Err(e) = nix::fcntl::fcntl(report, nix::fcntl::FcntlArg::F_SETFD(FdFlag::empty())) {
             return format!("pass the report pipe to the builtin init: {e}");
         }
         crate::init::argv(report.as_raw_fd(), &plan.argv)
     };
-    if let Err(e) = confine(&plan.seccomp, to_host) {
+    if let Err(e) = confine(&plan.seccomp, ends.to_host) {
         return e;
     }
     exec_command(&argv, &plan.env, &plan.path_dirs)
@@ -371,8 +376,8 @@ fn pin_layers(plan: &rootfs::Plan) -> Result<(rootfs::Plan, Held), String> {
         // again there by the overlay, crossing that mount.
         Some(_) => (container.via(&dir.join(IDMAPPED_LOWER)), Vec::new()),
         None => {
-            let lower = pin(&plan.lower)?;
-            (lower.via(&plan.lower), vec![lower])
+            let lower = pin(&plan.layers.lower)?;
+            (lower.via(&plan.layers.lower), vec![lower])
         }
     };
     let mut held = Held {
@@ -390,9 +395,11 @@ fn pin_layers(plan: &rootfs::Plan) -> Result<(rootfs::Plan, Held), String> {
     };
     let layers = rootfs::Plan {
         target: container.via(&plan.target),
-        lower,
-        upper: container.via(&plan.upper),
-        work: container.via(&plan.work),
+        layers: rootfs::Layers {
+            lower,
+            upper: container.via(&plan.layers.upper),
+            work: container.via(&plan.layers.work),
+        },
         init_layer,
         ..plan.clone()
     };

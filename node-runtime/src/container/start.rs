@@ -6,7 +6,7 @@ use std::os::fd::AsRawFd;
 
 use fleet_protocol::{ContainerSpec, NetworkMode};
 
-use super::confine::init_env;
+use super::confine::{filter_for, init_env};
 use super::ids::Ids;
 use super::spawn::{IDMAPPED_LOWER, InitPlan, Spawned, spawn_init};
 use super::{Runtime, crash_point, own_files};
@@ -43,8 +43,8 @@ impl Runtime {
         // Started by a verb: the restart policy's counts begin again.
         let mut state = found.state;
         super::exited::drop_pending(&mut state);
-        state.restarts = 0;
-        state.streak = 0;
+        state.restart.restarts = 0;
+        state.restart.streak = 0;
         self.launch(name, &found.spec, state, false)?;
         Ok(true)
     }
@@ -106,24 +106,15 @@ impl Runtime {
         // Without network, init brings up its lo itself: a few syscalls, where the host side
         // (`before_init_exec`) spends a thread, an async runtime and a netlink session on it.
         let loopback = spec.network.mode == NetworkMode::None;
-        let quota = spec.disk.user_quota;
-        let seccomp =
-            crate::seccomp::Filter::build_for(&spec.security, quota).map_err(|message| {
-                Error::Spawn {
-                    name: name.to_owned(),
-                    message,
-                }
-            })?;
-        let disk_node = match quota {
-            true => super::quota_broker::disk_device(name, &layout)?,
-            false => None,
-        };
+        let (seccomp, disk_node) = filter_for(name, spec, &layout)?;
         let plan = InitPlan {
             rootfs: rootfs::Plan {
                 target: layout.rootfs.clone(),
-                lower: prepared.lower,
-                upper,
-                work,
+                layers: rootfs::Layers {
+                    lower: prepared.lower,
+                    upper,
+                    work,
+                },
                 host_binds: prepared.host_binds,
                 hide,
                 lower_mount: lower_mount.as_ref().map(|m| m.as_raw_fd()),
@@ -179,7 +170,7 @@ impl Runtime {
         state.init_start_time = process::start_time(pid);
         state.boot_id = process::boot_id();
         state.started_at_ms = Some(super::exited::now_ms());
-        state.stopping = false;
+        state.restart.stopping = false;
         // Repair finds init from the kernel if a power cut loses this record: no disk flush.
         self.store.write_state_unsynced(name, &state)
     }

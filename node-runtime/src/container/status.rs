@@ -36,7 +36,7 @@ impl Runtime {
                 crate::limits::CgroupDirs::version(&cgroup),
             ),
             usage: None,
-            restarts: found.state.restarts,
+            restarts: found.state.restart.restarts,
             last_exit: super::exited::last_exit(&found.state),
             moving_to: crate::transfer::moving_to(&self.store.layout(name)),
             moving_live: crate::transfer::moving_live(&self.store.layout(name)),

@@ -73,13 +73,13 @@ impl Runtime {
         if found.spec.restart.policy != RestartPolicy::No {
             // If this stop is cut off after the kill, repair must not take the dead init for
             // one that ended on its own (and restart it).
-            state.stopping = true;
+            state.restart.stopping = true;
             self.store.write_state(name, &state)?;
         }
         self.kill_container(name, init, timeout)?;
         state.init_pid = None;
         state.init_start_time = None;
-        state.stopping = false;
+        state.restart.stopping = false;
         super::exited::drop_pending(&mut state);
         self.store.write_state(name, &state)?;
         Ok(true)

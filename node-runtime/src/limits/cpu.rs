@@ -24,16 +24,29 @@ pub const UNITS_DEFAULT: u32 = 1000;
 /// CFS period used for `cpu.limit` (100 ms, the kernel's default).
 pub const PERIOD_US: u64 = 100_000;
 
-const SHARES_MIN: u64 = 2;
-const SHARES_MAX: u64 = 262_144;
-const SHARES_DEFAULT: u64 = 1024;
-const WEIGHT_MIN: u64 = 1;
-const WEIGHT_MAX: u64 = 10_000;
-const WEIGHT_DEFAULT: u64 = 100;
+/// A weight file's range, and the value it holds when nobody wrote one.
+struct Scale {
+    min: u64,
+    max: u64,
+    default: u64,
+}
+
+/// v1 `cpu.shares`.
+const SHARES: Scale = Scale {
+    min: 2,
+    max: 262_144,
+    default: 1024,
+};
+/// v2 `cpu.weight`.
+const WEIGHT: Scale = Scale {
+    min: 1,
+    max: 10_000,
+    default: 100,
+};
 
 /// cpuunits to v1 `cpu.shares`.
 pub fn units_to_shares(units: u32) -> u64 {
-    ((u64::from(units) * 1024 + 500) / 1000).clamp(SHARES_MIN, SHARES_MAX)
+    ((u64::from(units) * 1024 + 500) / 1000).clamp(SHARES.min, SHARES.max)
 }
 
 /// v1 `cpu.shares` back to cpuunits (exact inverse of [`units_to_shares`] below the clamp).
@@ -43,7 +56,7 @@ pub fn shares_to_units(shares: u64) -> u32 {
 
 /// cpuunits to v2 `cpu.weight`.
 pub fn units_to_weight(units: u32) -> u64 {
-    ((u64::from(units) + 5) / 10).clamp(WEIGHT_MIN, WEIGHT_MAX)
+    ((u64::from(units) + 5) / 10).clamp(WEIGHT.min, WEIGHT.max)
 }
 
 /// v2 `cpu.weight` back to cpuunits.
@@ -98,7 +111,7 @@ pub(crate) fn plan(ctx: &Ctx, res: &Resources, plan: &mut Plan) -> Result<(), Li
     };
     match ctx.version {
         CgroupVersion::V1 => {
-            let shares = res.cpu_units.map_or(SHARES_DEFAULT, units_to_shares);
+            let shares = res.cpu_units.map_or(SHARES.default, units_to_shares);
             plan.replace(dir.join("cpu.shares"), shares.to_string())?;
             // The quota is written last so that it is always measured against our period.
             plan.replace(dir.join("cpu.cfs_period_us"), PERIOD_US.to_string())?;
@@ -108,7 +121,7 @@ pub(crate) fn plan(ctx: &Ctx, res: &Resources, plan: &mut Plan) -> Result<(), Li
             plan.replace(dir.join("cpu.cfs_quota_us"), value)?;
         }
         CgroupVersion::V2 => {
-            let weight = res.cpu_units.map_or(WEIGHT_DEFAULT, units_to_weight);
+            let weight = res.cpu_units.map_or(WEIGHT.default, units_to_weight);
             plan.replace(dir.join("cpu.weight"), weight.to_string())?;
             let quota = res.cpu_limit.map_or("max".to_string(), |p| {
                 (u64::from(p) * PERIOD_US / 100).to_string()
@@ -119,19 +132,19 @@ pub(crate) fn plan(ctx: &Ctx, res: &Resources, plan: &mut Plan) -> Result<(), Li
     Ok(())
 }
 
+/// The cpuunits and the cap (`cpu_units`, `cpu_limit`) the kernel enforces in `dir`.
 pub(crate) fn read(
     version: CgroupVersion,
     dir: &Path,
-    out: &mut Resources,
-) -> Result<(), LimitError> {
-    let (units, limit) = match version {
+) -> Result<(Option<u32>, Option<u32>), LimitError> {
+    Ok(match version {
         CgroupVersion::V1 => {
             let shares = file::read_u64(&dir.join("cpu.shares"))?;
             let quota = file::read_i64(&dir.join("cpu.cfs_quota_us"))?;
             let period = file::read_u64(&dir.join("cpu.cfs_period_us"))?;
             let limit = (quota > 0 && period > 0).then(|| percent(quota as u64, period));
             (
-                (shares != SHARES_DEFAULT).then(|| shares_to_units(shares)),
+                (shares != SHARES.default).then(|| shares_to_units(shares)),
                 limit,
             )
         }
@@ -157,14 +170,11 @@ pub(crate) fn read(
                 )),
             };
             (
-                (weight != WEIGHT_DEFAULT).then(|| weight_to_units(weight)),
+                (weight != WEIGHT.default).then(|| weight_to_units(weight)),
                 limit,
             )
         }
-    };
-    out.cpu_units = units;
-    out.cpu_limit = limit;
-    Ok(())
+    })
 }
 
 fn percent(quota: u64, period: u64) -> u32 {
@@ -177,8 +187,8 @@ mod tests {
 
     #[test]
     fn default_units_map_to_kernel_defaults() {
-        assert_eq!(units_to_shares(UNITS_DEFAULT), SHARES_DEFAULT);
-        assert_eq!(units_to_weight(UNITS_DEFAULT), WEIGHT_DEFAULT);
+        assert_eq!(units_to_shares(UNITS_DEFAULT), SHARES.default);
+        assert_eq!(units_to_weight(UNITS_DEFAULT), WEIGHT.default);
     }
 
     #[test]

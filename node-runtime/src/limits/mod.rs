@@ -331,7 +331,7 @@ pub fn read_live_with_device(
 ) -> Result<Resources, LimitError> {
     let mut out = Resources::default();
     if let Some(dir) = cgroup.controller_dir(Controller::Cpu) {
-        cpu::read(cgroup.version(), &dir, &mut out)?;
+        (out.cpu_units, out.cpu_limit) = cpu::read(cgroup.version(), &dir)?;
     }
     if let Some(dir) = cgroup.controller_dir(Controller::Cpuset) {
         out.cpus = cpuset::read(cgroup.version(), &dir)?;

@@ -29,20 +29,16 @@ pub const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty
 pub struct Plan {
     /// Mount point (exists on the host, empty).
     pub target: PathBuf,
-    /// Overlay lower layer (the cached template).
-    pub lower: PathBuf,
-    /// Overlay upper layer.
-    pub upper: PathBuf,
-    /// Overlay work directory.
-    pub work: PathBuf,
+    /// The overlay's directories.
+    pub layers: Layers,
     /// Host directories bound read-only at the same path (host template).
     pub host_binds: Vec<PathBuf>,
     /// Host paths to hide behind an empty file inside (the fleet-node binary when a bind exposes
     /// it), as [`masks`] hides /proc files.
     pub hide: Vec<PathBuf>,
-    /// A detached idmapped mount of `lower` (its descriptor is kept open by the caller until
-    /// init has exec'd), attached over `lower` before the overlay is mounted, so the container's
-    /// range owns the shared template's files (`userns/layer.rs`).
+    /// A detached idmapped mount of the lower layer (its descriptor is kept open by the caller
+    /// until init has exec'd), attached over it before the overlay is mounted, so the
+    /// container's range owns the shared template's files (`userns/layer.rs`).
     pub lower_mount: Option<std::os::fd::RawFd>,
     /// Overlay metadata in `user.overlay.*` xattrs, which an overlay mounted inside a user
     /// namespace can write (without it removing a directory of the template fails with EIO).
@@ -56,7 +52,7 @@ pub struct Plan {
     pub init_layer: Option<InitLayer>,
     /// Host device nodes the spec grants (`security.devices`), bound at the same name in /dev.
     pub devices: Vec<PathBuf>,
-    /// The root is `upper` itself, bound, with no overlay and no lower layer: a
+    /// The root is `layers.upper` itself, bound, with no overlay and no lower layer: a
     /// `disk.user_quota` container's, whose root must be its ext4 for the quota tools (its
     /// template was copied onto the disk at the first start: OpenVZ's layout).
     pub flat: bool,
@@ -64,6 +60,18 @@ pub struct Plan {
     /// inside): the quota tools `stat` the device of the root's mount entry and skip a mount
     /// whose device node is missing.
     pub disk_node: Option<PathBuf>,
+}
+
+/// The overlay's three directories: host paths in the plan a start makes, paths through init's
+/// pinned descriptors in the one init builds the root from.
+#[derive(Debug, Clone)]
+pub struct Layers {
+    /// Lower layer (the cached template).
+    pub lower: PathBuf,
+    /// Upper layer, the container's own (its whole root when the plan is `flat`).
+    pub upper: PathBuf,
+    /// Overlay work directory.
+    pub work: PathBuf,
 }
 
 /// The builtin init's host directory as a detached read-only overlay, and the program opened
@@ -88,7 +96,7 @@ pub fn setup(plan: &Plan) -> Result<(), String> {
     mount::make_rprivate().map_err(ctx("make private", Path::new("/")))?;
     if plan.flat {
         // The layer's directory is the store's (reached through init's pinned descriptor).
-        mount::bind_root(&plan.upper, &plan.target, libc::MOUNT_ATTR_NODEV)
+        mount::bind_root(&plan.layers.upper, &plan.target, libc::MOUNT_ATTR_NODEV)
             .map_err(ctx("bind the root onto", &plan.target))?;
     } else {
         overlay(plan).map_err(ctx("mount overlay on", &plan.target))?;
@@ -128,14 +136,15 @@ pub fn setup(plan: &Plan) -> Result<(), String> {
 /// Mounts the root overlay on the store's (host-controlled) mount point, the idmapped template
 /// attached first where there is one; everything below the mount point is the container's.
 fn overlay(plan: &Plan) -> std::io::Result<()> {
+    let Layers { lower, upper, work } = &plan.layers;
     if let Some(fd) = plan.lower_mount {
-        mount::attach_path(fd, &plan.lower)?;
+        mount::attach_path(fd, lower)?;
     }
     let mut data = format!(
         "lowerdir={},upperdir={},workdir={}",
-        plan.lower.display(),
-        plan.upper.display(),
-        plan.work.display()
+        lower.display(),
+        upper.display(),
+        work.display()
     );
     if plan.userxattr {
         data.push_str(",userxattr");

@@ -6,7 +6,6 @@
 //! descriptor, and a stale record left by a killed holder is simply overwritten by the next one.
 //! Neighbours: [`super`] takes it around a batch, [`super::journal`] records the batch itself.
 
-use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,6 +13,8 @@ use fleet_protocol::LockHolder;
 pub use fleet_protocol::units::utc_text;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
+
+use crate::store::{RecordedFlock, open_lock_file};
 
 /// Why the lock was not taken.
 #[derive(Debug, thiserror::Error)]
@@ -73,17 +74,7 @@ fn or_unknown(s: &str) -> &str {
 }
 
 /// The held lock; dropping it removes the holder record, then releases the flock.
-#[derive(Debug)]
-pub struct ApplyLock {
-    holder_path: PathBuf,
-    _lock: Flock<File>,
-}
-
-impl Drop for ApplyLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.holder_path);
-    }
-}
+pub type ApplyLock = RecordedFlock;
 
 /// `<root>/apply.lock`.
 pub fn lock_path(root: &Path) -> PathBuf {
@@ -110,7 +101,7 @@ pub fn acquire(
     };
     std::fs::create_dir_all(root).map_err(|e| io("create the directory of", e))?;
     let started = Instant::now();
-    let mut file = open(&path).map_err(|e| io("open", e))?;
+    let mut file = open_lock_file(&path).map_err(|e| io("open", e))?;
     let lock = loop {
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => break lock,
@@ -130,15 +121,12 @@ pub fn acquire(
     };
     let record = serde_json::to_vec_pretty(holder).expect("a holder serializes");
     write_atomic(&holder_path(root), &record).map_err(|e| io("write the holder record of", e))?;
-    Ok(ApplyLock {
-        holder_path: holder_path(root),
-        _lock: lock,
-    })
+    Ok(RecordedFlock::new(lock, holder_path(root)))
 }
 
 /// Whether some process holds the lock now (checked by taking and releasing it at once).
 pub fn is_held(root: &Path) -> bool {
-    let Ok(file) = open(&lock_path(root)) else {
+    let Ok(file) = open_lock_file(&lock_path(root)) else {
         return false;
     };
     Flock::lock(file, FlockArg::LockExclusiveNonblock).is_err()
@@ -148,14 +136,6 @@ pub fn is_held(root: &Path) -> bool {
 pub fn read_holder(root: &Path) -> Option<LockHolder> {
     let text = std::fs::read(holder_path(root)).ok()?;
     serde_json::from_slice(&text).ok()
-}
-
-fn open(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
 }
 
 /// Writes `bytes` to `path` through a temporary file renamed over it, so a reader sees the old

@@ -5,10 +5,14 @@
 //! path still names the locked inode and retries otherwise. The same holds for a lock whose
 //! container does not exist when it is released (a start of a missing name, a create that was
 //! refused): its file is removed then, so refused work leaves no empty lock files behind.
+//!
+//! The node-wide locks (the apply lock, `server/lock.rs`; the supervisor's claim,
+//! `supervise/record.rs`) open their files with [`open_lock_file`] too, and hold their flock as
+//! a [`RecordedFlock`]: with a record of the holder beside it, removed when the lock goes.
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 
@@ -47,12 +51,7 @@ impl ContainerLock {
 
     fn take(path: PathBuf, how: FlockArg) -> Result<Option<Self>> {
         loop {
-            let file = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)
-                .map_err(io_err("open lock file", &path))?;
+            let file = open_lock_file(&path).map_err(io_err("open lock file", &path))?;
             let lock = match Flock::lock(file, how) {
                 Ok(lock) => lock,
                 Err((_, nix::errno::Errno::EWOULDBLOCK)) => return Ok(None),
@@ -101,5 +100,40 @@ impl Drop for ContainerLock {
         {
             self.remove_file();
         }
+    }
+}
+
+/// Opens the lock file at `path`, creating it (empty) when missing and never truncating it:
+/// what counts is the flock on it.
+pub fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+}
+
+/// An exclusive flock held with a record of its holder written beside it (who holds the apply
+/// lock, which supervisor claims the node); dropping it removes the record, then releases the
+/// flock.
+#[derive(Debug)]
+pub struct RecordedFlock {
+    record: PathBuf,
+    _lock: Flock<File>,
+}
+
+impl RecordedFlock {
+    /// `lock`, whose holder's record the caller has just written at `record`.
+    pub fn new(lock: Flock<File>, record: PathBuf) -> Self {
+        RecordedFlock {
+            record,
+            _lock: lock,
+        }
+    }
+}
+
+impl Drop for RecordedFlock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.record);
     }
 }

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, io_err};
 
-pub use lock::ContainerLock;
+pub use lock::{ContainerLock, RecordedFlock, open_lock_file};
 pub use private::{DIR_MODE, FILE_MODE, Pinned, private_dir, secure_root, tighten};
 
 /// The node's root when `--root` is not given.
@@ -89,6 +89,21 @@ pub struct State {
     /// long it ran).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at_ms: Option<u64>,
+    /// What the restart policy goes by (its fields stand in the state's own object on disk).
+    #[serde(flatten)]
+    pub restart: RestartRecord,
+    /// The spec's `disk.from` was copied into the writable layer (it is copied once).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub seeded: bool,
+    /// The root is the writable layer alone, with the template copied in (`disk.user_quota`,
+    /// `rootfs::Plan::flat`); once made, it stays so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flat_root: bool,
+}
+
+/// The restart policy's record of a container: how its init ended, and its restarts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartRecord {
     /// A stop of a container with a restart policy is under way: an init found dead with this
     /// set was ended by that stop (cut off before it cleared the record), not on its own.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -103,13 +118,6 @@ pub struct State {
     /// the back-off doubles on and `max_retries` counts.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub streak: u32,
-    /// The spec's `disk.from` was copied into the writable layer (it is copied once).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub seeded: bool,
-    /// The root is the writable layer alone, with the template copied in (`disk.user_quota`,
-    /// `rootfs::Plan::flat`); once made, it stays so.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub flat_root: bool,
 }
 
 /// An end of init that no verb caused, as the supervisor or crash repair found it.
@@ -392,6 +400,28 @@ pub fn validate_name(name: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_restart_record_stands_in_the_states_own_object_on_disk() {
+        let state = State {
+            init_pid: Some(7),
+            started_at_ms: Some(5),
+            restart: RestartRecord {
+                stopping: true,
+                restarts: 2,
+                streak: 1,
+                ..RestartRecord::default()
+            },
+            seeded: true,
+            ..State::default()
+        };
+        let text = serde_json::to_string(&state).unwrap();
+        assert_eq!(
+            text,
+            r#"{"phase":"ready","init_pid":7,"init_start_time":null,"userns_base":null,"started_at_ms":5,"stopping":true,"restarts":2,"streak":1,"seeded":true}"#
+        );
+        assert_eq!(serde_json::from_str::<State>(&text).unwrap(), state);
+    }
 
     #[test]
     fn names_are_checked() {

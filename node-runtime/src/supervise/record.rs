@@ -6,7 +6,6 @@
 //! is only believed while its pid is alive with the recorded start time, so a stale one left by
 //! a killed supervisor reads as "none".
 
-use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use fleet_protocol::SupervisorInfo;
@@ -16,20 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, io_err};
 use crate::server::lock::now_utc;
+use crate::store::{RecordedFlock, open_lock_file};
 use crate::sys::process;
 
 /// The held claim; dropping it removes the record, then releases the flock.
-#[derive(Debug)]
-pub struct Claim {
-    record: PathBuf,
-    _lock: Flock<File>,
-}
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.record);
-    }
-}
+pub type Claim = RecordedFlock;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Record {
@@ -49,12 +39,7 @@ fn record_path(root: &Path) -> PathBuf {
 /// Claims the node for this process, or fails naming the supervisor that has it.
 pub fn claim(root: &Path) -> Result<Claim> {
     let path = lock_path(root);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io_err("open", &path))?;
+    let file = open_lock_file(&path).map_err(io_err("open", &path))?;
     let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => lock,
         Err((_, Errno::EWOULDBLOCK)) => {
@@ -78,10 +63,7 @@ pub fn claim(root: &Path) -> Result<Claim> {
     let bytes = serde_json::to_vec_pretty(&record).expect("the record serializes");
     let at = record_path(root);
     crate::store::atomic_write(&at, &bytes)?;
-    Ok(Claim {
-        record: at,
-        _lock: lock,
-    })
+    Ok(RecordedFlock::new(lock, at))
 }
 
 /// The supervisor running for `root`, if one does.

@@ -211,12 +211,12 @@ pub fn execve(path: &CString, argv: &[CString], env: &[CString]) -> io::Error {
     }
 }
 
-/// In a forked child: puts each `(from, to)` of `fds` onto descriptor `to` (0, 1, 2, ... in
-/// order), marks every higher one close-on-exec, resets signals and execs `path`; exits 127
-/// when a step fails. The hand-off of the node's helpers (the console keeper, the quota
-/// broker) to their own program.
-pub fn exec_with(fds: &[(i32, i32)], path: &CString, argv: &[CString], env: &[CString]) -> ! {
-    for &(from, to) in fds {
+/// In a forked child: puts each of `fds` onto the descriptor its position names (stdin,
+/// stdout, stderr, then 3, 4, ...), marks every higher one close-on-exec, resets signals and
+/// execs `path`; exits 127 when a step fails. The hand-off of the node's helpers (the console
+/// keeper, the quota broker) to their own program.
+pub fn exec_with(fds: &[i32], path: &CString, argv: &[CString], env: &[CString]) -> ! {
+    for (to, &from) in (0..).zip(fds) {
         if dup_onto(from, to).is_err() {
             exit_now(127);
         }

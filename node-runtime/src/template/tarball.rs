@@ -2,7 +2,6 @@
 //! system's tar (which detects the compression).
 
 use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -27,14 +26,7 @@ pub fn check(path: &Path, sha256: &str) -> Result<()> {
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file = File::open(path).map_err(io_err("open", path))?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buf).map_err(io_err("read", path))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
+    std::io::copy(&mut file, &mut hasher).map_err(io_err("read", path))?;
     Ok(hasher
         .finalize()
         .iter()

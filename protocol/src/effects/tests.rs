@@ -23,6 +23,16 @@ fn verdicts(
         .collect()
 }
 
+/// The verdicts on [`spec`] changed by `edit`, on a node with `host`'s features.
+fn verdicts_after(
+    edit: impl FnOnce(&mut ContainerSpec),
+    host: &Features,
+) -> Vec<(&'static str, Effect)> {
+    let mut new = spec();
+    edit(&mut new);
+    verdicts(&spec(), &new, host)
+}
+
 #[test]
 fn every_field_name_and_key_is_unique() {
     let mut names: Vec<_> = FIELDS.iter().map(|f| f.name).collect();
@@ -37,23 +47,21 @@ fn every_field_name_and_key_is_unique() {
 
 #[test]
 fn a_template_change_is_a_recreate() {
-    let old = spec();
-    let mut new = spec();
-    new.template = TemplateRef::Host;
-    new.command = vec!["/bin/true".into()];
+    let edit = |new: &mut ContainerSpec| {
+        new.template = TemplateRef::Host;
+        new.command = vec!["/bin/true".into()];
+    };
     assert_eq!(
-        verdicts(&old, &new, &Features::default()),
+        verdicts_after(edit, &Features::default()),
         [("template", Effect::Recreate), ("command", Effect::Restart)]
     );
 }
 
 #[test]
 fn a_security_change_needs_a_restart() {
-    let old = spec();
-    let mut new = spec();
-    new.security.nesting = true;
+    let edit = |new: &mut ContainerSpec| new.security.nesting = true;
     assert_eq!(
-        verdicts(&old, &new, &Features::default()),
+        verdicts_after(edit, &Features::default()),
         [("security", Effect::Restart)]
     );
 }
@@ -83,12 +91,12 @@ fn granted_devices_change_live_only_where_the_node_has_a_live_guard() {
 
 #[test]
 fn a_restart_policy_changes_live() {
-    let old = spec();
-    let mut new = spec();
-    new.restart.policy = crate::restart::RestartPolicy::OnFailure;
-    new.restart.max_retries = Some(3);
+    let edit = |new: &mut ContainerSpec| {
+        new.restart.policy = crate::restart::RestartPolicy::OnFailure;
+        new.restart.max_retries = Some(3);
+    };
     assert_eq!(
-        verdicts(&old, &new, &Features::default()),
+        verdicts_after(edit, &Features::default()),
         [("restart", Effect::Live)]
     );
 }
