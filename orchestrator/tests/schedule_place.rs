@@ -285,13 +285,7 @@ fn capacity_left_out_of_the_spec_comes_from_the_node() {
     );
     let observed = BTreeMap::from([(
         "h2".to_string(),
-        Capacity {
-            cpus: 2,
-            memory: size("2Gi"),
-            disk_free: size("10Gi"),
-            uid_ranges_free: None,
-            uid_ranges: None,
-        },
+        Capacity::measured(2, size("2Gi"), size("10Gi")),
     )]);
     let a = place(&f, &observed, &Current::new()).unwrap();
     assert_eq!(a.host_of("a"), Some("h2"));

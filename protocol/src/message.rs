@@ -394,6 +394,20 @@ pub struct Capacity {
     pub uid_ranges: Option<crate::uid_ranges::UidRanges>,
 }
 
+impl Capacity {
+    /// What a host measures of itself, saying nothing of uid ranges (the node adds those from
+    /// its record; a test's node may leave them out, as an older node's hello does).
+    pub fn measured(cpus: u32, memory: u64, disk_free: u64) -> Self {
+        Self {
+            cpus,
+            memory,
+            disk_free,
+            uid_ranges_free: None,
+            uid_ranges: None,
+        }
+    }
+}
+
 /// Run state of a container as the node sees it in the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

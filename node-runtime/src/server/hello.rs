@@ -120,11 +120,5 @@ fn capacity(root: &Path) -> Capacity {
     let disk_free = nix::sys::statvfs::statvfs(&probe)
         .map(|s| s.blocks_available() * s.fragment_size())
         .unwrap_or(0);
-    Capacity {
-        cpus,
-        memory,
-        disk_free,
-        uid_ranges_free: None,
-        uid_ranges: None,
-    }
+    Capacity::measured(cpus, memory, disk_free)
 }

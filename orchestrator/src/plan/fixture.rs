@@ -138,13 +138,7 @@ pub fn running(spec: &ContainerSpec, pid: i32) -> ContainerStatus {
 /// What a node reports of itself: `cpus`, `memory` and `disk_free` in bytes, and no count of free
 /// uid ranges (an older node's hello).
 pub fn capacity(cpus: u32, memory: u64, disk_free: u64) -> Capacity {
-    Capacity {
-        cpus,
-        memory,
-        disk_free,
-        uid_ranges_free: None,
-        uid_ranges: None,
-    }
+    Capacity::measured(cpus, memory, disk_free)
 }
 
 /// The hello of a node that can do everything optional (grow a disk live and the rest), with
