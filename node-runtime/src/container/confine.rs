@@ -31,7 +31,7 @@ pub(crate) fn filter_for(
         message,
     })?;
     let device = match quota {
-        true => super::quota_broker::disk_device(name, layout)?,
+        true => super::resources::disk_device(name, layout)?,
         false => None,
     };
     Ok((filter, device))

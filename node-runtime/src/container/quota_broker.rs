@@ -14,8 +14,6 @@ use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use crate::disk::Image;
-use crate::disk::paths::image_path;
 use crate::error::{Result, io_err};
 use crate::store::Layout;
 use crate::sys::process;
@@ -25,13 +23,6 @@ const HIGH_FD: i32 = 10;
 
 /// The log beside the container's console log.
 pub const LOG: &str = "quota.log";
-
-/// The loop device the container's disk is attached to (the start has just mounted it).
-pub(crate) fn disk_device(name: &str, layout: &Layout) -> Result<Option<PathBuf>> {
-    Image::open(&image_path(layout))
-        .device()
-        .map_err(|e| super::resources::disk_error(name, e))
-}
 
 /// Serves `listener` on a thread of this process: an exec'd command's filter is its own (the
 /// command does not descend from init), so `fleet-node exec`, which waits for the command,

@@ -63,6 +63,14 @@ pub fn limit_error(name: &str, err: LimitError) -> Error {
     }
 }
 
+/// The loop device container `name`'s disk is attached to (the start has just mounted it): the
+/// device a `disk.user_quota` container's quota broker works on.
+pub(crate) fn disk_device(name: &str, layout: &Layout) -> Result<Option<PathBuf>> {
+    Image::open(&image_path(layout))
+        .device()
+        .map_err(|e| disk_error(name, e))
+}
+
 /// The runtime's error for a disk operation on container `name`.
 pub fn disk_error(name: &str, err: DiskError) -> Error {
     match err {
