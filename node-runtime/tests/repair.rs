@@ -215,3 +215,27 @@ fn after_a_reboot_the_containers_without_init_and_cgroups_are_stopped() {
     std::fs::remove_dir_all(node.container_dir("idle").join("upper")).unwrap();
     assert_eq!(node.status("idle")["state"], "broken");
 }
+
+#[test]
+fn a_batch_start_that_can_neither_restore_nor_start_a_cut_off_live_move_fails() {
+    let Some(node) = Node::new() else { return };
+    // A live move cut off after its dump, whose dump is lost, of a container that cannot
+    // start: the put-back finds nothing to restore, and the start afresh fails too.
+    node.create("gone", &["--stopped", "--", "/no/such/command"]);
+    let mark = node.container_dir("gone").join("moving.json");
+    std::fs::write(&mark, r#"{"to":"b","was_running":true,"live":true}"#).unwrap();
+
+    let err = node_runtime::transfer::start(&node.runtime(), "gone")
+        .expect_err("the batch must not report it started")
+        .to_string();
+    assert!(
+        err.contains("no dump was kept") && err.contains("starting it afresh failed too"),
+        "{err}"
+    );
+    let status = node.status("gone");
+    assert_ne!(status["state"], "running", "{status}");
+    assert!(
+        !mark.exists(),
+        "its dump is gone, so the mark no longer says it moves live"
+    );
+}

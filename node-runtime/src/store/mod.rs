@@ -424,6 +424,19 @@ mod tests {
     }
 
     #[test]
+    fn a_state_with_an_exit_record_reads_and_writes_back_byte_for_byte() {
+        // As fleet-node wrote it before the record was its own struct: every restart field,
+        // the exit's internally tagged status included, beside the state's others.
+        let old = r#"{"phase":"ready","init_pid":null,"init_start_time":null,"userns_base":165536,"boot_id":"b","started_at_ms":5,"exit":{"pid":9,"status":{"kind":"exited","code":3},"at_ms":6,"pending":true},"restarts":4,"streak":2,"flat_root":true}"#;
+        let state: State = serde_json::from_str(old).unwrap();
+        let exit = state.restart.exit.as_ref().expect("the exit is read");
+        assert_eq!(exit.status, ExitStatus::Exited { code: 3 });
+        assert!(exit.pending && state.flat_root);
+        assert_eq!((state.restart.restarts, state.restart.streak), (4, 2));
+        assert_eq!(serde_json::to_string(&state).unwrap(), old);
+    }
+
+    #[test]
     fn names_are_checked() {
         for good in ["web-01", "a", "db_2.prod", &"x".repeat(64)] {
             assert!(validate_name(good).is_ok(), "{good}");

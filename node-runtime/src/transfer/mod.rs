@@ -83,7 +83,8 @@ pub fn moving_live(layout: &Layout) -> bool {
 /// A batch's start of `name`: when a move mark is left here (its move was cut off and the plan
 /// keeps the container here), the move is rolled back and the mark cleared. A live move's
 /// container is restored from the dump it left (its processes as they were; started afresh if
-/// that fails); otherwise, and without a mark, this is the plain start.
+/// that fails, and an error if even that fails: the batch must not report it started);
+/// otherwise, and without a mark, this is the plain start.
 pub fn start(runtime: &Runtime, name: &str) -> crate::error::Result<bool> {
     crate::store::validate_name(name)?;
     let layout = runtime.store.layout(name);
@@ -95,16 +96,25 @@ pub fn start(runtime: &Runtime, name: &str) -> crate::error::Result<bool> {
         .repair(name, &lock)?
         .is_some_and(|found| found.init.is_some());
     let changed = match (running, mark.live) {
-        (true, _) => false,
+        (true, _) => Ok(false),
         (false, true) => {
-            live::put_back(runtime, name, &lock).log(name);
-            true
+            let put = live::put_back(runtime, name, &lock);
+            put.log(name);
+            match put {
+                // The dump is gone with the put-back: a mark kept would say it moves live.
+                live::PutBack::Stopped(message) => Err(crate::error::Error::Spawn {
+                    name: name.to_owned(),
+                    message,
+                }),
+                live::PutBack::Restored | live::PutBack::Afresh(_) => Ok(true),
+            }
         }
-        (false, false) => runtime.start_locked(name, &lock)?,
+        // A cold start that fails keeps the mark (returned before it is cleared).
+        (false, false) => Ok(runtime.start_locked(name, &lock)?),
     };
     clear_mark(&layout);
     live::forget(runtime, name);
-    Ok(changed)
+    changed
 }
 
 fn write_mark(layout: &Layout, mark: &Mark) -> crate::error::Result<()> {

@@ -31,8 +31,8 @@ use crate::diff::change::Change;
 use crate::diff::fields::{Effect, compare};
 
 /// The move of `desired` from `from` (where `old` is found) to `to`, or why it cannot be made:
-/// live when the container runs and stays running and both nodes can
-/// (`fleet_protocol::live::why_not_live`), else cold with the reason in the note. `nodes` are
+/// live when the container runs and stays running, both nodes can
+/// (`fleet_protocol::live::why_not_live`) and no changed field takes a restart, else cold with the reason in the note. `nodes` are
 /// the two hellos (source, target).
 pub fn plan_move(
     desired: &ContainerSpec,
@@ -63,7 +63,7 @@ pub fn plan_move(
             f.field
         ));
     }
-    let cold = why_cold(desired, old, nodes);
+    let cold = why_cold(desired, old, nodes).or_else(|| restart_fields_need_cold(&fields));
     Ok(Change {
         host: to.to_owned(),
         name: name.clone(),
@@ -94,6 +94,26 @@ fn why_cold(
         (Some(source), Some(target)) => fleet_protocol::live::why_not_live(desired, source, target),
         _ => Some("a node's hello is unknown (an older fleet-node?)".to_owned()),
     }
+}
+
+/// Why a move that also changes fields needing a restart cannot be live: a restored tree keeps
+/// the processes it was dumped with, so the target would record the new spec while they run
+/// on under the old one (a `privileged` flip would even run a tree in a user namespace whose
+/// uid range the target never gave it, or as host root while recorded unprivileged). Its
+/// processes restart anyway, so a cold move loses nothing.
+fn restart_fields_need_cold(fields: &[crate::diff::fields::FieldDiff]) -> Option<String> {
+    let restart: Vec<&str> = fields
+        .iter()
+        .filter(|f| f.effect >= Effect::Restart)
+        .map(|f| f.field.as_str())
+        .collect();
+    (!restart.is_empty()).then(|| {
+        format!(
+            "it also changes {}, which takes a restart: a restored tree would run on as it was \
+             dumped",
+            restart.join(", ")
+        )
+    })
 }
 
 /// The copies among `copies` (host, status) that a finished move left behind: a copy of

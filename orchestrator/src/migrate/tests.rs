@@ -139,6 +139,33 @@ fn a_running_container_moves_live_when_both_nodes_have_criu_and_cold_when_stoppe
 }
 
 #[test]
+fn a_move_that_also_changes_privileged_or_the_command_is_cold() {
+    // A live move restores the processes as they were dumped: the target would record the new
+    // spec while they run on under the old one (for `privileged`, in a user namespace the
+    // target never gave a range, or as host root recorded unprivileged).
+    for (field, change) in [
+        (
+            "privileged",
+            (|s: &mut fleet_protocol::ContainerSpec| s.privileged = true) as fn(&mut _),
+        ),
+        ("command", |s| s.command = vec!["/bin/true".into()]),
+    ] {
+        let (mut f, n) = web_moving_to_b("data");
+        change(&mut f.containers[0].spec);
+        let p = decide(&f, &observe_with(&n, true), DiffOptions::default()).expect("no cycle");
+        let text = render::text(&p);
+        assert!(!p.steps[0].change.live, "{field}: {text}");
+        assert!(
+            text.contains(&format!(
+                "(move a -> b, cold; it also changes {field}, which takes a restart: a restored \
+                 tree would run on as it was dumped)"
+            )),
+            "{field}: {text}"
+        );
+    }
+}
+
+#[test]
 fn a_selector_that_no_longer_matches_is_a_move() {
     let mut a = host("a");
     a.labels.insert("zone".into(), "x".into());
