@@ -37,7 +37,7 @@ impl IdSpan {
     /// Whether the range at `base` overlaps this span.
     pub fn overlaps(&self, base: u32) -> bool {
         let (b, e) = (u64::from(base), u64::from(base) + u64::from(RANGE_SIZE));
-        self.start < e && b < self.start + self.len
+        self.start < e && b < self.start.saturating_add(self.len)
     }
 }
 
@@ -93,6 +93,17 @@ impl UidRanges {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_span_reaching_past_u64_does_not_overflow() {
+        // A hostile node's hello (or a damaged /etc/subuid) may name any start and length.
+        let span = IdSpan {
+            start: u64::MAX - 1,
+            len: 10,
+        };
+        assert!(!span.overlaps(0));
+        assert!(!span.overlaps(u32::MAX - RANGE_SIZE));
+    }
 
     #[test]
     fn a_name_prefers_the_same_slot_everywhere_and_names_spread() {

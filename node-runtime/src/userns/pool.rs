@@ -51,7 +51,8 @@ impl Pool {
 
     /// Whether `span` shares an id with the pool.
     pub fn overlaps(&self, span: &Span) -> bool {
-        span.start < u64::from(self.end) && u64::from(self.start) < span.start + span.len
+        span.start < u64::from(self.end)
+            && u64::from(self.start) < span.start.saturating_add(span.len)
     }
 }
 
@@ -130,7 +131,7 @@ pub fn host_reserved() -> Vec<Span> {
     spans.extend(subid_spans(&read("/etc/subgid")));
     spans.extend(account_spans(&read("/etc/passwd")));
     spans.extend(account_spans(&read("/etc/group")));
-    spans.retain(|s| s.start + s.len > u64::from(RANGE_SIZE));
+    spans.retain(|s| s.start.saturating_add(s.len) > u64::from(RANGE_SIZE));
     spans.sort();
     spans
 }
